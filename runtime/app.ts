@@ -1,0 +1,78 @@
+// Assembles one runtime from settings: bus → model, data sources, plugins, API.
+
+import { randomUUID } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { DeltaBus } from './bus/bus.js';
+import { SignalKModel } from './model/model.js';
+import type { Settings } from './config/settings.js';
+import { writeFileAtomic } from './storage/atomic.js';
+import { createSource } from '../hal/sources.js';
+import type { DataSource } from '../hal/source.js';
+import { startApi, type ApiServer } from './api/server.js';
+import { PluginManager } from './plugins/manager.js';
+import { createLogger } from './log.js';
+
+const log = createLogger('runtime');
+
+export interface Runtime {
+  settings: Settings;
+  bus: DeltaBus;
+  model: SignalKModel;
+  sources: DataSource[];
+  plugins: PluginManager;
+  api: ApiServer;
+  stop(): Promise<void>;
+}
+
+/** The self vessel's urn: from settings, else one generated once and kept in the data dir. */
+function selfUrn(settings: Settings): string {
+  if (settings.selfUrn) return settings.selfUrn;
+  const file = join(settings.dataDir, 'identity.json');
+  try {
+    const stored: unknown = JSON.parse(readFileSync(file, 'utf8'));
+    if (typeof stored === 'object' && stored !== null && typeof (stored as { selfUrn?: unknown }).selfUrn === 'string') {
+      return (stored as { selfUrn: string }).selfUrn;
+    }
+  } catch {
+    // absent or unreadable: make a new identity below
+  }
+  const urn = `urn:mrn:signalk:uuid:${randomUUID()}`;
+  writeFileAtomic(file, JSON.stringify({ selfUrn: urn }, null, 2));
+  return urn;
+}
+
+export async function startRuntime(settings: Settings): Promise<Runtime> {
+  const bus = new DeltaBus();
+  const model = new SignalKModel(selfUrn(settings));
+  bus.subscribe((msg) => model.apply(msg.delta));
+
+  const plugins = await PluginManager.create({ settings, bus, model });
+  const sources = settings.sources.map((s) => createSource(s, bus));
+  const api = await startApi({
+    host: settings.host,
+    port: settings.port,
+    bus,
+    model,
+    sources: () => sources.map((s) => s.status()),
+    routes: plugins.routes(),
+    put: plugins.putDispatcher(),
+  });
+  await plugins.startAll();
+  for (const s of sources) s.start();
+  log.info(`Signal K API on ${api.url}/signalk (self ${model.selfContext})`);
+
+  return {
+    settings,
+    bus,
+    model,
+    sources,
+    plugins,
+    api,
+    async stop() {
+      await Promise.all(sources.map((s) => s.stop()));
+      await plugins.stopAll();
+      await api.close();
+    },
+  };
+}

@@ -1,0 +1,67 @@
+// In-process delta bus: validates at the boundary, encodes each delta to JSON at most once
+// for all subscribers, and isolates subscribers from each other's failures.
+
+import { createLogger } from '../log.js';
+import { parseDelta, type Delta } from './delta.js';
+
+const log = createLogger('bus');
+
+/** A delta on the bus. `json` is computed on first use and shared by every subscriber. */
+export class BusDelta {
+  private encoded: string | undefined;
+  constructor(readonly delta: Delta) {}
+  get json(): string {
+    if (this.encoded === undefined) this.encoded = JSON.stringify(this.delta);
+    return this.encoded;
+  }
+}
+
+export type BusListener = (msg: BusDelta) => void;
+
+export interface BusStats {
+  accepted: number;
+  rejected: number;
+  lastRejection?: string;
+}
+
+export class DeltaBus {
+  private listeners: BusListener[] = [];
+  readonly stats: BusStats = { accepted: 0, rejected: 0 };
+
+  /**
+   * Publishes an untrusted delta. Returns the rejection reason, or undefined when accepted.
+   * `origin` names the producer in the log line of a rejection.
+   */
+  publish(input: unknown, origin: string): string | undefined {
+    const parsed = parseDelta(input);
+    if (!parsed.ok) {
+      this.stats.rejected++;
+      this.stats.lastRejection = `${origin}: ${parsed.reason}`;
+      log.limited('warn', `reject:${origin}`, `rejected delta from ${origin}: ${parsed.reason}`);
+      return parsed.reason;
+    }
+    this.deliver(parsed.delta);
+    return undefined;
+  }
+
+  private deliver(delta: Delta): void {
+    this.stats.accepted++;
+    const msg = new BusDelta(delta);
+    // Snapshot: a listener may unsubscribe itself while being called.
+    const ls = this.listeners;
+    for (let i = 0; i < ls.length; i++) {
+      try {
+        ls[i](msg);
+      } catch (err) {
+        log.limited('error', `listener:${i}`, `subscriber failed: ${(err as Error).stack ?? String(err)}`);
+      }
+    }
+  }
+
+  subscribe(listener: BusListener): () => void {
+    this.listeners = [...this.listeners, listener];
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+}

@@ -1,0 +1,112 @@
+// Signal K delta types and the validation every delta passes at the bus boundary.
+
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** Where a value came from, as in signalk-server: label plus protocol detail. */
+export interface Source {
+  label: string;
+  type?: string;
+  talker?: string;
+  sentence?: string;
+  src?: string;
+  pgn?: number;
+  [key: string]: JsonValue | undefined;
+}
+
+export interface PathValue {
+  path: string;
+  value: JsonValue;
+}
+
+export interface Update {
+  source?: Source;
+  $source?: string;
+  timestamp?: string;
+  values?: PathValue[];
+  meta?: { path: string; value: JsonValue }[];
+}
+
+export interface Delta {
+  context?: string;
+  updates: Update[];
+}
+
+export type ParseResult = { ok: true; delta: Delta } | { ok: false; reason: string };
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isJson(v: unknown, depth = 0): v is JsonValue {
+  if (depth > 32) return false;
+  if (v === null || typeof v === 'string' || typeof v === 'boolean') return true;
+  if (typeof v === 'number') return Number.isFinite(v);
+  if (Array.isArray(v)) return v.every((x) => isJson(x, depth + 1));
+  if (isRecord(v)) return Object.values(v).every((x) => isJson(x, depth + 1));
+  return false;
+}
+
+function checkPathList(list: unknown, where: string): string | undefined {
+  if (!Array.isArray(list)) return `${where} must be an array`;
+  for (let i = 0; i < list.length; i++) {
+    const pv: unknown = list[i];
+    if (!isRecord(pv)) return `${where}[${i}] must be an object`;
+    if (typeof pv.path !== 'string') return `${where}[${i}].path must be a string`;
+    if (pv.path.length > 256) return `${where}[${i}].path is longer than 256 characters`;
+    if (!isJson(pv.value)) return `${where}[${i}].value (${pv.path}) is not JSON data (NaN, Infinity, undefined or too deep)`;
+  }
+  return undefined;
+}
+
+/**
+ * Validates an untrusted delta (from a codec, a plugin or a client). Nothing is copied:
+ * a valid input is returned as the typed delta.
+ */
+export function parseDelta(input: unknown): ParseResult {
+  if (!isRecord(input)) return { ok: false, reason: 'delta must be an object' };
+  if (input.context !== undefined && typeof input.context !== 'string') {
+    return { ok: false, reason: 'context must be a string' };
+  }
+  if (!Array.isArray(input.updates)) return { ok: false, reason: 'updates must be an array' };
+  for (let u = 0; u < input.updates.length; u++) {
+    const up: unknown = input.updates[u];
+    const where = `updates[${u}]`;
+    if (!isRecord(up)) return { ok: false, reason: `${where} must be an object` };
+    if (up.source !== undefined) {
+      if (!isRecord(up.source) || typeof up.source.label !== 'string') {
+        return { ok: false, reason: `${where}.source must be an object with a string label` };
+      }
+    }
+    if (up.$source !== undefined && typeof up.$source !== 'string') {
+      return { ok: false, reason: `${where}.$source must be a string` };
+    }
+    if (up.timestamp !== undefined && (typeof up.timestamp !== 'string' || Number.isNaN(Date.parse(up.timestamp)))) {
+      return { ok: false, reason: `${where}.timestamp must be an ISO 8601 date string` };
+    }
+    if (up.values === undefined && up.meta === undefined) {
+      return { ok: false, reason: `${where} has neither values nor meta` };
+    }
+    if (up.values !== undefined) {
+      const bad = checkPathList(up.values, `${where}.values`);
+      if (bad) return { ok: false, reason: bad };
+    }
+    if (up.meta !== undefined) {
+      const bad = checkPathList(up.meta, `${where}.meta`);
+      if (bad) return { ok: false, reason: bad };
+    }
+  }
+  return { ok: true, delta: input as unknown as Delta };
+}
+
+/**
+ * The `$source` reference of an update, derived as signalk-server does:
+ * NMEA 0183 → `<label>.<talker>`, NMEA 2000 → `<label>.<src>`, otherwise the label.
+ */
+export function sourceRef(update: Update): string {
+  if (update.$source) return update.$source;
+  const s = update.source;
+  if (!s) return 'unknown';
+  if (s.type === 'NMEA0183' && s.talker) return `${s.label}.${s.talker}`;
+  if (s.type === 'NMEA2000' && s.src !== undefined) return `${s.label}.${s.src}`;
+  return s.label;
+}

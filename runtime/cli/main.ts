@@ -1,0 +1,102 @@
+#!/usr/bin/env node
+// signalk-edge command line: `run` (default) starts the runtime.
+
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { demoSettings, defaultDataDir, loadSettings, SettingsError, type Settings } from '../config/settings.js';
+import { startRuntime } from '../app.js';
+
+const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port N]
+
+  run        start the runtime (default). Without --settings it reads <data>/settings.json,
+             and without that file it replays the bundled demo passage and loads the example plugins.
+  --settings FILE   settings JSON file
+  --data DIR        data folder (default $SIGNALK_EDGE_DATA or ~/.signalk-edge)
+  --port N          HTTP port, overrides the settings file`;
+
+function resolveSettings(values: { settings?: string; data?: string; port?: string }): { settings: Settings; from: string } {
+  const dataDir = values.data ?? defaultDataDir();
+  const file = values.settings ?? join(dataDir, 'settings.json');
+  let settings: Settings;
+  let from: string;
+  if (values.settings || existsSync(file)) {
+    settings = loadSettings(file);
+    if (values.data) settings.dataDir = values.data;
+    from = file;
+  } else {
+    settings = demoSettings(dataDir);
+    from = 'built-in demo (no settings file at ' + file + ')';
+  }
+  if (values.port !== undefined) {
+    const port = Number(values.port);
+    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SettingsError('--port', '', `not a port number: ${values.port}`);
+    settings.port = port;
+  }
+  return { settings, from };
+}
+
+async function run(args: string[]): Promise<void> {
+  const { values } = parseArgs({
+    args,
+    options: { settings: { type: 'string' }, data: { type: 'string' }, port: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    return;
+  }
+  const { settings, from } = resolveSettings(values);
+  const runtime = await startRuntime(settings);
+  const base = runtime.api.url;
+  console.log(`signalk-edge running (settings: ${from})
+  data folder:   ${settings.dataDir}
+  sources:       ${settings.sources.map((s) => `${s.id} (${s.type})`).join(', ') || 'none'}
+  plugins:       ${runtime.plugins.list().map((p) => `${p.id} (${p.state})`).join(', ') || 'none'}
+  discovery:     ${base}/signalk
+  full model:    ${base}/signalk/v1/api/
+  self vessel:   ${base}/signalk/v1/api/vessels/self
+  stream:        ${base.replace(/^http/, 'ws')}/signalk/v1/stream?subscribe=self
+  plugins REST:  ${base}/plugins
+Press Ctrl-C to stop.`);
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    console.log(`\n${signal}: stopping`);
+    runtime.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        console.error(err);
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGTERM', () => stop('SIGTERM'));
+}
+
+async function main(argv: string[]): Promise<void> {
+  const [first, ...rest] = argv;
+  const command = first === undefined || first.startsWith('-') ? 'run' : first;
+  const args = command === first ? rest : argv;
+  switch (command) {
+    case 'run':
+      return run(args);
+    case 'help':
+      console.log(USAGE);
+      return;
+    default:
+      console.error(`unknown command ${JSON.stringify(command)}\n${USAGE}`);
+      process.exitCode = 2;
+  }
+}
+
+main(process.argv.slice(2)).catch((err: unknown) => {
+  if (err instanceof SettingsError) {
+    console.error(`settings error: ${err.message}`);
+    process.exitCode = 2;
+    return;
+  }
+  console.error(err instanceof Error ? err.stack ?? err.message : String(err));
+  process.exitCode = 1;
+});

@@ -1,0 +1,200 @@
+// The runtime's one settings file: parsed from unknown JSON and validated, every error naming
+// the key that is wrong (`sources[1].baudRate: ...`).
+
+import { readFileSync, existsSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { join, resolve, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export interface SerialSourceSettings {
+  id: string;
+  type: 'serial';
+  device: string;
+  baudRate: number;
+}
+
+export interface ReplaySourceSettings {
+  id: string;
+  type: 'replay';
+  file: string;
+  /** `realtime` paces lines by the timestamps/sentences in the log, `fast` plays as fast as possible. */
+  rate: 'realtime' | 'fast';
+  /** Lines per second when pacing a log without timestamps in realtime mode. */
+  linesPerSecond: number;
+  loop: boolean;
+}
+
+export type SourceSettings = SerialSourceSettings | ReplaySourceSettings;
+
+export interface PluginSettings {
+  /** Folders searched for plugin packages (npm layout). */
+  dirs: string[];
+}
+
+export interface Settings {
+  port: number;
+  host: string;
+  dataDir: string;
+  selfUrn?: string;
+  sources: SourceSettings[];
+  plugins: PluginSettings;
+}
+
+export class SettingsError extends Error {
+  constructor(
+    readonly file: string,
+    readonly key: string,
+    detail: string,
+  ) {
+    super(`${file}: ${key ? `${key}: ` : ''}${detail}`);
+    this.name = 'SettingsError';
+  }
+}
+
+/** The project root (where package.json lives), from this compiled file in dist/runtime/config. */
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
+
+export const DEMO_LOG = join(PROJECT_ROOT, 'examples', 'data', 'demo-passage.nmea');
+
+export function defaultDataDir(): string {
+  return process.env.SIGNALK_EDGE_DATA ?? join(homedir(), '.signalk-edge');
+}
+
+export const VALID_BAUD_RATES = [4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800];
+
+/** The built-in default: replay the bundled demo passage in real time, load the example plugins. */
+export function demoSettings(dataDir = defaultDataDir()): Settings {
+  return {
+    port: 3000,
+    host: '127.0.0.1',
+    dataDir,
+    sources: [{ id: 'demo', type: 'replay', file: DEMO_LOG, rate: 'realtime', linesPerSecond: 10, loop: true }],
+    plugins: { dirs: [join(PROJECT_ROOT, 'examples')] },
+  };
+}
+
+type Obj = Record<string, unknown>;
+
+class Reader {
+  constructor(readonly file: string) {}
+  fail(key: string, detail: string): never {
+    throw new SettingsError(this.file, key, detail);
+  }
+  obj(v: unknown, key: string): Obj {
+    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(key, `must be an object, got ${kind(v)}`);
+    return v as Obj;
+  }
+  known(o: Obj, key: string, allowed: string[]): void {
+    for (const k of Object.keys(o)) {
+      if (!allowed.includes(k)) this.fail(key ? `${key}.${k}` : k, `unknown key (allowed: ${allowed.join(', ')})`);
+    }
+  }
+  str(v: unknown, key: string): string {
+    if (typeof v !== 'string' || v === '') this.fail(key, `must be a non-empty string, got ${kind(v)}`);
+    return v;
+  }
+  int(v: unknown, key: string, min: number, max: number): number {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
+      this.fail(key, `must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+    }
+    return v;
+  }
+  bool(v: unknown, key: string): boolean {
+    if (typeof v !== 'boolean') this.fail(key, `must be true or false, got ${kind(v)}`);
+    return v;
+  }
+  oneOf<T extends string | number>(v: unknown, key: string, allowed: readonly T[]): T {
+    if (!allowed.includes(v as T)) this.fail(key, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+    return v as T;
+  }
+}
+
+function kind(v: unknown): string {
+  if (v === null) return 'null';
+  if (Array.isArray(v)) return 'an array';
+  return typeof v === 'string' ? JSON.stringify(v) : typeof v;
+}
+
+/**
+ * Validates settings from untrusted JSON. Relative paths resolve against the settings file's folder.
+ */
+export function parseSettings(input: unknown, file: string): Settings {
+  const r = new Reader(file);
+  const base = dirname(resolve(file));
+  const o = r.obj(input, '');
+  r.known(o, '', ['port', 'host', 'dataDir', 'selfUrn', 'sources', 'plugins']);
+  const settings: Settings = {
+    port: o.port === undefined ? 3000 : r.int(o.port, 'port', 0, 65535),
+    host: o.host === undefined ? '127.0.0.1' : r.str(o.host, 'host'),
+    dataDir: o.dataDir === undefined ? defaultDataDir() : resolve(base, r.str(o.dataDir, 'dataDir')),
+    sources: [],
+    plugins: { dirs: [] },
+  };
+  if (o.selfUrn !== undefined) {
+    const urn = r.str(o.selfUrn, 'selfUrn');
+    if (!/^urn:mrn:(signalk:uuid:[0-9a-fA-F-]{36}|imo:mmsi:\d{9})$/.test(urn)) {
+      r.fail('selfUrn', `must look like urn:mrn:signalk:uuid:<uuid> or urn:mrn:imo:mmsi:<9 digits>, got ${JSON.stringify(urn)}`);
+    }
+    settings.selfUrn = urn;
+  }
+  if (o.sources !== undefined) {
+    if (!Array.isArray(o.sources)) r.fail('sources', `must be an array, got ${kind(o.sources)}`);
+    const ids = new Set<string>();
+    o.sources.forEach((raw: unknown, i: number) => {
+      const key = `sources[${i}]`;
+      const s = r.obj(raw, key);
+      const id = r.str(s.id, `${key}.id`);
+      if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) r.fail(`${key}.id`, 'must be 1-32 letters, digits, _ or -');
+      if (ids.has(id)) r.fail(`${key}.id`, `duplicate source id ${JSON.stringify(id)}`);
+      ids.add(id);
+      const type = r.oneOf(s.type, `${key}.type`, ['serial', 'replay'] as const);
+      if (type === 'serial') {
+        r.known(s, key, ['id', 'type', 'device', 'baudRate']);
+        settings.sources.push({
+          id,
+          type,
+          device: r.str(s.device, `${key}.device`),
+          baudRate: s.baudRate === undefined ? 4800 : r.oneOf(s.baudRate, `${key}.baudRate`, VALID_BAUD_RATES),
+        });
+      } else {
+        r.known(s, key, ['id', 'type', 'file', 'rate', 'linesPerSecond', 'loop']);
+        const filePath = resolve(base, r.str(s.file, `${key}.file`));
+        if (!existsSync(filePath)) r.fail(`${key}.file`, `no such file: ${filePath}`);
+        settings.sources.push({
+          id,
+          type,
+          file: filePath,
+          rate: s.rate === undefined ? 'realtime' : r.oneOf(s.rate, `${key}.rate`, ['realtime', 'fast'] as const),
+          linesPerSecond: s.linesPerSecond === undefined ? 10 : r.int(s.linesPerSecond, `${key}.linesPerSecond`, 1, 1_000_000),
+          loop: s.loop === undefined ? false : r.bool(s.loop, `${key}.loop`),
+        });
+      }
+    });
+  }
+  if (o.plugins !== undefined) {
+    const p = r.obj(o.plugins, 'plugins');
+    r.known(p, 'plugins', ['dirs']);
+    if (p.dirs !== undefined) {
+      if (!Array.isArray(p.dirs)) r.fail('plugins.dirs', `must be an array, got ${kind(p.dirs)}`);
+      settings.plugins.dirs = p.dirs.map((d: unknown, i: number) => resolve(base, r.str(d, `plugins.dirs[${i}]`)));
+    }
+  }
+  return settings;
+}
+
+/** Reads and validates a settings file. A missing file at an explicit path is an error. */
+export function loadSettings(file: string): Settings {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (err) {
+    throw new SettingsError(file, '', `cannot read: ${(err as Error).message}`);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (err) {
+    throw new SettingsError(file, '', `not valid JSON: ${(err as Error).message}`);
+  }
+  return parseSettings(json, file);
+}

@@ -1,0 +1,198 @@
+// The full Signal K data model: vessels.<urn>.<path> leaves with value, timestamp and $source,
+// plus `values` keyed by source once a second source feeds the same path (as signalk-server).
+
+import { sourceRef, type Delta, type JsonValue, type Update } from '../bus/delta.js';
+
+export interface LeafSource {
+  value: JsonValue;
+  timestamp: string;
+  sentence?: string;
+  pgn?: number;
+}
+
+export interface Leaf {
+  value: JsonValue;
+  timestamp: string;
+  $source: string;
+  sentence?: string;
+  pgn?: number;
+  meta?: Record<string, JsonValue>;
+  values?: Record<string, LeafSource>;
+}
+
+/** One current value, as handed to subscribers that want the cached state. */
+export interface CurrentValue {
+  context: string;
+  path: string;
+  value: JsonValue;
+  timestamp: string;
+  $source: string;
+}
+
+type Node = { [key: string]: unknown };
+
+const VERSION = '1.7.0';
+
+function isNode(v: unknown): v is Node {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function isLeaf(v: unknown): v is Leaf {
+  return isNode(v) && 'value' in v && typeof v.$source === 'string' && typeof v.timestamp === 'string';
+}
+
+// Path segments that would reach into Object.prototype are refused.
+const FORBIDDEN = new Set(['__proto__', 'prototype', 'constructor']);
+
+export class SignalKModel {
+  readonly selfContext: string;
+  private readonly root: Node;
+  /** context → path → leaf: flat index for subscriptions and snapshots. */
+  private readonly index = new Map<string, Map<string, Leaf>>();
+
+  constructor(readonly selfUrn: string) {
+    this.selfContext = `vessels.${selfUrn}`;
+    this.root = { version: VERSION, self: this.selfContext, vessels: { [selfUrn]: { uuid: selfUrn } }, sources: {} };
+  }
+
+  /** Resolves `vessels.self` and an absent context to the self vessel's context. */
+  resolveContext(context: string | undefined): string {
+    if (!context || context === 'vessels.self') return this.selfContext;
+    return context;
+  }
+
+  apply(delta: Delta): void {
+    const context = this.resolveContext(delta.context);
+    const contextParts = context.split('.');
+    if (contextParts.length < 2 || contextParts.some((p) => FORBIDDEN.has(p) || p === '')) return;
+    const contextNode = this.nodeAt(this.root, contextParts);
+    if (!contextNode) return;
+    const now = new Date().toISOString();
+    for (const update of delta.updates) {
+      const ref = sourceRef(update);
+      const timestamp = update.timestamp ?? now;
+      this.noteSource(update, ref, timestamp);
+      if (update.values) {
+        for (const pv of update.values) this.setValue(context, contextNode, pv.path, pv.value, ref, timestamp, update);
+      }
+      if (update.meta) {
+        for (const m of update.meta) {
+          const parts = m.path.split('.');
+          if (parts.some((p) => FORBIDDEN.has(p) || p === '') || !isNode(m.value)) continue;
+          const node = this.nodeAt(contextNode, parts);
+          if (node) node.meta = { ...(isNode(node.meta) ? node.meta : {}), ...m.value };
+        }
+      }
+    }
+  }
+
+  private setValue(
+    context: string,
+    contextNode: Node,
+    path: string,
+    value: JsonValue,
+    ref: string,
+    timestamp: string,
+    update: Update,
+  ): void {
+    if (path === '') {
+      // Empty path: the value's keys are properties of the context itself (name, mmsi, ...).
+      if (isNode(value)) {
+        for (const [k, v] of Object.entries(value)) if (!FORBIDDEN.has(k)) contextNode[k] = v;
+      }
+      return;
+    }
+    const parts = path.split('.');
+    if (parts.some((p) => FORBIDDEN.has(p) || p === '')) return;
+    const parent = this.nodeAt(contextNode, parts.slice(0, -1));
+    if (!parent) return;
+    const key = parts[parts.length - 1];
+    const existing = parent[key];
+    const sentence = update.source?.sentence;
+    const pgn = update.source?.pgn;
+    const entry: LeafSource = { value, timestamp };
+    if (typeof sentence === 'string') entry.sentence = sentence;
+    if (typeof pgn === 'number') entry.pgn = pgn;
+    let leaf: Leaf;
+    if (isLeaf(existing)) {
+      leaf = existing;
+      if (leaf.$source !== ref && !leaf.values) {
+        leaf.values = { [leaf.$source]: { value: leaf.value, timestamp: leaf.timestamp } };
+      }
+      leaf.value = value;
+      leaf.timestamp = timestamp;
+      leaf.$source = ref;
+      if (entry.sentence) leaf.sentence = entry.sentence;
+      if (entry.pgn !== undefined) leaf.pgn = entry.pgn;
+      if (leaf.values) leaf.values[ref] = entry;
+    } else {
+      leaf = { ...(isNode(existing) ? existing : {}), value, timestamp, $source: ref };
+      if (entry.sentence) leaf.sentence = entry.sentence;
+      if (entry.pgn !== undefined) leaf.pgn = entry.pgn;
+      parent[key] = leaf;
+    }
+    let paths = this.index.get(context);
+    if (!paths) this.index.set(context, (paths = new Map()));
+    paths.set(path, leaf);
+  }
+
+  private noteSource(update: Update, ref: string, timestamp: string): void {
+    const s = update.source;
+    if (!s || FORBIDDEN.has(s.label)) return;
+    const sources = this.root.sources as Node;
+    const bucket = (isNode(sources[s.label]) ? sources[s.label] : (sources[s.label] = {})) as Node;
+    if (s.type === 'NMEA0183' && s.talker && !FORBIDDEN.has(s.talker)) {
+      const talker = (isNode(bucket[s.talker]) ? bucket[s.talker] : (bucket[s.talker] = { talker: s.talker, sentences: {} })) as Node;
+      if (s.sentence) (talker.sentences as Node)[s.sentence] = timestamp;
+    } else if (s.type === 'NMEA2000' && s.src !== undefined && !FORBIDDEN.has(String(s.src))) {
+      const dev = (isNode(bucket[s.src]) ? bucket[s.src] : (bucket[s.src] = { n2k: { src: s.src, pgns: {} } })) as Node;
+      if (s.pgn !== undefined) ((dev.n2k as Node).pgns as Node)[String(s.pgn)] = timestamp;
+    } else {
+      bucket.type = s.type ?? 'unknown';
+      bucket.label = s.label;
+      bucket.lastUpdate = timestamp;
+      bucket.ref = ref;
+    }
+  }
+
+  private nodeAt(start: Node, parts: string[]): Node | undefined {
+    let node = start;
+    for (const part of parts) {
+      let next = node[part];
+      if (next === undefined) node[part] = next = {};
+      if (!isNode(next)) return undefined;
+      node = next;
+    }
+    return node;
+  }
+
+  /** The subtree at a REST path (`vessels/self/navigation`), or undefined. `self` resolves to the urn. */
+  get(parts: string[]): unknown {
+    let node: unknown = this.root;
+    for (let i = 0; i < parts.length; i++) {
+      const part = i === 1 && parts[0] === 'vessels' && parts[1] === 'self' ? this.selfUrn : parts[i];
+      if (!isNode(node) || FORBIDDEN.has(part) || !Object.prototype.hasOwnProperty.call(node, part)) return undefined;
+      node = node[part];
+    }
+    return node;
+  }
+
+  /** The whole tree (shared, not copied: callers serialise it, never mutate it). */
+  full(): unknown {
+    return this.root;
+  }
+
+  /** Current values, for subscribers that want the cached state first. */
+  *current(): Generator<CurrentValue> {
+    for (const [context, paths] of this.index) {
+      for (const [path, leaf] of paths) {
+        yield { context, path, value: leaf.value, timestamp: leaf.timestamp, $source: leaf.$source };
+      }
+    }
+  }
+
+  /** Value at a dotted path in a context (`navigation.position`), or undefined. */
+  valueAt(context: string, path: string): Leaf | undefined {
+    return this.index.get(this.resolveContext(context))?.get(path);
+  }
+}
