@@ -119,7 +119,7 @@ function kind(v: unknown): string {
  * Validates settings from untrusted JSON. Relative paths resolve against the settings file's folder.
  */
 export function parseSettings(input: unknown, file: string): Settings {
-  const r = new Reader(file);
+  const r: Reader = new Reader(file);
   const base = dirname(resolve(file));
   const o = r.obj(input, '');
   r.known(o, '', ['port', 'host', 'dataDir', 'selfUrn', 'sources', 'plugins']);

@@ -1,0 +1,41 @@
+// The contract between the engine (turns a .wasm into a running instance whose imports are the
+// host functions of runtime/abi) and the plugin manager (lifecycle, bus, storage, REST).
+
+import type { JsonValue } from '../bus/delta.js';
+import type { PutResult } from '../api/types.js';
+
+/** What the host functions of one plugin instance may do; implemented by runtime/plugins. */
+export interface HostServices {
+  readonly pluginId: string;
+  debug(message: string): void;
+  setStatus(message: string): void;
+  setError(message: string): void;
+  /** A delta the plugin emits (unparsed JSON text). Returns an error reason when refused. */
+  emitDelta(json: string, version: number): string | undefined;
+  /** `vessels.self.<path>` or, with a context, `<context>.<path>`; undefined when absent. */
+  getPath(path: string, context?: string): JsonValue | undefined;
+  readConfig(): JsonValue | undefined;
+  saveConfig(configuration: JsonValue): boolean;
+  hasCapability(name: string): boolean;
+  publishNotification(path: string, value: JsonValue): boolean;
+  registerPutHandler(context: string, path: string): boolean;
+}
+
+/** A started-or-startable instance of a library plugin (upstream `env` ABI). */
+export interface PluginInstance {
+  readonly id: string;
+  readonly name: string;
+  /** Parsed `plugin_schema()` JSON, when the plugin exports one. */
+  readonly schema: JsonValue | undefined;
+  readonly hasDeltaHandler: boolean;
+  readonly hasPoll: boolean;
+  start(configJson: string): number;
+  stop(): number;
+  /** Hands one delta (JSON text) to the plugin's `delta_handler`. Throws on trap. */
+  deliverDelta(json: string): void;
+  poll(): number;
+  /** Calls the plugin's PUT handler export for a registered path. Throws on trap. */
+  handlePut(context: string, path: string, valueJson: string): PutResult;
+  /** Releases the instance (memory, WASI handles). */
+  close(): void;
+}
