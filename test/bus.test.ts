@@ -17,7 +17,7 @@ test('valid delta reaches every subscriber with one shared JSON encoding', (t) =
     seen.push(m.json);
   });
   bus.subscribe((m) => {
-    t.is(m, first, 'both subscribers get the same message object');
+    t.true(m === first, 'both subscribers get the same message object');
     seen.push(m.json);
   });
   t.is(bus.publish(good, 'test'), undefined);
