@@ -12,6 +12,8 @@ export interface SourceStatus {
   deltas: number;
   /** Input the codec refused, by reason (`checksum`, `truncated`, `garbage`, `overlong`, `unparsed`, ...). */
   errors: Record<string, number>;
+  /** Valid input that produced no delta, by reason (`unsupported` sentence type, `empty` of data). */
+  skipped?: Record<string, number>;
   lastError?: string;
 }
 

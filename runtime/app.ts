@@ -12,6 +12,7 @@ import type { DataSource } from '../hal/source.js';
 import { startApi, type ApiServer } from './api/server.js';
 import { PluginManager } from './plugins/manager.js';
 import { createLogger } from './log.js';
+import { systemdNotifierFromEnv } from './systemd/notifier.js';
 
 const log = createLogger('runtime');
 
@@ -61,6 +62,9 @@ export async function startRuntime(settings: Settings): Promise<Runtime> {
   await plugins.startAll();
   for (const s of sources) s.start();
   log.info(`Signal K API on ${api.url}/signalk (self ${model.selfContext})`);
+  // Only now is the service ready: systemd starts ordering dependants and the watchdog.
+  const notifier = systemdNotifierFromEnv();
+  await notifier?.ready(`serving ${api.url}/signalk`);
 
   return {
     settings,
@@ -70,6 +74,7 @@ export async function startRuntime(settings: Settings): Promise<Runtime> {
     plugins,
     api,
     async stop() {
+      await notifier?.stopping();
       await Promise.all(sources.map((s) => s.stop()));
       await plugins.stopAll();
       await api.close();

@@ -6,14 +6,19 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { demoSettings, defaultDataDir, loadSettings, SettingsError, type Settings } from '../config/settings.js';
 import { startRuntime } from '../app.js';
+import { resolveBoard } from '../board/resolve.js';
+import { formatReport, runDoctor } from './doctor.js';
 
-const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port N]
+const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port N] [--board ID]
+       signalk-edge doctor [--settings FILE] [--data DIR] [--board ID]
 
   run        start the runtime (default). Without --settings it reads <data>/settings.json,
              and without that file it replays the bundled demo passage and loads the example plugins.
   --settings FILE   settings JSON file
   --data DIR        data folder (default $SIGNALK_EDGE_DATA or ~/.signalk-edge)
-  --port N          HTTP port, overrides the settings file`;
+  --port N          HTTP port, overrides the settings file
+  --board ID        board profile (boards/<ID>.json), overrides the settings and detection
+  doctor     check board, Node, devices, data and cache folders, service; exit 1 on a problem`;
 
 function resolveSettings(values: { settings?: string; data?: string; port?: string }): { settings: Settings; from: string } {
   const dataDir = values.data ?? defaultDataDir();
@@ -39,16 +44,25 @@ function resolveSettings(values: { settings?: string; data?: string; port?: stri
 async function run(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
-    options: { settings: { type: 'string' }, data: { type: 'string' }, port: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    options: {
+      settings: { type: 'string' },
+      data: { type: 'string' },
+      port: { type: 'string' },
+      board: { type: 'string' },
+      help: { type: 'boolean', short: 'h' },
+    },
   });
   if (values.help) {
     console.log(USAGE);
     return;
   }
   const { settings, from } = resolveSettings(values);
+  const board = resolveBoard({ override: values.board, settingsBoard: settings.board });
+  settings.board = board.profile.id;
   const runtime = await startRuntime(settings);
   const base = runtime.api.url;
   console.log(`signalk-edge running (settings: ${from})
+  board:         ${board.profile.id} (${board.how === 'detected' ? `detected: ${board.reason}` : `from ${board.reason}`})
   data folder:   ${settings.dataDir}
   sources:       ${settings.sources.map((s) => `${s.id} (${s.type})`).join(', ') || 'none'}
   plugins:       ${runtime.plugins.list().map((p) => `${p.id} (${p.state})`).join(', ') || 'none'}
@@ -75,6 +89,15 @@ Press Ctrl-C to stop.`);
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
+function doctor(args: string[]): void {
+  const { values } = parseArgs({ args, options: { settings: { type: 'string' }, data: { type: 'string' }, board: { type: 'string' } } });
+  const { settings, from } = resolveSettings(values);
+  const board = resolveBoard({ override: values.board, settingsBoard: settings.board });
+  const checks = runDoctor({ settings, board });
+  console.log(`signalk-edge doctor (settings: ${from})\n${formatReport(checks)}`);
+  process.exitCode = checks.some((c) => c.status === 'fail') ? 1 : 0;
+}
+
 async function main(argv: string[]): Promise<void> {
   const [first, ...rest] = argv;
   const command = first === undefined || first.startsWith('-') ? 'run' : first;
@@ -82,6 +105,8 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'run':
       return run(args);
+    case 'doctor':
+      return doctor(args);
     case 'help':
       console.log(USAGE);
       return;

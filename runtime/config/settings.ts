@@ -26,9 +26,24 @@ export interface ReplaySourceSettings {
 
 export type SourceSettings = SerialSourceSettings | ReplaySourceSettings;
 
+/** Crash recovery: restart after baseMs, doubling up to maxMs; give up at the maxCrashes-th crash. */
+export interface PluginRestartSettings {
+  baseMs: number;
+  maxMs: number;
+  maxCrashes: number;
+  /** A plugin that has run this long since its last start has its crash count reset. */
+  stableMs: number;
+}
+
+/** Upstream's policy: 1 s doubling, give up after 3 crashes. */
+export const DEFAULT_PLUGIN_RESTART: PluginRestartSettings = { baseMs: 1000, maxMs: 30_000, maxCrashes: 3, stableMs: 30_000 };
+
 export interface PluginSettings {
   /** Folders searched for plugin packages (npm layout). */
   dirs: string[];
+  /** Reload a plugin when its .wasm file changes (default true). */
+  watch?: boolean;
+  restart?: PluginRestartSettings;
 }
 
 export interface Settings {
@@ -38,6 +53,10 @@ export interface Settings {
   selfUrn?: string;
   sources: SourceSettings[];
   plugins: PluginSettings;
+  /** Board profile id (boards/<id>.json); detected when absent. */
+  board?: string;
+  /** AOT cache folder; `<dataDir>/cache` when absent. */
+  cacheDir?: string;
 }
 
 export class SettingsError extends Error {
@@ -69,13 +88,14 @@ export function demoSettings(dataDir = defaultDataDir()): Settings {
     host: '127.0.0.1',
     dataDir,
     sources: [{ id: 'demo', type: 'replay', file: DEMO_LOG, rate: 'realtime', linesPerSecond: 10, loop: true }],
-    plugins: { dirs: [join(PROJECT_ROOT, 'examples')] },
+    plugins: { dirs: [join(PROJECT_ROOT, 'examples')], watch: true, restart: { ...DEFAULT_PLUGIN_RESTART } },
   };
 }
 
 type Obj = Record<string, unknown>;
 
-class Reader {
+/** Typed reads of untrusted JSON that fail with a SettingsError naming the key. */
+export class Reader {
   constructor(readonly file: string) {}
   fail(key: string, detail: string): never {
     throw new SettingsError(this.file, key, detail);
@@ -122,14 +142,20 @@ export function parseSettings(input: unknown, file: string): Settings {
   const r: Reader = new Reader(file);
   const base = dirname(resolve(file));
   const o = r.obj(input, '');
-  r.known(o, '', ['port', 'host', 'dataDir', 'selfUrn', 'sources', 'plugins']);
+  r.known(o, '', ['port', 'host', 'dataDir', 'selfUrn', 'sources', 'plugins', 'board', 'cacheDir']);
   const settings: Settings = {
     port: o.port === undefined ? 3000 : r.int(o.port, 'port', 0, 65535),
     host: o.host === undefined ? '127.0.0.1' : r.str(o.host, 'host'),
     dataDir: o.dataDir === undefined ? defaultDataDir() : resolve(base, r.str(o.dataDir, 'dataDir')),
     sources: [],
-    plugins: { dirs: [] },
+    plugins: { dirs: [], watch: true, restart: { ...DEFAULT_PLUGIN_RESTART } },
   };
+  if (o.board !== undefined) {
+    const board = r.str(o.board, 'board');
+    if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(board)) r.fail('board', `must be a board id like rpi4, got ${JSON.stringify(board)}`);
+    settings.board = board;
+  }
+  if (o.cacheDir !== undefined) settings.cacheDir = resolve(base, r.str(o.cacheDir, 'cacheDir'));
   if (o.selfUrn !== undefined) {
     const urn = r.str(o.selfUrn, 'selfUrn');
     if (!/^urn:mrn:(signalk:uuid:[0-9a-fA-F-]{36}|imo:mmsi:\d{9})$/.test(urn)) {
@@ -173,10 +199,23 @@ export function parseSettings(input: unknown, file: string): Settings {
   }
   if (o.plugins !== undefined) {
     const p = r.obj(o.plugins, 'plugins');
-    r.known(p, 'plugins', ['dirs']);
+    r.known(p, 'plugins', ['dirs', 'watch', 'restart']);
     if (p.dirs !== undefined) {
       if (!Array.isArray(p.dirs)) r.fail('plugins.dirs', `must be an array, got ${kind(p.dirs)}`);
       settings.plugins.dirs = p.dirs.map((d: unknown, i: number) => resolve(base, r.str(d, `plugins.dirs[${i}]`)));
+    }
+    if (p.watch !== undefined) settings.plugins.watch = r.bool(p.watch, 'plugins.watch');
+    if (p.restart !== undefined) {
+      const rs = r.obj(p.restart, 'plugins.restart');
+      r.known(rs, 'plugins.restart', ['baseMs', 'maxMs', 'maxCrashes', 'stableMs']);
+      const d = DEFAULT_PLUGIN_RESTART;
+      const baseMs = rs.baseMs === undefined ? d.baseMs : r.int(rs.baseMs, 'plugins.restart.baseMs', 1, 3_600_000);
+      settings.plugins.restart = {
+        baseMs,
+        maxMs: rs.maxMs === undefined ? Math.max(d.maxMs, baseMs) : r.int(rs.maxMs, 'plugins.restart.maxMs', baseMs, 3_600_000),
+        maxCrashes: rs.maxCrashes === undefined ? d.maxCrashes : r.int(rs.maxCrashes, 'plugins.restart.maxCrashes', 1, 1000),
+        stableMs: rs.stableMs === undefined ? d.stableMs : r.int(rs.stableMs, 'plugins.restart.stableMs', 0, 86_400_000),
+      };
     }
   }
   return settings;

@@ -29,6 +29,10 @@ export interface PluginInstance {
   readonly schema: JsonValue | undefined;
   readonly hasDeltaHandler: boolean;
   readonly hasPoll: boolean;
+  /** How strings cross the boundary: AssemblyScript runtime objects or Rust (ptr, len) buffers. */
+  readonly kind?: 'assemblyscript' | 'rust';
+  /** What `plugin_id()` returned, when exported (upstream otherwise derives the id from package.json). */
+  readonly exportedId?: string | undefined;
   start(configJson: string): number;
   stop(): number;
   /** Hands one delta (JSON text) to the plugin's `delta_handler`. Throws on trap. */

@@ -1,27 +1,124 @@
-// Placeholder so the runtime assembles while the plugin host is written; replaced by runtime/plugins.
+// The plugin manager: discovers plugin packages, runs one PluginRunner per plugin, feeds them from
+// the bus, dispatches PUTs to them, reloads them when their .wasm changes, and serves their REST API.
+
 import type { Settings } from '../config/settings.js';
+import { DEFAULT_PLUGIN_RESTART } from '../config/settings.js';
 import type { DeltaBus } from '../bus/bus.js';
 import type { SignalKModel } from '../model/model.js';
 import type { PutDispatcher, RouteHandler } from '../api/types.js';
+import { createLogger } from '../log.js';
+import { discoverPlugins, type BrokenPackage } from './discovery.js';
+import { watchFile } from './file-watch.js';
+import { PutHandlerRegistry } from './put-handlers.js';
+import { EmittedDeltaPublisher } from './publisher.js';
+import { pluginRoutes } from './routes.js';
+import { PluginRunner, type PluginStatus, type RunnerDeps } from './runner.js';
 
-export interface PluginSummary {
+const log = createLogger('plugins');
+/** Quiet time after the last change event before a replaced .wasm is loaded. */
+const WATCH_DEBOUNCE_MS = 200;
+
+/** A package that could not be read: listed, never started. */
+export interface BrokenPluginStatus {
   id: string;
-  state: string;
+  state: 'error';
+  enabled: false;
+  errorMessage: string;
+  dir: string;
 }
 
+export type PluginSummary = PluginStatus | BrokenPluginStatus;
+
 export class PluginManager {
-  static async create(_deps: { settings: Settings; bus: DeltaBus; model: SignalKModel }): Promise<PluginManager> {
-    return new PluginManager();
+  private readonly runners = new Map<string, PluginRunner>();
+  private readonly brokenPackages = new Map<string, BrokenPackage>();
+  private readonly puts: PutHandlerRegistry;
+  private unsubscribe: (() => void) | undefined;
+  private unwatch: (() => void)[] = [];
+
+  private constructor(
+    private readonly settings: Settings,
+    private readonly bus: DeltaBus,
+    model: SignalKModel,
+  ) {
+    this.puts = new PutHandlerRegistry((c) => model.resolveContext(c));
+    const publisher = new EmittedDeltaPublisher(bus);
+    const deps: RunnerDeps = {
+      dataDir: settings.dataDir,
+      restart: settings.plugins.restart ?? DEFAULT_PLUGIN_RESTART,
+      model,
+      puts: this.puts,
+      publish: (deltas, origin) => publisher.publish(deltas, origin),
+    };
+    for (const found of discoverPlugins(settings.plugins.dirs)) {
+      if (found.ok) {
+        try {
+          this.runners.set(found.manifest.id, new PluginRunner(found.manifest, deps));
+        } catch (err) {
+          this.brokenPackages.set(found.manifest.id, { id: found.manifest.id, dir: found.manifest.dir, error: (err as Error).message });
+        }
+      } else {
+        this.brokenPackages.set(found.broken.id, found.broken);
+      }
+    }
+    for (const b of this.brokenPackages.values()) log.error(`plugin ${b.id} (${b.dir}): ${b.error}`);
   }
+
+  static async create(deps: { settings: Settings; bus: DeltaBus; model: SignalKModel }): Promise<PluginManager> {
+    return new PluginManager(deps.settings, deps.bus, deps.model);
+  }
+
   routes(): RouteHandler[] {
-    return [];
+    return [
+      pluginRoutes({
+        list: () => this.list(),
+        runner: (id) => this.runners.get(id),
+        broken: (id) => this.brokenPackages.get(id),
+      }),
+    ];
   }
+
   putDispatcher(): PutDispatcher {
-    return () => undefined;
+    return (context, path, value) => {
+      const route = this.puts.find(context, path);
+      if (!route) return undefined;
+      return this.runners.get(route.pluginId)?.handlePut(route.context, route.path, value);
+    };
   }
+
   list(): PluginSummary[] {
-    return [];
+    const broken: BrokenPluginStatus[] = [...this.brokenPackages.values()].map((b) => ({
+      id: b.id,
+      state: 'error',
+      enabled: false,
+      errorMessage: b.error,
+      dir: b.dir,
+    }));
+    return [...[...this.runners.values()].map((r) => r.status()), ...broken];
   }
-  async startAll(): Promise<void> {}
-  async stopAll(): Promise<void> {}
+
+  runner(id: string): PluginRunner | undefined {
+    return this.runners.get(id);
+  }
+
+  async startAll(): Promise<void> {
+    const runners = [...this.runners.values()];
+    this.unsubscribe ??= this.bus.subscribe((msg) => {
+      for (let i = 0; i < runners.length; i++) runners[i].offer(msg);
+    });
+    if (this.settings.plugins.watch !== false && this.unwatch.length === 0) {
+      this.unwatch = runners.map((r) => watchFile(r.manifest.wasmPath, WATCH_DEBOUNCE_MS, () => void r.reload(), r.log));
+    }
+    await Promise.all(runners.map((r) => r.start()));
+    const states = runners.map((r) => `${r.id} ${r.currentState}`).join(', ');
+    log.info(`${runners.length} plugin(s): ${states || 'none'}${this.brokenPackages.size ? `; ${this.brokenPackages.size} broken` : ''}`);
+  }
+
+  async stopAll(): Promise<void> {
+    for (const stop of this.unwatch) stop();
+    this.unwatch = [];
+    await Promise.all([...this.runners.values()].map((r) => r.stop()));
+    this.unsubscribe?.();
+    this.unsubscribe = undefined;
+  }
 }

@@ -1,0 +1,31 @@
+// `npm run bench`: runs each benchmark in turn and prints its figures. To add one, export an
+// `async () => string[]` from a module in bench/ and list it here.
+
+import { setLogLevel } from '../runtime/log.js';
+import { benchEngine } from './engine.js';
+import { benchPlugins } from './plugins.js';
+import { benchPipeline } from './pipeline.js';
+
+const benches: [string, () => Promise<string[]>][] = [
+  ['pipeline', benchPipeline],
+  ['engine', benchEngine],
+  ['plugins', () => benchPlugins()],
+];
+
+async function main(): Promise<void> {
+  setLogLevel('warn');
+  const only = process.argv.slice(2);
+  for (const [name, run] of benches) {
+    if (only.length > 0 && !only.includes(name)) continue;
+    process.stdout.write(`== ${name}\n`);
+    try {
+      const lines = await run();
+      process.stdout.write(`${lines.join('\n')}\n\n`);
+    } catch (err) {
+      process.stdout.write(`failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n\n`);
+      process.exitCode = 1;
+    }
+  }
+}
+
+void main();

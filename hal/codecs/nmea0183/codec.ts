@@ -1,0 +1,72 @@
+// NMEA 0183 line → Signal K delta, with @signalk/nmea0183-signalk doing the sentence semantics.
+// One codec per source: the parser keeps multi-sentence state (GSV, seatalk splits) per stream.
+
+import { Parser } from '@signalk/nmea0183-signalk';
+import { parseDelta, type Delta } from '../../../runtime/bus/delta.js';
+import { checkSentence, type SentenceFault } from './sentence.js';
+
+/** Why a line produced no delta and counts as an error. */
+export type CodecError = SentenceFault | 'unparsed' | 'invalid';
+/** Why a valid sentence produced no delta without being an error. */
+export type CodecSkip = 'unsupported' | 'empty';
+
+export type DecodeResult =
+  | { kind: 'delta'; delta: Delta }
+  | { kind: 'error'; reason: CodecError; detail: string }
+  | { kind: 'skip'; reason: CodecSkip; detail: string };
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** The key the library files a sentence's parser under (`RMC`, or `PGRME` for proprietary ones). */
+function hookKey(header: string): string {
+  return header.charAt(1) === 'P' ? header.slice(1) : header.slice(3, 6);
+}
+
+export class Nmea0183Codec {
+  private readonly parser = new Parser({ validateChecksum: false });
+
+  /** `label` becomes `source.label` of every delta, so `$source` reads `<label>.<talker>`. */
+  constructor(readonly label: string) {}
+
+  decode(line: string): DecodeResult {
+    const checked = checkSentence(line);
+    if (!checked.ok) return { kind: 'error', reason: checked.reason, detail: checked.detail };
+    const key = hookKey(checked.header);
+    if (typeof this.parser.hooks[key] !== 'function') {
+      return { kind: 'skip', reason: 'unsupported', detail: `no parser for ${key}` };
+    }
+    let parsed: unknown;
+    try {
+      parsed = this.parser.parse(checked.sentence);
+    } catch (err) {
+      return { kind: 'error', reason: 'unparsed', detail: `${key}: ${(err as Error).message}` };
+    }
+    if (!isRecord(parsed) || !Array.isArray(parsed.updates)) {
+      return { kind: 'skip', reason: 'empty', detail: `${key} carried no data` };
+    }
+    // Fresh update objects rather than edits of the library's: deleting its `timestamp: undefined`
+    // would turn every update into a slow dictionary-mode object for the bus and the model.
+    const updates: Record<string, unknown>[] = [];
+    for (const u of parsed.updates) {
+      if (!isRecord(u)) continue;
+      // An all-empty VHW comes back as `values: []`: nothing to publish.
+      if (Array.isArray(u.values) && u.values.length === 0 && u.meta === undefined) continue;
+      const s = isRecord(u.source) ? u.source : {};
+      const update: Record<string, unknown> = {
+        source: { label: this.label, type: 'NMEA0183', talker: s.talker, sentence: s.sentence },
+      };
+      if (u.timestamp !== undefined) update.timestamp = u.timestamp;
+      if (u.values !== undefined) update.values = u.values;
+      if (u.meta !== undefined) update.meta = u.meta;
+      updates.push(update);
+    }
+    if (updates.length === 0) return { kind: 'skip', reason: 'empty', detail: `${key} carried no data` };
+    const out = { updates };
+    // Fields cut short but checksummed (a talker bug) come out as NaN; the bus would refuse them.
+    const valid = parseDelta(out);
+    if (!valid.ok) return { kind: 'error', reason: 'invalid', detail: `${key}: ${valid.reason}` };
+    return { kind: 'delta', delta: valid.delta };
+  }
+}

@@ -1,0 +1,113 @@
+// Data sources from settings: driver (serial device or replayed log) → line framing → NMEA 0183
+// codec → bus, with per-source counters for the status API.
+
+import type { DeltaBus } from '../runtime/bus/bus.js';
+import type { SourceSettings } from '../runtime/config/settings.js';
+import { createLogger } from '../runtime/log.js';
+import { Nmea0183Codec } from './codecs/nmea0183/codec.js';
+import { LineFramer, type LineSink } from './framing.js';
+import type { DataSource, SourceState, SourceStatus } from './source.js';
+import { ReplayDriver } from './serial/replay.js';
+import { SerialDriver } from './serial/serial-port.js';
+
+const log = createLogger('source');
+
+/** What a source needs from its driver: start, stop, and where it stands. */
+interface Driver {
+  readonly state: SourceState;
+  readonly lastError: string | undefined;
+  open(): void;
+  close(): Promise<void>;
+}
+
+/** Counts and publishes what the codec makes of each line; never throws. */
+class NmeaPipeline implements LineSink {
+  readonly codec: Nmea0183Codec;
+  lines = 0;
+  deltas = 0;
+  readonly errors: Record<string, number> = {};
+  readonly skipped: Record<string, number> = {};
+  lastError: string | undefined;
+
+  constructor(
+    readonly id: string,
+    private readonly bus: DeltaBus,
+  ) {
+    this.codec = new Nmea0183Codec(id);
+  }
+
+  line(text: string): void {
+    this.lines++;
+    const result = this.codec.decode(text);
+    if (result.kind === 'delta') {
+      const refused = this.bus.publish(result.delta, `source ${this.id}`);
+      if (refused === undefined) this.deltas++;
+      else this.fail('rejected', refused, text);
+    } else if (result.kind === 'skip') {
+      this.skipped[result.reason] = (this.skipped[result.reason] ?? 0) + 1;
+    } else {
+      this.fail(result.reason, result.detail, text);
+    }
+  }
+
+  error(reason: string, detail: string): void {
+    this.fail(reason, detail);
+  }
+
+  private fail(reason: string, detail: string, text?: string): void {
+    this.errors[reason] = (this.errors[reason] ?? 0) + 1;
+    this.lastError = `${reason}: ${detail}`;
+    const sample = text === undefined ? '' : ` in ${JSON.stringify(text.length > 100 ? `${text.slice(0, 100)}...` : text)}`;
+    log.limited('warn', `${this.id}:${reason}`, `${this.id}: ${reason}: ${detail}${sample}`);
+  }
+}
+
+class NmeaSource implements DataSource {
+  constructor(
+    readonly id: string,
+    private readonly type: SourceSettings['type'],
+    private readonly pipeline: NmeaPipeline,
+    private readonly driver: Driver,
+  ) {}
+
+  start(): void {
+    this.driver.open();
+  }
+
+  stop(): Promise<void> {
+    return this.driver.close();
+  }
+
+  status(): SourceStatus {
+    const p = this.pipeline;
+    const status: SourceStatus = {
+      id: this.id,
+      type: this.type,
+      state: this.driver.state,
+      lines: p.lines,
+      deltas: p.deltas,
+      errors: { ...p.errors },
+      skipped: { ...p.skipped },
+    };
+    // The driver's trouble (device absent) matters more than the last bad line.
+    const lastError = this.driver.lastError ?? p.lastError;
+    if (lastError !== undefined) status.lastError = lastError;
+    return status;
+  }
+}
+
+export function createSource(settings: SourceSettings, bus: DeltaBus): DataSource {
+  const pipeline = new NmeaPipeline(settings.id, bus);
+  if (settings.type === 'replay') {
+    const { file, rate, linesPerSecond, loop } = settings;
+    return new NmeaSource(settings.id, settings.type, pipeline, new ReplayDriver({ file, rate, linesPerSecond, loop }, pipeline));
+  }
+  const driver = new SerialDriver({ path: settings.device, baudRate: settings.baudRate });
+  const framer = new LineFramer(pipeline);
+  driver.onData((chunk) => framer.push(chunk));
+  // A line cut by a disconnect is flushed as it is (and counted as truncated), not glued to new data.
+  driver.onState((state) => {
+    if (state !== 'open') framer.end();
+  });
+  return new NmeaSource(settings.id, settings.type, pipeline, driver);
+}

@@ -1,0 +1,260 @@
+// The upstream Signal K `env` host functions (signalk-server 2.32), same names, signatures and
+// error returns, routed to the plugin manager's HostServices. Strings are UTF-8 (ptr, len) in the
+// plugin's memory; every pointer is bounds-checked by GuestMemory and a host-side failure becomes
+// the function's error code (a host function never throws into the plugin).
+
+import type { JsonValue } from '../bus/delta.js';
+import type { HostServices } from '../engine/types.js';
+import { createLogger } from '../log.js';
+import { GuestMemory, MAX_GUEST_STRING } from './memory.js';
+import { SocketTable } from './sockets.js';
+
+const log = createLogger('abi');
+
+type HostFunction = (...args: number[]) => number | void;
+
+/** Host functions upstream offers that signalk-edge does not implement yet: (name → error return). */
+const NOT_IMPLEMENTED: Record<string, { result: number; why: string }> = {
+  sk_register_resource_provider: { result: 0, why: 'the resources provider API is not served by signalk-edge yet' },
+  sk_register_weather_provider: { result: 0, why: 'the weather provider API is not served by signalk-edge yet' },
+  sk_register_radar_provider: { result: 0, why: 'the radar provider API is not served by signalk-edge yet' },
+  sk_emit_binary_stream: { result: 0, why: 'binary streams to clients are not served by signalk-edge yet' },
+  sk_radar_emit_spokes: { result: 0, why: 'radar spoke streams are not served by signalk-edge yet' },
+};
+
+const NOTIFICATION_STATES = new Set(['normal', 'alert', 'warn', 'alarm', 'emergency']);
+/** Capabilities upstream answers through sk_has_capability; any other name is 0 there too. */
+const QUERYABLE_CAPABILITIES = new Set(['network', 'rawSockets']);
+/** Room for an IPv6 address and its NUL in sk_udp_recv's address buffer (upstream's contract). */
+const ADDRESS_OUT_MAX = 46;
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function parseJson(text: string): { ok: true; value: JsonValue } | { ok: false } {
+  try {
+    return { ok: true, value: JSON.parse(text) as JsonValue };
+  } catch {
+    return { ok: false };
+  }
+}
+
+/** Splits `vessels.<id>.<path>` into context and path (context ids carry no dots: urns use colons). */
+function splitFullPath(full: string): { context: string; path: string } | undefined {
+  const parts = full.split('.');
+  if (parts.length < 3 || parts.some((p) => p === '')) return undefined;
+  return { context: `${parts[0]}.${parts[1]}`, path: parts.slice(2).join('.') };
+}
+
+export interface EnvImports {
+  /** The `env` import object. */
+  readonly functions: Record<string, HostFunction>;
+  /** Releases what the functions hold (raw sockets). */
+  close(): void;
+}
+
+export function createEnvImports(host: HostServices, memory: GuestMemory): EnvImports {
+  const id = host.pluginId;
+  const badPointer = (fn: string): void =>
+    log.limited('warn', `${id}:${fn}:ptr`, `plugin ${id}: ${fn} got a pointer/length outside its memory; ignored`);
+  const hostFailure = (fn: string, err: unknown): void =>
+    log.limited('warn', `${id}:${fn}:err`, `plugin ${id}: ${fn} failed in the host: ${(err as Error).message}`);
+
+  /** Reads a string argument; logs and returns undefined for a bad pointer. */
+  const str = (fn: string, ptr: number, len: number): string | undefined => {
+    const s = memory.readString(ptr, len);
+    if (s === undefined) badPointer(fn);
+    return s;
+  };
+
+  /** Runs a host call; a throw from HostServices becomes `onError`. */
+  const guard = <T>(fn: string, onError: T, body: () => T): T => {
+    try {
+      return body();
+    } catch (err) {
+      hostFailure(fn, err);
+      return onError;
+    }
+  };
+
+  const writeJson = (fn: string, value: JsonValue | undefined, bufPtr: number, bufMax: number): number => {
+    if (value === undefined || value === null) return 0;
+    const n = memory.writeString(bufPtr, bufMax, JSON.stringify(value));
+    if (n < 0) log.limited('debug', `${id}:${fn}:small`, `plugin ${id}: ${fn} buffer too small or out of bounds`);
+    return Math.max(n, 0);
+  };
+
+  const logText = (fn: string, ptr: number, len: number, sink: (m: string) => void): void => {
+    const m = str(fn, ptr, len);
+    if (m !== undefined) guard(fn, undefined, () => sink(m));
+  };
+
+  // Raw sockets: opened only when the manager grants `rawSockets`, owned by this instance.
+  const sockets = new SocketTable((m) => log.limited('warn', `${id}:socket`, `plugin ${id}: ${m}`));
+  const rawSockets = (): boolean => guard('rawSockets', false, () => host.hasCapability('rawSockets'));
+  const withSockets = (fn: string, body: () => number): number => {
+    if (!rawSockets()) {
+      log.limited('warn', `${id}:${fn}:denied`, `plugin ${id}: ${fn} refused: rawSockets capability not granted`);
+      return -1;
+    }
+    return guard(fn, -1, body);
+  };
+  const optStr = (fn: string, ptr: number, len: number): string | undefined | null =>
+    len === 0 ? undefined : (str(fn, ptr, len) ?? null);
+
+  const functions: Record<string, HostFunction> = {
+    abort(msg, file, line, col) {
+      // AssemblyScript strings here are UTF-16 objects, not (ptr, len): report the location only.
+      log.limited('warn', `${id}:abort`, `plugin ${id}: abort at line ${line}:${col} (message @${msg >>> 0}, file @${file >>> 0})`);
+    },
+    seed: () => Date.now() * Math.random(),
+    'console.log': (ptr, len) => logText('console.log', ptr, len, (m) => host.debug(m)),
+    sk_debug: (ptr, len) => logText('sk_debug', ptr, len, (m) => host.debug(m)),
+    sk_set_status: (ptr, len) => logText('sk_set_status', ptr, len, (m) => host.setStatus(m)),
+    sk_set_error: (ptr, len) => logText('sk_set_error', ptr, len, (m) => host.setError(m)),
+
+    sk_get_self_path(pathPtr, pathLen, bufPtr, bufMax) {
+      const path = str('sk_get_self_path', pathPtr, pathLen);
+      if (path === undefined) return 0;
+      return guard('sk_get_self_path', 0, () => writeJson('sk_get_self_path', host.getPath(path), bufPtr, bufMax));
+    },
+    sk_get_path(pathPtr, pathLen, bufPtr, bufMax) {
+      const full = str('sk_get_path', pathPtr, pathLen);
+      const split = full === undefined ? undefined : splitFullPath(full);
+      if (!split) return 0;
+      return guard('sk_get_path', 0, () => writeJson('sk_get_path', host.getPath(split.path, split.context), bufPtr, bufMax));
+    },
+
+    sk_handle_message(ptr, len, version) {
+      const json = str('sk_handle_message', ptr, len);
+      if (json === undefined) return;
+      const refused = guard('sk_handle_message', undefined, () => host.emitDelta(json, version === 2 ? 2 : 1));
+      if (refused) log.limited('warn', `${id}:delta`, `plugin ${id}: delta refused: ${refused}`);
+    },
+
+    sk_publish_notification(pathPtr, pathLen, valPtr, valLen) {
+      const path = str('sk_publish_notification', pathPtr, pathLen);
+      const text = str('sk_publish_notification', valPtr, valLen);
+      if (path === undefined || text === undefined || path === '') return -1;
+      const parsed = parseJson(text);
+      if (!parsed.ok || !isRecord(parsed.value) || typeof parsed.value.state !== 'string' || !NOTIFICATION_STATES.has(parsed.value.state)) {
+        log.limited('warn', `${id}:notification`, `plugin ${id}: notification ${path} needs a JSON object with a valid state`);
+        return -1;
+      }
+      const value = parsed.value;
+      return guard('sk_publish_notification', -1, () => (host.publishNotification(path, value) ? 0 : -1));
+    },
+
+    sk_read_config(bufPtr, bufMax) {
+      return guard('sk_read_config', 0, () => {
+        const n = memory.writeString(bufPtr, bufMax, JSON.stringify(host.readConfig() ?? {}));
+        return Math.max(n, 0);
+      });
+    },
+    sk_save_config(ptr, len) {
+      const text = str('sk_save_config', ptr, len);
+      if (text === undefined) return -1;
+      const parsed = parseJson(text);
+      if (!parsed.ok) return -1;
+      return guard('sk_save_config', -1, () => (host.saveConfig(parsed.value) ? 0 : -1));
+    },
+
+    sk_has_capability(ptr, len) {
+      const name = str('sk_has_capability', ptr, len);
+      if (name === undefined || !QUERYABLE_CAPABILITIES.has(name)) return 0;
+      return guard('sk_has_capability', 0, () => (host.hasCapability(name) ? 1 : 0));
+    },
+
+    sk_register_put_handler(ctxPtr, ctxLen, pathPtr, pathLen) {
+      const context = str('sk_register_put_handler', ctxPtr, ctxLen);
+      const path = str('sk_register_put_handler', pathPtr, pathLen);
+      if (context === undefined || path === undefined || path === '') return 0;
+      return guard('sk_register_put_handler', 0, () => (host.registerPutHandler(context, path) ? 1 : 0));
+    },
+
+    sk_udp_create: (type) => withSockets('sk_udp_create', () => sockets.udpCreate(type === 1)),
+    sk_udp_bind: (sid, port) => withSockets('sk_udp_bind', () => sockets.udpBind(sid, port)),
+    sk_udp_join_multicast: (sid, aPtr, aLen, iPtr, iLen) =>
+      withSockets('sk_udp_join_multicast', () => {
+        const group = str('sk_udp_join_multicast', aPtr, aLen);
+        const iface = optStr('sk_udp_join_multicast', iPtr, iLen);
+        if (group === undefined || iface === null) return -1;
+        return sockets.udpOption(sid, (s) => s.addMembership(group, iface));
+      }),
+    sk_udp_leave_multicast: (sid, aPtr, aLen, iPtr, iLen) =>
+      withSockets('sk_udp_leave_multicast', () => {
+        const group = str('sk_udp_leave_multicast', aPtr, aLen);
+        const iface = optStr('sk_udp_leave_multicast', iPtr, iLen);
+        if (group === undefined || iface === null) return -1;
+        return sockets.udpOption(sid, (s) => s.dropMembership(group, iface));
+      }),
+    sk_udp_set_multicast_ttl: (sid, ttl) => withSockets('sk_udp_set_multicast_ttl', () => sockets.udpOption(sid, (s) => s.setMulticastTTL(ttl))),
+    sk_udp_set_multicast_loopback: (sid, on) =>
+      withSockets('sk_udp_set_multicast_loopback', () => sockets.udpOption(sid, (s) => s.setMulticastLoopback(on !== 0))),
+    sk_udp_set_broadcast: (sid, on) => withSockets('sk_udp_set_broadcast', () => sockets.udpOption(sid, (s) => s.setBroadcast(on !== 0))),
+    sk_udp_send: (sid, aPtr, aLen, port, dPtr, dLen) =>
+      withSockets('sk_udp_send', () => {
+        const address = str('sk_udp_send', aPtr, aLen);
+        const data = memory.readBytes(dPtr, dLen, MAX_GUEST_STRING);
+        if (address === undefined || data === undefined) return -1;
+        return sockets.udpSend(sid, address, port, data);
+      }),
+    sk_udp_recv: (sid, bufPtr, bufMax, addrPtr, portPtr) =>
+      withSockets('sk_udp_recv', () => {
+        // Check every output location before taking the datagram off the queue.
+        if (!memory.view(bufPtr, bufMax) || !memory.view(addrPtr, ADDRESS_OUT_MAX) || !memory.view(portPtr, 2)) return -1;
+        const d = sockets.udpReceive(sid);
+        if (d === null) return -1;
+        if (d === undefined) return 0;
+        memory.writeTruncated(addrPtr, ADDRESS_OUT_MAX, Buffer.from(`${d.address}\0`, 'utf8'));
+        memory.writeU16(portPtr, d.port);
+        return memory.writeTruncated(bufPtr, bufMax, d.data);
+      }),
+    sk_udp_pending: (sid) => withSockets('sk_udp_pending', () => sockets.udpPending(sid)),
+    sk_udp_close(sid) {
+      if (rawSockets()) sockets.close(sid, 'udp');
+    },
+
+    sk_tcp_create: () => withSockets('sk_tcp_create', () => sockets.tcpCreate()),
+    sk_tcp_connect: (sid, aPtr, aLen, port) =>
+      withSockets('sk_tcp_connect', () => {
+        const host = str('sk_tcp_connect', aPtr, aLen);
+        return host === undefined ? -1 : sockets.tcpConnect(sid, host, port);
+      }),
+    sk_tcp_connected: (sid) => withSockets('sk_tcp_connected', () => sockets.tcpConnected(sid)),
+    sk_tcp_set_line_buffering: (sid, on) => withSockets('sk_tcp_set_line_buffering', () => sockets.tcpSetLineBuffering(sid, on !== 0)),
+    sk_tcp_send: (sid, dPtr, dLen) =>
+      withSockets('sk_tcp_send', () => {
+        const data = memory.readBytes(dPtr, dLen, MAX_GUEST_STRING);
+        return data === undefined ? -1 : sockets.tcpSend(sid, data);
+      }),
+    sk_tcp_recv_line: (sid, bufPtr, bufMax) =>
+      withSockets('sk_tcp_recv_line', () => {
+        if (!memory.view(bufPtr, bufMax)) return -1;
+        const line = sockets.tcpReceiveLine(sid);
+        if (line === null) return -1;
+        return line === undefined ? 0 : memory.writeTruncated(bufPtr, bufMax, Buffer.from(line, 'utf8'));
+      }),
+    sk_tcp_recv_raw: (sid, bufPtr, bufMax) =>
+      withSockets('sk_tcp_recv_raw', () => {
+        if (!memory.view(bufPtr, bufMax)) return -1;
+        const chunk = sockets.tcpReceiveRaw(sid);
+        if (chunk === null) return -1;
+        return chunk === undefined ? 0 : memory.writeTruncated(bufPtr, bufMax, chunk);
+      }),
+    sk_tcp_pending: (sid) => withSockets('sk_tcp_pending', () => sockets.tcpPending(sid)),
+    sk_tcp_close(sid) {
+      if (rawSockets()) sockets.close(sid, 'tcp');
+    },
+  };
+
+  for (const [name, { result, why }] of Object.entries(NOT_IMPLEMENTED)) {
+    functions[name] = () => {
+      log.limited('warn', `${id}:${name}:unimplemented`, `plugin ${id}: ${name} returns ${result}: ${why}`, 24 * 3600_000);
+      return result;
+    };
+  }
+
+  return { functions, close: () => sockets.closeAll() };
+}

@@ -1,0 +1,80 @@
+// Bounds-checked access to a plugin's linear memory. Every (ptr, len) a plugin hands the host goes
+// through here: out-of-range or negative values yield undefined / false, never a throw or a read
+// outside the instance's memory.
+
+/** Largest string the host accepts from a plugin in one call (a delta, a config, a log line). */
+export const MAX_GUEST_STRING = 4 * 1024 * 1024;
+
+const decoder = new TextDecoder('utf-8');
+const encoder = new TextEncoder();
+
+export class GuestMemory {
+  private memory: WebAssembly.Memory | undefined;
+
+  attach(memory: WebAssembly.Memory): void {
+    this.memory = memory;
+  }
+
+  get attached(): boolean {
+    return this.memory !== undefined;
+  }
+
+  /** The current buffer (re-read on every access: memory.grow detaches the old one). */
+  private buffer(): ArrayBuffer | undefined {
+    return this.memory?.buffer;
+  }
+
+  /** A view of [ptr, ptr+len) when it lies inside memory; i32 arguments are read as wasm32 unsigned. */
+  view(ptr: number, len: number, max = Number.MAX_SAFE_INTEGER): Uint8Array | undefined {
+    const buf = this.buffer();
+    if (!buf || !Number.isInteger(ptr) || !Number.isInteger(len)) return undefined;
+    const p = ptr >>> 0;
+    const l = len >>> 0;
+    if (l > max || p + l > buf.byteLength) return undefined;
+    return new Uint8Array(buf, p, l);
+  }
+
+  /** UTF-8 text at (ptr, len), or undefined when out of bounds or larger than MAX_GUEST_STRING. */
+  readString(ptr: number, len: number): string | undefined {
+    const v = this.view(ptr, len, MAX_GUEST_STRING);
+    return v === undefined ? undefined : decoder.decode(v);
+  }
+
+  /** A copy of the bytes at (ptr, len). */
+  readBytes(ptr: number, len: number, max = MAX_GUEST_STRING): Uint8Array | undefined {
+    const v = this.view(ptr, len, max);
+    return v === undefined ? undefined : v.slice();
+  }
+
+  /**
+   * Writes bytes into [ptr, ptr+max). Returns bytes written, or -1 when the target is out of
+   * bounds or `bytes` does not fit in `max` (callers map -1 to the function's error code).
+   */
+  write(ptr: number, max: number, bytes: Uint8Array): number {
+    const target = this.view(ptr, max);
+    if (!target || bytes.length > target.length) return -1;
+    target.set(bytes);
+    return bytes.length;
+  }
+
+  /** Writes as many bytes as fit (upstream's recv calls truncate); -1 when the target is out of bounds. */
+  writeTruncated(ptr: number, max: number, bytes: Uint8Array): number {
+    const target = this.view(ptr, max);
+    if (!target) return -1;
+    const n = Math.min(bytes.length, target.length);
+    target.set(bytes.subarray(0, n));
+    return n;
+  }
+
+  writeString(ptr: number, max: number, text: string): number {
+    return this.write(ptr, max, encoder.encode(text));
+  }
+
+  /** Little-endian u16 at ptr; false when out of bounds. */
+  writeU16(ptr: number, value: number): boolean {
+    const v = this.view(ptr, 2);
+    if (!v) return false;
+    new DataView(v.buffer, v.byteOffset, 2).setUint16(0, value, true);
+    return true;
+  }
+}

@@ -1,0 +1,318 @@
+// One WebSocket client of /signalk/v1/stream: its subscription rows, the timers of its throttled,
+// fixed and ideal rows, and its outgoing queue with a bound.
+
+import type { Duplex } from 'node:stream';
+import WebSocket from 'ws';
+import { sourceRef, type Delta, type PathValue, type Update } from '../bus/delta.js';
+import type { BusDelta } from '../bus/bus.js';
+import { matchesPattern } from '../bus/subscription.js';
+import type { CurrentValue, SignalKModel } from '../model/model.js';
+import type { Logger } from '../log.js';
+import { isRecord } from './http.js';
+import { currentValues, valuesToDeltas } from './snapshot.js';
+import { MAX_ROWS, parseSubscribe, parseUnsubscribe, rowMatches, type SubscriptionRow } from './subscriptions.js';
+
+export interface SessionLimits {
+  /** Above this many bytes waiting in the socket, new messages are dropped instead of queued. */
+  maxBufferedBytes: number;
+  /** A client whose queue stays above the bound this long is disconnected. */
+  stuckCloseMs: number;
+}
+
+/** Shared with the stream server so the status API can show them. */
+export interface SessionCounters {
+  dropped: number;
+  closedSlow: number;
+}
+
+export interface SessionDeps {
+  model: SignalKModel;
+  log: Logger;
+  limits: SessionLimits;
+  counters: SessionCounters;
+  /** The whole delta as JSON with its context resolved, encoded once for every client. */
+  encodeWhole(msg: BusDelta, context: string): string;
+}
+
+/** A row plus the state its policy needs. */
+interface ActiveRow extends SubscriptionRow {
+  /** Last send time per `context\0path`: only for throttled and ideal rows. */
+  lastSent: Map<string, number>;
+  /** Latest value held back by minPeriod, sent when the period is over. */
+  pending: Map<string, CurrentValue>;
+  flushTimer?: NodeJS.Timeout;
+  ticker?: NodeJS.Timeout;
+}
+
+const keyOf = (context: string, path: string): string => `${context}\u0000${path}`;
+
+export class StreamSession {
+  private rows: ActiveRow[] = [];
+  /** Rows that react to bus deltas (instant and ideal); fixed rows only tick. */
+  private liveRows: ActiveRow[] = [];
+  private stuckSince: number | undefined;
+  private corked = false;
+  dropped = 0;
+  alive = true;
+
+  constructor(
+    private readonly ws: WebSocket,
+    /** The connection under `ws`: corked while one turn of the event loop sends, so a burst of
+     * deltas (a fast replay, a CAN chunk) leaves in one write instead of one syscall per message. */
+    private readonly socket: Duplex,
+    private readonly deps: SessionDeps,
+    readonly id: string,
+    private readonly sendCachedValues: boolean,
+  ) {}
+
+  /** The `?subscribe=` behaviour: `self` and `all` are a subscription to every path of those contexts. */
+  start(initial: 'self' | 'all' | 'none', hello: unknown): void {
+    this.sendJson(hello);
+    if (initial !== 'none') {
+      this.subscribe({ context: initial === 'all' ? '*' : 'vessels.self', subscribe: [{ path: '*' }] });
+    }
+  }
+
+  /** A message from the client: JSON with `subscribe` and/or `unsubscribe`. */
+  receive(text: string): void {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(text);
+    } catch (err) {
+      this.reject(`message is not valid JSON: ${(err as Error).message}`);
+      return;
+    }
+    if (!isRecord(msg)) {
+      this.reject('message must be a JSON object');
+      return;
+    }
+    // `{}` is @signalk/client's keepalive.
+    if (Object.keys(msg).length === 0) return;
+    // Unsubscribe first, so one message can replace a subscription.
+    if (msg.unsubscribe !== undefined) this.unsubscribe(msg);
+    if (msg.subscribe !== undefined) this.subscribe(msg);
+    if (msg.subscribe === undefined && msg.unsubscribe === undefined) {
+      const keys = Object.keys(msg).slice(0, 5).join(', ');
+      this.reject(`unsupported message (keys: ${keys}); this server accepts subscribe and unsubscribe messages`);
+    }
+  }
+
+  private subscribe(msg: Record<string, unknown>): void {
+    const parsed = parseSubscribe(msg, this.deps.model.selfContext);
+    if ('error' in parsed) {
+      this.reject(parsed.error);
+      return;
+    }
+    for (const w of parsed.warnings) this.reject(w);
+    if (this.rows.length + parsed.rows.length > MAX_ROWS) {
+      this.reject(`a client may hold at most ${MAX_ROWS} subscription rows`);
+      return;
+    }
+    const added = parsed.rows.map((r) => this.activate(r));
+    this.rows = [...this.rows, ...added];
+    this.liveRows = this.rows.filter((r) => r.policy !== 'fixed');
+    if (this.sendCachedValues) {
+      const now = Date.now();
+      const values = currentValues(this.deps.model, (v) => added.some((r) => rowMatches(r, v.context, v.path)));
+      const timed = added.filter((r) => r.policy === 'ideal' || r.minPeriod > 0);
+      for (const v of values) for (const r of timed) if (rowMatches(r, v.context, v.path)) r.lastSent.set(keyOf(v.context, v.path), now);
+      this.sendDeltas(valuesToDeltas(values));
+    }
+  }
+
+  private activate(row: SubscriptionRow): ActiveRow {
+    const r: ActiveRow = { ...row, lastSent: new Map(), pending: new Map() };
+    if (r.policy === 'fixed') {
+      r.ticker = setInterval(() => this.sendDeltas(valuesToDeltas(currentValues(this.deps.model, (v) => rowMatches(r, v.context, v.path)))), r.period);
+    } else if (r.policy === 'ideal') {
+      // Ticking at half the period bounds a silent path's gap by one period.
+      r.ticker = setInterval(() => this.refreshIdeal(r), Math.max(r.period / 2, 5));
+    }
+    return r;
+  }
+
+  private refreshIdeal(r: ActiveRow): void {
+    const now = Date.now();
+    const stale = currentValues(this.deps.model, (v) => {
+      if (!rowMatches(r, v.context, v.path)) return false;
+      const last = r.lastSent.get(keyOf(v.context, v.path));
+      return last === undefined || now - last >= r.period;
+    });
+    for (const v of stale) {
+      const key = keyOf(v.context, v.path);
+      r.lastSent.set(key, now);
+      r.pending.delete(key);
+    }
+    this.sendDeltas(valuesToDeltas(stale));
+  }
+
+  private unsubscribe(msg: Record<string, unknown>): void {
+    const parsed = parseUnsubscribe(msg);
+    if ('error' in parsed) {
+      this.reject(parsed.error);
+      return;
+    }
+    const { keep, drop } = this.rows.reduce(
+      (acc, r) => {
+        const gone = parsed.all || (r.context === parsed.context && parsed.paths.includes(r.path));
+        (gone ? acc.drop : acc.keep).push(r);
+        return acc;
+      },
+      { keep: [] as ActiveRow[], drop: [] as ActiveRow[] },
+    );
+    if (drop.length === 0 && !parsed.all) {
+      this.reject(`unsubscribe: no subscription with context ${JSON.stringify(parsed.context)} and paths ${JSON.stringify(parsed.paths)}`);
+    }
+    for (const r of drop) this.deactivate(r);
+    this.rows = keep;
+    this.liveRows = keep.filter((r) => r.policy !== 'fixed');
+  }
+
+  private deactivate(r: ActiveRow): void {
+    clearInterval(r.ticker);
+    clearTimeout(r.flushTimer);
+    r.pending.clear();
+  }
+
+  /** A delta from the bus: the values this client's rows want, as they arrive or throttled. */
+  onDelta(msg: BusDelta, context: string): void {
+    const live = this.liveRows;
+    if (live.length === 0) return;
+    let rows: ActiveRow[] | undefined;
+    for (const r of live) if (r.matchContext(context)) (rows ??= []).push(r);
+    if (!rows) return;
+    // Fast path (the default `subscribe=self|all`): an unthrottled `*` row takes the delta whole.
+    if (rows.every((r) => r.policy === 'instant' && r.minPeriod === 0) && rows.some((r) => r.path === '*')) {
+      this.send(this.deps.encodeWhole(msg, context));
+      return;
+    }
+    const now = Date.now();
+    let whole = true;
+    const updates: Update[] = [];
+    for (const u of msg.delta.updates) {
+      const values = u.values?.filter((pv) => this.admit(rows, context, pv, u, now));
+      const meta = u.meta?.filter((m) => rows.some((r) => matchesPattern(r.path, m.path)));
+      if (values?.length !== u.values?.length || meta?.length !== u.meta?.length) whole = false;
+      if (!values?.length && !meta?.length) continue;
+      const kept: Update = { ...u };
+      if (values?.length) kept.values = values;
+      else delete kept.values;
+      if (meta?.length) kept.meta = meta;
+      else delete kept.meta;
+      updates.push(kept);
+    }
+    if (updates.length === 0) return;
+    this.send(whole ? this.deps.encodeWhole(msg, context) : JSON.stringify({ context, updates }));
+  }
+
+  /** Whether a value goes out now; a value only throttled rows want is held back for later. */
+  private admit(rows: ActiveRow[], context: string, pv: PathValue, update: Update, now: number): boolean {
+    let matched: ActiveRow[] | undefined;
+    let sendNow = false;
+    let key: string | undefined;
+    for (const r of rows) {
+      if (!matchesPattern(r.path, pv.path)) continue;
+      (matched ??= []).push(r);
+      if (r.minPeriod === 0) sendNow = true;
+      else {
+        key ??= keyOf(context, pv.path);
+        const last = r.lastSent.get(key);
+        if (last === undefined || now - last >= r.minPeriod) sendNow = true;
+      }
+    }
+    if (!matched) return false;
+    for (const r of matched) {
+      if (r.policy !== 'ideal' && r.minPeriod === 0) continue;
+      key ??= keyOf(context, pv.path);
+      if (sendNow) {
+        r.lastSent.set(key, now);
+        r.pending.delete(key);
+      } else {
+        const timestamp = update.timestamp ?? new Date(now).toISOString();
+        r.pending.set(key, { context, path: pv.path, value: pv.value, timestamp, $source: sourceRef(update) });
+        this.scheduleFlush(r, now);
+      }
+    }
+    return sendNow;
+  }
+
+  private scheduleFlush(r: ActiveRow, now: number): void {
+    if (r.flushTimer || r.pending.size === 0) return;
+    let due = Infinity;
+    for (const key of r.pending.keys()) due = Math.min(due, (r.lastSent.get(key) ?? now) + r.minPeriod);
+    r.flushTimer = setTimeout(() => {
+      r.flushTimer = undefined;
+      const at = Date.now();
+      const ready: CurrentValue[] = [];
+      for (const [key, v] of r.pending) {
+        if (at - (r.lastSent.get(key) ?? 0) < r.minPeriod) continue;
+        ready.push(v);
+        r.pending.delete(key);
+        r.lastSent.set(key, at);
+      }
+      this.sendDeltas(valuesToDeltas(ready));
+      this.scheduleFlush(r, at);
+    }, Math.max(0, due - now));
+  }
+
+  private sendDeltas(deltas: Delta[]): void {
+    for (const d of deltas) this.send(JSON.stringify(d));
+  }
+
+  /** An error about the client's own message: answered, logged at a limited rate, never fatal. */
+  reject(reason: string): void {
+    this.deps.log.limited('warn', `client:${this.id}`, `stream client ${this.id}: ${reason}`);
+    this.sendJson({ errorMessage: reason });
+  }
+
+  private sendJson(msg: unknown): void {
+    this.send(JSON.stringify(msg));
+  }
+
+  /**
+   * Backpressure: a client that reads slower than we produce (a tablet on weak Wi-Fi) must not make
+   * the process buffer without limit. Above `maxBufferedBytes` waiting in the socket, messages to
+   * that client are dropped (counted per client and in the server's stats, logged at a limited
+   * rate); its later messages carry the then-current values again. A client that stays stuck above
+   * the bound for `stuckCloseMs` is disconnected.
+   */
+  private send(text: string): void {
+    if (!this.alive || this.ws.readyState !== WebSocket.OPEN) return;
+    if (this.ws.bufferedAmount > this.deps.limits.maxBufferedBytes) {
+      const now = Date.now();
+      this.stuckSince ??= now;
+      this.dropped++;
+      this.deps.counters.dropped++;
+      this.deps.log.limited('warn', `slow:${this.id}`, `stream client ${this.id} is not keeping up: ${this.dropped} messages dropped so far`);
+      if (now - this.stuckSince >= this.deps.limits.stuckCloseMs) {
+        this.deps.counters.closedSlow++;
+        this.deps.log.warn(`stream client ${this.id} stayed stuck for ${now - this.stuckSince} ms: disconnecting it`);
+        this.close(1013, 'client too slow: send queue stayed full');
+      }
+      return;
+    }
+    this.stuckSince = undefined;
+    if (!this.corked) {
+      this.corked = true;
+      this.socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        this.socket.uncork();
+      });
+    }
+    this.ws.send(text);
+  }
+
+  /** Stops every timer; `code` closes the socket too (a stuck client may never read the close frame, so it is cut after a grace time). */
+  close(code?: number, reason?: string): void {
+    if (!this.alive) return;
+    this.alive = false;
+    for (const r of this.rows) this.deactivate(r);
+    this.rows = [];
+    this.liveRows = [];
+    if (code !== undefined) {
+      this.ws.close(code, reason);
+      setTimeout(() => this.ws.terminate(), 2000).unref();
+    }
+  }
+}

@@ -1,0 +1,139 @@
+// The Signal K WebSocket stream (/signalk/v1/stream): accepts clients, says hello, and fans each bus
+// delta out to every session. Sessions are checked with pings so dead peers do not linger.
+
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { BusDelta, DeltaBus } from '../bus/bus.js';
+import type { SignalKModel } from '../model/model.js';
+import { createLogger } from '../log.js';
+import { SERVER_ID, SERVER_VERSION } from './discovery.js';
+import { StreamSession, type SessionCounters, type SessionDeps, type SessionLimits } from './session.js';
+
+const log = createLogger('stream');
+
+export const STREAM_PATH = '/signalk/v1/stream';
+
+export interface StreamLimits extends SessionLimits {
+  /** Ping interval; a client that has not answered the previous ping is cut. */
+  heartbeatMs: number;
+}
+
+export interface StreamOptions {
+  bus: DeltaBus;
+  model: SignalKModel;
+  limits?: Partial<StreamLimits>;
+}
+
+export interface StreamStats extends SessionCounters {
+  clients: number;
+}
+
+export const DEFAULT_LIMITS: StreamLimits = { maxBufferedBytes: 1024 * 1024, stuckCloseMs: 30_000, heartbeatMs: 30_000 };
+/** Client messages are subscriptions: small. */
+const MAX_MESSAGE_BYTES = 64 * 1024;
+
+function rawText(data: RawData): string {
+  if (Buffer.isBuffer(data)) return data.toString('utf8');
+  if (Array.isArray(data)) return Buffer.concat(data).toString('utf8');
+  return Buffer.from(data).toString('utf8');
+}
+
+export class StreamServer {
+  private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
+  private readonly sessions = new Map<WebSocket, StreamSession>();
+  private readonly limits: StreamLimits;
+  private readonly counters: SessionCounters = { dropped: 0, closedSlow: 0 };
+  /** Whole deltas whose context had to be resolved, encoded once for all clients. */
+  private readonly resolvedJson = new WeakMap<BusDelta, string>();
+  private readonly deps: SessionDeps;
+  private readonly unsubscribeBus: () => void;
+  private readonly heartbeat: NodeJS.Timeout;
+  private readonly pongs = new WeakSet<WebSocket>();
+  private nextId = 1;
+
+  constructor(private readonly opts: StreamOptions) {
+    this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
+    this.deps = { model: opts.model, log, limits: this.limits, counters: this.counters, encodeWhole: (msg, context) => this.encodeWhole(msg, context) };
+    this.unsubscribeBus = opts.bus.subscribe((msg) => this.fanOut(msg));
+    this.heartbeat = setInterval(() => this.ping(), this.limits.heartbeatMs);
+    this.heartbeat.unref();
+  }
+
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, url, req, socket));
+  }
+
+  private accept(ws: WebSocket, url: URL, req: IncomingMessage, socket: Duplex): void {
+    const id = `${this.nextId++}@${req.socket.remoteAddress ?? '?'}`;
+    const q = url.searchParams.get('subscribe') ?? 'self';
+    const initial = q === 'all' || q === 'none' ? q : 'self';
+    const session = new StreamSession(ws, socket, this.deps, id, url.searchParams.get('sendCachedValues') !== 'false');
+    this.sessions.set(ws, session);
+    this.pongs.add(ws);
+    ws.on('pong', () => this.pongs.add(ws));
+    ws.on('message', (data) => {
+      try {
+        session.receive(rawText(data));
+      } catch (err) {
+        // A bug here must cost one message, not the process.
+        log.error(`stream client ${id}: message handling failed: ${(err as Error).stack ?? String(err)}`);
+      }
+    });
+    ws.on('error', (err) => log.limited('warn', `ws-error:${id}`, `stream client ${id}: ${err.message}`));
+    ws.on('close', () => {
+      session.close();
+      this.sessions.delete(ws);
+      log.debug(`stream client ${id} left (${session.dropped} messages dropped)`);
+    });
+    log.debug(`stream client ${id} connected (subscribe=${initial})`);
+    const model = this.opts.model;
+    session.start(initial, { name: SERVER_ID, version: SERVER_VERSION, self: model.selfContext, roles: ['master', 'main'], timestamp: new Date().toISOString() });
+    if (q !== initial) session.reject(`unknown subscribe=${JSON.stringify(q).slice(0, 40)} (self, all or none): using self`);
+  }
+
+  /** The bus's own JSON when the delta already names its context, else one re-encoding shared by all clients. */
+  private encodeWhole(msg: BusDelta, context: string): string {
+    if (msg.delta.context === context) return msg.json;
+    let json = this.resolvedJson.get(msg);
+    if (json === undefined) {
+      json = JSON.stringify({ ...msg.delta, context });
+      this.resolvedJson.set(msg, json);
+    }
+    return json;
+  }
+
+  private fanOut(msg: BusDelta): void {
+    if (this.sessions.size === 0) return;
+    const context = this.opts.model.resolveContext(msg.delta.context);
+    for (const session of this.sessions.values()) session.onDelta(msg, context);
+  }
+
+  private ping(): void {
+    for (const [ws, session] of this.sessions) {
+      if (!this.pongs.has(ws)) {
+        log.info(`stream client ${session.id} did not answer a ping: disconnecting it`);
+        session.close();
+        ws.terminate();
+        continue;
+      }
+      this.pongs.delete(ws);
+      ws.ping();
+    }
+  }
+
+  stats(): StreamStats {
+    return { clients: this.sessions.size, ...this.counters };
+  }
+
+  close(): void {
+    clearInterval(this.heartbeat);
+    this.unsubscribeBus();
+    for (const [ws, session] of this.sessions) {
+      session.close();
+      ws.terminate();
+    }
+    this.sessions.clear();
+    this.wss.close();
+  }
+}

@@ -1,0 +1,72 @@
+// What scripts/install.sh needs from a board profile, rendered by the same code the runtime uses
+// (bash cannot parse JSON). Run as:
+//   node dist/runtime/board/install-plan.js board    [--board ID]   → shell assignments
+//   node dist/runtime/board/install-plan.js dropin   --board ID --prefix DIR --node PATH
+//   node dist/runtime/board/install-plan.js settings --board ID    → a first settings.json
+
+import { parseArgs } from 'node:util';
+import { SettingsError } from '../config/settings.js';
+import { renderBoardDropIn } from '../systemd/unit.js';
+import { deviceAliases, type BoardProfile } from './profile.js';
+import { resolveBoard } from './resolve.js';
+
+/** Single-quoted for sh: safe to `eval`. */
+function shq(v: string): string {
+  return `'${v.replace(/'/g, `'\\''`)}'`;
+}
+
+/** The settings an installed board starts with: no sources yet, API on the boat's network. */
+export function initialSettings(profile: BoardProfile): object {
+  return {
+    board: profile.id,
+    host: '0.0.0.0',
+    port: 3000,
+    dataDir: profile.paths.data,
+    cacheDir: profile.paths.cache,
+    sources: [],
+    plugins: { dirs: [`${profile.paths.data}/plugins`] },
+  };
+}
+
+function main(argv: string[]): void {
+  const { positionals, values } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    options: { board: { type: 'string' }, prefix: { type: 'string' }, node: { type: 'string' } },
+  });
+  const mode = positionals[0];
+  const resolved = resolveBoard({ override: values.board });
+  const profile = resolved.profile;
+  switch (mode) {
+    case 'board': {
+      const serial = deviceAliases(profile).filter((a) => a.kind === 'serial').map((a) => `${a.alias}=${a.target}`);
+      const vars: Record<string, string> = {
+        BOARD: profile.id,
+        BOARD_NAME: profile.name,
+        BOARD_HOW: resolved.how === 'override' ? 'given with --board' : `detected: ${resolved.reason}`,
+        DATA_DIR: profile.paths.data,
+        CACHE_DIR: profile.paths.cache,
+        MEMORY_MAX: `${profile.memory.totalMB}M`,
+        SERIAL_ALIASES: serial.join(' '),
+      };
+      for (const [k, v] of Object.entries(vars)) console.log(`${k}=${shq(v)}`);
+      return;
+    }
+    case 'dropin':
+      if (!values.prefix || !values.node) throw new SettingsError('dropin', '', 'needs --prefix and --node');
+      process.stdout.write(renderBoardDropIn(profile, { prefix: values.prefix, nodePath: values.node }));
+      return;
+    case 'settings':
+      console.log(JSON.stringify(initialSettings(profile), null, 2));
+      return;
+    default:
+      throw new SettingsError('install-plan', '', `unknown mode ${JSON.stringify(mode)} (board, dropin, settings)`);
+  }
+}
+
+try {
+  main(process.argv.slice(2));
+} catch (err) {
+  console.error(err instanceof SettingsError ? err.message : err instanceof Error ? err.stack : String(err));
+  process.exitCode = 2;
+}

@@ -1,0 +1,185 @@
+// The engine's entry point: turns a plugin .wasm into a PluginInstance.
+// validate → prepare → compile → check imports → instantiate (env ABI + WASI) → initialize.
+
+import { readFile } from 'node:fs/promises';
+import type { JsonValue } from '../bus/delta.js';
+import type { PutResult } from '../api/types.js';
+import { createEnvImports } from '../abi/env.js';
+import { GuestMemory } from '../abi/memory.js';
+import { createWasi } from '../abi/wasi.js';
+import { createLogger } from '../log.js';
+import { PluginLoadError } from './errors.js';
+import { asFunction, createMarshal, detectKind, type Marshal, type PluginKind } from './marshal.js';
+import { prepareModule } from './prepare.js';
+import type { HostServices, PluginInstance } from './types.js';
+import { checkImports, validateModule } from './validate.js';
+
+export { PluginLoadError } from './errors.js';
+export type { HostServices, PluginInstance } from './types.js';
+
+const log = createLogger('engine');
+
+export interface LoadOptions {
+  id: string;
+  wasmPath: string;
+  /** Host folder mapped to the plugin's WASI `/` (see runtime/storage/plugin-storage.ts). */
+  vfsRoot: string;
+  host: HostServices;
+}
+
+/** Name of the export upstream calls for a PUT on (context, path). */
+export function putHandlerExportName(context: string, path: string): string {
+  return `handle_put_${context.replace(/\./g, '_')}_${path.replace(/\./g, '_')}`;
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export async function loadPlugin(opts: LoadOptions): Promise<PluginInstance> {
+  let bytes: Uint8Array;
+  try {
+    bytes = await readFile(opts.wasmPath);
+  } catch (err) {
+    throw new PluginLoadError(opts.id, `cannot read ${opts.wasmPath}: ${message(err)}`);
+  }
+  return loadPluginBytes({ ...opts, bytes });
+}
+
+export async function loadPluginBytes(opts: Omit<LoadOptions, 'wasmPath'> & { bytes: Uint8Array }): Promise<PluginInstance> {
+  const { id, host } = opts;
+  validateModule(id, opts.bytes);
+  const prepared = prepareModule(opts.bytes);
+  let module: WebAssembly.Module;
+  try {
+    module = await WebAssembly.compile(prepared.bytes);
+  } catch (err) {
+    throw new PluginLoadError(id, `compile failed: ${message(err)}`);
+  }
+  const kind = detectKind(new Set(WebAssembly.Module.exports(module).map((e) => e.name)));
+  if (typeof kind !== 'string') throw new PluginLoadError(id, kind.reason);
+
+  const memory = new GuestMemory();
+  const env = createEnvImports(host, memory);
+  try {
+    const wasi = createWasi(opts.vfsRoot, memory);
+    const imports = { env: env.functions, wasi_snapshot_preview1: wasi.imports };
+    checkImports(id, module, imports);
+    let instance: WebAssembly.Instance;
+    try {
+      instance = await WebAssembly.instantiate(module, imports as WebAssembly.Imports);
+    } catch (err) {
+      throw new PluginLoadError(id, `instantiation failed: ${message(err)}`);
+    }
+    const mem = instance.exports.memory;
+    if (!(mem instanceof WebAssembly.Memory)) throw new PluginLoadError(id, 'the module exports no memory named "memory"');
+    memory.attach(mem);
+    try {
+      wasi.initialize(instance);
+    } catch (err) {
+      throw new PluginLoadError(id, `initialization (_initialize) failed: ${message(err)}`);
+    }
+    return new LibraryPlugin(id, kind, instance.exports, createMarshal(kind, instance.exports, memory), env.close);
+  } catch (err) {
+    env.close();
+    throw err;
+  }
+}
+
+/** A library plugin (upstream `env` ABI) behind the PluginInstance contract. */
+class LibraryPlugin implements PluginInstance {
+  readonly name: string;
+  readonly schema: JsonValue | undefined;
+  readonly exportedId: string | undefined;
+  readonly hasDeltaHandler: boolean;
+  readonly hasPoll: boolean;
+  private closed = false;
+
+  constructor(
+    readonly id: string,
+    readonly kind: PluginKind,
+    private readonly exports: WebAssembly.Exports,
+    private readonly marshal: Marshal,
+    private readonly releaseImports: () => void,
+  ) {
+    this.exportedId = this.optionalString('plugin_id');
+    this.name = this.optionalString('plugin_name') || this.exportedId || id;
+    this.schema = this.parseSchema();
+    this.hasDeltaHandler = asFunction(exports, 'delta_handler') !== undefined;
+    this.hasPoll = asFunction(exports, 'poll') !== undefined;
+  }
+
+  private optionalString(name: string): string | undefined {
+    const fn = asFunction(this.exports, name);
+    if (!fn) return undefined;
+    try {
+      return this.marshal.callReturningString(fn);
+    } catch (err) {
+      throw new PluginLoadError(this.id, `${name}() failed: ${message(err)}`);
+    }
+  }
+
+  private parseSchema(): JsonValue | undefined {
+    const text = this.optionalString('plugin_schema');
+    if (text === undefined || text.trim() === '') return undefined;
+    try {
+      return JSON.parse(text) as JsonValue;
+    } catch (err) {
+      log.warn(`plugin ${this.id}: plugin_schema() is not JSON (${message(err)}); no schema`);
+      return undefined;
+    }
+  }
+
+  private fn(name: string): (...args: number[]) => number {
+    if (this.closed) throw new Error(`plugin ${this.id} is closed`);
+    const f = asFunction(this.exports, name);
+    if (!f) throw new Error(`plugin ${this.id} does not export ${name}`);
+    return f;
+  }
+
+  start(configJson: string): number {
+    return this.marshal.callWithBytes(this.fn('plugin_start'), configJson);
+  }
+
+  stop(): number {
+    return this.fn('plugin_stop')();
+  }
+
+  deliverDelta(json: string): void {
+    if (this.hasDeltaHandler) this.marshal.callWithString(this.fn('delta_handler'), json);
+  }
+
+  poll(): number {
+    return this.hasPoll ? this.fn('poll')() : 0;
+  }
+
+  handlePut(context: string, path: string, valueJson: string): PutResult {
+    const name = putHandlerExportName(context, path);
+    const handler = asFunction(this.exports, name);
+    if (!handler) return { state: 'COMPLETED', statusCode: 501, message: `handler not implemented (${name})` };
+    const response = this.marshal.callPutHandler(this.fn(name), valueJson);
+    return parsePutResponse(response);
+  }
+
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.releaseImports();
+  }
+}
+
+/** The plugin's PUT response JSON as a PutResult; anything unusable is a 500 FAILED. */
+function parsePutResponse(text: string): PutResult {
+  let v: unknown;
+  try {
+    v = JSON.parse(text);
+  } catch {
+    return { state: 'FAILED', statusCode: 500, message: `PUT handler returned invalid JSON: ${text.slice(0, 100)}` };
+  }
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { state: 'FAILED', statusCode: 500, message: 'PUT handler response is not an object' };
+  const r = v as Record<string, unknown>;
+  const state = r.state === 'COMPLETED' || r.state === 'PENDING' || r.state === 'FAILED' ? r.state : undefined;
+  const statusCode = typeof r.statusCode === 'number' && Number.isInteger(r.statusCode) ? r.statusCode : undefined;
+  if (!state || statusCode === undefined) return { state: 'FAILED', statusCode: 500, message: `PUT handler response lacks state/statusCode: ${text.slice(0, 100)}` };
+  return typeof r.message === 'string' ? { state, statusCode, message: r.message } : { state, statusCode };
+}

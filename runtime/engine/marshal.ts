@@ -1,0 +1,143 @@
+// How strings cross into and out of each plugin kind, as upstream's standard loader does it:
+// AssemblyScript plugins take config as a (ptr, len) byte block made with `__new` and deltas as
+// AssemblyScript strings (UTF-16, length in the object header); Rust library plugins take every
+// string as a (ptr, len) UTF-8 buffer from their `allocate` export and write results into one.
+
+import type { GuestMemory } from '../abi/memory.js';
+
+export type PluginKind = 'assemblyscript' | 'rust';
+
+type WasmFunction = (...args: number[]) => number;
+
+/** AssemblyScript runtime class ids (std/assembly/shared: 1 = ArrayBuffer, 2 = String). */
+const AS_BUFFER_ID = 1;
+const AS_STRING_ID = 2;
+/** Output buffer upstream hands Rust plugins for strings they return. */
+const RUST_OUT_MAX = 8192;
+
+const utf8 = new TextDecoder('utf-8');
+const utf16 = new TextDecoder('utf-16le');
+const encoder = new TextEncoder();
+
+export function asFunction(exports: WebAssembly.Exports, name: string): WasmFunction | undefined {
+  const f = exports[name];
+  return typeof f === 'function' ? (f as WasmFunction) : undefined;
+}
+
+/** Plugin kind from the export names, as upstream decides it; a string is the reason it is neither. */
+export function detectKind(exportNames: ReadonlySet<string>): PluginKind | { reason: string } {
+  const has = (n: string): boolean => exportNames.has(n);
+  if (has('_start')) return { reason: 'a WASI command module (exports _start), not a library plugin (needs plugin_start)' };
+  if (!has('plugin_start')) return { reason: 'not a Signal K plugin: no plugin_start export' };
+  if (!has('plugin_stop')) return { reason: 'not a Signal K plugin: no plugin_stop export' };
+  if (has('allocate')) return 'rust';
+  if (!has('plugin_name') && !has('plugin_id')) return { reason: 'not a Signal K plugin: exports neither plugin_name nor plugin_id' };
+  if (!has('__new')) return { reason: 'AssemblyScript plugin without the runtime exports (__new): build it with --exportRuntime' };
+  return 'assemblyscript';
+}
+
+export interface Marshal {
+  readonly kind: PluginKind;
+  /** Calls an export that returns a string (plugin_name, plugin_schema, plugin_id). */
+  callReturningString(fn: WasmFunction): string;
+  /** Calls fn(ptr, len) with `text` as UTF-8 bytes (plugin_start). */
+  callWithBytes(fn: WasmFunction, text: string): number;
+  /** Calls fn with `text` as the kind's string argument (delta_handler). */
+  callWithString(fn: WasmFunction, text: string): void;
+  /** Calls a PUT handler export with the value JSON; returns its response JSON. */
+  callPutHandler(fn: WasmFunction, valueJson: string): string;
+}
+
+class HostMarshalError extends Error {}
+
+function assemblyScript(exports: WebAssembly.Exports, memory: GuestMemory): Marshal {
+  const alloc = asFunction(exports, '__new')!;
+  const pin = asFunction(exports, '__pin');
+  const unpin = asFunction(exports, '__unpin');
+
+  /** Allocates and pins (the incremental GC may run inside the call that receives the object). */
+  const place = (bytes: Uint8Array, classId: number): number => {
+    const ptr = alloc(bytes.length, classId) >>> 0;
+    if (memory.write(ptr, bytes.length, bytes) < 0) throw new HostMarshalError(`__new returned an unusable block (${ptr})`);
+    if (pin) pin(ptr);
+    return ptr;
+  };
+  const release = (ptr: number): void => {
+    if (unpin) unpin(ptr);
+  };
+  const readString = (ptr: number): string => {
+    if (ptr === 0) return '';
+    const header = memory.view((ptr >>> 0) - 4, 4);
+    if (!header) throw new HostMarshalError(`string pointer ${ptr >>> 0} is outside memory`);
+    const size = new DataView(header.buffer, header.byteOffset, 4).getUint32(0, true);
+    const body = memory.view(ptr, size);
+    if (!body) throw new HostMarshalError(`string at ${ptr >>> 0} (${size} bytes) is outside memory`);
+    return utf16.decode(body);
+  };
+  const withString = <T>(text: string, body: (ptr: number) => T): T => {
+    const ptr = place(Buffer.from(text, 'utf16le'), AS_STRING_ID);
+    try {
+      return body(ptr);
+    } finally {
+      release(ptr);
+    }
+  };
+
+  return {
+    kind: 'assemblyscript',
+    callReturningString: (fn) => readString(fn()),
+    callWithBytes(fn, text) {
+      const bytes = encoder.encode(text);
+      const ptr = place(bytes, AS_BUFFER_ID);
+      try {
+        return fn(ptr, bytes.length);
+      } finally {
+        release(ptr);
+      }
+    },
+    callWithString(fn, text) {
+      withString(text, (ptr) => fn(ptr));
+    },
+    callPutHandler: (fn, valueJson) => withString(valueJson, (ptr) => readString(fn(ptr))),
+  };
+}
+
+function rust(exports: WebAssembly.Exports, memory: GuestMemory): Marshal {
+  const allocate = asFunction(exports, 'allocate')!;
+  const deallocate = asFunction(exports, 'deallocate');
+  const withBuffer = <T>(size: number, body: (ptr: number) => T): T => {
+    const ptr = allocate(size) >>> 0;
+    if (ptr === 0 || !memory.view(ptr, size)) throw new HostMarshalError(`allocate(${size}) returned an unusable pointer (${ptr})`);
+    try {
+      return body(ptr);
+    } finally {
+      if (deallocate) deallocate(ptr, size);
+    }
+  };
+  const withBytes = <T>(text: string, body: (ptr: number, len: number) => T): T => {
+    const bytes = encoder.encode(text);
+    return withBuffer(Math.max(bytes.length, 1), (ptr) => {
+      memory.write(ptr, bytes.length, bytes);
+      return body(ptr, bytes.length);
+    });
+  };
+  const readOut = (ptr: number, written: number): string => {
+    if (written <= 0) return '';
+    const v = memory.view(ptr, Math.min(written, RUST_OUT_MAX));
+    return v ? utf8.decode(v) : '';
+  };
+  return {
+    kind: 'rust',
+    callReturningString: (fn) => withBuffer(RUST_OUT_MAX, (out) => readOut(out, fn(out, RUST_OUT_MAX))),
+    callWithBytes: (fn, text) => withBytes(text, (ptr, len) => fn(ptr, len)),
+    callWithString(fn, text) {
+      withBytes(text, (ptr, len) => fn(ptr, len));
+    },
+    callPutHandler: (fn, valueJson) =>
+      withBytes(valueJson, (ptr, len) => withBuffer(RUST_OUT_MAX, (out) => readOut(out, fn(ptr, len, out, RUST_OUT_MAX)))),
+  };
+}
+
+export function createMarshal(kind: PluginKind, exports: WebAssembly.Exports, memory: GuestMemory): Marshal {
+  return kind === 'assemblyscript' ? assemblyScript(exports, memory) : rust(exports, memory);
+}

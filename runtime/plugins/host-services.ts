@@ -1,0 +1,109 @@
+// The HostServices behind one plugin's `env` host functions. Nothing here calls back into wasm or
+// publishes on the bus directly: emitted deltas go to the plugin's outbox, which the plugin's
+// runner publishes after the current call into the plugin has returned.
+
+import type { Delta, JsonValue } from '../bus/delta.js';
+import { parseDelta } from '../bus/delta.js';
+import type { HostServices } from '../engine/types.js';
+import type { SignalKModel } from '../model/model.js';
+import type { Logger } from '../log.js';
+import type { Capabilities, CapabilityName } from './discovery.js';
+import { readPluginConfig, writePluginConfig } from './plugin-config.js';
+
+/** What the host services need from the plugin they serve. */
+export interface HostTarget {
+  readonly id: string;
+  readonly log: Logger;
+  readonly model: SignalKModel;
+  readonly configFile: string;
+  capabilities(): Capabilities;
+  /** Status and error lines from the plugin. */
+  noteStatus(message: string): void;
+  noteError(message: string): void;
+  /** A validated delta, already tagged with the plugin as its source. */
+  queueDelta(delta: Delta): void;
+  /** Counts an emitted delta that was refused. */
+  noteRejected(reason: string): void;
+  /** Routes PUTs for (context, path) to this plugin. */
+  addPutHandler(context: string, path: string): void;
+}
+
+/** Tags every update with the plugin as its source, whatever the plugin claimed. */
+export function tagWithPlugin(delta: Delta, id: string): Delta {
+  for (const update of delta.updates) {
+    update.source = { label: id, type: 'plugin' };
+    update.$source = id;
+  }
+  return delta;
+}
+
+function isCapability(caps: Capabilities, name: string): name is CapabilityName {
+  return Object.prototype.hasOwnProperty.call(caps, name);
+}
+
+export function createHostServices(target: HostTarget): HostServices {
+  const { id, log, model } = target;
+  const refuse = (reason: string): string => {
+    target.noteRejected(reason);
+    return reason;
+  };
+  const emit = (input: unknown): string | undefined => {
+    if (!target.capabilities().dataWrite) return refuse('dataWrite capability not granted');
+    const parsed = parseDelta(input);
+    if (!parsed.ok) return refuse(parsed.reason);
+    target.queueDelta(tagWithPlugin(parsed.delta, id));
+    return undefined;
+  };
+  return {
+    pluginId: id,
+    debug: (message) => log.debug(message),
+    setStatus: (message) => target.noteStatus(message),
+    setError: (message) => target.noteError(message),
+    emitDelta(json) {
+      let input: unknown;
+      try {
+        input = JSON.parse(json);
+      } catch (err) {
+        return refuse(`not JSON: ${(err as Error).message}`);
+      }
+      // Signal K v2 deltas (version 2) carry the same shape; they enter the same model here.
+      return emit(input);
+    },
+    getPath(path, context) {
+      if (!target.capabilities().dataRead) return undefined;
+      const parts = [...model.resolveContext(context).split('.'), ...path.split('.')];
+      // The node as upstream's getSelfPath returns it: a leaf {value, $source, timestamp, ...} or a subtree.
+      return model.get(parts) as JsonValue | undefined;
+    },
+    readConfig: () => readPluginConfig(target.configFile).configuration ?? {},
+    saveConfig(configuration) {
+      try {
+        writePluginConfig(target.configFile, { configuration });
+        return true;
+      } catch (err) {
+        log.warn(`saving configuration failed: ${(err as Error).message}`);
+        return false;
+      }
+    },
+    hasCapability(name) {
+      const caps = target.capabilities();
+      return isCapability(caps, name) && caps[name];
+    },
+    publishNotification(path, value) {
+      const full = path.startsWith('notifications.') ? path : `notifications.${path}`;
+      return emit({ updates: [{ values: [{ path: full, value }] }] }) === undefined;
+    },
+    registerPutHandler(context, path) {
+      if (!target.capabilities().putHandlers) {
+        log.warn(`PUT handler for ${context}.${path} refused: putHandlers capability not requested`);
+        return false;
+      }
+      target.addPutHandler(context, path);
+      // Clients learn from the meta that the path accepts PUT (as upstream sends it).
+      const meta: Delta = { updates: [{ meta: [{ path, value: { supportsPut: true } }] }] };
+      if (context !== 'vessels.self') meta.context = context;
+      target.queueDelta(tagWithPlugin(meta, id));
+      return true;
+    },
+  };
+}

@@ -1,0 +1,506 @@
+// One plugin's lifecycle: load → start → deliver deltas / poll / PUT → stop, with crash recovery
+// (exponential backoff, give up after a limit) and hot reload. Every call into the instance goes
+// through `call`, which turns a trap into a crash and publishes what the plugin emitted only after
+// the call has returned, so no instance is ever re-entered.
+
+import type { Delta, JsonValue } from '../bus/delta.js';
+import type { BusDelta } from '../bus/bus.js';
+import type { PutResult } from '../api/types.js';
+import type { PluginRestartSettings } from '../config/settings.js';
+import type { HostServices, PluginInstance } from '../engine/types.js';
+import { loadPlugin } from '../engine/index.js';
+import type { SignalKModel } from '../model/model.js';
+import { createLogger, type Logger } from '../log.js';
+import { configFile, ensurePluginStorage } from '../storage/plugin-storage.js';
+import { effectiveCapabilities } from './capabilities.js';
+import { validateConfig } from './config-schema.js';
+import type { Capabilities, PluginManifest, PluginSubscription } from './discovery.js';
+import { createHostServices, type HostTarget } from './host-services.js';
+import { readPluginConfig, writePluginConfig } from './plugin-config.js';
+import type { PutHandlerRegistry } from './put-handlers.js';
+import { subscriptionFilter, type DeltaFilter } from './subscriptions.js';
+
+export type PluginState = 'stopped' | 'disabled' | 'starting' | 'running' | 'reloading' | 'crashed' | 'failed' | 'error';
+
+/** Deltas kept for a plugin while it starts; beyond this the oldest are dropped (and counted). */
+const START_BUFFER_LIMIT = 10_000;
+const POLL_INTERVAL_MS = 1000;
+const EVENT_HISTORY = 20;
+
+export interface PluginEvent {
+  at: string;
+  event: string;
+}
+
+export interface PluginStatus {
+  id: string;
+  name: string;
+  packageName: string;
+  version: string;
+  description: string;
+  state: PluginState;
+  enabled: boolean;
+  statusMessage: string;
+  errorMessage: string;
+  /** Crashes since the last stable run (the give-up counter). */
+  crashes: number;
+  /** Automatic restarts after crashes, in total. */
+  restarts: number;
+  capabilities: { requested: Capabilities; effective: Capabilities };
+  subscriptions: PluginSubscription[] | 'all';
+  putHandlers: { context: string; path: string }[];
+  deltas: { received: number; emitted: number; rejected: number; dropped: number; lastRejection?: string };
+  wasmPath: string;
+  events: PluginEvent[];
+}
+
+export interface RunnerDeps {
+  dataDir: string;
+  restart: PluginRestartSettings;
+  model: SignalKModel;
+  puts: PutHandlerRegistry;
+  /** Publishes deltas a plugin emitted (already validated and tagged). */
+  publish(deltas: Delta[], origin: string): void;
+}
+
+function message(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
+}
+
+export class PluginRunner implements HostTarget {
+  readonly id: string;
+  readonly log: Logger;
+  readonly model: SignalKModel;
+  readonly configFile: string;
+  private state: PluginState = 'stopped';
+  private enabled: boolean;
+  private configuration: JsonValue | undefined;
+  private name: string;
+  private schema: JsonValue | undefined;
+  private schemaKnown = false;
+  private statusMessage = '';
+  private errorMessage = '';
+  private crashes = 0;
+  private restarts = 0;
+  private readonly stats = { received: 0, emitted: 0, rejected: 0, dropped: 0, lastRejection: undefined as string | undefined };
+  private readonly events: PluginEvent[] = [];
+  private readonly host: HostServices;
+  private readonly filter: DeltaFilter;
+  private instance: PluginInstance | undefined;
+  private outbox: Delta[] = [];
+  /** Deltas that arrived while starting, delivered in order once the instance runs. */
+  private inbox: string[] = [];
+  private buffering = false;
+  /** Bumped whenever a pending load becomes obsolete (stop, crash, newer start). */
+  private epoch = 0;
+  private startedAt = 0;
+  private pollTimer: NodeJS.Timeout | undefined;
+  private restartTimer: NodeJS.Timeout | undefined;
+  /** Lifecycle operations run one at a time. */
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    readonly manifest: PluginManifest,
+    private readonly deps: RunnerDeps,
+  ) {
+    this.id = manifest.id;
+    this.log = createLogger(`plugin ${manifest.id}`);
+    this.model = deps.model;
+    this.configFile = configFile(deps.dataDir, manifest.id);
+    this.name = manifest.packageName;
+    this.filter = subscriptionFilter(manifest.subscriptions, deps.model.selfContext, (c) => deps.model.resolveContext(c));
+    this.host = createHostServices(this);
+    let stored;
+    try {
+      stored = readPluginConfig(this.configFile);
+    } catch (err) {
+      this.log.error(`config file unreadable, plugin left disabled: ${message(err)}`);
+      stored = { enabled: false, configuration: undefined };
+      this.errorMessage = `config file unreadable: ${message(err)}`;
+    }
+    this.enabled = stored.enabled;
+    this.configuration = stored.configuration;
+    this.state = this.enabled ? 'stopped' : 'disabled';
+  }
+
+  // ---- HostTarget (called by the host functions during a call into the plugin) ----
+
+  capabilities(): Capabilities {
+    return effectiveCapabilities(this.manifest.requested);
+  }
+  noteStatus(m: string): void {
+    this.statusMessage = m;
+    this.log.info(`status: ${m}`);
+  }
+  noteError(m: string): void {
+    this.errorMessage = m;
+    this.log.warn(`error: ${m}`);
+  }
+  queueDelta(delta: Delta): void {
+    this.outbox.push(delta);
+  }
+  noteRejected(reason: string): void {
+    this.stats.rejected++;
+    this.stats.lastRejection = reason;
+    this.log.limited('warn', 'rejected', `emitted delta refused: ${reason}`);
+  }
+  addPutHandler(context: string, path: string): void {
+    this.deps.puts.add({ pluginId: this.id, context, path });
+  }
+
+  // ---- data path ----
+
+  /** A delta from the bus; the plugin gets it when it matches the subscriptions and is not its own. */
+  offer(msg: BusDelta): void {
+    if (!this.buffering && !(this.instance?.hasDeltaHandler && (this.state === 'running' || this.state === 'reloading'))) return;
+    const delta = msg.delta;
+    const first = delta.updates[0];
+    if (first !== undefined && first.$source === this.id && first.source?.type === 'plugin') return;
+    if (!this.filter(delta)) return;
+    if (this.buffering) {
+      if (this.inbox.length >= START_BUFFER_LIMIT) {
+        this.inbox.shift();
+        this.stats.dropped++;
+      }
+      this.inbox.push(msg.json);
+      return;
+    }
+    this.stats.received++;
+    this.call((i) => i.deliverDelta(msg.json));
+  }
+
+  /** Routes a PUT to the plugin's handler export. */
+  handlePut(context: string, path: string, value: JsonValue): PutResult {
+    if (this.state !== 'running' && this.state !== 'reloading') {
+      return { state: 'FAILED', statusCode: 503, message: `plugin ${this.id} is ${this.state}` };
+    }
+    const valueJson = JSON.stringify(value);
+    const result = this.call((i) => i.handlePut(context, path, valueJson));
+    return result ?? { state: 'FAILED', statusCode: 500, message: `plugin ${this.id} crashed handling the PUT: ${this.errorMessage}` };
+  }
+
+  /** Runs one call into the instance: a throw is a crash; emitted deltas are published afterwards. */
+  private call<T>(fn: (instance: PluginInstance) => T): T | undefined {
+    const instance = this.instance;
+    if (!instance) return undefined;
+    try {
+      return fn(instance);
+    } catch (err) {
+      this.crash(err);
+      return undefined;
+    } finally {
+      this.flush();
+    }
+  }
+
+  private flush(): void {
+    if (this.outbox.length === 0) return;
+    const batch = this.outbox;
+    this.outbox = [];
+    this.stats.emitted += batch.length;
+    this.deps.publish(batch, `plugin:${this.id}`);
+  }
+
+  // ---- lifecycle ----
+
+  private enqueue(op: () => Promise<void> | void): Promise<void> {
+    const next = this.chain.then(op).catch((err: unknown) => this.log.error(`lifecycle operation failed: ${message(err)}`));
+    this.chain = next;
+    return next;
+  }
+
+  private event(text: string): void {
+    this.events.push({ at: new Date().toISOString(), event: text });
+    if (this.events.length > EVENT_HISTORY) this.events.shift();
+  }
+
+  private setState(state: PluginState, note?: string): void {
+    this.state = state;
+    this.event(note ? `${state}: ${note}` : state);
+  }
+
+  /** Starts the plugin when it is enabled (no-op when it runs already). */
+  start(): Promise<void> {
+    return this.enqueue(() => {
+      if (!this.enabled || this.state === 'running') return;
+      return this.startFresh('start');
+    });
+  }
+
+  stop(): Promise<void> {
+    return this.enqueue(() => this.halt(this.enabled ? 'stopped' : 'disabled'));
+  }
+
+  /** The operator asks for a restart: also the way out of `failed`. */
+  restart(): Promise<void> {
+    return this.enqueue(() => {
+      if (!this.enabled) return;
+      this.stopInstance();
+      this.crashes = 0;
+      return this.startFresh('restart requested');
+    });
+  }
+
+  setEnabled(enabled: boolean): Promise<void> {
+    return this.enqueue(() => {
+      writePluginConfig(this.configFile, { enabled, configuration: this.configuration });
+      this.enabled = enabled;
+      this.errorMessage = '';
+      if (!enabled) return this.halt('disabled');
+      if (this.state === 'running' || this.state === 'reloading') return;
+      this.crashes = 0;
+      return this.startFresh('enabled');
+    });
+  }
+
+  /** Persists a (validated) configuration and restarts the plugin with it when it runs. */
+  setConfiguration(configuration: JsonValue): Promise<void> {
+    return this.enqueue(() => {
+      writePluginConfig(this.configFile, { enabled: this.enabled, configuration });
+      this.configuration = configuration;
+      if (this.state !== 'running' && this.state !== 'reloading') return;
+      this.stopInstance();
+      return this.startFresh('configuration changed');
+    });
+  }
+
+  /**
+   * The .wasm file changed. A running plugin keeps running on the old module while the new one
+   * compiles, then the two are swapped in one synchronous step, so no delta is missed. If the new
+   * module does not load, the old instance stays in service and the cause is in errorMessage.
+   * A plugin that is not running (error, failed, crashed) gets a fresh start with the new file.
+   */
+  reload(): Promise<void> {
+    return this.enqueue(async () => {
+      if (!this.enabled) {
+        this.schemaKnown = false;
+        return;
+      }
+      if (this.state !== 'running') {
+        this.crashes = 0;
+        return this.startFresh('module file changed');
+      }
+      const epoch = this.epoch;
+      const old = this.instance;
+      this.setState('reloading');
+      let next: PluginInstance;
+      try {
+        next = await this.load();
+      } catch (err) {
+        if (epoch !== this.epoch) return;
+        this.state = 'running';
+        this.errorMessage = `reload failed, still running the previous module: ${message(err)}`;
+        this.event(this.errorMessage);
+        this.log.error(this.errorMessage);
+        return;
+      }
+      if (epoch !== this.epoch || this.instance !== old) {
+        next.close();
+        return;
+      }
+      this.stopInstance();
+      this.crashes = 0;
+      this.errorMessage = '';
+      this.activate(next, 'reloaded');
+    });
+  }
+
+  private load(): Promise<PluginInstance> {
+    const vfsRoot = ensurePluginStorage(this.deps.dataDir, this.id);
+    return loadPlugin({ id: this.id, wasmPath: this.manifest.wasmPath, vfsRoot, host: this.host });
+  }
+
+  private async startFresh(reason: string): Promise<void> {
+    this.clearRestartTimer();
+    const epoch = ++this.epoch;
+    this.inbox = [];
+    this.buffering = true;
+    this.setState('starting', reason);
+    let instance: PluginInstance;
+    try {
+      instance = await this.load();
+    } catch (err) {
+      if (epoch !== this.epoch) return;
+      this.buffering = false;
+      this.inbox = [];
+      this.errorMessage = message(err);
+      this.setState('error', this.errorMessage);
+      this.log.error(this.errorMessage);
+      return;
+    }
+    if (epoch !== this.epoch) {
+      instance.close();
+      return;
+    }
+    this.activate(instance, 'running');
+  }
+
+  /** Starts a loaded instance with the configuration, then hands it what was buffered meanwhile. */
+  private activate(instance: PluginInstance, note: string): void {
+    this.instance = instance;
+    this.name = instance.name || this.manifest.packageName;
+    this.schema = instance.schema;
+    this.schemaKnown = true;
+    this.statusMessage = '';
+    const rc = this.call((i) => i.start(this.startConfig()));
+    if (this.instance !== instance) return; // trapped in plugin_start: crash() took over
+    if (rc !== 0) {
+      this.teardown();
+      this.errorMessage = `plugin_start returned ${rc}`;
+      this.setState('error', this.errorMessage);
+      this.log.error(this.errorMessage);
+      return;
+    }
+    this.state = 'running';
+    this.startedAt = Date.now();
+    this.event(note);
+    if (!this.statusMessage) this.statusMessage = 'Running';
+    if (instance.hasPoll) {
+      this.pollTimer = setInterval(() => this.pollOnce(), POLL_INTERVAL_MS);
+      this.pollTimer.unref();
+    }
+    // Still buffering while draining: a delta that arrives meanwhile queues behind the older ones.
+    for (let i = 0; i < this.inbox.length && this.instance === instance; i++) {
+      if (!instance.hasDeltaHandler) break;
+      this.stats.received++;
+      const json = this.inbox[i];
+      this.call((inst) => inst.deliverDelta(json));
+    }
+    this.inbox = [];
+    this.buffering = false;
+  }
+
+  /** Configuration JSON for plugin_start: the saved configuration with schema defaults filled in. */
+  private startConfig(): string {
+    const configuration = this.configuration ?? {};
+    const checked = validateConfig(this.schema, configuration);
+    return JSON.stringify(checked.ok ? checked.value : configuration);
+  }
+
+  private pollOnce(): void {
+    if (this.state !== 'running' && this.state !== 'reloading') return;
+    const rc = this.call((i) => i.poll());
+    if (rc !== undefined && rc !== 0) this.log.limited('debug', 'poll', `poll() returned ${rc}`);
+  }
+
+  /** A trap or host-side exception out of the plugin: close it, then restart with backoff or give up. */
+  private crash(err: unknown): void {
+    const why = message(err);
+    const policy = this.deps.restart;
+    if ((this.state === 'running' || this.state === 'reloading') && Date.now() - this.startedAt >= policy.stableMs) this.crashes = 0;
+    this.crashes++;
+    this.epoch++;
+    this.teardown();
+    this.log.error(`crashed (${this.crashes} of ${policy.maxCrashes}): ${why}`);
+    if (this.crashes >= policy.maxCrashes) {
+      this.errorMessage = `failed: crashed ${this.crashes} times, last error: ${why}`;
+      this.statusMessage = 'not restarting: enable or restart it through the API';
+      this.setState('failed', this.errorMessage);
+      this.log.error(`${this.errorMessage}; ${this.statusMessage}`);
+      return;
+    }
+    const delay = Math.min(policy.baseMs * 2 ** (this.crashes - 1), policy.maxMs);
+    this.errorMessage = `crashed: ${why}`;
+    this.statusMessage = `restarting in ${delay} ms after crash ${this.crashes} of ${policy.maxCrashes}`;
+    this.setState('crashed', `${why}; restart in ${delay} ms`);
+    this.restartTimer = setTimeout(() => {
+      this.restartTimer = undefined;
+      this.restarts++;
+      void this.enqueue(() => (this.state === 'crashed' ? this.startFresh(`restart ${this.restarts} after crash`) : undefined));
+    }, delay);
+  }
+
+  /** Graceful stop of the current instance (plugin_stop, then close). A trap here is logged, not a crash. */
+  private stopInstance(): void {
+    const instance = this.instance;
+    if (instance) {
+      try {
+        const rc = instance.stop();
+        if (rc !== 0) this.log.warn(`plugin_stop returned ${rc}`);
+      } catch (err) {
+        this.log.warn(`plugin_stop failed: ${message(err)}`);
+      } finally {
+        this.flush();
+      }
+    }
+    this.teardown();
+  }
+
+  /** Drops the instance and everything tied to it. */
+  private teardown(): void {
+    if (this.pollTimer) clearInterval(this.pollTimer);
+    this.pollTimer = undefined;
+    this.deps.puts.removePlugin(this.id);
+    this.buffering = false;
+    this.inbox = [];
+    const instance = this.instance;
+    this.instance = undefined;
+    if (!instance) return;
+    try {
+      instance.close();
+    } catch (err) {
+      this.log.warn(`closing the instance failed: ${message(err)}`);
+    }
+  }
+
+  private clearRestartTimer(): void {
+    if (this.restartTimer) clearTimeout(this.restartTimer);
+    this.restartTimer = undefined;
+  }
+
+  private halt(state: 'stopped' | 'disabled'): void {
+    this.epoch++;
+    this.clearRestartTimer();
+    this.stopInstance();
+    this.statusMessage = '';
+    this.setState(state);
+  }
+
+  // ---- views ----
+
+  /** The plugin's JSON schema; loads the module once when it has not run yet (e.g. disabled). */
+  async configSchema(): Promise<JsonValue | undefined> {
+    if (this.schemaKnown) return this.schema;
+    const instance = await this.load();
+    try {
+      this.schema = instance.schema;
+      this.name = instance.name || this.name;
+      this.schemaKnown = true;
+    } finally {
+      instance.close();
+      this.outbox = [];
+    }
+    return this.schema;
+  }
+
+  config(): { enabled: boolean; configuration: JsonValue | undefined } {
+    return { enabled: this.enabled, configuration: this.configuration };
+  }
+
+  get currentState(): PluginState {
+    return this.state;
+  }
+
+  status(): PluginStatus {
+    const { lastRejection, ...counts } = this.stats;
+    return {
+      id: this.id,
+      name: this.name,
+      packageName: this.manifest.packageName,
+      version: this.manifest.version,
+      description: this.manifest.description,
+      state: this.state,
+      enabled: this.enabled,
+      statusMessage: this.statusMessage,
+      errorMessage: this.errorMessage,
+      crashes: this.crashes,
+      restarts: this.restarts,
+      capabilities: { requested: { ...this.manifest.requested }, effective: this.capabilities() },
+      subscriptions: this.manifest.subscriptions ?? 'all',
+      putHandlers: this.deps.puts.ofPlugin(this.id),
+      deltas: lastRejection === undefined ? counts : { ...counts, lastRejection },
+      wasmPath: this.manifest.wasmPath,
+      events: [...this.events],
+    };
+  }
+}

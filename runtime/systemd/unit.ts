@@ -1,0 +1,45 @@
+// The board's part of the service: a drop-in (signalk-edge.service.d/10-board.conf) that sets
+// what differs per profile — Node flags, paths, MemoryMax, DeviceAllow — on top of the hardened
+// systemd/signalk-edge.service, which stays the same on every board.
+
+import { deviceAliases, type BoardProfile } from '../board/profile.js';
+
+export interface DropInOptions {
+  /** Install prefix, e.g. /opt/signalk-edge. */
+  prefix: string;
+  /** Absolute path of node on the target. */
+  nodePath: string;
+}
+
+/**
+ * USB serial adapters come and go and renumber, and systemd resolves a DeviceAllow path only when
+ * the service starts: allow their whole driver class. Fixed on-board ports get exactly their path
+ * (a class such as ttyS shares its major number with the virtual consoles).
+ */
+export function deviceAllowFor(path: string): string {
+  const hotplug = /^\/dev\/(ttyUSB|ttyACM)\d+$/.exec(path);
+  return hotplug ? `char-${hotplug[1]} rw` : `${path} rw`;
+}
+
+export function renderBoardDropIn(profile: BoardProfile, opts: DropInOptions): string {
+  const { data, cache } = profile.paths;
+  const main = `${opts.prefix}/dist/runtime/cli/main.js`;
+  const aliases = deviceAliases(profile);
+  const allow = [...new Set(aliases.filter((a) => a.kind === 'serial').map((a) => deviceAllowFor(a.target)))];
+  const can = aliases.filter((a) => a.kind === 'can').map((a) => `${a.alias}=${a.target}`);
+  const lines = [
+    `# Board ${profile.id} (${profile.name}), from boards/${profile.id}.json.`,
+    '# Written by scripts/install.sh; re-run it (with --board) rather than editing this file.',
+    '[Service]',
+    'ExecStart=',
+    `ExecStart=${[opts.nodePath, ...profile.nodeFlags, main, 'run', '--data', data, '--board', profile.id].join(' ')}`,
+    `WorkingDirectory=${data}`,
+    `MemoryMax=${profile.memory.totalMB}M`,
+    'ReadWritePaths=',
+    `ReadWritePaths=${data === cache || cache.startsWith(`${data}/`) ? data : `${data} ${cache}`}`,
+    'DeviceAllow=',
+    ...allow.map((a) => `DeviceAllow=${a}`),
+  ];
+  if (can.length) lines.push(`# CAN (${can.join(', ')}) are network interfaces: reached through AF_CAN, no device node to allow.`);
+  return `${lines.join('\n')}\n`;
+}

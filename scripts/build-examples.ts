@@ -1,0 +1,101 @@
+// Builds every AssemblyScript plugin of the repo (examples/<name>/ and test/fixtures/plugins/<name>/)
+// into <dir>/plugin.wasm with the real @signalk/assemblyscript-plugin-sdk. A stamp file next to the
+// output holds a hash of the sources and the compiler version, so an unchanged plugin is skipped
+// and `npm start` stays quick. Run as `node dist/scripts/build-examples.js`.
+
+import { createHash } from 'node:crypto';
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import asc from 'assemblyscript/asc';
+import { PROJECT_ROOT } from '../runtime/config/settings.js';
+
+/** Folders holding plugin packages built here. */
+export const PLUGIN_ROOTS = [join(PROJECT_ROOT, 'examples'), join(PROJECT_ROOT, 'test', 'fixtures', 'plugins')];
+
+export const OUTPUT_NAME = 'plugin.wasm';
+
+/** Compiler options of a plugin without asconfig.json: what upstream's loader needs (runtime exports). */
+const DEFAULT_ARGS = ['--runtime', 'incremental', '--exportRuntime', '--optimizeLevel', '2', '--noAssert'];
+
+function packageVersion(pkg: string): string {
+  const text = readFileSync(join(PROJECT_ROOT, 'node_modules', pkg, 'package.json'), 'utf8');
+  const parsed: unknown = JSON.parse(text);
+  const v = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>).version : undefined;
+  return typeof v === 'string' ? v : 'unknown';
+}
+
+function filesUnder(dir: string): string[] {
+  if (!existsSync(dir)) return [];
+  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
+    .map((f) => join(dir, f))
+    .filter((f) => statSync(f).isFile())
+    .sort();
+}
+
+/** Plugin folders: those with an assembly/index.ts entry. */
+export function pluginSourceDirs(): string[] {
+  return PLUGIN_ROOTS.flatMap((root) =>
+    existsSync(root)
+      ? readdirSync(root, { withFileTypes: true })
+          .filter((d) => d.isDirectory() && existsSync(join(root, d.name, 'assembly', 'index.ts')))
+          .map((d) => join(root, d.name))
+      : [],
+  );
+}
+
+/** Hash of what determines the output: sources, package.json, asconfig, compiler and SDK versions. */
+function cacheKey(dir: string, compiler: string): string {
+  const h = createHash('sha256').update(compiler);
+  const inputs = [...filesUnder(join(dir, 'assembly')), join(dir, 'package.json'), join(dir, 'asconfig.json')];
+  for (const f of inputs) {
+    h.update(relative(dir, f)).update('\0');
+    if (existsSync(f)) h.update(readFileSync(f));
+  }
+  return h.digest('hex');
+}
+
+export class PluginBuildError extends Error {}
+
+/** Compiles one plugin folder unless its stamp is current. Returns 'built' or 'cached'. */
+export async function buildPlugin(dir: string, compiler: string): Promise<'built' | 'cached'> {
+  const out = join(dir, OUTPUT_NAME);
+  const stamp = `${out}.stamp`;
+  const key = cacheKey(dir, compiler);
+  if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === key) return 'cached';
+  const args = [join(dir, 'assembly', 'index.ts'), '--outFile', out];
+  const asconfig = join(dir, 'asconfig.json');
+  args.push(...(existsSync(asconfig) ? ['--config', asconfig, '--target', 'release'] : DEFAULT_ARGS));
+  let errors = '';
+  const result = await asc.main(args, {
+    stdout: { write: () => true },
+    stderr: {
+      write: (chunk: Uint8Array | string) => {
+        errors += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
+        return true;
+      },
+    },
+  });
+  if (result.error || !existsSync(out)) {
+    throw new PluginBuildError(`asc failed for plugin ${relative(PROJECT_ROOT, dir)}: ${result.error?.message ?? 'no output'}\n${errors.trim()}`);
+  }
+  writeFileSync(stamp, key);
+  return 'built';
+}
+
+export async function buildAll(print: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<void> {
+  const compiler = `assemblyscript ${packageVersion('assemblyscript')}, sdk ${packageVersion('@signalk/assemblyscript-plugin-sdk')}`;
+  for (const dir of pluginSourceDirs()) {
+    const t0 = performance.now();
+    const state = await buildPlugin(dir, compiler);
+    const ms = (performance.now() - t0).toFixed(0);
+    print(`${state === 'built' ? 'built ' : 'cached'} ${relative(PROJECT_ROOT, join(dir, OUTPUT_NAME))}${state === 'built' ? ` (${ms} ms)` : ''}`);
+  }
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  buildAll().catch((err: unknown) => {
+    process.stderr.write(`${err instanceof Error ? err.message : String(err)}\n`);
+    process.exitCode = 1;
+  });
+}

@@ -1,0 +1,127 @@
+// Helpers for the plugin tests: plugin folders copied from the built examples and fixtures, a
+// runtime on port 0 in a temp data dir, HTTP/WebSocket clients and condition polling.
+
+import { cpSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { startRuntime, type Runtime } from '../../runtime/app.js';
+import { ensurePluginsBuilt } from './plugin-wasm.js';
+import { DEFAULT_PLUGIN_RESTART, PROJECT_ROOT, type PluginRestartSettings, type Settings } from '../../runtime/config/settings.js';
+
+export const EXAMPLES = join(PROJECT_ROOT, 'examples');
+export const FIXTURES = join(PROJECT_ROOT, 'test', 'fixtures', 'plugins');
+
+export const IDS = {
+  trueWind: '_signalk-edge_true-wind',
+  tripLog: '_signalk-edge_trip-log',
+  anchorLight: '_signalk-edge_anchor-light',
+  deriveAll: '_signalk-edge-fixture_derive-all',
+  trapOnDelta: '_signalk-edge-fixture_trap-on-delta',
+  missingImport: '_signalk-edge-fixture_missing-import',
+} as const;
+
+/** A temp plugin folder holding copies of the named built packages (`examples/<name>` or `fixtures/<name>`). */
+export async function pluginFolder(packages: { from: string; name: string; as?: string }[]): Promise<string> {
+  await ensurePluginsBuilt();
+  const dir = mkdtempSync(join(tmpdir(), 'ske-plugins-'));
+  for (const p of packages) {
+    const target = join(dir, p.as ?? p.name);
+    mkdirSync(target, { recursive: true });
+    cpSync(join(p.from, p.name), target, { recursive: true, filter: (src) => !src.includes(`${join(p.from, p.name)}/assembly`) });
+  }
+  return dir;
+}
+
+export function tempDataDir(): string {
+  return mkdtempSync(join(tmpdir(), 'ske-data-'));
+}
+
+export async function startTestRuntime(opts: {
+  pluginDirs: string[];
+  dataDir?: string;
+  restart?: Partial<PluginRestartSettings>;
+  watch?: boolean;
+}): Promise<Runtime> {
+  const settings: Settings = {
+    port: 0,
+    host: '127.0.0.1',
+    dataDir: opts.dataDir ?? tempDataDir(),
+    selfUrn: 'urn:mrn:imo:mmsi:230000001',
+    sources: [],
+    plugins: {
+      dirs: opts.pluginDirs,
+      watch: opts.watch ?? false,
+      restart: { ...DEFAULT_PLUGIN_RESTART, ...opts.restart },
+    },
+  };
+  return startRuntime(settings);
+}
+
+export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
+  const until = Date.now() + timeoutMs;
+  for (;;) {
+    const v = await probe();
+    if (v !== undefined && v !== false) return v;
+    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export interface JsonResponse {
+  status: number;
+  body: unknown;
+}
+
+export async function http(runtime: Runtime, method: string, path: string, body?: unknown): Promise<JsonResponse> {
+  const res = await fetch(`${runtime.api.url}${path}`, {
+    method,
+    headers: body === undefined ? {} : { 'content-type': 'application/json' },
+    body: body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body),
+  });
+  const text = await res.text();
+  let parsed: unknown = text;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    // not JSON: keep the text for the assertion message
+  }
+  return { status: res.status, body: parsed };
+}
+
+export interface PluginView {
+  id: string;
+  state: string;
+  enabled: boolean;
+  statusMessage?: string;
+  errorMessage?: string;
+  restarts?: number;
+  crashes?: number;
+  deltas?: { received: number; emitted: number; rejected: number; dropped: number };
+  events?: { at: string; event: string }[];
+  [key: string]: unknown;
+}
+
+export async function pluginStatus(runtime: Runtime, id: string): Promise<PluginView> {
+  const r = await http(runtime, 'GET', `/plugins/${encodeURIComponent(id)}`);
+  if (r.status !== 200) throw new Error(`GET /plugins/${id}: ${r.status} ${JSON.stringify(r.body)}`);
+  return r.body as PluginView;
+}
+
+/** A WebSocket client on the runtime's stream that keeps every message. */
+export async function openStream(runtime: Runtime, query = 'subscribe=all'): Promise<{ messages: unknown[]; close(): void }> {
+  const ws = new WebSocket(`${runtime.api.url.replace(/^http/, 'ws')}/signalk/v1/stream?${query}`);
+  const messages: unknown[] = [];
+  ws.on('message', (data) => messages.push(JSON.parse(String(data))));
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  return { messages, close: () => ws.close() };
+}
+
+/** Publishes a self-vessel delta from a test source. */
+export function publish(runtime: Runtime, values: { path: string; value: unknown }[], label = 'test'): void {
+  const reason = runtime.bus.publish({ updates: [{ source: { label }, values }] }, label);
+  if (reason) throw new Error(`test delta refused: ${reason}`);
+}

@@ -1,0 +1,95 @@
+// A whole runtime for tests: a temp data dir, port 0 on 127.0.0.1, the given sources and plugin
+// folders. `stop()` stops the runtime and removes the data dir; tests call it in t.teardown.
+
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startRuntime, type Runtime } from '../../runtime/app.js';
+import { startApi, type ApiOptions, type ApiServer } from '../../runtime/api/server.js';
+import { DeltaBus } from '../../runtime/bus/bus.js';
+import { SignalKModel } from '../../runtime/model/model.js';
+import { DEFAULT_PLUGIN_RESTART, type PluginRestartSettings, type ReplaySourceSettings, type SourceSettings } from '../../runtime/config/settings.js';
+
+export interface RuntimeOptions {
+  sources?: SourceSettings[];
+  pluginDirs?: string[];
+  selfUrn?: string;
+  watch?: boolean;
+  restart?: Partial<PluginRestartSettings>;
+}
+
+export interface TestRuntime {
+  runtime: Runtime;
+  /** http://127.0.0.1:<port> */
+  url: string;
+  /** ws://127.0.0.1:<port> */
+  wsUrl: string;
+  dataDir: string;
+  stop(): Promise<void>;
+}
+
+export const TEST_SELF_URN = 'urn:mrn:imo:mmsi:230000001';
+
+export async function startTestRuntime(opts: RuntimeOptions = {}): Promise<TestRuntime> {
+  const dataDir = await mkdtemp(join(tmpdir(), 'ske-runtime-'));
+  let runtime: Runtime;
+  try {
+    runtime = await startRuntime({
+      port: 0,
+      host: '127.0.0.1',
+      dataDir,
+      selfUrn: opts.selfUrn ?? TEST_SELF_URN,
+      sources: opts.sources ?? [],
+      plugins: { dirs: opts.pluginDirs ?? [], watch: opts.watch ?? false, restart: { ...DEFAULT_PLUGIN_RESTART, ...opts.restart } },
+    });
+  } catch (err) {
+    await rm(dataDir, { recursive: true, force: true });
+    throw err;
+  }
+  let stopped: Promise<void> | undefined;
+  return {
+    runtime,
+    url: runtime.api.url,
+    wsUrl: runtime.api.url.replace(/^http/, 'ws'),
+    dataDir,
+    stop: () =>
+      (stopped ??= (async () => {
+        try {
+          await runtime.stop();
+        } finally {
+          await rm(dataDir, { recursive: true, force: true });
+        }
+      })()),
+  };
+}
+
+/** A replay source of a log file: played once as fast as possible unless told otherwise. */
+export function replaySource(id: string, file: string, opts: Partial<Pick<ReplaySourceSettings, 'rate' | 'linesPerSecond' | 'loop'>> = {}): ReplaySourceSettings {
+  return { id, type: 'replay', file, rate: opts.rate ?? 'fast', linesPerSecond: opts.linesPerSecond ?? 1000, loop: opts.loop ?? false };
+}
+
+export interface BareApi {
+  bus: DeltaBus;
+  model: SignalKModel;
+  api: ApiServer;
+  url: string;
+  wsUrl: string;
+}
+
+/** Just bus → model → API, without sources or plugins: for testing the API on its own. */
+export async function startBareApi(opts: Partial<Pick<ApiOptions, 'routes' | 'put' | 'sources' | 'streamLimits'>> = {}): Promise<BareApi> {
+  const bus = new DeltaBus();
+  const model = new SignalKModel(TEST_SELF_URN);
+  bus.subscribe((msg) => model.apply(msg.delta));
+  const api = await startApi({
+    host: '127.0.0.1',
+    port: 0,
+    bus,
+    model,
+    sources: opts.sources ?? (() => []),
+    routes: opts.routes ?? [],
+    put: opts.put ?? (() => undefined),
+    streamLimits: opts.streamLimits,
+  });
+  return { bus, model, api, url: api.url, wsUrl: api.url.replace(/^http/, 'ws') };
+}
