@@ -5,7 +5,6 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { loadPluginBytes, type PluginInstance } from '../runtime/engine/index.js';
 import { ensurePluginStorage } from '../runtime/storage/plugin-storage.js';
 import { PROJECT_ROOT } from '../runtime/config/settings.js';
@@ -120,14 +119,4 @@ export async function benchEngine(): Promise<string[]> {
   await benchNode(lines);
   await benchWasmer(lines);
   return lines;
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  benchEngine().then(
-    (lines) => process.stdout.write(`${lines.join('\n')}\n`),
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
 }

@@ -11,12 +11,10 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Parser } from '@signalk/nmea0183-signalk';
 import WebSocket from 'ws';
 import { startRuntime } from '../runtime/app.js';
 import { DEMO_LOG } from '../runtime/config/settings.js';
-import { setLogLevel } from '../runtime/log.js';
 import { Nmea0183Codec } from '../hal/codecs/nmea0183/codec.js';
 import { createSource } from '../hal/sources.js';
 
@@ -120,15 +118,4 @@ export async function benchPipeline(): Promise<string[]> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  setLogLevel('warn');
-  benchPipeline().then(
-    (lines) => process.stdout.write(`${lines.join('\n')}\n`),
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
 }

@@ -5,12 +5,10 @@
 import { cpSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { DeltaBus } from '../runtime/bus/bus.js';
 import { SignalKModel } from '../runtime/model/model.js';
 import { PluginManager } from '../runtime/plugins/manager.js';
 import { PROJECT_ROOT, type Settings } from '../runtime/config/settings.js';
-import { setLogLevel } from '../runtime/log.js';
 import { buildAll } from '../scripts/build-examples.js';
 
 const FIXTURE = join(PROJECT_ROOT, 'test', 'fixtures', 'plugins', 'derive-all');
@@ -76,15 +74,4 @@ export async function benchPlugins(deltas = 100_000, starts = 7): Promise<string
   } finally {
     rmSync(pluginDir, { recursive: true, force: true });
   }
-}
-
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  setLogLevel('warn');
-  benchPlugins().then(
-    (lines) => process.stdout.write(`${lines.join('\n')}\n`),
-    (err: unknown) => {
-      process.stderr.write(`${err instanceof Error ? err.stack : String(err)}\n`);
-      process.exitCode = 1;
-    },
-  );
 }

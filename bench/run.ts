@@ -1,4 +1,4 @@
-// `npm run bench`: runs each benchmark in turn and prints its figures. To add one, export an
+// `npm run bench [name...]`: runs each benchmark (or the named ones) in turn and prints its figures. To add one, export an
 // `async () => string[]` from a module in bench/ and list it here.
 
 import { setLogLevel } from '../runtime/log.js';

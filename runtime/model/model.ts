@@ -67,10 +67,11 @@ export class SignalKModel {
     if (contextParts.length < 2 || contextParts.some((p) => FORBIDDEN.has(p) || p === '')) return;
     const contextNode = this.nodeAt(this.root, contextParts);
     if (!contextNode) return;
-    const now = new Date().toISOString();
+    // Only updates without a timestamp need "now"; most carry one, so make it once, lazily.
+    let now: string | undefined;
     for (const update of delta.updates) {
       const ref = sourceRef(update);
-      const timestamp = update.timestamp ?? now;
+      const timestamp = update.timestamp ?? (now ??= new Date().toISOString());
       this.noteSource(update, ref, timestamp);
       if (update.values) {
         for (const pv of update.values) this.setValue(context, contextNode, pv.path, pv.value, ref, timestamp, update);
