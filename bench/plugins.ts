@@ -20,8 +20,8 @@ function settingsFor(pluginDir: string, dataDir: string): Settings {
 
 async function startManager(pluginDir: string): Promise<{ manager: PluginManager; bus: DeltaBus; dataDir: string; startMs: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ske-bench-data-'));
-  const bus = new DeltaBus();
   const model = new SignalKModel('urn:mrn:imo:mmsi:123456789');
+  const bus = new DeltaBus(model.selfContext);
   bus.subscribe((m) => model.apply(m.delta));
   const manager = await PluginManager.create({ settings: settingsFor(pluginDir, dataDir), bus, model });
   const t0 = performance.now();

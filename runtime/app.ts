@@ -44,8 +44,8 @@ function selfUrn(settings: Settings): string {
 }
 
 export async function startRuntime(settings: Settings): Promise<Runtime> {
-  const bus = new DeltaBus();
   const model = new SignalKModel(selfUrn(settings));
+  const bus = new DeltaBus(model.selfContext);
   bus.subscribe((msg) => model.apply(msg.delta));
 
   const plugins = await PluginManager.create({ settings, bus, model });

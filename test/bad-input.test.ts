@@ -24,7 +24,7 @@ const EXPECTED = {
 };
 
 function pipeline(): { bus: DeltaBus; model: SignalKModel } {
-  const bus = new DeltaBus();
+  const bus = new DeltaBus(`vessels.${URN}`);
   const model = new SignalKModel(URN);
   bus.subscribe((m) => model.apply(m.delta));
   return { bus, model };

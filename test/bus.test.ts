@@ -3,13 +3,15 @@ import { DeltaBus, type BusDelta } from '../runtime/bus/bus.js';
 import { parseDelta, sourceRef } from '../runtime/bus/delta.js';
 import { matchesPattern, contextMatcher } from '../runtime/bus/subscription.js';
 
+const SELF = 'vessels.urn:mrn:signalk:uuid:c0d79334-4e25-4245-8892-54e8ccc8021d';
+
 const good = {
   context: 'vessels.self',
   updates: [{ source: { label: 'nmea1', type: 'NMEA0183', talker: 'GP', sentence: 'RMC' }, timestamp: '2026-01-01T00:00:00.000Z', values: [{ path: 'navigation.speedOverGround', value: 3.2 }] }],
 };
 
 test('valid delta reaches every subscriber with one shared JSON encoding', (t) => {
-  const bus = new DeltaBus();
+  const bus = new DeltaBus(SELF);
   const seen: string[] = [];
   let first: BusDelta | undefined;
   bus.subscribe((m) => {
@@ -23,12 +25,12 @@ test('valid delta reaches every subscriber with one shared JSON encoding', (t) =
   t.is(bus.publish(good, 'test'), undefined);
   t.is(seen.length, 2);
   t.is(seen[0], seen[1]);
-  t.deepEqual(JSON.parse(seen[0]), good);
+  t.deepEqual(JSON.parse(seen[0]), { ...good, context: SELF }, 'vessels.self is resolved to the self context');
   t.is(bus.stats.accepted, 1);
 });
 
 test('malformed deltas are rejected with a reason and the bus goes on', (t) => {
-  const bus = new DeltaBus();
+  const bus = new DeltaBus(SELF);
   let delivered = 0;
   bus.subscribe(() => delivered++);
   const cases: [unknown, RegExp][] = [
@@ -49,7 +51,7 @@ test('malformed deltas are rejected with a reason and the bus goes on', (t) => {
 });
 
 test('a throwing subscriber does not stop delivery to the others', (t) => {
-  const bus = new DeltaBus();
+  const bus = new DeltaBus(SELF);
   let got = 0;
   bus.subscribe(() => {
     throw new Error('boom');

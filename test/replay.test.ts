@@ -34,7 +34,7 @@ async function demoLines(): Promise<string[]> {
 }
 
 test('fast: the demo passage plays to the end through codec, bus and model, then state is ended', async (t) => {
-  const bus = new DeltaBus();
+  const bus = new DeltaBus(`vessels.${URN}`);
   const model = new SignalKModel(URN);
   bus.subscribe((m) => model.apply(m.delta));
   const source = createSource({ id: 'demo', type: 'replay', file: DEMO_LOG, rate: 'fast', linesPerSecond: 1, loop: false }, bus);

@@ -30,8 +30,6 @@ export interface SessionDeps {
   log: Logger;
   limits: SessionLimits;
   counters: SessionCounters;
-  /** The whole delta as JSON with its context resolved, encoded once for every client. */
-  encodeWhole(msg: BusDelta, context: string): string;
 }
 
 /** A row plus the state its policy needs. */
@@ -183,7 +181,7 @@ export class StreamSession {
     if (!rows) return;
     // Fast path (the default `subscribe=self|all`): an unthrottled `*` row takes the delta whole.
     if (rows.every((r) => r.policy === 'instant' && r.minPeriod === 0) && rows.some((r) => r.path === '*')) {
-      this.send(this.deps.encodeWhole(msg, context));
+      this.send(msg.json);
       return;
     }
     const now = Date.now();
@@ -202,7 +200,8 @@ export class StreamSession {
       updates.push(kept);
     }
     if (updates.length === 0) return;
-    this.send(whole ? this.deps.encodeWhole(msg, context) : JSON.stringify({ context, updates }));
+    // The bus resolved the context, so its JSON text, encoded once, serves every client as it is.
+    this.send(whole ? msg.json : JSON.stringify({ context, updates }));
   }
 
   /** Whether a value goes out now; a value only throttled rows want is held back for later. */

@@ -44,8 +44,6 @@ export class StreamServer {
   private readonly sessions = new Map<WebSocket, StreamSession>();
   private readonly limits: StreamLimits;
   private readonly counters: SessionCounters = { dropped: 0, closedSlow: 0 };
-  /** Whole deltas whose context had to be resolved, encoded once for all clients. */
-  private readonly resolvedJson = new WeakMap<BusDelta, string>();
   private readonly deps: SessionDeps;
   private readonly unsubscribeBus: () => void;
   private readonly heartbeat: NodeJS.Timeout;
@@ -54,7 +52,7 @@ export class StreamServer {
 
   constructor(private readonly opts: StreamOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    this.deps = { model: opts.model, log, limits: this.limits, counters: this.counters, encodeWhole: (msg, context) => this.encodeWhole(msg, context) };
+    this.deps = { model: opts.model, log, limits: this.limits, counters: this.counters };
     this.unsubscribeBus = opts.bus.subscribe((msg) => this.fanOut(msg));
     this.heartbeat = setInterval(() => this.ping(), this.limits.heartbeatMs);
     this.heartbeat.unref();
@@ -90,17 +88,6 @@ export class StreamServer {
     const model = this.opts.model;
     session.start(initial, { name: SERVER_ID, version: SERVER_VERSION, self: model.selfContext, roles: ['master', 'main'], timestamp: new Date().toISOString() });
     if (q !== initial) session.reject(`unknown subscribe=${JSON.stringify(q).slice(0, 40)} (self, all or none): using self`);
-  }
-
-  /** The bus's own JSON when the delta already names its context, else one re-encoding shared by all clients. */
-  private encodeWhole(msg: BusDelta, context: string): string {
-    if (msg.delta.context === context) return msg.json;
-    let json = this.resolvedJson.get(msg);
-    if (json === undefined) {
-      json = JSON.stringify({ ...msg.delta, context });
-      this.resolvedJson.set(msg, json);
-    }
-    return json;
   }
 
   private fanOut(msg: BusDelta): void {

@@ -28,6 +28,9 @@ export class DeltaBus {
   private listeners: BusListener[] = [];
   readonly stats: BusStats = { accepted: 0, rejected: 0 };
 
+  /** `selfContext` (`vessels.<urn>`) replaces a missing or `vessels.self` context before delivery. */
+  constructor(private readonly selfContext: string) {}
+
   /**
    * Publishes an untrusted delta. Returns the rejection reason, or undefined when accepted.
    * `origin` names the producer in the log line of a rejection.
@@ -46,6 +49,8 @@ export class DeltaBus {
 
   private deliver(delta: Delta): void {
     this.stats.accepted++;
+    // Resolved here, once, so the shared JSON text is right for every subscriber as it is.
+    if (delta.context === undefined || delta.context === 'vessels.self') delta = { ...delta, context: this.selfContext };
     const msg = new BusDelta(delta);
     // Snapshot: a listener may unsubscribe itself while being called.
     const ls = this.listeners;

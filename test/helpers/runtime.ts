@@ -78,7 +78,7 @@ export interface BareApi {
 
 /** Just bus → model → API, without sources or plugins: for testing the API on its own. */
 export async function startBareApi(opts: Partial<Pick<ApiOptions, 'routes' | 'put' | 'sources' | 'streamLimits'>> = {}): Promise<BareApi> {
-  const bus = new DeltaBus();
+  const bus = new DeltaBus(`vessels.${TEST_SELF_URN}`);
   const model = new SignalKModel(TEST_SELF_URN);
   bus.subscribe((msg) => model.apply(msg.delta));
   const api = await startApi({
