@@ -218,8 +218,12 @@ if ! "$HOST_NODE" "$R$PREFIX/dist/runtime/cli/main.js" help 2>/dev/null | grep -
 elif [ "$LIVE" = 0 ]; then
   note "signalk-edge compile not run under --root: the cache belongs to the machine that runs it; run it on the boat"
 else
-  runuser -u "$NAME" -- "$TARGET_NODE" "$PREFIX/dist/runtime/cli/main.js" compile --data "$DATA_DIR"
-  did "filled the AOT cache (signalk-edge compile)"
+  # A plugin that fails to prepare must not fail the install: it is reported again when it loads.
+  if runuser -u "$NAME" -- "$TARGET_NODE" "$PREFIX/dist/runtime/cli/main.js" compile --data "$DATA_DIR"; then
+    did "filled the AOT cache (signalk-edge compile)"
+  else
+    note "signalk-edge compile reported failed plugins (see above); the others are cached"
+  fi
 fi
 
 if [ "$CHANGED" = 0 ]; then echo "nothing changed: already installed"; else echo "$CHANGED change(s)"; fi

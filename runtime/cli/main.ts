@@ -1,5 +1,6 @@
 #!/usr/bin/env node
-// signalk-edge command line: `run` (default) starts the runtime.
+// signalk-edge command line: `run` (default) starts the runtime; `doctor` checks the install;
+// `compile` fills the AOT cache.
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -7,10 +8,13 @@ import { parseArgs } from 'node:util';
 import { demoSettings, defaultDataDir, loadSettings, SettingsError, type Settings } from '../config/settings.js';
 import { startRuntime } from '../app.js';
 import { resolveBoard } from '../board/resolve.js';
+import { compilePlugins, formatSummary } from './compile.js';
 import { formatReport, runDoctor } from './doctor.js';
+import { engineOptions } from '../plugins/engine-options.js';
 
 const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port N] [--board ID]
        signalk-edge doctor [--settings FILE] [--data DIR] [--board ID]
+       signalk-edge compile [--settings FILE] [--data DIR] [--board ID]
 
   run        start the runtime (default). Without --settings it reads <data>/settings.json,
              and without that file it replays the bundled demo passage and loads the example plugins.
@@ -18,7 +22,9 @@ const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port 
   --data DIR        data folder (default $SIGNALK_EDGE_DATA or ~/.signalk-edge)
   --port N          HTTP port, overrides the settings file
   --board ID        board profile (boards/<ID>.json), overrides the settings and detection
-  doctor     check board, Node, devices, data and cache folders, service; exit 1 on a problem`;
+  doctor     check board, Node, devices, data and cache folders, service; exit 1 on a problem
+  compile    prepare every installed plugin into the AOT cache (progress on stderr, summary on
+             stdout); exit 1 when any plugin failed`;
 
 function resolveSettings(values: { settings?: string; data?: string; port?: string }): { settings: Settings; from: string } {
   const dataDir = values.data ?? defaultDataDir();
@@ -98,6 +104,17 @@ function doctor(args: string[]): void {
   process.exitCode = checks.some((c) => c.status === 'fail') ? 1 : 0;
 }
 
+/** Same settings and board resolution as `run`, so the cache keys (cap) match what `run` loads. */
+async function compile(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, options: { settings: { type: 'string' }, data: { type: 'string' }, board: { type: 'string' } } });
+  const { settings, from } = resolveSettings(values);
+  settings.board = resolveBoard({ override: values.board, settingsBoard: settings.board }).profile.id;
+  console.log(`signalk-edge compile (settings: ${from})`);
+  const summary = await compilePlugins(settings);
+  console.log(formatSummary(summary, engineOptions(settings).cacheDir));
+  process.exitCode = summary.failed.length > 0 ? 1 : 0;
+}
+
 async function main(argv: string[]): Promise<void> {
   const [first, ...rest] = argv;
   const command = first === undefined || first.startsWith('-') ? 'run' : first;
@@ -107,6 +124,8 @@ async function main(argv: string[]): Promise<void> {
       return run(args);
     case 'doctor':
       return doctor(args);
+    case 'compile':
+      return compile(args);
     case 'help':
       console.log(USAGE);
       return;

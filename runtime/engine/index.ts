@@ -1,5 +1,5 @@
 // The engine's entry point: turns a plugin .wasm into a PluginInstance.
-// validate → prepare → compile → check imports → instantiate (env ABI + WASI) → initialize.
+// validate + prepare (memory cap; cached by content hash) → compile → check imports → instantiate (env ABI + WASI) → initialize.
 
 import { readFile } from 'node:fs/promises';
 import type { JsonValue } from '../bus/delta.js';
@@ -10,9 +10,10 @@ import { createWasi } from '../abi/wasi.js';
 import { createLogger } from '../log.js';
 import { PluginLoadError } from './errors.js';
 import { asFunction, createMarshal, detectKind, type Marshal, type PluginKind } from './marshal.js';
-import { prepareModule } from './prepare.js';
+import { prepareCached } from './aot-cache.js';
+import { DEFAULT_MEMORY_LIMIT_MB } from './prepare.js';
 import type { HostServices, PluginInstance } from './types.js';
-import { checkImports, validateModule } from './validate.js';
+import { checkImports } from './validate.js';
 
 export { PluginLoadError } from './errors.js';
 export type { HostServices, PluginInstance } from './types.js';
@@ -25,6 +26,10 @@ export interface LoadOptions {
   /** Host folder mapped to the plugin's WASI `/` (see runtime/storage/plugin-storage.ts). */
   vfsRoot: string;
   host: HostServices;
+  /** Linear memory cap in MiB (default DEFAULT_MEMORY_LIMIT_MB), applied whatever the module declares. */
+  memoryLimitMB?: number;
+  /** AOT cache folder; no caching when absent. */
+  cacheDir?: string;
 }
 
 /** Name of the export upstream calls for a PUT on (context, path). */
@@ -48,8 +53,8 @@ export async function loadPlugin(opts: LoadOptions): Promise<PluginInstance> {
 
 export async function loadPluginBytes(opts: Omit<LoadOptions, 'wasmPath'> & { bytes: Uint8Array }): Promise<PluginInstance> {
   const { id, host } = opts;
-  validateModule(id, opts.bytes);
-  const prepared = prepareModule(opts.bytes);
+  const prepared = prepareCached(id, opts.bytes, { memoryLimitMB: opts.memoryLimitMB ?? DEFAULT_MEMORY_LIMIT_MB, cacheDir: opts.cacheDir });
+  log.debug(`plugin ${id}: prepared module (cache ${prepared.cache})`);
   let module: WebAssembly.Module;
   try {
     module = await WebAssembly.compile(prepared.bytes);

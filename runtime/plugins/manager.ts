@@ -8,6 +8,7 @@ import type { SignalKModel } from '../model/model.js';
 import type { PutDispatcher, RouteHandler } from '../api/types.js';
 import { createLogger } from '../log.js';
 import { discoverPlugins, type BrokenPackage } from './discovery.js';
+import { engineOptions } from './engine-options.js';
 import { watchFile } from './file-watch.js';
 import { PutHandlerRegistry } from './put-handlers.js';
 import { EmittedDeltaPublisher } from './publisher.js';
@@ -45,6 +46,7 @@ export class PluginManager {
     const publisher = new EmittedDeltaPublisher(bus);
     const deps: RunnerDeps = {
       dataDir: settings.dataDir,
+      engine: engineOptions(settings),
       restart: settings.plugins.restart ?? DEFAULT_PLUGIN_RESTART,
       model,
       puts: this.puts,

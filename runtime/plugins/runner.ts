@@ -15,6 +15,7 @@ import { configFile, ensurePluginStorage } from '../storage/plugin-storage.js';
 import { effectiveCapabilities } from './capabilities.js';
 import { validateConfig } from './config-schema.js';
 import type { Capabilities, PluginManifest, PluginSubscription } from './discovery.js';
+import type { EngineOptions } from './engine-options.js';
 import { createHostServices, type HostTarget } from './host-services.js';
 import { readPluginConfig, writePluginConfig } from './plugin-config.js';
 import type { PutHandlerRegistry } from './put-handlers.js';
@@ -56,6 +57,8 @@ export interface PluginStatus {
 
 export interface RunnerDeps {
   dataDir: string;
+  /** AOT cache folder and per-plugin memory cap (see engine-options.ts). */
+  engine: EngineOptions;
   restart: PluginRestartSettings;
   model: SignalKModel;
   puts: PutHandlerRegistry;
@@ -307,7 +310,7 @@ export class PluginRunner implements HostTarget {
 
   private load(): Promise<PluginInstance> {
     const vfsRoot = ensurePluginStorage(this.deps.dataDir, this.id);
-    return loadPlugin({ id: this.id, wasmPath: this.manifest.wasmPath, vfsRoot, host: this.host });
+    return loadPlugin({ id: this.id, wasmPath: this.manifest.wasmPath, vfsRoot, host: this.host, ...this.deps.engine });
   }
 
   private async startFresh(reason: string): Promise<void> {
