@@ -196,6 +196,25 @@ test('derive-all: one derived value per delta', async (t) => {
   plugin.close();
 });
 
+test('buffer-FFI convention (upstream Rust plugins): allocate/deallocate, UTF-8 (ptr, len) in, host buffer out', async (t) => {
+  const { host, plugin: p } = load('buffer-ffi', fixtureWasm('buffer-ffi'));
+  const plugin = await p;
+  t.is(plugin.kind, 'rust', 'an allocate export selects the buffer convention, as upstream');
+  t.is(plugin.name, 'Buffer FFI fixture ⚓', 'a returned string is read from the host buffer as UTF-8');
+  t.deepEqual(plugin.schema, { type: 'object', properties: { label: { type: 'string' } } });
+  t.is(plugin.start('{"label":"é"}'), 0);
+  t.deepEqual(host.statuses, ['started with {"label":"é"}']);
+  const deltas = [selfDelta([{ path: 'a', value: 1 }]), selfDelta([{ path: 'navigation.position', value: { latitude: 60.1, longitude: 24.9 } }])];
+  for (const d of deltas) plugin.deliverDelta(d);
+  t.is(host.deltas.length, 2);
+  const last = host.emittedValues();
+  t.is(last.get('test.bufferFfi.count'), 2);
+  t.is(last.get('test.bufferFfi.bytes'), Buffer.byteLength(deltas[1]), 'the delta arrived whole as UTF-8 bytes');
+  t.is(last.get('test.bufferFfi.whole'), 1);
+  t.is(plugin.stop(), 0);
+  plugin.close();
+});
+
 test('the VFS helper creates data, config and tmp and refuses unsafe ids', (t) => {
   const root = ensurePluginStorage(dataDir, '_scope_name');
   for (const sub of ['data', 'config', 'tmp']) t.true(existsSync(join(root, sub)));
