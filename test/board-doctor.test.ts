@@ -1,11 +1,11 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../runtime/config/settings.js';
 import { checkDeviceRefs } from '../runtime/cli/doctor.js';
 import { startPtyPair } from './helpers/pty.js';
+import { tempDir } from './helpers/temp.js';
 
 const CLI = join(PROJECT_ROOT, 'dist', 'runtime', 'cli', 'main.js');
 
@@ -18,12 +18,6 @@ function doctor(args: string[]): Promise<{ code: number | null; out: string }> {
   });
 }
 
-function tempDir(t: { teardown(fn: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ske-doctor-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
 function writeSettings(dir: string, device: string, cacheDir: string): string {
   const file = join(dir, 'settings.json');
   writeFileSync(file, JSON.stringify({ board: 'rpi4', dataDir: join(dir, 'data'), cacheDir, sources: [{ id: 'nmea1', type: 'serial', device, baudRate: 4800 }] }));
@@ -31,7 +25,7 @@ function writeSettings(dir: string, device: string, cacheDir: string): string {
 }
 
 test('doctor passes with a present serial device, writable data and cache; reports board, Node and service', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'ske-doctor-');
   mkdirSync(join(dir, 'data'));
   mkdirSync(join(dir, 'cache'));
   const pty = await startPtyPair(join(dir, 'gps-a'), join(dir, 'gps-b'));
@@ -48,7 +42,7 @@ test('doctor passes with a present serial device, writable data and cache; repor
 });
 
 test('doctor fails, naming the source, when its device is missing; and when the cache is not a folder', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'ske-doctor-');
   mkdirSync(join(dir, 'data'));
   writeFileSync(join(dir, 'cache'), 'not a folder');
   const missing = join(dir, 'ttyUSB7');
@@ -75,7 +69,7 @@ test('device references from grants are checked the same way', (t) => {
 });
 
 test('doctor refuses an unknown --board with the list of known boards', async (t) => {
-  const dir = tempDir(t);
+  const dir = tempDir(t, 'ske-doctor-');
   const { code } = await doctor(['--data', dir, '--board', 'rpi9']);
   t.is(code, 2);
 });

@@ -11,7 +11,9 @@ import { loadPluginBytes, PluginLoadError } from '../runtime/engine/index.js';
 import { capPages, prepareModule } from '../runtime/engine/prepare.js';
 import { validateModule } from '../runtime/engine/validate.js';
 import { ensurePluginsBuilt, fixtureWasm } from './helpers/plugin-wasm.js';
-import { FIXTURES, pluginFolder, pluginStatus, publish, startTestRuntime, waitFor } from './helpers/plugins.js';
+import { FIXTURES, pluginFolder, pluginStatus, publish } from './helpers/plugins.js';
+import { startTestRuntime } from './helpers/runtime.js';
+import { waitFor } from './helpers/wait.js';
 import { RecordingHost } from './helpers/recording-host.js';
 
 const MB = 1024 * 1024;
@@ -89,8 +91,8 @@ test('an AssemblyScript plugin that allocates past its cap traps inside the plug
 test('a plugin allocating in a loop is stopped at its cap and restarted; runtime RSS stays bounded', async (t) => {
   const dir = await pluginFolder([{ from: FIXTURES, name: 'alloc-on-delta' }]);
   // Default cap: 64 MB. Without it the plugin would grow to the 4 GB wasm32 limit.
-  const runtime = await startTestRuntime({ pluginDirs: [dir], restart: { baseMs: 50, maxMs: 200, maxCrashes: 1000, stableMs: 60_000 } });
-  t.teardown(() => runtime.stop());
+  const { runtime, stop } = await startTestRuntime({ pluginDirs: [dir], restart: { baseMs: 50, maxMs: 200, maxCrashes: 1000, stableMs: 60_000 } });
+  t.teardown(stop);
   const rssBefore = process.memoryUsage().rss;
   let peak = rssBefore;
   let sent = 0;
@@ -101,11 +103,11 @@ test('a plugin allocating in a loop is stopped at its cap and restarted; runtime
   }, 10);
   t.teardown(() => clearInterval(feeder));
   const status = await waitFor(
-    'four restarts after hitting the cap',
     async () => {
       const s = await pluginStatus(runtime, ALLOC_ID);
       return (s.restarts ?? 0) >= 4 ? s : undefined;
     },
+    'four restarts after hitting the cap',
     60_000,
   );
   clearInterval(feeder);

@@ -1,13 +1,12 @@
 import test from 'ava';
 import { fork, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { PROJECT_ROOT } from '../runtime/config/settings.js';
 import { watchdogMsFromEnv } from '../runtime/systemd/notifier.js';
 import { watchdogTiming } from '../runtime/systemd/watchdog.js';
 import { listenNotify, type NotifyListener, type NotifyMessage } from './helpers/notify-listener.js';
+import { tempDir } from './helpers/temp.js';
 import { waitFor } from './helpers/wait.js';
 
 const CHILD = join(PROJECT_ROOT, 'dist', 'test', 'helpers', 'notify-runtime.js');
@@ -61,9 +60,7 @@ const reply = <K extends keyof Reply>(h: Harness, key: K, what: string): Promise
 const pingsBetween = (pings: NotifyMessage[], from: bigint, to: bigint) => pings.filter((m) => m.at > from && m.at < to);
 
 function tempSocket(t: { teardown(fn: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ske-sock-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
-  return join(dir, 'notify');
+  return join(tempDir(t, 'ske-sock-'), 'notify');
 }
 
 test('watchdog settings come from WATCHDOG_USEC, only for the process WATCHDOG_PID names', (t) => {

@@ -5,7 +5,9 @@ import test from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { MAX_GENERATIONS } from '../runtime/plugins/publisher.js';
-import { FIXTURES, IDS, http, pluginFolder, pluginStatus, publish, startTestRuntime, waitFor, type PluginView } from './helpers/plugins.js';
+import { FIXTURES, IDS, http, pluginFolder, pluginStatus, publish, type PluginView } from './helpers/plugins.js';
+import { startTestRuntime } from './helpers/runtime.js';
+import { waitFor } from './helpers/wait.js';
 
 const BASE_MS = 200;
 
@@ -14,8 +16,8 @@ test('a trapping plugin is restarted with backoff, then given up, while another 
     { from: FIXTURES, name: 'trap-on-delta' },
     { from: FIXTURES, name: 'derive-all' },
   ]);
-  const runtime = await startTestRuntime({ pluginDirs: [dir], restart: { baseMs: BASE_MS, maxMs: 10_000, maxCrashes: 3, stableMs: 60_000 } });
-  t.teardown(() => runtime.stop());
+  const { runtime, stop } = await startTestRuntime({ pluginDirs: [dir], restart: { baseMs: BASE_MS, maxMs: 10_000, maxCrashes: 3, stableMs: 60_000 } });
+  t.teardown(stop);
   let derived = 0;
   runtime.bus.subscribe((m) => {
     if (m.delta.updates[0]?.$source === IDS.deriveAll) derived++;
@@ -27,10 +29,10 @@ test('a trapping plugin is restarted with backoff, then given up, while another 
   }, 20);
   t.teardown(() => clearInterval(feeder));
 
-  const failed = await waitFor('trap-on-delta to give up', async () => {
+  const failed = await waitFor(async () => {
     const s = await pluginStatus(runtime, IDS.trapOnDelta);
     return s.state === 'failed' ? s : undefined;
-  });
+  }, 'trap-on-delta to give up');
   t.regex(failed.errorMessage ?? '', /^failed: crashed 3 times, last error: .*unreachable/);
   t.is(failed.restarts, 2);
 
@@ -48,7 +50,7 @@ test('a trapping plugin is restarted with backoff, then given up, while another 
 
   // derive-all answered every delta, before, during and after the other plugin's crashes.
   const sentAtFailure = sent;
-  await waitFor('derive-all to keep up after the give-up', () => derived >= sentAtFailure + 10);
+  await waitFor(() => derived >= sentAtFailure + 10, 'derive-all to keep up after the give-up');
   const healthy = await pluginStatus(runtime, IDS.deriveAll);
   t.is(healthy.state, 'running');
   t.is(healthy.crashes, 0);
@@ -56,7 +58,7 @@ test('a trapping plugin is restarted with backoff, then given up, while another 
   // The operator can bring it back; it crashes again on the next delta (the fixture always does).
   const restarted = await http(runtime, 'POST', `/plugins/${IDS.trapOnDelta}/restart`);
   t.is(restarted.status, 200);
-  await waitFor('a new crash after the manual restart', async () => ((await pluginStatus(runtime, IDS.trapOnDelta)).crashes ?? 0) >= 1);
+  await waitFor(async () => ((await pluginStatus(runtime, IDS.trapOnDelta)).crashes ?? 0) >= 1, 'a new crash after the manual restart');
 });
 
 test('modules that cannot load are refused with the plugin and cause in their status; the rest runs', async (t) => {
@@ -74,8 +76,8 @@ test('modules that cannot load are refused with the plugin and cause in their st
   };
   rename('truncated', 'truncated-plugin', (b) => b.subarray(0, Math.floor(b.length / 2)));
   rename('bad-magic', 'bad-magic-plugin', (b) => Buffer.concat([Buffer.from('\x7fELF'), b.subarray(4)]));
-  const runtime = await startTestRuntime({ pluginDirs: [dir] });
-  t.teardown(() => runtime.stop());
+  const { runtime, stop } = await startTestRuntime({ pluginDirs: [dir] });
+  t.teardown(stop);
 
   const list = (await http(runtime, 'GET', '/plugins')).body as PluginView[];
   const byId = new Map(list.map((p) => [p.id, p]));
@@ -91,7 +93,7 @@ test('modules that cannot load are refused with the plugin and cause in their st
   t.is(byId.get(IDS.deriveAll)?.state, 'running');
 
   publish(runtime, [{ path: 'environment.water.temperature', value: 290 }]);
-  await waitFor('derive-all output', () => runtime.model.valueAt('vessels.self', 'bench.derived')?.value === 580);
+  await waitFor(() => runtime.model.valueAt('vessels.self', 'bench.derived')?.value === 580, 'derive-all output');
   const api = await http(runtime, 'GET', '/signalk/v1/api/vessels/self/environment/water/temperature');
   t.like(api, { status: 200, body: { value: 290 } });
 });
@@ -103,8 +105,8 @@ test('two plugins answering each other forever are cut off after a bounded chain
   ]);
   const pkgFile = join(dir, 'echo', 'package.json');
   writeFileSync(pkgFile, JSON.stringify({ ...JSON.parse(readFileSync(pkgFile, 'utf8')), name: 'derive-all-echo' }));
-  const runtime = await startTestRuntime({ pluginDirs: [dir] });
-  t.teardown(() => runtime.stop());
+  const { runtime, stop } = await startTestRuntime({ pluginDirs: [dir] });
+  t.teardown(stop);
   let outputs = 0;
   runtime.bus.subscribe((m) => {
     const source = m.delta.updates[0]?.$source;

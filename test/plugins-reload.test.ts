@@ -4,13 +4,15 @@
 import test from 'ava';
 import { copyFileSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { FIXTURES, IDS, pluginFolder, pluginStatus, publish, startTestRuntime, waitFor } from './helpers/plugins.js';
+import { FIXTURES, IDS, pluginFolder, pluginStatus, publish } from './helpers/plugins.js';
+import { startTestRuntime } from './helpers/runtime.js';
+import { waitFor } from './helpers/wait.js';
 
 test('replacing the .wasm while deltas flow reloads the plugin without losing a delta', async (t) => {
   const dir = await pluginFolder([{ from: FIXTURES, name: 'derive-all' }]);
   const wasm = join(dir, 'derive-all', 'plugin.wasm');
-  const runtime = await startTestRuntime({ pluginDirs: [dir], watch: true });
-  t.teardown(() => runtime.stop());
+  const { runtime, stop } = await startTestRuntime({ pluginDirs: [dir], watch: true });
+  t.teardown(stop);
   const outputs: number[] = [];
   runtime.bus.subscribe((m) => {
     const u = m.delta.updates[0];
@@ -20,7 +22,7 @@ test('replacing the .wasm while deltas flow reloads the plugin without losing a 
   const feed = () => publish(runtime, [{ path: 'environment.water.temperature', value: ++sent }]);
   const feeder = setInterval(feed, 3);
   t.teardown(() => clearInterval(feeder));
-  await waitFor('deltas flowing', () => outputs.length >= 50);
+  await waitFor(() => outputs.length >= 50, 'deltas flowing');
 
   const replace = (bytes: Buffer) => {
     const tmp = `${wasm}.tmp`;
@@ -31,26 +33,26 @@ test('replacing the .wasm while deltas flow reloads the plugin without losing a 
   const reloads = async () => ((await pluginStatus(runtime, IDS.deriveAll)).events ?? []).filter((e) => e.event === 'reloaded').length;
 
   replace(good); // a rebuilt module: same code, new file
-  await waitFor('the reload', async () => (await reloads()) === 1);
-  await waitFor('more deltas after the reload', () => outputs.length >= sent - 5 && sent > 0 && outputs.length > 100);
+  await waitFor(async () => (await reloads()) === 1, 'the reload');
+  await waitFor(() => outputs.length >= sent - 5 && sent > 0 && outputs.length > 100, 'more deltas after the reload');
 
   replace(good.subarray(0, 100)); // an interrupted copy
-  const kept = await waitFor('the failed reload to be reported', async () => {
+  const kept = await waitFor(async () => {
     const s = await pluginStatus(runtime, IDS.deriveAll);
     return /reload failed/.test(s.errorMessage ?? '') ? s : undefined;
-  });
+  }, 'the failed reload to be reported');
   t.is(kept.state, 'running');
   t.regex(kept.errorMessage ?? '', /reload failed, still running the previous module: plugin _signalk-edge-fixture_derive-all: truncated module/);
   const afterBad = outputs.length;
-  await waitFor('the old module still answering', () => outputs.length > afterBad + 20);
+  await waitFor(() => outputs.length > afterBad + 20, 'the old module still answering');
 
   copyFileSync(join(FIXTURES, 'derive-all', 'plugin.wasm'), `${wasm}.new`);
   renameSync(`${wasm}.new`, wasm);
-  await waitFor('the second reload', async () => (await reloads()) === 2);
+  await waitFor(async () => (await reloads()) === 2, 'the second reload');
   t.is((await pluginStatus(runtime, IDS.deriveAll)).errorMessage, '');
 
   clearInterval(feeder);
-  await waitFor('every input answered', () => outputs.length >= sent);
+  await waitFor(() => outputs.length >= sent, 'every input answered');
   t.is(outputs.length, sent, 'exactly one output per input');
   // In order, none missing or repeated: output n is input n doubled.
   t.deepEqual(outputs, Array.from({ length: sent }, (_, i) => 2 * (i + 1)));
@@ -61,8 +63,8 @@ test('replacing the .wasm while deltas flow reloads the plugin without losing a 
 
 test('deltas arriving while a plugin (re)starts are buffered and delivered in order afterwards', async (t) => {
   const dir = await pluginFolder([{ from: FIXTURES, name: 'derive-all' }]);
-  const runtime = await startTestRuntime({ pluginDirs: [dir] });
-  t.teardown(() => runtime.stop());
+  const { runtime, stop } = await startTestRuntime({ pluginDirs: [dir] });
+  t.teardown(stop);
   const runner = runtime.plugins.runner(IDS.deriveAll);
   if (!runner) throw new Error('derive-all not discovered');
   const outputs: number[] = [];

@@ -6,7 +6,10 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildPlugin } from '../scripts/build-examples.js';
-import { EXAMPLES, FIXTURES, IDS, http, pluginFolder, pluginStatus, publish, startTestRuntime, tempDataDir, waitFor, type PluginView } from './helpers/plugins.js';
+import { EXAMPLES, FIXTURES, IDS, http, pluginFolder, pluginStatus, publish, type PluginView } from './helpers/plugins.js';
+import { startTestRuntime } from './helpers/runtime.js';
+import { tempDir } from './helpers/temp.js';
+import { waitFor } from './helpers/wait.js';
 
 const SCHEMA = {
   type: 'object',
@@ -22,8 +25,9 @@ test('list, config with schema validation, enable/disable persisted across a res
     { from: EXAMPLES, name: 'true-wind' },
     { from: FIXTURES, name: 'derive-all' },
   ]);
-  const dataDir = tempDataDir();
-  let runtime = await startTestRuntime({ pluginDirs: [dir], dataDir });
+  const dataDir = tempDir(t, 'ske-data-');
+  let testRuntime = await startTestRuntime({ pluginDirs: [dir], dataDir });
+  let { runtime } = testRuntime;
 
   const list = await http(runtime, 'GET', '/plugins');
   t.is(list.status, 200);
@@ -75,10 +79,11 @@ test('list, config with schema validation, enable/disable persisted across a res
   const disabled = await http(runtime, 'POST', `/plugins/${IDS.deriveAll}/disable`);
   t.like(disabled, { status: 200, body: { state: 'disabled', enabled: false } });
   publish(runtime, [{ path: 'environment.water.temperature', value: 7 }]);
-  await runtime.stop();
+  await testRuntime.stop();
 
-  runtime = await startTestRuntime({ pluginDirs: [dir], dataDir });
-  t.teardown(() => runtime.stop());
+  testRuntime = await startTestRuntime({ pluginDirs: [dir], dataDir });
+  ({ runtime } = testRuntime);
+  t.teardown(testRuntime.stop);
   t.like(await pluginStatus(runtime, IDS.deriveAll), { state: 'disabled', enabled: false });
   t.like(await pluginStatus(runtime, IDS.trueWind), { state: 'running' });
   t.like((await http(runtime, 'GET', `/plugins/${IDS.trueWind}/config`)).body, { configuration: { smoothing: 3 } });
@@ -88,7 +93,7 @@ test('list, config with schema validation, enable/disable persisted across a res
   const enabled = await http(runtime, 'POST', `/plugins/${IDS.deriveAll}/enable`);
   t.like(enabled, { status: 200, body: { state: 'running', enabled: true } });
   publish(runtime, [{ path: 'environment.water.temperature', value: 9 }]);
-  await waitFor('derive-all output after enable', () => runtime.model.valueAt('vessels.self', 'bench.derived')?.value === 18);
+  await waitFor(() => runtime.model.valueAt('vessels.self', 'bench.derived')?.value === 18, 'derive-all output after enable');
 });
 
 // A plugin with a real schema, compiled here from source: it echoes the configuration it was
@@ -115,13 +120,12 @@ test('a configuration that breaks the plugin schema is refused, naming each prop
   writeFileSync(join(pkg, 'assembly', 'index.ts'), CONFIG_ECHO);
   writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'config-echo', version: '1.0.0', wasmManifest: 'plugin.wasm' }));
   await buildPlugin(pkg, 'test');
-  const dataDir = tempDataDir();
-  const runtime = await startTestRuntime({ pluginDirs: [dir], dataDir });
-  t.teardown(() => runtime.stop());
+  const { runtime, stop, dataDir } = await startTestRuntime({ pluginDirs: [dir] });
+  t.teardown(stop);
   const echoed = () => runtime.model.valueAt('vessels.self', 'test.config')?.value;
 
   // Never configured: started with the schema's defaults.
-  await waitFor('the first start', () => echoed());
+  await waitFor(() => echoed(), 'the first start');
   t.deepEqual(echoed(), { factor: 2 });
   t.like((await http(runtime, 'GET', '/plugins/config-echo/config')).body, { enabled: true, schema: SCHEMA });
 

@@ -1,11 +1,11 @@
 import test from 'ava';
 import { spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../runtime/config/settings.js';
 import { deviceAliases, loadProfile, profileIds } from '../runtime/board/profile.js';
 import { deviceAllowFor, renderBoardDropIn } from '../runtime/systemd/unit.js';
+import { tempDir } from './helpers/temp.js';
 
 const UNIT = readFileSync(join(PROJECT_ROOT, 'systemd', 'signalk-edge.service'), 'utf8');
 const MAX_EXPOSURE = 2.5;
@@ -27,8 +27,7 @@ function analyze(args: string[]): Promise<{ code: number | null; stdout: string;
  * signalk-edge.service.d/ next to the unit, where systemd-analyze picks it up.
  */
 function stage(t: { teardown(fn: () => void): void }, board?: string): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ske-unit-'));
-  t.teardown(() => rmSync(dir, { recursive: true, force: true }));
+  const dir = tempDir(t, 'ske-unit-');
   const file = join(dir, 'signalk-edge.service');
   writeFileSync(file, UNIT.replace(/^ExecStart=\/usr\/bin\/node /m, `ExecStart=${process.execPath} `));
   if (board) {

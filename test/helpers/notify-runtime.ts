@@ -1,13 +1,10 @@
 // Child process for test/notify.test.ts: a real runtime (temp data, port 0, no sources) started
-// with startRuntime, so the notifier runs exactly as in production. The parent drives it over IPC:
-// {block: ms} spins the event loop for that long, {stall: {busyMs, everyMs, forMs}} makes the loop
+// by startTestRuntime, so the notifier runs exactly as in production. The parent drives it over
+// IPC: {block: ms} spins the event loop for that long, {stall: {busyMs, everyMs, forMs}} makes the loop
 // sluggish by repeated stalls, {stop: true} stops the runtime. Replies carry CLOCK_MONOTONIC
 // times (process.hrtime) to compare with the listener's arrival times.
 
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { startRuntime } from '../../runtime/app.js';
+import { startTestRuntime } from './runtime.js';
 
 type Command = { block: number } | { stall: { busyMs: number; everyMs: number; forMs: number } } | { stop: true };
 
@@ -23,15 +20,8 @@ function spin(ms: number): void {
   }
 }
 
-const dataDir = mkdtempSync(join(tmpdir(), 'ske-notify-'));
-const runtime = await startRuntime({
-  port: 0,
-  host: '127.0.0.1',
-  dataDir,
-  sources: [],
-  plugins: { dirs: [], watch: false },
-});
-send({ started: now(), url: runtime.api.url });
+const { url, stop } = await startTestRuntime();
+send({ started: now(), url });
 
 process.on('message', (raw: unknown) => {
   const cmd = raw as Command;
@@ -51,7 +41,7 @@ process.on('message', (raw: unknown) => {
       }
     }, everyMs - busyMs);
   } else if ('stop' in cmd) {
-    void runtime.stop().then(() => {
+    void stop().then(() => {
       send({ stopped: now() });
       process.disconnect();
     });

@@ -1,13 +1,13 @@
-// Helpers for the plugin tests: plugin folders copied from the built examples and fixtures, a
-// runtime on port 0 in a temp data dir, HTTP/WebSocket clients and condition polling.
+// Helpers for the plugin tests: plugin folders copied from the built examples and fixtures, and
+// HTTP/WebSocket clients of a runtime (started with startTestRuntime from ./runtime.js).
 
-import { cpSync, mkdirSync, mkdtempSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import WebSocket from 'ws';
-import { startRuntime, type Runtime } from '../../runtime/app.js';
+import type { Runtime } from '../../runtime/app.js';
 import { ensurePluginsBuilt } from './plugin-wasm.js';
-import { DEFAULT_PLUGIN_RESTART, PROJECT_ROOT, type PluginRestartSettings, type Settings } from '../../runtime/config/settings.js';
+import { PROJECT_ROOT } from '../../runtime/config/settings.js';
 
 export const EXAMPLES = join(PROJECT_ROOT, 'examples');
 export const FIXTURES = join(PROJECT_ROOT, 'test', 'fixtures', 'plugins');
@@ -21,51 +21,23 @@ export const IDS = {
   missingImport: '_signalk-edge-fixture_missing-import',
 } as const;
 
+// Plugin folders live as long as the test file's worker: runtimes may still watch them during teardown.
+const folders: string[] = [];
+process.once('exit', () => {
+  for (const dir of folders) rmSync(dir, { recursive: true, force: true });
+});
+
 /** A temp plugin folder holding copies of the named built packages (`examples/<name>` or `fixtures/<name>`). */
 export async function pluginFolder(packages: { from: string; name: string; as?: string }[]): Promise<string> {
   await ensurePluginsBuilt();
   const dir = mkdtempSync(join(tmpdir(), 'ske-plugins-'));
+  folders.push(dir);
   for (const p of packages) {
     const target = join(dir, p.as ?? p.name);
     mkdirSync(target, { recursive: true });
     cpSync(join(p.from, p.name), target, { recursive: true, filter: (src) => !src.includes(`${join(p.from, p.name)}/assembly`) });
   }
   return dir;
-}
-
-export function tempDataDir(): string {
-  return mkdtempSync(join(tmpdir(), 'ske-data-'));
-}
-
-export async function startTestRuntime(opts: {
-  pluginDirs: string[];
-  dataDir?: string;
-  restart?: Partial<PluginRestartSettings>;
-  watch?: boolean;
-}): Promise<Runtime> {
-  const settings: Settings = {
-    port: 0,
-    host: '127.0.0.1',
-    dataDir: opts.dataDir ?? tempDataDir(),
-    selfUrn: 'urn:mrn:imo:mmsi:230000001',
-    sources: [],
-    plugins: {
-      dirs: opts.pluginDirs,
-      watch: opts.watch ?? false,
-      restart: { ...DEFAULT_PLUGIN_RESTART, ...opts.restart },
-    },
-  };
-  return startRuntime(settings);
-}
-
-export async function waitFor<T>(what: string, probe: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 20_000): Promise<T> {
-  const until = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > until) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
 }
 
 export interface JsonResponse {

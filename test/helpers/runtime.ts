@@ -1,7 +1,9 @@
 // A whole runtime for tests: a temp data dir, port 0 on 127.0.0.1, the given sources and plugin
-// folders. `stop()` stops the runtime and removes the data dir; tests call it in t.teardown.
+// folders. `stop()` stops the runtime and removes the data dir unless the caller passed its own
+// (to restart on the same data); tests call it in t.teardown.
 
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtempSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRuntime, type Runtime } from '../../runtime/app.js';
@@ -16,6 +18,8 @@ export interface RuntimeOptions {
   selfUrn?: string;
   watch?: boolean;
   restart?: Partial<PluginRestartSettings>;
+  /** The caller's data dir (to restart on the same data), kept on stop; default a fresh one removed on stop. */
+  dataDir?: string;
 }
 
 export interface TestRuntime {
@@ -31,7 +35,9 @@ export interface TestRuntime {
 export const TEST_SELF_URN = 'urn:mrn:imo:mmsi:230000001';
 
 export async function startTestRuntime(opts: RuntimeOptions = {}): Promise<TestRuntime> {
-  const dataDir = await mkdtemp(join(tmpdir(), 'ske-runtime-'));
+  const ownsDataDir = opts.dataDir === undefined;
+  const dataDir = opts.dataDir ?? mkdtempSync(join(tmpdir(), 'ske-runtime-'));
+  const removeDataDir = () => (ownsDataDir ? rm(dataDir, { recursive: true, force: true }) : Promise.resolve());
   let runtime: Runtime;
   try {
     runtime = await startRuntime({
@@ -43,7 +49,7 @@ export async function startTestRuntime(opts: RuntimeOptions = {}): Promise<TestR
       plugins: { dirs: opts.pluginDirs ?? [], watch: opts.watch ?? false, restart: { ...DEFAULT_PLUGIN_RESTART, ...opts.restart } },
     });
   } catch (err) {
-    await rm(dataDir, { recursive: true, force: true });
+    await removeDataDir();
     throw err;
   }
   let stopped: Promise<void> | undefined;
@@ -57,7 +63,7 @@ export async function startTestRuntime(opts: RuntimeOptions = {}): Promise<TestR
         try {
           await runtime.stop();
         } finally {
-          await rm(dataDir, { recursive: true, force: true });
+          await removeDataDir();
         }
       })()),
   };
