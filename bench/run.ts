@@ -5,11 +5,13 @@ import { setLogLevel } from '../runtime/log.js';
 import { benchEngine } from './engine.js';
 import { benchPlugins } from './plugins.js';
 import { benchPipeline } from './pipeline.js';
+import { benchStartup } from './startup.js';
 
 const benches: [string, () => Promise<string[]>][] = [
   ['pipeline', benchPipeline],
   ['engine', benchEngine],
   ['plugins', () => benchPlugins()],
+  ['startup', () => benchStartup()],
 ];
 
 async function main(): Promise<void> {
