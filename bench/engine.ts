@@ -10,13 +10,9 @@ import { ensurePluginStorage } from '../runtime/storage/plugin-storage.js';
 import { PROJECT_ROOT } from '../runtime/config/settings.js';
 import type { HostServices } from '../runtime/engine/types.js';
 import { buildAll } from '../scripts/build-examples.js';
+import { median } from './stats.js';
 
 const fixture = (name: string): string => join(PROJECT_ROOT, 'test', 'fixtures', 'plugins', name, 'plugin.wasm');
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-}
 
 const mb = (bytes: number): string => (bytes / 1048576).toFixed(1);
 

@@ -10,6 +10,7 @@ import { SignalKModel } from '../runtime/model/model.js';
 import { PluginManager } from '../runtime/plugins/manager.js';
 import { PROJECT_ROOT, type Settings } from '../runtime/config/settings.js';
 import { buildAll } from '../scripts/build-examples.js';
+import { median } from './stats.js';
 
 const FIXTURE = join(PROJECT_ROOT, 'test', 'fixtures', 'plugins', 'derive-all');
 const PLUGIN_ID = '_signalk-edge-fixture_derive-all';
@@ -29,11 +30,6 @@ async function startManager(pluginDir: string): Promise<{ manager: PluginManager
   const startMs = performance.now() - t0;
   if (manager.runner(PLUGIN_ID)?.currentState !== 'running') throw new Error(`derive-all did not start: ${JSON.stringify(manager.list())}`);
   return { manager, bus, dataDir, startMs };
-}
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)];
 }
 
 /** Runs both measurements; returns the lines to print. */

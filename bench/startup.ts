@@ -15,16 +15,12 @@ import { SignalKModel } from '../runtime/model/model.js';
 import { PluginManager } from '../runtime/plugins/manager.js';
 import { PROJECT_ROOT, type Settings } from '../runtime/config/settings.js';
 import { buildAll } from '../scripts/build-examples.js';
+import { median } from './stats.js';
 
 const run = promisify(execFile);
 const FIXTURE = join(PROJECT_ROOT, 'test', 'fixtures', 'plugins', 'derive-all');
 const CHILD = fileURLToPath(new URL('./startup-child.js', import.meta.url));
 const BENCH_SCOPE = '_signalk-edge-bench_';
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.floor(s.length / 2)] ?? NaN;
-}
 
 const mb = (bytes: number): string => (bytes / 1048576).toFixed(1);
 
