@@ -16,7 +16,7 @@ const fixture = (name: string): string => join(PROJECT_ROOT, 'test', 'fixtures',
 
 const mb = (bytes: number): string => (bytes / 1048576).toFixed(1);
 
-function countingHost(pluginId: string, counter: { emitted: number }): HostServices {
+export function countingHost(pluginId: string, counter: { emitted: number }): HostServices {
   return {
     pluginId,
     debug: () => undefined,
@@ -30,6 +30,7 @@ function countingHost(pluginId: string, counter: { emitted: number }): HostServi
     readConfig: () => undefined,
     saveConfig: () => true,
     hasCapability: () => false,
+    allowsNet: () => false,
     publishNotification: () => true,
     registerPutHandler: () => true,
   };

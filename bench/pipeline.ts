@@ -17,6 +17,7 @@ import { startRuntime } from '../runtime/app.js';
 import { DEMO_LOG } from '../runtime/config/settings.js';
 import { Nmea0183Codec } from '../hal/codecs/nmea0183/codec.js';
 import { createSource } from '../hal/sources.js';
+import { createDevices } from '../hal/devices.js';
 
 const TARGET_LINES = 200_000;
 
@@ -77,7 +78,7 @@ async function timePipeline(lines: string[], dir: string): Promise<{ ms: number;
     plugins: { dirs: [], watch: false },
   });
   const client = await subscribe(runtime.api.url);
-  const source = createSource({ id: 'bench', type: 'replay', file, rate: 'fast', linesPerSecond: 1, loop: false }, runtime.bus);
+  const source = createSource({ id: 'bench', type: 'replay', file, rate: 'fast', linesPerSecond: 1, loop: false }, runtime.bus, createDevices());
   let peakRss = process.memoryUsage().rss;
   const t0 = performance.now();
   source.start();

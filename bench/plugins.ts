@@ -1,8 +1,9 @@
 // Plugin benchmark: deltas per second through a WASM plugin and back onto the bus (the derive-all
-// fixture subscribes to `*` and emits one derived value per delta), and plugin start time
-// (load + plugin_start, median of several cold starts).
+// fixture subscribes to `*` and emits one derived value per delta), plugin start time (load +
+// plugin_start, median of several cold starts), and what the runaway guard costs per delivery:
+// direct, one guarded run per delta, one guarded run per batch (what the runner does).
 
-import { cpSync, mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeltaBus } from '../runtime/bus/bus.js';
@@ -10,10 +11,16 @@ import { SignalKModel } from '../runtime/model/model.js';
 import { PluginManager } from '../runtime/plugins/manager.js';
 import { PROJECT_ROOT, type Settings } from '../runtime/config/settings.js';
 import { buildAll } from '../scripts/build-examples.js';
+import { loadPluginBytes } from '../runtime/engine/index.js';
+import { CallGuard } from '../runtime/plugins/call-guard.js';
+import { ensurePluginStorage } from '../runtime/storage/plugin-storage.js';
+import { countingHost } from './engine.js';
 import { median } from './stats.js';
 
 const FIXTURE = join(PROJECT_ROOT, 'test', 'fixtures', 'plugins', 'derive-all');
 const PLUGIN_ID = '_signalk-edge-fixture_derive-all';
+/** Deltas published per event-loop turn: well under the plugin's inbox (10,000). */
+const CHUNK = 1000;
 
 function settingsFor(pluginDir: string, dataDir: string): Settings {
   return { port: 0, host: '127.0.0.1', dataDir, sources: [], plugins: { dirs: [pluginDir], watch: false } };
@@ -32,7 +39,47 @@ async function startManager(pluginDir: string): Promise<{ manager: PluginManager
   return { manager, bus, dataDir, startMs };
 }
 
-/** Runs both measurements; returns the lines to print. */
+/** µs per delta into derive-all: direct calls, one guarded run per delta, one guarded run per 100 deltas. */
+async function guardCost(dataDir: string, n = 20_000): Promise<string[]> {
+  const counter = { emitted: 0 };
+  const bytes = readFileSync(join(FIXTURE, 'plugin.wasm'));
+  const plugin = await loadPluginBytes({ id: 'guard-bench', bytes, vfsRoot: ensurePluginStorage(dataDir, 'guard-bench'), host: countingHost('guard-bench', counter) });
+  try {
+    plugin.start('{}');
+    const guard = new CallGuard(1000);
+    const delta = JSON.stringify({ context: 'vessels.self', updates: [{ source: { label: 'bench' }, values: [{ path: 'environment.wind.speedApparent', value: 7 }] }] });
+    const deliver = () => plugin.deliverDelta(delta);
+    const usPer = (run: () => void): number => {
+      const t0 = performance.now();
+      run();
+      return ((performance.now() - t0) * 1000) / n;
+    };
+    usPer(() => {
+      for (let i = 0; i < n; i++) deliver(); // warm-up
+    });
+    const direct = usPer(() => {
+      for (let i = 0; i < n; i++) deliver();
+    });
+    const each = usPer(() => {
+      for (let i = 0; i < n; i++) guard.run(deliver, 'delta_handler');
+    });
+    const batched = usPer(() => {
+      for (let i = 0; i < n; i += 100) {
+        guard.run(() => {
+          for (let j = 0; j < 100; j++) deliver();
+        }, 'delta_handler');
+      }
+    });
+    if (counter.emitted !== 4 * n) throw new Error(`derive-all emitted ${counter.emitted} for ${4 * n} deltas`);
+    return [
+      `plugins         delivery into derive-all: direct ${direct.toFixed(1)} µs/delta, guarded run per delta ${each.toFixed(1)} µs (${(each / direct).toFixed(2)}× direct), guarded run per 100 deltas ${batched.toFixed(1)} µs (${(batched / direct).toFixed(2)}× direct)`,
+    ];
+  } finally {
+    plugin.close();
+  }
+}
+
+/** Runs the measurements; returns the lines to print. */
 export async function benchPlugins(deltas = 100_000, starts = 7): Promise<string[]> {
   await buildAll(() => undefined);
   const pluginDir = mkdtempSync(join(tmpdir(), 'ske-bench-plugins-'));
@@ -54,17 +101,29 @@ export async function benchPlugins(deltas = 100_000, starts = 7): Promise<string
     const input = (i: number) => ({
       updates: [{ source: { label: 'bench' }, values: [{ path: 'environment.wind.speedApparent', value: i % 30 }] }],
     });
-    for (let i = 0; i < 2000; i++) bus.publish(input(i), 'bench'); // warm-up
+    // Delivery is queued and runs in guarded batches between event-loop turns: publish in chunks
+    // (as a source does, one read at a time) and let the plugin catch up before the next one.
+    const feed = async (from: number, count: number): Promise<void> => {
+      const target = outputs + count;
+      for (let i = from; i < from + count; i += CHUNK) {
+        for (let j = i; j < Math.min(i + CHUNK, from + count); j++) bus.publish(input(j), 'bench');
+        await new Promise((r) => setImmediate(r));
+      }
+      while (outputs < target) await new Promise((r) => setImmediate(r));
+    };
+    await feed(0, 2000); // warm-up
     outputs = 0;
     const t0 = performance.now();
-    for (let i = 0; i < deltas; i++) bus.publish(input(i), 'bench');
+    await feed(0, deltas);
     const seconds = (performance.now() - t0) / 1000;
     await manager.stopAll();
+    const guardLines = await guardCost(dataDir);
     rmSync(dataDir, { recursive: true, force: true });
     if (outputs !== deltas) throw new Error(`derive-all emitted ${outputs} values for ${deltas} deltas`);
     const perSecond = Math.round(deltas / seconds).toLocaleString('en');
     return [
-      `plugins         ${perSecond} deltas/s bus → derive-all (wasm, subscribes *) → bus, one output per input (${deltas} deltas)`,
+      `plugins         ${perSecond} deltas/s bus → derive-all (wasm, subscribes *) → bus, one output per input, guarded batches (${deltas} deltas, published ${CHUNK} per turn)`,
+      ...guardLines,
       `plugins         start (load + plugin_start) median ${median(startMsSamples).toFixed(1)} ms of ${starts}, first ${startMsSamples[0]!.toFixed(1)} ms`,
     ];
   } finally {

@@ -2,16 +2,22 @@
 // `async () => string[]` from a module in bench/ and list it here.
 
 import { setLogLevel } from '../runtime/log.js';
+import { benchCan } from './can.js';
 import { benchEngine } from './engine.js';
+import { benchHal } from './hal.js';
+import { benchIsolation } from './isolation.js';
 import { benchPlugins } from './plugins.js';
 import { benchPipeline } from './pipeline.js';
 import { benchStartup } from './startup.js';
 
 const benches: [string, () => Promise<string[]>][] = [
   ['pipeline', benchPipeline],
+  ['can', benchCan],
   ['engine', benchEngine],
   ['plugins', () => benchPlugins()],
   ['startup', () => benchStartup()],
+  ['hal', () => benchHal()],
+  ['isolation', benchIsolation],
 ];
 
 async function main(): Promise<void> {

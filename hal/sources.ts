@@ -1,4 +1,4 @@
-// Data sources from settings: driver (serial device or replayed log) → line framing → NMEA 0183
+// Data sources from settings: driver (serial device, replayed log, UDP, TCP) → line framing → NMEA 0183
 // codec → bus, with per-source counters for the status API.
 
 import type { DeltaBus } from '../runtime/bus/bus.js';
@@ -8,7 +8,11 @@ import { Nmea0183Codec } from './codecs/nmea0183/codec.js';
 import { LineFramer, type LineSink } from './framing.js';
 import type { DataSource, SourceState, SourceStatus } from './source.js';
 import { ReplayDriver } from './serial/replay.js';
-import { SerialDriver } from './serial/serial-port.js';
+import { TcpDriver } from './net/tcp-source.js';
+import { UdpDriver } from './net/udp-source.js';
+import type { HalDevices } from './devices.js';
+import { CanSource } from './can/source.js';
+import type { SerialLease, SerialPorts } from './serial/ports.js';
 
 const log = createLogger('source');
 
@@ -96,18 +100,69 @@ class NmeaSource implements DataSource {
   }
 }
 
-export function createSource(settings: SourceSettings, bus: DeltaBus): DataSource {
+export function createSource(settings: SourceSettings, bus: DeltaBus, devices: HalDevices): DataSource {
+  if (settings.type === 'can') return new CanSource(settings, bus, devices.can);
   const pipeline = new NmeaPipeline(settings.id, bus);
   if (settings.type === 'replay') {
     const { file, rate, linesPerSecond, loop } = settings;
     return new NmeaSource(settings.id, settings.type, pipeline, new ReplayDriver({ file, rate, linesPerSecond, loop }, pipeline));
   }
-  const driver = new SerialDriver({ path: settings.device, baudRate: settings.baudRate });
-  const framer = new LineFramer(pipeline);
-  driver.onData((chunk) => framer.push(chunk));
-  // A line cut by a disconnect is flushed as it is (and counted as truncated), not glued to new data.
-  driver.onState((state) => {
-    if (state !== 'open') framer.end();
-  });
-  return new NmeaSource(settings.id, settings.type, pipeline, driver);
+  if (settings.type === 'udp') {
+    return new NmeaSource(settings.id, settings.type, pipeline, new UdpDriver({ port: settings.port, address: settings.address }, pipeline));
+  }
+  if (settings.type === 'tcp') {
+    return new NmeaSource(settings.id, settings.type, pipeline, new TcpDriver({ host: settings.host, port: settings.port }, pipeline));
+  }
+  return new NmeaSource(settings.id, settings.type, pipeline, new SharedSerialDevice(devices.serial, settings.device, settings.baudRate, pipeline));
+}
+
+/** A serial source's hold on its (possibly shared) device, taken on start and let go on stop. */
+class SharedSerialDevice implements Driver {
+  private lease: SerialLease | undefined;
+  private unlisten: (() => void)[] = [];
+  private refused: string | undefined;
+
+  constructor(
+    private readonly ports: SerialPorts,
+    private readonly device: string,
+    private readonly baudRate: number,
+    private readonly sink: LineSink,
+  ) {}
+
+  get state(): SourceState {
+    if (this.refused !== undefined) return 'stopped';
+    return this.lease?.driver.state ?? 'stopped';
+  }
+
+  get lastError(): string | undefined {
+    return this.refused ?? this.lease?.driver.lastError;
+  }
+
+  open(): void {
+    if (this.lease) return;
+    try {
+      this.lease = this.ports.acquire(this.device, this.baudRate);
+    } catch (err) {
+      this.refused = (err as Error).message;
+      log.error(this.refused);
+      return;
+    }
+    const driver = this.lease.driver;
+    const framer = new LineFramer(this.sink);
+    // A line cut by a disconnect is flushed as it is (and counted as truncated), not glued to new data.
+    this.unlisten = [
+      driver.onData((chunk) => framer.push(chunk)),
+      driver.onState((state) => {
+        if (state !== 'open') framer.end();
+      }),
+    ];
+  }
+
+  async close(): Promise<void> {
+    for (const off of this.unlisten) off();
+    this.unlisten = [];
+    const lease = this.lease;
+    this.lease = undefined;
+    await lease?.release();
+  }
 }

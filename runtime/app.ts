@@ -8,6 +8,10 @@ import { SignalKModel } from './model/model.js';
 import type { Settings } from './config/settings.js';
 import { writeFileAtomic } from './storage/atomic.js';
 import { createSource } from '../hal/sources.js';
+import type { MqttConnection } from '../hal/net/mqtt-connection.js';
+import { startMqtt } from '../hal/net/mqtt-service.js';
+import { createDevices, type HalDevices } from '../hal/devices.js';
+import { resolveBoard } from './board/resolve.js';
 import type { DataSource } from '../hal/source.js';
 import { startApi, type ApiServer } from './api/server.js';
 import { PluginManager } from './plugins/manager.js';
@@ -21,6 +25,9 @@ export interface Runtime {
   bus: DeltaBus;
   model: SignalKModel;
   sources: DataSource[];
+  devices: HalDevices;
+  /** The MQTT connection when settings have `mqtt`; plugins' `mqtt_*` host functions use it. */
+  mqtt: MqttConnection | undefined;
   plugins: PluginManager;
   api: ApiServer;
   stop(): Promise<void>;
@@ -47,15 +54,20 @@ export async function startRuntime(settings: Settings): Promise<Runtime> {
   const model = new SignalKModel(selfUrn(settings));
   const bus = new DeltaBus(model.selfContext);
   bus.subscribe((msg) => model.apply(msg.delta));
+  const mqtt = settings.mqtt ? startMqtt(settings.mqtt, bus, model.selfContext) : undefined;
 
-  const plugins = await PluginManager.create({ settings, bus, model });
-  const sources = settings.sources.map((s) => createSource(s, bus));
+  // One owner per device: sources and plugins granted the same device share one open handle.
+  const devices = createDevices();
+  const aliases = resolveBoard({ settingsBoard: settings.board }).profile.devices;
+  const plugins = await PluginManager.create({ settings, bus, model, hal: { devices, aliases, mqtt: () => mqtt?.connection } });
+  const sources = settings.sources.map((s) => createSource(s, bus, devices));
   const api = await startApi({
     host: settings.host,
     port: settings.port,
     bus,
     model,
     sources: () => sources.map((s) => s.status()),
+    mqtt: mqtt ? () => mqtt.status() : undefined,
     routes: plugins.routes(),
     put: plugins.putDispatcher(),
   });
@@ -71,12 +83,15 @@ export async function startRuntime(settings: Settings): Promise<Runtime> {
     bus,
     model,
     sources,
+    devices,
+    mqtt: mqtt?.connection,
     plugins,
     api,
     async stop() {
       await notifier?.stopping();
       await Promise.all(sources.map((s) => s.stop()));
       await plugins.stopAll();
+      await mqtt?.stop();
       await api.close();
     },
   };

@@ -44,12 +44,15 @@ export function pluginSourceDirs(): string[] {
   );
 }
 
-/** Hash of what determines the output: sources, package.json, asconfig, compiler and SDK versions. */
+/** The repo's own AssemblyScript HAL library, imported by relative path from plugins here. */
+const HAL_SDK = join(PROJECT_ROOT, 'sdk', 'assemblyscript', 'assembly');
+
+/** Hash of what determines the output: sources, package.json, asconfig, the HAL SDK, compiler and SDK versions. */
 function cacheKey(dir: string, compiler: string): string {
   const h = createHash('sha256').update(compiler);
-  const inputs = [...filesUnder(join(dir, 'assembly')), join(dir, 'package.json'), join(dir, 'asconfig.json')];
+  const inputs = [...filesUnder(join(dir, 'assembly')), join(dir, 'package.json'), join(dir, 'asconfig.json'), ...filesUnder(HAL_SDK)];
   for (const f of inputs) {
-    h.update(relative(dir, f)).update('\0');
+    h.update(relative(PROJECT_ROOT, f)).update('\0');
     if (existsSync(f)) h.update(readFileSync(f));
   }
   return h.digest('hex');

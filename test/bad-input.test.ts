@@ -6,6 +6,7 @@ import { DeltaBus } from '../runtime/bus/bus.js';
 import { SignalKModel } from '../runtime/model/model.js';
 import { PROJECT_ROOT } from '../runtime/config/settings.js';
 import { createSource } from '../hal/sources.js';
+import { createDevices } from '../hal/devices.js';
 import { LineFramer, type FramingError } from '../hal/framing.js';
 import type { DataSource } from '../hal/source.js';
 import { startPtyPair } from './helpers/pty.js';
@@ -62,7 +63,7 @@ test('framer: lines split across chunks, CR/LF/CRLF ends, overlong and binary-on
 
 test('replayed log with bad input: good lines reach the model, bad ones are counted by reason', async (t) => {
   const { bus, model } = pipeline();
-  const source = createSource({ id: 'bad', type: 'replay', file: FIXTURE, rate: 'fast', linesPerSecond: 10, loop: false }, bus);
+  const source = createSource({ id: 'bad', type: 'replay', file: FIXTURE, rate: 'fast', linesPerSecond: 10, loop: false }, bus, createDevices());
   source.start();
   await waitFor(() => source.status().state === 'ended', 'replay to end');
   const status = source.status();
@@ -86,7 +87,7 @@ test('the same bytes over a serial line (pty): same values, same counts', async 
     await pty.stop();
     await rm(dir, { recursive: true, force: true });
   });
-  source = createSource({ id: 'ser', type: 'serial', device: pty.a, baudRate: 4800 }, bus);
+  source = createSource({ id: 'ser', type: 'serial', device: pty.a, baudRate: 4800 }, bus, createDevices());
   source.start();
   await waitFor(() => source?.status().state === 'open', 'serial port open');
   const writer = await open(pty.b, 'w');

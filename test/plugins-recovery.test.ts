@@ -114,6 +114,9 @@ test('two plugins answering each other forever are cut off after a bounded chain
   });
   // Each answers the input and then every output of the other: two deltas per generation.
   publish(runtime, [{ path: 'environment.water.temperature', value: 1 }]);
+  // Delivery is asynchronous: the chain has ended when each plugin's next answer was cut.
+  const cut = () => runtime.plugins.list().reduce((n, p) => n + ('deltas' in p ? p.deltas.feedbackDropped : 0), 0);
+  await waitFor(() => cut() === 2, 'one cut answer per plugin');
   t.is(outputs, 2 * MAX_GENERATIONS);
   const api = await http(runtime, 'GET', '/plugins');
   t.is(api.status, 200);

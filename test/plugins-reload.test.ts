@@ -89,6 +89,7 @@ test('deltas arriving while a plugin (re)starts are buffered and delivered in or
   }
   t.is(buffered, 100, 'caught the plugin while starting');
   t.is(runner.currentState, 'running');
+  await waitFor(() => outputs.length >= 100, 'the buffered deltas answered');
   t.deepEqual(outputs, Array.from({ length: 100 }, (_, i) => 2 * (i + 1)));
   t.is(runner.status().deltas.dropped, 0);
 });

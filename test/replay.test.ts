@@ -6,6 +6,7 @@ import { DeltaBus } from '../runtime/bus/bus.js';
 import { SignalKModel } from '../runtime/model/model.js';
 import { DEMO_LOG, PROJECT_ROOT } from '../runtime/config/settings.js';
 import { createSource } from '../hal/sources.js';
+import { createDevices } from '../hal/devices.js';
 import { ReplayDriver, type ReplayOptions } from '../hal/serial/replay.js';
 import { waitFor } from './helpers/wait.js';
 
@@ -37,7 +38,7 @@ test('fast: the demo passage plays to the end through codec, bus and model, then
   const bus = new DeltaBus(`vessels.${URN}`);
   const model = new SignalKModel(URN);
   bus.subscribe((m) => model.apply(m.delta));
-  const source = createSource({ id: 'demo', type: 'replay', file: DEMO_LOG, rate: 'fast', linesPerSecond: 1, loop: false }, bus);
+  const source = createSource({ id: 'demo', type: 'replay', file: DEMO_LOG, rate: 'fast', linesPerSecond: 1, loop: false }, bus, createDevices());
   t.teardown(() => source.stop());
   source.start();
   await waitFor(() => source.status().state === 'ended', 'the replay to end');

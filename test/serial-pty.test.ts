@@ -7,6 +7,7 @@ import type { Settings } from '../runtime/config/settings.js';
 import { withChecksum } from '../hal/codecs/nmea0183/sentence.js';
 import { DeltaBus } from '../runtime/bus/bus.js';
 import { createSource } from '../hal/sources.js';
+import { createDevices } from '../hal/devices.js';
 import { Backoff } from '../hal/serial/backoff.js';
 import { SerialDriver } from '../hal/serial/serial-port.js';
 import { startPtyPair, type PtyPair } from './helpers/pty.js';
@@ -105,7 +106,7 @@ test('backoff doubles from its base up to its cap, and starts over after a reset
 test('a device absent at start is retried until it appears; stop() cancels the retry', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'skedge-absent-'));
   let pty: PtyPair | undefined;
-  const source = createSource({ id: 'late', type: 'serial', device: join(dir, 'a'), baudRate: 4800 }, new DeltaBus('vessels.urn:mrn:imo:mmsi:230000001'));
+  const source = createSource({ id: 'late', type: 'serial', device: join(dir, 'a'), baudRate: 4800 }, new DeltaBus('vessels.urn:mrn:imo:mmsi:230000001'), createDevices());
   t.teardown(async () => {
     await source.stop();
     await pty?.stop();
@@ -120,7 +121,7 @@ test('a device absent at start is retried until it appears; stop() cancels the r
   t.is(source.status().state, 'stopped');
 
   // Stopping while a retry is pending leaves no timer behind (ava would wait for it otherwise).
-  const gone = createSource({ id: 'gone', type: 'serial', device: join(dir, 'never'), baudRate: 4800 }, new DeltaBus('vessels.urn:mrn:imo:mmsi:230000001'));
+  const gone = createSource({ id: 'gone', type: 'serial', device: join(dir, 'never'), baudRate: 4800 }, new DeltaBus('vessels.urn:mrn:imo:mmsi:230000001'), createDevices());
   gone.start();
   await waitFor(() => gone.status().state === 'reconnecting', 'the failed open');
   await gone.stop();

@@ -197,7 +197,7 @@ export function createEnvImports(host: HostServices, memory: GuestMemory): EnvIm
       withSockets('sk_udp_send', () => {
         const address = str('sk_udp_send', aPtr, aLen);
         const data = memory.readBytes(dPtr, dLen, MAX_GUEST_STRING);
-        if (address === undefined || data === undefined) return -1;
+        if (address === undefined || data === undefined || !host.allowsNet(address, port)) return -1;
         return sockets.udpSend(sid, address, port, data);
       }),
     sk_udp_recv: (sid, bufPtr, bufMax, addrPtr, portPtr) =>
@@ -219,8 +219,8 @@ export function createEnvImports(host: HostServices, memory: GuestMemory): EnvIm
     sk_tcp_create: () => withSockets('sk_tcp_create', () => sockets.tcpCreate()),
     sk_tcp_connect: (sid, aPtr, aLen, port) =>
       withSockets('sk_tcp_connect', () => {
-        const host = str('sk_tcp_connect', aPtr, aLen);
-        return host === undefined ? -1 : sockets.tcpConnect(sid, host, port);
+        const target = str('sk_tcp_connect', aPtr, aLen);
+        return target === undefined || !host.allowsNet(target, port) ? -1 : sockets.tcpConnect(sid, target, port);
       }),
     sk_tcp_connected: (sid) => withSockets('sk_tcp_connected', () => sockets.tcpConnected(sid)),
     sk_tcp_set_line_buffering: (sid, on) => withSockets('sk_tcp_set_line_buffering', () => sockets.tcpSetLineBuffering(sid, on !== 0)),

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import type { DeltaBus } from '../bus/bus.js';
 import type { SignalKModel } from '../model/model.js';
 import type { SourceStatus } from '../../hal/source.js';
+import type { MqttStatus } from '../../hal/net/mqtt-service.js';
 import { createLogger } from '../log.js';
 import { discoveryDocument } from './discovery.js';
 import { HttpError, sendError, sendJson } from './http.js';
@@ -21,6 +22,8 @@ export interface ApiOptions {
   bus: DeltaBus;
   model: SignalKModel;
   sources: () => SourceStatus[];
+  /** The MQTT connection and bridge, when configured. */
+  mqtt?: () => MqttStatus;
   routes: RouteHandler[];
   put: PutDispatcher;
   /** Send-queue bound and heartbeat of the stream (defaults in stream.ts). */
@@ -57,7 +60,7 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
     }
     if (path === STATUS_PATH) {
       const { accepted, rejected, lastRejection } = opts.bus.stats;
-      sendJson(res, 200, { sources: opts.sources(), bus: { accepted, rejected, lastRejection }, stream: stream.stats() });
+      sendJson(res, 200, { sources: opts.sources(), bus: { accepted, rejected, lastRejection }, stream: stream.stats(), mqtt: opts.mqtt?.() });
       return;
     }
     for (const handler of opts.routes) {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // signalk-edge command line: `run` (default) starts the runtime; `doctor` checks the install;
-// `compile` fills the AOT cache.
+// `compile` fills the AOT cache; `grant`/`revoke`/`grants` manage what plugins may touch.
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -9,12 +9,17 @@ import { demoSettings, defaultDataDir, loadSettings, SettingsError, type Setting
 import { startRuntime } from '../app.js';
 import { resolveBoard } from '../board/resolve.js';
 import { compilePlugins, formatSummary } from './compile.js';
+import { grant, GrantCommandError, listGrants, revoke } from './grants.js';
+import { GrantsFileError } from '../capabilities/store.js';
 import { formatReport, runDoctor } from './doctor.js';
 import { engineOptions } from '../plugins/engine-options.js';
 
 const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port N] [--board ID]
        signalk-edge doctor [--settings FILE] [--data DIR] [--board ID]
        signalk-edge compile [--settings FILE] [--data DIR] [--board ID]
+       signalk-edge grant <plugin-id> <capability>... [--settings FILE] [--data DIR]
+       signalk-edge revoke <plugin-id> <capability>... [--settings FILE] [--data DIR]
+       signalk-edge grants [<plugin-id>] [--settings FILE] [--data DIR]
 
   run        start the runtime (default). Without --settings it reads <data>/settings.json,
              and without that file it replays the bundled demo passage and loads the example plugins.
@@ -24,7 +29,13 @@ const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port 
   --board ID        board profile (boards/<ID>.json), overrides the settings and detection
   doctor     check board, Node, devices, data and cache folders, service; exit 1 on a problem
   compile    prepare every installed plugin into the AOT cache (progress on stderr, summary on
-             stdout); exit 1 when any plugin failed`;
+             stdout); exit 1 when any plugin failed
+  grant      let a plugin use a capability: dataRead, dataWrite, putHandlers, rawSockets, ...,
+             serial:<device|alias|*>[:write], can:<iface>[:<pgn>,...], can:<iface>:write,
+             mqtt:publish:<filter>, mqtt:subscribe:<filter>, net:<host>:<port>. Plugin id * = all.
+             Written to <data>/grants.json; a running service applies it within a second.
+  revoke     take a grant back (closes the plugin's open handles that relied on it)
+  grants     what each plugin requests, is granted (and where) and has in effect`;
 
 function resolveSettings(values: { settings?: string; data?: string; port?: string }): { settings: Settings; from: string } {
   const dataDir = values.data ?? defaultDataDir();
@@ -115,6 +126,16 @@ async function compile(args: string[]): Promise<void> {
   process.exitCode = summary.failed.length > 0 ? 1 : 0;
 }
 
+function grantCommand(command: 'grant' | 'revoke' | 'grants', args: string[]): void {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { settings: { type: 'string' }, data: { type: 'string' } } });
+  const { settings } = resolveSettings(values);
+  const [plugin, ...capabilities] = positionals;
+  if (command !== 'grants' && plugin === undefined) throw new GrantCommandError(`${command} needs a plugin id and a capability\n${USAGE}`);
+  const lines =
+    command === 'grants' ? listGrants(settings, plugin) : command === 'grant' ? grant(settings, plugin!, capabilities) : revoke(settings, plugin!, capabilities);
+  console.log(lines.join('\n'));
+}
+
 async function main(argv: string[]): Promise<void> {
   const [first, ...rest] = argv;
   const command = first === undefined || first.startsWith('-') ? 'run' : first;
@@ -126,6 +147,10 @@ async function main(argv: string[]): Promise<void> {
       return doctor(args);
     case 'compile':
       return compile(args);
+    case 'grant':
+    case 'revoke':
+    case 'grants':
+      return grantCommand(command, args);
     case 'help':
       console.log(USAGE);
       return;
@@ -138,6 +163,11 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof SettingsError) {
     console.error(`settings error: ${err.message}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (err instanceof GrantCommandError || err instanceof GrantsFileError) {
+    console.error(`signalk-edge: ${err.message}`);
     process.exitCode = 2;
     return;
   }

@@ -5,6 +5,9 @@ import { readFileSync, existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { GrantsFileError, parseGrantLists, type GrantLists } from '../capabilities/store.js';
+import { parseMqttSettings, parseNetSource, type MqttSettings, type TcpSourceSettings, type UdpSourceSettings } from '../../hal/net/settings.js';
+import { parseCanSource, type CanSourceSettings } from '../../hal/can/settings.js';
 
 export interface SerialSourceSettings {
   id: string;
@@ -24,7 +27,8 @@ export interface ReplaySourceSettings {
   loop: boolean;
 }
 
-export type SourceSettings = SerialSourceSettings | ReplaySourceSettings;
+export type SourceSettings = SerialSourceSettings | ReplaySourceSettings | UdpSourceSettings | TcpSourceSettings | CanSourceSettings;
+export type { CanSourceSettings };
 
 /** Crash recovery: restart after baseMs, doubling up to maxMs; give up at the maxCrashes-th crash. */
 export interface PluginRestartSettings {
@@ -38,12 +42,17 @@ export interface PluginRestartSettings {
 /** Upstream's policy: 1 s doubling, give up after 3 crashes. */
 export const DEFAULT_PLUGIN_RESTART: PluginRestartSettings = { baseMs: 1000, maxMs: 30_000, maxCrashes: 3, stableMs: 30_000 };
 
+/** A call into a plugin running longer than this is stopped and counts as a crash. */
+export const DEFAULT_CALL_TIMEOUT_MS = 1000;
+
 export interface PluginSettings {
   /** Folders searched for plugin packages (npm layout). */
   dirs: string[];
   /** Reload a plugin when its .wasm file changes (default true). */
   watch?: boolean;
   restart?: PluginRestartSettings;
+  /** Bound on one call (or batch of deliveries) into a plugin; DEFAULT_CALL_TIMEOUT_MS when absent. */
+  callTimeoutMs?: number;
 }
 
 export interface Settings {
@@ -57,6 +66,10 @@ export interface Settings {
   board?: string;
   /** AOT cache folder; `<dataDir>/cache` when absent. */
   cacheDir?: string;
+  /** Operator grants by plugin id (`*` = every plugin); DEFAULT_GRANTS when absent. */
+  grants?: GrantLists;
+  /** MQTT broker connection and bridge rules (hal/net/settings.ts). */
+  mqtt?: MqttSettings;
 }
 
 export class SettingsError extends Error {
@@ -142,7 +155,7 @@ export function parseSettings(input: unknown, file: string): Settings {
   const r: Reader = new Reader(file);
   const base = dirname(resolve(file));
   const o = r.obj(input, '');
-  r.known(o, '', ['port', 'host', 'dataDir', 'selfUrn', 'sources', 'plugins', 'board', 'cacheDir']);
+  r.known(o, '', ['port', 'host', 'dataDir', 'selfUrn', 'sources', 'plugins', 'board', 'cacheDir', 'grants', 'mqtt']);
   const settings: Settings = {
     port: o.port === undefined ? 3000 : r.int(o.port, 'port', 0, 65535),
     host: o.host === undefined ? '127.0.0.1' : r.str(o.host, 'host'),
@@ -156,6 +169,15 @@ export function parseSettings(input: unknown, file: string): Settings {
     settings.board = board;
   }
   if (o.cacheDir !== undefined) settings.cacheDir = resolve(base, r.str(o.cacheDir, 'cacheDir'));
+  if (o.grants !== undefined) {
+    try {
+      settings.grants = parseGrantLists(o.grants, 'grants');
+    } catch (err) {
+      if (!(err instanceof GrantsFileError)) throw err;
+      r.fail('', err.message);
+    }
+  }
+  if (o.mqtt !== undefined) settings.mqtt = parseMqttSettings(r, o.mqtt);
   if (o.selfUrn !== undefined) {
     const urn = r.str(o.selfUrn, 'selfUrn');
     if (!/^urn:mrn:(signalk:uuid:[0-9a-fA-F-]{36}|imo:mmsi:\d{9})$/.test(urn)) {
@@ -173,7 +195,7 @@ export function parseSettings(input: unknown, file: string): Settings {
       if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) r.fail(`${key}.id`, 'must be 1-32 letters, digits, _ or -');
       if (ids.has(id)) r.fail(`${key}.id`, `duplicate source id ${JSON.stringify(id)}`);
       ids.add(id);
-      const type = r.oneOf(s.type, `${key}.type`, ['serial', 'replay'] as const);
+      const type = r.oneOf(s.type, `${key}.type`, ['serial', 'replay', 'udp', 'tcp', 'can'] as const);
       if (type === 'serial') {
         r.known(s, key, ['id', 'type', 'device', 'baudRate']);
         settings.sources.push({
@@ -182,6 +204,10 @@ export function parseSettings(input: unknown, file: string): Settings {
           device: r.str(s.device, `${key}.device`),
           baudRate: s.baudRate === undefined ? 4800 : r.oneOf(s.baudRate, `${key}.baudRate`, VALID_BAUD_RATES),
         });
+      } else if (type === 'udp' || type === 'tcp') {
+        settings.sources.push(parseNetSource(r, s, key, id, type));
+      } else if (type === 'can') {
+        settings.sources.push(parseCanSource(r, s, key, id, base, settings.sources));
       } else {
         r.known(s, key, ['id', 'type', 'file', 'rate', 'linesPerSecond', 'loop']);
         const filePath = resolve(base, r.str(s.file, `${key}.file`));
@@ -199,12 +225,13 @@ export function parseSettings(input: unknown, file: string): Settings {
   }
   if (o.plugins !== undefined) {
     const p = r.obj(o.plugins, 'plugins');
-    r.known(p, 'plugins', ['dirs', 'watch', 'restart']);
+    r.known(p, 'plugins', ['dirs', 'watch', 'restart', 'callTimeoutMs']);
     if (p.dirs !== undefined) {
       if (!Array.isArray(p.dirs)) r.fail('plugins.dirs', `must be an array, got ${kind(p.dirs)}`);
       settings.plugins.dirs = p.dirs.map((d: unknown, i: number) => resolve(base, r.str(d, `plugins.dirs[${i}]`)));
     }
     if (p.watch !== undefined) settings.plugins.watch = r.bool(p.watch, 'plugins.watch');
+    if (p.callTimeoutMs !== undefined) settings.plugins.callTimeoutMs = r.int(p.callTimeoutMs, 'plugins.callTimeoutMs', 10, 60_000);
     if (p.restart !== undefined) {
       const rs = r.obj(p.restart, 'plugins.restart');
       r.known(rs, 'plugins.restart', ['baseMs', 'maxMs', 'maxCrashes', 'stableMs']);

@@ -5,6 +5,7 @@ import { readFile } from 'node:fs/promises';
 import type { JsonValue } from '../bus/delta.js';
 import type { PutResult } from '../api/types.js';
 import { createEnvImports } from '../abi/env.js';
+import { createHalImports, HAL_MODULE, type HalHost, type HalImports } from '../abi/hal.js';
 import { GuestMemory } from '../abi/memory.js';
 import { createWasi } from '../abi/wasi.js';
 import { createLogger } from '../log.js';
@@ -30,6 +31,8 @@ export interface LoadOptions {
   memoryLimitMB?: number;
   /** AOT cache folder; no caching when absent. */
   cacheDir?: string;
+  /** Hardware access under grants; without it the module gets no `signalk_hal` functions. */
+  hal?: HalHost;
 }
 
 /** Name of the export upstream calls for a PUT on (context, path). */
@@ -66,9 +69,15 @@ export async function loadPluginBytes(opts: Omit<LoadOptions, 'wasmPath'> & { by
 
   const memory = new GuestMemory();
   const env = createEnvImports(host, memory);
+  const hal = opts.hal ? createHalImports(opts.hal, memory) : undefined;
+  const release = (): void => {
+    env.close();
+    hal?.close().catch((err: unknown) => log.warn(`plugin ${id}: closing HAL handles failed: ${message(err)}`));
+  };
   try {
     const wasi = createWasi(opts.vfsRoot, memory);
-    const imports = { env: env.functions, wasi_snapshot_preview1: wasi.imports };
+    const imports: Record<string, Record<string, unknown>> = { env: env.functions, wasi_snapshot_preview1: wasi.imports };
+    if (hal) imports[HAL_MODULE] = hal.functions;
     checkImports(id, module, imports);
     let instance: WebAssembly.Instance;
     try {
@@ -84,9 +93,9 @@ export async function loadPluginBytes(opts: Omit<LoadOptions, 'wasmPath'> & { by
     } catch (err) {
       throw new PluginLoadError(id, `initialization (_initialize) failed: ${message(err)}`);
     }
-    return new LibraryPlugin(id, kind, instance.exports, createMarshal(kind, instance.exports, memory), env.close);
+    return new LibraryPlugin(id, kind, instance.exports, createMarshal(kind, instance.exports, memory), hal, release);
   } catch (err) {
-    env.close();
+    release();
     throw err;
   }
 }
@@ -98,6 +107,7 @@ class LibraryPlugin implements PluginInstance {
   readonly exportedId: string | undefined;
   readonly hasDeltaHandler: boolean;
   readonly hasPoll: boolean;
+  readonly hasHalData: boolean;
   private closed = false;
 
   constructor(
@@ -105,6 +115,7 @@ class LibraryPlugin implements PluginInstance {
     readonly kind: PluginKind,
     private readonly exports: WebAssembly.Exports,
     private readonly marshal: Marshal,
+    readonly hal: HalImports | undefined,
     private readonly releaseImports: () => void,
   ) {
     this.exportedId = this.optionalString('plugin_id');
@@ -112,6 +123,7 @@ class LibraryPlugin implements PluginInstance {
     this.schema = this.parseSchema();
     this.hasDeltaHandler = asFunction(exports, 'delta_handler') !== undefined;
     this.hasPoll = asFunction(exports, 'poll') !== undefined;
+    this.hasHalData = asFunction(exports, 'hal_data') !== undefined;
   }
 
   private optionalString(name: string): string | undefined {
@@ -156,6 +168,10 @@ class LibraryPlugin implements PluginInstance {
 
   poll(): number {
     return this.hasPoll ? this.fn('poll')() : 0;
+  }
+
+  halData(): void {
+    if (this.hasHalData) this.fn('hal_data')();
   }
 
   handlePut(context: string, path: string, valueJson: string): PutResult {

@@ -3,6 +3,7 @@
 
 import type { JsonValue } from '../bus/delta.js';
 import type { PutResult } from '../api/types.js';
+import type { HalSession } from '../abi/hal.js';
 
 /** What the host functions of one plugin instance may do; implemented by runtime/plugins. */
 export interface HostServices {
@@ -17,6 +18,8 @@ export interface HostServices {
   readConfig(): JsonValue | undefined;
   saveConfig(configuration: JsonValue): boolean;
   hasCapability(name: string): boolean;
+  /** Raw sockets to host:port are granted (`net:` grants; rawSockets alone allows any). */
+  allowsNet(host: string, port: number): boolean;
   publishNotification(path: string, value: JsonValue): boolean;
   registerPutHandler(context: string, path: string): boolean;
 }
@@ -29,6 +32,10 @@ export interface PluginInstance {
   readonly schema: JsonValue | undefined;
   readonly hasDeltaHandler: boolean;
   readonly hasPoll: boolean;
+  /** The plugin exports `hal_data`, called when its HAL handles have new data. */
+  readonly hasHalData: boolean;
+  /** Its HAL handles, when the host gave it the `signalk_hal` functions. */
+  readonly hal: HalSession | undefined;
   /** How strings cross the boundary: AssemblyScript runtime objects or Rust (ptr, len) buffers. */
   readonly kind?: 'assemblyscript' | 'rust';
   /** What `plugin_id()` returned, when exported (upstream otherwise derives the id from package.json). */
@@ -38,8 +45,10 @@ export interface PluginInstance {
   /** Hands one delta (JSON text) to the plugin's `delta_handler`. Throws on trap. */
   deliverDelta(json: string): void;
   poll(): number;
+  /** Calls `hal_data()`. Throws on trap. */
+  halData(): void;
   /** Calls the plugin's PUT handler export for a registered path. Throws on trap. */
   handlePut(context: string, path: string, valueJson: string): PutResult;
-  /** Releases the instance (memory, WASI handles). */
+  /** Releases the instance (memory, WASI handles, HAL handles). */
   close(): void;
 }

@@ -4,23 +4,8 @@
 
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve, sep } from 'node:path';
-
-/** Upstream's `wasmCapabilities` booleans. */
-const CAPABILITY_NAMES = [
-  'dataRead',
-  'dataWrite',
-  'network',
-  'putHandlers',
-  'httpEndpoints',
-  'staticFiles',
-  'rawSockets',
-  'serialPorts',
-  'resourceProvider',
-  'weatherProvider',
-  'radarProvider',
-] as const;
-export type CapabilityName = (typeof CAPABILITY_NAMES)[number];
-export type Capabilities = Record<CapabilityName, boolean>;
+import { FLAG_NAMES, parseGrantList, type Grant } from '../capabilities/grant.js';
+import type { Flags } from '../capabilities/policy.js';
 
 /** A delta subscription from `signalkEdge.subscriptions`; no context means the self vessel. */
 export interface PluginSubscription {
@@ -36,7 +21,10 @@ export interface PluginManifest {
   /** The package folder (holds package.json). */
   dir: string;
   wasmPath: string;
-  requested: Capabilities;
+  /** The manifest's `wasmCapabilities` booleans. */
+  requested: Flags;
+  /** Fine-grained requests from `signalkEdge.requests` (serial devices, CAN, MQTT, hosts). */
+  requests: Grant[];
   /** Undefined: the plugin receives every delta, as upstream. */
   subscriptions: PluginSubscription[] | undefined;
 }
@@ -61,14 +49,14 @@ function isRecord(v: unknown): v is Record<string, unknown> {
 
 const NPM_NAME = /^(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/i;
 
-function parseCapabilities(raw: unknown): Capabilities | string {
-  const caps = Object.fromEntries(CAPABILITY_NAMES.map((n) => [n, false])) as Capabilities;
+function parseCapabilities(raw: unknown): Flags | string {
+  const caps = Object.fromEntries(FLAG_NAMES.map((n) => [n, false])) as Flags;
   // Upstream treats data access as granted unless the manifest says false.
   caps.dataRead = true;
   caps.dataWrite = true;
   if (raw === undefined) return caps;
   if (!isRecord(raw)) return 'wasmCapabilities must be an object';
-  for (const name of CAPABILITY_NAMES) {
+  for (const name of FLAG_NAMES) {
     const v = raw[name];
     if (v === undefined) continue;
     if (typeof v !== 'boolean') return `wasmCapabilities.${name} must be true or false, got ${JSON.stringify(v)}`;
@@ -78,6 +66,14 @@ function parseCapabilities(raw: unknown): Capabilities | string {
     return `wasmCapabilities.storage must be "vfs-only", got ${JSON.stringify(raw.storage)}`;
   }
   return caps;
+}
+
+function parseRequests(edge: unknown): Grant[] | string {
+  if (!isRecord(edge) || edge.requests === undefined) return [];
+  const raw = edge.requests;
+  if (!Array.isArray(raw) || raw.some((r) => typeof r !== 'string')) return 'signalkEdge.requests must be an array of capability strings';
+  const parsed = parseGrantList(raw as string[]);
+  return parsed.ok ? parsed.grants : `signalkEdge.requests[${parsed.index}]: ${parsed.reason}`;
 }
 
 function parseSubscriptions(edge: unknown): PluginSubscription[] | undefined | string {
@@ -135,6 +131,8 @@ function readPluginPackage(dir: string): DiscoveredPackage | undefined {
   if (typeof requested === 'string') return broken(requested, id);
   const subscriptions = parseSubscriptions(pkg.signalkEdge);
   if (typeof subscriptions === 'string') return broken(subscriptions, id);
+  const requests = parseRequests(pkg.signalkEdge);
+  if (typeof requests === 'string') return broken(requests, id);
   return {
     ok: true,
     manifest: {
@@ -145,6 +143,7 @@ function readPluginPackage(dir: string): DiscoveredPackage | undefined {
       dir,
       wasmPath,
       requested,
+      requests,
       subscriptions,
     },
   };

@@ -7,7 +7,8 @@ import { parseDelta } from '../bus/delta.js';
 import type { HostServices } from '../engine/types.js';
 import type { SignalKModel } from '../model/model.js';
 import type { Logger } from '../log.js';
-import type { Capabilities, CapabilityName } from './discovery.js';
+import type { Flags } from '../capabilities/policy.js';
+import type { FlagName } from '../capabilities/grant.js';
 import { readPluginConfig, writePluginConfig } from './plugin-config.js';
 
 /** What the host services need from the plugin they serve. */
@@ -16,7 +17,8 @@ export interface HostTarget {
   readonly log: Logger;
   readonly model: SignalKModel;
   readonly configFile: string;
-  capabilities(): Capabilities;
+  capabilities(): Flags;
+  allowsNet(host: string, port: number): boolean;
   /** Status and error lines from the plugin. */
   noteStatus(message: string): void;
   noteError(message: string): void;
@@ -37,7 +39,7 @@ export function tagWithPlugin(delta: Delta, id: string): Delta {
   return delta;
 }
 
-function isCapability(caps: Capabilities, name: string): name is CapabilityName {
+function isCapability(caps: Flags, name: string): name is FlagName {
   return Object.prototype.hasOwnProperty.call(caps, name);
 }
 
@@ -93,9 +95,10 @@ export function createHostServices(target: HostTarget): HostServices {
       const full = path.startsWith('notifications.') ? path : `notifications.${path}`;
       return emit({ updates: [{ values: [{ path: full, value }] }] }) === undefined;
     },
+    allowsNet: (host, port) => target.allowsNet(host, port),
     registerPutHandler(context, path) {
       if (!target.capabilities().putHandlers) {
-        log.warn(`PUT handler for ${context}.${path} refused: putHandlers capability not requested`);
+        log.warn(`PUT handler for ${context}.${path} refused: putHandlers capability not requested and granted`);
         return false;
       }
       target.addPutHandler(context, path);

@@ -2,22 +2,34 @@
 // the bus, dispatches PUTs to them, reloads them when their .wasm changes, and serves their REST API.
 
 import type { Settings } from '../config/settings.js';
-import { DEFAULT_PLUGIN_RESTART } from '../config/settings.js';
+import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_PLUGIN_RESTART } from '../config/settings.js';
 import type { DeltaBus } from '../bus/bus.js';
 import type { SignalKModel } from '../model/model.js';
 import type { PutDispatcher, RouteHandler } from '../api/types.js';
 import { createLogger } from '../log.js';
+import type { MqttAccess } from '../abi/hal.js';
+import { GrantTable } from '../capabilities/store.js';
+import { createDevices, type HalDevices } from '../../hal/devices.js';
 import { discoverPlugins, type BrokenPackage } from './discovery.js';
 import { engineOptions } from './engine-options.js';
 import { watchFile } from './file-watch.js';
 import { PutHandlerRegistry } from './put-handlers.js';
 import { EmittedDeltaPublisher } from './publisher.js';
+import { CallGuard } from './call-guard.js';
+import { DeliveryScheduler } from './delivery.js';
 import { pluginRoutes } from './routes.js';
 import { PluginRunner, type PluginStatus, type RunnerDeps } from './runner.js';
 
 const log = createLogger('plugins');
 /** Quiet time after the last change event before a replaced .wasm is loaded. */
 const WATCH_DEBOUNCE_MS = 200;
+
+/** What plugins' HAL functions reach: the shared devices, board aliases, the MQTT connection. */
+export interface PluginHal {
+  devices: HalDevices;
+  aliases: Readonly<Record<string, string>>;
+  mqtt(): MqttAccess | undefined;
+}
 
 /** A package that could not be read: listed, never started. */
 export interface BrokenPluginStatus {
@@ -36,14 +48,21 @@ export class PluginManager {
   private readonly puts: PutHandlerRegistry;
   private unsubscribe: (() => void) | undefined;
   private unwatch: (() => void)[] = [];
+  readonly grants: GrantTable;
+  private readonly publisher: EmittedDeltaPublisher;
 
   private constructor(
     private readonly settings: Settings,
     private readonly bus: DeltaBus,
     model: SignalKModel,
+    hal: PluginHal,
   ) {
     this.puts = new PutHandlerRegistry((c) => model.resolveContext(c));
+    this.grants = new GrantTable(settings.grants, settings.dataDir);
+    if (this.grants.error) log.error(`${this.grants.error}; no grants from that file apply until it is fixed`);
     const publisher = new EmittedDeltaPublisher(bus);
+    this.publisher = publisher;
+    const guard = new CallGuard(settings.plugins.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
     const deps: RunnerDeps = {
       dataDir: settings.dataDir,
       engine: engineOptions(settings),
@@ -51,6 +70,10 @@ export class PluginManager {
       model,
       puts: this.puts,
       publish: (deltas, origin) => publisher.publish(deltas, origin),
+      guard,
+      scheduler: new DeliveryScheduler(guard),
+      grants: this.grants,
+      ...hal,
     };
     for (const found of discoverPlugins(settings.plugins.dirs)) {
       if (found.ok) {
@@ -66,8 +89,10 @@ export class PluginManager {
     for (const b of this.brokenPackages.values()) log.error(`plugin ${b.id} (${b.dir}): ${b.error}`);
   }
 
-  static async create(deps: { settings: Settings; bus: DeltaBus; model: SignalKModel }): Promise<PluginManager> {
-    return new PluginManager(deps.settings, deps.bus, deps.model);
+  /** Without `hal`, plugins get devices of their own and no board aliases or MQTT (benchmarks, tools). */
+  static async create(deps: { settings: Settings; bus: DeltaBus; model: SignalKModel; hal?: PluginHal }): Promise<PluginManager> {
+    const hal = deps.hal ?? { devices: createDevices(), aliases: {}, mqtt: () => undefined };
+    return new PluginManager(deps.settings, deps.bus, deps.model, hal);
   }
 
   routes(): RouteHandler[] {
@@ -106,10 +131,23 @@ export class PluginManager {
   async startAll(): Promise<void> {
     const runners = [...this.runners.values()];
     this.unsubscribe ??= this.bus.subscribe((msg) => {
-      for (let i = 0; i < runners.length; i++) runners[i].offer(msg);
+      const lineage = this.publisher.lineage();
+      for (let i = 0; i < runners.length; i++) runners[i].offer(msg, lineage);
     });
-    if (this.settings.plugins.watch !== false && this.unwatch.length === 0) {
-      this.unwatch = runners.map((r) => watchFile(r.manifest.wasmPath, WATCH_DEBOUNCE_MS, () => void r.reload(), r.log));
+    if (this.unwatch.length === 0) {
+      if (this.settings.plugins.watch !== false) {
+        this.unwatch = runners.map((r) => watchFile(r.manifest.wasmPath, WATCH_DEBOUNCE_MS, () => void r.reload(), r.log));
+      }
+      // Grants apply while plugins run: `signalk-edge grant`/`revoke` edit the grants file.
+      this.unwatch.push(
+        this.grants.watch(
+          () => {
+            log.info('grants changed; applying to running plugins');
+            for (const r of runners) r.regrant();
+          },
+          (error) => log.error(`${error}; keeping the grants in force before the change`),
+        ),
+      );
     }
     await Promise.all(runners.map((r) => r.start()));
     const states = runners.map((r) => `${r.id} ${r.currentState}`).join(', ');

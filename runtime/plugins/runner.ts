@@ -1,7 +1,9 @@
 // One plugin's lifecycle: load → start → deliver deltas / poll / PUT → stop, with crash recovery
-// (exponential backoff, give up after a limit) and hot reload. Every call into the instance goes
-// through `call`, which turns a trap into a crash and publishes what the plugin emitted only after
-// the call has returned, so no instance is ever re-entered.
+// (exponential backoff, give up after a limit) and hot reload. Every call into the instance runs
+// under the CallGuard (a call past plugins.callTimeoutMs is stopped) and turns a trap or a timeout
+// into a crash: single calls through `call`, deltas queued in the inbox and delivered in batches
+// by the DeliveryScheduler. What the plugin emitted is published only after the call or batch has
+// returned, so no instance is ever re-entered.
 
 import type { Delta, JsonValue } from '../bus/delta.js';
 import type { BusDelta } from '../bus/bus.js';
@@ -12,19 +14,28 @@ import { loadPlugin } from '../engine/index.js';
 import type { SignalKModel } from '../model/model.js';
 import { createLogger, type Logger } from '../log.js';
 import { configFile, ensurePluginStorage } from '../storage/plugin-storage.js';
-import { effectiveCapabilities } from './capabilities.js';
 import { validateConfig } from './config-schema.js';
-import type { Capabilities, PluginManifest, PluginSubscription } from './discovery.js';
+import type { PluginManifest, PluginSubscription } from './discovery.js';
+import type { HalHost, MqttAccess } from '../abi/hal.js';
+import type { HandleStatus } from '../abi/hal-handles.js';
+import { DenialLog, type Denial } from '../capabilities/denials.js';
+import { CapabilityPolicy, type Flags } from '../capabilities/policy.js';
+import type { GrantTable } from '../capabilities/store.js';
+import type { HalDevices } from '../../hal/devices.js';
 import type { EngineOptions } from './engine-options.js';
 import { createHostServices, type HostTarget } from './host-services.js';
 import { readPluginConfig, writePluginConfig } from './plugin-config.js';
 import type { PutHandlerRegistry } from './put-handlers.js';
 import { subscriptionFilter, type DeltaFilter } from './subscriptions.js';
+import type { CallGuard } from './call-guard.js';
+import type { DeliveryScheduler, DeliveryTarget } from './delivery.js';
+import { Inbox } from './inbox.js';
+import { answerTo, newLineage, type EmittedDelta, type Lineage } from './publisher.js';
 
 export type PluginState = 'stopped' | 'disabled' | 'starting' | 'running' | 'reloading' | 'crashed' | 'failed' | 'error';
 
-/** Deltas kept for a plugin while it starts; beyond this the oldest are dropped (and counted). */
-const START_BUFFER_LIMIT = 10_000;
+/** Deltas waiting for a plugin (while it starts, or between delivery runs); beyond this the oldest are dropped (and counted). */
+const INBOX_LIMIT = 10_000;
 const POLL_INTERVAL_MS = 1000;
 const EVENT_HISTORY = 20;
 
@@ -47,10 +58,14 @@ export interface PluginStatus {
   crashes: number;
   /** Automatic restarts after crashes, in total. */
   restarts: number;
-  capabilities: { requested: Capabilities; effective: Capabilities };
+  /** Grant strings: what the manifest requests, what the operator granted, what is in effect; refused calls. */
+  capabilities: { requested: string[]; granted: string[]; effective: string[]; denied: Denial[] };
+  /** Open HAL handles with their queues. */
+  hal: HandleStatus[];
   subscriptions: PluginSubscription[] | 'all';
   putHandlers: { context: string; path: string }[];
-  deltas: { received: number; emitted: number; rejected: number; dropped: number; lastRejection?: string };
+  /** dropped: never delivered (inbox full, or discarded on crash/stop); feedbackDropped: emitted but cut (16-generation chain or fan-out budget). */
+  deltas: { received: number; emitted: number; rejected: number; dropped: number; feedbackDropped: number; lastRejection?: string };
   wasmPath: string;
   events: PluginEvent[];
 }
@@ -62,15 +77,24 @@ export interface RunnerDeps {
   restart: PluginRestartSettings;
   model: SignalKModel;
   puts: PutHandlerRegistry;
-  /** Publishes deltas a plugin emitted (already validated and tagged). */
-  publish(deltas: Delta[], origin: string): void;
+  /** Publishes deltas a plugin emitted (already validated and tagged); returns how many were cut as feedback. */
+  publish(deltas: EmittedDelta[], origin: string): number;
+  /** Bounds every call into the plugin (plugins.callTimeoutMs). */
+  guard: CallGuard;
+  /** Runs queued delta deliveries in guarded batches. */
+  scheduler: DeliveryScheduler;
+  grants: GrantTable;
+  /** Board device aliases (nmea1 → /dev/ttyUSB0). */
+  aliases: Readonly<Record<string, string>>;
+  devices: HalDevices;
+  mqtt(): MqttAccess | undefined;
 }
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export class PluginRunner implements HostTarget {
+export class PluginRunner implements HostTarget, DeliveryTarget {
   readonly id: string;
   readonly log: Logger;
   readonly model: SignalKModel;
@@ -85,14 +109,17 @@ export class PluginRunner implements HostTarget {
   private errorMessage = '';
   private crashes = 0;
   private restarts = 0;
-  private readonly stats = { received: 0, emitted: 0, rejected: 0, dropped: 0, lastRejection: undefined as string | undefined };
+  private readonly stats = { received: 0, emitted: 0, rejected: 0, dropped: 0, feedbackDropped: 0, lastRejection: undefined as string | undefined };
   private readonly events: PluginEvent[] = [];
   private readonly host: HostServices;
   private readonly filter: DeltaFilter;
   private instance: PluginInstance | undefined;
-  private outbox: Delta[] = [];
-  /** Deltas that arrived while starting, delivered in order once the instance runs. */
-  private inbox: string[] = [];
+  private outbox: EmittedDelta[] = [];
+  /** Lineage given to what the plugin emits during the current call (see publisher.ts). */
+  private emitLineage: Lineage = newLineage(1);
+  /** Deltas waiting for delivery, in order; kept while the plugin starts or reloads. */
+  private readonly inbox = new Inbox<{ json: string; lineage: Lineage }>(INBOX_LIMIT);
+  /** Starting: deltas queue in the inbox until the instance runs. */
   private buffering = false;
   /** Bumped whenever a pending load becomes obsolete (stop, crash, newer start). */
   private epoch = 0;
@@ -101,6 +128,10 @@ export class PluginRunner implements HostTarget {
   private restartTimer: NodeJS.Timeout | undefined;
   /** Lifecycle operations run one at a time. */
   private chain: Promise<void> = Promise.resolve();
+  private policy: CapabilityPolicy;
+  private readonly denials: DenialLog;
+  private readonly halHost: HalHost;
+  private halDataPending = false;
 
   constructor(
     readonly manifest: PluginManifest,
@@ -113,6 +144,16 @@ export class PluginRunner implements HostTarget {
     this.name = manifest.packageName;
     this.filter = subscriptionFilter(manifest.subscriptions, deps.model.selfContext, (c) => deps.model.resolveContext(c));
     this.host = createHostServices(this);
+    this.policy = this.buildPolicy();
+    this.denials = new DenialLog(this.id, this.log);
+    this.halHost = {
+      pluginId: this.id,
+      devices: deps.devices,
+      policy: () => this.policy,
+      deny: (capability, call) => this.denials.deny(capability, call),
+      mqtt: () => deps.mqtt(),
+      dataReady: () => this.scheduleHalData(),
+    };
     let stored;
     try {
       stored = readPluginConfig(this.configFile);
@@ -128,10 +169,41 @@ export class PluginRunner implements HostTarget {
 
   // ---- HostTarget (called by the host functions during a call into the plugin) ----
 
-  capabilities(): Capabilities {
-    return effectiveCapabilities(this.manifest.requested);
+  capabilities(): Flags {
+    return this.policy.flags();
+  }
+
+  allowsNet(host: string, port: number): boolean {
+    if (this.policy.net(host, port)) return true;
+    this.denials.deny(`net:${host}:${port}`, 'raw socket');
+    return false;
+  }
+
+  private buildPolicy(): CapabilityPolicy {
+    const { requested, requests } = this.manifest;
+    return new CapabilityPolicy({ requestedFlags: requested, requests, granted: this.deps.grants.grantsFor(this.id), aliases: this.deps.aliases });
+  }
+
+  /** The operator changed grants: applies them to the running instance at once (open handles included). */
+  regrant(): void {
+    this.policy = this.buildPolicy();
+    this.denials.clear();
+    this.instance?.hal?.regrant();
+    this.event('grants changed');
+  }
+
+  /** New data on a HAL handle: one `hal_data` call per event-loop turn, however many chunks arrived. */
+  private scheduleHalData(): void {
+    if (this.halDataPending || !this.instance?.hasHalData) return;
+    this.halDataPending = true;
+    setImmediate(() => {
+      this.halDataPending = false;
+      if (this.state === 'running' || this.state === 'reloading') this.call((i) => i.halData(), 'hal_data');
+    });
   }
   noteStatus(m: string): void {
+    // As upstream: a new status replaces an earlier error.
+    this.errorMessage = '';
     this.statusMessage = m;
     this.log.info(`status: ${m}`);
   }
@@ -140,7 +212,7 @@ export class PluginRunner implements HostTarget {
     this.log.warn(`error: ${m}`);
   }
   queueDelta(delta: Delta): void {
-    this.outbox.push(delta);
+    this.outbox.push({ delta, lineage: this.emitLineage });
   }
   noteRejected(reason: string): void {
     this.stats.rejected++;
@@ -153,23 +225,39 @@ export class PluginRunner implements HostTarget {
 
   // ---- data path ----
 
-  /** A delta from the bus; the plugin gets it when it matches the subscriptions and is not its own. */
-  offer(msg: BusDelta): void {
+  /**
+   * A delta from the bus; the plugin gets it when it matches the subscriptions and is not its own.
+   * It is queued and delivered in the scheduler's next batch; `lineage` places it in a chain of outputs.
+   */
+  offer(msg: BusDelta, lineage: Lineage): void {
     if (!this.buffering && !(this.instance?.hasDeltaHandler && (this.state === 'running' || this.state === 'reloading'))) return;
     const delta = msg.delta;
     const first = delta.updates[0];
     if (first !== undefined && first.$source === this.id && first.source?.type === 'plugin') return;
     if (!this.filter(delta)) return;
-    if (this.buffering) {
-      if (this.inbox.length >= START_BUFFER_LIMIT) {
-        this.inbox.shift();
-        this.stats.dropped++;
-      }
-      this.inbox.push(msg.json);
-      return;
+    if (this.inbox.push({ json: msg.json, lineage })) {
+      this.stats.dropped++;
+      this.log.limited('warn', 'inbox', `inbox full (${INBOX_LIMIT} deltas): oldest dropped; the plugin cannot keep up`);
     }
-    this.stats.received++;
-    this.call((i) => i.deliverDelta(msg.json));
+    if (!this.buffering) this.deps.scheduler.wake(this);
+  }
+
+  // ---- DeliveryTarget (called by the scheduler) ----
+
+  deliverQueued(deadline: number): boolean {
+    const instance = this.instance;
+    if (!instance?.hasDeltaHandler || this.buffering || (this.state !== 'running' && this.state !== 'reloading')) return false;
+    for (let item = this.inbox.shift(); item !== undefined; item = this.inbox.shift()) {
+      this.stats.received++;
+      this.emitLineage = answerTo(item.lineage);
+      instance.deliverDelta(item.json);
+      if (performance.now() >= deadline) break;
+    }
+    return this.inbox.length > 0;
+  }
+
+  fail(err: unknown): void {
+    if (this.instance) this.crash(err);
   }
 
   /** Routes a PUT to the plugin's handler export. */
@@ -178,16 +266,17 @@ export class PluginRunner implements HostTarget {
       return { state: 'FAILED', statusCode: 503, message: `plugin ${this.id} is ${this.state}` };
     }
     const valueJson = JSON.stringify(value);
-    const result = this.call((i) => i.handlePut(context, path, valueJson));
+    const result = this.call((i) => i.handlePut(context, path, valueJson), 'PUT handler');
     return result ?? { state: 'FAILED', statusCode: 500, message: `plugin ${this.id} crashed handling the PUT: ${this.errorMessage}` };
   }
 
-  /** Runs one call into the instance: a throw is a crash; emitted deltas are published afterwards. */
-  private call<T>(fn: (instance: PluginInstance) => T): T | undefined {
+  /** Runs one guarded call into the instance: a throw or a timeout is a crash; emitted deltas are published afterwards. */
+  private call<T>(fn: (instance: PluginInstance) => T, what: string): T | undefined {
     const instance = this.instance;
     if (!instance) return undefined;
+    this.emitLineage = newLineage(1);
     try {
-      return fn(instance);
+      return this.deps.guard.run(() => fn(instance), what);
     } catch (err) {
       this.crash(err);
       return undefined;
@@ -196,12 +285,18 @@ export class PluginRunner implements HostTarget {
     }
   }
 
-  private flush(): void {
+  flush(): void {
     if (this.outbox.length === 0) return;
     const batch = this.outbox;
     this.outbox = [];
     this.stats.emitted += batch.length;
-    this.deps.publish(batch, `plugin:${this.id}`);
+    this.stats.feedbackDropped += this.deps.publish(batch, `plugin:${this.id}`);
+  }
+
+  /** Discards what waits in the inbox (crash, stop, failed start), counted as dropped. */
+  private discardInbox(): void {
+    this.stats.dropped += this.inbox.clear();
+    this.deps.scheduler.cancel(this);
   }
 
   // ---- lifecycle ----
@@ -310,13 +405,13 @@ export class PluginRunner implements HostTarget {
 
   private load(): Promise<PluginInstance> {
     const vfsRoot = ensurePluginStorage(this.deps.dataDir, this.id);
-    return loadPlugin({ id: this.id, wasmPath: this.manifest.wasmPath, vfsRoot, host: this.host, ...this.deps.engine });
+    return loadPlugin({ id: this.id, wasmPath: this.manifest.wasmPath, vfsRoot, host: this.host, hal: this.halHost, ...this.deps.engine });
   }
 
   private async startFresh(reason: string): Promise<void> {
     this.clearRestartTimer();
     const epoch = ++this.epoch;
-    this.inbox = [];
+    // Deltas still queued for a previous instance (new configuration) go to the new one.
     this.buffering = true;
     this.setState('starting', reason);
     let instance: PluginInstance;
@@ -325,7 +420,7 @@ export class PluginRunner implements HostTarget {
     } catch (err) {
       if (epoch !== this.epoch) return;
       this.buffering = false;
-      this.inbox = [];
+      this.discardInbox();
       this.errorMessage = message(err);
       this.setState('error', this.errorMessage);
       this.log.error(this.errorMessage);
@@ -345,10 +440,11 @@ export class PluginRunner implements HostTarget {
     this.schema = instance.schema;
     this.schemaKnown = true;
     this.statusMessage = '';
-    const rc = this.call((i) => i.start(this.startConfig()));
-    if (this.instance !== instance) return; // trapped in plugin_start: crash() took over
+    const rc = this.call((i) => i.start(this.startConfig()), 'plugin_start');
+    if (this.instance !== instance) return; // trapped or timed out in plugin_start: crash() took over
     if (rc !== 0) {
       this.teardown();
+      this.discardInbox();
       this.errorMessage = `plugin_start returned ${rc}`;
       this.setState('error', this.errorMessage);
       this.log.error(this.errorMessage);
@@ -362,15 +458,10 @@ export class PluginRunner implements HostTarget {
       this.pollTimer = setInterval(() => this.pollOnce(), POLL_INTERVAL_MS);
       this.pollTimer.unref();
     }
-    // Still buffering while draining: a delta that arrives meanwhile queues behind the older ones.
-    for (let i = 0; i < this.inbox.length && this.instance === instance; i++) {
-      if (!instance.hasDeltaHandler) break;
-      this.stats.received++;
-      const json = this.inbox[i];
-      this.call((inst) => inst.deliverDelta(json));
-    }
-    this.inbox = [];
+    // What queued meanwhile goes out in the next batch, ahead of anything newer.
     this.buffering = false;
+    if (!instance.hasDeltaHandler) this.inbox.clear();
+    else if (this.inbox.length > 0) this.deps.scheduler.wake(this);
   }
 
   /** Configuration JSON for plugin_start: the saved configuration with schema defaults filled in. */
@@ -382,7 +473,7 @@ export class PluginRunner implements HostTarget {
 
   private pollOnce(): void {
     if (this.state !== 'running' && this.state !== 'reloading') return;
-    const rc = this.call((i) => i.poll());
+    const rc = this.call((i) => i.poll(), 'poll');
     if (rc !== undefined && rc !== 0) this.log.limited('debug', 'poll', `poll() returned ${rc}`);
   }
 
@@ -394,6 +485,7 @@ export class PluginRunner implements HostTarget {
     this.crashes++;
     this.epoch++;
     this.teardown();
+    this.discardInbox();
     this.log.error(`crashed (${this.crashes} of ${policy.maxCrashes}): ${why}`);
     if (this.crashes >= policy.maxCrashes) {
       this.errorMessage = `failed: crashed ${this.crashes} times, last error: ${why}`;
@@ -413,15 +505,20 @@ export class PluginRunner implements HostTarget {
     }, delay);
   }
 
-  /** Graceful stop of the current instance (plugin_stop, then close). A trap here is logged, not a crash. */
+  /**
+   * Graceful stop of the current instance (plugin_stop, then close). A trap or timeout here is
+   * logged, not a crash. The inbox is kept: a reload or restart hands it to the next instance.
+   */
   private stopInstance(): void {
     const instance = this.instance;
     if (instance) {
+      this.emitLineage = newLineage(1);
       try {
-        const rc = instance.stop();
+        const rc = this.deps.guard.run(() => instance.stop(), 'plugin_stop');
         if (rc !== 0) this.log.warn(`plugin_stop returned ${rc}`);
       } catch (err) {
         this.log.warn(`plugin_stop failed: ${message(err)}`);
+        this.event(`plugin_stop failed: ${message(err)}`);
       } finally {
         this.flush();
       }
@@ -435,7 +532,6 @@ export class PluginRunner implements HostTarget {
     this.pollTimer = undefined;
     this.deps.puts.removePlugin(this.id);
     this.buffering = false;
-    this.inbox = [];
     const instance = this.instance;
     this.instance = undefined;
     if (!instance) return;
@@ -455,6 +551,7 @@ export class PluginRunner implements HostTarget {
     this.epoch++;
     this.clearRestartTimer();
     this.stopInstance();
+    this.discardInbox();
     this.statusMessage = '';
     this.setState(state);
   }
@@ -498,7 +595,8 @@ export class PluginRunner implements HostTarget {
       errorMessage: this.errorMessage,
       crashes: this.crashes,
       restarts: this.restarts,
-      capabilities: { requested: { ...this.manifest.requested }, effective: this.capabilities() },
+      capabilities: { ...this.policy.describe(), denied: this.denials.list() },
+      hal: this.instance?.hal?.handles() ?? [],
       subscriptions: this.manifest.subscriptions ?? 'all',
       putHandlers: this.deps.puts.ofPlugin(this.id),
       deltas: lastRejection === undefined ? counts : { ...counts, lastRejection },

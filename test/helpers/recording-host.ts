@@ -58,6 +58,9 @@ export class RecordingHost implements HostServices {
     this.capabilityQueries.push(name);
     return this.opts.capabilities?.includes(name) ?? false;
   }
+  allowsNet(): boolean {
+    return this.opts.capabilities?.includes('rawSockets') ?? false;
+  }
   publishNotification(path: string, value: JsonValue): boolean {
     this.notifications.push({ path, value });
     return true;

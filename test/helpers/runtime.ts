@@ -10,6 +10,8 @@ import { startRuntime, type Runtime } from '../../runtime/app.js';
 import { startApi, type ApiOptions, type ApiServer } from '../../runtime/api/server.js';
 import { DeltaBus } from '../../runtime/bus/bus.js';
 import { SignalKModel } from '../../runtime/model/model.js';
+import type { GrantLists } from '../../runtime/capabilities/store.js';
+import type { MqttSettings } from '../../hal/net/settings.js';
 import { DEFAULT_PLUGIN_RESTART, type PluginRestartSettings, type ReplaySourceSettings, type SourceSettings } from '../../runtime/config/settings.js';
 
 export interface RuntimeOptions {
@@ -18,8 +20,14 @@ export interface RuntimeOptions {
   selfUrn?: string;
   watch?: boolean;
   restart?: Partial<PluginRestartSettings>;
+  /** Settings `plugins.callTimeoutMs`: the bound on a call into a plugin (default 1000). */
+  callTimeoutMs?: number;
   /** The caller's data dir (to restart on the same data), kept on stop; default a fresh one removed on stop. */
   dataDir?: string;
+  /** Settings `grants` (plugin id or `*` → grant strings); the defaults when absent. */
+  grants?: GrantLists;
+  /** Settings `mqtt`: broker connection and bridge rules. */
+  mqtt?: MqttSettings;
 }
 
 export interface TestRuntime {
@@ -46,7 +54,14 @@ export async function startTestRuntime(opts: RuntimeOptions = {}): Promise<TestR
       dataDir,
       selfUrn: opts.selfUrn ?? TEST_SELF_URN,
       sources: opts.sources ?? [],
-      plugins: { dirs: opts.pluginDirs ?? [], watch: opts.watch ?? false, restart: { ...DEFAULT_PLUGIN_RESTART, ...opts.restart } },
+      plugins: {
+        dirs: opts.pluginDirs ?? [],
+        watch: opts.watch ?? false,
+        restart: { ...DEFAULT_PLUGIN_RESTART, ...opts.restart },
+        ...(opts.callTimeoutMs === undefined ? {} : { callTimeoutMs: opts.callTimeoutMs }),
+      },
+      ...(opts.grants ? { grants: opts.grants } : {}),
+      ...(opts.mqtt ? { mqtt: opts.mqtt } : {}),
     });
   } catch (err) {
     await removeDataDir();

@@ -1,0 +1,131 @@
+// NMEA 2000 / CAN benchmark, one input for every figure: the frames of the canboat candump -l
+// recording (test/fixtures/can/candumpSample3.txt: heading, attitude, position, wind, depth,
+// AIS fast packets...) repeated to ~200k frames.
+//  (a) the libraries alone: canboatjs FromPgn.parse + n2k-signalk N2kMapper.toDelta per frame;
+//  (b) our N2kCodec.decode (the same plus result kinds, wire normalisation and delta validation);
+//  (c) candump line parsing alone;
+//  (d) end to end: a `fast` replay of the repeated log as a file → CanInterfaces → CanSource
+//      (codec) → bus → model, timed from start until the replay has ended.
+// `node dist/bench/run.js can`, or as part of `npm run bench`.
+
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { FromPgn } from '@canboat/canboatjs';
+import { N2kMapper } from '@signalk/n2k-signalk';
+import { DeltaBus } from '../runtime/bus/bus.js';
+import { SignalKModel } from '../runtime/model/model.js';
+import { PROJECT_ROOT } from '../runtime/config/settings.js';
+import { parseCandumpLine } from '../hal/can/candump.js';
+import { parseId, type CanFrame } from '../hal/can/frame.js';
+import { CanInterfaces } from '../hal/can/interfaces.js';
+import { SerialPorts } from '../hal/serial/ports.js';
+import { N2kCodec } from '../hal/codecs/n2k/codec.js';
+import { createSource } from '../hal/sources.js';
+import { median } from './stats.js';
+
+const LOG = join(PROJECT_ROOT, 'test', 'fixtures', 'can', 'candumpSample3.txt');
+const TARGET_FRAMES = 200_000;
+const URN = 'urn:mrn:signalk:uuid:0d6a0a4e-2f7c-4f51-a7a9-6d3b1f0c9e11';
+
+const perSec = (n: number, ms: number): number => (n / ms) * 1000;
+const fmt = (rate: number): string => `${Math.round(rate).toLocaleString('en-US')} frames/s`;
+
+/** The recording's frame lines, repeated to about TARGET_FRAMES. */
+function input(): string[] {
+  const frames = readFileSync(LOG, 'latin1')
+    .split(/\r?\n/)
+    .filter((l) => parseCandumpLine(l).kind === 'frame');
+  const lines: string[] = [];
+  while (lines.length < TARGET_FRAMES) lines.push(...frames);
+  return lines;
+}
+
+/** Median of five timed rounds (the first also warms up the JIT); `run` gets a fresh state each round. */
+function timeRounds(run: () => void): number {
+  const ms: number[] = [];
+  for (let round = 0; round < 5; round++) {
+    const t0 = performance.now();
+    run();
+    ms.push(performance.now() - t0);
+  }
+  return median(ms);
+}
+
+function timeLibraries(frames: CanFrame[]): number {
+  return timeRounds(() => {
+    const parser = new FromPgn({});
+    parser.on('error', () => {});
+    const mapper = new N2kMapper({});
+    for (const f of frames) {
+      const msg = parser.parse({ pgn: { ...parseId(f.id) }, length: f.data.length, data: Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength) });
+      if (msg) mapper.toDelta(msg);
+    }
+  });
+}
+
+function timeCodec(frames: CanFrame[]): number {
+  return timeRounds(() => {
+    const codec = new N2kCodec('bench');
+    for (const f of frames) codec.decode(f);
+  });
+}
+
+function timeCandump(lines: string[]): number {
+  return timeRounds(() => {
+    for (const l of lines) parseCandumpLine(l);
+  });
+}
+
+async function timePipeline(lines: string[], dir: string): Promise<{ ms: number; deltas: number }> {
+  const file = join(dir, 'bench.log');
+  await writeFile(file, lines.join('\n') + '\n');
+  const model = new SignalKModel(URN);
+  const bus = new DeltaBus(model.selfContext);
+  bus.subscribe((m) => model.apply(m.delta));
+  const source = createSource({ id: 'bench', type: 'can', interface: 'bench0', driver: 'candump', file, rate: 'fast', loop: false }, bus, {
+    serial: new SerialPorts(),
+    can: new CanInterfaces(),
+  });
+  const t0 = performance.now();
+  source.start();
+  try {
+    while (source.status().state !== 'ended') {
+      await new Promise((r) => setTimeout(r, 5));
+      if (performance.now() - t0 > 300_000) throw new Error('replay did not end in 5 min');
+    }
+    const status = source.status();
+    if (status.lines !== lines.length) throw new Error(`replayed ${status.lines} of ${lines.length} frames`);
+    return { ms: performance.now() - t0, deltas: status.deltas };
+  } finally {
+    await source.stop();
+  }
+}
+
+export async function benchCan(): Promise<string[]> {
+  const lines = input();
+  const frames = lines.flatMap((l) => {
+    const p = parseCandumpLine(l);
+    return p.kind === 'frame' ? [p.frame] : [];
+  });
+  const dir = await mkdtemp(join(tmpdir(), 'skedge-bench-can-'));
+  try {
+    const libRate = perSec(frames.length, timeLibraries(frames));
+    const codecRate = perSec(frames.length, timeCodec(frames));
+    const candumpRate = perSec(lines.length, timeCandump(lines));
+    const p = await timePipeline(lines, dir);
+    const pipeRate = perSec(lines.length, p.ms);
+    return [
+      `NMEA 2000 over CAN (${frames.length.toLocaleString('en-US')} frames, canboat candumpSample3 repeated; median of 5 rounds)`,
+      `  libraries alone, FromPgn.parse + N2kMapper.toDelta: ${fmt(libRate)}`,
+      `  N2kCodec.decode (parse + map + normalise + validate): ${fmt(codecRate)}`,
+      `  candump line parsing alone:                          ${fmt(candumpRate)}`,
+      `  replay fast → CanInterfaces → codec → bus → model:   ${fmt(pipeRate)} ` +
+        `(${p.deltas.toLocaleString('en-US')} deltas, ${(p.ms / 1000).toFixed(1)} s)`,
+      `  ratio codec / libraries: ${(codecRate / libRate).toFixed(2)}, pipeline / libraries: ${(pipeRate / libRate).toFixed(2)}`,
+    ];
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}

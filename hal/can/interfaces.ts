@@ -1,0 +1,154 @@
+// The owner of every CAN interface in the process. Sources define what drives an interface (a
+// candump replay, or SocketCAN); sources and plugins acquire leases on it. The driver is opened on
+// the first acquire and closed on the last release: one driver per interface however many users.
+// An interface no source defined is driven by SocketCAN.
+
+import { createLogger } from '../../runtime/log.js';
+import type { CanDriver, CanDriverState } from './driver.js';
+import { pgnOf, type CanFrame } from './frame.js';
+import { SocketCanDriver } from './socketcan.js';
+
+const log = createLogger('can');
+
+export type CanDriverFactory = (iface: string) => CanDriver;
+
+export interface CanLease {
+  readonly iface: string;
+  readonly state: CanDriverState;
+  readonly lastError: string | undefined;
+  /** What the driver could not deliver, by reason (shared by every lease on the interface). */
+  readonly dropped: Readonly<Record<string, number>>;
+  /** Adds a frame listener, only called for frames of `pgns` when given; returns its removal. */
+  onFrame(listener: (frame: CanFrame) => void, pgns?: ReadonlySet<number>): () => void;
+  onState(listener: (state: CanDriverState) => void): () => void;
+  send(frame: CanFrame): Promise<void>;
+  /** Removes this lease's listeners and lets go of the interface; the last release closes it. Idempotent. */
+  release(): Promise<void>;
+}
+
+interface Listener {
+  fn: (frame: CanFrame) => void;
+  pgns: ReadonlySet<number> | undefined;
+}
+
+/** One open interface: its driver, lease count and the listeners of every lease. */
+class OpenInterface {
+  users = 0;
+  private listeners: Listener[] = [];
+
+  constructor(
+    readonly iface: string,
+    readonly driver: CanDriver,
+  ) {
+    driver.onFrame((frame) => this.dispatch(frame));
+  }
+
+  add(fn: (frame: CanFrame) => void, pgns: ReadonlySet<number> | undefined): () => void {
+    const listener: Listener = { fn, pgns: pgns && new Set(pgns) };
+    this.listeners = [...this.listeners, listener];
+    return () => {
+      this.listeners = this.listeners.filter((l) => l !== listener);
+    };
+  }
+
+  /** Each listener is isolated: one that throws neither stops the driver nor the others. */
+  private dispatch(frame: CanFrame): void {
+    const ls = this.listeners;
+    let pgn = -1;
+    for (let i = 0; i < ls.length; i++) {
+      const { fn, pgns } = ls[i];
+      if (pgns) {
+        if (pgn < 0) pgn = pgnOf(frame.id);
+        if (!pgns.has(pgn)) continue;
+      }
+      try {
+        fn(frame);
+      } catch (err) {
+        log.limited('error', `listener:${this.iface}`, `${this.iface}: frame listener failed: ${(err as Error).stack ?? String(err)}`);
+      }
+    }
+  }
+}
+
+export class CanInterfaces {
+  private readonly factories = new Map<string, CanDriverFactory>();
+  private readonly open = new Map<string, OpenInterface>();
+
+  /** `fallback` drives interfaces no source defined; SocketCAN on boards. */
+  constructor(private readonly fallback: CanDriverFactory = (iface) => new SocketCanDriver({ iface })) {}
+
+  /** Says what drives `iface` (a source's replay or SocketCAN settings). Only once, and before it is in use. */
+  define(iface: string, factory: CanDriverFactory): void {
+    if (this.factories.has(iface)) throw new Error(`CAN interface ${iface} is already defined by another source`);
+    if (this.open.has(iface)) throw new Error(`CAN interface ${iface} is already in use`);
+    this.factories.set(iface, factory);
+  }
+
+  /** Shares the interface, opening its driver on first use. */
+  acquire(iface: string): CanLease {
+    let entry = this.open.get(iface);
+    if (!entry) {
+      const factory = this.factories.get(iface) ?? this.fallback;
+      entry = new OpenInterface(iface, factory(iface));
+      this.open.set(iface, entry);
+      entry.driver.open();
+    }
+    entry.users++;
+    return this.lease(entry);
+  }
+
+  /** Interfaces open now, with their user counts (status, tests). */
+  list(): { iface: string; users: number; state: CanDriverState; lastError?: string }[] {
+    return [...this.open.values()].map((e) => {
+      const lastError = e.driver.lastError;
+      return { iface: e.iface, users: e.users, state: e.driver.state, ...(lastError === undefined ? {} : { lastError }) };
+    });
+  }
+
+  private lease(entry: OpenInterface): CanLease {
+    const { iface, driver } = entry;
+    let removals: (() => void)[] = [];
+    let released = false;
+    const live = (what: string): void => {
+      if (released) throw new Error(`${what} on a released lease of CAN interface ${iface}`);
+    };
+    return {
+      iface,
+      get state() {
+        return released ? 'stopped' : driver.state;
+      },
+      get lastError() {
+        return driver.lastError;
+      },
+      get dropped() {
+        return driver.dropped;
+      },
+      onFrame(listener, pgns) {
+        live('onFrame');
+        const off = entry.add(listener, pgns);
+        removals.push(off);
+        return off;
+      },
+      onState(listener) {
+        live('onState');
+        const off = driver.onState(listener);
+        removals.push(off);
+        return off;
+      },
+      send(frame) {
+        if (released) return Promise.reject(new Error(`send on a released lease of CAN interface ${iface}`));
+        return driver.send(frame);
+      },
+      release: async () => {
+        if (released) return;
+        released = true;
+        for (const off of removals) off();
+        removals = [];
+        entry.users--;
+        if (entry.users > 0) return;
+        if (this.open.get(iface) === entry) this.open.delete(iface);
+        await driver.close();
+      },
+    };
+  }
+}

@@ -1,0 +1,186 @@
+// The CAN driver for boards: a raw SocketCAN channel on an interface (can0, vecan0, ...), extended
+// ids only. When the interface is absent, down, or goes away (USB adapter unplugged, `ip link set
+// can0 down`), it retries with exponential backoff and says why in lastError; it never throws.
+// The kernel does not always tell a bound socket that its interface went down, so while open the
+// interface's operstate in sysfs is checked every LINK_CHECK_MS.
+
+import { readFile } from 'node:fs/promises';
+import { createLogger } from '../../runtime/log.js';
+import { Backoff } from '../serial/backoff.js';
+import { loadChannelBinding, parseChannelMessage, type ChannelBinding, type RawChannel } from './channel.js';
+import { Listeners, type CanDriver, type CanDriverState } from './driver.js';
+import { isValidFrame, type CanFrame } from './frame.js';
+
+const log = createLogger('socketcan');
+
+const LINK_CHECK_MS = 2_000;
+
+export interface SocketCanOptions {
+  iface: string;
+  /** First retry delay, doubling up to maxRetryMs. */
+  retryMs?: number;
+  maxRetryMs?: number;
+  /** Where interfaces are listed (a seam for tests); /sys/class/net. */
+  sysfs?: string;
+  /** The CAN socket binding (a seam for tests); loaded lazily by default. */
+  binding?: () => Promise<ChannelBinding>;
+}
+
+/** Why the interface cannot be used now, from sysfs; undefined when it exists and is not down. */
+async function linkProblem(sysfs: string, iface: string): Promise<string | undefined> {
+  let state: string;
+  try {
+    state = (await readFile(`${sysfs}/${iface}/operstate`, 'utf8')).trim();
+  } catch {
+    return 'interface absent';
+  }
+  return state === 'down' ? `interface is down (ip link set ${iface} up type can bitrate 250000)` : undefined;
+}
+
+export class SocketCanDriver implements CanDriver {
+  private channel: RawChannel | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private linkTimer: NodeJS.Timeout | undefined;
+  private readonly backoff: Backoff;
+  private readonly frames = new Listeners<CanFrame>();
+  private readonly states = new Listeners<CanDriverState>();
+  private readonly counts: Record<string, number> = {};
+  private _state: CanDriverState = 'stopped';
+  private _lastError: string | undefined;
+  /** Bumped by every connect and close, so a late async step of an older attempt does nothing. */
+  private generation = 0;
+
+  constructor(private readonly options: SocketCanOptions) {
+    this.backoff = new Backoff(options.retryMs ?? 500, options.maxRetryMs ?? 30_000);
+  }
+
+  get state(): CanDriverState {
+    return this._state;
+  }
+
+  get lastError(): string | undefined {
+    return this._lastError;
+  }
+
+  get dropped(): Readonly<Record<string, number>> {
+    return this.counts;
+  }
+
+  onFrame(listener: (frame: CanFrame) => void): () => void {
+    return this.frames.add(listener);
+  }
+
+  onState(listener: (state: CanDriverState) => void): () => void {
+    return this.states.add(listener);
+  }
+
+  open(): void {
+    if (this._state !== 'stopped') return;
+    this.setState('connecting');
+    void this.connect();
+  }
+
+  async close(): Promise<void> {
+    this.generation++;
+    this.setState('stopped');
+    clearTimeout(this.timer);
+    clearInterval(this.linkTimer);
+    this.timer = this.linkTimer = undefined;
+    this.stopChannel();
+  }
+
+  send(frame: CanFrame): Promise<void> {
+    const channel = this.channel;
+    if (!channel || this._state !== 'open') return Promise.reject(new Error(`${this.options.iface} is not open`));
+    if (!isValidFrame(frame)) return Promise.reject(new Error(`not a valid CAN frame: id ${frame.id}, ${frame.data.length} bytes`));
+    try {
+      channel.send({ id: frame.id, ext: true, rtr: false, data: Buffer.from(frame.data) });
+      return Promise.resolve();
+    } catch (err) {
+      return Promise.reject(new Error(`${this.options.iface}: send failed: ${(err as Error).message}`));
+    }
+  }
+
+  private setState(state: CanDriverState): void {
+    if (state === this._state) return;
+    this._state = state;
+    this.states.emit(state);
+  }
+
+  private async connect(): Promise<void> {
+    this.timer = undefined;
+    const generation = ++this.generation;
+    const { iface } = this.options;
+    const problem = await linkProblem(this.options.sysfs ?? '/sys/class/net', iface);
+    if (generation !== this.generation) return;
+    if (problem !== undefined) return this.retry(problem);
+    let channel: RawChannel;
+    try {
+      const binding = await (this.options.binding ?? loadChannelBinding)();
+      if (generation !== this.generation) return;
+      channel = binding.open(iface);
+      channel.addListener('onMessage', (msg) => this.received(msg));
+      channel.addListener('onStopped', () => {
+        if (this.channel === channel) this.lost('channel stopped (interface down or removed)');
+      });
+      channel.start();
+    } catch (err) {
+      if (generation !== this.generation) return;
+      return this.retry((err as Error).message);
+    }
+    this.channel = channel;
+    this.backoff.reset();
+    this._lastError = undefined;
+    this.linkTimer = setInterval(() => void this.checkLink(channel), LINK_CHECK_MS);
+    this.linkTimer.unref();
+    log.info(`${iface} open`);
+    this.setState('open');
+  }
+
+  private received(msg: unknown): void {
+    const m = parseChannelMessage(msg);
+    // socketcan flags ext/rtr/err; canboatjs's channel masks the id and flags nothing, so there an
+    // id that fits 11 bits is taken for a standard frame (no NMEA 2000 device sends such an id).
+    const reason = !m ? 'unreadable' : m.err ? 'error-frame' : m.rtr ? 'remote' : m.data.length > 8 ? 'oversize' : undefined;
+    if (m && !reason && (m.ext || m.id > 0x7ff)) {
+      this.frames.emit({ id: m.id, data: m.data, time: Date.now() });
+      return;
+    }
+    const why = reason ?? 'standard-id';
+    this.counts[why] = (this.counts[why] ?? 0) + 1;
+    log.limited('warn', `${this.options.iface}:${why}`, `${this.options.iface}: dropped a ${why} frame (NMEA 2000 uses 29-bit data frames)`);
+  }
+
+  private async checkLink(channel: RawChannel): Promise<void> {
+    const problem = await linkProblem(this.options.sysfs ?? '/sys/class/net', this.options.iface);
+    if (problem !== undefined && this.channel === channel) this.lost(problem);
+  }
+
+  private stopChannel(): void {
+    const channel = this.channel;
+    this.channel = undefined;
+    try {
+      channel?.stop();
+    } catch {
+      // already stopped by the binding (interface gone): nothing left to release
+    }
+  }
+
+  /** The open channel failed: drop it and reconnect. */
+  private lost(reason: string): void {
+    if (this._state === 'stopped') return;
+    clearInterval(this.linkTimer);
+    this.linkTimer = undefined;
+    this.stopChannel();
+    this.retry(reason);
+  }
+
+  private retry(reason: string): void {
+    if (this._state === 'stopped') return;
+    const delay = this.backoff.next();
+    this._lastError = `no SocketCAN interface ${this.options.iface}: ${reason}; retry in ${delay} ms`;
+    log.limited('warn', `lost:${this.options.iface}`, this._lastError, 30_000);
+    this.setState('reconnecting');
+    this.timer = setTimeout(() => void this.connect(), delay);
+  }
+}

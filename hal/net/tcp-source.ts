@@ -1,0 +1,76 @@
+// NMEA 0183 over TCP: a client of an NMEA server (a multiplexer, a chart plotter's data port),
+// reconnecting with backoff when the server is absent or drops the connection. A line cut by the
+// drop is flushed as it is (the codec counts it as truncated), not glued to the next connection's data.
+
+import { connect, type Socket } from 'node:net';
+import { LineFramer, type LineSink } from '../framing.js';
+import { ReconnectingDriver, type RetryOptions } from './reconnecting.js';
+
+export interface TcpOptions extends RetryOptions {
+  host: string;
+  port: number;
+  /** Give up an attempt that has not connected after this long (default 10 s). */
+  connectTimeoutMs?: number;
+}
+
+/** Keepalive probes notice a server that vanished without closing (power cut, Wi-Fi gone). */
+const KEEPALIVE_MS = 10_000;
+
+export class TcpDriver extends ReconnectingDriver {
+  private socket: Socket | undefined;
+  private readonly framer: LineFramer;
+
+  constructor(
+    private readonly options: TcpOptions,
+    sink: LineSink,
+  ) {
+    super(`tcp ${options.host}:${options.port}`, options);
+    this.framer = new LineFramer(sink);
+  }
+
+  protected attempt(): void {
+    const { host, port } = this.options;
+    const timeoutMs = this.options.connectTimeoutMs ?? 10_000;
+    const socket = connect({ host, port });
+    this.socket = socket;
+    socket.setTimeout(timeoutMs);
+    socket.once('connect', () => {
+      socket.setTimeout(0);
+      socket.setKeepAlive(true, KEEPALIVE_MS);
+      this.opened();
+    });
+    socket.on('data', (chunk: Buffer) => {
+      // Reset on data, not on connect: a server that accepts and hangs up at once keeps backing off.
+      this.backoff.reset();
+      this.framer.push(chunk);
+    });
+    socket.on('timeout', () => this.lost(socket, `no connection after ${timeoutMs} ms`));
+    // 'error' (refused, reset, unreachable) comes before 'close'; the first one names the reason.
+    socket.on('error', (err: Error) => this.lost(socket, err.message));
+    socket.on('close', () => this.lost(socket, 'connection closed by the server'));
+  }
+
+  protected release(): Promise<void> {
+    const socket = this.socket;
+    this.socket = undefined;
+    if (!socket) return Promise.resolve();
+    this.framer.end();
+    socket.removeAllListeners();
+    socket.on('error', () => {});
+    return new Promise((resolve) => {
+      if (socket.destroyed) return resolve();
+      socket.once('close', () => resolve());
+      socket.destroy();
+    });
+  }
+
+  private lost(socket: Socket, reason: string): void {
+    if (this.socket !== socket || this.stopped) return;
+    this.socket = undefined;
+    this.framer.end();
+    socket.removeAllListeners();
+    socket.on('error', () => {});
+    socket.destroy();
+    this.failed(reason);
+  }
+}
