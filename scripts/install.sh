@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # Installs signalk-edge from a release (scripts/release.sh) onto this machine, or into a mounted
 # root file system for flashing. Idempotent: a second run changes nothing. Prints what it did.
+# The board profile says how it starts at boot: a hardened systemd unit, or on Venus OS (Cerbo GX,
+# no systemd) a daemontools service under /data linked into /service by /data/rc.local.
 #
 # usage: install.sh [--tarball FILE] [--board ID] [--root DIR] [--uninstall [--purge]]
 #   --tarball FILE  release tarball (default: the release folder this script sits in)
@@ -14,7 +16,6 @@
 set -euo pipefail
 
 NAME=signalk-edge
-PREFIX=/opt/signalk-edge
 UNIT_DIR=/etc/systemd/system
 ROOT=""
 BOARD_ARG=""
@@ -68,12 +69,17 @@ plan() { "$HOST_NODE" "$SRC/dist/runtime/board/install-plan.js" "$@"; }
 
 # --- the board -------------------------------------------------------------------------------
 DROPIN="$UNIT_DIR/$NAME.service.d/10-board.conf"
+SVC_DIR=/data/$NAME-service   # daemontools service folder (Venus OS)
+RC_LOCAL=/data/rc.local       # run by Venus OS at the end of every boot
 if [ -z "$BOARD_ARG" ] && [ -f "$R$DROPIN" ]; then
   BOARD_ARG=$(sed -n 's/^ExecStart=.* --board \([a-z0-9-]*\).*/\1/p' "$R$DROPIN")
+elif [ -z "$BOARD_ARG" ] && [ -f "$R$SVC_DIR/run" ]; then
+  BOARD_ARG=$(sed -n 's/^exec .* --board \([a-z0-9-]*\).*/\1/p' "$R$SVC_DIR/run")
 fi
 [ "$LIVE" = 1 ] || [ -n "$BOARD_ARG" ] || die "--root needs --board ID: the image's board cannot be detected from this machine"
 eval "$(plan board ${BOARD_ARG:+--board "$BOARD_ARG"})" || die "cannot resolve the board"
 if [ "$LIVE" = 1 ]; then TARGET_NODE=$HOST_NODE; else TARGET_NODE=/usr/bin/node; fi
+PREFIX=$PROGRAM_DIR
 
 echo "signalk-edge $ACTION${ROOT:+ into $ROOT}: board $BOARD ($BOARD_NAME, $BOARD_HOW)"
 
@@ -110,6 +116,26 @@ put_dir() { # put_dir DIR MODE: create, then set mode and owner
 remove() { # remove PATH WHAT
   if [ -e "$R$1" ] || [ -L "$R$1" ]; then rm -rf "${R:?}$1" 2>/dev/null || rm -rf "$R$1"; did "removed $2 $1"; fi
 }
+
+if [ "$ACTION" = uninstall ] && [ "$SERVICE" = daemontools ]; then
+  if [ -L "$R/service/$NAME" ]; then
+    [ "$LIVE" = 0 ] || ! command -v svc >/dev/null || svc -d "/service/$NAME" || true
+    rm -f "$R/service/$NAME"
+    did "stopped and unlinked /service/$NAME"
+  fi
+  if [ -f "$R$RC_LOCAL" ] && grep -qF "$(plan rclocal --board "$BOARD" --service "$SVC_DIR" | head -1)" "$R$RC_LOCAL"; then
+    plan rclocal --board "$BOARD" --service "$SVC_DIR" >"$WORK/rclocal"
+    grep -vxF -f "$WORK/rclocal" "$R$RC_LOCAL" >"$WORK/rc.local.new" || true
+    cat "$WORK/rc.local.new" >"$R$RC_LOCAL"
+    did "removed the boot link from $RC_LOCAL"
+  fi
+  remove "$SVC_DIR" "service folder"
+  remove "$PREFIX" "program"
+  remove "$CACHE_DIR" "cache"
+  if [ "$PURGE" = 1 ]; then remove "$DATA_DIR" "data"; elif [ -d "$R$DATA_DIR" ]; then kept "$DATA_DIR/ (data kept; --purge removes it)"; fi
+  echo "$CHANGED change(s)"
+  exit 0
+fi
 
 if [ "$ACTION" = uninstall ]; then
   if [ "$HAS_SYSTEMD" = 1 ] && systemctl is-enabled --quiet "$NAME.service" 2>/dev/null; then
@@ -149,28 +175,32 @@ else
 fi
 [ -x "$R$TARGET_NODE" ] || note "no node at $TARGET_NODE${ROOT:+ in $ROOT}: install Node.js >= 20.19 there (the unit runs $TARGET_NODE)"
 
-printf '#!/bin/sh\nexec %s %s/dist/runtime/cli/main.js "$@"\n' "$TARGET_NODE" "$PREFIX" >"$WORK/cmd"
-put_file "$WORK/cmd" "/usr/local/bin/$NAME" 0755
-
-# --- user and groups -------------------------------------------------------------------------
-# Serial ports belong to group dialout. SocketCAN needs no group: AF_CAN sockets are open to any
-# user (bringing an interface up is the system's job, e.g. systemd-networkd).
-printf '# signalk-edge service user (scripts/install.sh)\nu %s - "signalk-edge runtime" %s /usr/sbin/nologin\nm %s dialout\n' \
-  "$NAME" "$DATA_DIR" "$NAME" >"$WORK/sysusers"
-put_file "$WORK/sysusers" "/etc/sysusers.d/$NAME.conf" 0644
-in_dialout() { awk -F: -v u="$NAME" '$1 == "dialout" { n = split($4, m, ","); for (i = 1; i <= n; i++) if (m[i] == u) f = 1 } END { exit !f }' "$R/etc/group" 2>/dev/null; }
-if [ -n "$(owner_ids)" ] && in_dialout; then
-  kept "user $NAME in group dialout"
-elif command -v systemd-sysusers >/dev/null; then
-  systemd-sysusers ${ROOT:+--root "$ROOT"} --inline "$(sed -n 2p "$WORK/sysusers")" "$(sed -n 3p "$WORK/sysusers")" >/dev/null
-  did "created user $NAME in group dialout (systemd-sysusers${ROOT:+ --root})"
-elif [ "$LIVE" = 1 ] && command -v useradd >/dev/null; then
-  id "$NAME" >/dev/null 2>&1 || useradd --system --user-group --no-create-home --home-dir "$DATA_DIR" --shell /usr/sbin/nologin "$NAME"
-  getent group dialout >/dev/null || groupadd --system dialout
-  usermod -a -G dialout "$NAME"
-  did "created user $NAME in group dialout (useradd)"
+if [ "$SERVICE" = daemontools ]; then
+  note "Venus OS: its root file system is replaced by firmware updates, so no /usr/local/bin/$NAME and no service user (runs as root); the command is: $TARGET_NODE $PREFIX/dist/runtime/cli/main.js"
 else
-  die "cannot create user $NAME: neither systemd-sysusers nor useradd is available"
+  printf '#!/bin/sh\nexec %s %s/dist/runtime/cli/main.js "$@"\n' "$TARGET_NODE" "$PREFIX" >"$WORK/cmd"
+  put_file "$WORK/cmd" "/usr/local/bin/$NAME" 0755
+
+  # --- user and groups -------------------------------------------------------------------------
+  # Serial ports belong to group dialout. SocketCAN needs no group: AF_CAN sockets are open to any
+  # user (bringing an interface up is the system's job, e.g. systemd-networkd).
+  printf '# signalk-edge service user (scripts/install.sh)\nu %s - "signalk-edge runtime" %s /usr/sbin/nologin\nm %s dialout\n' \
+    "$NAME" "$DATA_DIR" "$NAME" >"$WORK/sysusers"
+  put_file "$WORK/sysusers" "/etc/sysusers.d/$NAME.conf" 0644
+  in_dialout() { awk -F: -v u="$NAME" '$1 == "dialout" { n = split($4, m, ","); for (i = 1; i <= n; i++) if (m[i] == u) f = 1 } END { exit !f }' "$R/etc/group" 2>/dev/null; }
+  if [ -n "$(owner_ids)" ] && in_dialout; then
+    kept "user $NAME in group dialout"
+  elif command -v systemd-sysusers >/dev/null; then
+    systemd-sysusers ${ROOT:+--root "$ROOT"} --inline "$(sed -n 2p "$WORK/sysusers")" "$(sed -n 3p "$WORK/sysusers")" >/dev/null
+    did "created user $NAME in group dialout (systemd-sysusers${ROOT:+ --root})"
+  elif [ "$LIVE" = 1 ] && command -v useradd >/dev/null; then
+    id "$NAME" >/dev/null 2>&1 || useradd --system --user-group --no-create-home --home-dir "$DATA_DIR" --shell /usr/sbin/nologin "$NAME"
+    getent group dialout >/dev/null || groupadd --system dialout
+    usermod -a -G dialout "$NAME"
+    did "created user $NAME in group dialout (useradd)"
+  else
+    die "cannot create user $NAME: neither systemd-sysusers nor useradd is available"
+  fi
 fi
 
 # --- folders and first settings --------------------------------------------------------------
@@ -187,6 +217,40 @@ else
 fi
 
 # --- service ---------------------------------------------------------------------------------
+if [ "$SERVICE" = daemontools ]; then
+  # daemontools: svscan runs ./run and restarts it when it exits; ./log/run keeps its output.
+  plan run --board "$BOARD" --prefix "$PREFIX" --node "$TARGET_NODE" >"$WORK/run"
+  put_file "$WORK/run" "$SVC_DIR/run" 0755
+  plan logrun --board "$BOARD" >"$WORK/logrun"
+  put_file "$WORK/logrun" "$SVC_DIR/log/run" 0755
+  plan rclocal --board "$BOARD" --service "$SVC_DIR" >"$WORK/rclocal"
+  if [ -f "$R$RC_LOCAL" ] && grep -qxF "$(tail -1 "$WORK/rclocal")" "$R$RC_LOCAL"; then
+    kept "$RC_LOCAL links the service at boot"
+  else
+    [ -f "$R$RC_LOCAL" ] || printf '#!/bin/sh\n' >"$R$RC_LOCAL"
+    cat "$WORK/rclocal" >>"$R$RC_LOCAL"
+    did "added the boot link to $RC_LOCAL"
+  fi
+  [ "$(stat -c %a "$R$RC_LOCAL")" = 755 ] || { chmod 755 "$R$RC_LOCAL"; did "made $RC_LOCAL executable"; }
+  if [ "$LIVE" = 1 ] && [ -d /service ]; then
+    if [ "$(readlink "/service/$NAME" 2>/dev/null)" = "$SVC_DIR" ]; then
+      if [ "$CHANGED" -gt 0 ] && command -v svc >/dev/null; then svc -t "/service/$NAME" && did "restarted the service (svc -t)"; else kept "/service/$NAME running under svscan"; fi
+    else
+      ln -sfn "$SVC_DIR" "/service/$NAME"
+      did "linked /service/$NAME (svscan starts it within 5 s)"
+    fi
+    "$TARGET_NODE" "$PREFIX/dist/runtime/cli/main.js" compile --data "$DATA_DIR" && did "filled the AOT cache (signalk-edge compile)" ||
+      note "signalk-edge compile reported failed plugins (see above); the others are cached"
+  elif [ "$LIVE" = 1 ]; then
+    note "no /service here: not a Venus OS machine? the service starts at the next boot through $RC_LOCAL"
+  else
+    note "signalk-edge compile not run under --root: the cache belongs to the machine that runs it; run it on the boat"
+  fi
+  if [ "$CHANGED" = 0 ]; then echo "nothing changed: already installed"; else echo "$CHANGED change(s)"; fi
+  echo "next: add sources to $DATA_DIR/settings.json (serial aliases: $SERIAL_ALIASES); logs: /var/log/$NAME/current"
+  exit 0
+fi
+
 put_file "$SRC/systemd/$NAME.service" "$UNIT_DIR/$NAME.service" 0644
 plan dropin --board "$BOARD" --prefix "$PREFIX" --node "$TARGET_NODE" >"$WORK/dropin"
 put_file "$WORK/dropin" "$DROPIN" 0644

@@ -53,6 +53,30 @@ test('doctor fails, naming the source, when its device is missing; and when the 
   t.regex(out, new RegExp(`fail\\s+device\\s+source nmea1 needs ${missing}, which does not exist`));
   t.regex(out, /fail\s+cache\s+.*cache is not a folder/);
   t.regex(out, /2 problem\(s\) found/);
+  t.regex(out, /warn\s+service\s+\/service\/signalk-edge missing: not started at boot/, 'Venus OS: daemontools, not systemd');
+});
+
+test('doctor checks the devices that grants name (aliases resolved) and fails on a broken grants file', async (t) => {
+  const dir = tempDir(t, 'ske-doctor-');
+  mkdirSync(join(dir, 'data'));
+  mkdirSync(join(dir, 'cache'));
+  const pty = await startPtyPair(join(dir, 'gps-a'), join(dir, 'gps-b'));
+  t.teardown(() => pty.stop());
+  const settings = writeSettings(dir, pty.a, join(dir, 'cache'));
+  const grant = (...args: string[]) =>
+    new Promise<void>((resolve, reject) => spawn(process.execPath, [CLI, 'grant', ...args, '--settings', settings]).on('close', (c) => (c === 0 ? resolve() : reject(new Error(`grant exited ${c}`)))));
+  await grant('wind-logger', `serial:${pty.b}`);
+  await grant('ais', 'serial:nmea2'); // rpi4: nmea2 → /dev/ttyUSB1, absent here
+  const { code, out } = await doctor(['--settings', settings]);
+  t.log(out);
+  t.is(code, 1);
+  t.regex(out, new RegExp(`ok\\s+device\\s+grant serial:${pty.b} to wind-logger: ${pty.b} present`));
+  t.regex(out, /fail\s+device\s+grant serial:nmea2 to ais needs \/dev\/ttyUSB1, which does not exist/);
+
+  writeFileSync(join(dir, 'data', 'grants.json'), '{"grants": {"ais": "serial:nmea2"}}');
+  const broken = await doctor(['--settings', settings]);
+  t.is(broken.code, 1);
+  t.regex(broken.out, /fail\s+grants\s+.*grants\.json: grants\.ais: must be a list of grant strings/);
 });
 
 test('device references from grants are checked the same way', (t) => {

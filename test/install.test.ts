@@ -45,22 +45,29 @@ function fakeImage(): string {
   return root;
 }
 
-test('release tarball → install.sh --root: tree, enablement, board config; idempotent; uninstall keeps data', async (t) => {
-  const out = mkdtempSync(join(tmpdir(), 'ske-release-'));
-  const root = fakeImage();
-  t.teardown(() => {
-    rmSync(out, { recursive: true, force: true });
-    rmSync(root, { recursive: true, force: true });
-  });
+// One release tarball for the tests of this file (release.sh copies the production dependencies).
+const releaseDir = mkdtempSync(join(tmpdir(), 'ske-release-'));
+process.once('exit', () => rmSync(releaseDir, { recursive: true, force: true }));
+let release: Promise<{ tarball: string; out: string; ms: number }> | undefined;
 
+async function releaseTarball(t: { log(...values: unknown[]): void; is(a: unknown, b: unknown, m?: string): void }): Promise<string> {
   const started = Date.now();
-  const release = await sh(RELEASE, ['--no-build', '--out', out]);
-  t.is(release.code, 0, release.out);
-  const tarball = /release: (\S+\.tar\.gz)/.exec(release.out)?.[1];
-  t.truthy(tarball && existsSync(tarball), release.out);
-  t.log(`release.sh: ${Date.now() - started} ms; ${release.out.trim().split('\n').pop()?.trim()}`);
+  release ??= sh(RELEASE, ['--no-build', '--out', releaseDir]).then((r) => {
+    const tarball = /release: (\S+\.tar\.gz)/.exec(r.out)?.[1];
+    if (r.code !== 0 || !tarball || !existsSync(tarball)) throw new Error(`release.sh failed: ${r.out}`);
+    return { tarball, out: r.out, ms: Date.now() - started };
+  });
+  const made = await release;
+  t.log(`release.sh: ${made.ms} ms; ${made.out.trim().split('\n').pop()?.trim()}`);
+  return made.tarball;
+}
 
-  const first = await sh(INSTALL, ['--root', root, '--board', 'rpi4', '--tarball', tarball!]);
+test('release tarball → install.sh --root: tree, enablement, board config; idempotent; uninstall keeps data', async (t) => {
+  const root = fakeImage();
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  const tarball = await releaseTarball(t);
+
+  const first = await sh(INSTALL, ['--root', root, '--board', 'rpi4', '--tarball', tarball]);
   t.is(first.code, 0, first.out);
   t.log(first.out);
 
@@ -95,7 +102,7 @@ test('release tarball → install.sh --root: tree, enablement, board config; ide
 
   // Second run: nothing changes, byte for byte (board taken from the installed drop-in).
   const before = treeHash(root);
-  const second = await sh(INSTALL, ['--root', root, '--tarball', tarball!]);
+  const second = await sh(INSTALL, ['--root', root, '--tarball', tarball]);
   t.is(second.code, 0, second.out);
   t.regex(second.out, /nothing changed: already installed/);
   t.false(/^\s+\+ /m.test(second.out), second.out);
@@ -103,7 +110,7 @@ test('release tarball → install.sh --root: tree, enablement, board config; ide
 
   // Data the boat made must survive an uninstall.
   writeFileSync(join(root, 'var', 'lib', 'signalk-edge', 'identity.json'), '{"selfUrn":"urn:mrn:imo:mmsi:123456789"}');
-  const un = await sh(INSTALL, ['--root', root, '--uninstall', '--tarball', tarball!]);
+  const un = await sh(INSTALL, ['--root', root, '--uninstall', '--tarball', tarball]);
   t.is(un.code, 0, un.out);
   t.log(un.out);
   t.false(existsSync(prefix));
@@ -113,7 +120,7 @@ test('release tarball → install.sh --root: tree, enablement, board config; ide
   t.true(existsSync(settingsFile), 'settings kept');
   t.true(existsSync(join(root, 'var', 'lib', 'signalk-edge', 'identity.json')), 'data kept');
 
-  const purge = await sh(INSTALL, ['--root', root, '--board', 'rpi4', '--uninstall', '--purge', '--tarball', tarball!]);
+  const purge = await sh(INSTALL, ['--root', root, '--board', 'rpi4', '--uninstall', '--purge', '--tarball', tarball]);
   t.is(purge.code, 0, purge.out);
   t.false(existsSync(join(root, 'var', 'lib', 'signalk-edge')), '--purge removes data');
 });
@@ -127,4 +134,42 @@ test('install.sh --root refuses to guess the board and rejects an unknown one', 
   const bad = await sh(INSTALL, ['--root', root, '--board', 'rpi9', '--tarball', join(root, 'missing.tar.gz')]);
   t.not(bad.code, 0);
   t.regex(bad.out, /no such file/);
+});
+
+test('Venus OS (Cerbo GX): program and daemontools service under /data, linked at boot by /data/rc.local; idempotent; uninstall keeps data', async (t) => {
+  const root = fakeImage();
+  t.teardown(() => rmSync(root, { recursive: true, force: true }));
+  mkdirSync(join(root, 'data'));
+  writeFileSync(join(root, 'data', 'rc.local'), '#!/bin/sh\necho other boot work\n', { mode: 0o755 });
+  const tarball = await releaseTarball(t);
+
+  const first = await sh(INSTALL, ['--root', root, '--board', 'cerbo-gx', '--tarball', tarball]);
+  t.is(first.code, 0, first.out);
+  t.log(first.out);
+  t.true(existsSync(join(root, 'data', 'signalk-edge-app', 'dist', 'runtime', 'cli', 'main.js')), 'program under /data (root fs is replaced by updates)');
+  t.false(existsSync(join(root, 'etc', 'systemd', 'system', 'signalk-edge.service')), 'no systemd unit');
+  t.false(existsSync(join(root, 'usr', 'local', 'bin', 'signalk-edge')));
+  const run = readFileSync(join(root, 'data', 'signalk-edge-service', 'run'), 'utf8');
+  t.regex(run, /^exec 2>&1$/m);
+  t.regex(run, /^exec \/usr\/bin\/node --max-old-space-size=128 \/data\/signalk-edge-app\/dist\/runtime\/cli\/main\.js run --data \/data\/signalk-edge --board cerbo-gx$/m);
+  t.is(lstatSync(join(root, 'data', 'signalk-edge-service', 'run')).mode & 0o777, 0o755);
+  t.regex(readFileSync(join(root, 'data', 'signalk-edge-service', 'log', 'run'), 'utf8'), /^exec multilog t .* \/var\/log\/signalk-edge$/m);
+  const rcLocal = readFileSync(join(root, 'data', 'rc.local'), 'utf8');
+  t.regex(rcLocal, /^echo other boot work$/m, 'existing boot work kept');
+  t.regex(rcLocal, /^ln -sfn \/data\/signalk-edge-service \/service\/signalk-edge$/m);
+  const settingsFile = join(root, 'data', 'signalk-edge', 'settings.json');
+  t.is(parseSettings(JSON.parse(readFileSync(settingsFile, 'utf8')), settingsFile).board, 'cerbo-gx');
+
+  const before = treeHash(root);
+  const second = await sh(INSTALL, ['--root', root, '--tarball', tarball]);
+  t.is(second.code, 0, second.out);
+  t.regex(second.out, /nothing changed: already installed/);
+  t.is(treeHash(root), before, 'second install left the tree identical (board read back from the run script)');
+
+  const un = await sh(INSTALL, ['--root', root, '--uninstall', '--tarball', tarball]);
+  t.is(un.code, 0, un.out);
+  t.false(existsSync(join(root, 'data', 'signalk-edge-app')));
+  t.false(existsSync(join(root, 'data', 'signalk-edge-service')));
+  t.is(readFileSync(join(root, 'data', 'rc.local'), 'utf8'), '#!/bin/sh\necho other boot work\n', 'rc.local back as it was');
+  t.true(existsSync(settingsFile), 'data kept');
 });

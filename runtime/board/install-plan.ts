@@ -3,10 +3,13 @@
 //   node dist/runtime/board/install-plan.js board    [--board ID]   → shell assignments
 //   node dist/runtime/board/install-plan.js dropin   --board ID --prefix DIR --node PATH
 //   node dist/runtime/board/install-plan.js settings --board ID    → a first settings.json
+//   node dist/runtime/board/install-plan.js run|logrun|rclocal --board ID [--prefix DIR --node PATH --service DIR]
+//                                                   → the daemontools files (Venus OS)
 
 import { parseArgs } from 'node:util';
 import { SettingsError } from '../config/settings.js';
 import { renderBoardDropIn } from '../systemd/unit.js';
+import { renderLogRunScript, renderRcLocalBlock, renderRunScript } from './daemontools.js';
 import { deviceAliases, type BoardProfile } from './profile.js';
 import { resolveBoard } from './resolve.js';
 
@@ -32,7 +35,7 @@ function main(argv: string[]): void {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { board: { type: 'string' }, prefix: { type: 'string' }, node: { type: 'string' } },
+    options: { board: { type: 'string' }, prefix: { type: 'string' }, node: { type: 'string' }, service: { type: 'string' } },
   });
   const mode = positionals[0];
   const resolved = resolveBoard({ override: values.board });
@@ -46,6 +49,8 @@ function main(argv: string[]): void {
         BOARD_HOW: resolved.how === 'override' ? 'given with --board' : `detected: ${resolved.reason}`,
         DATA_DIR: profile.paths.data,
         CACHE_DIR: profile.paths.cache,
+        PROGRAM_DIR: profile.paths.program,
+        SERVICE: profile.service,
         MEMORY_MAX: `${profile.memory.totalMB}M`,
         SERIAL_ALIASES: serial.join(' '),
       };
@@ -59,8 +64,19 @@ function main(argv: string[]): void {
     case 'settings':
       console.log(JSON.stringify(initialSettings(profile), null, 2));
       return;
+    case 'run':
+      if (!values.prefix || !values.node) throw new SettingsError('run', '', 'needs --prefix and --node');
+      process.stdout.write(renderRunScript(profile, { prefix: values.prefix, nodePath: values.node }));
+      return;
+    case 'logrun':
+      process.stdout.write(renderLogRunScript());
+      return;
+    case 'rclocal':
+      if (!values.service) throw new SettingsError('rclocal', '', 'needs --service');
+      process.stdout.write(renderRcLocalBlock(values.service));
+      return;
     default:
-      throw new SettingsError('install-plan', '', `unknown mode ${JSON.stringify(mode)} (board, dropin, settings)`);
+      throw new SettingsError('install-plan', '', `unknown mode ${JSON.stringify(mode)} (board, dropin, settings, run, logrun, rclocal)`);
   }
 }
 

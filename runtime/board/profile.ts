@@ -26,7 +26,10 @@ export interface BoardProfile {
   nodeFlags: string[];
   /** Alias → serial device path (`/dev/...`) or CAN interface name (`can0`, `vecan0`). */
   devices: Record<string, string>;
-  paths: { data: string; cache: string };
+  /** data, cache, and where the program goes (`/opt/signalk-edge`; under /data on Venus OS, whose root is replaced by updates). */
+  paths: { data: string; cache: string; program: string };
+  /** The boot service manager: systemd, or daemontools (Venus OS on the Cerbo GX). */
+  service: 'systemd' | 'daemontools';
 }
 
 export interface DeviceAlias {
@@ -42,7 +45,7 @@ const CAN_IFACE = /^[a-z][a-z0-9_]{0,14}$/;
 export function parseProfile(input: unknown, file: string): BoardProfile {
   const r = new Reader(file);
   const o = r.obj(input, '');
-  r.known(o, '', ['id', 'name', 'detect', 'memory', 'nodeFlags', 'devices', 'paths']);
+  r.known(o, '', ['id', 'name', 'detect', 'memory', 'nodeFlags', 'devices', 'paths', 'service']);
   const id = r.str(o.id, 'id');
   if (!ID.test(id)) r.fail('id', 'must be lower-case letters, digits and -');
   const mem = r.obj(o.memory, 'memory');
@@ -54,7 +57,8 @@ export function parseProfile(input: unknown, file: string): BoardProfile {
     memory: { perPluginMB: r.int(mem.perPluginMB, 'memory.perPluginMB', 1, totalMB), totalMB },
     nodeFlags: [],
     devices: {},
-    paths: { data: '', cache: '' },
+    paths: { data: '', cache: '', program: '/opt/signalk-edge' },
+    service: o.service === undefined ? 'systemd' : r.oneOf(o.service, 'service', ['systemd', 'daemontools'] as const),
   };
   if (o.detect !== undefined) {
     const d = r.obj(o.detect, 'detect');
@@ -88,8 +92,9 @@ export function parseProfile(input: unknown, file: string): BoardProfile {
     profile.devices[alias] = target;
   }
   const paths = r.obj(o.paths, 'paths');
-  r.known(paths, 'paths', ['data', 'cache']);
-  for (const k of ['data', 'cache'] as const) {
+  r.known(paths, 'paths', ['data', 'cache', 'program']);
+  for (const k of ['data', 'cache', 'program'] as const) {
+    if (k === 'program' && paths[k] === undefined) continue;
     const p = r.str(paths[k], `paths.${k}`);
     if (!p.startsWith('/') || /\s/.test(p)) r.fail(`paths.${k}`, `must be an absolute path without spaces, got ${JSON.stringify(p)}`);
     profile.paths[k] = p;

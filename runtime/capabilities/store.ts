@@ -131,6 +131,11 @@ export class GrantTable {
     return out;
   }
 
+  /** Every (plugin id or `*`, grant) pair from settings and file. */
+  all(): { pluginId: string; grant: string }[] {
+    return [this.settingsGrants, this.fileGrants].flatMap((lists) => Object.entries(lists).flatMap(([pluginId, list]) => list.map((grant) => ({ pluginId, grant }))));
+  }
+
   grantsFor(pluginId: string): Grant[] {
     const out: Grant[] = [];
     for (const { grant } of this.listFor(pluginId)) {

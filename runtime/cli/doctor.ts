@@ -1,6 +1,6 @@
 // `signalk-edge doctor`: is this machine ready to run the service? Board, Node, devices and their
-// permissions, devices named by sources (and, once grants exist, by grants), data and cache
-// folders, service state. Read-only; any `fail` makes the exit status non-zero.
+// permissions, devices named by sources and by operator grants, data and cache folders, service
+// state (systemd, or daemontools on Venus OS). Read-only; any `fail` makes the exit status non-zero.
 
 import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -9,6 +9,8 @@ import { userInfo } from 'node:os';
 import { PROJECT_ROOT, type Settings } from '../config/settings.js';
 import { deviceAliases } from '../board/profile.js';
 import type { ResolvedBoard } from '../board/resolve.js';
+import { parseGrant } from '../capabilities/grant.js';
+import { GrantTable } from '../capabilities/store.js';
 
 export type CheckStatus = 'ok' | 'info' | 'warn' | 'fail';
 
@@ -18,7 +20,7 @@ export interface Check {
   message: string;
 }
 
-/** Something that needs a device: a serial source today, a plugin's grant later. */
+/** Something that needs a device: a serial source or a plugin's grant. */
 export interface DeviceRef {
   /** Who needs it, e.g. `source nmea1` or `grant my-plugin`. */
   owner: string;
@@ -28,11 +30,11 @@ export interface DeviceRef {
 export interface DoctorInput {
   settings: Settings;
   board: ResolvedBoard;
-  /** Device grants of plugins (from issue 4's grant store); sources are always checked. */
-  grants?: DeviceRef[];
   service?: string;
   /** Exists only when systemd is the init system. */
   systemdRunDir?: string;
+  /** Where svscan looks for services (daemontools boards). */
+  serviceDir?: string;
 }
 
 const SERVICE = 'signalk-edge';
@@ -124,6 +126,29 @@ function checkFolder(topic: string, dir: string, missing: string): Check {
   return { status: 'ok', topic, message: `${dir} writable, ${entries} entr${entries === 1 ? 'y' : 'ies'}` };
 }
 
+/** Serial devices that grants name (aliases resolved); a grants file that does not parse is a failure. */
+function grantedDevices(settings: Settings, board: ResolvedBoard): { refs: DeviceRef[]; checks: Check[] } {
+  const table = new GrantTable(settings.grants, settings.dataDir);
+  const checks: Check[] = table.error ? [{ status: 'fail', topic: 'grants', message: `${table.error} (the runtime ignores it and keeps the previous grants)` }] : [];
+  const refs: DeviceRef[] = [];
+  for (const { pluginId, grant } of table.all()) {
+    const parsed = parseGrant(grant);
+    if (!parsed.ok || parsed.grant.kind !== 'serial' || parsed.grant.device === '*') continue;
+    const device = board.profile.devices[parsed.grant.device] ?? parsed.grant.device;
+    refs.push({ owner: `grant ${grant} to ${pluginId}`, device });
+  }
+  return { refs, checks };
+}
+
+function checkDaemontools(name: string, serviceDir: string): Check {
+  const link = join(serviceDir, name);
+  if (!existsSync(link)) return { status: 'warn', topic: 'service', message: `${link} missing: not started at boot (run scripts/install.sh; /data/rc.local links it)` };
+  const r = spawnSync('svstat', [link], { encoding: 'utf8', timeout: 10_000 });
+  if (r.error) return { status: 'info', topic: 'service', message: `${link} present (svstat unavailable: ${r.error.message})` };
+  const text = r.stdout.trim();
+  return { status: /: up /.test(text) ? 'ok' : 'warn', topic: 'service', message: text || `${link}: svstat said nothing` };
+}
+
 function checkService(name: string, runDir: string): Check {
   if (!existsSync(runDir)) return { status: 'info', topic: 'service', message: `not under systemd (no ${runDir})` };
   const r = spawnSync('systemctl', ['is-active', `${name}.service`], { encoding: 'utf8', timeout: 10_000 });
@@ -137,14 +162,17 @@ export function runDoctor(input: DoctorInput): Check[] {
   const { settings, board } = input;
   const sources: DeviceRef[] = settings.sources.flatMap((s) => (s.type === 'serial' ? [{ owner: `source ${s.id}`, device: s.device }] : []));
   const how = board.how === 'detected' ? `detected: ${board.reason}` : `from ${board.reason}`;
+  const grants = grantedDevices(settings, board);
+  const name = input.service ?? SERVICE;
   return [
     { status: 'info', topic: 'board', message: `${board.profile.id} — ${board.profile.name} (${how}); memory ${board.profile.memory.totalMB} MB total, ${board.profile.memory.perPluginMB} MB per plugin` },
     checkNode(),
     ...checkAliases(board),
-    ...checkDeviceRefs([...sources, ...(input.grants ?? [])]),
+    ...grants.checks,
+    ...checkDeviceRefs([...sources, ...grants.refs]),
     checkFolder('data', settings.dataDir, 'created at first start'),
     checkFolder('cache', settings.cacheDir ?? join(settings.dataDir, 'cache'), 'scripts/install.sh creates it; `signalk-edge compile` fills it'),
-    checkService(input.service ?? SERVICE, input.systemdRunDir ?? '/run/systemd/system'),
+    board.profile.service === 'daemontools' ? checkDaemontools(name, input.serviceDir ?? '/service') : checkService(name, input.systemdRunDir ?? '/run/systemd/system'),
   ];
 }
 

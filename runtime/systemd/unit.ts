@@ -21,9 +21,13 @@ export function deviceAllowFor(path: string): string {
   return hotplug ? `char-${hotplug[1]} rw` : `${path} rw`;
 }
 
+/** The command that runs the service on the board: node, the profile's flags, `run` on the data folder. */
+export function serviceCommand(profile: BoardProfile, opts: DropInOptions): string {
+  return [opts.nodePath, ...profile.nodeFlags, `${opts.prefix}/dist/runtime/cli/main.js`, 'run', '--data', profile.paths.data, '--board', profile.id].join(' ');
+}
+
 export function renderBoardDropIn(profile: BoardProfile, opts: DropInOptions): string {
   const { data, cache } = profile.paths;
-  const main = `${opts.prefix}/dist/runtime/cli/main.js`;
   const aliases = deviceAliases(profile);
   const allow = [...new Set(aliases.filter((a) => a.kind === 'serial').map((a) => deviceAllowFor(a.target)))];
   const can = aliases.filter((a) => a.kind === 'can').map((a) => `${a.alias}=${a.target}`);
@@ -32,7 +36,7 @@ export function renderBoardDropIn(profile: BoardProfile, opts: DropInOptions): s
     '# Written by scripts/install.sh; re-run it (with --board) rather than editing this file.',
     '[Service]',
     'ExecStart=',
-    `ExecStart=${[opts.nodePath, ...profile.nodeFlags, main, 'run', '--data', data, '--board', profile.id].join(' ')}`,
+    `ExecStart=${serviceCommand(profile, opts)}`,
     `WorkingDirectory=${data}`,
     `MemoryMax=${profile.memory.totalMB}M`,
     'ReadWritePaths=',
