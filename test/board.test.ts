@@ -17,6 +17,8 @@ const EXPECTED: Record<string, string> = {
   'rpi4-container-revision-only': 'rpi4',
   'rpi5-model-b': 'rpi5',
   'cerbo-gx': 'cerbo-gx',
+  'cerbo-s-gx': 'cerbo-gx',
+  'cerbo-gx-light': 'cerbo-gx',
   'x86-64-pc': 'generic',
   'beaglebone-black': 'generic',
   'rpi3-model-b-plus': 'generic',
