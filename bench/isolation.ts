@@ -2,11 +2,15 @@
 // against worker_threads isolation. Measures per-call cost (direct, vm without and with timeout),
 // how fast each stops an infinite loop, RSS of idle workers and of a worker running a plugin, the
 // cost of a synchronous host call from a worker to the main thread (what sk_get_path would pay),
-// and deltas/s through a plugin in a worker. Run with --expose-gc for steadier RSS figures.
+// and deltas/s through a plugin in a worker. Worker RSS is measured in fresh child processes
+// (`node --expose-gc isolation.js rss idle|plugin <n>` prints one JSON line).
 
+import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { setTimeout as sleep } from 'node:timers/promises';
 import vm from 'node:vm';
 import { Worker } from 'node:worker_threads';
@@ -84,26 +88,37 @@ async function guardFigures(lines: string[]): Promise<void> {
   lines.push(`isolation       CallGuard stops an infinite wasm loop after ${median(stops).toFixed(1)} ms with a 200 ms bound (median of 3)`);
 }
 
-async function workerFigures(lines: string[], dataDir: string): Promise<void> {
-  await settle();
-  const base = rss();
-  const idle: Worker[] = [];
-  for (let i = 0; i < 10; i++) idle.push(await startWorker({ mode: 'idle' }));
-  await settle();
-  const idleRss = (rss() - base) / idle.length;
-  await Promise.all(idle.map((w) => w.terminate()));
-
-  await settle();
-  const before = rss();
-  const wasm = readFileSync(DERIVE_ALL);
+/** In a fresh process: RSS growth per worker with `n` workers of `mode` running. */
+async function rssChild(mode: 'idle' | 'plugin', n: number): Promise<{ perWorker: number }> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ske-bench-isolation-rss-'));
   const workers: Worker[] = [];
-  for (let i = 0; i < 5; i++) workers.push(await startWorker({ mode: 'plugin', wasm, vfsRoot: ensurePluginStorage(dataDir, `w${i}`) }));
-  await settle();
-  const pluginRss = (rss() - before) / workers.length;
-  lines.push(`isolation       worker RSS: idle ${mb(idleRss)} MB each (10 workers), running derive-all with the engine ${mb(pluginRss)} MB each (5 workers)`);
+  try {
+    await settle();
+    const base = rss();
+    const wasm = readFileSync(DERIVE_ALL);
+    for (let i = 0; i < n; i++) workers.push(await startWorker(mode === 'idle' ? { mode } : { mode, wasm, vfsRoot: ensurePluginStorage(dataDir, `w${i}`) }));
+    await settle();
+    return { perWorker: (rss() - base) / n };
+  } finally {
+    await Promise.all(workers.map((w) => w.terminate()));
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+}
+
+async function workerFigures(lines: string[], dataDir: string): Promise<void> {
+  const run = promisify(execFile);
+  const child = async (mode: string, n: number) => {
+    const { stdout } = await run(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), 'rss', mode, String(n)], { timeout: 120_000 });
+    return JSON.parse(stdout) as { perWorker: number };
+  };
+  const idle = await child('idle', 10);
+  const loaded = await child('plugin', 10);
+  lines.push(
+    `isolation       worker RSS (10 workers in a fresh process): idle ${mb(idle.perWorker)} MB each, running derive-all with the engine ${mb(loaded.perWorker)} MB each; 10 plugins in workers ≈ ${mb(10 * loaded.perWorker)} MB (in process: the startup bench's RSS per plugin)`,
+  );
 
   // Deltas through one worker in batches of 100, answered with the plugin's outputs.
-  const w = workers[0]!;
+  const w = await startWorker({ mode: 'plugin', wasm: readFileSync(DERIVE_ALL), vfsRoot: ensurePluginStorage(dataDir, 'w') });
   const delta = JSON.stringify({ context: 'vessels.self', updates: [{ source: { label: 'bench' }, values: [{ path: 'environment.depth.belowTransducer', value: 12.3 }] }] });
   const batch = Array.from({ length: 100 }, () => delta);
   const roundTrip = () => new Promise<number>((resolve) => {
@@ -118,7 +133,7 @@ async function workerFigures(lines: string[], dataDir: string): Promise<void> {
   const perSecond = total / ((performance.now() - t0) / 1000);
   if (outs !== total) throw new Error(`worker plugin emitted ${outs} for ${total}`);
   lines.push(`isolation       deltas/s into derive-all in a worker (batches of 100, outputs posted back) ${Math.round(perSecond).toLocaleString('en')}`);
-  await Promise.all(workers.map((x) => x.terminate()));
+  await w.terminate();
 
   // A synchronous host call answered by the main thread's event loop.
   const flag = new SharedArrayBuffer(4);
@@ -155,4 +170,15 @@ export async function benchIsolation(): Promise<string[]> {
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url) && process.argv[2] === 'rss') {
+  const mode = process.argv[3] === 'plugin' ? 'plugin' : 'idle';
+  rssChild(mode, Number(process.argv[4] ?? 10)).then(
+    (r) => process.stdout.write(`${JSON.stringify(r)}\n`),
+    (err: unknown) => {
+      process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    },
+  );
 }

@@ -15,6 +15,8 @@ export interface SourceStatus {
   /** Valid input that produced no delta, by reason (`unsupported` sentence type, `empty` of data). */
   skipped?: Record<string, number>;
   lastError?: string;
+  /** Devices that come and go: times the connection was lost, and how long it was down in all. */
+  outages?: { count: number; downMs: number };
 }
 
 export interface DataSource {

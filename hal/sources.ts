@@ -20,6 +20,8 @@ const log = createLogger('source');
 interface Driver {
   readonly state: SourceState;
   readonly lastError: string | undefined;
+  /** What was missed while the device was away, for drivers of devices that come and go. */
+  outages?(): { count: number; downMs: number };
   open(): void;
   close(): Promise<void>;
 }
@@ -96,6 +98,8 @@ class NmeaSource implements DataSource {
     // The driver's trouble (device absent) matters more than the last bad line.
     const lastError = this.driver.lastError ?? p.lastError;
     if (lastError !== undefined) status.lastError = lastError;
+    const outages = this.driver.outages?.();
+    if (outages) status.outages = outages;
     return status;
   }
 }
@@ -113,6 +117,7 @@ export function createSource(settings: SourceSettings, bus: DeltaBus, devices: H
   if (settings.type === 'tcp') {
     return new NmeaSource(settings.id, settings.type, pipeline, new TcpDriver({ host: settings.host, port: settings.port }, pipeline));
   }
+  devices.serial.configure(settings.device, settings.baudRate);
   return new NmeaSource(settings.id, settings.type, pipeline, new SharedSerialDevice(devices.serial, settings.device, settings.baudRate, pipeline));
 }
 
@@ -121,6 +126,10 @@ class SharedSerialDevice implements Driver {
   private lease: SerialLease | undefined;
   private unlisten: (() => void)[] = [];
   private refused: string | undefined;
+  private lost = 0;
+  private downMs = 0;
+  private downSince: number | undefined;
+  private wasOpen = false;
 
   constructor(
     private readonly ports: SerialPorts,
@@ -154,8 +163,27 @@ class SharedSerialDevice implements Driver {
       driver.onData((chunk) => framer.push(chunk)),
       driver.onState((state) => {
         if (state !== 'open') framer.end();
+        this.track(state);
       }),
     ];
+  }
+
+  /** Counts losses of an open device and the time until it is open again. */
+  private track(state: SourceState): void {
+    const now = Date.now();
+    if (state === 'open') {
+      this.wasOpen = true;
+      if (this.downSince !== undefined) this.downMs += now - this.downSince;
+      this.downSince = undefined;
+    } else if (state === 'reconnecting' && this.wasOpen && this.downSince === undefined) {
+      this.lost++;
+      this.downSince = now;
+    }
+  }
+
+  outages(): { count: number; downMs: number } {
+    const ongoing = this.downSince === undefined ? 0 : Date.now() - this.downSince;
+    return { count: this.lost, downMs: this.downMs + ongoing };
   }
 
   async close(): Promise<void> {

@@ -201,7 +201,7 @@ test('GET /edge/v1/status: source statuses and bus counters', async (t) => {
   t.like(r.body, {
     sources: [{ id: 'nmea1', errors: { checksum: 2 }, lines: 12 }],
     bus: { accepted: 1, rejected: 1 },
-    stream: { clients: 0, dropped: 0, closedSlow: 0 },
+    stream: { clients: 0, sent: 0, dropped: 0, closedSlow: 0 },
   });
   t.regex(String((r.body as { bus: { lastRejection: string } }).bus.lastRejection), /^test: .*not JSON data/);
 });

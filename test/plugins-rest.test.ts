@@ -41,7 +41,8 @@ test('list, config with schema validation, enable/disable persisted across a res
     state: 'running',
     enabled: true,
     restarts: 0,
-    capabilities: { requested: { dataRead: true, dataWrite: true, putHandlers: false }, effective: { dataRead: true, putHandlers: false } },
+    capabilities: { requested: ['dataRead', 'dataWrite'], granted: ['dataRead', 'dataWrite', 'putHandlers'], effective: ['dataRead', 'dataWrite'], denied: [] },
+    hal: [],
   });
   t.is((tw?.subscriptions as unknown[]).length, 5);
 

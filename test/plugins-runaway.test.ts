@@ -1,7 +1,8 @@
 // Runaway plugins: a call that never returns (delta_handler, plugin_start, poll, PUT handler,
 // plugin_stop) is stopped at plugins.callTimeoutMs and handled as a crash while the stream, the
 // API and the other plugins go on. Plus the fan-out guard (plugins re-emitting each other's
-// outputs) and the bounded per-plugin inbox.
+// outputs) and the bounded per-plugin inbox. The stream-gap and memory tests run serially (first,
+// alone): the other tests' runtimes share this process and its event loop.
 
 import test from 'ava';
 import { once } from 'node:events';
@@ -30,7 +31,7 @@ function renamePackage(dir: string, folder: string, name: string): void {
   writeFileSync(pkgFile, JSON.stringify({ ...JSON.parse(readFileSync(pkgFile, 'utf8')), name }));
 }
 
-test('a plugin looping in delta_handler is stopped at the bound and restarted; the stream never pauses over 1.5 s', async (t) => {
+test.serial('a plugin looping in delta_handler is stopped at the bound and restarted; the stream never pauses over 1.5 s', async (t) => {
   const dir = await pluginFolder([
     { from: FIXTURES, name: 'spin-on-delta' },
     { from: FIXTURES, name: 'derive-all' },
@@ -147,7 +148,7 @@ test('plugin_stop that never returns does not hang disabling the plugin or shutt
   t.is(runtime.plugins.runner(SPIN)?.currentState, 'stopped');
 });
 
-test('plugins re-emitting each other\'s outputs are bounded per incoming delta; counts and memory stay bounded', async (t) => {
+test.serial('plugins re-emitting each other\'s outputs are bounded per incoming delta; counts and memory stay bounded', async (t) => {
   const copies = ['a', 'b', 'c'];
   const dir = await pluginFolder(copies.map((c) => ({ from: FIXTURES, name: 'derive-all', as: c })));
   for (const c of copies) renamePackage(dir, c, `derive-all-${c}`);

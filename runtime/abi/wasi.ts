@@ -2,19 +2,31 @@
 // no environment variables, no arguments, and proc_exit returning to the host instead of ending
 // the process.
 //
-// Measured (test/vfs.test.ts): node:wasi (uvwasi) already confines reads: `../` stops at the VFS
-// root, absolute host paths get ENOTCAPABLE, a symlink placed inside that points outside resolves
-// inside the sandbox (ENOENT). Two gaps remain and are closed here: path_readlink hands the
-// plugin the host path an outside-pointing link names, and path_symlink lets the plugin create a
-// link that, followed by a host process, leaves the VFS.
+// Measured (test/vfs.test.ts, test/sandbox.test.ts): node:wasi (uvwasi) already confines paths:
+// `../` stops at the VFS root, absolute host paths get ENOTCAPABLE, a symlink placed inside that
+// points outside resolves inside the sandbox (ENOENT). The gaps closed here:
+// - path_readlink hands the plugin the host path an outside-pointing link names;
+// - path_symlink/path_link make links that, followed by a host process, leave the VFS (a symlink
+//   target may only descend, so moving the link cannot make it climb out; a hard link is made of
+//   what a symlink resolves to inside the sandbox, never of the symlink itself);
+// - stdin/stdout/stderr were the runtime's own descriptors: fd_close(1) closed the runtime's
+//   stdout, fd_read(0) could block the event loop on a terminal. They are /dev/null here, and
+//   cannot be closed or renumbered;
+// - proc_raise signalled the runtime process itself (SIGKILL ended it); poll_oneoff slept on the
+//   event loop's thread, where the call guard cannot interrupt it. Both are refused;
+// - uvwasi never closes what an instance opened (its preopen included): close() does, or every
+//   plugin restart leaks descriptors.
 
 import { WASI } from 'node:wasi';
-import { posix } from 'node:path';
+import { openSync } from 'node:fs';
 import type { GuestMemory } from './memory.js';
 
+const ERRNO_NOTSUP = 58;
+const ERRNO_OVERFLOW = 61;
 const ERRNO_NOTCAPABLE = 76;
 /** The first (only) preopen: the VFS root. */
 const ROOT_FD = 3;
+const LOOKUP_SYMLINK_FOLLOW = 1;
 
 type WasiFunction = (...args: number[]) => number;
 
@@ -23,22 +35,36 @@ export interface PluginWasi {
   readonly imports: Record<string, unknown>;
   /** Binds WASI to the instance's memory and runs `_initialize` when exported (library plugins). */
   initialize(instance: WebAssembly.Instance): void;
+  /** Closes every descriptor the instance still holds (uvwasi leaves them open). */
+  close(): void;
 }
 
-/** Whether a link target stays inside the root: relative, and (for links in the root fd) never above it. */
-function targetStaysInside(target: string, linkPath: string, fd: number): boolean {
-  if (target.startsWith('/')) return false;
-  if (fd !== ROOT_FD) return !target.split('/').includes('..');
-  // Relative join (no leading '/'), so a climb above the root shows as a leading '..'.
-  const resolved = posix.normalize(posix.join(posix.dirname(linkPath.replace(/^\/+/, '')), target));
-  return resolved !== '..' && !resolved.startsWith('../');
+/** A symlink target that only descends: relative and without `..`, so it stays inside wherever the link is moved. */
+function descendingTarget(target: string): boolean {
+  return target !== '' && !target.startsWith('/') && !target.split('/').includes('..');
 }
+
+let devNull: number | undefined;
+/** One /dev/null descriptor for every instance's stdio: never closed (plugins cannot close fds 0-2). */
+function stdio(): number {
+  devNull ??= openSync('/dev/null', 'r+');
+  return devNull;
+}
+
+const isStdio = (fd: number): boolean => fd >= 0 && fd <= 2;
 
 export function createWasi(vfsRoot: string, memory: GuestMemory): PluginWasi {
-  const wasi = new WASI({ version: 'preview1', args: [], env: {}, preopens: { '/': vfsRoot }, returnOnExit: true });
+  const nullFd = stdio();
+  const wasi = new WASI({ version: 'preview1', args: [], env: {}, preopens: { '/': vfsRoot }, returnOnExit: true, stdin: nullFd, stdout: nullFd, stderr: nullFd });
   const imports = { ...(wasi.getImportObject() as { wasi_snapshot_preview1: Record<string, unknown> }).wasi_snapshot_preview1 };
   const readlink = imports.path_readlink as WasiFunction;
   const symlink = imports.path_symlink as WasiFunction;
+  const link = imports.path_link as WasiFunction;
+  const open = imports.path_open as WasiFunction;
+  const fdClose = imports.fd_close as WasiFunction;
+  const renumber = imports.fd_renumber as WasiFunction;
+  /** Descriptors the plugin opened (and the preopen), closed with the instance. */
+  const held = new Set<number>([ROOT_FD]);
 
   imports.path_readlink = (fd: number, pathPtr: number, pathLen: number, buf: number, bufLen: number, usedPtr: number): number => {
     const errno = readlink(fd, pathPtr, pathLen, buf, bufLen, usedPtr);
@@ -54,9 +80,47 @@ export function createWasi(vfsRoot: string, memory: GuestMemory): PluginWasi {
   };
   imports.path_symlink = (oldPtr: number, oldLen: number, fd: number, newPtr: number, newLen: number): number => {
     const target = memory.readString(oldPtr, oldLen);
-    const link = memory.readString(newPtr, newLen);
-    if (target === undefined || link === undefined || !targetStaysInside(target, link, fd)) return ERRNO_NOTCAPABLE;
-    return symlink(oldPtr, oldLen, fd, newPtr, newLen);
+    if (target === undefined || memory.view(newPtr, newLen) === undefined) return ERRNO_OVERFLOW;
+    return descendingTarget(target) ? symlink(oldPtr, oldLen, fd, newPtr, newLen) : ERRNO_NOTCAPABLE;
   };
-  return { imports, initialize: (instance) => wasi.initialize(instance) };
+  imports.path_link = (oldFd: number, oldFlags: number, oldPtr: number, oldLen: number, newFd: number, newPtr: number, newLen: number): number =>
+    link(oldFd, oldFlags | LOOKUP_SYMLINK_FOLLOW, oldPtr, oldLen, newFd, newPtr, newLen);
+  imports.path_open = (...args: number[]): number => {
+    const errno = open(...args);
+    const out = errno === 0 ? memory.view(args[8]!, 4) : undefined;
+    if (out) held.add(new DataView(out.buffer, out.byteOffset, 4).getUint32(0, true));
+    return errno;
+  };
+  imports.fd_close = (fd: number): number => {
+    if (isStdio(fd)) return ERRNO_NOTCAPABLE;
+    const errno = fdClose(fd);
+    if (errno === 0) held.delete(fd);
+    return errno;
+  };
+  imports.fd_renumber = (from: number, to: number): number => {
+    if (isStdio(from) || isStdio(to)) return ERRNO_NOTCAPABLE;
+    const errno = renumber(from, to);
+    if (errno === 0) {
+      held.delete(from);
+      held.add(to);
+    }
+    return errno;
+  };
+  imports.proc_raise = (): number => ERRNO_NOTCAPABLE;
+  imports.poll_oneoff = (): number => ERRNO_NOTSUP;
+  let bound = false;
+  return {
+    imports,
+    initialize(instance) {
+      bound = true;
+      wasi.initialize(instance);
+    },
+    close() {
+      // node:wasi serves no call before it has a memory: bind a throwaway one when instantiation failed.
+      if (!bound) wasi.initialize({ exports: { memory: new WebAssembly.Memory({ initial: 0 }) } } as unknown as WebAssembly.Instance);
+      bound = true;
+      for (const fd of held) fdClose(fd);
+      held.clear();
+    },
+  };
 }

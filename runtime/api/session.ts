@@ -21,6 +21,8 @@ export interface SessionLimits {
 
 /** Shared with the stream server so the status API can show them. */
 export interface SessionCounters {
+  /** Messages handed to client sockets (hello included): with `dropped`, what a lossless client must have read. */
+  sent: number;
   dropped: number;
   closedSlow: number;
 }
@@ -299,6 +301,7 @@ export class StreamSession {
         this.socket.uncork();
       });
     }
+    this.deps.counters.sent++;
     this.ws.send(text);
   }
 

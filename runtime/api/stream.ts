@@ -43,7 +43,7 @@ export class StreamServer {
   private readonly wss = new WebSocketServer({ noServer: true, maxPayload: MAX_MESSAGE_BYTES });
   private readonly sessions = new Map<WebSocket, StreamSession>();
   private readonly limits: StreamLimits;
-  private readonly counters: SessionCounters = { dropped: 0, closedSlow: 0 };
+  private readonly counters: SessionCounters = { sent: 0, dropped: 0, closedSlow: 0 };
   private readonly deps: SessionDeps;
   private readonly unsubscribeBus: () => void;
   private readonly heartbeat: NodeJS.Timeout;

@@ -7,7 +7,7 @@ import type { PutResult } from '../api/types.js';
 import { createEnvImports } from '../abi/env.js';
 import { createHalImports, HAL_MODULE, type HalHost, type HalImports } from '../abi/hal.js';
 import { GuestMemory } from '../abi/memory.js';
-import { createWasi } from '../abi/wasi.js';
+import { createWasi, type PluginWasi } from '../abi/wasi.js';
 import { createLogger } from '../log.js';
 import { PluginLoadError } from './errors.js';
 import { asFunction, createMarshal, detectKind, type Marshal, type PluginKind } from './marshal.js';
@@ -70,12 +70,14 @@ export async function loadPluginBytes(opts: Omit<LoadOptions, 'wasmPath'> & { by
   const memory = new GuestMemory();
   const env = createEnvImports(host, memory);
   const hal = opts.hal ? createHalImports(opts.hal, memory) : undefined;
+  let wasi: PluginWasi | undefined;
   const release = (): void => {
     env.close();
+    wasi?.close();
     hal?.close().catch((err: unknown) => log.warn(`plugin ${id}: closing HAL handles failed: ${message(err)}`));
   };
   try {
-    const wasi = createWasi(opts.vfsRoot, memory);
+    wasi = createWasi(opts.vfsRoot, memory);
     const imports: Record<string, Record<string, unknown>> = { env: env.functions, wasi_snapshot_preview1: wasi.imports };
     if (hal) imports[HAL_MODULE] = hal.functions;
     checkImports(id, module, imports);

@@ -6,7 +6,7 @@
 // MIN_RUN_INTERVAL_MS, so a trickle of deltas does not pay one guarded run each. A timeout is
 // charged to the plugin that was running; a trap to the plugin that trapped; the others go on.
 
-import { CallGuard } from './call-guard.js';
+import type { CallGuard } from './call-guard.js';
 
 /** At most this much plugin work per guarded run (less with a short bound: a quarter of it). */
 const MAX_SLICE_MS = 50;
@@ -30,8 +30,6 @@ export class DeliveryScheduler {
   private timer: NodeJS.Immediate | NodeJS.Timeout | undefined;
   private lastRun = -Infinity;
   private readonly sliceMs: number;
-  /** Guarded runs so far (for the benchmark and tests). */
-  runs = 0;
 
   constructor(private readonly guard: CallGuard) {
     this.sliceMs = Math.min(MAX_SLICE_MS, guard.timeoutMs / 4);
@@ -59,7 +57,7 @@ export class DeliveryScheduler {
   }
 
   private run(): void {
-    this.runs++;
+    if (this.ready.size === 0) return; // everything cancelled meanwhile
     this.lastRun = performance.now();
     const batch = [...this.ready];
     this.ready.clear();

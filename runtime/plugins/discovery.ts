@@ -27,6 +27,16 @@ export interface PluginManifest {
   requests: Grant[];
   /** Undefined: the plugin receives every delta, as upstream. */
   subscriptions: PluginSubscription[] | undefined;
+  /** Set for a command plugin (`signalkEdge.kind: "command"`, a WASI program): what goes to its stdin. */
+  command?: CommandStdin;
+}
+
+/** `signalkEdge.stdin` of a command plugin. */
+export interface CommandStdin {
+  /** Serial device (path or board alias) whose NMEA lines go to stdin; the configuration's `serialDevice` overrides it. */
+  serial?: string;
+  /** Deltas matching the subscriptions go to stdin as JSON lines. */
+  deltas: boolean;
 }
 
 /** A package that looked like a plugin but could not be read; listed with state `error`. */
@@ -96,6 +106,19 @@ function parseSubscriptions(edge: unknown): PluginSubscription[] | undefined | s
   return subs;
 }
 
+/** `signalkEdge.kind` and `signalkEdge.stdin`: undefined for a library plugin. */
+function parseCommand(edge: unknown): CommandStdin | undefined | string {
+  if (!isRecord(edge) || edge.kind === undefined || edge.kind === 'library') {
+    return isRecord(edge) && edge.stdin !== undefined ? 'signalkEdge.stdin needs "kind": "command"' : undefined;
+  }
+  if (edge.kind !== 'command') return `signalkEdge.kind must be "library" or "command", got ${JSON.stringify(edge.kind)}`;
+  const stdin = edge.stdin ?? {};
+  if (!isRecord(stdin)) return 'signalkEdge.stdin must be an object';
+  if (stdin.serial !== undefined && (typeof stdin.serial !== 'string' || stdin.serial === '')) return 'signalkEdge.stdin.serial must name a serial device or board alias';
+  if (stdin.deltas !== undefined && typeof stdin.deltas !== 'boolean') return `signalkEdge.stdin.deltas must be true or false, got ${JSON.stringify(stdin.deltas)}`;
+  return stdin.serial === undefined ? { deltas: stdin.deltas === true } : { serial: stdin.serial, deltas: stdin.deltas === true };
+}
+
 /**
  * Reads one package folder. Undefined when the folder is not a WASM plugin package at all
  * (no package.json, or a package.json without `wasmManifest` and without the wasm keyword).
@@ -133,6 +156,8 @@ function readPluginPackage(dir: string): DiscoveredPackage | undefined {
   if (typeof subscriptions === 'string') return broken(subscriptions, id);
   const requests = parseRequests(pkg.signalkEdge);
   if (typeof requests === 'string') return broken(requests, id);
+  const command = parseCommand(pkg.signalkEdge);
+  if (typeof command === 'string') return broken(command, id);
   return {
     ok: true,
     manifest: {
@@ -145,6 +170,7 @@ function readPluginPackage(dir: string): DiscoveredPackage | undefined {
       requested,
       requests,
       subscriptions,
+      ...(command ? { command } : {}),
     },
   };
 }

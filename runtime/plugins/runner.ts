@@ -11,6 +11,8 @@ import type { PutResult } from '../api/types.js';
 import type { PluginRestartSettings } from '../config/settings.js';
 import type { HostServices, PluginInstance } from '../engine/types.js';
 import { loadPlugin } from '../engine/index.js';
+import { loadCommandPlugin, type CommandEvents } from '../engine/command.js';
+import { commandStdin } from './command-stdin.js';
 import type { SignalKModel } from '../model/model.js';
 import { createLogger, type Logger } from '../log.js';
 import { configFile, ensurePluginStorage } from '../storage/plugin-storage.js';
@@ -132,6 +134,21 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   private readonly denials: DenialLog;
   private readonly halHost: HalHost;
   private halDataPending = false;
+  /** Lineage of a command plugin's last asynchronous output (see commandEvents). */
+  private asyncLineage: Lineage | undefined;
+  /** A command plugin runs on its own: its stdout deltas are published as they come, its end is a crash. */
+  private readonly commandEvents: CommandEvents = {
+    output: (emit) => {
+      // An answer to the delta last written to its stdin when one was delivered since its previous
+      // output (deliverQueued set a new lineage), else a new chain.
+      if (this.emitLineage === this.asyncLineage) this.emitLineage = newLineage(1);
+      this.asyncLineage = this.emitLineage;
+      emit();
+      this.flush();
+    },
+    rejected: (reason) => this.noteRejected(reason),
+    failed: (err) => this.fail(err),
+  };
 
   constructor(
     readonly manifest: PluginManifest,
@@ -405,6 +422,11 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
 
   private load(): Promise<PluginInstance> {
     const vfsRoot = ensurePluginStorage(this.deps.dataDir, this.id);
+    const command = this.manifest.command;
+    if (command) {
+      const stdin = commandStdin(command, this.configuration);
+      return loadCommandPlugin({ id: this.id, wasmPath: this.manifest.wasmPath, vfsRoot, host: this.host, hal: this.halHost, stdin, runawayMs: this.deps.guard.timeoutMs, events: this.commandEvents, ...this.deps.engine });
+    }
     return loadPlugin({ id: this.id, wasmPath: this.manifest.wasmPath, vfsRoot, host: this.host, hal: this.halHost, ...this.deps.engine });
   }
 

@@ -8,6 +8,9 @@ import WebSocket from 'ws';
 import type { Runtime } from '../../runtime/app.js';
 import { ensurePluginsBuilt } from './plugin-wasm.js';
 import { PROJECT_ROOT } from '../../runtime/config/settings.js';
+import type { JsonValue } from '../../runtime/bus/delta.js';
+import { writePluginConfig } from '../../runtime/plugins/plugin-config.js';
+import { configFile } from '../../runtime/storage/plugin-storage.js';
 
 export const EXAMPLES = join(PROJECT_ROOT, 'examples');
 export const FIXTURES = join(PROJECT_ROOT, 'test', 'fixtures', 'plugins');
@@ -96,4 +99,15 @@ export async function openStream(runtime: Runtime, query = 'subscribe=all'): Pro
 export function publish(runtime: Runtime, values: { path: string; value: unknown }[], label = 'test'): void {
   const reason = runtime.bus.publish({ updates: [{ source: { label }, values }] }, label);
   if (reason) throw new Error(`test delta refused: ${reason}`);
+}
+
+/** Writes a plugin's config file (enabled, with this configuration) before the runtime starts. */
+export function configurePlugin(dataDir: string, id: string, configuration: JsonValue): void {
+  writePluginConfig(configFile(dataDir, id), { enabled: true, configuration });
+}
+
+/** The value at a dotted path of the self vessel in the runtime's model. */
+export function selfValue(runtime: Runtime, path: string): unknown {
+  const node = runtime.model.get([...runtime.model.selfContext.split('.'), ...path.split('.')]) as { value?: unknown } | undefined;
+  return node?.value;
 }
