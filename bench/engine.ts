@@ -16,14 +16,15 @@ const fixture = (name: string): string => join(PROJECT_ROOT, 'test', 'fixtures',
 
 const mb = (bytes: number): string => (bytes / 1048576).toFixed(1);
 
-export function countingHost(pluginId: string, counter: { emitted: number }): HostServices {
+/** A host that does nothing but hand each emitted delta to `onEmit`: the engine's cost alone. */
+export function benchHost(pluginId: string, onEmit: (json: string) => void): HostServices {
   return {
     pluginId,
     debug: () => undefined,
     setStatus: () => undefined,
     setError: () => undefined,
-    emitDelta: () => {
-      counter.emitted++;
+    emitDelta: (json) => {
+      onEmit(json);
       return undefined;
     },
     getPath: () => undefined,
@@ -46,7 +47,7 @@ async function benchNode(lines: string[]): Promise<void> {
     for (let i = 0; i < 15; i++) {
       plugin?.close();
       const t0 = performance.now();
-      plugin = await loadPluginBytes({ id: `derive-${i}`, bytes, vfsRoot: ensurePluginStorage(dataDir, `derive-${i}`), host: countingHost(`derive-${i}`, counter) });
+      plugin = await loadPluginBytes({ id: `derive-${i}`, bytes, vfsRoot: ensurePluginStorage(dataDir, `derive-${i}`), host: benchHost(`derive-${i}`, () => counter.emitted++) });
       loadMs.push(performance.now() - t0);
     }
     const p = plugin!;
@@ -66,7 +67,7 @@ async function benchNode(lines: string[]): Promise<void> {
     const rss0 = process.memoryUsage().rss;
     const many: PluginInstance[] = [];
     for (let i = 0; i < 20; i++) {
-      many.push(await loadPluginBytes({ id: `mem-${i}`, bytes, vfsRoot: ensurePluginStorage(dataDir, `mem-${i}`), host: countingHost(`mem-${i}`, counter) }));
+      many.push(await loadPluginBytes({ id: `mem-${i}`, bytes, vfsRoot: ensurePluginStorage(dataDir, `mem-${i}`), host: benchHost(`mem-${i}`, () => counter.emitted++) }));
     }
     const perInstance = (process.memoryUsage().rss - rss0) / many.length;
     for (const m of many) m.close();

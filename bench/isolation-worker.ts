@@ -9,7 +9,7 @@
 
 import { parentPort, workerData } from 'node:worker_threads';
 import { loadPluginBytes } from '../runtime/engine/index.js';
-import type { HostServices } from '../runtime/engine/types.js';
+import { benchHost } from './engine.js';
 
 interface Data {
   mode: 'idle' | 'plugin' | 'hostcall' | 'spin';
@@ -23,25 +23,6 @@ const data = workerData as Data;
 const port = parentPort;
 if (!port) throw new Error('isolation-worker.js runs as a worker thread');
 
-function host(outbox: string[]): HostServices {
-  return {
-    pluginId: 'worker-plugin',
-    debug: () => undefined,
-    setStatus: () => undefined,
-    setError: () => undefined,
-    emitDelta: (json) => {
-      outbox.push(json);
-      return undefined;
-    },
-    getPath: () => undefined,
-    readConfig: () => undefined,
-    saveConfig: () => true,
-    hasCapability: () => false,
-    allowsNet: () => false,
-    publishNotification: () => true,
-    registerPutHandler: () => true,
-  };
-}
 
 async function main(): Promise<void> {
   if (data.mode === 'idle') {
@@ -66,7 +47,7 @@ async function main(): Promise<void> {
     return;
   }
   const outbox: string[] = [];
-  const plugin = await loadPluginBytes({ id: 'worker-plugin', bytes: data.wasm!, vfsRoot: data.vfsRoot!, host: host(outbox) });
+  const plugin = await loadPluginBytes({ id: 'worker-plugin', bytes: data.wasm!, vfsRoot: data.vfsRoot!, host: benchHost('worker-plugin', (json) => outbox.push(json)) });
   plugin.start('{}');
   port!.on('message', (batch: string[]) => {
     for (const json of batch) plugin.deliverDelta(json);

@@ -14,7 +14,7 @@ import { buildAll } from '../scripts/build-examples.js';
 import { loadPluginBytes } from '../runtime/engine/index.js';
 import { CallGuard } from '../runtime/plugins/call-guard.js';
 import { ensurePluginStorage } from '../runtime/storage/plugin-storage.js';
-import { countingHost } from './engine.js';
+import { benchHost } from './engine.js';
 import { median } from './stats.js';
 
 const FIXTURE = join(PROJECT_ROOT, 'test', 'fixtures', 'plugins', 'derive-all');
@@ -43,7 +43,7 @@ async function startManager(pluginDir: string): Promise<{ manager: PluginManager
 async function guardCost(dataDir: string, n = 20_000): Promise<string[]> {
   const counter = { emitted: 0 };
   const bytes = readFileSync(join(FIXTURE, 'plugin.wasm'));
-  const plugin = await loadPluginBytes({ id: 'guard-bench', bytes, vfsRoot: ensurePluginStorage(dataDir, 'guard-bench'), host: countingHost('guard-bench', counter) });
+  const plugin = await loadPluginBytes({ id: 'guard-bench', bytes, vfsRoot: ensurePluginStorage(dataDir, 'guard-bench'), host: benchHost('guard-bench', () => counter.emitted++) });
   try {
     plugin.start('{}');
     const guard = new CallGuard(1000);

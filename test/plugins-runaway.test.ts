@@ -101,6 +101,19 @@ test('plugin_start that never returns is stopped at the bound and counts as a cr
   await waitFor(() => runtime.model.valueAt('vessels.self', 'bench.derived')?.value === 580, 'derive-all answering');
 });
 
+test('a module whose start code never returns is stopped while loading; it is an error, the others run', async (t) => {
+  const dir = await pluginFolder([
+    { from: FIXTURES, name: 'spin-on-load' },
+    { from: FIXTURES, name: 'derive-all' },
+  ]);
+  const { runtime, stop } = await startTestRuntime({ pluginDirs: [dir], callTimeoutMs: 200 });
+  t.teardown(stop);
+  const status = await stateOf(runtime, '_signalk-edge-fixture_spin-on-load', 'error');
+  t.is(status.errorMessage, 'loading the module did not return within 200 ms (plugins.callTimeoutMs) and was stopped');
+  publish(runtime, [{ path: 'environment.water.temperature', value: 290 }]);
+  await waitFor(() => runtime.model.valueAt('vessels.self', 'bench.derived')?.value === 580, 'derive-all answering');
+});
+
 test('poll that never returns is stopped at the bound and the plugin restarted', async (t) => {
   const dir = await pluginFolder([{ from: FIXTURES, name: 'spin-on-delta' }]);
   const { runtime, stop } = await startTestRuntime({ pluginDirs: [dir], callTimeoutMs: 200, restart: { baseMs: 100, maxMs: 1000, maxCrashes: 5, stableMs: 60_000 } });

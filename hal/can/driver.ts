@@ -40,3 +40,42 @@ export class Listeners<T> {
     for (let i = 0; i < ls.length; i++) ls[i](value);
   }
 }
+
+/** What every CAN driver keeps the same way: state with its listeners, frame listeners, drop counts. */
+export abstract class CanDriverBase {
+  protected _state: CanDriverState = 'stopped';
+  protected _lastError: string | undefined;
+  protected readonly counts: Record<string, number> = {};
+  protected readonly frames = new Listeners<CanFrame>();
+  private readonly states = new Listeners<CanDriverState>();
+
+  get state(): CanDriverState {
+    return this._state;
+  }
+
+  get lastError(): string | undefined {
+    return this._lastError;
+  }
+
+  get dropped(): Readonly<Record<string, number>> {
+    return this.counts;
+  }
+
+  onFrame(listener: (frame: CanFrame) => void): () => void {
+    return this.frames.add(listener);
+  }
+
+  onState(listener: (state: CanDriverState) => void): () => void {
+    return this.states.add(listener);
+  }
+
+  protected setState(state: CanDriverState): void {
+    if (state === this._state) return;
+    this._state = state;
+    this.states.emit(state);
+  }
+
+  protected count(reason: string): void {
+    this.counts[reason] = (this.counts[reason] ?? 0) + 1;
+  }
+}

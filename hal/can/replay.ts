@@ -15,8 +15,7 @@ import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/pr
 import { createLogger } from '../../runtime/log.js';
 import { LineFramer } from '../framing.js';
 import { parseCandumpLine } from './candump.js';
-import { Listeners, type CanDriver, type CanDriverState } from './driver.js';
-import type { CanFrame } from './frame.js';
+import { CanDriverBase, type CanDriver } from './driver.js';
 
 const log = createLogger('can-replay');
 
@@ -33,35 +32,12 @@ const YIELD_EVERY = 256;
 const MAX_LAG_MS = 1_000;
 const CHUNK = 64 * 1024;
 
-export class CanReplayDriver implements CanDriver {
-  private _state: CanDriverState = 'stopped';
-  private _lastError: string | undefined;
-  private readonly counts: Record<string, number> = {};
+export class CanReplayDriver extends CanDriverBase implements CanDriver {
   private abort: AbortController | undefined;
   private running: Promise<void> | undefined;
-  private readonly frames = new Listeners<CanFrame>();
-  private readonly states = new Listeners<CanDriverState>();
 
-  constructor(private readonly options: CanReplayOptions) {}
-
-  get state(): CanDriverState {
-    return this._state;
-  }
-
-  get lastError(): string | undefined {
-    return this._lastError;
-  }
-
-  get dropped(): Readonly<Record<string, number>> {
-    return this.counts;
-  }
-
-  onFrame(listener: (frame: CanFrame) => void): () => void {
-    return this.frames.add(listener);
-  }
-
-  onState(listener: (state: CanDriverState) => void): () => void {
-    return this.states.add(listener);
+  constructor(private readonly options: CanReplayOptions) {
+    super();
   }
 
   send(): Promise<void> {
@@ -91,14 +67,8 @@ export class CanReplayDriver implements CanDriver {
     this.setState('stopped');
   }
 
-  private setState(state: CanDriverState): void {
-    if (state === this._state) return;
-    this._state = state;
-    this.states.emit(state);
-  }
-
   private drop(reason: string, detail: string): void {
-    this.counts[reason] = (this.counts[reason] ?? 0) + 1;
+    this.count(reason);
     log.limited('warn', `${this.options.file}:${reason}`, `${this.options.file}: ${reason} line: ${detail}`);
   }
 

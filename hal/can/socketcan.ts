@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { createLogger } from '../../runtime/log.js';
 import { Backoff } from '../serial/backoff.js';
 import { loadChannelBinding, parseChannelMessage, type ChannelBinding, type RawChannel } from './channel.js';
-import { Listeners, type CanDriver, type CanDriverState } from './driver.js';
+import { CanDriverBase, type CanDriver } from './driver.js';
 import { isValidFrame, type CanFrame } from './frame.js';
 
 const log = createLogger('socketcan');
@@ -37,41 +37,17 @@ async function linkProblem(sysfs: string, iface: string): Promise<string | undef
   return state === 'down' ? `interface is down (ip link set ${iface} up type can bitrate 250000)` : undefined;
 }
 
-export class SocketCanDriver implements CanDriver {
+export class SocketCanDriver extends CanDriverBase implements CanDriver {
   private channel: RawChannel | undefined;
   private timer: NodeJS.Timeout | undefined;
   private linkTimer: NodeJS.Timeout | undefined;
   private readonly backoff: Backoff;
-  private readonly frames = new Listeners<CanFrame>();
-  private readonly states = new Listeners<CanDriverState>();
-  private readonly counts: Record<string, number> = {};
-  private _state: CanDriverState = 'stopped';
-  private _lastError: string | undefined;
   /** Bumped by every connect and close, so a late async step of an older attempt does nothing. */
   private generation = 0;
 
   constructor(private readonly options: SocketCanOptions) {
+    super();
     this.backoff = new Backoff(options.retryMs ?? 500, options.maxRetryMs ?? 30_000);
-  }
-
-  get state(): CanDriverState {
-    return this._state;
-  }
-
-  get lastError(): string | undefined {
-    return this._lastError;
-  }
-
-  get dropped(): Readonly<Record<string, number>> {
-    return this.counts;
-  }
-
-  onFrame(listener: (frame: CanFrame) => void): () => void {
-    return this.frames.add(listener);
-  }
-
-  onState(listener: (state: CanDriverState) => void): () => void {
-    return this.states.add(listener);
   }
 
   open(): void {
@@ -99,12 +75,6 @@ export class SocketCanDriver implements CanDriver {
     } catch (err) {
       return Promise.reject(new Error(`${this.options.iface}: send failed: ${(err as Error).message}`));
     }
-  }
-
-  private setState(state: CanDriverState): void {
-    if (state === this._state) return;
-    this._state = state;
-    this.states.emit(state);
   }
 
   private async connect(): Promise<void> {
@@ -147,7 +117,7 @@ export class SocketCanDriver implements CanDriver {
       return;
     }
     const why = reason ?? 'standard-id';
-    this.counts[why] = (this.counts[why] ?? 0) + 1;
+    this.count(why);
     log.limited('warn', `${this.options.iface}:${why}`, `${this.options.iface}: dropped a ${why} frame (NMEA 2000 uses 29-bit data frames)`);
   }
 

@@ -33,6 +33,8 @@ export interface LoadOptions {
   cacheDir?: string;
   /** Hardware access under grants; without it the module gets no `signalk_hal` functions. */
   hal?: HalHost;
+  /** Bounds the plugin code that runs while loading (start function, `_initialize`, plugin_name/id/schema). */
+  guard?: <T>(fn: () => T, what: string) => T;
 }
 
 /** Name of the export upstream calls for a PUT on (context, path). */
@@ -81,21 +83,27 @@ export async function loadPluginBytes(opts: Omit<LoadOptions, 'wasmPath'> & { by
     const imports: Record<string, Record<string, unknown>> = { env: env.functions, wasi_snapshot_preview1: wasi.imports };
     if (hal) imports[HAL_MODULE] = hal.functions;
     checkImports(id, module, imports);
-    let instance: WebAssembly.Instance;
-    try {
-      instance = await WebAssembly.instantiate(module, imports as WebAssembly.Imports);
-    } catch (err) {
-      throw new PluginLoadError(id, `instantiation failed: ${message(err)}`);
-    }
-    const mem = instance.exports.memory;
-    if (!(mem instanceof WebAssembly.Memory)) throw new PluginLoadError(id, 'the module exports no memory named "memory"');
-    memory.attach(mem);
-    try {
-      wasi.initialize(instance);
-    } catch (err) {
-      throw new PluginLoadError(id, `initialization (_initialize) failed: ${message(err)}`);
-    }
-    return new LibraryPlugin(id, kind, instance.exports, createMarshal(kind, instance.exports, memory), hal, release);
+    const wasiLayer = wasi;
+    // Plugin code runs from here on (start function, _initialize, the name/schema exports):
+    // synchronously, so that a loop in it is stopped by the guard like any other call.
+    const start = (): LibraryPlugin => {
+      let instance: WebAssembly.Instance;
+      try {
+        instance = new WebAssembly.Instance(module, imports as WebAssembly.Imports);
+      } catch (err) {
+        throw new PluginLoadError(id, `instantiation failed: ${message(err)}`);
+      }
+      const mem = instance.exports.memory;
+      if (!(mem instanceof WebAssembly.Memory)) throw new PluginLoadError(id, 'the module exports no memory named "memory"');
+      memory.attach(mem);
+      try {
+        wasiLayer.initialize(instance);
+      } catch (err) {
+        throw new PluginLoadError(id, `initialization (_initialize) failed: ${message(err)}`);
+      }
+      return new LibraryPlugin(id, kind, instance.exports, createMarshal(kind, instance.exports, memory), hal, release);
+    };
+    return opts.guard ? opts.guard(start, 'loading the module') : start();
   } catch (err) {
     release();
     throw err;
