@@ -3,6 +3,7 @@
 
 import { setLogLevel } from '../runtime/log.js';
 import { benchCan } from './can.js';
+import { benchCommand } from './command.js';
 import { benchEngine } from './engine.js';
 import { benchHal } from './hal.js';
 import { benchIsolation } from './isolation.js';
@@ -18,6 +19,7 @@ const benches: [string, () => Promise<string[]>][] = [
   ['startup', () => benchStartup()],
   ['hal', () => benchHal()],
   ['isolation', benchIsolation],
+  ['command', benchCommand],
 ];
 
 async function main(): Promise<void> {

@@ -68,7 +68,9 @@ export async function buildPlugin(dir: string, compiler: string): Promise<'built
   if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === key) return 'cached';
   const args = [join(dir, 'assembly', 'index.ts'), '--outFile', out];
   const asconfig = join(dir, 'asconfig.json');
-  args.push(...(existsSync(asconfig) ? ['--config', asconfig, '--target', 'release'] : DEFAULT_ARGS));
+  // Relative: asc joins an extended config's `lib` folders (e.g. @assemblyscript/wasi-shim's, for
+  // command plugins) to its base dir, which an absolute config path breaks.
+  args.push(...(existsSync(asconfig) ? ['--config', relative(process.cwd(), asconfig), '--target', 'release'] : DEFAULT_ARGS));
   let errors = '';
   const result = await asc.main(args, {
     stdout: { write: () => true },
@@ -87,7 +89,7 @@ export async function buildPlugin(dir: string, compiler: string): Promise<'built
 }
 
 export async function buildAll(print: (line: string) => void = (l) => process.stdout.write(`${l}\n`)): Promise<void> {
-  const compiler = `assemblyscript ${packageVersion('assemblyscript')}, sdk ${packageVersion('@signalk/assemblyscript-plugin-sdk')}`;
+  const compiler = `assemblyscript ${packageVersion('assemblyscript')}, sdk ${packageVersion('@signalk/assemblyscript-plugin-sdk')}, wasi-shim ${packageVersion('@assemblyscript/wasi-shim')}`;
   for (const dir of pluginSourceDirs()) {
     const t0 = performance.now();
     const state = await buildPlugin(dir, compiler);

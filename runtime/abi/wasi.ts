@@ -2,9 +2,12 @@
 // no environment variables, no arguments, and proc_exit returning to the host instead of ending
 // the process.
 //
-// Measured (test/vfs.test.ts, test/sandbox.test.ts): node:wasi (uvwasi) already confines paths:
-// `../` stops at the VFS root, absolute host paths get ENOTCAPABLE, a symlink placed inside that
-// points outside resolves inside the sandbox (ENOENT). The gaps closed here:
+// Measured (test/vfs.test.ts, test/sandbox.test.ts): node:wasi (uvwasi) confines paths lexically:
+// `../` stops at the VFS root, and a symlink it follows itself resolves inside the sandbox. The
+// gaps closed here:
+// - a symlink inside the VFS pointing outside (planted by someone else) is followed by the kernel
+//   when it sits mid-path or the call does not ask uvwasi to follow: every path call is checked
+//   first by VfsPaths (./wasi-paths.ts);
 // - path_readlink hands the plugin the host path an outside-pointing link names;
 // - path_symlink/path_link make links that, followed by a host process, leave the VFS (a symlink
 //   target may only descend, so moving the link cannot make it climb out; a hard link is made of
@@ -20,12 +23,10 @@
 import { WASI } from 'node:wasi';
 import { openSync } from 'node:fs';
 import type { GuestMemory } from './memory.js';
+import { ERRNO_NOTCAPABLE, VfsPaths, type LastComponent } from './wasi-paths.js';
 
 const ERRNO_NOTSUP = 58;
 const ERRNO_OVERFLOW = 61;
-const ERRNO_NOTCAPABLE = 76;
-/** The first (only) preopen: the VFS root. */
-const ROOT_FD = 3;
 const LOOKUP_SYMLINK_FOLLOW = 1;
 
 type WasiFunction = (...args: number[]) => number;
@@ -38,6 +39,37 @@ export interface PluginWasi {
   /** Closes every descriptor the instance still holds (uvwasi leaves them open). */
   close(): void;
 }
+
+/** A path argument of a WASI call: argument indexes of its descriptor, lookup flags, pointer and length. */
+interface PathArg {
+  fd: number;
+  /** Index of the lookup flags; absent: the call never follows a symlink itself. */
+  flags?: number;
+  /** Followed whatever the flags say (path_link's source, see below). */
+  alwaysFollow?: true;
+  ptr: number;
+  len: number;
+  last: LastComponent;
+}
+
+const PATH_CALLS: Record<string, PathArg[]> = {
+  path_create_directory: [{ fd: 0, ptr: 1, len: 2, last: 'link' }],
+  path_filestat_get: [{ fd: 0, flags: 1, ptr: 2, len: 3, last: 'follows' }],
+  path_filestat_set_times: [{ fd: 0, flags: 1, ptr: 2, len: 3, last: 'follows' }],
+  path_link: [
+    { fd: 0, alwaysFollow: true, ptr: 2, len: 3, last: 'link' },
+    { fd: 4, ptr: 5, len: 6, last: 'link' },
+  ],
+  path_open: [{ fd: 0, flags: 1, ptr: 2, len: 3, last: 'follows' }],
+  path_readlink: [{ fd: 0, ptr: 1, len: 2, last: 'link' }],
+  path_remove_directory: [{ fd: 0, ptr: 1, len: 2, last: 'link' }],
+  path_rename: [
+    { fd: 0, ptr: 1, len: 2, last: 'link' },
+    { fd: 3, ptr: 4, len: 5, last: 'link' },
+  ],
+  path_symlink: [{ fd: 2, ptr: 3, len: 4, last: 'link' }],
+  path_unlink_file: [{ fd: 0, ptr: 1, len: 2, last: 'link' }],
+};
 
 /** A symlink target that only descends: relative and without `..`, so it stays inside wherever the link is moved. */
 function descendingTarget(target: string): boolean {
@@ -57,14 +89,14 @@ export function createWasi(vfsRoot: string, memory: GuestMemory): PluginWasi {
   const nullFd = stdio();
   const wasi = new WASI({ version: 'preview1', args: [], env: {}, preopens: { '/': vfsRoot }, returnOnExit: true, stdin: nullFd, stdout: nullFd, stderr: nullFd });
   const imports = { ...(wasi.getImportObject() as { wasi_snapshot_preview1: Record<string, unknown> }).wasi_snapshot_preview1 };
-  const readlink = imports.path_readlink as WasiFunction;
-  const symlink = imports.path_symlink as WasiFunction;
-  const link = imports.path_link as WasiFunction;
-  const open = imports.path_open as WasiFunction;
-  const fdClose = imports.fd_close as WasiFunction;
-  const renumber = imports.fd_renumber as WasiFunction;
-  /** Descriptors the plugin opened (and the preopen), closed with the instance. */
-  const held = new Set<number>([ROOT_FD]);
+  const fn = (name: string): WasiFunction => imports[name] as WasiFunction;
+  const readlink = fn('path_readlink');
+  const symlink = fn('path_symlink');
+  const link = fn('path_link');
+  const open = fn('path_open');
+  const fdClose = fn('fd_close');
+  const renumber = fn('fd_renumber');
+  const vfs = new VfsPaths(vfsRoot);
 
   imports.path_readlink = (fd: number, pathPtr: number, pathLen: number, buf: number, bufLen: number, usedPtr: number): number => {
     const errno = readlink(fd, pathPtr, pathLen, buf, bufLen, usedPtr);
@@ -80,30 +112,42 @@ export function createWasi(vfsRoot: string, memory: GuestMemory): PluginWasi {
   };
   imports.path_symlink = (oldPtr: number, oldLen: number, fd: number, newPtr: number, newLen: number): number => {
     const target = memory.readString(oldPtr, oldLen);
-    if (target === undefined || memory.view(newPtr, newLen) === undefined) return ERRNO_OVERFLOW;
+    if (target === undefined) return ERRNO_OVERFLOW;
     return descendingTarget(target) ? symlink(oldPtr, oldLen, fd, newPtr, newLen) : ERRNO_NOTCAPABLE;
   };
-  imports.path_link = (oldFd: number, oldFlags: number, oldPtr: number, oldLen: number, newFd: number, newPtr: number, newLen: number): number =>
-    link(oldFd, oldFlags | LOOKUP_SYMLINK_FOLLOW, oldPtr, oldLen, newFd, newPtr, newLen);
+  // Never a hard link of a symlink (a copy of an outside-pointing link): of what it resolves to.
+  imports.path_link = (oldFd: number, oldFlags: number, ...rest: number[]): number => link(oldFd, oldFlags | LOOKUP_SYMLINK_FOLLOW, ...rest);
+  let opened = '';
   imports.path_open = (...args: number[]): number => {
     const errno = open(...args);
     const out = errno === 0 ? memory.view(args[8]!, 4) : undefined;
-    if (out) held.add(new DataView(out.buffer, out.byteOffset, 4).getUint32(0, true));
+    if (out) vfs.opened(new DataView(out.buffer, out.byteOffset, 4).getUint32(0, true), opened);
     return errno;
   };
+  for (const [name, paths] of Object.entries(PATH_CALLS)) {
+    const inner = fn(name);
+    imports[name] = (...args: number[]): number => {
+      for (const p of paths) {
+        const path = memory.readString(args[p.ptr]!, args[p.len]!);
+        if (path === undefined) return ERRNO_OVERFLOW;
+        const follow = p.alwaysFollow === true || (p.flags !== undefined && (args[p.flags]! & LOOKUP_SYMLINK_FOLLOW) !== 0);
+        const resolved = vfs.resolve(args[p.fd]!, path, follow, p.last);
+        if ('errno' in resolved) return resolved.errno;
+        opened = resolved.path; // path_open records it with the new descriptor
+      }
+      return inner(...args);
+    };
+  }
   imports.fd_close = (fd: number): number => {
     if (isStdio(fd)) return ERRNO_NOTCAPABLE;
     const errno = fdClose(fd);
-    if (errno === 0) held.delete(fd);
+    if (errno === 0) vfs.closed(fd);
     return errno;
   };
   imports.fd_renumber = (from: number, to: number): number => {
     if (isStdio(from) || isStdio(to)) return ERRNO_NOTCAPABLE;
     const errno = renumber(from, to);
-    if (errno === 0) {
-      held.delete(from);
-      held.add(to);
-    }
+    if (errno === 0) vfs.renumbered(from, to);
     return errno;
   };
   imports.proc_raise = (): number => ERRNO_NOTCAPABLE;
@@ -119,8 +163,7 @@ export function createWasi(vfsRoot: string, memory: GuestMemory): PluginWasi {
       // node:wasi serves no call before it has a memory: bind a throwaway one when instantiation failed.
       if (!bound) wasi.initialize({ exports: { memory: new WebAssembly.Memory({ initial: 0 }) } } as unknown as WebAssembly.Instance);
       bound = true;
-      for (const fd of held) fdClose(fd);
-      held.clear();
+      for (const fd of vfs.drain()) fdClose(fd);
     },
   };
 }

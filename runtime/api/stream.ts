@@ -93,7 +93,14 @@ export class StreamServer {
   private fanOut(msg: BusDelta): void {
     if (this.sessions.size === 0) return;
     const context = this.opts.model.resolveContext(msg.delta.context);
-    for (const session of this.sessions.values()) session.onDelta(msg, context);
+    for (const session of this.sessions.values()) {
+      try {
+        session.onDelta(msg, context);
+      } catch (err) {
+        // A failure in one client's rows costs that client the delta, not every client after it.
+        log.limited('error', `fanout:${session.id}`, `stream client ${session.id}: delivery failed: ${(err as Error).stack ?? String(err)}`);
+      }
+    }
   }
 
   private ping(): void {

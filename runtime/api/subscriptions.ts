@@ -26,10 +26,20 @@ export const DEFAULT_PERIOD_MS = 1000;
 export const MIN_PERIOD_MS = 10;
 /** Rows one client may hold at a time. */
 export const MAX_ROWS = 1000;
+/** Longer periods are lowered to this: timers cannot wait past 2^31-1 ms and would fire at once, every millisecond. */
+export const MAX_PERIOD_MS = 86_400_000;
 
 export type ParsedSubscribe = { rows: SubscriptionRow[]; warnings: string[] } | { error: string };
 
 const POLICIES: readonly Policy[] = ['instant', 'ideal', 'fixed'];
+
+/** A client's value as an error quotes it: scalars as JSON (cut), a list or object by kind only (it may nest deeper than JSON.stringify can go). */
+function shown(v: unknown): string {
+  if (Array.isArray(v)) return 'an array';
+  if (typeof v === 'object' && v !== null) return 'an object';
+  const text = String(JSON.stringify(v));
+  return text.length > 60 ? `${text.slice(0, 60)}…` : text;
+}
 
 /** `self` and an absent context mean the self vessel, as `vessels.self` does. */
 function contextPattern(raw: unknown): string | undefined {
@@ -41,8 +51,12 @@ function milliseconds(raw: unknown, name: string, where: string, warnings: strin
   if (raw === undefined) return undefined;
   const n = typeof raw === 'string' && raw.trim() !== '' ? Number(raw) : raw;
   if (typeof n !== 'number' || !Number.isFinite(n) || n < 0) {
-    warnings.push(`${where}.${name} must be a number of milliseconds, got ${JSON.stringify(raw)}: ignored`);
+    warnings.push(`${where}.${name} must be a number of milliseconds, got ${shown(raw)}: ignored`);
     return undefined;
+  }
+  if (n > MAX_PERIOD_MS) {
+    warnings.push(`${where}.${name} ${n} lowered to ${MAX_PERIOD_MS} ms`);
+    return MAX_PERIOD_MS;
   }
   if (n > 0 && n < MIN_PERIOD_MS) {
     warnings.push(`${where}.${name} ${n} raised to ${MIN_PERIOD_MS} ms`);
@@ -54,7 +68,7 @@ function milliseconds(raw: unknown, name: string, where: string, warnings: strin
 /** Reads `{context, subscribe: [{path, period, minPeriod, policy, format}]}`. */
 export function parseSubscribe(msg: Record<string, unknown>, selfContext: string): ParsedSubscribe {
   const context = contextPattern(msg.context);
-  if (context === undefined) return { error: `subscribe: context must be a non-empty string, got ${JSON.stringify(msg.context)}` };
+  if (context === undefined) return { error: `subscribe: context must be a non-empty string, got ${shown(msg.context)}` };
   if (!Array.isArray(msg.subscribe)) return { error: 'subscribe must be an array of {path, period?, minPeriod?, policy?, format?}' };
   if (msg.subscribe.length > MAX_ROWS) return { error: `subscribe: at most ${MAX_ROWS} rows` };
   const matchContext = contextMatcher(context, selfContext);
@@ -70,7 +84,7 @@ export function parseSubscribe(msg: Record<string, unknown>, selfContext: string
     let policy: Policy | undefined;
     if (raw.policy !== undefined) {
       if (POLICIES.includes(raw.policy as Policy)) policy = raw.policy as Policy;
-      else warnings.push(`${where}.policy must be one of ${POLICIES.join(', ')}, got ${JSON.stringify(raw.policy)}: using the default`);
+      else warnings.push(`${where}.policy must be one of ${POLICIES.join(', ')}, got ${shown(raw.policy)}: using the default`);
     }
     const period = milliseconds(raw.period, 'period', where, warnings);
     const minPeriod = milliseconds(raw.minPeriod, 'minPeriod', where, warnings);
@@ -96,7 +110,7 @@ export type ParsedUnsubscribe = { all: true } | { all: false; context: string; p
  */
 export function parseUnsubscribe(msg: Record<string, unknown>): ParsedUnsubscribe {
   const context = contextPattern(msg.context);
-  if (context === undefined) return { error: `unsubscribe: context must be a non-empty string, got ${JSON.stringify(msg.context)}` };
+  if (context === undefined) return { error: `unsubscribe: context must be a non-empty string, got ${shown(msg.context)}` };
   if (!Array.isArray(msg.unsubscribe) || msg.unsubscribe.length === 0) return { error: 'unsubscribe must be a non-empty array of {path}' };
   const paths: string[] = [];
   for (const raw of msg.unsubscribe as unknown[]) {

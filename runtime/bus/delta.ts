@@ -46,6 +46,13 @@ function isJson(v: unknown, depth = 0): v is JsonValue {
   return false;
 }
 
+/**
+ * The structure of a leaf in the full model (its value, its sources, their times, its metadata).
+ * A path through one of them would rewrite another source's leaf under that source's name, so
+ * none is a path segment.
+ */
+const LEAF_KEYS = new Set(['value', 'values', '$source', 'timestamp', 'meta']);
+
 function checkPathList(list: unknown, where: string): string | undefined {
   if (!Array.isArray(list)) return `${where} must be an array`;
   for (let i = 0; i < list.length; i++) {
@@ -53,9 +60,26 @@ function checkPathList(list: unknown, where: string): string | undefined {
     if (!isRecord(pv)) return `${where}[${i}] must be an object`;
     if (typeof pv.path !== 'string') return `${where}[${i}].path must be a string`;
     if (pv.path.length > 256) return `${where}[${i}].path is longer than 256 characters`;
+    const reserved = pv.path.split('.').find((s) => LEAF_KEYS.has(s));
+    if (reserved !== undefined) return `${where}[${i}].path ${pv.path} uses "${reserved}", a key of the model's leaves, as a segment`;
     if (!isJson(pv.value)) return `${where}[${i}].value (${pv.path}) is not JSON data (NaN, Infinity, undefined or too deep)`;
   }
   return undefined;
+}
+
+/**
+ * Nesting allowed anywhere in a delta: its own structure and a value's 32 levels fit; members no
+ * check reads (unknown keys, source details) still reach every subscriber's JSON encoder, which
+ * fails (stack overflow) a few thousand levels down.
+ */
+const MAX_NESTING = 64;
+
+/** Whether containers nest `limit` levels below `v` (walked no further). */
+function nestedDeeper(v: unknown, limit: number): boolean {
+  if (typeof v !== 'object' || v === null) return false;
+  if (limit === 0) return true;
+  for (const x of Array.isArray(v) ? v : Object.values(v)) if (nestedDeeper(x, limit - 1)) return true;
+  return false;
 }
 
 /**
@@ -95,6 +119,7 @@ export function parseDelta(input: unknown): ParseResult {
       if (bad) return { ok: false, reason: bad };
     }
   }
+  if (nestedDeeper(input, MAX_NESTING)) return { ok: false, reason: `delta nests deeper than ${MAX_NESTING} levels` };
   return { ok: true, delta: input as unknown as Delta };
 }
 

@@ -1,31 +1,42 @@
 // Path and context patterns as signalk-server's subscription manager reads them:
-// dots are literal, `*` matches any run of characters (including dots).
+// dots are literal, `*` matches any run of characters (including dots). Matched without regular
+// expressions: patterns come from clients and plugin manifests, and a regex built from
+// `*a*a*a…*b` backtracks for minutes on a path of a's, while a long one cannot even be compiled.
 
-const cache = new Map<string, RegExp>();
+const STAR = 0x2a;
 
-export function patternToRegExp(pattern: string): RegExp {
-  let re = cache.get(pattern);
-  if (!re) {
-    const body = pattern
-      .split('*')
-      .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
-      .join('.*');
-    re = new RegExp(`^${body}$`);
-    if (cache.size > 1000) cache.clear();
-    cache.set(pattern, re);
-  }
-  return re;
-}
-
+/**
+ * Wildcard match in at most O(pattern × value) steps, about linear in practice: after a mismatch
+ * only the last `*` is retried one character further; earlier stars never need revisiting.
+ */
 export function matchesPattern(pattern: string, value: string): boolean {
   if (pattern === '*' || pattern === value) return true;
-  return patternToRegExp(pattern).test(value);
+  let p = 0;
+  let v = 0;
+  let star = -1;
+  let resume = 0;
+  while (v < value.length) {
+    const c = p < pattern.length ? pattern.charCodeAt(p) : -1;
+    if (c === STAR) {
+      star = p++;
+      resume = v;
+    } else if (c === value.charCodeAt(v)) {
+      p++;
+      v++;
+    } else if (star >= 0) {
+      p = star + 1;
+      v = ++resume;
+    } else {
+      return false;
+    }
+  }
+  while (p < pattern.length && pattern.charCodeAt(p) === STAR) p++;
+  return p === pattern.length;
 }
 
 /** A context pattern matcher; `vessels.self` means the self vessel. */
 export function contextMatcher(pattern: string | undefined, selfContext: string): (context: string) => boolean {
   if (!pattern || pattern === 'vessels.self') return (c) => c === selfContext;
   if (pattern === '*') return () => true;
-  const re = patternToRegExp(pattern);
-  return (c) => re.test(c);
+  return (c) => matchesPattern(pattern, c);
 }

@@ -26,7 +26,9 @@ export function grantsFilePath(dataDir: string): string {
 /** Validates `{ "<plugin id>" | "*": ["grant", ...] }` from untrusted JSON; the message names the bad entry. */
 export function parseGrantLists(input: unknown, where: string): GrantLists {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new GrantsFileError(`${where}: must be an object of plugin id → list of grants`);
-  const out: GrantLists = {};
+  // Plugin ids are data: without a prototype, `__proto__` is a key like any other and
+  // `constructor` finds nothing that is not in the file.
+  const out = Object.create(null) as GrantLists;
   for (const [id, list] of Object.entries(input)) {
     if (!Array.isArray(list) || list.some((g) => typeof g !== 'string')) throw new GrantsFileError(`${where}.${id}: must be a list of grant strings`);
     const parsed = parseGrantList(list as string[]);
@@ -43,7 +45,7 @@ export function readGrantsFile(dataDir: string): GrantLists {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return {};
+    if ((err as NodeJS.ErrnoException).code === 'ENOENT') return Object.create(null) as GrantLists;
     throw new GrantsFileError(`${file}: cannot read: ${(err as Error).message}`);
   }
   let json: unknown;
@@ -125,7 +127,7 @@ export class GrantTable {
     const out: { grant: string; from: 'settings' | 'default' | 'grants file'; scope: 'plugin' | 'all plugins' }[] = [];
     for (const [from, lists] of [[this.settingsLabel, this.settingsGrants], ['grants file', this.fileGrants]] as const) {
       for (const [key, scope] of [['*', 'all plugins'], [pluginId, 'plugin']] as const) {
-        for (const grant of lists[key] ?? []) out.push({ grant, from, scope });
+        for (const grant of Object.hasOwn(lists, key) ? lists[key]! : []) out.push({ grant, from, scope });
       }
     }
     return out;

@@ -128,7 +128,7 @@ export class Reader {
   }
   int(v: unknown, key: string, min: number, max: number): number {
     if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      this.fail(key, `must be an integer from ${min} to ${max}, got ${JSON.stringify(v)}`);
+      this.fail(key, `must be an integer from ${min} to ${max}, got ${shown(v)}`);
     }
     return v;
   }
@@ -137,7 +137,7 @@ export class Reader {
     return v;
   }
   oneOf<T extends string | number>(v: unknown, key: string, allowed: readonly T[]): T {
-    if (!allowed.includes(v as T)) this.fail(key, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+    if (!allowed.includes(v as T)) this.fail(key, `must be one of ${allowed.join(', ')}, got ${shown(v)}`);
     return v as T;
   }
 }
@@ -146,6 +146,11 @@ function kind(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'an array';
   return typeof v === 'string' ? JSON.stringify(v) : typeof v;
+}
+
+/** A value as an error shows it: scalars as JSON, a list or object by kind only (it may nest deeper than JSON.stringify can go). */
+function shown(v: unknown): string {
+  return typeof v === 'object' && v !== null ? kind(v) : String(JSON.stringify(v));
 }
 
 /**

@@ -1,37 +1,38 @@
 // Command plugins: WASI programs (they export `_start`) run in a @wasmer/sdk sandbox, behind the
 // same PluginInstance contract as library plugins, so the runner gives them the same lifecycle,
-// crash recovery, status and reload. The program runs in one of the SDK's worker threads, never on
-// the main thread. Its stdin carries the NMEA lines of a granted serial device and/or the deltas
-// matching its subscriptions (JSON, one per line); each stdout line is a delta, validated by
-// HostServices.emitDelta like a library plugin's; stderr goes to the plugin's log. An exit or a
-// trap ends the instance as a crash; so does a runaway: a program whose stdin is full and which
-// takes nothing more within the bound (plugins.callTimeoutMs) is killed.
+// crash recovery, status and reload. Each instance gets a worker thread of its own
+// (command-worker.ts) holding its SDK, sandbox and program: nothing of it runs on the main thread,
+// and terminating that worker stops it for certain.
 //
-// Load (validate, memory cap, AOT cache, exports and imports checked) happens in loadCommandPlugin
-// and reports a PluginLoadError like a library plugin's. start() returns at once; the sandbox is
-// made and the program spawned asynchronously, and every later event reaches the runner through
-// CommandEvents.
+// stdin carries the NMEA lines of a granted serial device and/or the deltas matching the plugin's
+// subscriptions (JSON, one per line); each stdout line is a delta, validated by
+// HostServices.emitDelta like a library plugin's; stderr goes to the plugin's log (rate limited).
+// An exit or a trap ends the instance as a crash; so does a runaway: stdin is written one chunk at
+// a time, and a chunk the program has not taken within the bound (plugins.callTimeoutMs) — its
+// stdin is full and it reads nothing — makes it a runaway.
+//
+// Load (validation, memory cap, AOT cache, exports and imports) happens in loadCommandPlugin and
+// fails with a PluginLoadError like a library plugin's. start() returns at once; the worker starts
+// the program asynchronously, and every later event reaches the runner through CommandEvents.
 
+import { Worker } from 'node:worker_threads';
 import { readFile } from 'node:fs/promises';
-import type { Package, Process, Sandbox } from '@wasmer/sdk/node';
 import type { PutResult } from '../api/types.js';
 import type { HalHost, HalSession } from '../abi/hal.js';
 import { SerialStream } from '../abi/serial-stream.js';
-import { LineFramer } from '../../hal/framing.js';
 import { createLogger, type Logger } from '../log.js';
 import { Inbox } from '../plugins/inbox.js';
 import { prepareCached } from './aot-cache.js';
-import { LogBudget, MAX_OUTPUT_LINE, Utf8Lines } from './command-io.js';
+import { LogBudget, MAX_OUTPUT_LINE } from './command-io.js';
+import type { CommandWorkerData, FromWorker, ToWorker } from './command-worker.js';
 import { PluginLoadError } from './errors.js';
 import { DEFAULT_MEMORY_LIMIT_MB } from './prepare.js';
-import { copyIn, copyOut, GUEST_VFS } from './sandbox-vfs.js';
 import type { HostServices, PluginInstance } from './types.js';
-import { acquireWasmer, type WasmerLease } from './wasmer-client.js';
 
 /** What a command plugin reports between calls, to its runner. */
 export interface CommandEvents {
-  /** stdout lines are ready: `emit` hands them to HostServices.emitDelta; publish what it queued right after. */
-  output(emit: () => void): void;
+  /** stdout lines: each goes to HostServices.emitDelta (validated, counted), then what it queued is published. */
+  output(lines: readonly string[]): void;
   /** A stdout line that cannot be a delta before parsing (too long): count it as refused. */
   rejected(reason: string): void;
   /** The program ended (exit, trap) or was stopped as a runaway: a crash. */
@@ -54,25 +55,35 @@ export interface CommandLoadOptions {
   host: HostServices;
   hal: HalHost;
   stdin: CommandStdinOptions;
-  /** A program that takes no input for this long while its stdin is full is a runaway. */
+  /** A program that has not taken a stdin chunk after this long is a runaway. */
   runawayMs: number;
   events: CommandEvents;
   memoryLimitMB?: number;
   cacheDir?: string;
 }
 
+const WORKER_URL = new URL('./command-worker.js', import.meta.url);
 /** The only imports the sandbox provides. */
 const WASI_MODULES = new Set(['wasi_snapshot_preview1', 'wasi_unstable', 'wasix_32v1']);
-/** stdin is written in chunks of at most this size: a write into a full pipe completes when the program has taken about this much. */
+/** stdin is written in chunks of at most this size, one at a time: the runaway bound applies to each. */
 const STDIN_CHUNK_BYTES = 4096;
 /** Deltas waiting to be written to stdin; beyond this the oldest are dropped (and counted). */
 const MAX_QUEUED_DELTAS = 10_000;
 /** After stdin is closed on stop, how long the program may take to finish before it is killed. */
 const MAX_STOP_GRACE_MS = 1000;
+/** How long the worker may take to write the VFS back before it is terminated without. */
+const CLOSE_TIMEOUT_MS = 5000;
 const NEWLINE = Buffer.from('\n');
+/** The SDK's own memory gets the plugin's cap plus this (it uses 4-6 MB for one program, measured). */
+const SDK_OWN_MB = 16;
 
-/** Write-backs of the VFS still in progress, by VFS folder: the next instance copies in after them. */
+/** Instances still closing (VFS being written back), by VFS folder: the next one starts after. */
 const pendingCloses = new Map<string, Promise<void>>();
+
+/** Resolves once every closed command instance has written its VFS back and its worker has ended. */
+export function commandPluginsClosed(): Promise<void> {
+  return Promise.all(pendingCloses.values()).then(() => undefined);
+}
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
@@ -99,7 +110,7 @@ export async function loadCommandPlugin(opts: CommandLoadOptions): Promise<Plugi
   }
   const foreign = WebAssembly.Module.imports(module).find((i) => !WASI_MODULES.has(i.module));
   if (foreign) throw new PluginLoadError(id, `command plugins get WASI only: import ${foreign.module}.${foreign.name} is not provided`);
-  return new CommandPlugin(opts, prepared.bytes);
+  return new CommandPlugin(opts, prepared.bytes, (opts.memoryLimitMB ?? DEFAULT_MEMORY_LIMIT_MB) + SDK_OWN_MB);
 }
 
 type State = 'loaded' | 'running' | 'stopping' | 'closed';
@@ -121,21 +132,20 @@ class CommandPlugin implements PluginInstance {
   private state: State = 'loaded';
   /** Alternates stdin lines between the serial stream and deltas. */
   private serialTurn = false;
-  private running: Promise<void> = Promise.resolve();
-  private lease: WasmerLease | undefined;
-  private sandbox: Sandbox | undefined;
-  private proc: Process | undefined;
-  /** Settles with the reason the program ended. */
-  private ended: Promise<string> | undefined;
-  private copiedIn = false;
-  /** The first failure (a runaway kill) wins over the exit it causes. */
-  private failure: Error | undefined;
+  private launching: Promise<void> = Promise.resolve();
+  private worker: Worker | undefined;
+  /** The program runs: stdin can be written. */
+  private started = false;
+  /** A stdin chunk the program has not taken yet, timed by this. */
+  private runawayTimer: NodeJS.Timeout | undefined;
+  private inFlight = false;
   private reported = false;
-  private wake: (() => void) | undefined;
+  private onClosed: ((m: Extract<FromWorker, { type: 'closed' }>) => void) | undefined;
 
   constructor(
     private readonly opts: CommandLoadOptions,
     private readonly bytes: Uint8Array,
+    private readonly sdkMemoryMB: number,
   ) {
     this.id = opts.id;
     this.log = createLogger(`plugin ${opts.id}`);
@@ -145,7 +155,7 @@ class CommandPlugin implements PluginInstance {
     this.serial =
       device === undefined
         ? undefined
-        : new SerialStream(opts.hal, device, () => this.kick(), (problem) => (problem === undefined ? opts.host.setStatus(`reading NMEA from ${device} on stdin`) : opts.host.setError(problem)));
+        : new SerialStream(opts.hal, device, () => this.pump(), (problem) => (problem === undefined ? opts.host.setStatus(`reading NMEA from ${device} on stdin`) : opts.host.setError(problem)));
     this.hal = this.serial;
   }
 
@@ -153,14 +163,14 @@ class CommandPlugin implements PluginInstance {
     if (this.state !== 'loaded') throw new Error(`plugin ${this.id}: a command instance starts once`);
     this.state = 'running';
     this.serial?.open();
-    this.running = this.run(configJson).catch((err: unknown) => this.fail(err instanceof Error ? err : new Error(String(err))));
+    this.launching = this.launch(configJson).catch((err: unknown) => this.fail(new Error(`cannot start its worker: ${message(err)}`)));
     return 0;
   }
 
-  /** Closes stdin: a program that finishes on end of input exits by itself; close() kills it after a grace period. */
+  /** Closes stdin: a program that finishes at end of input exits by itself; close() ends it after a grace period. */
   stop(): number {
     if (this.state === 'running') this.state = 'stopping';
-    this.proc?.stdin?.close().catch(() => undefined);
+    this.send({ type: 'eof' });
     return 0;
   }
 
@@ -169,7 +179,7 @@ class CommandPlugin implements PluginInstance {
       this.droppedDeltas++;
       this.log.limited('warn', 'stdin-full', `stdin queue full (${MAX_QUEUED_DELTAS} deltas): oldest dropped, ${this.droppedDeltas} so far; the program does not keep up`);
     }
-    this.kick();
+    this.pump();
   }
 
   poll(): number {
@@ -184,102 +194,93 @@ class CommandPlugin implements PluginInstance {
 
   close(): void {
     if (this.state === 'closed') return;
+    // Only a requested stop gets a grace period; after a crash or a runaway the program is ended at once.
+    const graceMs = this.state === 'stopping' ? Math.min(this.opts.runawayMs, MAX_STOP_GRACE_MS) : 0;
     this.state = 'closed';
     this.serial?.close();
-    this.kick();
+    clearTimeout(this.runawayTimer);
     const root = this.opts.vfsRoot;
-    const done = this.shutdown().catch((err: unknown) => this.log.warn(`closing the sandbox failed: ${message(err)}`));
+    const done = this.shutdown(graceMs).catch((err: unknown) => this.log.warn(`closing the command worker failed: ${message(err)}`));
     pendingCloses.set(root, done);
     void done.then(() => {
       if (pendingCloses.get(root) === done) pendingCloses.delete(root);
     });
   }
 
-  // ---- the program ----
+  // ---- the worker ----
 
-  private async run(configJson: string): Promise<void> {
+  private async launch(configJson: string): Promise<void> {
+    // The previous instance's VFS write-back comes first.
     await pendingCloses.get(this.opts.vfsRoot);
-    this.lease = await acquireWasmer();
-    if (this.isClosed()) return;
-    const { wasmer } = this.lease;
-    const pkg: Package = await wasmer.packages.load(this.bytes);
-    this.sandbox = await wasmer.sandboxes.create({ packages: [pkg], network: { mode: 'disabled' } });
-    await this.sandbox.fs.mkdir(GUEST_VFS, { recursive: true });
-    const copied = await copyIn(this.sandbox, this.opts.vfsRoot);
-    this.copiedIn = true;
-    if (this.isClosed()) return;
-    // argv[1]: the configuration as JSON.
-    const proc = await this.sandbox.command(pkg, [configJson], { cwd: GUEST_VFS }).spawn({ stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
-    this.proc = proc;
-    this.ended = this.waitExit(proc);
-    if (this.state !== 'running') {
-      // Stopped while the sandbox was being made.
-      await proc.kill().catch(() => undefined);
-      await this.ended;
-      return;
-    }
-    this.log.debug(`program started (${copied} bytes of VFS copied in)`);
-    const output = Promise.all([this.readStdout(proc), this.readStderr(proc)]);
-    void this.pumpStdin(proc);
-    const why = await this.ended;
-    // Everything the program wrote before it ended is published before the crash is reported.
-    await output;
-    this.fail(this.failure ?? new Error(`the program ${why}`));
+    if (this.state === 'closed') return;
+    const workerData: CommandWorkerData = { bytes: this.bytes, sdkMemoryMB: this.sdkMemoryMB, configJson, vfsRoot: this.opts.vfsRoot };
+    const worker = new Worker(WORKER_URL, { workerData, name: `command ${this.id}` });
+    this.worker = worker;
+    worker.on('message', (m: FromWorker) => this.onMessage(m));
+    worker.on('error', (err) => this.fail(new Error(`its worker failed: ${err.message}`)));
+    worker.on('exit', (code) => this.fail(new Error(`its worker exited (code ${code})`)));
   }
 
-  /** A method, not a field test: close() may run during any await (no narrowing across them). */
-  private isClosed(): boolean {
-    return this.state === 'closed';
+  private send(m: ToWorker): void {
+    this.worker?.postMessage(m);
   }
 
-  private async waitExit(proc: Process): Promise<string> {
-    try {
-      const out = await proc.wait();
-      return out.reason === 'exited' ? `exited with code ${out.exitCode}` : `was ${out.reason} (exit code ${out.exitCode})`;
-    } catch (err) {
-      // A trap: "command execution failed: RuntimeError: ... unreachable", then a stack.
-      return `trapped: ${message(err).split('\n')[0]}`;
+  private onMessage(m: FromWorker): void {
+    switch (m.type) {
+      case 'started':
+        this.started = true;
+        this.log.debug(`program started (${m.copiedBytes} bytes of VFS copied in)`);
+        this.pump();
+        return;
+      case 'written':
+        this.inFlight = false;
+        clearTimeout(this.runawayTimer);
+        this.pump();
+        return;
+      case 'lines':
+        this.publish(m.lines);
+        return;
+      case 'overlong':
+        this.opts.events.rejected(`stdout line of ${m.bytes} bytes is over the ${MAX_OUTPUT_LINE}-byte limit`);
+        return;
+      case 'log':
+        for (const line of m.lines) this.stderrLog.line(line);
+        return;
+      case 'ended':
+        this.stderrLog.flush();
+        this.fail(new Error(`the program ${m.why}`));
+        return;
+      case 'error':
+        this.fail(new Error(m.message));
+        return;
+      case 'closed':
+        this.onClosed?.(m);
+        return;
     }
   }
 
   private fail(err: Error): void {
-    if (this.state === 'closed' || this.state === 'stopping' || this.reported) return;
+    if (this.state !== 'running' || this.reported) return;
     this.reported = true;
     this.opts.events.failed(err);
   }
 
-  private kick(): void {
-    const wake = this.wake;
-    this.wake = undefined;
-    wake?.();
-  }
-
-  /** Writes queued lines to stdin; a write that does not complete within the bound is a runaway. */
-  private async pumpStdin(proc: Process): Promise<void> {
-    const stdin = proc.stdin;
-    if (!stdin) return;
-    for (;;) {
-      if (this.state !== 'running') return;
-      const chunk = this.nextChunk();
-      if (chunk === undefined) {
-        await new Promise<void>((resolve) => (this.wake = resolve));
-        continue;
-      }
-      const timer = setTimeout(() => this.runaway(proc), this.opts.runawayMs);
-      try {
-        await stdin.write(chunk);
-      } catch {
-        return; // the program is gone; run() reports how it ended
-      } finally {
-        clearTimeout(timer);
-      }
+  private publish(lines: string[]): void {
+    if (this.state === 'closed') {
+      this.log.limited('info', 'late-output', `${lines.length} stdout line(s) written after the plugin was stopped: not published`);
+      return;
     }
+    this.opts.events.output(lines);
   }
 
-  private runaway(proc: Process): void {
-    if (this.state !== 'running') return;
-    this.failure ??= new Error(`the program took no input for ${this.opts.runawayMs} ms while its stdin was full (plugins.callTimeoutMs) and was stopped`);
-    proc.kill().catch(() => undefined);
+  /** Sends the next stdin chunk when the program has taken the previous one. */
+  private pump(): void {
+    if (!this.started || this.inFlight || this.state !== 'running') return;
+    const chunk = this.nextChunk();
+    if (chunk === undefined) return;
+    this.inFlight = true;
+    this.runawayTimer = setTimeout(() => this.fail(new Error(`the program took no input for ${this.opts.runawayMs} ms while its stdin was full (plugins.callTimeoutMs) and was stopped`)), this.opts.runawayMs);
+    this.send({ type: 'stdin', chunk });
   }
 
   private takeDelta(): Buffer | undefined {
@@ -300,73 +301,20 @@ class CommandPlugin implements PluginInstance {
     return size === 0 ? undefined : Buffer.concat(parts, size);
   }
 
-  private async readStdout(proc: Process): Promise<void> {
-    const stdout = proc.stdout;
-    if (!stdout) return;
-    const lines: string[] = [];
-    const splitter = new Utf8Lines({
-      line: (text) => lines.push(text),
-      overlong: (bytes) => this.opts.events.rejected(`stdout line of ${bytes} bytes is over the ${MAX_OUTPUT_LINE}-byte limit`),
-    });
-    try {
-      for await (const chunk of stdout) {
-        splitter.push(chunk);
-        this.publish(lines);
-      }
-    } catch {
-      // killed: what was read is published below
-    }
-    splitter.end();
-    this.publish(lines);
-  }
-
-  private publish(lines: string[]): void {
-    if (lines.length === 0) return;
-    const batch = lines.splice(0);
-    if (this.state === 'closed') {
-      this.log.limited('info', 'late-output', `${batch.length} stdout line(s) written after the plugin was stopped: not published`);
-      return;
-    }
-    this.opts.events.output(() => {
-      for (const line of batch) this.opts.host.emitDelta(line, 1);
-    });
-  }
-
-  private async readStderr(proc: Process): Promise<void> {
-    const stderr = proc.stderr;
-    if (!stderr) return;
-    const framer = new LineFramer({ line: (text) => this.stderrLog.line(text), error: () => undefined });
-    try {
-      for await (const chunk of stderr) framer.push(chunk);
-    } catch {
-      // killed
-    }
-    framer.end();
-    this.stderrLog.flush();
-  }
-
-  /** Ends the program (after a grace period when stopping), writes the VFS back, releases the sandbox. */
-  private async shutdown(): Promise<void> {
-    const proc = this.proc;
-    const ended = this.ended;
-    if (proc && ended) {
-      const grace = Math.min(this.opts.runawayMs, MAX_STOP_GRACE_MS);
-      let timer: NodeJS.Timeout | undefined;
-      const finished = await Promise.race([ended.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), grace)))]);
-      clearTimeout(timer);
-      if (!finished) await proc.kill().catch(() => undefined);
-    }
-    await this.running;
-    await this.ended;
-    const sandbox = this.sandbox;
-    try {
-      if (sandbox && this.copiedIn) {
-        const r = await copyOut(sandbox, this.opts.vfsRoot);
-        if (r.written + r.removed > 0) this.log.debug(`VFS written back: ${r.written} file(s) written, ${r.removed} removed`);
-      }
-    } finally {
-      await sandbox?.close().catch(() => undefined);
-      await this.lease?.release();
-    }
+  /** Lets the program end (a grace period when stopping), has the VFS written back, then terminates the worker. */
+  private async shutdown(graceMs: number): Promise<void> {
+    await this.launching;
+    const worker = this.worker;
+    if (!worker) return;
+    worker.removeAllListeners('exit');
+    const answer = new Promise<Extract<FromWorker, { type: 'closed' }>>((resolve) => (this.onClosed = resolve));
+    this.send({ type: 'shutdown', graceMs });
+    let timer: NodeJS.Timeout | undefined;
+    const closed = await Promise.race([answer, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), graceMs + CLOSE_TIMEOUT_MS)))]);
+    clearTimeout(timer);
+    await worker.terminate();
+    if (!closed) this.log.warn(`its worker did not finish within ${graceMs + CLOSE_TIMEOUT_MS} ms: terminated, the VFS was not written back`);
+    else if (closed.error) this.log.warn(closed.error);
+    else if (closed.written + closed.removed > 0) this.log.debug(`VFS written back: ${closed.written} file(s) written, ${closed.removed} removed`);
   }
 }

@@ -2,6 +2,9 @@
 // plus `values` keyed by source once a second source feeds the same path (as signalk-server).
 
 import { sourceRef, type Delta, type JsonValue, type Update } from '../bus/delta.js';
+import { createLogger } from '../log.js';
+
+const log = createLogger('model');
 
 export interface LeafSource {
   value: JsonValue;
@@ -97,16 +100,24 @@ export class SignalKModel {
     update: Update,
   ): void {
     if (path === '') {
-      // Empty path: the value's keys are properties of the context itself (name, mmsi, ...).
+      // Empty path: the value's keys are properties of the context itself (name, mmsi, ...), never
+      // a branch other sources' values live under (`{"navigation": 0}` would wipe them all).
       if (isNode(value)) {
-        for (const [k, v] of Object.entries(value)) if (!FORBIDDEN.has(k)) contextNode[k] = v;
+        for (const [k, v] of Object.entries(value)) {
+          if (FORBIDDEN.has(k)) continue;
+          if (this.isBranch(context, k)) log.limited('warn', `branch:${ref}`, `${ref}: empty-path value for ${context} tried to replace the branch ${k}; ignored`);
+          else contextNode[k] = v;
+        }
       }
       return;
     }
     const parts = path.split('.');
     if (parts.some((p) => FORBIDDEN.has(p) || p === '')) return;
-    const parent = this.nodeAt(contextNode, parts.slice(0, -1));
-    if (!parent) return;
+    const parent = this.nodeAt(contextNode, parts.slice(0, -1), false);
+    if (!parent) {
+      log.limited('warn', `under:${ref}`, `${ref}: ${path} lies inside another value or a leaf; ignored`);
+      return;
+    }
     const key = parts[parts.length - 1];
     const existing = parent[key];
     const sentence = update.source?.sentence;
@@ -137,6 +148,12 @@ export class SignalKModel {
     paths.set(path, leaf);
   }
 
+  /** Whether values are stored under `key` of the context (an index path equals it or starts with it). */
+  private isBranch(context: string, key: string): boolean {
+    for (const path of this.index.get(context)?.keys() ?? []) if (path === key || path.startsWith(`${key}.`)) return true;
+    return false;
+  }
+
   private noteSource(update: Update, ref: string, timestamp: string): void {
     const s = update.source;
     if (!s || FORBIDDEN.has(s.label)) return;
@@ -156,12 +173,13 @@ export class SignalKModel {
     }
   }
 
-  private nodeAt(start: Node, parts: string[]): Node | undefined {
+  /** The node at `parts`, made where missing. `intoLeaves` false: undefined rather than a node inside a leaf (a value's own fields). */
+  private nodeAt(start: Node, parts: string[], intoLeaves = true): Node | undefined {
     let node = start;
     for (const part of parts) {
       let next = node[part];
       if (next === undefined) node[part] = next = {};
-      if (!isNode(next)) return undefined;
+      if (!isNode(next) || (!intoLeaves && isLeaf(next))) return undefined;
       node = next;
     }
     return node;

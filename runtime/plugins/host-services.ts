@@ -101,10 +101,16 @@ export function createHostServices(target: HostTarget): HostServices {
         log.warn(`PUT handler for ${context}.${path} refused: putHandlers capability not requested and granted`);
         return false;
       }
-      target.addPutHandler(context, path);
       // Clients learn from the meta that the path accepts PUT (as upstream sends it).
       const meta: Delta = { updates: [{ meta: [{ path, value: { supportsPut: true } }] }] };
       if (context !== 'vessels.self') meta.context = context;
+      // A path no delta may carry (too long, a leaf key as a segment) is no path a PUT can reach.
+      const checked = parseDelta(meta);
+      if (!checked.ok) {
+        log.warn(`PUT handler for ${context}.${path} refused: ${checked.reason}`);
+        return false;
+      }
+      target.addPutHandler(context, path);
       target.queueDelta(tagWithPlugin(meta, id));
       return true;
     },

@@ -19,6 +19,7 @@ import { CallGuard } from './call-guard.js';
 import { DeliveryScheduler } from './delivery.js';
 import { pluginRoutes } from './routes.js';
 import { PluginRunner, type PluginStatus, type RunnerDeps } from './runner.js';
+import { commandPluginsClosed } from '../engine/command.js';
 
 const log = createLogger('plugins');
 /** Quiet time after the last change event before a replaced .wasm is loaded. */
@@ -158,6 +159,8 @@ export class PluginManager {
     for (const stop of this.unwatch) stop();
     this.unwatch = [];
     await Promise.all([...this.runners.values()].map((r) => r.stop()));
+    // Command plugins end asynchronously (VFS written back, sandbox released).
+    await commandPluginsClosed();
     this.unsubscribe?.();
     this.unsubscribe = undefined;
   }

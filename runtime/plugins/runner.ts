@@ -138,12 +138,16 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   private asyncLineage: Lineage | undefined;
   /** A command plugin runs on its own: its stdout deltas are published as they come, its end is a crash. */
   private readonly commandEvents: CommandEvents = {
-    output: (emit) => {
-      // An answer to the delta last written to its stdin when one was delivered since its previous
-      // output (deliverQueued set a new lineage), else a new chain.
-      if (this.emitLineage === this.asyncLineage) this.emitLineage = newLineage(1);
+    output: (lines) => {
+      // Which input a line answers is unknown: each line starts a chain of its own, one generation
+      // below the delta last written to stdin when one was delivered since the previous output
+      // (deliverQueued set a new lineage), so loops through stdin are still cut at 16 generations.
+      const generation = this.emitLineage === this.asyncLineage ? 1 : this.emitLineage.generation;
+      for (const line of lines) {
+        this.emitLineage = newLineage(generation);
+        this.host.emitDelta(line, 1);
+      }
       this.asyncLineage = this.emitLineage;
-      emit();
       this.flush();
     },
     rejected: (reason) => this.noteRejected(reason),
@@ -427,7 +431,8 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
       const stdin = commandStdin(command, this.configuration);
       return loadCommandPlugin({ id: this.id, wasmPath: this.manifest.wasmPath, vfsRoot, host: this.host, hal: this.halHost, stdin, runawayMs: this.deps.guard.timeoutMs, events: this.commandEvents, ...this.deps.engine });
     }
-    return loadPlugin({ id: this.id, wasmPath: this.manifest.wasmPath, vfsRoot, host: this.host, hal: this.halHost, ...this.deps.engine });
+    const guard = <T>(fn: () => T, what: string): T => this.deps.guard.run(fn, what);
+    return loadPlugin({ id: this.id, wasmPath: this.manifest.wasmPath, vfsRoot, host: this.host, hal: this.halHost, guard, ...this.deps.engine });
   }
 
   private async startFresh(reason: string): Promise<void> {
