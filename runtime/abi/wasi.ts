@@ -17,6 +17,9 @@
 //   cannot be closed or renumbered;
 // - proc_raise signalled the runtime process itself (SIGKILL ended it); poll_oneoff slept on the
 //   event loop's thread, where the call guard cannot interrupt it. Both are refused;
+// - sock_accept on a stdio descriptor (/dev/null) crashed the whole process (node:wasi, Node 20:
+//   segmentation fault; found by the fuzzer). A plugin has no WASI socket (its sockets are the
+//   env sk_* functions), so every sock_* call is refused;
 // - uvwasi never closes what an instance opened (its preopen included): close() does, or every
 //   plugin restart leaks descriptors.
 
@@ -151,6 +154,7 @@ export function createWasi(vfsRoot: string, memory: GuestMemory): PluginWasi {
     return errno;
   };
   imports.proc_raise = (): number => ERRNO_NOTCAPABLE;
+  for (const name of ['sock_accept', 'sock_recv', 'sock_send', 'sock_shutdown']) imports[name] = (): number => ERRNO_NOTCAPABLE;
   imports.poll_oneoff = (): number => ERRNO_NOTSUP;
   let bound = false;
   return {

@@ -6,6 +6,7 @@ import { homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { GrantsFileError, parseGrantLists, type GrantLists } from '../capabilities/store.js';
+import { discoverPlugins } from '../plugins/discovery.js';
 import { parseMqttSettings, parseNetSource, type MqttSettings, type TcpSourceSettings, type UdpSourceSettings } from '../../hal/net/settings.js';
 import { parseCanSource, type CanSourceSettings } from '../../hal/can/settings.js';
 
@@ -94,14 +95,19 @@ export function defaultDataDir(): string {
 
 export const VALID_BAUD_RATES = [4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800];
 
-/** The built-in default: replay the bundled demo passage in real time, load the example plugins. */
+/**
+ * The built-in default: replay the bundled demo passage in real time, load the example library
+ * plugins. The command-plugin example is left out: it reads a serial port the demo does not have,
+ * and its Wasmer sandbox would cost about 90 MB to sit idle.
+ */
 export function demoSettings(dataDir = defaultDataDir()): Settings {
+  const examples = discoverPlugins([join(PROJECT_ROOT, 'examples')]).flatMap((p) => (p.ok && !p.manifest.command ? [p.manifest.dir] : []));
   return {
     port: 3000,
     host: '127.0.0.1',
     dataDir,
     sources: [{ id: 'demo', type: 'replay', file: DEMO_LOG, rate: 'realtime', linesPerSecond: 10, loop: true }],
-    plugins: { dirs: [join(PROJECT_ROOT, 'examples')], watch: true, restart: { ...DEFAULT_PLUGIN_RESTART } },
+    plugins: { dirs: examples, watch: true, restart: { ...DEFAULT_PLUGIN_RESTART } },
   };
 }
 

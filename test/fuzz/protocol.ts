@@ -19,6 +19,8 @@ export interface WorkerParams {
   /** An iteration slower than this is a `slow` finding. */
   slowMs: number;
   shared: SharedArrayBuffer;
+  /** Each input is written here before it runs: what killed the whole process (a native crash) is left behind. */
+  traceFile?: string;
 }
 
 /** Status words at the start of the shared buffer; the current input follows them. */

@@ -2,7 +2,9 @@
 // run), a summary per target, exit status 1 on any finding. See docs/reliability.md.
 //
 //   node dist/test/fuzz/run.js [--seed N] [--seconds S] [--only nmea0183,wasm] [--iterations N]
-//                              [--hang-ms MS] [--slow-ms MS] [--json FILE]
+//                              [--hang-ms MS] [--slow-ms MS] [--json FILE] [--trace FILE]
+// --trace writes each input to FILE before it runs: after a native crash (the process dies, exit
+// 139), FILE holds the input that caused it.
 
 import { randomInt } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
@@ -37,12 +39,13 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--hang-ms') args.hangMs = numberArg(flag, value, 100, 3_600_000);
     else if (flag === '--slow-ms') args.slowMs = numberArg(flag, value, 1, 3_600_000);
     else if (flag === '--json') args.json = value ?? fail('--json needs a file name');
+    else if (flag === '--trace') args.traceFile = value ?? fail('--trace needs a file name');
     else if (flag === '--only') {
       const names = (value ?? '').split(',').filter((n) => n !== '');
       const bad = names.find((n) => !isTargetName(n));
       if (names.length === 0 || bad !== undefined) fail(`--only takes a comma-separated list of ${TARGET_NAMES.join(', ')}; got ${JSON.stringify(value)}`);
       args.only = names as TargetName[];
-    } else fail(`unknown option ${JSON.stringify(flag)} (--seed, --seconds, --only, --iterations, --hang-ms, --slow-ms, --json)`);
+    } else fail(`unknown option ${JSON.stringify(flag)} (--seed, --seconds, --only, --iterations, --hang-ms, --slow-ms, --json, --trace)`);
   }
   return args;
 }

@@ -16,6 +16,8 @@ export interface FuzzOptions {
   hangMs?: number;
   /** One input slower than this is a `slow` finding (default 2 s). */
   slowMs?: number;
+  /** Writes each input to this file before it runs (slower): for inputs that kill the whole process. */
+  traceFile?: string;
   /** Called with each target's summary as it completes. */
   onSummary?: (summary: TargetSummary) => void;
 }
@@ -44,6 +46,7 @@ function runTarget(target: RunnableTarget, opts: FuzzOptions): Promise<TargetSum
     maxIterations: opts.maxIterations ?? Number.MAX_SAFE_INTEGER,
     slowMs: opts.slowMs ?? 2000,
     shared,
+    traceFile: opts.traceFile,
   };
   const hangMs = opts.hangMs ?? 10_000;
   const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: params, resourceLimits: { maxOldGenerationSizeMb: HEAP_LIMIT_MB } });

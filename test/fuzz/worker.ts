@@ -3,6 +3,7 @@
 // the run hangs. Process-level handlers turn unhandled rejections, uncaught exceptions, Node
 // warnings and error-level log lines of the code under test into findings.
 
+import { writeFileSync } from 'node:fs';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
@@ -61,6 +62,7 @@ process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]): boolea
 setLogLevel('warn');
 
 function record(input: Uint8Array): void {
+  if (params.traceFile !== undefined) writeFileSync(params.traceFile, input);
   current = input;
   recorded.set(input.subarray(0, INPUT_MAX));
   Atomics.store(status, STATUS.inputLength, input.length);
