@@ -8,6 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createEnvImports } from '../runtime/abi/env.js';
 import { GuestMemory } from '../runtime/abi/memory.js';
+import { createWasi } from '../runtime/abi/wasi.js';
 import { STREAM_PATH } from '../runtime/api/stream.js';
 import { DeltaBus } from '../runtime/bus/bus.js';
 import { parseDelta } from '../runtime/bus/delta.js';
@@ -114,6 +115,35 @@ test('plugin PUT handlers: a path no delta may carry is refused at registration 
   t.is(register('vessels.self', 'steering.autopilot.target.headingTrue'), 1);
   t.deepEqual(host.putHandlers, ['vessels.self/steering.autopilot.target.headingTrue']);
   t.deepEqual(host.queued[0]?.updates[0]?.meta, [{ path: 'steering.autopilot.target.headingTrue', value: { supportsPut: true } }]);
+});
+
+// ---- wasm binaries ----
+
+test('WASI: sock_* calls on the stdio descriptors are refused (node:wasi crashed the process: segmentation fault)', (t) => {
+  // Seed 1, wasm target, input #14388: the hostile fixture with the export section of another
+  // module, so plugin_schema() ran one of its probes and called sock_accept(0, 0, 0) while the
+  // engine loaded it. The process died (SIGSEGV, exit 139); `--trace` left the input behind. The
+  // module is a build product, so the call it made is kept here, with the other sock_* calls that
+  // crashed the same way on fds 0-2 given valid buffers.
+  const dir = tempDir(t, 'ske-fuzz-reg-');
+  const memory = new WebAssembly.Memory({ initial: 1 });
+  const guest = new GuestMemory();
+  guest.attach(memory);
+  const wasi = createWasi(dir, guest);
+  wasi.initialize({ exports: { memory } } as unknown as WebAssembly.Instance);
+  t.teardown(() => wasi.close());
+  const view = new DataView(memory.buffer);
+  view.setUint32(100, 1000, true); // one iovec: 64 bytes at 1000
+  view.setUint32(104, 64, true);
+  const call = (name: string, ...args: number[]): unknown => (wasi.imports[name] as (...a: number[]) => number)(...args);
+  const NOTCAPABLE = 76;
+  t.is(call('sock_accept', 0, 0, 0), NOTCAPABLE, 'the fuzzer input');
+  for (const fd of [0, 1, 2]) {
+    t.is(call('sock_accept', fd, 0, 200), NOTCAPABLE);
+    t.is(call('sock_recv', fd, 100, 1, 0, 200, 204), NOTCAPABLE);
+    t.is(call('sock_send', fd, 100, 1, 0, 200), NOTCAPABLE);
+    t.is(call('sock_shutdown', fd, 2), NOTCAPABLE);
+  }
 });
 
 // ---- WebSocket subscribe messages ----

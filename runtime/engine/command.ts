@@ -65,6 +65,8 @@ export interface CommandLoadOptions {
 const WORKER_URL = new URL('./command-worker.js', import.meta.url);
 /** The only imports the sandbox provides. */
 const WASI_MODULES = new Set(['wasi_snapshot_preview1', 'wasi_unstable', 'wasix_32v1']);
+/** Time a program gets after its spawn to start reading stdin before the runaway bound applies (start-up is ~1 s on x86, slower on a board). */
+const STARTUP_ALLOWANCE_MS = 10_000;
 /** stdin is written in chunks of at most this size, one at a time: the runaway bound applies to each. */
 const STDIN_CHUNK_BYTES = 4096;
 /** Deltas waiting to be written to stdin; beyond this the oldest are dropped (and counted). */
@@ -136,6 +138,7 @@ class CommandPlugin implements PluginInstance {
   private worker: Worker | undefined;
   /** The program runs: stdin can be written. */
   private started = false;
+  private startedAt = 0;
   /** A stdin chunk the program has not taken yet, timed by this. */
   private runawayTimer: NodeJS.Timeout | undefined;
   private inFlight = false;
@@ -229,6 +232,7 @@ class CommandPlugin implements PluginInstance {
     switch (m.type) {
       case 'started':
         this.started = true;
+        this.startedAt = Date.now();
         this.log.debug(`program started (${m.copiedBytes} bytes of VFS copied in)`);
         this.pump();
         return;
@@ -279,7 +283,10 @@ class CommandPlugin implements PluginInstance {
     const chunk = this.nextChunk();
     if (chunk === undefined) return;
     this.inFlight = true;
-    this.runawayTimer = setTimeout(() => this.fail(new Error(`the program took no input for ${this.opts.runawayMs} ms while its stdin was full (plugins.callTimeoutMs) and was stopped`)), this.opts.runawayMs);
+    // A program still starting (Wasmer compiles it after the spawn) is not a runaway: input that
+    // fills its pipe meanwhile waits STARTUP_ALLOWANCE_MS before the bound applies.
+    const wait = Math.max(this.opts.runawayMs, this.startedAt + STARTUP_ALLOWANCE_MS - Date.now());
+    this.runawayTimer = setTimeout(() => this.fail(new Error(`the program took no input for ${this.opts.runawayMs} ms while its stdin was full (plugins.callTimeoutMs) and was stopped`)), wait);
     this.send({ type: 'stdin', chunk });
   }
 

@@ -72,7 +72,7 @@ export interface TargetSummary {
   /** V8 heap of the worker after setup and at the end, MB: state that grows with input shows here. */
   heapStartMB: number;
   heapEndMB: number;
-  /** Warning lines the code under test logged (rate limited at the source), by logger. */
+  /** Warning lines the code under test logged (rate limited at the source). */
   logWarnings: number;
 }
 
