@@ -41,6 +41,7 @@ test('malformed deltas are rejected with a reason and the bus goes on', (t) => {
     [{ updates: [{ timestamp: 'yesterday', values: [] }] }, /timestamp/],
     [{ updates: [{ source: { label: 5 }, values: [] }] }, /source must be an object/],
     [{ context: 7, updates: [] }, /context must be a string/],
+    [{ context: `vessels.${'x'.repeat(300)}`, updates: [] }, /context is longer than 256 characters/],
     [{ updates: [{}] }, /neither values nor meta/],
   ];
   for (const [input, reason] of cases) t.regex(bus.publish(input, 'test') ?? '', reason);

@@ -53,6 +53,9 @@ function isJson(v: unknown, depth = 0): v is JsonValue {
  */
 const LEAF_KEYS = new Set(['value', 'values', '$source', 'timestamp', 'meta']);
 
+/** Longer than any real context (`vessels.urn:mrn:signalk:uuid:<uuid>` is 65 characters). */
+const MAX_CONTEXT = 256;
+
 function checkPathList(list: unknown, where: string): string | undefined {
   if (!Array.isArray(list)) return `${where} must be an array`;
   for (let i = 0; i < list.length; i++) {
@@ -90,6 +93,10 @@ export function parseDelta(input: unknown): ParseResult {
   if (!isRecord(input)) return { ok: false, reason: 'delta must be an object' };
   if (input.context !== undefined && typeof input.context !== 'string') {
     return { ok: false, reason: 'context must be a string' };
+  }
+  // As paths: a megabyte context would make every subscription match against it slow.
+  if (input.context !== undefined && input.context.length > MAX_CONTEXT) {
+    return { ok: false, reason: `context is longer than ${MAX_CONTEXT} characters` };
   }
   if (!Array.isArray(input.updates)) return { ok: false, reason: 'updates must be an array' };
   for (let u = 0; u < input.updates.length; u++) {
