@@ -7,7 +7,8 @@ import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import asc from 'assemblyscript/asc';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { PROJECT_ROOT } from '../runtime/config/settings.js';
 
 /** Folders holding plugin packages built here. */
@@ -60,6 +61,9 @@ function cacheKey(dir: string, compiler: string): string {
 
 export class PluginBuildError extends Error {}
 
+const run = promisify(execFile);
+const ASC = join(PROJECT_ROOT, 'node_modules', 'assemblyscript', 'bin', 'asc.js');
+
 /** Compiles one plugin folder unless its stamp is current. Returns 'built' or 'cached'. */
 export async function buildPlugin(dir: string, compiler: string): Promise<'built' | 'cached'> {
   const out = join(dir, OUTPUT_NAME);
@@ -71,19 +75,15 @@ export async function buildPlugin(dir: string, compiler: string): Promise<'built
   // Relative: asc joins an extended config's `lib` folders (e.g. @assemblyscript/wasi-shim's, for
   // command plugins) to its base dir, which an absolute config path breaks.
   args.push(...(existsSync(asconfig) ? ['--config', relative(process.cwd(), asconfig), '--target', 'release'] : DEFAULT_ARGS));
-  let errors = '';
-  const result = await asc.main(args, {
-    stdout: { write: () => true },
-    stderr: {
-      write: (chunk: Uint8Array | string) => {
-        errors += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString('utf8');
-        return true;
-      },
-    },
-  });
-  if (result.error || !existsSync(out)) {
-    throw new PluginBuildError(`asc failed for plugin ${relative(PROJECT_ROOT, dir)}: ${result.error?.message ?? 'no output'}\n${errors.trim()}`);
+  // One compiler process per plugin: asc keeps library state between in-process runs, and a
+  // command plugin's WASI-shim configuration broke the next plugin's build that way.
+  try {
+    await run(process.execPath, [ASC, ...args], { maxBuffer: 16 * 1024 * 1024 });
+  } catch (err) {
+    const stderr = (err as { stderr?: string }).stderr ?? '';
+    throw new PluginBuildError(`asc failed for plugin ${relative(PROJECT_ROOT, dir)}: ${(err as Error).message.split('\n')[0]}\n${stderr.trim()}`);
   }
+  if (!existsSync(out)) throw new PluginBuildError(`asc failed for plugin ${relative(PROJECT_ROOT, dir)}: no output`);
   writeFileSync(stamp, key);
   return 'built';
 }
