@@ -3,7 +3,8 @@
 // so the log survives restarts and reloads. Emits navigation.trip.log (metres).
 
 import { Plugin, Delta, Update, PathValue, emit, setStatus, setError, JSON } from '@signalk/assemblyscript-plugin-sdk/assembly'
-import { readText, writeText } from './vfs'
+// The VFS helpers of the repo's HAL SDK: the state file is replaced atomically (temp, fsync, rename).
+import { readText, writeAtomic } from '../../../sdk/assemblyscript/assembly/vfs'
 
 const STATE_FILE = 'data/state.json'
 const EARTH_RADIUS_M: f64 = 6371000
@@ -60,7 +61,7 @@ function loadState(): void {
 }
 
 function saveState(): void {
-  const errno = writeText(STATE_FILE, stateJson())
+  const errno = writeAtomic(STATE_FILE, stateJson(), true)
   if (errno != 0) setError('cannot write ' + STATE_FILE + ': WASI errno ' + errno.toString())
   else dirty = false
 }
