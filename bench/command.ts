@@ -24,7 +24,8 @@ import { configFile } from '../runtime/storage/plugin-storage.js';
 import { PROJECT_ROOT, type Settings } from '../runtime/config/settings.js';
 import type { JsonValue } from '../runtime/bus/delta.js';
 import { buildAll } from '../scripts/build-examples.js';
-import { startPtyPair, type PtyPair } from '../test/helpers/pty.js';
+import { withPtyPair } from './pty.js';
+import type { PtyPair } from '../test/helpers/pty.js';
 
 const COMMAND = '_signalk-edge_nmea-command';
 const LIBRARY = '_signalk-edge-fixture_nmea-current-lib';
@@ -204,15 +205,7 @@ async function inChild(kind: Kind, pty: PtyPair): Promise<Figures> {
 
 export async function benchCommand(): Promise<string[]> {
   await buildAll(() => undefined);
-  const dir = mkdtempSync(join(tmpdir(), 'ske-bench-command-pty-'));
-  let pty: PtyPair;
-  try {
-    pty = await startPtyPair(join(dir, 'a'), join(dir, 'b'));
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    return [`skipped: no pseudo-terminal pair (${(err as Error).message.split('\n')[0]}); install socat`];
-  }
-  try {
+  return withPtyPair(async (pty) => {
     const lib = await inChild('library', pty);
     const cmd = await inChild('command', pty);
     const stop = await runaway(1000);
@@ -224,10 +217,7 @@ export async function benchCommand(): Promise<string[]> {
       `ratios command/library: start ${(cmd.startMs / lib.startMs).toFixed(1)}×, lines/s ${(cmd.linesPerSecond / lib.linesPerSecond).toFixed(2)}×`,
       stop,
     ];
-  } finally {
-    await pty.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href && process.argv[2] === 'child') {

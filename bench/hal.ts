@@ -16,7 +16,8 @@ import { DEMO_LOG, PROJECT_ROOT, type Settings } from '../runtime/config/setting
 import { createDevices } from '../hal/devices.js';
 import { createSource } from '../hal/sources.js';
 import { buildAll } from '../scripts/build-examples.js';
-import { startPtyPair, type PtyPair } from '../test/helpers/pty.js';
+import { withPtyPair } from './pty.js';
+import type { PtyPair } from '../test/helpers/pty.js';
 
 const PROBE = '_signalk-edge-fixture_hal-serial-probe';
 
@@ -121,15 +122,7 @@ async function intoSource(pty: PtyPair, data: Buffer, lines: number): Promise<nu
 
 export async function benchHal(bytes = 8 * 1024 * 1024): Promise<string[]> {
   await buildAll(() => undefined);
-  const dir = mkdtempSync(join(tmpdir(), 'ske-bench-pty-'));
-  let pty: PtyPair;
-  try {
-    pty = await startPtyPair(join(dir, 'a'), join(dir, 'b'));
-  } catch (err) {
-    rmSync(dir, { recursive: true, force: true });
-    return [`skipped: no pseudo-terminal pair (${(err as Error).message.split('\n')[0]}); install socat`];
-  }
-  try {
+  return withPtyPair(async (pty) => {
     const data = payload(bytes);
     const lines = data.toString('latin1').split('\r\n').length - 1;
     const raw = await intoPlugin(pty, data, 0, lines);
@@ -144,8 +137,5 @@ export async function benchHal(bytes = 8 * 1024 * 1024): Promise<string[]> {
       `pty pair alone (serialport reader):  ${ceiling.toFixed(1)} MB/s (ceiling)`,
       `ratios: raw/source ${(raw / source).toFixed(2)}, lines/source ${(framed / source).toFixed(2)}, raw/pty ${(raw / ceiling).toFixed(2)}`,
     ];
-  } finally {
-    await pty.stop();
-    rmSync(dir, { recursive: true, force: true });
-  }
+  });
 }
