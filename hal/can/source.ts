@@ -1,11 +1,12 @@
 // A CAN data source: its interface (shared through CanInterfaces with plugins granted it) →
 // NMEA 2000 codec → bus, with per-source counters for the status API. Frames count as `lines`;
 // malformed input counts by reason in `errors`, the driver's drops (bad log lines, 11-bit frames)
-// included.
+// included. The codec (canboatjs + n2k-signalk, ~40 MB of PGN tables and code) is loaded when the
+// first CAN source starts, so a boat without NMEA 2000 does not carry it.
 
 import type { DeltaBus } from '../../runtime/bus/bus.js';
 import { createLogger } from '../../runtime/log.js';
-import { N2kCodec } from '../codecs/n2k/codec.js';
+import type { N2kCodec } from '../codecs/n2k/codec.js';
 import type { DataSource, SourceStatus } from '../source.js';
 import type { CanFrame } from './frame.js';
 import type { CanInterfaces, CanLease } from './interfaces.js';
@@ -17,8 +18,9 @@ const log = createLogger('source');
 
 export class CanSource implements DataSource {
   readonly id: string;
-  private readonly codec: N2kCodec;
   private lease: CanLease | undefined;
+  private starting: Promise<void> | undefined;
+  private wanted = false;
   private frames = 0;
   private deltas = 0;
   private readonly errors: Record<string, number> = {};
@@ -32,7 +34,6 @@ export class CanSource implements DataSource {
     private readonly interfaces: CanInterfaces,
   ) {
     this.id = settings.id;
-    this.codec = new N2kCodec(settings.id);
     if (settings.driver === 'candump') {
       const { file, rate, loop } = settings;
       interfaces.define(settings.interface, () => new CanReplayDriver({ file, rate, loop }));
@@ -42,12 +43,27 @@ export class CanSource implements DataSource {
   }
 
   start(): void {
-    if (this.lease) return;
-    this.lease = this.interfaces.acquire(this.settings.interface);
-    this.lease.onFrame((frame) => this.frame(frame));
+    this.wanted = true;
+    if (this.lease || this.starting) return;
+    this.starting = import('../codecs/n2k/codec.js').then(
+      ({ N2kCodec }) => {
+        this.starting = undefined;
+        if (!this.wanted || this.lease) return;
+        const codec = new N2kCodec(this.settings.id);
+        this.lease = this.interfaces.acquire(this.settings.interface);
+        this.lease.onFrame((frame) => this.frame(codec, frame));
+      },
+      (err: unknown) => {
+        this.starting = undefined;
+        this.lastError = `the NMEA 2000 codec could not be loaded: ${(err as Error).message}`;
+        log.error(`${this.id}: ${this.lastError}`);
+      },
+    );
   }
 
   async stop(): Promise<void> {
+    this.wanted = false;
+    await this.starting;
     const lease = this.lease;
     this.lease = undefined;
     await lease?.release();
@@ -72,9 +88,9 @@ export class CanSource implements DataSource {
     return status;
   }
 
-  private frame(frame: CanFrame): void {
+  private frame(codec: N2kCodec, frame: CanFrame): void {
     this.frames++;
-    const result = this.codec.decode(frame);
+    const result = codec.decode(frame);
     if (result.kind === 'delta') {
       const refused = this.bus.publish(result.delta, `source ${this.id}`);
       if (refused === undefined) this.deltas++;
