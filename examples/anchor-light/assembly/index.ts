@@ -3,6 +3,9 @@
 // as JSON text; the plugin publishes the new state as a delta and answers COMPLETED.
 
 import { Plugin, Delta, Update, PathValue, emit, setStatus, setError } from '@signalk/assemblyscript-plugin-sdk/assembly'
+// The four lifecycle exports upstream plugins write by hand, from the repo's HAL SDK.
+import { registerPlugin } from '../../../sdk/assemblyscript/assembly/lifecycle'
+export { plugin_name, plugin_schema, plugin_start, plugin_stop } from '../../../sdk/assemblyscript/assembly/lifecycle'
 
 @external("env", "sk_register_put_handler")
 declare function sk_register_put_handler(ctxPtr: usize, ctxLen: usize, pathPtr: usize, pathLen: usize): i32
@@ -43,7 +46,7 @@ class AnchorLightPlugin extends Plugin {
   }
 }
 
-const plugin = new AnchorLightPlugin()
+registerPlugin(new AnchorLightPlugin())
 
 export function handle_put_vessels_self_electrical_switches_anchorLight_state(valueJson: string): string {
   const v = valueJson.trim()
@@ -53,20 +56,4 @@ export function handle_put_vessels_self_electrical_switches_anchorLight_state(va
   publish()
   setStatus('Anchor light ' + (lightOn ? 'on' : 'off'))
   return '{"state":"COMPLETED","statusCode":200}'
-}
-
-export function plugin_name(): string {
-  return plugin.name()
-}
-
-export function plugin_schema(): string {
-  return plugin.schema()
-}
-
-export function plugin_start(configPtr: usize, configLen: usize): i32 {
-  return plugin.start(String.UTF8.decodeUnsafe(configPtr, configLen))
-}
-
-export function plugin_stop(): i32 {
-  return plugin.stop()
 }

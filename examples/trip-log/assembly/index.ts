@@ -3,6 +3,9 @@
 // so the log survives restarts and reloads. Emits navigation.trip.log (metres).
 
 import { Plugin, Delta, Update, PathValue, emit, setStatus, setError, JSON } from '@signalk/assemblyscript-plugin-sdk/assembly'
+// The four lifecycle exports upstream plugins write by hand, from the repo's HAL SDK.
+import { registerPlugin } from '../../../sdk/assemblyscript/assembly/lifecycle'
+export { plugin_name, plugin_schema, plugin_start, plugin_stop } from '../../../sdk/assemblyscript/assembly/lifecycle'
 // The VFS helpers of the repo's HAL SDK: the state file is replaced atomically (temp, fsync, rename).
 import { readText, writeAtomic } from '../../../sdk/assemblyscript/assembly/vfs'
 
@@ -86,7 +89,7 @@ class TripLogPlugin extends Plugin {
   }
 }
 
-const plugin = new TripLogPlugin()
+registerPlugin(new TripLogPlugin())
 
 export function delta_handler(deltaJson: string): void {
   const root = JSON.parse(deltaJson)
@@ -122,20 +125,4 @@ export function poll(): i32 {
   polls++
   if (dirty && polls % SAVE_EVERY_POLLS == 0) saveState()
   return 0
-}
-
-export function plugin_name(): string {
-  return plugin.name()
-}
-
-export function plugin_schema(): string {
-  return plugin.schema()
-}
-
-export function plugin_start(configPtr: usize, configLen: usize): i32 {
-  return plugin.start(String.UTF8.decodeUnsafe(configPtr, configLen))
-}
-
-export function plugin_stop(): i32 {
-  return plugin.stop()
 }

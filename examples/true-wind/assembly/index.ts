@@ -3,6 +3,9 @@
 // compass direction the wind comes from. Upstream ABI: delta_handler receives each delta as JSON.
 
 import { Plugin, Delta, Update, PathValue, emit, setStatus, JSON } from '@signalk/assemblyscript-plugin-sdk/assembly'
+// The four lifecycle exports upstream plugins write by hand, from the repo's HAL SDK.
+import { registerPlugin } from '../../../sdk/assemblyscript/assembly/lifecycle'
+export { plugin_name, plugin_schema, plugin_start, plugin_stop } from '../../../sdk/assemblyscript/assembly/lifecycle'
 
 let awa: f64 = NaN // environment.wind.angleApparent, rad, + to starboard
 let aws: f64 = NaN // environment.wind.speedApparent, m/s
@@ -43,7 +46,7 @@ class TrueWindPlugin extends Plugin {
   }
 }
 
-const plugin = new TrueWindPlugin()
+registerPlugin(new TrueWindPlugin())
 
 /** Reads the values we need from one delta; true when the apparent wind changed. */
 function absorb(deltaJson: string): bool {
@@ -97,20 +100,4 @@ export function delta_handler(deltaJson: string): void {
   emit(new Delta('vessels.self', [new Update(values)]))
   derived++
   if (derived == 1) setStatus('Deriving true wind')
-}
-
-export function plugin_name(): string {
-  return plugin.name()
-}
-
-export function plugin_schema(): string {
-  return plugin.schema()
-}
-
-export function plugin_start(configPtr: usize, configLen: usize): i32 {
-  return plugin.start(String.UTF8.decodeUnsafe(configPtr, configLen))
-}
-
-export function plugin_stop(): i32 {
-  return plugin.stop()
 }
