@@ -9,6 +9,7 @@ import type { Settings } from './config/settings.js';
 import { writeFileAtomic } from './storage/atomic.js';
 import { createSource } from '../hal/sources.js';
 import type { MqttConnection } from '../hal/net/mqtt-connection.js';
+import { startMqtt } from '../hal/net/mqtt-service.js';
 import { createDevices, type HalDevices } from '../hal/devices.js';
 import { resolveBoard } from './board/resolve.js';
 import type { DataSource } from '../hal/source.js';
@@ -53,8 +54,7 @@ export async function startRuntime(settings: Settings): Promise<Runtime> {
   const model = new SignalKModel(selfUrn(settings));
   const bus = new DeltaBus(model.selfContext);
   bus.subscribe((msg) => model.apply(msg.delta));
-  // Loaded only when configured: the mqtt client library is ~19 MB of a small board's memory.
-  const mqtt = settings.mqtt ? (await import('../hal/net/mqtt-service.js')).startMqtt(settings.mqtt, bus, model.selfContext) : undefined;
+  const mqtt = settings.mqtt ? startMqtt(settings.mqtt, bus, model.selfContext) : undefined;
 
   // One owner per device: sources and plugins granted the same device share one open handle.
   const devices = createDevices();

@@ -2,6 +2,8 @@
 // ISO 11783 fields of its id, and the 16-byte layout plugins read and send through `signalk_hal`:
 // u32 LE id, u8 data length, 3 zero bytes, 8 data bytes zero padded (Linux's struct can_frame).
 
+import { parseCanId } from '@canboat/canboatjs/dist/canId.js';
+
 export interface CanFrame {
   /** 29-bit extended CAN id. */
   id: number;
@@ -23,23 +25,14 @@ export const FRAME_BYTES = 16;
 export const MAX_EXTENDED_ID = 0x1fffffff;
 export const MAX_DATA = 8;
 
-/**
- * PGN, source, destination and priority of an id, by the ISO 11783 bit layout (PDU1: PF < 240, PS
- * is the destination; PDU2: PS extends the PGN, destination global). Written out rather than taken
- * from canboatjs's canId module, which pulls in all of lodash/fp: 17 MB of RSS measured for
- * eight lines of shifts, in every process, CAN or not.
- */
+/** PGN, source, destination and priority of an id (canboatjs's ISO 11783 PDU1/PDU2 rules). */
 export function parseId(id: number): CanIdFields {
-  const pf = (id >> 16) & 0xff;
-  const ps = (id >> 8) & 0xff;
-  const dp = (id >> 24) & 1;
-  const pdu1 = pf < 240;
-  return { pgn: (dp << 16) + (pf << 8) + (pdu1 ? 0 : ps), src: id & 0xff, dst: pdu1 ? ps : 0xff, prio: (id >> 26) & 0x7 };
+  const { pgn, src, dst, prio } = parseCanId(id);
+  return { pgn, src, dst, prio };
 }
 
 export function pgnOf(id: number): number {
-  const pf = (id >> 16) & 0xff;
-  return ((id >> 24) & 1) * 0x10000 + (pf << 8) + (pf < 240 ? 0 : (id >> 8) & 0xff);
+  return parseCanId(id).pgn;
 }
 
 /** Whether a frame is one the HAL can carry: an integer 29-bit id and at most 8 data bytes. */

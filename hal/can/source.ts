@@ -1,12 +1,11 @@
 // A CAN data source: its interface (shared through CanInterfaces with plugins granted it) →
 // NMEA 2000 codec → bus, with per-source counters for the status API. Frames count as `lines`;
 // malformed input counts by reason in `errors`, the driver's drops (bad log lines, 11-bit frames)
-// included. The codec (canboatjs + n2k-signalk, ~40 MB of PGN tables and code) is loaded when the
-// first CAN source starts, so a boat without NMEA 2000 does not carry it.
+// included.
 
 import type { DeltaBus } from '../../runtime/bus/bus.js';
 import { createLogger } from '../../runtime/log.js';
-import type { N2kCodec } from '../codecs/n2k/codec.js';
+import { N2kCodec } from '../codecs/n2k/codec.js';
 import type { DataSource, SourceStatus } from '../source.js';
 import type { CanFrame } from './frame.js';
 import type { CanInterfaces, CanLease } from './interfaces.js';
@@ -18,9 +17,8 @@ const log = createLogger('source');
 
 export class CanSource implements DataSource {
   readonly id: string;
+  private readonly codec: N2kCodec;
   private lease: CanLease | undefined;
-  private starting: Promise<void> | undefined;
-  private wanted = false;
   private frames = 0;
   private deltas = 0;
   private readonly errors: Record<string, number> = {};
@@ -34,6 +32,7 @@ export class CanSource implements DataSource {
     private readonly interfaces: CanInterfaces,
   ) {
     this.id = settings.id;
+    this.codec = new N2kCodec(settings.id);
     if (settings.driver === 'candump') {
       const { file, rate, loop } = settings;
       interfaces.define(settings.interface, () => new CanReplayDriver({ file, rate, loop }));
@@ -43,27 +42,12 @@ export class CanSource implements DataSource {
   }
 
   start(): void {
-    this.wanted = true;
-    if (this.lease || this.starting) return;
-    this.starting = import('../codecs/n2k/codec.js').then(
-      ({ N2kCodec }) => {
-        this.starting = undefined;
-        if (!this.wanted || this.lease) return;
-        const codec = new N2kCodec(this.settings.id);
-        this.lease = this.interfaces.acquire(this.settings.interface);
-        this.lease.onFrame((frame) => this.frame(codec, frame));
-      },
-      (err: unknown) => {
-        this.starting = undefined;
-        this.lastError = `the NMEA 2000 codec could not be loaded: ${(err as Error).message}`;
-        log.error(`${this.id}: ${this.lastError}`);
-      },
-    );
+    if (this.lease) return;
+    this.lease = this.interfaces.acquire(this.settings.interface);
+    this.lease.onFrame((frame) => this.frame(frame));
   }
 
   async stop(): Promise<void> {
-    this.wanted = false;
-    await this.starting;
     const lease = this.lease;
     this.lease = undefined;
     await lease?.release();
@@ -88,9 +72,9 @@ export class CanSource implements DataSource {
     return status;
   }
 
-  private frame(codec: N2kCodec, frame: CanFrame): void {
+  private frame(frame: CanFrame): void {
     this.frames++;
-    const result = codec.decode(frame);
+    const result = this.codec.decode(frame);
     if (result.kind === 'delta') {
       const refused = this.bus.publish(result.delta, `source ${this.id}`);
       if (refused === undefined) this.deltas++;
