@@ -46,6 +46,8 @@ const SERIAL_BYTES_PER_SECOND = 3840;
 const WS_CLIENTS = 5;
 const DERIVE_COPIES = 6;
 const SAMPLE_MS = 1000;
+/** The runtime's heap bound as the Cerbo GX profile sets it (boards/cerbo-gx.json): V8 collects against it instead of growing toward its own default, so RSS settles within a short run. */
+const NODE_FLAGS = ['--max-old-space-size=128'];
 /** What each derive-all copy subscribes to: a few paths, as real plugins do. */
 const DERIVE_PATHS = ['navigation.speedOverGround', 'navigation.headingMagnetic', 'environment.depth.*', 'environment.wind.*', 'navigation.position', 'navigation.courseOverGround*'];
 
@@ -236,7 +238,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
 
     // The runtime, as installers run it.
     const base = `http://127.0.0.1:${port}`;
-    child = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'runtime', 'cli', 'main.js'), 'run', '--settings', join(dir, 'settings.json')], {
+    child = spawn(process.execPath, [...NODE_FLAGS, join(PROJECT_ROOT, 'dist', 'runtime', 'cli', 'main.js'), 'run', '--settings', join(dir, 'settings.json')], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, SIGNALK_EDGE_LOG: 'warn' },
     });
