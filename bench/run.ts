@@ -2,6 +2,7 @@
 // `async () => string[]` from a module in bench/ and list it here.
 
 import { setLogLevel } from '../runtime/log.js';
+import { benchApi } from './api.js';
 import { benchCan } from './can.js';
 import { benchCommand } from './command.js';
 import { benchEngine } from './engine.js';
@@ -20,6 +21,7 @@ const benches: [string, () => Promise<string[]>][] = [
   ['hal', () => benchHal()],
   ['isolation', benchIsolation],
   ['command', benchCommand],
+  ['api', benchApi],
 ];
 
 async function main(): Promise<void> {
