@@ -14,6 +14,7 @@ import { createDevices, type HalDevices } from '../hal/devices.js';
 import { resolveBoard } from './board/resolve.js';
 import type { DataSource } from '../hal/source.js';
 import { startApi, type ApiServer } from './api/server.js';
+import { assertSafeBind } from './security/settings.js';
 import { PluginManager } from './plugins/manager.js';
 import { createLogger } from './log.js';
 import { systemdNotifierFromEnv } from './systemd/notifier.js';
@@ -51,6 +52,8 @@ function selfUrn(settings: Settings): string {
 }
 
 export async function startRuntime(settings: Settings): Promise<Runtime> {
+  // Before anything starts: an open API on the network is refused, not half-started.
+  assertSafeBind(settings.host, settings.security);
   const model = new SignalKModel(selfUrn(settings));
   const bus = new DeltaBus(model.selfContext);
   bus.subscribe((msg) => model.apply(msg.delta));
@@ -70,6 +73,8 @@ export async function startRuntime(settings: Settings): Promise<Runtime> {
     mqtt: mqtt ? () => mqtt.status() : undefined,
     routes: plugins.routes(),
     put: plugins.putDispatcher(),
+    security: settings.security,
+    dataDir: settings.dataDir,
   });
   await plugins.startAll();
   for (const s of sources) s.start();

@@ -1,13 +1,16 @@
 // The Signal K REST API: GET any subtree of the full model, PUT a value to a handler.
-//   GET /signalk/v1/api/                          the full model
+//   GET /signalk/v1/api/                          the full model                  (readonly and up)
 //   GET /signalk/v1/api/vessels/self/navigation   a subtree (`self` resolves to the self vessel)
-//   PUT /signalk/v1/api/vessels/self/<path>       body {"value": ...} → the PUT dispatcher
+//   PUT /signalk/v1/api/vessels/self/<path>       body {"value": ...} → the PUT dispatcher (readwrite and up)
+// Path ACLs: a GET shows only the values the client may read; a PUT needs `put` on the path.
 
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { JsonValue } from '../bus/delta.js';
 import type { SignalKModel } from '../model/model.js';
-import { HttpError, isRecord, readJsonBody, sendError, sendJson } from './http.js';
+import { pruneTree } from '../security/acl.js';
+import type { SecurityGate } from '../security/gate.js';
+import { HttpError, isRecord } from './http.js';
 import type { PutDispatcher } from './types.js';
 
 export const API_PREFIX = '/signalk/v1/api';
@@ -23,13 +26,14 @@ export function apiSegments(pathname: string): string[] | undefined {
   }
 }
 
-export function getSubtree(res: ServerResponse, model: SignalKModel, segments: string[]): void {
+function segmentsOf(req: FastifyRequest): string[] {
+  return apiSegments(req.url.split('?')[0]) ?? [];
+}
+
+export function getSubtree(model: SignalKModel, segments: string[]): unknown {
   const node = segments.length === 0 ? model.full() : model.get(segments);
-  if (node === undefined) {
-    sendError(res, 404, `no data at /${segments.join('/')}`);
-    return;
-  }
-  sendJson(res, 200, node);
+  if (node === undefined) throw new HttpError(404, `no data at /${segments.join('/')}`);
+  return node;
 }
 
 /**
@@ -37,21 +41,21 @@ export function getSubtree(res: ServerResponse, model: SignalKModel, segments: s
  * shape; the HTTP status is the result's status code.
  */
 export async function putValue(
-  req: IncomingMessage,
-  res: ServerResponse,
   model: SignalKModel,
   put: PutDispatcher,
   segments: string[],
-): Promise<void> {
+  body: unknown,
+  mayPut: (context: string, path: string) => boolean,
+): Promise<{ status: number; body: Record<string, JsonValue> }> {
   if (segments.length < 3) {
     throw new HttpError(400, 'PUT needs a context and a path, e.g. /signalk/v1/api/vessels/self/steering/autopilot/state');
   }
-  const body = await readJsonBody(req);
   if (!isRecord(body) || !('value' in body)) throw new HttpError(400, 'request body must be a JSON object with a "value" member');
   // Parsed JSON is JSON data by construction.
   const value = body.value as JsonValue;
   const context = model.resolveContext(`${segments[0]}.${segments[1]}`);
   const path = segments.slice(2).join('.');
+  if (!mayPut(context, path)) throw new HttpError(403, `no PUT permission for ${path} in ${context} (security.acls)`);
   const result = await put(context, path, value);
   if (result === undefined) {
     throw new HttpError(405, `no PUT handler is registered for ${path} in ${context}`);
@@ -59,5 +63,36 @@ export async function putValue(
   const statusCode = Number.isInteger(result.statusCode) && result.statusCode >= 100 && result.statusCode <= 599 ? result.statusCode : 500;
   const reply: Record<string, JsonValue> = { state: result.state, statusCode, requestId: randomUUID() };
   if (result.message !== undefined) reply.message = result.message;
-  sendJson(res, statusCode, reply);
+  return { status: statusCode, body: reply };
+}
+
+export function restRoutes(deps: { model: SignalKModel; put: PutDispatcher; gate: SecurityGate }): (app: FastifyInstance) => Promise<void> {
+  const { model, put, gate } = deps;
+  const urls = [API_PREFIX, `${API_PREFIX}/*`];
+  return async (app) => {
+    for (const url of urls) {
+      app.get(url, { config: { access: 'read' } }, (req) => {
+        const segments = segmentsOf(req);
+        const node = getSubtree(model, segments);
+        const canRead = gate.readFilter(req.principal);
+        if (!canRead) return node;
+        const visible = pruneTree(node, segments, canRead, (c) => model.resolveContext(c));
+        if (visible === undefined) throw new HttpError(404, `no data at /${segments.join('/')}`);
+        return visible;
+      });
+      app.put(url, { config: { access: 'write' } }, async (req, reply) => {
+        const r = await putValue(model, put, segmentsOf(req), req.body, (context, path) => gate.canPut(req.principal, context, path));
+        return reply.code(r.status).send(r.body);
+      });
+      // Other methods: a clear 405, not a 404 or a permission error.
+      app.route({
+        method: ['POST', 'DELETE', 'PATCH'],
+        url,
+        config: { access: 'public' },
+        handler: (req) => {
+          throw new HttpError(405, `${req.method} is not supported on ${req.url.split('?')[0]}`);
+        },
+      });
+    }
+  };
 }

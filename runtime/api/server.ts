@@ -1,20 +1,40 @@
-// The runtime's HTTP server: Signal K discovery, REST and WebSocket stream, the edge status
-// endpoint, and the routes other parts add (plugins). node:http and ws only.
+// The runtime's HTTP server on fastify: Signal K discovery, REST, security endpoints, the edge status
+// endpoint and the routes other parts add (plugins); the WebSocket stream on `ws`, attached to the
+// same server. Every request and upgrade passes the security gate (runtime/security/gate.ts) first,
+// in one onRequest hook; each route says who may call it in `config.access` (no access = admin).
 
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import fastifyCookie from '@fastify/cookie';
+import fastifyCors from '@fastify/cors';
+import type { IncomingMessage } from 'node:http';
+import type { Duplex } from 'node:stream';
 import type { DeltaBus } from '../bus/bus.js';
 import type { SignalKModel } from '../model/model.js';
 import type { SourceStatus } from '../../hal/source.js';
 import type { MqttStatus } from '../../hal/net/mqtt-service.js';
 import { createLogger } from '../log.js';
+import { SecurityGate, type AccessRule } from '../security/gate.js';
+import { securityRoutes } from '../security/routes.js';
+import { assertSafeBind, type SecuritySettings } from '../security/settings.js';
+import type { Principal } from '../security/tokens.js';
 import { discoveryDocument } from './discovery.js';
-import { HttpError, sendError, sendJson } from './http.js';
-import { apiSegments, getSubtree, putValue } from './rest.js';
+import { HttpError, MAX_BODY_BYTES } from './http.js';
+import { restRoutes } from './rest.js';
 import { STREAM_PATH, StreamServer, type StreamLimits } from './stream.js';
-import type { PutDispatcher, RouteHandler } from './types.js';
+import type { ApiRoutes, PutDispatcher } from './types.js';
 
 const log = createLogger('api');
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** Who may call the route; absent = admin only. */
+    access?: AccessRule;
+  }
+  interface FastifyRequest {
+    /** Set by the security gate before any handler runs. */
+    principal: Principal;
+  }
+}
 
 export interface ApiOptions {
   host: string;
@@ -24,109 +44,125 @@ export interface ApiOptions {
   sources: () => SourceStatus[];
   /** The MQTT connection and bridge, when configured. */
   mqtt?: () => MqttStatus;
-  routes: RouteHandler[];
+  routes: ApiRoutes[];
   put: PutDispatcher;
   /** Send-queue bound and heartbeat of the stream (defaults in stream.ts). */
   streamLimits?: Partial<StreamLimits>;
+  /** Authentication, allowed origins and host names, ACLs; absent = security off (loopback only). */
+  security?: SecuritySettings;
+  /** Holds users, tokens' key and access requests when security is on. */
+  dataDir?: string;
 }
 
 export interface ApiServer {
   port: number;
   /** http://host:port */
   url: string;
+  gate: SecurityGate;
   close(): Promise<void>;
 }
 
 export const STATUS_PATH = '/edge/v1/status';
 
+function reject(socket: Duplex, status: number, text: string, error: string): void {
+  const body = JSON.stringify({ error, statusCode: status });
+  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+}
+
+/** Our JSON errors, also for fastify's own (bad body, 413, 415, 404). */
+function errorBody(err: FastifyError | HttpError): { status: number; message: string } {
+  if (err instanceof HttpError) return { status: err.status, message: err.message };
+  switch (err.code) {
+    case 'FST_ERR_CTP_BODY_TOO_LARGE':
+      return { status: 413, message: `request body larger than ${MAX_BODY_BYTES} bytes` };
+    case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
+      return { status: 415, message: `unsupported content type; requests that change state take a JSON body (content-type: application/json)` };
+    default:
+      return { status: err.statusCode && err.statusCode >= 400 ? err.statusCode : 500, message: err.message };
+  }
+}
+
+function parseJson(_req: unknown, body: string | Buffer, done: (err: Error | null, value?: unknown) => void): void {
+  const text = typeof body === 'string' ? body : body.toString('utf8');
+  if (text === '') return done(new HttpError(400, 'request body is empty; expected JSON'));
+  try {
+    done(null, JSON.parse(text) as unknown);
+  } catch (err) {
+    done(new HttpError(400, `request body is not valid JSON: ${(err as Error).message}`));
+  }
+}
+
 export async function startApi(opts: ApiOptions): Promise<ApiServer> {
+  assertSafeBind(opts.host, opts.security);
+  const gate = new SecurityGate({ security: opts.security, dataDir: opts.dataDir, bindHost: opts.host, selfContext: opts.model.selfContext });
   const stream = new StreamServer({ bus: opts.bus, model: opts.model, limits: opts.streamLimits });
   let fallbackHost = `${opts.host}:${opts.port}`;
 
-  const route = async (req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> => {
-    const method = req.method ?? 'GET';
-    const path = url.pathname;
-    if (path === '/signalk' || path === '/signalk/') {
-      if (method !== 'GET') throw new HttpError(405, `${method} is not supported on ${path}`);
-      sendJson(res, 200, discoveryDocument(req, String(opts.model.get(['version'])), fallbackHost));
-      return;
-    }
-    const segments = apiSegments(path);
-    if (segments !== undefined) {
-      if (method === 'GET') getSubtree(res, opts.model, segments);
-      else if (method === 'PUT') await putValue(req, res, opts.model, opts.put, segments);
-      else throw new HttpError(405, `${method} is not supported on ${path}`);
-      return;
-    }
-    if (path === STATUS_PATH) {
-      const { accepted, rejected, lastRejection } = opts.bus.stats;
-      sendJson(res, 200, { sources: opts.sources(), bus: { accepted, rejected, lastRejection }, stream: stream.stats(), mqtt: opts.mqtt?.() });
-      return;
-    }
-    for (const handler of opts.routes) {
-      if (await handler(req, res, url)) return;
-    }
-    sendError(res, 404, `no such endpoint: ${method} ${path}`);
-  };
-
-  const server = createServer((req, res) => {
-    let url: URL;
-    try {
-      url = new URL(req.url ?? '/', 'http://localhost');
-    } catch {
-      sendError(res, 400, 'malformed request URL');
-      return;
-    }
-    route(req, res, url).catch((err: unknown) => {
-      if (res.headersSent) {
-        res.destroy();
-      } else if (err instanceof HttpError) {
-        if (err.status === 413) res.setHeader('connection', 'close');
-        sendError(res, err.status, err.message);
-      } else {
-        log.error(`${req.method} ${url.pathname} failed: ${(err as Error).stack ?? String(err)}`);
-        sendError(res, 500, `internal error: ${(err as Error).message}`);
-      }
-    });
+  const app: FastifyInstance = Fastify({ bodyLimit: MAX_BODY_BYTES, routerOptions: { ignoreTrailingSlash: true }, forceCloseConnections: true, logger: false });
+  // JSON only: form and text bodies (what a cross-site page can send without a preflight) get 415.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
+  await app.register(fastifyCookie);
+  await app.register(fastifyCors, {
+    origin: (origin, cb) => cb(null, origin !== undefined && gate.origins.allowedCrossOrigin(origin)),
+    credentials: true,
+    methods: ['GET', 'PUT', 'POST', 'DELETE'],
   });
+  app.decorateRequest('principal');
+  app.addHook('onRequest', async (req, reply) => {
+    const verdict = await gate.admit({ method: req.method, url: req.url, headers: req.headers }, req.routeOptions.config?.access ?? 'admin');
+    if (!verdict.ok) return reply.code(verdict.status).send({ error: verdict.error, statusCode: verdict.status });
+    req.principal = verdict.principal;
+  });
+  app.setErrorHandler((err: FastifyError | HttpError, req, reply) => {
+    const { status, message } = errorBody(err);
+    if (status >= 500) log.error(`${req.method} ${req.url.split('?')[0]} failed: ${err.stack ?? String(err)}`);
+    if (status === 413) reply.header('connection', 'close');
+    return reply.code(status).send({ error: status >= 500 && !(err instanceof HttpError) ? `internal error: ${message}` : message, statusCode: status });
+  });
+  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no such endpoint: ${req.method} ${req.url.split('?')[0]}`, statusCode: 404 }));
 
-  server.on('upgrade', (req: IncomingMessage, socket, head: Buffer) => {
+  app.get('/signalk', { config: { access: 'public' } }, (req) => discoveryDocument(req.raw, String(opts.model.get(['version'])), fallbackHost));
+  app.register(restRoutes({ model: opts.model, put: opts.put, gate }));
+  app.get(STATUS_PATH, { config: { access: 'read' } }, () => {
+    const { accepted, rejected, lastRejection } = opts.bus.stats;
+    return { sources: opts.sources(), bus: { accepted, rejected, lastRejection }, stream: stream.stats(), mqtt: opts.mqtt?.() };
+  });
+  app.register(async (scoped) => securityRoutes(gate)(scoped));
+  for (const routes of opts.routes) app.register(async (scoped) => routes(scoped));
+
+  app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     let url: URL | undefined;
     try {
       url = new URL(req.url ?? '/', 'http://localhost');
     } catch {
       // answered as not found below
     }
-    if (url?.pathname !== STREAM_PATH) {
-      socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
-      return;
-    }
-    stream.handleUpgrade(req, socket, head, url);
-  });
-  server.on('clientError', (err, socket) => {
-    log.limited('warn', 'client-error', `bad HTTP request: ${err.message}`);
-    if (socket.writable) socket.end('HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    if (url?.pathname !== STREAM_PATH) return reject(socket, 404, 'Not Found', `no WebSocket endpoint at ${url?.pathname ?? '?'}`);
+    gate.admit({ method: 'GET', url: req.url ?? '/', headers: req.headers, upgrade: true }, 'read').then(
+      (verdict) => {
+        if (!verdict.ok) return reject(socket, verdict.status, verdict.status === 401 ? 'Unauthorized' : 'Forbidden', verdict.error);
+        stream.handleUpgrade(req, socket, head, url, gate.readFilter(verdict.principal));
+      },
+      (err: unknown) => {
+        log.error(`WebSocket upgrade failed: ${(err as Error).stack ?? String(err)}`);
+        reject(socket, 500, 'Internal Server Error', 'internal error');
+      },
+    );
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, opts.host, () => {
-      server.off('error', reject);
-      resolve();
-    });
-  });
-  const port = (server.address() as AddressInfo).port;
+  await app.listen({ port: opts.port, host: opts.host });
+  const port = (app.server.address() as { port: number }).port;
   const hostInUrl = opts.host.includes(':') ? `[${opts.host}]` : opts.host;
   fallbackHost = `${hostInUrl}:${port}`;
 
   return {
     port,
     url: `http://${fallbackHost}`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        stream.close();
-        server.close(() => resolve());
-        server.closeAllConnections();
-      }),
+    gate,
+    close: async () => {
+      stream.close();
+      await app.close();
+    },
   };
 }

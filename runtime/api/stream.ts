@@ -8,6 +8,8 @@ import type { BusDelta, DeltaBus } from '../bus/bus.js';
 import type { SignalKModel } from '../model/model.js';
 import { createLogger } from '../log.js';
 import { SERVER_ID, SERVER_VERSION } from './discovery.js';
+import type { CanRead } from '../security/acl.js';
+import { readableDelta, readableModel } from '../security/stream-filter.js';
 import { StreamSession, type SessionCounters, type SessionDeps, type SessionLimits } from './session.js';
 
 const log = createLogger('stream');
@@ -48,6 +50,8 @@ export class StreamServer {
   private readonly unsubscribeBus: () => void;
   private readonly heartbeat: NodeJS.Timeout;
   private readonly pongs = new WeakSet<WebSocket>();
+  /** Sessions of clients restricted by path ACLs, with their read filter. */
+  private readonly filters = new Map<StreamSession, CanRead>();
   private nextId = 1;
 
   constructor(private readonly opts: StreamOptions) {
@@ -58,15 +62,18 @@ export class StreamServer {
     this.heartbeat.unref();
   }
 
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL): void {
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, url, req, socket));
+  /** `canRead`: the client's path ACL filter (security gate), undefined when it may read everything. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, canRead?: CanRead): void {
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, url, req, socket, canRead));
   }
 
-  private accept(ws: WebSocket, url: URL, req: IncomingMessage, socket: Duplex): void {
+  private accept(ws: WebSocket, url: URL, req: IncomingMessage, socket: Duplex, canRead: CanRead | undefined): void {
     const id = `${this.nextId++}@${req.socket.remoteAddress ?? '?'}`;
     const q = url.searchParams.get('subscribe') ?? 'self';
     const initial = q === 'all' || q === 'none' ? q : 'self';
-    const session = new StreamSession(ws, socket, this.deps, id, url.searchParams.get('sendCachedValues') !== 'false');
+    const deps = canRead ? { ...this.deps, model: readableModel(this.opts.model, canRead) } : this.deps;
+    const session = new StreamSession(ws, socket, deps, id, url.searchParams.get('sendCachedValues') !== 'false');
+    if (canRead) this.filters.set(session, canRead);
     this.sessions.set(ws, session);
     this.pongs.add(ws);
     ws.on('pong', () => this.pongs.add(ws));
@@ -82,6 +89,7 @@ export class StreamServer {
     ws.on('close', () => {
       session.close();
       this.sessions.delete(ws);
+      this.filters.delete(session);
       log.debug(`stream client ${id} left (${session.dropped} messages dropped)`);
     });
     log.debug(`stream client ${id} connected (subscribe=${initial})`);
@@ -95,7 +103,12 @@ export class StreamServer {
     const context = this.opts.model.resolveContext(msg.delta.context);
     for (const session of this.sessions.values()) {
       try {
-        session.onDelta(msg, context);
+        const canRead = this.filters.get(session);
+        if (canRead === undefined) session.onDelta(msg, context);
+        else {
+          const readable = readableDelta(msg, context, canRead);
+          if (readable) session.onDelta(readable, context);
+        }
       } catch (err) {
         // A failure in one client's rows costs that client the delta, not every client after it.
         log.limited('error', `fanout:${session.id}`, `stream client ${session.id}: delivery failed: ${(err as Error).stack ?? String(err)}`);

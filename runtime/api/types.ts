@@ -1,10 +1,10 @@
 // Contracts between the HTTP/WebSocket API and the parts that plug routes into it.
 
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { FastifyInstance } from 'fastify';
 import type { JsonValue } from '../bus/delta.js';
 
-/** An extra HTTP route set; returns true when it handled the request. */
-export type RouteHandler = (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<boolean> | boolean;
+/** An extra set of HTTP routes, registered on the API's fastify instance; each says its `config.access`. */
+export type ApiRoutes = (app: FastifyInstance) => void;
 
 /** Result of a Signal K PUT request, as in the specification's request/response shape. */
 export interface PutResult {

@@ -13,6 +13,7 @@ import { grant, GrantCommandError, listGrants, revoke } from './grants.js';
 import { GrantsFileError } from '../capabilities/store.js';
 import { formatReport, runDoctor } from './doctor.js';
 import { engineOptions } from '../plugins/engine-options.js';
+import { UnsafeStartError } from '../security/settings.js';
 
 const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port N] [--board ID]
        signalk-edge doctor [--settings FILE] [--data DIR] [--board ID]
@@ -163,6 +164,11 @@ async function main(argv: string[]): Promise<void> {
 main(process.argv.slice(2)).catch((err: unknown) => {
   if (err instanceof SettingsError) {
     console.error(`settings error: ${err.message}`);
+    process.exitCode = 2;
+    return;
+  }
+  if (err instanceof UnsafeStartError) {
+    console.error(`signalk-edge: ${err.message}`);
     process.exitCode = 2;
     return;
   }

@@ -5,7 +5,7 @@ import type { Settings } from '../config/settings.js';
 import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_PLUGIN_RESTART } from '../config/settings.js';
 import type { DeltaBus } from '../bus/bus.js';
 import type { SignalKModel } from '../model/model.js';
-import type { PutDispatcher, RouteHandler } from '../api/types.js';
+import type { ApiRoutes, PutDispatcher } from '../api/types.js';
 import { createLogger } from '../log.js';
 import type { MqttAccess } from '../abi/hal.js';
 import { GrantTable } from '../capabilities/store.js';
@@ -96,7 +96,7 @@ export class PluginManager {
     return new PluginManager(deps.settings, deps.bus, deps.model, hal);
   }
 
-  routes(): RouteHandler[] {
+  routes(): ApiRoutes[] {
     return [
       pluginRoutes({
         list: () => this.list(),

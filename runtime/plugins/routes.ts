@@ -5,11 +5,13 @@
 //   PUT|POST /plugins/<id>/config         {configuration?, enabled?}: validated, saved, plugin restarted
 //   POST /plugins/<id>/enable|disable|restart
 // Errors are JSON `{error, details?}` with a 4xx status.
+// Who may call: reading the list and a plugin's status takes readonly; its config (which may hold
+// credentials) and every change take admin.
 
-import type { IncomingMessage } from 'node:http';
 import type { JsonValue } from '../bus/delta.js';
-import type { RouteHandler } from '../api/types.js';
-import { HttpError, isRecord, readJsonBody, sendJson } from '../api/http.js';
+import type { ApiRoutes } from '../api/types.js';
+import type { Access } from '../security/gate.js';
+import { HttpError, isRecord } from '../api/http.js';
 import { validateConfig } from './config-schema.js';
 import type { BrokenPackage } from './discovery.js';
 import type { PluginRunner } from './runner.js';
@@ -32,12 +34,12 @@ class InvalidConfig extends HttpError {
   }
 }
 
-function allow(method: string | undefined, allowed: string[]): void {
-  if (!allowed.includes(method ?? '')) throw new HttpError(405, `method ${method} not allowed here (allowed: ${allowed.join(', ')})`);
+function allow(method: string, allowed: string[]): void {
+  if (!allowed.includes(method)) throw new HttpError(405, `method ${method} not allowed here (allowed: ${allowed.join(', ')})`);
 }
 
-async function saveConfig(runner: PluginRunner, req: IncomingMessage): Promise<unknown> {
-  const body = await readJsonBody(req);
+async function saveConfig(runner: PluginRunner, body: unknown): Promise<unknown> {
+  if (body === undefined) throw new HttpError(400, 'request body is empty; expected JSON');
   if (!isRecord(body)) throw new HttpError(400, 'request body must be a JSON object {configuration, enabled}');
   const { configuration, enabled } = body;
   if (configuration === undefined && enabled === undefined) {
@@ -71,7 +73,12 @@ async function configView(runner: PluginRunner): Promise<unknown> {
   }
 }
 
-async function handle(dir: PluginDirectory, req: IncomingMessage, rest: string): Promise<{ status: number; body: unknown }> {
+interface PluginRequest {
+  method: string;
+  body: unknown;
+}
+
+async function handle(dir: PluginDirectory, req: PluginRequest, rest: string): Promise<{ status: number; body: unknown }> {
   const parts = rest.split('/').filter((p) => p !== '');
   if (parts.length === 0) {
     allow(req.method, ['GET']);
@@ -96,7 +103,7 @@ async function handle(dir: PluginDirectory, req: IncomingMessage, rest: string):
     case 'config':
       allow(req.method, ['GET', 'PUT', 'POST']);
       if (req.method === 'GET') return { status: 200, body: await configView(runner) };
-      return { status: 200, body: await saveConfig(runner, req) };
+      return { status: 200, body: await saveConfig(runner, req.body) };
     case 'enable':
     case 'disable':
       allow(req.method, ['POST', 'PUT']);
@@ -112,18 +119,29 @@ async function handle(dir: PluginDirectory, req: IncomingMessage, rest: string):
   }
 }
 
-export function pluginRoutes(dir: PluginDirectory): RouteHandler {
-  return async (req, res, url) => {
-    const prefix = PREFIXES.find((p) => url.pathname === p || url.pathname.startsWith(`${p}/`));
-    if (prefix === undefined) return false;
-    try {
-      const { status, body } = await handle(dir, req, url.pathname.slice(prefix.length));
-      sendJson(res, status, body);
-    } catch (err) {
-      if (err instanceof InvalidConfig) sendJson(res, err.status, { error: err.message, details: err.details });
-      else if (err instanceof HttpError) sendJson(res, err.status, { error: err.message });
-      else sendJson(res, 500, { error: (err as Error).message });
+/** Plugin status is for any reader; configuration and changes are for admins. */
+function access(method: string, path: string): Access {
+  return method === 'GET' && !/\/config\/?$/.test(path) ? 'read' : 'admin';
+}
+
+export function pluginRoutes(dir: PluginDirectory): ApiRoutes {
+  return (app) => {
+    for (const [prefix, url] of PREFIXES.flatMap((p) => [[p, p], [p, `${p}/*`]])) {
+      app.route({
+        method: ['GET', 'PUT', 'POST', 'DELETE', 'PATCH'],
+        url,
+        config: { access },
+        handler: async (req, reply) => {
+          try {
+            const { status, body } = await handle(dir, { method: req.method, body: req.body }, req.url.split('?')[0].slice(prefix.length));
+            return reply.code(status).send(body);
+          } catch (err) {
+            if (err instanceof InvalidConfig) return reply.code(err.status).send({ error: err.message, details: err.details });
+            if (err instanceof HttpError) return reply.code(err.status).send({ error: err.message });
+            return reply.code(500).send({ error: (err as Error).message });
+          }
+        },
+      });
     }
-    return true;
   };
 }

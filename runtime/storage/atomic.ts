@@ -32,14 +32,15 @@ function removeStaleTemps(dir: string, name: string): void {
   }
 }
 
-export function writeFileAtomic(path: string, data: string | Uint8Array): void {
+/** `mode` applies to a newly written file (secrets pass 0o600). */
+export function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): void {
   const dir = dirname(path);
   mkdirSync(dir, { recursive: true });
   removeStaleTemps(dir, basename(path));
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
   const buf = typeof data === 'string' ? Buffer.from(data) : data;
   try {
-    const fd = openSync(tmp, 'w', 0o644);
+    const fd = openSync(tmp, 'w', mode);
     try {
       let off = 0;
       while (off < buf.length) off += writeSync(fd, buf, off, buf.length - off);

@@ -98,7 +98,7 @@ export interface BareApi {
 }
 
 /** Just bus → model → API, without sources or plugins: for testing the API on its own. */
-export async function startBareApi(opts: Partial<Pick<ApiOptions, 'routes' | 'put' | 'sources' | 'streamLimits'>> = {}): Promise<BareApi> {
+export async function startBareApi(opts: Partial<Pick<ApiOptions, 'routes' | 'put' | 'sources' | 'streamLimits' | 'security' | 'dataDir'>> = {}): Promise<BareApi> {
   const bus = new DeltaBus(`vessels.${TEST_SELF_URN}`);
   const model = new SignalKModel(TEST_SELF_URN);
   bus.subscribe((msg) => model.apply(msg.delta));
@@ -111,6 +111,8 @@ export async function startBareApi(opts: Partial<Pick<ApiOptions, 'routes' | 'pu
     routes: opts.routes ?? [],
     put: opts.put ?? (() => undefined),
     streamLimits: opts.streamLimits,
+    security: opts.security,
+    dataDir: opts.dataDir,
   });
   return { bus, model, api, url: api.url, wsUrl: api.url.replace(/^http/, 'ws') };
 }
