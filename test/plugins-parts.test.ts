@@ -97,12 +97,13 @@ test('config validation fills defaults and names each bad property', (t) => {
   const bad = validateConfig(schema, { rate: 20, mode: 'medium', count: 1.5, targets: [{ path: 3 }] });
   t.false(bad.ok);
   if (!bad.ok) {
+    // ajv's order: `required` before the properties.
     t.deepEqual(bad.errors, [
+      'configuration.name: is required',
       'configuration.rate: must be <= 10, got 20',
       'configuration.mode: must be one of "fast", "slow", got "medium"',
       'configuration.count: must be integer, got number 1.5',
       'configuration.targets[0].path: must be string, got number 3',
-      'configuration.name: is required',
     ]);
   }
   t.deepEqual(validateConfig(undefined, { anything: 1 }), { ok: true, value: { anything: 1 } });

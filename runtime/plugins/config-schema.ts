@@ -1,83 +1,68 @@
-// Checks a plugin configuration against the JSON Schema subset plugin schemas use
-// (type, properties, required, enum, minimum/maximum, items, default) and fills in defaults.
-// Every error names the property: `configuration.speed: must be a number, got "fast"`.
+// Checks a plugin configuration against the plugin's JSON Schema with ajv and fills in defaults.
+// Every error names the property: `configuration.speed: must be number, got string "fast"`.
 
+import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { JsonValue } from '../bus/delta.js';
-
-type JsonObject = { [key: string]: JsonValue };
 
 export type SchemaResult = { ok: true; value: JsonValue } | { ok: false; errors: string[] };
 
-function isObject(v: JsonValue | undefined): v is JsonObject {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+// strict: false — plugin schemas written for signalk-server carry UI keys (title, ui:widget...)
+// that strict mode would refuse. Formats are not checked (upstream does not either).
+const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, validateFormats: false, verbose: true });
+/** Compiled once per schema object (a plugin's schema is read once per start). */
+const compiled = new WeakMap<object, ValidateFunction>();
 
-function typeOf(v: JsonValue): string {
+function typeOf(v: unknown): string {
   if (v === null) return 'null';
   if (Array.isArray(v)) return 'array';
   return typeof v;
 }
 
-function hasType(v: JsonValue, type: string): boolean {
-  switch (type) {
-    case 'integer':
-      return typeof v === 'number' && Number.isInteger(v);
-    case 'number':
-      return typeof v === 'number';
-    case 'array':
-      return Array.isArray(v);
-    case 'object':
-      return isObject(v);
-    case 'null':
-      return v === null;
-    default:
-      return typeof v === type;
-  }
-}
-
-function show(v: JsonValue): string {
-  const s = JSON.stringify(v);
+function show(v: unknown): string {
+  const s = JSON.stringify(v) ?? String(v);
   return s.length > 60 ? `${s.slice(0, 57)}...` : s;
 }
 
-function check(schema: JsonValue, value: JsonValue, at: string, errors: string[]): JsonValue {
-  if (!isObject(schema)) return value;
-  const types = typeof schema.type === 'string' ? [schema.type] : Array.isArray(schema.type) ? schema.type.filter((t) => typeof t === 'string') : [];
-  if (types.length > 0 && !types.some((t) => hasType(value, t as string))) {
-    errors.push(`${at}: must be ${types.join(' or ')}, got ${typeOf(value)} ${show(value)}`);
-    return value;
-  }
-  if (Array.isArray(schema.enum) && !schema.enum.some((e) => JSON.stringify(e) === JSON.stringify(value))) {
-    errors.push(`${at}: must be one of ${schema.enum.map(show).join(', ')}, got ${show(value)}`);
-  }
-  if (typeof value === 'number') {
-    if (typeof schema.minimum === 'number' && value < schema.minimum) errors.push(`${at}: must be >= ${schema.minimum}, got ${value}`);
-    if (typeof schema.maximum === 'number' && value > schema.maximum) errors.push(`${at}: must be <= ${schema.maximum}, got ${value}`);
-  }
-  if (Array.isArray(value) && schema.items !== undefined) {
-    return value.map((item, i) => check(schema.items as JsonValue, item, `${at}[${i}]`, errors));
-  }
-  if (isObject(value)) {
-    const props = isObject(schema.properties) ? schema.properties : {};
-    const out: JsonObject = { ...value };
-    for (const [key, propSchema] of Object.entries(props)) {
-      if (out[key] === undefined && isObject(propSchema) && propSchema.default !== undefined) out[key] = propSchema.default;
-      if (out[key] !== undefined) out[key] = check(propSchema, out[key], `${at}.${key}`, errors);
-    }
-    if (Array.isArray(schema.required)) {
-      for (const key of schema.required) {
-        if (typeof key === 'string' && out[key] === undefined) errors.push(`${at}.${key}: is required`);
-      }
-    }
-    return out;
-  }
-  return value;
+/** `/targets/0/path` → `.targets[0].path`. */
+function propertyPath(instancePath: string): string {
+  return instancePath
+    .split('/')
+    .slice(1)
+    .map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((s) => (/^\d+$/.test(s) ? `[${s}]` : `.${s}`))
+    .join('');
 }
 
-/** Validates `value` (named `at` in messages) and returns it with schema defaults filled in. */
+function describe(e: ErrorObject, at: string): string {
+  const where = `${at}${propertyPath(e.instancePath)}`;
+  const p = e.params as Record<string, unknown>;
+  switch (e.keyword) {
+    case 'required':
+      return `${where}.${String(p.missingProperty)}: is required`;
+    case 'type':
+      return `${where}: must be ${Array.isArray(p.type) ? p.type.join(' or ') : String(p.type)}, got ${typeOf(e.data)} ${show(e.data)}`;
+    case 'enum':
+      return `${where}: must be one of ${(p.allowedValues as unknown[]).map(show).join(', ')}, got ${show(e.data)}`;
+    default:
+      return `${where}: ${e.message ?? e.keyword}${e.data !== undefined && typeof e.data !== 'object' ? `, got ${show(e.data)}` : ''}`;
+  }
+}
+
+/** Validates `value` (named `at` in messages) and returns a copy with schema defaults filled in. */
 export function validateConfig(schema: JsonValue | undefined, value: JsonValue, at = 'configuration'): SchemaResult {
-  if (schema === undefined) return { ok: true, value };
-  const errors: string[] = [];
-  const filled = check(schema, value, at, errors);
-  return errors.length === 0 ? { ok: true, value: filled } : { ok: false, errors };
+  if (schema === undefined || typeof schema !== 'object' || schema === null || Array.isArray(schema)) return { ok: true, value };
+  let validate = compiled.get(schema);
+  if (!validate) {
+    try {
+      // Without $id: two plugins may reuse one, and ajv keeps schemas by id.
+      validate = ajv.compile(Object.fromEntries(Object.entries(schema).filter(([k]) => k !== '$id' && k !== '$async')));
+    } catch (err) {
+      return { ok: false, errors: [`the plugin's configuration schema is not valid JSON Schema: ${(err as Error).message}`] };
+    }
+    compiled.set(schema, validate);
+  }
+  const copy = structuredClone(value);
+  if (validate(copy)) return { ok: true, value: copy };
+  const errors = (validate.errors ?? []).map((e) => describe(e, at));
+  return { ok: false, errors: [...new Set(errors)] };
 }
