@@ -14,6 +14,7 @@ import { GrantsFileError } from '../capabilities/store.js';
 import { formatReport, runDoctor } from './doctor.js';
 import { engineOptions } from '../plugins/engine-options.js';
 import { UnsafeStartError } from '../security/settings.js';
+import { accessCommand, SecurityCommandError, userCommand } from './security.js';
 
 const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port N] [--board ID]
        signalk-edge doctor [--settings FILE] [--data DIR] [--board ID]
@@ -21,6 +22,8 @@ const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port 
        signalk-edge grant <plugin-id> <capability>... [--settings FILE] [--data DIR]
        signalk-edge revoke <plugin-id> <capability>... [--settings FILE] [--data DIR]
        signalk-edge grants [<plugin-id>] [--settings FILE] [--data DIR]
+       signalk-edge user add|passwd|remove|list [<name>] [--permission P] [--settings FILE] [--data DIR]
+       signalk-edge access list|approve|deny|revoke [<id>] [--permission P] [--settings FILE] [--data DIR]
 
   run        start the runtime (default). Without --settings it reads <data>/settings.json,
              and without that file it replays the bundled demo passage and loads the example plugins.
@@ -36,7 +39,13 @@ const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port 
              mqtt:publish:<filter>, mqtt:subscribe:<filter>, net:<host>:<port>. Plugin id * = all.
              Written to <data>/grants.json; a running service applies it within a second.
   revoke     take a grant back (closes the plugin's open handles that relied on it)
-  grants     what each plugin requests, is granted (and where) and has in effect`;
+  grants     what each plugin requests, is granted (and where) and has in effect
+  user       users who log in (POST /signalk/v1/auth/login): add and passwd read the password from
+             the terminal (asked twice) or the first line of stdin; --permission readonly (default),
+             readwrite or admin
+  access     device access requests (POST /signalk/v1/access/requests): list them and the approved
+             devices, approve (optionally with another --permission) or deny a request by its id or
+             client id, revoke an approved device (its token stops working)`;
 
 function resolveSettings(values: { settings?: string; data?: string; port?: string }): { settings: Settings; from: string } {
   const dataDir = values.data ?? defaultDataDir();
@@ -137,6 +146,17 @@ function grantCommand(command: 'grant' | 'revoke' | 'grants', args: string[]): v
   console.log(lines.join('\n'));
 }
 
+async function securityCommand(command: 'user' | 'access', args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { settings: { type: 'string' }, data: { type: 'string' }, permission: { type: 'string' } },
+  });
+  const { settings } = resolveSettings(values);
+  const lines = command === 'user' ? await userCommand(settings, positionals, values) : await accessCommand(settings, positionals, values);
+  console.log(lines.join('\n'));
+}
+
 async function main(argv: string[]): Promise<void> {
   const [first, ...rest] = argv;
   const command = first === undefined || first.startsWith('-') ? 'run' : first;
@@ -152,6 +172,9 @@ async function main(argv: string[]): Promise<void> {
     case 'revoke':
     case 'grants':
       return grantCommand(command, args);
+    case 'user':
+    case 'access':
+      return securityCommand(command, args);
     case 'help':
       console.log(USAGE);
       return;
@@ -172,7 +195,7 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     process.exitCode = 2;
     return;
   }
-  if (err instanceof GrantCommandError || err instanceof GrantsFileError) {
+  if (err instanceof GrantCommandError || err instanceof GrantsFileError || err instanceof SecurityCommandError) {
     console.error(`signalk-edge: ${err.message}`);
     process.exitCode = 2;
     return;

@@ -7,9 +7,9 @@
 // The CLI (`signalk-edge user|access`) and the runtime share these files; the runtime sees a change
 // within REFRESH_MS, so an approval, a removed user or a revocation applies to a running service.
 
-import { readFileSync, statSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { writeFileAtomic } from '../storage/atomic.js';
 
 export const PERMISSIONS = ['readonly', 'readwrite', 'admin'] as const;
@@ -56,19 +56,19 @@ export const MAX_PENDING_REQUESTS = 100;
 /** Answered requests are kept this long for the device to poll, then dropped. */
 const ANSWERED_KEEP_MS = 24 * 3600 * 1000;
 
-/** One JSON file, re-read when it changed on disk (checked at most every REFRESH_MS). */
-class JsonFile<T> {
-  private cached: T | undefined;
+/** One JSON file `{"<key>": [...]}`, re-read when it changed on disk (checked at most every REFRESH_MS). */
+class JsonList<T> {
+  private cached: T[] | undefined;
   private stamp = '';
   private checkedAt = 0;
 
   constructor(
     readonly path: string,
-    private readonly empty: () => T,
-    private readonly parse: (v: unknown) => T,
+    private readonly key: string,
+    private readonly complete: (v: Record<string, unknown>) => boolean,
   ) {}
 
-  read(): T {
+  read(): T[] {
     const now = Date.now();
     if (this.cached !== undefined && now - this.checkedAt < REFRESH_MS) return this.cached;
     this.checkedAt = now;
@@ -81,50 +81,45 @@ class JsonFile<T> {
     }
     if (stamp === this.stamp && this.cached !== undefined) return this.cached;
     this.stamp = stamp;
-    if (stamp === 'absent') return (this.cached = this.empty());
+    if (stamp === 'absent') return (this.cached = []);
     let json: unknown;
     try {
       json = JSON.parse(readFileSync(this.path, 'utf8'));
     } catch (err) {
       throw new SecurityError(`${this.path}: ${(err as Error).message}`);
     }
-    return (this.cached = this.parse(json));
+    const list = typeof json === 'object' && json !== null ? (json as Record<string, unknown>)[this.key] : undefined;
+    if (!Array.isArray(list) || !list.every((x) => typeof x === 'object' && x !== null && this.complete(x as Record<string, unknown>))) {
+      throw new SecurityError(`${this.path}: expected {"${this.key}": [...]} with complete entries`);
+    }
+    return (this.cached = list as T[]);
   }
 
-  write(value: T): void {
-    writeFileAtomic(this.path, `${JSON.stringify(value, null, 2)}\n`, 0o600);
-    this.cached = value;
+  write(list: T[]): void {
+    mkdirSync(dirname(this.path), { recursive: true, mode: 0o700 });
+    writeFileAtomic(this.path, `${JSON.stringify({ [this.key]: list }, null, 2)}\n`, 0o600);
+    this.cached = list;
     this.checkedAt = 0;
     this.stamp = '';
   }
-}
-
-function listOf<T>(file: string, key: string, check: (v: Record<string, unknown>) => boolean): (v: unknown) => T[] {
-  return (v) => {
-    const list = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[key] : undefined;
-    if (!Array.isArray(list) || !list.every((x) => typeof x === 'object' && x !== null && check(x as Record<string, unknown>))) {
-      throw new SecurityError(`${file}: expected {"${key}": [...]} with complete entries`);
-    }
-    return list as T[];
-  };
 }
 
 const isPermission = (v: unknown): v is Permission => PERMISSIONS.includes(v as Permission);
 
 export class SecurityStore {
   readonly dir: string;
-  private readonly users: JsonFile<User[]>;
-  private readonly devices: JsonFile<Device[]>;
-  private readonly requests: JsonFile<AccessRequest[]>;
-  private readonly revoked: JsonFile<Revoked[]>;
+  private readonly users: JsonList<User>;
+  private readonly devices: JsonList<Device>;
+  private readonly requests: JsonList<AccessRequest>;
+  private readonly revoked: JsonList<Revoked>;
 
   constructor(dataDir: string) {
     this.dir = join(dataDir, 'security');
     const file = (name: string) => join(this.dir, name);
-    this.users = new JsonFile(file('users.json'), () => [], listOf(file('users.json'), 'users', (u) => typeof u.username === 'string' && typeof u.password === 'string' && isPermission(u.permission)));
-    this.devices = new JsonFile(file('devices.json'), () => [], listOf(file('devices.json'), 'devices', (d) => typeof d.clientId === 'string' && typeof d.tokenId === 'string' && isPermission(d.permission)));
-    this.requests = new JsonFile(file('requests.json'), () => [], listOf(file('requests.json'), 'requests', (r) => typeof r.requestId === 'string' && typeof r.clientId === 'string' && typeof r.state === 'string'));
-    this.revoked = new JsonFile(file('revoked.json'), () => [], listOf(file('revoked.json'), 'revoked', (r) => typeof r.jti === 'string' && typeof r.exp === 'number'));
+    this.users = new JsonList(file('users.json'), 'users', (u) => typeof u.username === 'string' && typeof u.password === 'string' && isPermission(u.permission));
+    this.devices = new JsonList(file('devices.json'), 'devices', (d) => typeof d.clientId === 'string' && typeof d.tokenId === 'string' && isPermission(d.permission));
+    this.requests = new JsonList(file('requests.json'), 'requests', (r) => typeof r.requestId === 'string' && typeof r.clientId === 'string' && typeof r.state === 'string');
+    this.revoked = new JsonList(file('revoked.json'), 'revoked', (r) => typeof r.jti === 'string' && typeof r.exp === 'number');
   }
 
   /** The signing key: 32 random bytes made once, kept 0600. */
@@ -138,6 +133,7 @@ export class SecurityStore {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
     const key = randomBytes(32);
+    mkdirSync(this.dir, { recursive: true, mode: 0o700 });
     writeFileAtomic(path, `${key.toString('hex')}\n`, 0o600);
     return key;
   }
