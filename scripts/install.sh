@@ -4,12 +4,14 @@
 # The board profile says how it starts at boot: a hardened systemd unit, or on Venus OS (Cerbo GX,
 # no systemd) a daemontools service under /data linked into /service by /data/rc.local.
 #
-# usage: install.sh [--tarball FILE] [--board ID] [--root DIR] [--uninstall [--purge]]
+# usage: install.sh [--tarball FILE] [--board ID] [--root DIR] [--admin-user NAME] [--uninstall [--purge]]
 #   --tarball FILE  release tarball (default: the release folder this script sits in)
 #   --board ID      board profile (rpi4, rpi5, cerbo-gx, generic); detected when absent,
 #                   required with --root (the image's board cannot be detected from here)
 #   --root DIR      install into DIR (a mounted image): no systemctl calls, the unit is
 #                   enabled by symlink, users are added to DIR/etc by systemd-sysusers --root
+#   --admin-user NAME  create the first admin (password from the terminal, asked twice, or the
+#                   first line of stdin); without it the script prints how to create one
 #   --uninstall     remove the program, unit and cache; keeps the data folder
 #   --purge         with --uninstall: remove the data folder too
 # Needs node (>= 20.19) on the machine running the script.
@@ -22,6 +24,7 @@ BOARD_ARG=""
 TARBALL=""
 ACTION=install
 PURGE=0
+ADMIN_USER=""
 
 die() { echo "install.sh: $*" >&2; exit 1; }
 while [ $# -gt 0 ]; do
@@ -31,7 +34,8 @@ while [ $# -gt 0 ]; do
     --root) ROOT=${2:?--root needs a folder}; shift 2 ;;
     --uninstall) ACTION=uninstall; shift ;;
     --purge) PURGE=1; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    --admin-user) ADMIN_USER=${2:?--admin-user needs a user name}; shift 2 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) die "unknown option $1 (see --help)" ;;
   esac
 done
@@ -216,6 +220,24 @@ else
   [ -z "$ids" ] || [ "$IS_ROOT" = 0 ] || chown "$ids" "$R$DATA_DIR/settings.json"
 fi
 
+# --- security: the API serves the boat's network, so clients log in (settings "security") -----
+put_dir "$DATA_DIR/security" 0700
+USERS_FILE="$DATA_DIR/security/users.json"
+if ! grep -q '"security"' "$R$DATA_DIR/settings.json"; then
+  note "$DATA_DIR/settings.json has no \"security\" section: the runtime refuses to serve a network address without it (see docs/security.md)"
+fi
+if [ -n "$ADMIN_USER" ]; then
+  if [ -f "$R$USERS_FILE" ] && grep -qF "\"username\": \"$ADMIN_USER\"" "$R$USERS_FILE"; then
+    kept "admin user $ADMIN_USER"
+  else
+    "$HOST_NODE" "$SRC/dist/runtime/cli/main.js" user add "$ADMIN_USER" --permission admin --data "$R$DATA_DIR" >/dev/null 2>"$WORK/user.err" ||
+      die "could not add the admin user $ADMIN_USER: $(grep -v ExperimentalWarning "$WORK/user.err" | grep -v trace-warnings)"
+    did "added admin user $ADMIN_USER to $USERS_FILE"
+  fi
+  ids=$(owner_ids)
+  [ -z "$ids" ] || [ "$IS_ROOT" = 0 ] || chown -R "$ids" "$R$DATA_DIR/security"
+fi
+
 # --- service ---------------------------------------------------------------------------------
 if [ "$SERVICE" = daemontools ]; then
   # daemontools: svscan runs ./run and restarts it when it exits; ./log/run keeps its output.
@@ -248,6 +270,7 @@ if [ "$SERVICE" = daemontools ]; then
   fi
   if [ "$CHANGED" = 0 ]; then echo "nothing changed: already installed"; else echo "$CHANGED change(s)"; fi
   echo "next: add sources to $DATA_DIR/settings.json (serial aliases: $SERIAL_ALIASES); logs: /var/log/$NAME/current"
+  [ -f "$R$USERS_FILE" ] || echo "next: create the first admin (clients must log in): $NAME user add <name> --permission admin --data $DATA_DIR"
   exit 0
 fi
 
@@ -292,3 +315,6 @@ fi
 
 if [ "$CHANGED" = 0 ]; then echo "nothing changed: already installed"; else echo "$CHANGED change(s)"; fi
 echo "next: add sources to $DATA_DIR/settings.json (serial aliases: $SERIAL_ALIASES), then run: signalk-edge doctor"
+if [ ! -f "$R$USERS_FILE" ]; then
+  echo "next: create the first admin (clients must log in): runuser -u $NAME -- $NAME user add <name> --permission admin --data $DATA_DIR"
+fi

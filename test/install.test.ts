@@ -9,12 +9,13 @@ import { PROJECT_ROOT, parseSettings } from '../runtime/config/settings.js';
 const INSTALL = join(PROJECT_ROOT, 'scripts', 'install.sh');
 const RELEASE = join(PROJECT_ROOT, 'scripts', 'release.sh');
 
-function sh(cmd: string, args: string[]): Promise<{ code: number | null; out: string }> {
+function sh(cmd: string, args: string[], input?: string): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(cmd, args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    child.stdin?.end(input);
     let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.stderr.on('data', (c: Buffer) => (out += c.toString()));
+    child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
+    child.stderr?.on('data', (c: Buffer) => (out += c.toString()));
     child.on('close', (code) => resolve({ code, out }));
   });
 }
@@ -67,9 +68,19 @@ test('release tarball → install.sh --root: tree, enablement, board config; ide
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const tarball = await releaseTarball(t);
 
-  const first = await sh(INSTALL, ['--root', root, '--board', 'rpi4', '--tarball', tarball]);
+  const first = await sh(INSTALL, ['--root', root, '--board', 'rpi4', '--tarball', tarball, '--admin-user', 'skipper'], 'correct-horse-battery\n');
   t.is(first.code, 0, first.out);
   t.log(first.out);
+
+  // Security on, and the first admin (scrypt hash, file 0600 in a 0700 folder).
+  const securityDir = join(root, 'var', 'lib', 'signalk-edge', 'security');
+  t.regex(first.out, /added admin user skipper/);
+  t.notRegex(first.out, /create the first admin/);
+  const users = JSON.parse(readFileSync(join(securityDir, 'users.json'), 'utf8')) as { users: { username: string; permission: string; password: string }[] };
+  t.like(users.users, [{ username: 'skipper', permission: 'admin' }]);
+  t.regex(users.users[0].password, /^scrypt\$/);
+  t.is(lstatSync(join(securityDir, 'users.json')).mode & 0o777, 0o600);
+  t.is(lstatSync(securityDir).mode & 0o777, 0o700);
 
   // The program, with its production dependencies for an offline boat, and no dev dependencies.
   const prefix = join(root, 'opt', 'signalk-edge');
@@ -97,6 +108,7 @@ test('release tarball → install.sh --root: tree, enablement, board config; ide
   const settings = parseSettings(JSON.parse(readFileSync(settingsFile, 'utf8')), settingsFile);
   t.is(settings.board, 'rpi4');
   t.is(settings.cacheDir, '/var/cache/signalk-edge');
+  t.like(settings.security, { enabled: true, allowReadOnly: false });
   t.true(existsSync(join(root, 'var', 'cache', 'signalk-edge')));
   t.regex(first.out, /signalk-edge compile not run under --root/);
 
@@ -159,6 +171,8 @@ test('Venus OS (Cerbo GX): program and daemontools service under /data, linked a
   t.regex(rcLocal, /^ln -sfn \/data\/signalk-edge-service \/service\/signalk-edge$/m);
   const settingsFile = join(root, 'data', 'signalk-edge', 'settings.json');
   t.is(parseSettings(JSON.parse(readFileSync(settingsFile, 'utf8')), settingsFile).board, 'cerbo-gx');
+  // No --admin-user: the installer says how to make the first admin.
+  t.regex(first.out, /next: create the first admin \(clients must log in\): signalk-edge user add <name> --permission admin --data \/data\/signalk-edge/);
 
   const before = treeHash(root);
   const second = await sh(INSTALL, ['--root', root, '--tarball', tarball]);

@@ -18,7 +18,7 @@ function shq(v: string): string {
   return `'${v.replace(/'/g, `'\\''`)}'`;
 }
 
-/** The settings an installed board starts with: no sources yet, API on the boat's network. */
+/** The settings an installed board starts with: no sources yet, API on the boat's network, so clients log in. */
 export function initialSettings(profile: BoardProfile): object {
   return {
     board: profile.id,
@@ -28,6 +28,7 @@ export function initialSettings(profile: BoardProfile): object {
     cacheDir: profile.paths.cache,
     sources: [],
     plugins: { dirs: [`${profile.paths.data}/plugins`] },
+    security: { enabled: true, allowReadOnly: false },
   };
 }
 
