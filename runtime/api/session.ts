@@ -3,7 +3,7 @@
 
 import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
-import { sourceRef, type Delta, type PathValue, type Update } from '../bus/delta.js';
+import { filterUpdates, sourceRef, type Delta, type PathValue, type Update } from '../bus/delta.js';
 import type { BusDelta } from '../bus/bus.js';
 import { matchesPattern } from '../bus/subscription.js';
 import type { CurrentValue, SignalKModel } from '../model/model.js';
@@ -187,20 +187,11 @@ export class StreamSession {
       return;
     }
     const now = Date.now();
-    let whole = true;
-    const updates: Update[] = [];
-    for (const u of msg.delta.updates) {
-      const values = u.values?.filter((pv) => this.admit(rows, context, pv, u, now));
-      const meta = u.meta?.filter((m) => rows.some((r) => matchesPattern(r.path, m.path)));
-      if (values?.length !== u.values?.length || meta?.length !== u.meta?.length) whole = false;
-      if (!values?.length && !meta?.length) continue;
-      const kept: Update = { ...u };
-      if (values?.length) kept.values = values;
-      else delete kept.values;
-      if (meta?.length) kept.meta = meta;
-      else delete kept.meta;
-      updates.push(kept);
-    }
+    const { updates, whole } = filterUpdates(
+      msg.delta.updates,
+      (pv, u) => this.admit(rows, context, pv, u, now),
+      (m) => rows.some((r) => matchesPattern(r.path, m.path)),
+    );
     if (updates.length === 0) return;
     // The bus resolved the context, so its JSON text, encoded once, serves every client as it is.
     this.send(whole ? msg.json : JSON.stringify({ context, updates }));

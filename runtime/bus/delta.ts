@@ -142,3 +142,29 @@ export function sourceRef(update: Update): string {
   if (s.type === 'NMEA2000' && s.src !== undefined) return `${s.label}.${s.src}`;
   return s.label;
 }
+
+/**
+ * The updates with only the values and meta entries the predicates keep (an update left with
+ * neither is dropped); `whole` when nothing was taken out.
+ */
+export function filterUpdates(
+  updates: Update[],
+  keepValue: (pv: PathValue, update: Update) => boolean,
+  keepMeta: (m: NonNullable<Update['meta']>[number]) => boolean,
+): { updates: Update[]; whole: boolean } {
+  let whole = true;
+  const kept: Update[] = [];
+  for (const u of updates) {
+    const values = u.values?.filter((pv) => keepValue(pv, u));
+    const meta = u.meta?.filter(keepMeta);
+    if (values?.length !== u.values?.length || meta?.length !== u.meta?.length) whole = false;
+    if (!values?.length && !meta?.length) continue;
+    const out: Update = { ...u };
+    if (values?.length) out.values = values;
+    else delete out.values;
+    if (meta?.length) out.meta = meta;
+    else delete out.meta;
+    kept.push(out);
+  }
+  return { updates: kept, whole };
+}

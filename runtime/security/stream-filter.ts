@@ -3,24 +3,14 @@
 // values (sent on subscribe and on fixed-period ticks) are filtered the same way.
 
 import { BusDelta } from '../bus/bus.js';
-import type { Update } from '../bus/delta.js';
+import { filterUpdates } from '../bus/delta.js';
 import type { SignalKModel } from '../model/model.js';
 import type { CanRead } from './acl.js';
 
 /** The delta with the values and meta `canRead` allows for `context`; undefined when none is left. */
 export function readableDelta(msg: BusDelta, context: string, canRead: CanRead): BusDelta | undefined {
-  const updates: Update[] = [];
-  for (const u of msg.delta.updates) {
-    const values = u.values?.filter((v) => canRead(context, v.path));
-    const meta = u.meta?.filter((m) => canRead(context, m.path));
-    if (!values?.length && !meta?.length) continue;
-    const kept: Update = { ...u };
-    if (values?.length) kept.values = values;
-    else delete kept.values;
-    if (meta?.length) kept.meta = meta;
-    else delete kept.meta;
-    updates.push(kept);
-  }
+  const { updates, whole } = filterUpdates(msg.delta.updates, (v) => canRead(context, v.path), (m) => canRead(context, m.path));
+  if (whole) return msg;
   return updates.length === 0 ? undefined : new BusDelta({ ...msg.delta, updates });
 }
 
