@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { PROJECT_ROOT } from '../runtime/config/settings.js';
 import { checkDeviceRefs } from '../runtime/cli/doctor.js';
 import { startPtyPair } from './helpers/pty.js';
+import { addUser } from './helpers/security.js';
 import { tempDir } from './helpers/temp.js';
 
 const CLI = join(PROJECT_ROOT, 'dist', 'runtime', 'cli', 'main.js');
@@ -96,4 +97,20 @@ test('doctor refuses an unknown --board with the list of known boards', async (t
   const dir = tempDir(t, 'ske-doctor-');
   const { code } = await doctor(['--data', dir, '--board', 'rpi9']);
   t.is(code, 2);
+});
+
+test('doctor: security off on a network address fails; on without an admin warns; on with one is ok', async (t) => {
+  const dir = tempDir(t, 'ske-doctor-');
+  const file = join(dir, 'settings.json');
+  const write = (extra: object): void => writeFileSync(file, JSON.stringify({ board: 'rpi4', dataDir: join(dir, 'data'), cacheDir: join(dir, 'cache'), ...extra }));
+  write({ host: '0.0.0.0' });
+  const open = await doctor(['--settings', file]);
+  t.is(open.code, 1);
+  t.regex(open.out, /fail\s+auth\s+refusing to serve on 0\.0\.0\.0 with security off/);
+  write({ host: '127.0.0.1' });
+  t.regex((await doctor(['--settings', file])).out, /info\s+auth\s+off: the API on 127\.0\.0\.1 serves this machine only/);
+  write({ host: '0.0.0.0', security: { enabled: true } });
+  t.regex((await doctor(['--settings', file])).out, /warn\s+auth\s+on: 0 user\(s\), 0 admin\(s\).*no admin: signalk-edge user add/);
+  await addUser(join(dir, 'data'), 'skipper', 'admin');
+  t.regex((await doctor(['--settings', file])).out, /ok\s+auth\s+on: 1 user\(s\), 1 admin\(s\), 0 approved device\(s\), 0 pending access request\(s\)/);
 });

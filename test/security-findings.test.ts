@@ -2,10 +2,11 @@
 // without credentials, and a web page in the operator's browser used as the attacker.
 
 import test, { type ExecutionContext } from 'ava';
-import { existsSync, readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { startRuntime } from '../runtime/app.js';
-import { demoSettings } from '../runtime/config/settings.js';
+import { demoSettings, PROJECT_ROOT } from '../runtime/config/settings.js';
 import { UnsafeStartError, type SecuritySettings } from '../runtime/security/settings.js';
 import { EXAMPLES, IDS, pluginFolder } from './helpers/plugins.js';
 import { startTestRuntime } from './helpers/runtime.js';
@@ -29,6 +30,18 @@ test('finding 1: an open API on a network address is refused at start, with a me
   const err = await t.throwsAsync(() => startRuntime(settings), { instanceOf: UnsafeStartError });
   t.regex(err!.message, /refusing to serve on 0\.0\.0\.0 with security off/);
   t.regex(err!.message, /signalk-edge user add/);
+
+  // The installer's settings as an older install has them (0.0.0.0, no security): `run` says why and exits 2.
+  const dir = tempDir(t, 'ske-sec-');
+  const file = join(dir, 'settings.json');
+  writeFileSync(file, JSON.stringify({ host: '0.0.0.0', port: 0, dataDir: dir }));
+  const run = await new Promise<{ code: number | null; err: string }>((resolve) => {
+    execFile(process.execPath, [join(PROJECT_ROOT, 'dist', 'runtime', 'cli', 'main.js'), 'run', '--settings', file], { timeout: 30_000 }, (e, _out, err) =>
+      resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, err }),
+    );
+  });
+  t.is(run.code, 2, run.err);
+  t.regex(run.err, /signalk-edge: refusing to serve on 0\.0\.0\.0 with security off/);
 });
 
 test('finding 1: without credentials, PUT, plugin config, enable/disable/restart are refused and change nothing', async (t) => {

@@ -1,6 +1,6 @@
 // `signalk-edge doctor`: is this machine ready to run the service? Board, Node, devices and their
 // permissions, devices named by sources and by operator grants, data and cache folders, service
-// state (systemd, or daemontools on Venus OS). Read-only; any `fail` makes the exit status non-zero.
+// state (systemd, or daemontools on Venus OS), security against the listen address. Read-only; any `fail` makes the exit status non-zero.
 
 import { accessSync, constants, existsSync, readdirSync, readFileSync, statSync, type Stats } from 'node:fs';
 import { spawnSync } from 'node:child_process';
@@ -11,6 +11,8 @@ import { deviceAliases } from '../board/profile.js';
 import type { ResolvedBoard } from '../board/resolve.js';
 import { parseGrant } from '../capabilities/grant.js';
 import { GrantTable } from '../capabilities/store.js';
+import { assertSafeBind } from '../security/settings.js';
+import { SecurityStore } from '../security/store.js';
 
 export type CheckStatus = 'ok' | 'info' | 'warn' | 'fail';
 
@@ -158,6 +160,27 @@ function checkService(name: string, runDir: string): Check {
   return { status, topic: 'service', message: `${name}.service is ${state}` };
 }
 
+/** Security against the bind address, and whether anyone can administer it. */
+export function checkSecurity(settings: Settings): Check {
+  try {
+    assertSafeBind(settings.host, settings.security);
+  } catch (err) {
+    return { status: 'fail', topic: 'auth', message: (err as Error).message };
+  }
+  if (!settings.security?.enabled) return { status: 'info', topic: 'auth', message: `off: the API on ${settings.host} serves this machine only, without logins` };
+  const store = new SecurityStore(settings.dataDir);
+  try {
+    const users = store.listUsers();
+    const admins = users.filter((u) => u.permission === 'admin').length;
+    const pending = store.listRequests().filter((r) => r.state === 'PENDING').length;
+    const summary = `on: ${users.length} user(s), ${admins} admin(s), ${store.listDevices().length} approved device(s), ${pending} pending access request(s)${settings.security.allowReadOnly ? '; reading without a login allowed' : ''}`;
+    if (admins === 0) return { status: 'warn', topic: 'auth', message: `${summary}; no admin: signalk-edge user add <name> --permission admin --data ${settings.dataDir}` };
+    return { status: 'ok', topic: 'auth', message: summary };
+  } catch (err) {
+    return { status: 'fail', topic: 'auth', message: (err as Error).message };
+  }
+}
+
 export function runDoctor(input: DoctorInput): Check[] {
   const { settings, board } = input;
   const sources: DeviceRef[] = settings.sources.flatMap((s) => (s.type === 'serial' ? [{ owner: `source ${s.id}`, device: s.device }] : []));
@@ -171,6 +194,7 @@ export function runDoctor(input: DoctorInput): Check[] {
     ...grants.checks,
     ...checkDeviceRefs([...sources, ...grants.refs]),
     checkFolder('data', settings.dataDir, 'created at first start'),
+    checkSecurity(settings),
     checkFolder('cache', settings.cacheDir ?? join(settings.dataDir, 'cache'), 'scripts/install.sh creates it; `signalk-edge compile` fills it'),
     board.profile.service === 'daemontools' ? checkDaemontools(name, input.serviceDir ?? '/service') : checkService(name, input.systemdRunDir ?? '/run/systemd/system'),
   ];
