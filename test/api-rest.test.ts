@@ -177,6 +177,7 @@ test('PUT bodies: malformed, wrong shape and oversized bodies are refused before
     ['', 400, /empty/],
     ['[1,2]', 400, /"value" member/],
     ['{"val": 1}', 400, /"value" member/],
+    ['{"value": {"__proto__": {"polluted": true}}}', 400, /__proto__/],
     [Buffer.alloc(MAX_BODY_BYTES + 10, 0x20), 413, /larger than/],
   ];
   for (const [body, status, message] of cases) {

@@ -75,20 +75,14 @@ function errorBody(err: FastifyError | HttpError): { status: number; message: st
   switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return { status: 413, message: `request body larger than ${MAX_BODY_BYTES} bytes` };
+    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
+      return { status: 400, message: 'request body is empty; expected JSON' };
+    case 'FST_ERR_CTP_INVALID_JSON_BODY':
+      return { status: 400, message: 'request body is not valid JSON (or holds a __proto__ or constructor.prototype key)' };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return { status: 415, message: `unsupported content type; requests that change state take a JSON body (content-type: application/json)` };
     default:
       return { status: err.statusCode && err.statusCode >= 400 ? err.statusCode : 500, message: err.message };
-  }
-}
-
-function parseJson(_req: unknown, body: string | Buffer, done: (err: Error | null, value?: unknown) => void): void {
-  const text = typeof body === 'string' ? body : body.toString('utf8');
-  if (text === '') return done(new HttpError(400, 'request body is empty; expected JSON'));
-  try {
-    done(null, JSON.parse(text) as unknown);
-  } catch (err) {
-    done(new HttpError(400, `request body is not valid JSON: ${(err as Error).message}`));
   }
 }
 
@@ -98,10 +92,12 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
   const stream = new StreamServer({ bus: opts.bus, model: opts.model, limits: opts.streamLimits });
   let fallbackHost = `${opts.host}:${opts.port}`;
 
-  const app: FastifyInstance = Fastify({ bodyLimit: MAX_BODY_BYTES, routerOptions: { ignoreTrailingSlash: true }, forceCloseConnections: true, logger: false });
+  // requestTimeout: a client gets 30 s to send a request (fastify's default is none; Node's 300 s).
+  const app: FastifyInstance = Fastify({ bodyLimit: MAX_BODY_BYTES, requestTimeout: 30_000, routerOptions: { ignoreTrailingSlash: true }, forceCloseConnections: true, logger: false });
   // JSON only: form and text bodies (what a cross-site page can send without a preflight) get 415.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, parseJson);
+  // fastify's own JSON parser: refuses `__proto__` and `constructor.prototype` keys (prototype poisoning).
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
   await app.register(fastifyCookie);
   await app.register(fastifyCors, {
     origin: (origin, cb) => cb(null, origin !== undefined && gate.origins.allowedCrossOrigin(origin)),
