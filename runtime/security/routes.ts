@@ -15,6 +15,7 @@ import { PERMISSIONS, SecurityError, type AccessRequest, type Permission } from 
 /** Failed logins allowed per client address per window before it has to wait (password guessing). */
 const MAX_FAILED_LOGINS = 10;
 const FAILED_WINDOW_MS = 60_000;
+const MAX_TRACKED_ADDRESSES = 1000;
 /** Requests are small; 4 KiB is plenty for credentials or an access request. */
 const BODY_LIMIT = 4096;
 
@@ -55,6 +56,8 @@ export function securityRoutes(gate: SecurityGate): (app: FastifyInstance) => vo
         const entry = f && now - f.since < FAILED_WINDOW_MS ? f : { count: 0, since: now };
         entry.count++;
         failures.set(ip, entry);
+        // Bounded: addresses whose window is over are forgotten when the table grows.
+        if (failures.size > MAX_TRACKED_ADDRESSES) for (const [k, v] of failures) if (now - v.since >= FAILED_WINDOW_MS) failures.delete(k);
         throw new HttpError(401, 'Invalid username/password');
       }
       failures.delete(ip);
