@@ -5,7 +5,7 @@ import { createInterface } from 'node:readline';
 import type { Settings } from '../config/settings.js';
 import { hashPassword } from '../security/passwords.js';
 import { DEFAULT_DEVICE_TTL_S } from '../security/settings.js';
-import { PERMISSIONS, SecurityError, SecurityStore, type Permission } from '../security/store.js';
+import { checkUsername, PERMISSIONS, SecurityError, SecurityStore, type Permission } from '../security/store.js';
 import { TokenService } from '../security/tokens.js';
 
 export class SecurityCommandError extends Error {}
@@ -56,12 +56,13 @@ export async function userCommand(settings: Settings, args: string[], opts: { pe
       case 'add':
       case 'passwd': {
         const username = needName();
+        checkUsername(username);
         const existing = store.user(username);
         if (verb === 'add' && existing) throw new SecurityCommandError(`user ${username} exists; \`signalk-edge user passwd ${username}\` changes the password`);
         if (verb === 'passwd' && !existing) throw new SecurityCommandError(`no user ${username}`);
+        const permission = permissionOf(opts.permission, existing?.permission ?? 'readonly');
         const password = await readPassword();
         if (password.length < MIN_PASSWORD_LENGTH) throw new SecurityCommandError(`the password must have at least ${MIN_PASSWORD_LENGTH} characters`);
-        const permission = permissionOf(opts.permission, existing?.permission ?? 'readonly');
         store.putUser({ username, permission, password: await hashPassword(password) });
         return [`${verb === 'add' ? 'added' : 'updated'} user ${username} (${permission}) in ${store.dir}/users.json`];
       }

@@ -104,6 +104,10 @@ class JsonList<T> {
   }
 }
 
+export function checkUsername(name: string): void {
+  if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(name)) throw new SecurityError(`user name must be 1-64 letters, digits, _ . @ or -, got ${JSON.stringify(name)}`);
+}
+
 const isPermission = (v: unknown): v is Permission => PERMISSIONS.includes(v as Permission);
 
 export class SecurityStore {
@@ -146,7 +150,7 @@ export class SecurityStore {
     return this.users.read().find((u) => u.username === username);
   }
   putUser(user: User): void {
-    if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(user.username)) throw new SecurityError(`user name must be 1-64 letters, digits, _ . @ or -, got ${JSON.stringify(user.username)}`);
+    checkUsername(user.username);
     this.users.write([...this.users.read().filter((u) => u.username !== user.username), user]);
   }
   removeUser(username: string): boolean {
