@@ -9,6 +9,7 @@ import { GrantsFileError, parseGrantLists, type GrantLists } from '../capabiliti
 import { discoverPlugins } from '../plugins/discovery.js';
 import { parseMqttSettings, parseNetSource, type MqttSettings, type TcpSourceSettings, type UdpSourceSettings } from '../../hal/net/settings.js';
 import { parseCanSource, type CanSourceSettings } from '../../hal/can/settings.js';
+import { parseLimits, type PartialLimits } from '../security/limits.js';
 
 export interface SerialSourceSettings {
   id: string;
@@ -71,6 +72,8 @@ export interface Settings {
   grants?: GrantLists;
   /** MQTT broker connection and bridge rules (hal/net/settings.ts). */
   mqtt?: MqttSettings;
+  /** Bounds on clients and plugins over the board profile's (runtime/security/limits.ts). */
+  limits?: PartialLimits;
 }
 
 export class SettingsError extends Error {
@@ -166,7 +169,7 @@ export function parseSettings(input: unknown, file: string): Settings {
   const r: Reader = new Reader(file);
   const base = dirname(resolve(file));
   const o = r.obj(input, '');
-  r.known(o, '', ['port', 'host', 'dataDir', 'selfUrn', 'sources', 'plugins', 'board', 'cacheDir', 'grants', 'mqtt']);
+  r.known(o, '', ['port', 'host', 'dataDir', 'selfUrn', 'sources', 'plugins', 'board', 'cacheDir', 'grants', 'mqtt', 'limits']);
   const settings: Settings = {
     port: o.port === undefined ? 3000 : r.int(o.port, 'port', 0, 65535),
     host: o.host === undefined ? '127.0.0.1' : r.str(o.host, 'host'),
@@ -189,6 +192,7 @@ export function parseSettings(input: unknown, file: string): Settings {
     }
   }
   if (o.mqtt !== undefined) settings.mqtt = parseMqttSettings(r, o.mqtt);
+  if (o.limits !== undefined) settings.limits = parseLimits(r, o.limits, 'limits');
   if (o.selfUrn !== undefined) {
     const urn = r.str(o.selfUrn, 'selfUrn');
     if (!/^urn:mrn:(signalk:uuid:[0-9a-fA-F-]{36}|imo:mmsi:\d{9})$/.test(urn)) {

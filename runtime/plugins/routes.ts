@@ -11,6 +11,7 @@ import type { JsonValue } from '../bus/delta.js';
 import type { RouteHandler } from '../api/types.js';
 import { HttpError, isRecord, readJsonBody, sendJson } from '../api/http.js';
 import { validateConfig } from './config-schema.js';
+import { checkConfigBounds } from './plugin-config.js';
 import type { BrokenPackage } from './discovery.js';
 import type { PluginRunner } from './runner.js';
 
@@ -46,6 +47,8 @@ async function saveConfig(runner: PluginRunner, req: IncomingMessage): Promise<u
   if (enabled !== undefined && typeof enabled !== 'boolean') throw new HttpError(400, `enabled must be true or false, got ${JSON.stringify(enabled)}`);
   if (configuration !== undefined) {
     if (!isRecord(configuration)) throw new HttpError(400, 'configuration must be a JSON object');
+    // Before validation, which walks the value: too deep or too big is a 400 with the reason.
+    checkConfigBounds(configuration as JsonValue, runner.quota.config);
     let schema: JsonValue | undefined;
     try {
       schema = await runner.configSchema();
