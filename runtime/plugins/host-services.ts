@@ -78,6 +78,8 @@ export function createHostServices(target: HostTarget): HostServices {
     setStatus: (message) => target.noteStatus(message),
     setError: (message) => target.noteError(message),
     emitDelta(json) {
+      const tooBig = target.quota.admitText(json.length);
+      if (tooBig) return refuse(tooBig);
       let input: unknown;
       try {
         input = JSON.parse(json);

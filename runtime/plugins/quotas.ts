@@ -111,6 +111,13 @@ export class PluginQuota {
     this.cpu = new CpuShare(q.cpuShare, q.cpuOverMs);
   }
 
+  /** Refuses, before it is parsed, a delta text bigger than one second's publishing: it could never pass. */
+  admitText(bytes: number): string | undefined {
+    if (bytes <= this.q.publishBytesPerSecond) return undefined;
+    this.refused.publishRate++;
+    return `delta of ${bytes} bytes is larger than limits.plugins.publishBytesPerSecond (${this.q.publishBytesPerSecond})`;
+  }
+
   /**
    * Whether a delta of `bytes` JSON may be published; the reason when not. All or nothing: a
    * refused delta changes no count but its refusal's.

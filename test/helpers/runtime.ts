@@ -12,6 +12,7 @@ import { DeltaBus } from '../../runtime/bus/bus.js';
 import { SignalKModel } from '../../runtime/model/model.js';
 import type { GrantLists } from '../../runtime/capabilities/store.js';
 import type { MqttSettings } from '../../hal/net/settings.js';
+import type { PartialLimits } from '../../runtime/security/limits.js';
 import { DEFAULT_PLUGIN_RESTART, type PluginRestartSettings, type ReplaySourceSettings, type SourceSettings } from '../../runtime/config/settings.js';
 
 export interface RuntimeOptions {
@@ -28,6 +29,8 @@ export interface RuntimeOptions {
   grants?: GrantLists;
   /** Settings `mqtt`: broker connection and bridge rules. */
   mqtt?: MqttSettings;
+  /** Settings `limits`: bounds over the defaults and the detected board's. */
+  limits?: PartialLimits;
 }
 
 export interface TestRuntime {
@@ -62,6 +65,7 @@ export async function startTestRuntime(opts: RuntimeOptions = {}): Promise<TestR
       },
       ...(opts.grants ? { grants: opts.grants } : {}),
       ...(opts.mqtt ? { mqtt: opts.mqtt } : {}),
+      ...(opts.limits ? { limits: opts.limits } : {}),
     });
   } catch (err) {
     await removeDataDir();
