@@ -106,7 +106,7 @@ export function createHostServices(target: HostTarget): HostServices {
         writePluginConfig(target.configFile, { configuration }, target.quota.config);
         return true;
       } catch (err) {
-        log.warn(`saving configuration failed: ${(err as Error).message}`);
+        log.limited('warn', 'config-save', `saving configuration failed: ${(err as Error).message}`);
         return false;
       }
     },
