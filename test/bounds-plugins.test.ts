@@ -83,8 +83,8 @@ test('values under the size bound: distinct paths and the bytes the model keeps 
   const s = (await pluginStatus(rt.runtime, HOG)) as HogStatus;
   t.is(s.quota.paths, 120, 'one value per delta: paths fill up to the bound');
   t.true(s.quota.storedValueBytes <= 1024 * 1024);
-  t.truthy(selfValue(rt.runtime, 'test.hog.p119'));
-  t.falsy(selfValue(rt.runtime, 'test.hog.p120'));
+  t.truthy(selfValue(rt.runtime, 'test.hog.p00000119'));
+  t.falsy(selfValue(rt.runtime, 'test.hog.p00000120'));
 });
 
 test('reproduction (finding 4): a second plugin cannot take over another plugin\'s PUT path; disabling it leaves the owner answering', async (t) => {
