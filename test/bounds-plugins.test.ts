@@ -164,7 +164,7 @@ test('reproduction (finding 7, log): 3.5 MB/s of debug and status lines leave a 
   const rate = (child.logBytes() - b0) / ((performance.now() - t0) / 1000);
   const s = await childStatus(child.url);
   t.log(`log ${(rate / 1024).toFixed(1)} KiB/s while the plugin tried 3.4 MiB/s; ${s.quota.refused.logLines} lines dropped`);
-  t.true(s.quota.refused.logLines > 10_000);
+  t.true(s.quota.refused.logLines > 5000);
   t.true(rate < 64 * 1024, `${rate.toFixed(0)} bytes/s of log`);
 });
 
