@@ -200,7 +200,7 @@ test('reproduction (finding 8): one client with 1000 rows every 10 ms, resent ev
   if (!('ws' in c)) return t.fail('refused');
   t.teardown(() => c.ws.terminate());
   c.ws.on('message', () => undefined);
-  const msg = JSON.stringify({ context: '*', subscribe: Array.from({ length: 1000 }, (_, i) => ({ path: i === 0 ? '*' : `navigation.p${i}`, period: 10 })) });
+  const msg = JSON.stringify({ context: '*', subscribe: Array.from({ length: 1000 }, () => ({ path: '*', period: 10 })) });
   const cpu0 = cpuSeconds(child.pid);
   const t0 = performance.now();
   const storm = setInterval(() => c.ws.send(msg), 10);
@@ -215,5 +215,7 @@ test('reproduction (finding 8): one client with 1000 rows every 10 ms, resent ev
   const sorted = latencies.sort((a, b) => a - b);
   t.log(`runtime CPU ${(share * 100).toFixed(0)} % of a core during the storm; API latency median ${sorted[sorted.length >> 1]!.toFixed(0)} ms`);
   t.is(child.exited(), undefined);
+  // On a busy machine the child cannot take a whole core whatever it does: the API latency shows a saturated event loop too.
   t.true(share < 0.5, `the storm took ${(share * 100).toFixed(0)} % of a core`);
+  t.true(sorted[sorted.length >> 1]! < 100, `API latency median ${sorted[sorted.length >> 1]!.toFixed(0)} ms`);
 });
