@@ -147,6 +147,8 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   private readonly denials: DenialLog;
   private readonly halHost: HalHost;
   private halDataPending = false;
+  /** hal_data waits for the CPU share to refill (one timer, however many chunks arrive meanwhile). */
+  private halDataDeferred: NodeJS.Timeout | undefined;
   /** Lineage of a command plugin's last asynchronous output (see commandEvents). */
   private asyncLineage: Lineage | undefined;
   /** A command plugin runs on its own: its stdout deltas are published as they come, its end is a crash. */
@@ -229,14 +231,17 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
 
   /** New data on a HAL handle: one `hal_data` call per event-loop turn, however many chunks arrived. */
   private scheduleHalData(): void {
-    if (this.halDataPending || !this.instance?.hasHalData) return;
+    if (this.halDataPending || this.halDataDeferred || !this.instance?.hasHalData) return;
     this.halDataPending = true;
     setImmediate(() => {
       this.halDataPending = false;
       if (this.state !== 'running' && this.state !== 'reloading') return;
       // Over its CPU share: the data waits in the handle's queue (bounded there) until the share refills.
       if (!this.quota.cpu.allowed()) {
-        setTimeout(() => this.scheduleHalData(), this.quota.cpu.waitMs()).unref();
+        this.halDataDeferred = setTimeout(() => {
+          this.halDataDeferred = undefined;
+          if (this.checkCpuShare()) this.scheduleHalData();
+        }, this.quota.cpu.waitMs());
         return;
       }
       this.call((i) => i.halData(), 'hal_data');
@@ -287,7 +292,8 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
       this.stats.dropped++;
       this.log.limited('warn', 'inbox', `inbox full (${INBOX_LIMIT} deltas): oldest dropped; the plugin cannot keep up`);
     }
-    if (!this.buffering) this.deps.scheduler.wake(this);
+    // Over its CPU share, the throttle's timer wakes it when the share has refilled.
+    if (!this.buffering && !this.throttleTimer) this.deps.scheduler.wake(this);
   }
 
   // ---- DeliveryTarget (called by the scheduler) ----
@@ -349,12 +355,13 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
       return { state: 'FAILED', statusCode: 503, message: `plugin ${this.id} is ${this.state}` };
     }
     const valueJson = JSON.stringify(value);
-    const result = this.call((i) => i.handlePut(context, path, valueJson), 'PUT handler');
+    // Not charged to the plugin's CPU share: the caller decides how often a PUT runs, and a client must not get a plugin stopped.
+    const result = this.call((i) => i.handlePut(context, path, valueJson), 'PUT handler', false);
     return result ?? { state: 'FAILED', statusCode: 500, message: `plugin ${this.id} crashed handling the PUT: ${this.errorMessage}` };
   }
 
   /** Runs one guarded call into the instance: a throw or a timeout is a crash; emitted deltas are published afterwards. */
-  private call<T>(fn: (instance: PluginInstance) => T, what: string): T | undefined {
+  private call<T>(fn: (instance: PluginInstance) => T, what: string, charged = true): T | undefined {
     const instance = this.instance;
     if (!instance) return undefined;
     this.emitLineage = newLineage(1);
@@ -365,7 +372,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
       this.crash(err);
       return undefined;
     } finally {
-      this.quota.cpu.charge(performance.now() - start);
+      if (charged) this.quota.cpu.charge(performance.now() - start);
       this.flush();
     }
   }
@@ -637,6 +644,8 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.pollTimer = undefined;
     clearTimeout(this.throttleTimer);
     this.throttleTimer = undefined;
+    clearTimeout(this.halDataDeferred);
+    this.halDataDeferred = undefined;
     this.deps.puts.removePlugin(this.id);
     this.buffering = false;
     const instance = this.instance;
