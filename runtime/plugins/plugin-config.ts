@@ -73,9 +73,13 @@ export function readPluginConfig(file: string): StoredPluginConfig {
   };
 }
 
-/** Writes the given keys over the file's current content; throws (nothing written) when the configuration is out of bounds or the write fails. */
-export function writePluginConfig(file: string, update: Partial<StoredPluginConfig>, bounds: ConfigBounds = DEFAULT_LIMITS.config): void {
-  if (update.configuration !== undefined) checkConfigBounds(update.configuration, bounds);
+/**
+ * Writes the given keys over the file's current content; throws (nothing written) when the
+ * configuration is out of `bounds` or the write fails. `bounds` null: the configuration is the one
+ * already stored (enabling or disabling must work whatever an older version let through).
+ */
+export function writePluginConfig(file: string, update: Partial<StoredPluginConfig>, bounds: ConfigBounds | null = DEFAULT_LIMITS.config): void {
+  if (update.configuration !== undefined && bounds !== null) checkConfigBounds(update.configuration, bounds);
   let current: JsonObject = {};
   try {
     current = readObject(file) ?? {};

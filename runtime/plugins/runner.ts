@@ -441,7 +441,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   /** Rejects when the setting could not be saved (nothing changed then). */
   setEnabled(enabled: boolean): Promise<void> {
     return this.run(() => {
-      writePluginConfig(this.configFile, { enabled, configuration: this.configuration }, this.quota.config);
+      writePluginConfig(this.configFile, { enabled, configuration: this.configuration }, null);
       this.enabled = enabled;
       this.errorMessage = '';
       if (!enabled) return this.halt('disabled');
