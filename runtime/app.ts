@@ -15,6 +15,8 @@ import { resolveBoard } from './board/resolve.js';
 import type { DataSource } from '../hal/source.js';
 import { startApi, type ApiServer } from './api/server.js';
 import { assertSafeBind } from './security/settings.js';
+import { streamLimits } from './api/stream.js';
+import { resolveLimits } from './security/limits.js';
 import { PluginManager } from './plugins/manager.js';
 import { createLogger } from './log.js';
 import { systemdNotifierFromEnv } from './systemd/notifier.js';
@@ -61,8 +63,10 @@ export async function startRuntime(settings: Settings): Promise<Runtime> {
 
   // One owner per device: sources and plugins granted the same device share one open handle.
   const devices = createDevices();
-  const aliases = resolveBoard({ settingsBoard: settings.board }).profile.devices;
-  const plugins = await PluginManager.create({ settings, bus, model, hal: { devices, aliases, mqtt: () => mqtt?.connection } });
+  const board = resolveBoard({ settingsBoard: settings.board }).profile;
+  // Bounds: built-in defaults, then the board's, then the settings'.
+  const limits = resolveLimits(board.limits, settings.limits);
+  const plugins = await PluginManager.create({ settings, bus, model, limits, hal: { devices, aliases: board.devices, mqtt: () => mqtt?.connection } });
   const sources = settings.sources.map((s) => createSource(s, bus, devices));
   const api = await startApi({
     host: settings.host,
@@ -75,6 +79,7 @@ export async function startRuntime(settings: Settings): Promise<Runtime> {
     put: plugins.putDispatcher(),
     security: settings.security,
     dataDir: settings.dataDir,
+    streamLimits: streamLimits(limits.stream),
   });
   await plugins.startAll();
   for (const s of sources) s.start();

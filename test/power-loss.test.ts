@@ -167,6 +167,10 @@ test('SIGKILL at random points while plugins save and settings change: every fil
       dataDir,
       sources: [{ id: 'log', type: 'replay', file: DEMO_LOG, rate: 'realtime', linesPerSecond: 400, loop: true }],
       plugins: { dirs: [folder], watch: false },
+      // The writer saves (fsync and sk_save_config) on every position, far above a plugin's default
+      // quotas: lifted here, where durability is the subject, not the bounds.
+      // (Its versions are ~100 KB, so a torn write would show.)
+      limits: { plugins: { configWritesPerSecond: 1000, cpuShare: 1 }, config: { maxBytes: 1024 * 1024 } },
     }),
   );
   const state = join(vfsRoot(dataDir, WRITER), 'data', 'state.json');

@@ -21,13 +21,17 @@
 //   segmentation fault; found by the fuzzer). A plugin has no WASI socket (its sockets are the
 //   env sk_* functions), so every sock_* call is refused;
 // - uvwasi never closes what an instance opened (its preopen included): close() does, or every
-//   plugin restart leaks descriptors.
+//   plugin restart leaks descriptors;
+// - nothing bounded the disk a plugin fills: writes, preallocations and size changes pass the VFS
+//   quota first (./vfs-quota.ts), and are refused with EDQUOT beyond it.
 
 import { WASI } from 'node:wasi';
 import { openSync } from 'node:fs';
 import type { GuestMemory } from './memory.js';
 import { ERRNO_NOTCAPABLE, VfsPaths, type LastComponent } from './wasi-paths.js';
+import { VfsQuota } from './vfs-quota.js';
 
+const ERRNO_DQUOT = 19;
 const ERRNO_NOTSUP = 58;
 const ERRNO_OVERFLOW = 61;
 const LOOKUP_SYMLINK_FOLLOW = 1;
@@ -88,7 +92,18 @@ function stdio(): number {
 
 const isStdio = (fd: number): boolean => fd >= 0 && fd <= 2;
 
-export function createWasi(vfsRoot: string, memory: GuestMemory): PluginWasi {
+/** Bytes an iovec list (`{buf: u32, len: u32}` × n) carries; undefined when it lies outside memory. */
+function iovecBytes(memory: GuestMemory, iovs: number, count: number): number | undefined {
+  const v = memory.view(iovs, count * 8);
+  if (!v) return undefined;
+  const data = new DataView(v.buffer, v.byteOffset, v.byteLength);
+  let total = 0;
+  for (let i = 0; i < count; i++) total += data.getUint32(i * 8 + 4, true);
+  return total;
+}
+
+/** `quotaBytes`: disk space the VFS may hold (limits.plugins.storageMB); unbounded when absent. */
+export function createWasi(vfsRoot: string, memory: GuestMemory, quotaBytes?: number): PluginWasi {
   const nullFd = stdio();
   const wasi = new WASI({ version: 'preview1', args: [], env: {}, preopens: { '/': vfsRoot }, returnOnExit: true, stdin: nullFd, stdout: nullFd, stderr: nullFd });
   const imports = { ...(wasi.getImportObject() as { wasi_snapshot_preview1: Record<string, unknown> }).wasi_snapshot_preview1 };
@@ -153,6 +168,23 @@ export function createWasi(vfsRoot: string, memory: GuestMemory): PluginWasi {
     if (errno === 0) vfs.renumbered(from, to);
     return errno;
   };
+  if (quotaBytes !== undefined) {
+    const quota = new VfsQuota(vfsRoot, quotaBytes);
+    const fdWrite = fn('fd_write');
+    const fdPwrite = fn('fd_pwrite');
+    const fdAllocate = fn('fd_allocate');
+    const setSize = fn('fd_filestat_set_size');
+    // stdio is /dev/null: writing there costs no disk.
+    const fits = (fd: number, bytes: number | undefined): boolean => isStdio(fd) || bytes === undefined || quota.admit(bytes);
+    imports.fd_write = (fd: number, iovs: number, count: number, written: number): number =>
+      fits(fd, iovecBytes(memory, iovs, count)) ? fdWrite(fd, iovs, count, written) : ERRNO_DQUOT;
+    imports.fd_pwrite = (fd: number, iovs: number, count: number, offset: bigint, written: number): number =>
+      fits(fd, iovecBytes(memory, iovs, count)) ? (fdPwrite as unknown as (...a: unknown[]) => number)(fd, iovs, count, offset, written) : ERRNO_DQUOT;
+    imports.fd_allocate = (fd: number, offset: bigint, len: bigint): number =>
+      fits(fd, Number(len)) ? (fdAllocate as unknown as (...a: unknown[]) => number)(fd, offset, len) : ERRNO_DQUOT;
+    imports.fd_filestat_set_size = (fd: number, size: bigint): number =>
+      fits(fd, Number(size)) ? (setSize as unknown as (...a: unknown[]) => number)(fd, size) : ERRNO_DQUOT;
+  }
   imports.proc_raise = (): number => ERRNO_NOTCAPABLE;
   for (const name of ['sock_accept', 'sock_recv', 'sock_send', 'sock_shutdown']) imports[name] = (): number => ERRNO_NOTCAPABLE;
   imports.poll_oneoff = (): number => ERRNO_NOTSUP;

@@ -10,13 +10,21 @@ import type { CurrentValue, SignalKModel } from '../model/model.js';
 import type { Logger } from '../log.js';
 import { isRecord } from './http.js';
 import { currentValues, valuesToDeltas } from './snapshot.js';
-import { MAX_ROWS, parseSubscribe, parseUnsubscribe, rowMatches, type SubscriptionRow } from './subscriptions.js';
+import { MAX_ROWS, parseSubscribe, parseUnsubscribe, rowMatches, timerRate, type SubscriptionRow } from './subscriptions.js';
+import { TokenBucket } from '../security/token-bucket.js';
+import type { BudgetedClient, OutboundBudget } from './client-budget.js';
 
 export interface SessionLimits {
   /** Above this many bytes waiting in the socket, new messages are dropped instead of queued. */
   maxBufferedBytes: number;
   /** A client whose queue stays above the bound this long is disconnected. */
   stuckCloseMs: number;
+  /** Timer firings per second of one client's fixed and ideal rows (cost of its subscriptions). */
+  maxClientTimerRate: number;
+  /** The same over all clients. */
+  maxTotalTimerRate: number;
+  /** Rows of subscribe/unsubscribe messages one client may send per second. */
+  subscribeRowsPerSecond: number;
 }
 
 /** Shared with the stream server so the status API can show them. */
@@ -32,6 +40,10 @@ export interface SessionDeps {
   log: Logger;
   limits: SessionLimits;
   counters: SessionCounters;
+  /** The outbound-buffer budget of all clients together. */
+  budget: OutboundBudget;
+  /** Timer firings per second of all clients' rows together. */
+  load: { timerRate: number };
 }
 
 /** A row plus the state its policy needs. */
@@ -46,8 +58,11 @@ interface ActiveRow extends SubscriptionRow {
 
 const keyOf = (context: string, path: string): string => `${context}\u0000${path}`;
 
-export class StreamSession {
+export class StreamSession implements BudgetedClient {
   private rows: ActiveRow[] = [];
+  /** Timer firings per second of this client's rows. */
+  private timerRate = 0;
+  private readonly rowBucket: TokenBucket;
   /** Rows that react to bus deltas (instant and ideal); fixed rows only tick. */
   private liveRows: ActiveRow[] = [];
   private stuckSince: number | undefined;
@@ -63,7 +78,10 @@ export class StreamSession {
     private readonly deps: SessionDeps,
     readonly id: string,
     private readonly sendCachedValues: boolean,
-  ) {}
+  ) {
+    const rate = deps.limits.subscribeRowsPerSecond;
+    this.rowBucket = new TokenBucket(rate, rate);
+  }
 
   /** The `?subscribe=` behaviour: `self` and `all` are a subscription to every path of those contexts. */
   start(initial: 'self' | 'all' | 'none', hello: unknown): void {
@@ -88,6 +106,12 @@ export class StreamSession {
     }
     // `{}` is @signalk/client's keepalive.
     if (Object.keys(msg).length === 0) return;
+    // Parsing and matching cost grows with the rows: a client sending big messages fast is refused.
+    const rows = (Array.isArray(msg.subscribe) ? msg.subscribe.length : 0) + (Array.isArray(msg.unsubscribe) ? msg.unsubscribe.length : 0);
+    if (!this.rowBucket.take(Math.max(1, rows))) {
+      this.reject(`too many subscription rows per second (limits.stream.subscribeRowsPerSecond ${this.deps.limits.subscribeRowsPerSecond}): message ignored`);
+      return;
+    }
     // Unsubscribe first, so one message can replace a subscription.
     if (msg.unsubscribe !== undefined) this.unsubscribe(msg);
     if (msg.subscribe !== undefined) this.subscribe(msg);
@@ -108,6 +132,17 @@ export class StreamSession {
       this.reject(`a client may hold at most ${MAX_ROWS} subscription rows`);
       return;
     }
+    const rate = parsed.rows.reduce((sum, r) => sum + timerRate(r), 0);
+    const { maxClientTimerRate, maxTotalTimerRate } = this.deps.limits;
+    if (this.timerRate + rate > maxClientTimerRate || this.deps.load.timerRate + rate > maxTotalTimerRate) {
+      this.reject(
+        `subscription refused: its periods cost ${Math.round(rate)} timer firings per second; this client may use ${Math.max(0, Math.floor(maxClientTimerRate - this.timerRate))} more ` +
+          `(limits.stream.maxClientTimerRate ${maxClientTimerRate}), all clients ${Math.max(0, Math.floor(maxTotalTimerRate - this.deps.load.timerRate))} more (limits.stream.maxTotalTimerRate ${maxTotalTimerRate}); use longer periods or fewer rows`,
+      );
+      return;
+    }
+    this.timerRate += rate;
+    this.deps.load.timerRate += rate;
     const added = parsed.rows.map((r) => this.activate(r));
     this.rows = [...this.rows, ...added];
     this.liveRows = this.rows.filter((r) => r.policy !== 'fixed');
@@ -169,6 +204,9 @@ export class StreamSession {
   }
 
   private deactivate(r: ActiveRow): void {
+    const rate = timerRate(r);
+    this.timerRate -= rate;
+    this.deps.load.timerRate -= rate;
     clearInterval(r.ticker);
     clearTimeout(r.flushTimer);
     r.pending.clear();
@@ -294,6 +332,16 @@ export class StreamSession {
     }
     this.deps.counters.sent++;
     this.ws.send(text);
+    this.deps.budget.charge(text.length);
+  }
+
+  buffered(): number {
+    return this.ws.bufferedAmount;
+  }
+
+  evict(reason: string): void {
+    this.close(1013, reason);
+    this.ws.terminate();
   }
 
   /** Stops every timer; `code` closes the socket too (a stuck client may never read the close frame, so it is cut after a grace time). */

@@ -11,6 +11,8 @@ import { SERVER_ID, SERVER_VERSION } from './discovery.js';
 import type { CanRead } from '../security/acl.js';
 import { readableDelta, readableModel } from '../security/stream-filter.js';
 import { StreamSession, type SessionCounters, type SessionDeps, type SessionLimits } from './session.js';
+import { OutboundBudget } from './client-budget.js';
+import { DEFAULT_LIMITS as BOUNDS, type StreamBounds } from '../security/limits.js';
 
 const log = createLogger('stream');
 
@@ -19,6 +21,10 @@ export const STREAM_PATH = '/signalk/v1/stream';
 export interface StreamLimits extends SessionLimits {
   /** Ping interval; a client that has not answered the previous ping is cut. */
   heartbeatMs: number;
+  /** Clients at a time; more are refused with 503 (limits.stream.maxClients). */
+  maxClients: number;
+  /** Bytes waiting for all clients together (limits.stream.totalBufferBytes). */
+  totalBufferBytes: number;
 }
 
 export interface StreamOptions {
@@ -29,9 +35,21 @@ export interface StreamOptions {
 
 export interface StreamStats extends SessionCounters {
   clients: number;
+  /** Connections refused because maxClients were connected. */
+  refused: number;
+  /** Clients disconnected because all together held more than totalBufferBytes. */
+  evicted: number;
+  /** Timer firings per second of all clients' subscriptions. */
+  timerRate: number;
 }
 
-export const DEFAULT_LIMITS: StreamLimits = { maxBufferedBytes: 1024 * 1024, stuckCloseMs: 30_000, heartbeatMs: 30_000 };
+/** The stream's limits from the settings' `limits.stream`. */
+export function streamLimits(bounds: StreamBounds): Omit<StreamLimits, 'stuckCloseMs' | 'heartbeatMs'> {
+  const { clientBufferBytes, ...rest } = bounds;
+  return { ...rest, maxBufferedBytes: clientBufferBytes };
+}
+
+export const DEFAULT_LIMITS: StreamLimits = { ...streamLimits(BOUNDS.stream), stuckCloseMs: 30_000, heartbeatMs: 30_000 };
 /** Client messages are subscriptions: small. */
 const MAX_MESSAGE_BYTES = 64 * 1024;
 
@@ -53,10 +71,13 @@ export class StreamServer {
   /** Sessions of clients restricted by path ACLs, with their read filter. */
   private readonly filters = new Map<StreamSession, CanRead>();
   private nextId = 1;
+  private refused = 0;
+  private readonly budget: OutboundBudget;
 
   constructor(private readonly opts: StreamOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
-    this.deps = { model: opts.model, log, limits: this.limits, counters: this.counters };
+    this.budget = new OutboundBudget(this.limits.totalBufferBytes, () => this.sessions.values(), log);
+    this.deps = { model: opts.model, log, limits: this.limits, counters: this.counters, budget: this.budget, load: { timerRate: 0 } };
     this.unsubscribeBus = opts.bus.subscribe((msg) => this.fanOut(msg));
     this.heartbeat = setInterval(() => this.ping(), this.limits.heartbeatMs);
     this.heartbeat.unref();
@@ -64,6 +85,13 @@ export class StreamServer {
 
   /** `canRead`: the client's path ACL filter (security gate), undefined when it may read everything. */
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, canRead?: CanRead): void {
+    if (this.sessions.size >= this.limits.maxClients) {
+      this.refused++;
+      log.limited('warn', 'max-clients', `stream client from ${req.socket.remoteAddress ?? '?'} refused: ${this.limits.maxClients} clients connected (limits.stream.maxClients); ${this.refused} refused so far`);
+      const body = `too many stream clients (${this.limits.maxClients})`;
+      socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 10\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      return;
+    }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, url, req, socket, canRead));
   }
 
@@ -130,7 +158,7 @@ export class StreamServer {
   }
 
   stats(): StreamStats {
-    return { clients: this.sessions.size, ...this.counters };
+    return { clients: this.sessions.size, ...this.counters, refused: this.refused, evicted: this.budget.evicted, timerRate: Math.round(this.deps.load.timerRate) };
   }
 
   close(): void {

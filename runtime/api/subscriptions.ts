@@ -121,6 +121,13 @@ export function parseUnsubscribe(msg: Record<string, unknown>): ParsedUnsubscrib
   return { all: false, context, paths };
 }
 
+/** Timer firings per second a row costs: fixed rows tick once a period, ideal rows twice (session.ts). */
+export function timerRate(row: SubscriptionRow): number {
+  if (row.policy === 'fixed') return 1000 / row.period;
+  if (row.policy === 'ideal') return 2000 / row.period;
+  return 0;
+}
+
 /** Whether a row wants a value at `path` in `context`. */
 export function rowMatches(row: SubscriptionRow, context: string, path: string): boolean {
   return row.matchContext(context) && matchesPattern(row.path, path);

@@ -10,6 +10,7 @@ import { discoverPlugins } from '../plugins/discovery.js';
 import { parseMqttSettings, parseNetSource, type MqttSettings, type TcpSourceSettings, type UdpSourceSettings } from '../../hal/net/settings.js';
 import { parseCanSource, type CanSourceSettings } from '../../hal/can/settings.js';
 import { parseSecuritySettings, type SecuritySettings } from '../security/settings.js';
+import { parseLimits, type PartialLimits } from '../security/limits.js';
 
 export interface SerialSourceSettings {
   id: string;
@@ -74,6 +75,8 @@ export interface Settings {
   mqtt?: MqttSettings;
   /** Users, tokens, origins, host names, ACLs (runtime/security/settings.ts); absent = off, loopback only. */
   security?: SecuritySettings;
+  /** Bounds on clients and plugins over the board profile's (runtime/security/limits.ts). */
+  limits?: PartialLimits;
 }
 
 export class SettingsError extends Error {
@@ -169,7 +172,7 @@ export function parseSettings(input: unknown, file: string): Settings {
   const r: Reader = new Reader(file);
   const base = dirname(resolve(file));
   const o = r.obj(input, '');
-  r.known(o, '', ['port', 'host', 'dataDir', 'selfUrn', 'sources', 'plugins', 'board', 'cacheDir', 'grants', 'mqtt', 'security']);
+  r.known(o, '', ['port', 'host', 'dataDir', 'selfUrn', 'sources', 'plugins', 'board', 'cacheDir', 'grants', 'mqtt', 'security', 'limits']);
   const settings: Settings = {
     port: o.port === undefined ? 3000 : r.int(o.port, 'port', 0, 65535),
     host: o.host === undefined ? '127.0.0.1' : r.str(o.host, 'host'),
@@ -193,6 +196,7 @@ export function parseSettings(input: unknown, file: string): Settings {
   }
   if (o.mqtt !== undefined) settings.mqtt = parseMqttSettings(r, o.mqtt);
   if (o.security !== undefined) settings.security = parseSecuritySettings(r, o.security);
+  if (o.limits !== undefined) settings.limits = parseLimits(r, o.limits, 'limits');
   if (o.selfUrn !== undefined) {
     const urn = r.str(o.selfUrn, 'selfUrn');
     if (!/^urn:mrn:(signalk:uuid:[0-9a-fA-F-]{36}|imo:mmsi:\d{9})$/.test(urn)) {

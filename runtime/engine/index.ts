@@ -35,6 +35,8 @@ export interface LoadOptions {
   hal?: HalHost;
   /** Bounds the plugin code that runs while loading (start function, `_initialize`, plugin_name/id/schema). */
   guard?: <T>(fn: () => T, what: string) => T;
+  /** Disk space the plugin's VFS may hold (limits.plugins.storageMB); unbounded when absent. */
+  storageQuotaBytes?: number;
 }
 
 /** Name of the export upstream calls for a PUT on (context, path). */
@@ -79,7 +81,7 @@ export async function loadPluginBytes(opts: Omit<LoadOptions, 'wasmPath'> & { by
     hal?.close().catch((err: unknown) => log.warn(`plugin ${id}: closing HAL handles failed: ${message(err)}`));
   };
   try {
-    wasi = createWasi(opts.vfsRoot, memory);
+    wasi = createWasi(opts.vfsRoot, memory, opts.storageQuotaBytes);
     const imports: Record<string, Record<string, unknown>> = { env: env.functions, wasi_snapshot_preview1: wasi.imports };
     if (hal) imports[HAL_MODULE] = hal.functions;
     checkImports(id, module, imports);

@@ -10,6 +10,15 @@ import type { Logger } from '../log.js';
 import type { Flags } from '../capabilities/policy.js';
 import type { FlagName } from '../capabilities/grant.js';
 import { readPluginConfig, writePluginConfig } from './plugin-config.js';
+import type { PluginQuota } from './quotas.js';
+
+/** Longer log, status and error lines from a plugin are cut: a line per call must not become megabytes of log. */
+export const MAX_LOG_LINE = 1000;
+
+/** A plugin's line as it is logged: cut at MAX_LOG_LINE characters. */
+export function logLine(message: string): string {
+  return message.length > MAX_LOG_LINE ? `${message.slice(0, MAX_LOG_LINE)}… (${message.length} characters)` : message;
+}
 
 /** What the host services need from the plugin they serve. */
 export interface HostTarget {
@@ -17,6 +26,8 @@ export interface HostTarget {
   readonly log: Logger;
   readonly model: SignalKModel;
   readonly configFile: string;
+  /** What the plugin may publish, log and save (limits.plugins). */
+  readonly quota: PluginQuota;
   capabilities(): Flags;
   allowsNet(host: string, port: number): boolean;
   /** Status and error lines from the plugin. */
@@ -26,8 +37,8 @@ export interface HostTarget {
   queueDelta(delta: Delta): void;
   /** Counts an emitted delta that was refused. */
   noteRejected(reason: string): void;
-  /** Routes PUTs for (context, path) to this plugin. */
-  addPutHandler(context: string, path: string): void;
+  /** Routes PUTs for (context, path) to this plugin; false (and noted in its status) when another plugin owns the path. */
+  addPutHandler(context: string, path: string): boolean;
 }
 
 /** Tags every update with the plugin as its source, whatever the plugin claimed. */
@@ -49,19 +60,26 @@ export function createHostServices(target: HostTarget): HostServices {
     target.noteRejected(reason);
     return reason;
   };
-  const emit = (input: unknown): string | undefined => {
+  const emit = (input: unknown, bytes: number): string | undefined => {
     if (!target.capabilities().dataWrite) return refuse('dataWrite capability not granted');
     const parsed = parseDelta(input);
     if (!parsed.ok) return refuse(parsed.reason);
+    const overQuota = target.quota.admitDelta(parsed.delta, bytes);
+    if (overQuota) return refuse(overQuota);
     target.queueDelta(tagWithPlugin(parsed.delta, id));
     return undefined;
   };
   return {
     pluginId: id,
-    debug: (message) => log.debug(message),
+    debug(message) {
+      if (target.quota.admitLogLine()) log.debug(logLine(message));
+      else log.limited('warn', 'log-quota', `log lines dropped: more than limits.plugins.logLinesPerSecond (${target.quota.q.logLinesPerSecond})`);
+    },
     setStatus: (message) => target.noteStatus(message),
     setError: (message) => target.noteError(message),
     emitDelta(json) {
+      const tooBig = target.quota.admitText(json.length);
+      if (tooBig) return refuse(tooBig);
       let input: unknown;
       try {
         input = JSON.parse(json);
@@ -69,7 +87,7 @@ export function createHostServices(target: HostTarget): HostServices {
         return refuse(`not JSON: ${(err as Error).message}`);
       }
       // Signal K v2 deltas (version 2) carry the same shape; they enter the same model here.
-      return emit(input);
+      return emit(input, json.length);
     },
     getPath(path, context) {
       if (!target.capabilities().dataRead) return undefined;
@@ -79,11 +97,16 @@ export function createHostServices(target: HostTarget): HostServices {
     },
     readConfig: () => readPluginConfig(target.configFile).configuration ?? {},
     saveConfig(configuration) {
+      const overQuota = target.quota.admitConfigWrite();
+      if (overQuota) {
+        log.limited('warn', 'config-quota', `saving configuration refused: ${overQuota}`);
+        return false;
+      }
       try {
-        writePluginConfig(target.configFile, { configuration });
+        writePluginConfig(target.configFile, { configuration }, target.quota.config);
         return true;
       } catch (err) {
-        log.warn(`saving configuration failed: ${(err as Error).message}`);
+        log.limited('warn', 'config-save', `saving configuration failed: ${(err as Error).message}`);
         return false;
       }
     },
@@ -93,7 +116,8 @@ export function createHostServices(target: HostTarget): HostServices {
     },
     publishNotification(path, value) {
       const full = path.startsWith('notifications.') ? path : `notifications.${path}`;
-      return emit({ updates: [{ values: [{ path: full, value }] }] }) === undefined;
+      const delta = { updates: [{ values: [{ path: full, value }] }] };
+      return emit(delta, JSON.stringify(delta).length) === undefined;
     },
     allowsNet: (host, port) => target.allowsNet(host, port),
     registerPutHandler(context, path) {
@@ -110,7 +134,7 @@ export function createHostServices(target: HostTarget): HostServices {
         log.warn(`PUT handler for ${context}.${path} refused: ${checked.reason}`);
         return false;
       }
-      target.addPutHandler(context, path);
+      if (!target.addPutHandler(context, path)) return false;
       target.queueDelta(tagWithPlugin(meta, id));
       return true;
     },

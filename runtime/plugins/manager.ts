@@ -20,6 +20,7 @@ import { DeliveryScheduler } from './delivery.js';
 import { pluginRoutes } from './routes.js';
 import { PluginRunner, type PluginStatus, type RunnerDeps } from './runner.js';
 import { commandPluginsClosed } from '../engine/command.js';
+import { resolveLimits, type Limits } from '../security/limits.js';
 
 const log = createLogger('plugins');
 /** Quiet time after the last change event before a replaced .wasm is loaded. */
@@ -57,6 +58,7 @@ export class PluginManager {
     private readonly bus: DeltaBus,
     model: SignalKModel,
     hal: PluginHal,
+    limits: Limits,
   ) {
     this.puts = new PutHandlerRegistry((c) => model.resolveContext(c));
     this.grants = new GrantTable(settings.grants, settings.dataDir);
@@ -74,6 +76,7 @@ export class PluginManager {
       guard,
       scheduler: new DeliveryScheduler(guard),
       grants: this.grants,
+      limits,
       ...hal,
     };
     for (const found of discoverPlugins(settings.plugins.dirs)) {
@@ -90,10 +93,10 @@ export class PluginManager {
     for (const b of this.brokenPackages.values()) log.error(`plugin ${b.id} (${b.dir}): ${b.error}`);
   }
 
-  /** Without `hal`, plugins get devices of their own and no board aliases or MQTT (benchmarks, tools). */
-  static async create(deps: { settings: Settings; bus: DeltaBus; model: SignalKModel; hal?: PluginHal }): Promise<PluginManager> {
+  /** Without `hal`, plugins get devices of their own and no board aliases or MQTT (benchmarks, tools); without `limits`, the defaults and the settings' own. */
+  static async create(deps: { settings: Settings; bus: DeltaBus; model: SignalKModel; hal?: PluginHal; limits?: Limits }): Promise<PluginManager> {
     const hal = deps.hal ?? { devices: createDevices(), aliases: {}, mqtt: () => undefined };
-    return new PluginManager(deps.settings, deps.bus, deps.model, hal);
+    return new PluginManager(deps.settings, deps.bus, deps.model, hal, deps.limits ?? resolveLimits(deps.settings.limits));
   }
 
   routes(): ApiRoutes[] {

@@ -1,5 +1,6 @@
 // Which plugin answers a PUT to (context, path): filled by sk_register_put_handler, emptied when
-// the plugin's instance goes away.
+// the plugin's instance goes away. A path belongs to the plugin that registered it first: another
+// plugin cannot take it over (it would answer for the first, and leave 405 behind when disabled).
 
 export interface PutRoute {
   pluginId: string;
@@ -18,8 +19,16 @@ export class PutHandlerRegistry {
     return `${this.resolveContext(context)}\u0000${path}`;
   }
 
-  add(route: PutRoute): void {
-    this.routes.set(this.key(route.context, route.path), route);
+  /**
+   * Routes (context, path) to the plugin unless another plugin owns it: the first registration
+   * holds until its plugin's instance goes away. Returns the owner that refused, else undefined.
+   */
+  add(route: PutRoute): string | undefined {
+    const key = this.key(route.context, route.path);
+    const owner = this.routes.get(key);
+    if (owner !== undefined && owner.pluginId !== route.pluginId) return owner.pluginId;
+    this.routes.set(key, route);
+    return undefined;
   }
 
   find(context: string, path: string): PutRoute | undefined {

@@ -13,6 +13,7 @@ import type { ApiRoutes } from '../api/types.js';
 import type { Access } from '../security/gate.js';
 import { HttpError, isRecord } from '../api/http.js';
 import { validateConfig } from './config-schema.js';
+import { checkConfigBounds } from './plugin-config.js';
 import type { BrokenPackage } from './discovery.js';
 import type { PluginRunner } from './runner.js';
 
@@ -48,6 +49,8 @@ async function saveConfig(runner: PluginRunner, body: unknown): Promise<unknown>
   if (enabled !== undefined && typeof enabled !== 'boolean') throw new HttpError(400, `enabled must be true or false, got ${JSON.stringify(enabled)}`);
   if (configuration !== undefined) {
     if (!isRecord(configuration)) throw new HttpError(400, 'configuration must be a JSON object');
+    // Before validation, which walks the value: too deep or too big is a 400 with the reason.
+    checkConfigBounds(configuration as JsonValue, runner.quota.config);
     let schema: JsonValue | undefined;
     try {
       schema = await runner.configSchema();

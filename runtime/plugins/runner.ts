@@ -33,6 +33,9 @@ import type { CallGuard } from './call-guard.js';
 import type { DeliveryScheduler, DeliveryTarget } from './delivery.js';
 import { Inbox } from './inbox.js';
 import { answerTo, newLineage, type EmittedDelta, type Lineage } from './publisher.js';
+import { PluginQuota, type QuotaStatus } from './quotas.js';
+import { logLine } from './host-services.js';
+import type { Limits } from '../security/limits.js';
 
 export type PluginState = 'stopped' | 'disabled' | 'starting' | 'running' | 'reloading' | 'crashed' | 'failed' | 'error';
 
@@ -68,6 +71,10 @@ export interface PluginStatus {
   putHandlers: { context: string; path: string }[];
   /** dropped: never delivered (inbox full, or discarded on crash/stop); feedbackDropped: emitted but cut (16-generation chain or fan-out budget). */
   deltas: { received: number; emitted: number; rejected: number; dropped: number; feedbackDropped: number; lastRejection?: string };
+  /** Use of limits.plugins: refusals per kind, paths and bytes kept, main-thread time and throttling. */
+  quota: QuotaStatus;
+  /** PUT paths this plugin asked for that another plugin owns. */
+  putRefused: { context: string; path: string; owner: string }[];
   wasmPath: string;
   events: PluginEvent[];
 }
@@ -90,6 +97,8 @@ export interface RunnerDeps {
   aliases: Readonly<Record<string, string>>;
   devices: HalDevices;
   mqtt(): MqttAccess | undefined;
+  /** Per-plugin quotas and configuration bounds. */
+  limits: Pick<Limits, 'plugins' | 'config'>;
 }
 
 function message(err: unknown): string {
@@ -101,6 +110,10 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   readonly log: Logger;
   readonly model: SignalKModel;
   readonly configFile: string;
+  readonly quota: PluginQuota;
+  private readonly putRefused: { context: string; path: string; owner: string }[] = [];
+  /** Deliveries deferred while the plugin is over its CPU share. */
+  private throttleTimer: NodeJS.Timeout | undefined;
   private state: PluginState = 'stopped';
   private enabled: boolean;
   private configuration: JsonValue | undefined;
@@ -134,6 +147,8 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   private readonly denials: DenialLog;
   private readonly halHost: HalHost;
   private halDataPending = false;
+  /** hal_data waits for the CPU share to refill (one timer, however many chunks arrive meanwhile). */
+  private halDataDeferred: NodeJS.Timeout | undefined;
   /** Lineage of a command plugin's last asynchronous output (see commandEvents). */
   private asyncLineage: Lineage | undefined;
   /** A command plugin runs on its own: its stdout deltas are published as they come, its end is a crash. */
@@ -162,6 +177,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.log = createLogger(`plugin ${manifest.id}`);
     this.model = deps.model;
     this.configFile = configFile(deps.dataDir, manifest.id);
+    this.quota = new PluginQuota(deps.limits.plugins, deps.limits.config);
     this.name = manifest.packageName;
     this.filter = subscriptionFilter(manifest.subscriptions, deps.model.selfContext, (c) => deps.model.resolveContext(c));
     this.host = createHostServices(this);
@@ -215,22 +231,31 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
 
   /** New data on a HAL handle: one `hal_data` call per event-loop turn, however many chunks arrived. */
   private scheduleHalData(): void {
-    if (this.halDataPending || !this.instance?.hasHalData) return;
+    if (this.halDataPending || this.halDataDeferred || !this.instance?.hasHalData) return;
     this.halDataPending = true;
     setImmediate(() => {
       this.halDataPending = false;
-      if (this.state === 'running' || this.state === 'reloading') this.call((i) => i.halData(), 'hal_data');
+      if (this.state !== 'running' && this.state !== 'reloading') return;
+      // Over its CPU share: the data waits in the handle's queue (bounded there) until the share refills.
+      if (!this.quota.cpu.allowed()) {
+        this.halDataDeferred = setTimeout(() => {
+          this.halDataDeferred = undefined;
+          if (this.checkCpuShare()) this.scheduleHalData();
+        }, this.quota.cpu.waitMs());
+        return;
+      }
+      this.call((i) => i.halData(), 'hal_data');
     });
   }
   noteStatus(m: string): void {
     // As upstream: a new status replaces an earlier error.
     this.errorMessage = '';
-    this.statusMessage = m;
-    this.log.info(`status: ${m}`);
+    this.statusMessage = logLine(m);
+    if (this.quota.admitLogLine()) this.log.info(`status: ${this.statusMessage}`);
   }
   noteError(m: string): void {
-    this.errorMessage = m;
-    this.log.warn(`error: ${m}`);
+    this.errorMessage = logLine(m);
+    if (this.quota.admitLogLine()) this.log.warn(`error: ${this.errorMessage}`);
   }
   queueDelta(delta: Delta): void {
     this.outbox.push({ delta, lineage: this.emitLineage });
@@ -240,8 +265,15 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.stats.lastRejection = reason;
     this.log.limited('warn', 'rejected', `emitted delta refused: ${reason}`);
   }
-  addPutHandler(context: string, path: string): void {
-    this.deps.puts.add({ pluginId: this.id, context, path });
+  addPutHandler(context: string, path: string): boolean {
+    const owner = this.deps.puts.add({ pluginId: this.id, context, path });
+    if (owner === undefined) return true;
+    const why = `PUT handler for ${context} ${path} refused: plugin ${owner} owns that path`;
+    if (this.putRefused.length < EVENT_HISTORY && !this.putRefused.some((r) => r.context === context && r.path === path)) this.putRefused.push({ context, path, owner });
+    this.errorMessage = why;
+    this.event(why);
+    this.log.warn(why);
+    return false;
   }
 
   // ---- data path ----
@@ -260,7 +292,8 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
       this.stats.dropped++;
       this.log.limited('warn', 'inbox', `inbox full (${INBOX_LIMIT} deltas): oldest dropped; the plugin cannot keep up`);
     }
-    if (!this.buffering) this.deps.scheduler.wake(this);
+    // Over its CPU share, the throttle's timer wakes it when the share has refilled.
+    if (!this.buffering && !this.throttleTimer) this.deps.scheduler.wake(this);
   }
 
   // ---- DeliveryTarget (called by the scheduler) ----
@@ -268,13 +301,48 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   deliverQueued(deadline: number): boolean {
     const instance = this.instance;
     if (!instance?.hasDeltaHandler || this.buffering || (this.state !== 'running' && this.state !== 'reloading')) return false;
-    for (let item = this.inbox.shift(); item !== undefined; item = this.inbox.shift()) {
-      this.stats.received++;
-      this.emitLineage = answerTo(item.lineage);
-      instance.deliverDelta(item.json);
-      if (performance.now() >= deadline) break;
+    if (!this.quota.cpu.allowed()) {
+      this.deferDeliveries();
+      return false;
+    }
+    const start = performance.now();
+    const until = Math.min(deadline, start + this.quota.cpu.available());
+    try {
+      for (let item = this.inbox.shift(); item !== undefined; item = this.inbox.shift()) {
+        this.stats.received++;
+        this.emitLineage = answerTo(item.lineage);
+        instance.deliverDelta(item.json);
+        if (performance.now() >= until) break;
+      }
+    } finally {
+      this.quota.cpu.charge(performance.now() - start);
     }
     return this.inbox.length > 0;
+  }
+
+  /** Over its CPU share: deliveries wait until the share has refilled (deltas queue meanwhile, bounded by the inbox). */
+  private deferDeliveries(): void {
+    if (this.throttleTimer) return;
+    this.throttleTimer = setTimeout(() => {
+      this.throttleTimer = undefined;
+      if (this.checkCpuShare() && this.inbox.length > 0) this.deps.scheduler.wake(this);
+    }, this.quota.cpu.waitMs());
+  }
+
+  /** Stops the plugin when it has been held at its CPU share for limits.plugins.cpuOverMs; false then. */
+  private checkCpuShare(): boolean {
+    if (!this.quota.cpu.over() || !this.instance) return true;
+    const q = this.deps.limits.plugins;
+    const why = `stopped: used its whole share of the main thread (limits.plugins.cpuShare ${q.cpuShare}) for ${q.cpuOverMs} ms without a break`;
+    void this.enqueue(() => {
+      if (!this.instance) return;
+      this.halt('failed');
+      this.errorMessage = why;
+      this.statusMessage = 'not restarting: over its CPU share; restart it through the API';
+      this.event(why);
+      this.log.error(`${why}; ${this.statusMessage}`);
+    });
+    return false;
   }
 
   fail(err: unknown): void {
@@ -287,26 +355,30 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
       return { state: 'FAILED', statusCode: 503, message: `plugin ${this.id} is ${this.state}` };
     }
     const valueJson = JSON.stringify(value);
-    const result = this.call((i) => i.handlePut(context, path, valueJson), 'PUT handler');
+    // Not charged to the plugin's CPU share: the caller decides how often a PUT runs, and a client must not get a plugin stopped.
+    const result = this.call((i) => i.handlePut(context, path, valueJson), 'PUT handler', false);
     return result ?? { state: 'FAILED', statusCode: 500, message: `plugin ${this.id} crashed handling the PUT: ${this.errorMessage}` };
   }
 
   /** Runs one guarded call into the instance: a throw or a timeout is a crash; emitted deltas are published afterwards. */
-  private call<T>(fn: (instance: PluginInstance) => T, what: string): T | undefined {
+  private call<T>(fn: (instance: PluginInstance) => T, what: string, charged = true): T | undefined {
     const instance = this.instance;
     if (!instance) return undefined;
     this.emitLineage = newLineage(1);
+    const start = performance.now();
     try {
       return this.deps.guard.run(() => fn(instance), what);
     } catch (err) {
       this.crash(err);
       return undefined;
     } finally {
+      if (charged) this.quota.cpu.charge(performance.now() - start);
       this.flush();
     }
   }
 
   flush(): void {
+    this.checkCpuShare();
     if (this.outbox.length === 0) return;
     const batch = this.outbox;
     this.outbox = [];
@@ -322,10 +394,16 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
 
   // ---- lifecycle ----
 
-  private enqueue(op: () => Promise<void> | void): Promise<void> {
-    const next = this.chain.then(op).catch((err: unknown) => this.log.error(`lifecycle operation failed: ${message(err)}`));
-    this.chain = next;
+  /** Runs `op` after the operations before it; the promise rejects when `op` fails (later operations run regardless). */
+  private run(op: () => Promise<void> | void): Promise<void> {
+    const next = this.chain.then(op);
+    this.chain = next.catch(() => undefined);
     return next;
+  }
+
+  /** As run(), for operations nobody awaits the outcome of: a failure is logged. */
+  private enqueue(op: () => Promise<void> | void): Promise<void> {
+    return this.run(op).catch((err: unknown) => this.log.error(`lifecycle operation failed: ${message(err)}`));
   }
 
   private event(text: string): void {
@@ -360,9 +438,10 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     });
   }
 
+  /** Rejects when the setting could not be saved (nothing changed then). */
   setEnabled(enabled: boolean): Promise<void> {
-    return this.enqueue(() => {
-      writePluginConfig(this.configFile, { enabled, configuration: this.configuration });
+    return this.run(() => {
+      writePluginConfig(this.configFile, { enabled, configuration: this.configuration }, null);
       this.enabled = enabled;
       this.errorMessage = '';
       if (!enabled) return this.halt('disabled');
@@ -372,10 +451,10 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     });
   }
 
-  /** Persists a (validated) configuration and restarts the plugin with it when it runs. */
+  /** Persists a (validated) configuration and restarts the plugin with it when it runs; rejects when it could not be saved (ConfigBoundsError: out of bounds). */
   setConfiguration(configuration: JsonValue): Promise<void> {
-    return this.enqueue(() => {
-      writePluginConfig(this.configFile, { enabled: this.enabled, configuration });
+    return this.run(() => {
+      writePluginConfig(this.configFile, { enabled: this.enabled, configuration }, this.quota.config);
       this.configuration = configuration;
       if (this.state !== 'running' && this.state !== 'reloading') return;
       this.stopInstance();
@@ -432,11 +511,13 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
       return loadCommandPlugin({ id: this.id, wasmPath: this.manifest.wasmPath, vfsRoot, host: this.host, hal: this.halHost, stdin, runawayMs: this.deps.guard.timeoutMs, events: this.commandEvents, ...this.deps.engine });
     }
     const guard = <T>(fn: () => T, what: string): T => this.deps.guard.run(fn, what);
-    return loadPlugin({ id: this.id, wasmPath: this.manifest.wasmPath, vfsRoot, host: this.host, hal: this.halHost, guard, ...this.deps.engine });
+    const storageQuotaBytes = this.deps.limits.plugins.storageMB * 1024 * 1024;
+    return loadPlugin({ id: this.id, wasmPath: this.manifest.wasmPath, vfsRoot, host: this.host, hal: this.halHost, guard, storageQuotaBytes, ...this.deps.engine });
   }
 
   private async startFresh(reason: string): Promise<void> {
     this.clearRestartTimer();
+    this.quota.cpu.reset();
     const epoch = ++this.epoch;
     // Deltas still queued for a previous instance (new configuration) go to the new one.
     this.buffering = true;
@@ -500,6 +581,10 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
 
   private pollOnce(): void {
     if (this.state !== 'running' && this.state !== 'reloading') return;
+    if (!this.quota.cpu.allowed()) {
+      this.checkCpuShare();
+      return;
+    }
     const rc = this.call((i) => i.poll(), 'poll');
     if (rc !== undefined && rc !== 0) this.log.limited('debug', 'poll', `poll() returned ${rc}`);
   }
@@ -557,6 +642,10 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   private teardown(): void {
     if (this.pollTimer) clearInterval(this.pollTimer);
     this.pollTimer = undefined;
+    clearTimeout(this.throttleTimer);
+    this.throttleTimer = undefined;
+    clearTimeout(this.halDataDeferred);
+    this.halDataDeferred = undefined;
     this.deps.puts.removePlugin(this.id);
     this.buffering = false;
     const instance = this.instance;
@@ -574,7 +663,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.restartTimer = undefined;
   }
 
-  private halt(state: 'stopped' | 'disabled'): void {
+  private halt(state: 'stopped' | 'disabled' | 'failed'): void {
     this.epoch++;
     this.clearRestartTimer();
     this.stopInstance();
@@ -627,6 +716,8 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
       subscriptions: this.manifest.subscriptions ?? 'all',
       putHandlers: this.deps.puts.ofPlugin(this.id),
       deltas: lastRejection === undefined ? counts : { ...counts, lastRejection },
+      quota: this.quota.status(),
+      putRefused: [...this.putRefused],
       wasmPath: this.manifest.wasmPath,
       events: [...this.events],
     };

@@ -13,6 +13,7 @@ import { SignalKModel } from '../../runtime/model/model.js';
 import type { GrantLists } from '../../runtime/capabilities/store.js';
 import type { MqttSettings } from '../../hal/net/settings.js';
 import type { SecuritySettings } from '../../runtime/security/settings.js';
+import type { PartialLimits } from '../../runtime/security/limits.js';
 import { DEFAULT_PLUGIN_RESTART, type PluginRestartSettings, type ReplaySourceSettings, type SourceSettings } from '../../runtime/config/settings.js';
 
 export interface RuntimeOptions {
@@ -31,6 +32,8 @@ export interface RuntimeOptions {
   mqtt?: MqttSettings;
   /** Settings `security`; absent = off, as the demo. */
   security?: SecuritySettings;
+  /** Settings `limits`: bounds over the defaults and the detected board's. */
+  limits?: PartialLimits;
 }
 
 export interface TestRuntime {
@@ -66,6 +69,7 @@ export async function startTestRuntime(opts: RuntimeOptions = {}): Promise<TestR
       ...(opts.grants ? { grants: opts.grants } : {}),
       ...(opts.mqtt ? { mqtt: opts.mqtt } : {}),
       ...(opts.security ? { security: opts.security } : {}),
+      ...(opts.limits ? { limits: opts.limits } : {}),
     });
   } catch (err) {
     await removeDataDir();

@@ -8,7 +8,6 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -21,6 +20,7 @@ import { buildAll } from '../../scripts/build-examples.js';
 import { startBroker, type TestBroker } from '../helpers/mqtt-broker.js';
 import { startPtyPair, type PtyPair } from '../helpers/pty.js';
 import { waitFor } from '../helpers/wait.js';
+import { freePort, rssMB } from '../helpers/child-runtime.js';
 import { writePluginConfig } from '../../runtime/plugins/plugin-config.js';
 import { configFile } from '../../runtime/storage/plugin-storage.js';
 
@@ -50,14 +50,6 @@ const SAMPLE_MS = 1000;
 const NODE_FLAGS = ['--max-old-space-size=128'];
 /** What each derive-all copy subscribes to: a few paths, as real plugins do. */
 const DERIVE_PATHS = ['navigation.speedOverGround', 'navigation.headingMagnetic', 'environment.depth.*', 'environment.wind.*', 'navigation.position', 'navigation.courseOverGround*'];
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
-  const port = (srv.address() as { port: number }).port;
-  await new Promise<void>((r) => srv.close(() => r()));
-  return port;
-}
 
 /** The recording's frames, repeated and re-stamped 1/FRAMES_PER_SECOND apart for `seconds`: a busy bus. */
 function busyCandump(file: string, seconds: number): number {
@@ -161,11 +153,6 @@ async function openClient(url: string): Promise<StreamClient> {
   });
   await new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject));
   return client;
-}
-
-function rssMB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
 }
 
 async function json(url: string): Promise<unknown> {

@@ -19,6 +19,8 @@ import { FLAG_NAMES } from '../../../runtime/capabilities/grant.js';
 import type { Flags } from '../../../runtime/capabilities/policy.js';
 import { currentValues, valuesToDeltas } from '../../../runtime/api/snapshot.js';
 import { createHostServices, type HostTarget } from '../../../runtime/plugins/host-services.js';
+import { PluginQuota } from '../../../runtime/plugins/quotas.js';
+import { DEFAULT_LIMITS } from '../../../runtime/security/limits.js';
 import { EmittedDeltaPublisher, newLineage } from '../../../runtime/plugins/publisher.js';
 import { startBareApi, type BareApi } from '../../helpers/runtime.js';
 import { tempDir } from '../../helpers/temp.js';
@@ -101,7 +103,9 @@ export function recordingTarget(model: () => SignalKModel, configFile: string): 
     noteError: () => undefined,
     queueDelta: (delta) => queued.push(delta),
     noteRejected: (reason) => rejections.push(reason),
-    addPutHandler: (context, path) => putHandlers.push(`${context}/${path}`),
+    addPutHandler: (context, path) => putHandlers.push(`${context}/${path}`) > 0,
+    // No quota bites here: the fuzzer checks parsing and the model, not rates.
+    quota: new PluginQuota({ ...DEFAULT_LIMITS.plugins, publishBytesPerSecond: 1e15, maxValueBytes: 1e15, maxPaths: 1e15, storedValueBytes: 1e15, logLinesPerSecond: 1e15, configWritesPerSecond: 1e15 }, DEFAULT_LIMITS.config),
   };
   return { target, queued, rejections, putHandlers };
 }
