@@ -4,6 +4,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT, Reader, SettingsError } from '../config/settings.js';
+import { TARGET_IDS, type TargetId } from '../release/targets.js';
 
 export const BOARDS_DIR = join(PROJECT_ROOT, 'boards');
 
@@ -30,6 +31,8 @@ export interface BoardProfile {
   paths: { data: string; cache: string; program: string };
   /** The boot service manager: systemd, or daemontools (Venus OS on the Cerbo GX). */
   service: 'systemd' | 'daemontools';
+  /** Release targets its OS comes as (release.sh --target); empty: any. */
+  targets: TargetId[];
 }
 
 export interface DeviceAlias {
@@ -45,7 +48,7 @@ const CAN_IFACE = /^[a-z][a-z0-9_]{0,14}$/;
 export function parseProfile(input: unknown, file: string): BoardProfile {
   const r = new Reader(file);
   const o = r.obj(input, '');
-  r.known(o, '', ['id', 'name', 'detect', 'memory', 'nodeFlags', 'devices', 'paths', 'service']);
+  r.known(o, '', ['id', 'name', 'detect', 'memory', 'nodeFlags', 'devices', 'paths', 'service', 'targets']);
   const id = r.str(o.id, 'id');
   if (!ID.test(id)) r.fail('id', 'must be lower-case letters, digits and -');
   const mem = r.obj(o.memory, 'memory');
@@ -59,6 +62,7 @@ export function parseProfile(input: unknown, file: string): BoardProfile {
     devices: {},
     paths: { data: '', cache: '', program: '/opt/signalk-edge' },
     service: o.service === undefined ? 'systemd' : r.oneOf(o.service, 'service', ['systemd', 'daemontools'] as const),
+    targets: arrayOf(r, o.targets ?? [], 'targets').map((v, i) => r.oneOf(v, `targets[${i}]`, TARGET_IDS)),
   };
   if (o.detect !== undefined) {
     const d = r.obj(o.detect, 'detect');
