@@ -11,6 +11,7 @@ import { deviceAliases } from '../board/profile.js';
 import type { ResolvedBoard } from '../board/resolve.js';
 import { parseGrant } from '../capabilities/grant.js';
 import { GrantTable } from '../capabilities/store.js';
+import { checkRelease } from './doctor-release.js';
 
 export type CheckStatus = 'ok' | 'info' | 'warn' | 'fail';
 
@@ -35,6 +36,8 @@ export interface DoctorInput {
   systemdRunDir?: string;
   /** Where svscan looks for services (daemontools boards). */
   serviceDir?: string;
+  /** The installed program whose release and native addons are checked (default: this one). */
+  programDir?: string;
 }
 
 const SERVICE = 'signalk-edge';
@@ -167,6 +170,7 @@ export function runDoctor(input: DoctorInput): Check[] {
   return [
     { status: 'info', topic: 'board', message: `${board.profile.id} — ${board.profile.name} (${how}); memory ${board.profile.memory.totalMB} MB total, ${board.profile.memory.perPluginMB} MB per plugin` },
     checkNode(),
+    ...checkRelease(input.programDir ?? PROJECT_ROOT, board.profile),
     ...checkAliases(board),
     ...grants.checks,
     ...checkDeviceRefs([...sources, ...grants.refs]),
