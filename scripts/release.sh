@@ -65,14 +65,11 @@ if ! deps=$(npm ls --omit=dev --all --parseable 2>"$STAGE/npm-ls.err"); then
   cat "$STAGE/npm-ls.err" >&2
   exit 1
 fi
-count=0
-while IFS= read -r dir; do
-  [ "$dir" = "$ROOT" ] && continue
-  rel=${dir#"$ROOT"/}
-  mkdir -p "$STAGE/base/signalk-edge/$rel"
-  (cd "$dir" && tar cf - --exclude=./node_modules .) | (cd "$STAGE/base/signalk-edge/$rel" && tar xf -)
-  count=$((count + 1))
-done <<<"$deps"
+# One find and one tar for all of them (a tar per package costs minutes on a busy machine).
+mapfile -t rels < <(grep -vxF "$ROOT" <<<"$deps" | sed "s|^$ROOT/||")
+count=${#rels[@]}
+(cd "$ROOT" && find "${rels[@]}" -path '*/node_modules' -prune -o -print0 | tar cf - --null --no-recursion -T -) |
+  tar xf - -C "$STAGE/base/signalk-edge"
 version=$(node -p "require('./package.json').version")
 
 # addons DIR TARGET: leaves each addon package in DIR with files for TARGET only; prints
