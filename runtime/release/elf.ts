@@ -1,7 +1,7 @@
 // The ELF header of a native addon or a node binary: which machine and word size it was built
 // for. Enough to tell an x86-64 file from an ARM one without the `file` command.
 
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, readSync } from 'node:fs';
 
 export interface ElfIdent {
   /** 32 or 64 (EI_CLASS). */
@@ -34,4 +34,27 @@ export function readElfIdent(file: string): ElfIdent | undefined {
   } finally {
     closeSync(fd);
   }
+}
+
+/** Dotted versions compared number by number. */
+function newer(a: string, b: string): boolean {
+  const x = a.split('.').map(Number);
+  const y = b.split('.').map(Number);
+  for (let i = 0; i < Math.max(x.length, y.length); i++) if ((x[i] ?? 0) !== (y[i] ?? 0)) return (x[i] ?? 0) > (y[i] ?? 0);
+  return false;
+}
+
+/**
+ * The newest glibc and libstdc++ symbol versions a shared object asks for, read from the version
+ * names in its string table (`GLIBC_2.34`): the oldest C library a board's OS may have.
+ */
+export function libcNeeds(file: string): string {
+  const text = readFileSync(file).toString('latin1');
+  const out: string[] = [];
+  for (const lib of ['GLIBC', 'GLIBCXX']) {
+    let max = '';
+    for (const m of text.matchAll(new RegExp(`\\b${lib}_(\\d+(?:\\.\\d+)+)\\b`, 'g'))) if (!max || newer(m[1]!, max)) max = m[1]!;
+    if (max) out.push(`${lib} ${max}`);
+  }
+  return out.join(', ');
 }

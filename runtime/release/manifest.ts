@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Reader } from '../config/settings.js';
 import { featureOf, nodeFiles, packageOf } from './addons.js';
-import { readElfIdent } from './elf.js';
+import { libcNeeds, readElfIdent } from './elf.js';
 import { elfFits, TARGET_IDS, TARGETS, type TargetId } from './targets.js';
 
 export const MANIFEST_FILE = 'release.json';
@@ -18,6 +18,8 @@ export interface AddonEntry {
   bits: number;
   /** prebuild: shipped by the package; built: compiled for the target by release.sh. */
   from: 'prebuild' | 'built';
+  /** The newest C library symbol versions it asks for, e.g. `GLIBC 2.34, GLIBCXX 3.4.21`. */
+  needs: string;
 }
 
 export interface OmittedAddon {
@@ -55,6 +57,7 @@ export function parseManifest(input: unknown, file: string): ReleaseManifest {
       machine: r.str(a.machine, `addons[${i}].machine`),
       bits: r.int(a.bits, `addons[${i}].bits`, 32, 64),
       from: r.oneOf(a.from, `addons[${i}].from`, ['prebuild', 'built'] as const),
+      needs: typeof a.needs === 'string' ? a.needs : '',
     })),
     omitted: list(o.omitted, 'omitted').map((a, i) => ({
       package: r.str(a.package, `omitted[${i}].package`),
@@ -80,7 +83,7 @@ export function buildManifest(dir: string, target: TargetId, omitted: { package:
     const elf = readElfIdent(join(dir, file));
     const machine = elf ? elf.machineName : 'not ELF';
     if (!elf || !elfFits(TARGETS[target], elf)) wrong.push(`${file}: ${machine}${elf ? ` ${elf.bits}-bit` : ''}`);
-    return { file, package: packageOf(file), machine, bits: elf?.bits ?? 0, from: file.includes('/prebuilds/') ? 'prebuild' : 'built' };
+    return { file, package: packageOf(file), machine, bits: elf?.bits ?? 0, from: file.includes('/prebuilds/') ? 'prebuild' : 'built', needs: elf ? libcNeeds(join(dir, file)) : '' };
   });
   return {
     manifest: {

@@ -28,5 +28,5 @@ if (wrong.length > 0) {
   process.exit(1);
 }
 writeFileSync(join(dir, MANIFEST_FILE), JSON.stringify(manifest, null, 2) + '\n');
-for (const a of manifest.addons) console.log(`  ${a.machine.padEnd(7)} ${a.bits}-bit  ${a.from.padEnd(8)} ${a.file}`);
+for (const a of manifest.addons) console.log(`  ${a.machine.padEnd(7)} ${a.bits}-bit  ${a.from.padEnd(8)} ${a.file}${a.needs ? ` (needs ${a.needs})` : ''}`);
 for (const o of manifest.omitted) console.log(`  left out: ${o.package} (${o.feature}): ${o.reason}`);

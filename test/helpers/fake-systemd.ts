@@ -6,7 +6,7 @@
 // State lives in FAKE_SYSTEMD_DIR/state.json for `systemctl show` / `is-active` to read.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { appendFileSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { listenNotify } from './notify-listener.js';
 
@@ -56,7 +56,9 @@ async function supervise(dir: string, root: string): Promise<void> {
   const timeoutStartMs = Number(process.env.FAKE_TIMEOUT_START_SEC ?? directive(root, 'TimeoutStartSec') ?? 90) * 1000;
   const restartMs = Number(process.env.FAKE_RESTART_SEC ?? 1) * 1000;
   const log = join(dir, 'service.log');
-  const listener = await listenNotify(join(dir, 'notify.sock'));
+  const socket = join(dir, 'notify.sock');
+  rmSync(socket, { force: true }); // left by the previous supervisor's listener
+  const listener = await listenNotify(socket);
   let state = readState(dir);
   let child: ChildProcess | undefined;
   let stopping = false;
