@@ -48,6 +48,8 @@ NODEDIR=$(npm config get nodedir 2>/dev/null || true)
 case "$NODEDIR" in ""|undefined|null) NODEDIR=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")") ;; esac
 [ -f "$NODEDIR/include/node/node.h" ] || { echo "release.sh: no Node headers in $NODEDIR/include/node (apt-get install nodejs-dev, or set npm's nodedir)" >&2; exit 1; }
 
+case "$(node -p process.arch)" in arm64) HOST_TARGET=linux-arm64 ;; arm) HOST_TARGET=linux-armv7 ;; x64) HOST_TARGET=linux-x64 ;; *) HOST_TARGET="" ;; esac
+
 STAGE=$(mktemp -d)
 trap 'rm -rf "$STAGE"' EXIT
 
@@ -93,6 +95,13 @@ addons() {
         continue
       fi
       rm -rf "$pkg/prebuilds"
+    fi
+    if [ "$target" = "$HOST_TARGET" ] && compgen -G "$pkg/build/Release/*.node" >/dev/null; then
+      # Built by npm on this machine, for this machine: only the addons themselves go in.
+      find "$pkg/build" -mindepth 1 -maxdepth 1 ! -name Release -exec rm -rf {} +
+      find "$pkg/build/Release" -mindepth 1 ! -name '*.node' -prune -exec rm -rf {} +
+      echo "  $name: build/Release kept (npm built it here, for $target)" >&2
+      continue
     fi
     rm -rf "$pkg/build"
     if ! command -v "$prefix-g++" >/dev/null; then
