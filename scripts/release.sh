@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
       shift 2 ;;
     --out) OUT=${2:?--out needs a folder}; shift 2 ;;
     --no-build) BUILD=0; shift ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
     *) echo "release.sh: unknown option $1" >&2; exit 2 ;;
   esac
 done

@@ -335,7 +335,7 @@ function standInSystemd(t: ExecutionContext, root: string): { env: NodeJS.Proces
   return { env, dir };
 }
 
-test('stand-in service manager: an upgrade that never sends READY is rolled back by itself, data intact; --rollback by hand', async (t) => {
+test('stand-in service manager: upgrades that never send READY or trip the watchdog are rolled back by themselves, data intact; --rollback by hand', async (t) => {
   const root = fakeImage({ node: 'linux-x64' });
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const v1 = await releaseTarball(t, 'linux-x64');
@@ -387,4 +387,21 @@ test('stand-in service manager: an upgrade that never sends READY is rolled back
   t.is(readlinkSync(join(opt, 'current')), 'releases/0.1.0');
   t.is(readState(dir).ActiveState, 'active');
   t.is(readFileSync(join(data, 'settings.json'), 'utf8'), settings);
+
+  // A build that reports READY and then never feeds the watchdog (its unit says WatchdogSec=3).
+  const hangs = await variant(v1, '0.4.0', (pkg) => {
+    writeFileSync(join(pkg, 'dist', 'runtime', 'cli', 'main.js'), "import { spawnSync } from 'node:child_process';\nspawnSync('systemd-notify', ['--ready']);\nsetInterval(() => {}, 1000);\n");
+    const unit = join(pkg, 'systemd', 'signalk-edge.service');
+    writeFileSync(unit, readFileSync(unit, 'utf8').replace(/^WatchdogSec=30$/m, 'WatchdogSec=3'));
+  });
+  const tripped = await sh(INSTALL, ['--root', root, '--tarball', hangs, '--health-timeout', '60', '--settle', '10'], env);
+  t.log(tripped.out);
+  t.is(tripped.code, 3, tripped.out);
+  t.regex(tripped.out, /0\.4\.0 is not healthy: restarted within 10 s of READY, crash or watchdog/);
+  t.regex(readFileSync(join(dir, 'service.log'), 'utf8'), /fake-systemd: watchdog timeout/);
+  t.is(readlinkSync(join(opt, 'current')), 'releases/0.1.0');
+  t.is(readState(dir).ActiveState, 'active');
+  t.regex(readFileSync(join(root, 'etc', 'systemd', 'system', 'signalk-edge.service'), 'utf8'), /^WatchdogSec=30$/m, "0.1.0's unit back");
+  t.is(readFileSync(join(data, 'settings.json'), 'utf8'), settings);
+  t.is(readFileSync(join(data, 'plugin-config-data', 'anchor-alarm', 'state.json'), 'utf8'), '{"radius":40}');
 });
