@@ -111,11 +111,15 @@ if [ "$ACTION" = rollback ]; then
   TO=$(link_version previous)
   [ -n "$TO" ] && [ -d "$R$PREFIX/releases/$TO" ] || die "no previous release to roll back to in $PREFIX/releases"
   SRC="$R$PREFIX/releases/$TO"
-  PLAN_SRC=$SRC
+  # A release from before release.json (a moved single-folder install) lacks the newer plan modes.
+  [ ! -f "$SRC/release.json" ] || PLAN_SRC=$SRC
 fi
 
 echo "signalk-edge $ACTION${ROOT:+ into $ROOT}: board $BOARD ($BOARD_NAME, $BOARD_HOW)"
-if [ "$ACTION" != uninstall ]; then
+if [ "$ACTION" = rollback ] && [ ! -f "$SRC/release.json" ]; then
+  RELEASE_VERSION=$TO RELEASE_TARGET="its machine"
+  note "release $TO has no release.json (installed before releases carried one): target and Node ABI not checked"
+elif [ "$ACTION" != uninstall ]; then
   # The release must be machine code for this machine (or the image) and its Node ABI.
   fits=$(plan fits --release "$SRC" --node "$TARGET_NODE" ${ROOT:+--root "$ROOT"} --board "$BOARD") || {
     [ $? = 3 ] && echo "install.sh: this tarball does not fit ${ROOT:-this machine}" >&2; exit 1; }
