@@ -5,6 +5,8 @@
 //   node dist/runtime/board/install-plan.js settings --board ID    → a first settings.json
 //   node dist/runtime/board/install-plan.js run|logrun|rclocal --board ID [--prefix DIR --node PATH --service DIR]
 //                                                   → the daemontools files (Venus OS)
+//   node dist/runtime/board/install-plan.js fits --release DIR --node PATH [--root DIR] [--board ID]
+//                                                   → RELEASE_* assignments, or exit 3 saying which tarball to use
 
 import { parseArgs } from 'node:util';
 import { SettingsError } from '../config/settings.js';
@@ -12,6 +14,8 @@ import { renderBoardDropIn } from '../systemd/unit.js';
 import { renderLogRunScript, renderRcLocalBlock, renderRunScript } from './daemontools.js';
 import { deviceAliases, type BoardProfile } from './profile.js';
 import { resolveBoard } from './resolve.js';
+import { machineFacts, misfits, tarballFor } from '../release/fit.js';
+import { MANIFEST_FILE, readManifest } from '../release/manifest.js';
 
 /** Single-quoted for sh: safe to `eval`. */
 function shq(v: string): string {
@@ -36,7 +40,14 @@ function main(argv: string[]): void {
   const { positionals, values } = parseArgs({
     args: argv,
     allowPositionals: true,
-    options: { board: { type: 'string' }, prefix: { type: 'string' }, node: { type: 'string' }, service: { type: 'string' } },
+    options: {
+      board: { type: 'string' },
+      prefix: { type: 'string' },
+      node: { type: 'string' },
+      service: { type: 'string' },
+      release: { type: 'string' },
+      root: { type: 'string' },
+    },
   });
   const mode = positionals[0];
   const resolved = resolveBoard({ override: values.board });
@@ -76,8 +87,34 @@ function main(argv: string[]): void {
       if (!values.service) throw new SettingsError('rclocal', '', 'needs --service');
       process.stdout.write(renderRcLocalBlock(values.service));
       return;
+    case 'fits': {
+      if (!values.release || !values.node) throw new SettingsError('fits', '', 'needs --release and --node');
+      let manifest;
+      try {
+        manifest = readManifest(values.release);
+      } catch (err) {
+        throw new SettingsError(values.release, '', `not a release made by scripts/release.sh: ${MANIFEST_FILE} ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (err as Error).message}`);
+      }
+      if (!/^[0-9A-Za-z][0-9A-Za-z.+_-]*$/.test(manifest.version)) throw new SettingsError(MANIFEST_FILE, 'version', `not usable as a folder name: ${JSON.stringify(manifest.version)}`);
+      const facts = machineFacts({ root: values.root, nodePath: values.node, profile });
+      const problems = misfits(manifest, facts);
+      if (problems.length > 0) {
+        console.error(`refusing ${manifest.name} ${manifest.version} for ${manifest.target}:\n  ${problems.join('\n  ')}\nuse ${tarballFor(manifest, facts)}`);
+        process.exitCode = 3;
+        return;
+      }
+      const vars: Record<string, string> = {
+        RELEASE_VERSION: manifest.version,
+        RELEASE_TARGET: manifest.target,
+        RELEASE_ABI: String(manifest.node.abi),
+        RELEASE_ABI_NOTE: facts.abi === undefined ? `Node ABI of the image not checked (${facts.abiHow})` : '',
+        RELEASE_OMITTED: manifest.omitted.map((o) => `${o.feature}: ${o.reason}`).join('; '),
+      };
+      for (const [k, v] of Object.entries(vars)) console.log(`${k}=${shq(v)}`);
+      return;
+    }
     default:
-      throw new SettingsError('install-plan', '', `unknown mode ${JSON.stringify(mode)} (board, dropin, settings, run, logrun, rclocal)`);
+      throw new SettingsError('install-plan', '', `unknown mode ${JSON.stringify(mode)} (board, dropin, settings, run, logrun, rclocal, fits)`);
   }
 }
 

@@ -5,6 +5,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT, Reader, SettingsError } from '../config/settings.js';
 import { parseLimits, type PartialLimits } from '../security/limits.js';
+import { TARGET_IDS, type TargetId } from '../release/targets.js';
 
 export const BOARDS_DIR = join(PROJECT_ROOT, 'boards');
 
@@ -33,6 +34,8 @@ export interface BoardProfile {
   service: 'systemd' | 'daemontools';
   /** Bounds for this board over the built-in defaults (runtime/security/limits.ts); settings override them. */
   limits?: PartialLimits;
+  /** Release targets its OS comes as (release.sh --target); empty: any. */
+  targets: TargetId[];
 }
 
 export interface DeviceAlias {
@@ -48,7 +51,7 @@ const CAN_IFACE = /^[a-z][a-z0-9_]{0,14}$/;
 export function parseProfile(input: unknown, file: string): BoardProfile {
   const r = new Reader(file);
   const o = r.obj(input, '');
-  r.known(o, '', ['id', 'name', 'detect', 'memory', 'nodeFlags', 'devices', 'paths', 'service', 'limits']);
+  r.known(o, '', ['id', 'name', 'detect', 'memory', 'nodeFlags', 'devices', 'paths', 'service', 'limits', 'targets']);
   const id = r.str(o.id, 'id');
   if (!ID.test(id)) r.fail('id', 'must be lower-case letters, digits and -');
   const mem = r.obj(o.memory, 'memory');
@@ -62,6 +65,7 @@ export function parseProfile(input: unknown, file: string): BoardProfile {
     devices: {},
     paths: { data: '', cache: '', program: '/opt/signalk-edge' },
     service: o.service === undefined ? 'systemd' : r.oneOf(o.service, 'service', ['systemd', 'daemontools'] as const),
+    targets: arrayOf(r, o.targets ?? [], 'targets').map((v, i) => r.oneOf(v, `targets[${i}]`, TARGET_IDS)),
   };
   if (o.limits !== undefined) profile.limits = parseLimits(r, o.limits, 'limits');
   if (o.detect !== undefined) {

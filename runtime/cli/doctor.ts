@@ -13,6 +13,7 @@ import { parseGrant } from '../capabilities/grant.js';
 import { GrantTable } from '../capabilities/store.js';
 import { assertSafeBind } from '../security/settings.js';
 import { SecurityStore } from '../security/store.js';
+import { checkRelease } from './doctor-release.js';
 
 export type CheckStatus = 'ok' | 'info' | 'warn' | 'fail';
 
@@ -37,6 +38,8 @@ export interface DoctorInput {
   systemdRunDir?: string;
   /** Where svscan looks for services (daemontools boards). */
   serviceDir?: string;
+  /** The installed program whose release and native addons are checked (default: this one). */
+  programDir?: string;
 }
 
 const SERVICE = 'signalk-edge';
@@ -190,6 +193,7 @@ export function runDoctor(input: DoctorInput): Check[] {
   return [
     { status: 'info', topic: 'board', message: `${board.profile.id} — ${board.profile.name} (${how}); memory ${board.profile.memory.totalMB} MB total, ${board.profile.memory.perPluginMB} MB per plugin` },
     checkNode(),
+    ...checkRelease(input.programDir ?? PROJECT_ROOT, board.profile),
     ...checkAliases(board),
     ...grants.checks,
     ...checkDeviceRefs([...sources, ...grants.refs]),
