@@ -8,6 +8,7 @@ import { createEnvImports } from '../abi/env.js';
 import { createHalImports, HAL_MODULE, type HalHost, type HalImports } from '../abi/hal.js';
 import { GuestMemory } from '../abi/memory.js';
 import { createWasi, type PluginWasi } from '../abi/wasi.js';
+import { createWasiOutput } from '../abi/wasi-output.js';
 import { createLogger } from '../log.js';
 import { PluginLoadError } from './errors.js';
 import { asFunction, createMarshal, detectKind, type Marshal, type PluginKind } from './marshal.js';
@@ -79,7 +80,7 @@ export async function loadPluginBytes(opts: Omit<LoadOptions, 'wasmPath'> & { by
     hal?.close().catch((err: unknown) => log.warn(`plugin ${id}: closing HAL handles failed: ${message(err)}`));
   };
   try {
-    wasi = createWasi(opts.vfsRoot, memory);
+    wasi = createWasi(opts.vfsRoot, memory, { pluginId: id, output: createWasiOutput(createLogger(`plugin ${id}`)) });
     const imports: Record<string, Record<string, unknown>> = { env: env.functions, wasi_snapshot_preview1: wasi.imports };
     if (hal) imports[HAL_MODULE] = hal.functions;
     checkImports(id, module, imports);
@@ -99,7 +100,7 @@ export async function loadPluginBytes(opts: Omit<LoadOptions, 'wasmPath'> & { by
       try {
         wasiLayer.initialize(instance);
       } catch (err) {
-        throw new PluginLoadError(id, `initialization (_initialize) failed: ${message(err)}`);
+        throw new PluginLoadError(id, `initialization (_initialize or _start) failed: ${message(err)}`);
       }
       return new LibraryPlugin(id, kind, instance.exports, createMarshal(kind, instance.exports, memory), hal, release);
     };

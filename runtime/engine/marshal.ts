@@ -27,8 +27,13 @@ export function asFunction(exports: WebAssembly.Exports, name: string): WasmFunc
 /** Plugin kind from the export names, as upstream decides it; a string is the reason it is neither. */
 export function detectKind(exportNames: ReadonlySet<string>): PluginKind | { reason: string } {
   const has = (n: string): boolean => exportNames.has(n);
-  if (has('_start')) return { reason: 'a WASI command module (exports _start), not a library plugin (needs plugin_start)' };
-  if (!has('plugin_start')) return { reason: 'not a Signal K plugin: no plugin_start export' };
+  // A `_start` module with the plugin exports is a library plugin whose `_start` runs once at load
+  // (TinyGo); without them it is a WASI program, which runs only as a declared command plugin.
+  if (!has('plugin_start')) {
+    return has('_start')
+      ? { reason: 'a WASI command module (exports _start but no plugin_start): declare "signalkEdge": {"kind": "command"} in package.json to run it as a command plugin' }
+      : { reason: 'not a Signal K plugin: no plugin_start export' };
+  }
   if (!has('plugin_stop')) return { reason: 'not a Signal K plugin: no plugin_stop export' };
   if (has('allocate')) return 'rust';
   if (!has('plugin_name') && !has('plugin_id')) return { reason: 'not a Signal K plugin: exports neither plugin_name nor plugin_id' };

@@ -3,6 +3,7 @@
 // runner publishes after the current call into the plugin has returned.
 
 import type { Delta, JsonValue } from '../bus/delta.js';
+import type { DeltaVersion } from '../bus/bus.js';
 import { parseDelta } from '../bus/delta.js';
 import type { HostServices } from '../engine/types.js';
 import type { SignalKModel } from '../model/model.js';
@@ -18,12 +19,14 @@ export interface HostTarget {
   readonly model: SignalKModel;
   readonly configFile: string;
   capabilities(): Flags;
+  /** The operator's `enableDebug` for the plugin: its sk_debug lines are logged at info level. */
+  debugEnabled(): boolean;
   allowsNet(host: string, port: number): boolean;
   /** Status and error lines from the plugin. */
   noteStatus(message: string): void;
   noteError(message: string): void;
-  /** A validated delta, already tagged with the plugin as its source. */
-  queueDelta(delta: Delta): void;
+  /** A validated delta, already tagged with the plugin as its source; version 2 skips the v1 model. */
+  queueDelta(delta: Delta, version: DeltaVersion): void;
   /** Counts an emitted delta that was refused. */
   noteRejected(reason: string): void;
   /** Routes PUTs for (context, path) to this plugin. */
@@ -49,27 +52,27 @@ export function createHostServices(target: HostTarget): HostServices {
     target.noteRejected(reason);
     return reason;
   };
-  const emit = (input: unknown): string | undefined => {
+  const emit = (input: unknown, version: DeltaVersion = 1): string | undefined => {
     if (!target.capabilities().dataWrite) return refuse('dataWrite capability not granted');
     const parsed = parseDelta(input);
     if (!parsed.ok) return refuse(parsed.reason);
-    target.queueDelta(tagWithPlugin(parsed.delta, id));
+    target.queueDelta(tagWithPlugin(parsed.delta, id), version);
     return undefined;
   };
   return {
     pluginId: id,
-    debug: (message) => log.debug(message),
+    debug: (message) => (target.debugEnabled() ? log.info(`debug: ${message}`) : log.debug(message)),
     setStatus: (message) => target.noteStatus(message),
     setError: (message) => target.noteError(message),
-    emitDelta(json) {
+    emitDelta(json, version) {
       let input: unknown;
       try {
         input = JSON.parse(json);
       } catch (err) {
         return refuse(`not JSON: ${(err as Error).message}`);
       }
-      // Signal K v2 deltas (version 2) carry the same shape; they enter the same model here.
-      return emit(input);
+      // Version 2 (upstream: SKVersion.v2) reaches subscribers but is not merged into the v1 tree.
+      return emit(input, version === 2 ? 2 : 1);
     },
     getPath(path, context) {
       if (!target.capabilities().dataRead) return undefined;
@@ -111,7 +114,7 @@ export function createHostServices(target: HostTarget): HostServices {
         return false;
       }
       target.addPutHandler(context, path);
-      target.queueDelta(tagWithPlugin(meta, id));
+      target.queueDelta(tagWithPlugin(meta, id), 1);
       return true;
     },
   };

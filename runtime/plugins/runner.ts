@@ -6,7 +6,7 @@
 // returned, so no instance is ever re-entered.
 
 import type { Delta, JsonValue } from '../bus/delta.js';
-import type { BusDelta } from '../bus/bus.js';
+import type { BusDelta, DeltaVersion } from '../bus/bus.js';
 import type { PutResult } from '../api/types.js';
 import type { PluginRestartSettings } from '../config/settings.js';
 import type { HostServices, PluginInstance } from '../engine/types.js';
@@ -103,6 +103,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   readonly configFile: string;
   private state: PluginState = 'stopped';
   private enabled: boolean;
+  private enableDebug: boolean;
   private configuration: JsonValue | undefined;
   private name: string;
   private schema: JsonValue | undefined;
@@ -180,10 +181,11 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
       stored = readPluginConfig(this.configFile);
     } catch (err) {
       this.log.error(`config file unreadable, plugin left disabled: ${message(err)}`);
-      stored = { enabled: false, configuration: undefined };
+      stored = { enabled: false, enableDebug: false, configuration: undefined };
       this.errorMessage = `config file unreadable: ${message(err)}`;
     }
     this.enabled = stored.enabled;
+    this.enableDebug = stored.enableDebug;
     this.configuration = stored.configuration;
     this.state = this.enabled ? 'stopped' : 'disabled';
   }
@@ -232,8 +234,8 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.errorMessage = m;
     this.log.warn(`error: ${m}`);
   }
-  queueDelta(delta: Delta): void {
-    this.outbox.push({ delta, lineage: this.emitLineage });
+  queueDelta(delta: Delta, version: DeltaVersion): void {
+    this.outbox.push({ delta, lineage: this.emitLineage, version });
   }
   noteRejected(reason: string): void {
     this.stats.rejected++;
@@ -372,6 +374,18 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     });
   }
 
+  /** Upstream's debug switch: persisted; a running plugin restarts to get it in its start configuration. */
+  setEnableDebug(enableDebug: boolean): Promise<void> {
+    return this.enqueue(() => {
+      if (enableDebug === this.enableDebug) return;
+      writePluginConfig(this.configFile, { enableDebug });
+      this.enableDebug = enableDebug;
+      if (this.state !== 'running' && this.state !== 'reloading') return;
+      this.stopInstance();
+      return this.startFresh('debug switched');
+    });
+  }
+
   /** Persists a (validated) configuration and restarts the plugin with it when it runs. */
   setConfiguration(configuration: JsonValue): Promise<void> {
     return this.enqueue(() => {
@@ -491,11 +505,19 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     else if (this.inbox.length > 0) this.deps.scheduler.wake(this);
   }
 
-  /** Configuration JSON for plugin_start: the saved configuration with schema defaults filled in. */
+  /**
+   * Configuration JSON for plugin_start: the saved configuration with schema defaults filled in,
+   * and `enableDebug` at its root as upstream passes it.
+   */
   private startConfig(): string {
     const configuration = this.configuration ?? {};
     const checked = validateConfig(this.schema, configuration);
-    return JSON.stringify(checked.ok ? checked.value : configuration);
+    const value = checked.ok ? checked.value : configuration;
+    return JSON.stringify(typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...value, enableDebug: this.enableDebug } : value);
+  }
+
+  debugEnabled(): boolean {
+    return this.enableDebug;
   }
 
   private pollOnce(): void {
@@ -600,8 +622,8 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     return this.schema;
   }
 
-  config(): { enabled: boolean; configuration: JsonValue | undefined } {
-    return { enabled: this.enabled, configuration: this.configuration };
+  config(): { enabled: boolean; enableDebug: boolean; configuration: JsonValue | undefined } {
+    return { enabled: this.enabled, enableDebug: this.enableDebug, configuration: this.configuration };
   }
 
   get currentState(): PluginState {
