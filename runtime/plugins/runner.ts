@@ -198,7 +198,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
 
   allowsNet(host: string, port: number): boolean {
     if (this.policy.net(host, port)) return true;
-    this.denials.deny(`net:${host}:${port}`, 'raw socket');
+    this.denials.deny(`net:${host}:${port}`, 'network access (raw socket or HTTP fetch)');
     return false;
   }
 
@@ -483,6 +483,27 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.statusMessage = '';
     const rc = this.call((i) => i.start(this.startConfig()), 'plugin_start');
     if (this.instance !== instance) return; // trapped or timed out in plugin_start: crash() took over
+    if (typeof rc === 'object') {
+      // Paused at a fetch: it stays starting (deltas wait in the inbox) until plugin_start returns.
+      this.event('plugin_start waits for a fetch');
+      rc.then(
+        (result) => this.resumed(instance, () => this.started(instance, result, note)),
+        (err: unknown) => this.resumed(instance, () => this.crash(err)),
+      );
+      return;
+    }
+    this.started(instance, rc, note);
+  }
+
+  /** After a paused plugin_start settled: what it emitted goes out, then `next` unless the instance was replaced meanwhile. */
+  private resumed(instance: PluginInstance, next: () => void): void {
+    if (this.instance !== instance) return;
+    this.flush();
+    next();
+  }
+
+  /** plugin_start returned `rc`: running, or an error state. */
+  private started(instance: PluginInstance, rc: number | undefined, note: string): void {
     if (rc !== 0) {
       this.teardown();
       this.discardInbox();
