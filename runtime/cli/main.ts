@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // signalk-edge command line: `run` (default) starts the runtime; `doctor` checks the install;
-// `compile` fills the AOT cache; `grant`/`revoke`/`grants` manage what plugins may touch.
+// `compile` fills the AOT cache; `grant`/`revoke`/`grants` manage what plugins may touch;
+// `import-signalk-config` moves WASM plugins over from a signalk-server config folder.
 
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { demoSettings, defaultDataDir, loadSettings, SettingsError, type Settings } from '../config/settings.js';
 import { startRuntime } from '../app.js';
@@ -13,6 +14,7 @@ import { grant, GrantCommandError, listGrants, revoke } from './grants.js';
 import { GrantsFileError } from '../capabilities/store.js';
 import { formatReport, runDoctor } from './doctor.js';
 import { engineOptions } from '../plugins/engine-options.js';
+import { formatImportReport, importSignalkConfig, ImportError } from './import-signalk.js';
 
 const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port N] [--board ID]
        signalk-edge doctor [--settings FILE] [--data DIR] [--board ID]
@@ -20,6 +22,7 @@ const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port 
        signalk-edge grant <plugin-id> <capability>... [--settings FILE] [--data DIR]
        signalk-edge revoke <plugin-id> <capability>... [--settings FILE] [--data DIR]
        signalk-edge grants [<plugin-id>] [--settings FILE] [--data DIR]
+       signalk-edge import-signalk-config <dir> [--plugins DIR] [--settings FILE] [--data DIR]
 
   run        start the runtime (default). Without --settings it reads <data>/settings.json,
              and without that file it replays the bundled demo passage and loads the example plugins.
@@ -35,7 +38,11 @@ const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port 
              mqtt:publish:<filter>, mqtt:subscribe:<filter>, net:<host>:<port>. Plugin id * = all.
              Written to <data>/grants.json; a running service applies it within a second.
   revoke     take a grant back (closes the plugin's open handles that relied on it)
-  grants     what each plugin requests, is granted (and where) and has in effect`;
+  grants     what each plugin requests, is granted (and where) and has in effect
+  import-signalk-config  copy the WASM plugins of a signalk-server config folder (e.g. ~/.signalk)
+             here: packages into --plugins DIR (default: the first plugins.dirs of the settings),
+             plugin-config-data/<id>.json and their VFS files into the data folder. Overwrites
+             nothing, grants nothing; reports what it took, what it left, and the grants to give`;
 
 function resolveSettings(values: { settings?: string; data?: string; port?: string }): { settings: Settings; from: string } {
   const dataDir = values.data ?? defaultDataDir();
@@ -136,6 +143,20 @@ function grantCommand(command: 'grant' | 'revoke' | 'grants', args: string[]): v
   console.log(lines.join('\n'));
 }
 
+function importCommand(args: string[]): void {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { settings: { type: 'string' }, data: { type: 'string' }, plugins: { type: 'string' } } });
+  const [from] = positionals;
+  if (from === undefined || positionals.length > 1) throw new ImportError(`import-signalk-config needs one folder\n${USAGE}`);
+  const { settings, from: settingsFrom } = resolveSettings(values);
+  // The demo's plugin folders are the bundled examples: never a place to install into.
+  const demo = settingsFrom.startsWith('built-in demo');
+  const pluginDir = values.plugins ?? (demo ? undefined : settings.plugins.dirs[0]);
+  if (pluginDir === undefined) throw new ImportError('no plugin folder to install into: pass --plugins DIR, or set plugins.dirs in the settings');
+  const report = importSignalkConfig({ from, pluginDir, settings });
+  console.log(formatImportReport(report, from));
+  if (demo || !settings.plugins.dirs.includes(resolve(pluginDir))) console.log(`note: the runtime loads plugins from its settings' plugins.dirs; add ${pluginDir} there if it is not listed`);
+}
+
 async function main(argv: string[]): Promise<void> {
   const [first, ...rest] = argv;
   const command = first === undefined || first.startsWith('-') ? 'run' : first;
@@ -151,6 +172,8 @@ async function main(argv: string[]): Promise<void> {
     case 'revoke':
     case 'grants':
       return grantCommand(command, args);
+    case 'import-signalk-config':
+      return importCommand(args);
     case 'help':
       console.log(USAGE);
       return;
@@ -166,7 +189,7 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     process.exitCode = 2;
     return;
   }
-  if (err instanceof GrantCommandError || err instanceof GrantsFileError) {
+  if (err instanceof GrantCommandError || err instanceof GrantsFileError || err instanceof ImportError) {
     console.error(`signalk-edge: ${err.message}`);
     process.exitCode = 2;
     return;
