@@ -51,21 +51,30 @@ async function localServer(t: { teardown(fn: () => void): void }): Promise<{ ser
   return { server, port: (server.address() as AddressInfo).port, seen };
 }
 
-test('fetchSync in plugin_start: paused, fetched from a granted local server, resumed where it paused', async (t) => {
-  const { port, seen } = await localServer(t);
+/** A runtime running fetch-probe configured to fetch from the local server, with these grants of its own. */
+async function probeRuntime(t: { teardown(fn: () => void): void }, port: number, grants: (port: number) => string[]) {
   const dataDir = tempDir(t, 'ske-data-');
   configurePlugin(dataDir, ID, { url: `http://127.0.0.1:${port}/data` });
   const { runtime, stop } = await startTestRuntime({
     pluginDirs: [await pluginFolder([{ from: FIXTURES, name: 'fetch-probe' }])],
     dataDir,
-    grants: { '*': ['dataRead', 'dataWrite'], [ID]: ['network', `net:127.0.0.1:${port}`] },
+    grants: { '*': ['dataRead', 'dataWrite'], [ID]: grants(port) },
   });
   t.teardown(stop);
-  await waitFor(async () => (await pluginStatus(runtime, ID)).state === 'running', 'the plugin running after its fetches');
+  // Running once plugin_start returned, after its fetches.
+  return waitFor(async () => {
+    const s = await pluginStatus(runtime, ID);
+    return s.state === 'running' ? { runtime, status: s } : undefined;
+  }, 'the plugin running after its fetches');
+}
+
+test('fetchSync in plugin_start: paused, fetched from a granted local server, resumed where it paused', async (t) => {
+  const { port, seen } = await localServer(t);
+  const { runtime, status } = await probeRuntime(t, port, (p) => ['network', `net:127.0.0.1:${p}`]);
   t.is(selfValue(runtime, 'test.fetch.get'), 'hello from the boat');
   t.is(selfValue(runtime, 'test.fetch.post'), 'POST ping from wasm x-probe=fetch-probe');
   // Code before the first fetch ran once: the host resumed inside fetchSync, it did not restart plugin_start.
-  t.is((await pluginStatus(runtime, ID)).statusMessage, 'fetched 19 + 39 chars, start entered 1 time(s)');
+  t.is(status.statusMessage, 'fetched 19 + 39 chars, start entered 1 time(s)');
   t.deepEqual(
     seen.map((s) => [s.method, s.url, s.probe, s.body]),
     [
@@ -77,18 +86,7 @@ test('fetchSync in plugin_start: paused, fetched from a granted local server, re
 
 test('a fetch to a host the operator did not grant is refused: no request, an empty body, the denial in the status', async (t) => {
   const { port, seen } = await localServer(t);
-  const dataDir = tempDir(t, 'ske-data-');
-  configurePlugin(dataDir, ID, { url: `http://127.0.0.1:${port}/data` });
-  const { runtime, stop } = await startTestRuntime({
-    pluginDirs: [await pluginFolder([{ from: FIXTURES, name: 'fetch-probe' }])],
-    dataDir,
-    grants: { '*': ['dataRead', 'dataWrite'], [ID]: ['network', 'net:127.0.0.1:1'] },
-  });
-  t.teardown(stop);
-  const status = await waitFor(async () => {
-    const s = await pluginStatus(runtime, ID);
-    return s.state === 'running' ? s : undefined;
-  }, 'the plugin running');
+  const { status } = await probeRuntime(t, port, () => ['network', 'net:127.0.0.1:1']);
   t.is(status.statusMessage, 'fetched 0 + 0 chars, start entered 1 time(s)');
   t.deepEqual(seen, [], 'the server saw nothing');
   const denied = (status.capabilities as { denied: { capability: string; message: string }[] }).denied;
