@@ -1,17 +1,26 @@
 // The Rust SDK (sdk/rust) and its example plugin examples/depth-watch-rust, built from source by
 // `npm run build` with Debian's rustc/cargo and wasm32-wasi standard library, running in a real
 // runtime: start with its configuration, deltas in, a notification and values out, a PUT over
-// HTTP, and its VFS state across a runtime restart. Skipped (with the reason) without the toolchain.
+// HTTP, and its VFS state across a runtime restart; the SDK's HAL calls through the fixture
+// rust-mqtt-bridge against a real broker. Skipped (with the reason) without the toolchain.
 
 import anyTest, { type TestFn } from 'ava';
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import mqtt from 'mqtt';
 import { PROJECT_ROOT } from '../runtime/config/settings.js';
 import { rustToolchain } from '../scripts/build-rust.js';
-import { EXAMPLES, configurePlugin, http, pluginFolder, pluginStatus, publish, selfValue } from './helpers/plugins.js';
+import { createEnvImports } from '../runtime/abi/env.js';
+import { createHalImports, HAL_MODULE, type HalHost } from '../runtime/abi/hal.js';
+import { GuestMemory } from '../runtime/abi/memory.js';
+import { RecordingHost } from './helpers/recording-host.js';
+import { exampleWasm, fixtureWasm } from './helpers/plugin-wasm.js';
+import { readSignatures } from './helpers/wasm-signatures.js';
+import { startBroker } from './helpers/mqtt-broker.js';
+import { EXAMPLES, FIXTURES, configurePlugin, http, pluginFolder, pluginStatus, publish, selfValue } from './helpers/plugins.js';
 import { startTestRuntime } from './helpers/runtime.js';
 import { tempDir } from './helpers/temp.js';
 import { waitFor } from './helpers/wait.js';
@@ -82,11 +91,67 @@ test('depth-watch keeps the shallowest depth in its VFS across a runtime restart
   t.regex((await pluginStatus(runtime, ID)).statusMessage ?? '', /shallowest 2\.4 m; 1 alarms/);
 });
 
-test("the SDK's JSON parser passes its own unit tests (cargo test on the host)", async (t) => {
+test("the SDK's HAL calls: a granted MQTT subscription read in hal_data, a granted publish, a denied one with the host's reason", async (t) => {
+  const broker = await startBroker();
+  t.teardown(() => broker.close());
+  const watcher = await mqtt.connectAsync(broker.url);
+  t.teardown(() => watcher.endAsync());
+  const seen: string[] = [];
+  watcher.on('message', (topic, payload) => seen.push(`${topic}=${payload.toString()}`));
+  await watcher.subscribeAsync('#');
+  const id = '_signalk-edge-fixture_rust-mqtt-bridge';
+  const { runtime, stop } = await startTestRuntime({
+    pluginDirs: [await pluginFolder([{ from: FIXTURES, name: 'rust-mqtt-bridge' }])],
+    mqtt: { url: broker.url, publish: [], subscribe: [] },
+    grants: { '*': ['dataRead', 'dataWrite'], [id]: ['mqtt:subscribe:boat/+/temp', 'mqtt:publish:boat/rust/#'] },
+  });
+  t.teardown(stop);
+  t.like(await pluginStatus(runtime, id), { state: 'running', statusMessage: 'bridging boat/+/temp' });
+  t.is(selfValue(runtime, 'test.rust.published'), true);
+  t.regex(String(selfValue(runtime, 'test.rust.denied')), /mqtt_publish denied: mqtt:publish:elsewhere\/status is not granted/);
+  await waitFor(() => seen.includes('boat/rust/status=up'), 'the granted publish at the broker');
+  await waitFor(() => runtime.mqtt?.state === 'connected', 'runtime connected');
+  await watcher.publishAsync('boat/engine/temp', '81.5');
+  await waitFor(() => selfValue(runtime, 'test.rust.temp') !== undefined, 'the message through hal_data');
+  t.deepEqual(selfValue(runtime, 'test.rust.temp'), { topic: 'boat/engine/temp', value: 81.5 });
+  await waitFor(() => seen.includes('boat/rust/echo=81.5'), 'republished');
+  t.false(seen.some((s) => s.startsWith('elsewhere/')));
+});
+
+test("the SDK's raw imports (sdk/rust/src/sys.rs) match the host's functions: names, arity, all i32", (t) => {
+  const memory = new GuestMemory();
+  const host = new Map<string, number>([
+    ...Object.entries(createEnvImports(new RecordingHost(), memory).functions).map(([n, f]) => [`env.${n}`, f.length] as const),
+    ...Object.entries(createHalImports({ pluginId: 'abi' } as HalHost, memory).functions).map(([n, f]) => [`${HAL_MODULE}.${n}`, f.length] as const),
+  ]);
+  const sys = readFileSync(join(PROJECT_ROOT, 'sdk', 'rust', 'src', 'sys.rs'), 'utf8');
+  let module = '';
+  let declared = 0;
+  for (const line of sys.split('\n')) {
+    const link = /wasm_import_module = "(\w+)"/.exec(line);
+    if (link) module = link[1]!;
+    const fn = /^\s*pub fn (\w+)\(([^)]*)\)/.exec(line);
+    if (!fn) continue;
+    declared++;
+    const arity = fn[2]!.trim() === '' ? 0 : fn[2]!.split(',').length;
+    t.is(host.get(`${module}.${fn[1]}`), arity, `${module}.${fn[1]}`);
+  }
+  t.true(declared >= 24, `${declared} functions declared`);
+  // What the built plugins import: every parameter and result an i32 on wasm32.
+  for (const wasm of [exampleWasm('depth-watch-rust'), fixtureWasm('rust-mqtt-bridge')]) {
+    for (const [name, sig] of readSignatures(readFileSync(wasm)).imports) {
+      if (name.startsWith('wasi_snapshot_preview1.')) continue;
+      t.true(host.has(name), name);
+      t.deepEqual([...new Set([...sig.params, ...sig.results])].filter((v) => v !== 'i32'), [], name);
+    }
+  }
+});
+
+test("the SDK's JSON and CAN frame code passes its own unit tests (cargo test on the host)", async (t) => {
   const targetDir = mkdtempSync(join(tmpdir(), 'ske-rust-test-'));
   const home = join(targetDir, 'home');
   const { stdout } = await promisify(execFile)('/usr/bin/cargo', ['test', '--offline', '--quiet', '--manifest-path', join(PROJECT_ROOT, 'sdk', 'rust', 'Cargo.toml')], {
     env: { PATH: '/usr/bin:/bin', HOME: home, CARGO_HOME: home, RUSTC: '/usr/bin/rustc', CARGO_TARGET_DIR: targetDir },
   });
-  t.regex(stdout, /test result: ok\. 2 passed/);
+  t.regex(stdout, /test result: ok\. 3 passed/);
 });

@@ -216,3 +216,23 @@ impl Drop for MqttSubscription {
         unsafe { sys::mqtt_unsubscribe(self.handle) };
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn can_frame_layout_and_pgn() {
+        // PGN 129025 (PDU2: the low byte is part of the PGN), priority 2, source 35.
+        let position = CanFrame { id: (2 << 26) | (129025 << 8) | 35, data: vec![1, 2, 3, 4, 5, 6, 7, 8] };
+        assert_eq!(position.pgn(), 129025);
+        assert_eq!(position.source(), 35);
+        assert_eq!(CanFrame::decode(&position.encode()), position);
+        // ISO request 59904 (PDU1: the low byte 0x17 is the destination).
+        let request = CanFrame { id: (6 << 26) | (0xEA17 << 8) | 1, data: vec![0x14, 0xF0, 0x01] };
+        assert_eq!(request.pgn(), 59904);
+        let bytes = request.encode();
+        assert_eq!(&bytes[..5], &[(request.id & 0xff) as u8, 0x17, 0xEA, 0x18, 3]);
+        assert_eq!(&bytes[8..16], &[0x14, 0xF0, 0x01, 0, 0, 0, 0, 0]);
+    }
+}
