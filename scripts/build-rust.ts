@@ -89,19 +89,24 @@ export class RustBuildError extends Error {}
 
 const run = promisify(execFile);
 
+/**
+ * Runs Debian's cargo offline-ready: its rustc by path, PATH without ~/.cargo/bin, a CARGO_HOME
+ * and target folder of the project's own (a --locked build never needs a registry).
+ */
+export async function runCargo(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  mkdirSync(CARGO_HOME, { recursive: true });
+  const env = { PATH: '/usr/bin:/bin', HOME: CARGO_HOME, CARGO_HOME, RUSTC, CARGO_TARGET_DIR: TARGET_DIR };
+  return run(CARGO, args, { env, maxBuffer: 16 * 1024 * 1024 });
+}
+
 /** Builds one Rust plugin folder into <dir>/<output> unless its stamp is current. */
 export async function buildRustPlugin(dir: string, output: string, version: string): Promise<'built' | 'cached'> {
   const out = join(dir, output);
   const stamp = `${out}.stamp`;
   const key = cacheKey(dir, version);
   if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === key) return 'cached';
-  mkdirSync(CARGO_HOME, { recursive: true });
-  const env = { PATH: `/usr/bin:/bin`, HOME: CARGO_HOME, CARGO_HOME, RUSTC, CARGO_TARGET_DIR: TARGET_DIR };
   try {
-    await run(CARGO, ['build', '--release', '--offline', '--locked', '--target', RUST_TARGET, '--manifest-path', join(dir, 'Cargo.toml')], {
-      env,
-      maxBuffer: 16 * 1024 * 1024,
-    });
+    await runCargo(['build', '--release', '--offline', '--locked', '--target', RUST_TARGET, '--manifest-path', join(dir, 'Cargo.toml')]);
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr ?? '';
     throw new RustBuildError(`cargo failed for plugin ${relative(PROJECT_ROOT, dir)}: ${(err as Error).message.split('\n')[0]}\n${stderr.trim()}`);

@@ -13,6 +13,9 @@ import { createWasiOutput, LINES_PER_WINDOW, MAX_LINE, WINDOW_MS } from '../runt
 import { MAX_SLEEP_MS } from '../runtime/abi/wasi-poll.js';
 import { loadPluginBytes, PluginLoadError } from '../runtime/engine/index.js';
 import type { Logger } from '../runtime/log.js';
+import type { Flags } from '../runtime/capabilities/policy.js';
+import { SignalKModel } from '../runtime/model/model.js';
+import { createHostServices } from '../runtime/plugins/host-services.js';
 import { configFile } from '../runtime/storage/plugin-storage.js';
 import { FIXTURES, http, openStream, pluginFolder, pluginStatus, selfValue } from './helpers/plugins.js';
 import { RecordingHost } from './helpers/recording-host.js';
@@ -246,6 +249,29 @@ test('enableDebug from the plugin config file reaches plugin_start and REST; RES
   const bad = await http(runtime, 'POST', `/plugins/${BUFFER_FFI}/config`, { enableDebug: 'yes' });
   t.is(bad.status, 400);
   t.regex(JSON.stringify(bad.body), /enableDebug must be true or false/);
+});
+
+test("enableDebug decides the level of the plugin's sk_debug lines: info when on, debug when off", (t) => {
+  const log = recordingLogger();
+  let debug = false;
+  const host = createHostServices({
+    id: 'p',
+    log,
+    model: new SignalKModel('urn:mrn:imo:mmsi:230000001'),
+    configFile: join(tempDir(t, 'ske-cfg-'), 'p.json'),
+    capabilities: () => ({}) as Flags,
+    debugEnabled: () => debug,
+    allowsNet: () => false,
+    noteStatus: () => undefined,
+    noteError: () => undefined,
+    queueDelta: () => undefined,
+    noteRejected: () => undefined,
+    addPutHandler: () => undefined,
+  });
+  host.debug('quiet');
+  debug = true;
+  host.debug('loud');
+  t.deepEqual(log.lines, ['debug quiet', 'info debug: loud']);
 });
 
 // ---- sk_handle_message version 2 ----

@@ -5,14 +5,11 @@
 // rust-mqtt-bridge against a real broker. Skipped (with the reason) without the toolchain.
 
 import anyTest, { type TestFn } from 'ava';
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import mqtt from 'mqtt';
 import { PROJECT_ROOT } from '../runtime/config/settings.js';
-import { rustToolchain } from '../scripts/build-rust.js';
+import { runCargo, rustToolchain } from '../scripts/build-rust.js';
 import { createEnvImports } from '../runtime/abi/env.js';
 import { createHalImports, HAL_MODULE, type HalHost } from '../runtime/abi/hal.js';
 import { GuestMemory } from '../runtime/abi/memory.js';
@@ -148,10 +145,6 @@ test("the SDK's raw imports (sdk/rust/src/sys.rs) match the host's functions: na
 });
 
 test("the SDK's JSON and CAN frame code passes its own unit tests (cargo test on the host)", async (t) => {
-  const targetDir = mkdtempSync(join(tmpdir(), 'ske-rust-test-'));
-  const home = join(targetDir, 'home');
-  const { stdout } = await promisify(execFile)('/usr/bin/cargo', ['test', '--offline', '--quiet', '--manifest-path', join(PROJECT_ROOT, 'sdk', 'rust', 'Cargo.toml')], {
-    env: { PATH: '/usr/bin:/bin', HOME: home, CARGO_HOME: home, RUSTC: '/usr/bin/rustc', CARGO_TARGET_DIR: targetDir },
-  });
+  const { stdout } = await runCargo(['test', '--offline', '--locked', '--quiet', '--manifest-path', join(PROJECT_ROOT, 'sdk', 'rust', 'Cargo.toml')]);
   t.regex(stdout, /test result: ok\. 3 passed/);
 });
