@@ -29,22 +29,23 @@ let detected: RustToolchain | undefined;
 
 /** Whether Debian's Rust toolchain with the wasm32-wasi standard library is installed. */
 export function rustToolchain(): RustToolchain {
-  detected ??= detect();
+  detected ??= detectRustToolchain(CARGO, RUSTC);
   return detected;
 }
 
-function detect(): RustToolchain {
+/** The toolchain at these paths, or why it cannot build plugins (naming the packages to install). */
+export function detectRustToolchain(cargo: string, rustc: string): RustToolchain {
   const install = `install the Debian packages: apt-get install ${RUST_PACKAGES}`;
-  if (!existsSync(CARGO) || !existsSync(RUSTC)) return { ok: false, reason: `no Debian Rust toolchain (${CARGO}, ${RUSTC}); ${install}` };
+  if (!existsSync(cargo) || !existsSync(rustc)) return { ok: false, reason: `no Debian Rust toolchain (${cargo}, ${rustc}); ${install}` };
   try {
-    const version = execFileSync(RUSTC, ['--version'], { encoding: 'utf8' }).trim();
-    const libdir = execFileSync(RUSTC, ['--print', 'target-libdir', '--target', RUST_TARGET], { encoding: 'utf8' }).trim();
+    const version = execFileSync(rustc, ['--version'], { encoding: 'utf8' }).trim();
+    const libdir = execFileSync(rustc, ['--print', 'target-libdir', '--target', RUST_TARGET], { encoding: 'utf8' }).trim();
     if (!existsSync(libdir) || !readdirSync(libdir).some((f) => f.startsWith('libstd-'))) {
       return { ok: false, reason: `${version} has no ${RUST_TARGET} standard library; ${install}` };
     }
     return { ok: true, version };
   } catch (err) {
-    return { ok: false, reason: `${RUSTC} does not work (${(err as Error).message.split('\n')[0]}); ${install}` };
+    return { ok: false, reason: `${rustc} does not work (${(err as Error).message.split('\n')[0]}); ${install}` };
   }
 }
 

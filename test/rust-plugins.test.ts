@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { PROJECT_ROOT } from '../runtime/config/settings.js';
-import { runCargo, rustToolchain } from '../scripts/build-rust.js';
+import { detectRustToolchain, runCargo, rustToolchain } from '../scripts/build-rust.js';
 import { createEnvImports } from '../runtime/abi/env.js';
 import { createHalImports, HAL_MODULE, type HalHost } from '../runtime/abi/hal.js';
 import { GuestMemory } from '../runtime/abi/memory.js';
@@ -26,6 +26,14 @@ const toolchain = rustToolchain();
 // Without the toolchain every test is skipped, and one skipped entry names the reason.
 const test = (toolchain.ok ? anyTest : anyTest.skip) as TestFn;
 if (!toolchain.ok) anyTest.skip(`Rust plugins not built: ${toolchain.reason}`, () => undefined);
+
+anyTest('without the toolchain the reason names the Debian packages to install', (t) => {
+  const missing = detectRustToolchain('/nonexistent/cargo', '/nonexistent/rustc');
+  t.deepEqual(missing, { ok: false, reason: 'no Debian Rust toolchain (/nonexistent/cargo, /nonexistent/rustc); install the Debian packages: apt-get install rustc cargo libstd-rust-dev-wasm32' });
+  const broken = detectRustToolchain(process.execPath, process.execPath); // exists, but is no rustc
+  t.false(broken.ok);
+  t.regex(broken.ok ? '' : broken.reason, /apt-get install rustc cargo libstd-rust-dev-wasm32/);
+});
 
 const ID = '_signalk-edge_depth-watch-rust';
 const ALARM_DEPTH = 'environment.depth.alarmDepth';
