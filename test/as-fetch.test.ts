@@ -128,6 +128,18 @@ test('an injected transport answers the fetches; a failed request gives an empty
   t.is(asked.length, 2);
 });
 
+test('a header the host sets (Host) refuses that fetch only', async (t) => {
+  const asked: HttpRequest[] = [];
+  const { host, plugin } = await probeWithTransport(async (req) => {
+    asked.push(req);
+    return { status: 200, body: new TextEncoder().encode('ok') };
+  });
+  t.teardown(() => plugin.close());
+  t.is(await plugin.start('{"url":"http://127.0.0.1:9/x","header":"Host"}'), 0);
+  t.deepEqual(asked.map((r) => r.method), ['GET'], 'the POST with a Host header was not sent');
+  t.is(host.statuses.at(-1), 'fetched 2 + 0 chars, start entered 1 time(s)');
+});
+
 test('bad URLs and plugins without the network capability fetch nothing', async (t) => {
   const asked: HttpRequest[] = [];
   const transport: HttpTransport = async (req) => {

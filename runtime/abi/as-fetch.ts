@@ -9,8 +9,9 @@
 // - the plugin requests `network` (wasmCapabilities) and the operator grants it, and the URL's
 //   host and port are granted as `net:<host>:<port>` (http: port 80, https: 443 by default);
 // - http and https only; no redirects followed (./http-transport.ts); a request body and each
-//   header at most FETCH_MAX_BYTES / MAX_HEADER_CHARS, at most MAX_HEADERS headers; the answer at
-//   most FETCH_MAX_BYTES, within FETCH_TIMEOUT_MS;
+//   header at most FETCH_MAX_BYTES / MAX_HEADER_CHARS, at most MAX_HEADERS headers, none of those
+//   the host sets (Host, Content-Length, ...); the answer at most FETCH_MAX_BYTES, within
+//   FETCH_TIMEOUT_MS;
 // - resumable only where the host re-enters: plugin_start (as upstream). A fetch from any other
 //   call, or one refused, gives the plugin an empty body at once and a log line.
 // The asynchronous variants (`_fetchGET`/`_fetchPOST` with a callback) are not served: upstream
@@ -31,6 +32,7 @@ export const MAX_HEADER_CHARS = 8192;
 /** Room for the Asyncify stack of the paused call (locals of every frame between the export and the import). */
 const ASYNCIFY_DATA_BYTES = 64 * 1024;
 const MAX_URL_CHARS = 8192;
+const HOST_SET_HEADERS = new Set(['host', 'content-length', 'transfer-encoding', 'connection']);
 
 const STATE_UNWINDING = 1;
 const STATE_REWINDING = 2;
@@ -119,6 +121,8 @@ export function createAsFetch(opts: AsFetchOptions): AsFetch {
       if (pairStart === undefined || pairLength === undefined || pairLength < 2) throw new FetchRefused(`header ${i} is not a [name, value] pair`);
       const [name, value] = [0, 1].map((k) => readAsString(memory, memory.readU32(pairStart + 4 * k) ?? 0, MAX_HEADER_CHARS * 2));
       if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name!) || /[\r\n\0]/.test(value!)) throw new FetchRefused(`header ${JSON.stringify(name)} is not a valid HTTP header`);
+      // The host sets these: a Host of its own would reach another virtual host behind the granted address.
+      if (HOST_SET_HEADERS.has(name!.toLowerCase())) throw new FetchRefused(`header ${name} is set by the host`);
       out.push([name!, value!]);
     }
     return out;
