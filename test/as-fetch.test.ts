@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import { FETCH_MAX_BYTES } from '../runtime/abi/as-fetch.js';
 import { HttpFetchError, nodeHttpTransport, type HttpRequest, type HttpTransport } from '../runtime/abi/http-transport.js';
 import { loadPluginBytes } from '../runtime/engine/index.js';
-import { FIXTURES, configurePlugin, pluginFolder, pluginStatus, selfValue } from './helpers/plugins.js';
+import { FIXTURES, configurePlugin, pluginFolder, pluginStatus, selfValue, type PluginView } from './helpers/plugins.js';
+import type { Runtime } from '../runtime/app.js';
 import { ensurePluginsBuilt, fixtureWasm } from './helpers/plugin-wasm.js';
 import { RecordingHost } from './helpers/recording-host.js';
 import { startTestRuntime } from './helpers/runtime.js';
@@ -28,9 +29,13 @@ interface Seen {
   body: string;
 }
 
-/** A local HTTP server: GET answers a text, POST …/echo echoes method, header and body; /big is 2 MB, /slow never answers. */
-async function localServer(t: { teardown(fn: () => void): void }): Promise<{ server: Server; port: number; seen: Seen[] }> {
+/**
+ * A local HTTP server: GET answers a text, POST …/echo echoes method, header and body; /big is
+ * 2 MB, /slow never answers, /held answers when `release()` is called.
+ */
+async function localServer(t: { teardown(fn: () => void): void }): Promise<{ server: Server; port: number; seen: Seen[]; release(): void }> {
   const seen: Seen[] = [];
+  const held: (() => void)[] = [];
   const server = createServer((req: IncomingMessage, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
@@ -38,6 +43,7 @@ async function localServer(t: { teardown(fn: () => void): void }): Promise<{ ser
       const body = Buffer.concat(chunks).toString();
       seen.push({ method: req.method ?? '', url: req.url ?? '', probe: req.headers['x-probe'] as string | undefined, body });
       if (req.url === '/slow') return; // never answers
+      if (req.url === '/held') return held.push(() => res.end('released'));
       if (req.url === '/big') return res.end(Buffer.alloc(2 * 1024 * 1024, 0x61));
       if (req.url?.endsWith('/echo')) return res.end(`${req.method} ${body} x-probe=${String(req.headers['x-probe'])}`);
       res.end('hello from the boat');
@@ -48,29 +54,34 @@ async function localServer(t: { teardown(fn: () => void): void }): Promise<{ ser
     server.closeAllConnections();
     server.close();
   });
-  return { server, port: (server.address() as AddressInfo).port, seen };
+  return { server, port: (server.address() as AddressInfo).port, seen, release: () => held.splice(0).forEach((answer) => answer()) };
 }
 
 /** A runtime running fetch-probe configured to fetch from the local server, with these grants of its own. */
-async function probeRuntime(t: { teardown(fn: () => void): void }, port: number, grants: (port: number) => string[]) {
+async function probeRuntime(t: { teardown(fn: () => void): void }, port: number, grants: (port: number) => string[], path = '/data') {
   const dataDir = tempDir(t, 'ske-data-');
-  configurePlugin(dataDir, ID, { url: `http://127.0.0.1:${port}/data` });
+  configurePlugin(dataDir, ID, { url: `http://127.0.0.1:${port}${path}` });
   const { runtime, stop } = await startTestRuntime({
     pluginDirs: [await pluginFolder([{ from: FIXTURES, name: 'fetch-probe' }])],
     dataDir,
     grants: { '*': ['dataRead', 'dataWrite'], [ID]: grants(port) },
   });
   t.teardown(stop);
-  // Running once plugin_start returned, after its fetches.
+  return { runtime, running: () => runningStatus(runtime) };
+}
+
+/** The status once the plugin runs (plugin_start returned, after its fetches). */
+function runningStatus(runtime: Runtime): Promise<PluginView> {
   return waitFor(async () => {
     const s = await pluginStatus(runtime, ID);
-    return s.state === 'running' ? { runtime, status: s } : undefined;
+    return s.state === 'running' ? s : undefined;
   }, 'the plugin running after its fetches');
 }
 
 test('fetchSync in plugin_start: paused, fetched from a granted local server, resumed where it paused', async (t) => {
   const { port, seen } = await localServer(t);
-  const { runtime, status } = await probeRuntime(t, port, (p) => ['network', `net:127.0.0.1:${p}`]);
+  const { runtime, running } = await probeRuntime(t, port, (p) => ['network', `net:127.0.0.1:${p}`]);
+  const status = await running();
   t.is(selfValue(runtime, 'test.fetch.get'), 'hello from the boat');
   t.is(selfValue(runtime, 'test.fetch.post'), 'POST ping from wasm x-probe=fetch-probe');
   // Code before the first fetch ran once: the host resumed inside fetchSync, it did not restart plugin_start.
@@ -84,9 +95,24 @@ test('fetchSync in plugin_start: paused, fetched from a granted local server, re
   );
 });
 
+test('while plugin_start waits for its fetch the plugin is starting; it runs once the answer came', async (t) => {
+  const { port, release } = await localServer(t);
+  const { runtime, running } = await probeRuntime(t, port, (p) => ['network', `net:127.0.0.1:${p}`], '/held');
+  const waiting = await waitFor(async () => {
+    const s = await pluginStatus(runtime, ID);
+    return (s.events ?? []).some((e) => e.event === 'starting: plugin_start waits for a fetch') ? s : undefined;
+  }, 'the paused start');
+  t.is(waiting.state, 'starting');
+  t.is(selfValue(runtime, 'test.fetch.get'), undefined);
+  release();
+  const status = await running();
+  t.is(selfValue(runtime, 'test.fetch.get'), 'released');
+  t.is(status.statusMessage, 'fetched 8 + 39 chars, start entered 1 time(s)');
+});
+
 test('a fetch to a host the operator did not grant is refused: no request, an empty body, the denial in the status', async (t) => {
   const { port, seen } = await localServer(t);
-  const { status } = await probeRuntime(t, port, () => ['network', 'net:127.0.0.1:1']);
+  const status = await (await probeRuntime(t, port, () => ['network', 'net:127.0.0.1:1'])).running();
   t.is(status.statusMessage, 'fetched 0 + 0 chars, start entered 1 time(s)');
   t.deepEqual(seen, [], 'the server saw nothing');
   const denied = (status.capabilities as { denied: { capability: string; message: string }[] }).denied;

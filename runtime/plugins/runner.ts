@@ -484,8 +484,10 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     const rc = this.call((i) => i.start(this.startConfig()), 'plugin_start');
     if (this.instance !== instance) return; // trapped or timed out in plugin_start: crash() took over
     if (typeof rc === 'object') {
-      // Paused at a fetch: it stays starting (deltas wait in the inbox) until plugin_start returns.
-      this.event('plugin_start waits for a fetch');
+      // Paused at a fetch: starting (also after a reload) with deltas waiting in the inbox, no
+      // poll or PUT, until plugin_start returns.
+      this.buffering = true;
+      this.setState('starting', 'plugin_start waits for a fetch');
       rc.then(
         (result) => this.resumed(instance, () => this.started(instance, result, note)),
         (err: unknown) => this.resumed(instance, () => this.crash(err)),
