@@ -48,7 +48,6 @@ interface AsyncifyExports {
   stop_unwind: () => void;
   start_rewind: (data: number) => void;
   stop_rewind: () => void;
-  alloc: (size: number, classId: number) => number;
   pin: (ptr: number) => void;
 }
 
@@ -86,7 +85,10 @@ function asFunction(exports: WebAssembly.Exports, name: string): WasmFunction | 
 export function createAsFetch(opts: AsFetchOptions): AsFetch {
   const { host, memory, log } = opts;
   const id = host.pluginId;
+  /** The module's Asyncify exports (and __pin): absent when it was built without as-fetch's transform. */
   let wasm: AsyncifyExports | undefined;
+  /** AssemblyScript's __new, for the ArrayBuffers handed to the plugin. */
+  let alloc: ((size: number, classId: number) => number) | undefined;
   /** Asyncify's data structure (start, end of its stack), at the address the plugin gave. */
   let frame = 0;
   /** Set while a resumable call runs: a fetch may pause it. */
@@ -100,8 +102,8 @@ export function createAsFetch(opts: AsFetchOptions): AsFetch {
 
   /** A fresh ArrayBuffer in the plugin's heap holding `bytes`. */
   const place = (bytes: Uint8Array): number => {
-    if (!wasm) return 0;
-    const ptr = wasm.alloc(bytes.length, AS_BUFFER_ID) >>> 0;
+    if (!alloc) return 0;
+    const ptr = alloc(bytes.length, AS_BUFFER_ID) >>> 0;
     if (bytes.length > 0 && memory.write(ptr, bytes.length, bytes) < 0) return 0;
     return ptr;
   };
@@ -147,7 +149,10 @@ export function createAsFetch(opts: AsFetchOptions): AsFetch {
   };
 
   const fetchSync = (method: 'GET' | 'POST', urlPtr: number, headersPtr: number, bodyPtr: number): number => {
-    if (!wasm) return 0;
+    if (!wasm) {
+      refuse('the module was not built with the as-fetch Asyncify transform (no asyncify_* exports)');
+      return place(new Uint8Array(0));
+    }
     if (wasm.get_state() === STATE_REWINDING) {
       // Resuming the paused call: the answer is the import's result.
       wasm.stop_rewind();
@@ -187,10 +192,10 @@ export function createAsFetch(opts: AsFetchOptions): AsFetch {
   return {
     functions: {
       _initAsyncify(framePtr: number) {
-        if (!wasm || frame !== 0) return;
+        if (!wasm || !alloc || frame !== 0) return;
         // as-fetch points Asyncify's stack at the plugin's static data up to its stack pointer,
         // which can overwrite data; the host gives it a block of its own instead, pinned for good.
-        const data = wasm.alloc(ASYNCIFY_DATA_BYTES, AS_BLOCK_ID) >>> 0;
+        const data = alloc(ASYNCIFY_DATA_BYTES, AS_BLOCK_ID) >>> 0;
         wasm.pin(data);
         if (!memory.writeU32(framePtr, data) || !memory.writeU32((framePtr >>> 0) + 4, data + ASYNCIFY_DATA_BYTES)) {
           refuse(`_initAsyncify got a frame pointer outside memory (${framePtr >>> 0})`);
@@ -210,17 +215,17 @@ export function createAsFetch(opts: AsFetchOptions): AsFetch {
 
     bind(exports) {
       const f = (name: string) => asFunction(exports, name);
-      const [get_state, start_unwind, stop_unwind, start_rewind, stop_rewind, alloc, pin] = [
+      const [get_state, start_unwind, stop_unwind, start_rewind, stop_rewind, pin] = [
         'asyncify_get_state',
         'asyncify_start_unwind',
         'asyncify_stop_unwind',
         'asyncify_start_rewind',
         'asyncify_stop_rewind',
-        '__new',
         '__pin',
       ].map(f);
-      if (get_state && start_unwind && stop_unwind && start_rewind && stop_rewind && alloc && pin) {
-        wasm = { get_state, start_unwind, stop_unwind, start_rewind, stop_rewind, alloc, pin };
+      alloc = f('__new');
+      if (get_state && start_unwind && stop_unwind && start_rewind && stop_rewind && pin && alloc) {
+        wasm = { get_state, start_unwind, stop_unwind, start_rewind, stop_rewind, pin };
       }
     },
 
