@@ -16,6 +16,7 @@ import type { Logger } from '../runtime/log.js';
 import type { Flags } from '../runtime/capabilities/policy.js';
 import { SignalKModel } from '../runtime/model/model.js';
 import { createHostServices } from '../runtime/plugins/host-services.js';
+import { CallGuard, CallTimeoutError } from '../runtime/plugins/call-guard.js';
 import { configFile } from '../runtime/storage/plugin-storage.js';
 import { FIXTURES, http, openStream, pluginFolder, pluginStatus, selfValue } from './helpers/plugins.js';
 import { RecordingHost } from './helpers/recording-host.js';
@@ -225,6 +226,35 @@ test('WASI poll_oneoff: a clock sleep is bounded by MAX_SLEEP_MS and reported du
 
   t.is(w.call('poll_oneoff', 70_000, 1000, 1, 2000), 61);
   t.is(w.call('poll_oneoff', 0, 1000, 0, 2000), 28, 'no subscriptions: EINVAL');
+});
+
+test('a plugin sleeping in a loop (poll_oneoff) is stopped by the call bound like any busy loop', async (t) => {
+  const I32 = 0x7f;
+  // plugin_start: loop { poll_oneoff(0, 64, 1, 128) } with a 1 s relative clock subscription at 0.
+  const types = vec([
+    [0x60, 4, I32, I32, I32, I32, 1, I32], // 0: poll_oneoff
+    [0x60, 2, I32, I32, 1, I32], // 1: plugin_start
+    [0x60, 0, 1, I32], // 2: plugin_stop
+    [0x60, 1, I32, 1, I32], // 3: allocate
+  ]);
+  const body = (code: number[]): number[] => [...leb(code.length + 2), 0, ...code, 0x0b];
+  const sleepLoop = [0x03, 0x40, 0x41, 0, 0x41, 0xc0, 0x00, 0x41, 1, 0x41, 0x80, 0x01, 0x10, 0, 0x1a, 0x0c, 0, 0x0b, 0x41, 0];
+  const bytes = new Uint8Array([
+    ...[0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0],
+    ...section(1, types),
+    ...section(2, vec([[...name('wasi_snapshot_preview1'), ...name('poll_oneoff'), 0x00, 0]])),
+    ...section(3, vec([[1], [2], [3]])),
+    ...section(5, vec([[0x00, 1]])),
+    ...section(7, vec([[...name('memory'), 0x02, 0], [...name('plugin_start'), 0x00, 1], [...name('plugin_stop'), 0x00, 2], [...name('allocate'), 0x00, 3]])),
+    ...section(10, vec([body(sleepLoop), body([0x41, 0]), body([0x41, 16])])),
+    // timeout (u64 at byte 24 of the subscription) = 1e9 ns
+    ...section(11, vec([[0x00, 0x41, 24, 0x0b, ...vec([[0x00], [0xca], [0x9a], [0x3b], [0], [0], [0], [0]])]])),
+  ]);
+  const guard = new CallGuard(300);
+  const plugin = await loadPluginBytes({ id: 'sleeper', vfsRoot: tempDir(t, 'ske-vfs-'), host: new RecordingHost(), bytes, guard: (fn, what) => guard.run(fn, what) });
+  t.teardown(() => plugin.close());
+  const err = t.throws(() => guard.run(() => plugin.start('{}'), 'plugin_start'), { instanceOf: CallTimeoutError });
+  t.regex(err?.message ?? '', /plugin_start did not return within 300 ms/);
 });
 
 // ---- enableDebug ----
