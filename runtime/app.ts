@@ -58,7 +58,10 @@ export async function startRuntime(settings: Settings): Promise<Runtime> {
   assertSafeBind(settings.host, settings.security);
   const model = new SignalKModel(selfUrn(settings));
   const bus = new DeltaBus(model.selfContext);
-  bus.subscribe((msg) => model.apply(msg.delta));
+  // Only v1 deltas update the data model (v2 ones reach subscribers only, see DeltaVersion).
+  bus.subscribe((msg) => {
+    if (msg.version === 1) model.apply(msg.delta);
+  });
   const mqtt = settings.mqtt ? startMqtt(settings.mqtt, bus, model.selfContext) : undefined;
 
   // One owner per device: sources and plugins granted the same device share one open handle.

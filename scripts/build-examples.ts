@@ -1,15 +1,17 @@
 // Builds every AssemblyScript plugin of the repo (examples/<name>/ and test/fixtures/plugins/<name>/)
-// into <dir>/plugin.wasm with the real @signalk/assemblyscript-plugin-sdk. A stamp file next to the
+// into <dir>/plugin.wasm with the real @signalk/assemblyscript-plugin-sdk, and every Rust plugin
+// (a folder with Cargo.toml) with Debian's Rust toolchain when it is installed (./build-rust.ts). A stamp file next to the
 // output holds a hash of the sources and the compiler version, so an unchanged plugin is skipped
 // and `npm start` stays quick. Run as `node dist/scripts/build-examples.js`.
 
 import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { PROJECT_ROOT } from '../runtime/config/settings.js';
+import { buildRustPlugin, filesUnder, rustPluginDirs, rustToolchain } from './build-rust.js';
 
 /** Folders holding plugin packages built here. */
 export const PLUGIN_ROOTS = [join(PROJECT_ROOT, 'examples'), join(PROJECT_ROOT, 'test', 'fixtures', 'plugins')];
@@ -24,14 +26,6 @@ function packageVersion(pkg: string): string {
   const parsed: unknown = JSON.parse(text);
   const v = typeof parsed === 'object' && parsed !== null ? (parsed as Record<string, unknown>).version : undefined;
   return typeof v === 'string' ? v : 'unknown';
-}
-
-function filesUnder(dir: string): string[] {
-  if (!existsSync(dir)) return [];
-  return readdirSync(dir, { recursive: true, encoding: 'utf8' })
-    .map((f) => join(dir, f))
-    .filter((f) => statSync(f).isFile())
-    .sort();
 }
 
 /** Plugin folders: those with an assembly/index.ts entry. */
@@ -95,6 +89,18 @@ export async function buildAll(print: (line: string) => void = (l) => process.st
     const state = await buildPlugin(dir, compiler);
     const ms = (performance.now() - t0).toFixed(0);
     print(`${state === 'built' ? 'built ' : 'cached'} ${relative(PROJECT_ROOT, join(dir, OUTPUT_NAME))}${state === 'built' ? ` (${ms} ms)` : ''}`);
+  }
+  const rustDirs = rustPluginDirs(PLUGIN_ROOTS);
+  const rust = rustToolchain();
+  if (!rust.ok) {
+    if (rustDirs.length > 0) print(`skipped ${rustDirs.length} Rust plugin(s) (${rustDirs.map((d) => relative(PROJECT_ROOT, d)).join(', ')}): ${rust.reason}`);
+    return;
+  }
+  for (const dir of rustDirs) {
+    const t0 = performance.now();
+    const state = await buildRustPlugin(dir, OUTPUT_NAME, rust.version);
+    const ms = (performance.now() - t0).toFixed(0);
+    print(`${state === 'built' ? 'built ' : 'cached'} ${relative(PROJECT_ROOT, join(dir, OUTPUT_NAME))}${state === 'built' ? ` (${ms} ms, ${rust.version})` : ''}`);
   }
 }
 

@@ -8,6 +8,8 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createEnvImports } from '../runtime/abi/env.js';
 import { GuestMemory } from '../runtime/abi/memory.js';
+import { createWasiOutput } from '../runtime/abi/wasi-output.js';
+import { createLogger } from '../runtime/log.js';
 import { createWasi } from '../runtime/abi/wasi.js';
 import { STREAM_PATH } from '../runtime/api/stream.js';
 import { DeltaBus } from '../runtime/bus/bus.js';
@@ -129,7 +131,7 @@ test('WASI: sock_* calls on the stdio descriptors are refused (node:wasi crashed
   const memory = new WebAssembly.Memory({ initial: 1 });
   const guest = new GuestMemory();
   guest.attach(memory);
-  const wasi = createWasi(dir, guest);
+  const wasi = createWasi(dir, guest, { pluginId: 'test', output: createWasiOutput(createLogger('test')) });
   wasi.initialize({ exports: { memory } } as unknown as WebAssembly.Instance);
   t.teardown(() => wasi.close());
   const view = new DataView(memory.buffer);

@@ -130,12 +130,12 @@ test('subscription filters match paths with wildcards and contexts with vessels.
 test('the config file keeps upstream keys and defaults to enabled', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ske-pcfg-'));
   const file = join(dir, 'p', 'p.json');
-  t.deepEqual(readPluginConfig(file), { enabled: true, configuration: undefined });
+  t.deepEqual(readPluginConfig(file), { enabled: true, enableDebug: false, configuration: undefined });
   writeFileSync(join(dir, 'up.json'), JSON.stringify({ enabled: false, enableDebug: true, configuration: { a: 1 } }));
   writePluginConfig(join(dir, 'up.json'), { configuration: { a: 2 } });
   t.deepEqual(JSON.parse(readFileSync(join(dir, 'up.json'), 'utf8')), { enabled: false, enableDebug: true, configuration: { a: 2 } });
   writePluginConfig(file, { enabled: false });
-  t.deepEqual(readPluginConfig(file), { enabled: false, configuration: {} });
+  t.deepEqual(readPluginConfig(file), { enabled: false, enableDebug: false, configuration: {} });
   writeFileSync(join(dir, 'corrupt.json'), '[1,');
   t.throws(() => readPluginConfig(join(dir, 'corrupt.json')));
 });

@@ -127,7 +127,7 @@ test('a configuration that breaks the plugin schema is refused, naming each prop
 
   // Never configured: started with the schema's defaults.
   await waitFor(() => echoed(), 'the first start');
-  t.deepEqual(echoed(), { factor: 2 });
+  t.deepEqual(echoed(), { factor: 2, enableDebug: false }, 'enableDebug at the root, as upstream passes it');
   t.like((await http(runtime, 'GET', '/plugins/config-echo/config')).body, { enabled: true, schema: SCHEMA });
 
   const bad = await http(runtime, 'PUT', '/plugins/config-echo/config', { configuration: { factor: 11, label: 'c' } });
@@ -138,11 +138,11 @@ test('a configuration that breaks the plugin schema is refused, naming each prop
   });
   const wrongType = await http(runtime, 'PUT', '/plugins/config-echo/config', { configuration: { factor: 'high' } });
   t.deepEqual((wrongType.body as { details: string[] }).details, ['configuration.factor: must be number, got string "high"']);
-  t.deepEqual(echoed(), { factor: 2 }, 'a refused configuration changes nothing');
+  t.deepEqual(echoed(), { factor: 2, enableDebug: false }, 'a refused configuration changes nothing');
 
   const ok = await http(runtime, 'PUT', '/plugins/config-echo/config', { configuration: { label: 'b' } });
   t.is(ok.status, 200, JSON.stringify(ok.body));
-  t.deepEqual(echoed(), { label: 'b', factor: 2 }, 'restarted with the new configuration, defaults filled in');
+  t.deepEqual(echoed(), { label: 'b', factor: 2, enableDebug: false }, 'restarted with the new configuration, defaults filled in');
   const file = join(dataDir, 'plugin-config-data', 'config-echo', 'config-echo.json');
   t.deepEqual(JSON.parse(readFileSync(file, 'utf8')), { enabled: true, configuration: { label: 'b', factor: 2 } });
 });

@@ -1,9 +1,9 @@
 import test from 'ava';
 import { basename } from 'node:path';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadSettings, parseSettings, demoSettings, DEMO_LOG, SettingsError } from '../runtime/config/settings.js';
+import { loadSettings, parseSettings, demoSettings, DEMO_LOG, PROJECT_ROOT, SettingsError } from '../runtime/config/settings.js';
 
 const file = '/etc/signalk-edge/settings.json';
 
@@ -49,6 +49,8 @@ test('the demo default replays the bundled log on localhost', (t) => {
   t.is(s.host, '127.0.0.1');
   t.is(s.port, 3000);
   t.like(s.sources[0], { type: 'replay', file: DEMO_LOG, loop: true });
-  // Every library example, not the command-plugin one (no serial port in the demo, ~90 MB sandbox).
-  t.deepEqual(s.plugins.dirs.map((d) => basename(d)).sort(), ['anchor-light', 'nmea-proprietary', 'trip-log', 'true-wind']);
+  // Every library example that is built, not the command-plugin one (no serial port in the demo,
+  // ~90 MB sandbox); the Rust example only where Debian's toolchain built it.
+  const rust = existsSync(join(PROJECT_ROOT, 'examples', 'depth-watch-rust', 'plugin.wasm')) ? ['depth-watch-rust'] : [];
+  t.deepEqual(s.plugins.dirs.map((d) => basename(d)).sort(), ['anchor-light', ...rust, 'nmea-proprietary', 'trip-log', 'true-wind']);
 });

@@ -70,6 +70,20 @@ export class GuestMemory {
     return this.write(ptr, max, encoder.encode(text));
   }
 
+  /** Little-endian u32 at ptr; undefined when out of bounds. */
+  readU32(ptr: number): number | undefined {
+    const v = this.view(ptr, 4);
+    return v ? new DataView(v.buffer, v.byteOffset, 4).getUint32(0, true) : undefined;
+  }
+
+  /** Little-endian u32 at ptr; false when out of bounds. */
+  writeU32(ptr: number, value: number): boolean {
+    const v = this.view(ptr, 4);
+    if (!v) return false;
+    new DataView(v.buffer, v.byteOffset, 4).setUint32(0, value >>> 0, true);
+    return true;
+  }
+
   /** Little-endian u16 at ptr; false when out of bounds. */
   writeU16(ptr: number, value: number): boolean {
     const v = this.view(ptr, 2);

@@ -1,6 +1,7 @@
 // WASI preview1 for a plugin: node:wasi with the plugin's VFS folder as its only preopen (`/`),
-// no environment variables, no arguments, and proc_exit returning to the host instead of ending
-// the process.
+// the environment upstream gives (PLUGIN_ID only), no arguments, stdout/stderr as rate-limited
+// log lines (./wasi-output.ts), a bounded poll_oneoff sleep (./wasi-poll.ts), and proc_exit
+// returning to the host instead of ending the process.
 //
 // Measured (test/vfs.test.ts, test/sandbox.test.ts): node:wasi (uvwasi) confines paths lexically:
 // `../` stops at the VFS root, and a symlink it follows itself resolves inside the sandbox. The
@@ -14,9 +15,10 @@
 //   what a symlink resolves to inside the sandbox, never of the symlink itself);
 // - stdin/stdout/stderr were the runtime's own descriptors: fd_close(1) closed the runtime's
 //   stdout, fd_read(0) could block the event loop on a terminal. They are /dev/null here, and
-//   cannot be closed or renumbered;
-// - proc_raise signalled the runtime process itself (SIGKILL ended it); poll_oneoff slept on the
-//   event loop's thread, where the call guard cannot interrupt it. Both are refused;
+//   cannot be closed or renumbered (writes to 1 and 2 go to the log, not to the descriptor);
+// - proc_raise signalled the runtime process itself (SIGKILL ended it): refused. poll_oneoff slept
+//   on the event loop's thread for as long as asked, where the call guard cannot interrupt it: its
+//   sleep is bounded (./wasi-poll.ts);
 // - sock_accept on a stdio descriptor (/dev/null) crashed the whole process (node:wasi, Node 20:
 //   segmentation fault; found by the fuzzer). A plugin has no WASI socket (its sockets are the
 //   env sk_* functions), so every sock_* call is refused;
@@ -30,9 +32,10 @@ import { openSync } from 'node:fs';
 import type { GuestMemory } from './memory.js';
 import { ERRNO_NOTCAPABLE, VfsPaths, type LastComponent } from './wasi-paths.js';
 import { VfsQuota } from './vfs-quota.js';
+import type { WasiOutput } from './wasi-output.js';
+import { createPollOneoff } from './wasi-poll.js';
 
 const ERRNO_DQUOT = 19;
-const ERRNO_NOTSUP = 58;
 const ERRNO_OVERFLOW = 61;
 const LOOKUP_SYMLINK_FOLLOW = 1;
 
@@ -41,7 +44,12 @@ type WasiFunction = (...args: number[]) => number;
 export interface PluginWasi {
   /** The `wasi_snapshot_preview1` import object. */
   readonly imports: Record<string, unknown>;
-  /** Binds WASI to the instance's memory and runs `_initialize` when exported (library plugins). */
+  /**
+   * Binds WASI to the instance's memory and runs its initialisation once: `_initialize` when
+   * exported (Rust), or `_start` for a library plugin built as a WASI program (TinyGo and other
+   * toolchains: `_start` initialises the runtime, then the plugin exports are used). Throws when
+   * `_start` exits with a non-zero code.
+   */
   initialize(instance: WebAssembly.Instance): void;
   /** Closes every descriptor the instance still holds (uvwasi leaves them open). */
   close(): void;
@@ -102,10 +110,27 @@ function iovecBytes(memory: GuestMemory, iovs: number, count: number): number | 
   return total;
 }
 
-/** `quotaBytes`: disk space the VFS may hold (limits.plugins.storageMB); unbounded when absent. */
-export function createWasi(vfsRoot: string, memory: GuestMemory, quotaBytes?: number): PluginWasi {
+export interface WasiOptions {
+  /** The plugin's id, given as the environment variable PLUGIN_ID (as upstream does). */
+  pluginId: string;
+  /** Where the plugin's stdout and stderr go. */
+  output: WasiOutput;
+  /** Disk space the VFS may hold (limits.plugins.storageMB); unbounded when absent. */
+  quotaBytes?: number;
+}
+
+export function createWasi(vfsRoot: string, memory: GuestMemory, opts: WasiOptions): PluginWasi {
   const nullFd = stdio();
-  const wasi = new WASI({ version: 'preview1', args: [], env: {}, preopens: { '/': vfsRoot }, returnOnExit: true, stdin: nullFd, stdout: nullFd, stderr: nullFd });
+  const wasi = new WASI({
+    version: 'preview1',
+    args: [],
+    env: { PLUGIN_ID: opts.pluginId },
+    preopens: { '/': vfsRoot },
+    returnOnExit: true,
+    stdin: nullFd,
+    stdout: nullFd,
+    stderr: nullFd,
+  });
   const imports = { ...(wasi.getImportObject() as { wasi_snapshot_preview1: Record<string, unknown> }).wasi_snapshot_preview1 };
   const fn = (name: string): WasiFunction => imports[name] as WasiFunction;
   const readlink = fn('path_readlink');
@@ -113,6 +138,7 @@ export function createWasi(vfsRoot: string, memory: GuestMemory, quotaBytes?: nu
   const link = fn('path_link');
   const open = fn('path_open');
   const fdClose = fn('fd_close');
+  const fdWrite = fn('fd_write');
   const renumber = fn('fd_renumber');
   const vfs = new VfsPaths(vfsRoot);
 
@@ -168,16 +194,36 @@ export function createWasi(vfsRoot: string, memory: GuestMemory, quotaBytes?: nu
     if (errno === 0) vfs.renumbered(from, to);
     return errno;
   };
-  if (quotaBytes !== undefined) {
-    const quota = new VfsQuota(vfsRoot, quotaBytes);
-    const fdWrite = fn('fd_write');
+  imports.proc_raise = (): number => ERRNO_NOTCAPABLE;
+  for (const name of ['sock_accept', 'sock_recv', 'sock_send', 'sock_shutdown']) imports[name] = (): number => ERRNO_NOTCAPABLE;
+  imports.poll_oneoff = createPollOneoff(memory);
+  imports.fd_write = (fd: number, iovs: number, count: number, nwrittenPtr: number): number => {
+    if (fd !== 1 && fd !== 2) return fdWrite(fd, iovs, count, nwrittenPtr);
+    const list = memory.view(iovs, (count >>> 0) * 8);
+    const nwritten = memory.view(nwrittenPtr, 4);
+    if (!list || !nwritten) return ERRNO_OVERFLOW;
+    const vecs = new DataView(list.buffer, list.byteOffset, list.byteLength);
+    let total = 0;
+    for (let i = 0; i < count >>> 0; i++) {
+      const bytes = memory.view(vecs.getUint32(i * 8, true), vecs.getUint32(i * 8 + 4, true));
+      if (!bytes) return ERRNO_OVERFLOW;
+      opts.output.write(fd, bytes);
+      total += bytes.length;
+    }
+    new DataView(nwritten.buffer, nwritten.byteOffset, 4).setUint32(0, total, true);
+    return 0;
+  };
+  // After the stdout/stderr routing above, so the quota's checks wrap it.
+  if (opts.quotaBytes !== undefined) {
+    const quota = new VfsQuota(vfsRoot, opts.quotaBytes);
+    const fdWriteOut = fn('fd_write');
     const fdPwrite = fn('fd_pwrite');
     const fdAllocate = fn('fd_allocate');
     const setSize = fn('fd_filestat_set_size');
     // stdio is /dev/null: writing there costs no disk.
     const fits = (fd: number, bytes: number | undefined): boolean => isStdio(fd) || bytes === undefined || quota.admit(bytes);
     imports.fd_write = (fd: number, iovs: number, count: number, written: number): number =>
-      fits(fd, iovecBytes(memory, iovs, count)) ? fdWrite(fd, iovs, count, written) : ERRNO_DQUOT;
+      fits(fd, iovecBytes(memory, iovs, count)) ? fdWriteOut(fd, iovs, count, written) : ERRNO_DQUOT;
     imports.fd_pwrite = (fd: number, iovs: number, count: number, offset: bigint, written: number): number =>
       fits(fd, iovecBytes(memory, iovs, count)) ? (fdPwrite as unknown as (...a: unknown[]) => number)(fd, iovs, count, offset, written) : ERRNO_DQUOT;
     imports.fd_allocate = (fd: number, offset: bigint, len: bigint): number =>
@@ -185,21 +231,25 @@ export function createWasi(vfsRoot: string, memory: GuestMemory, quotaBytes?: nu
     imports.fd_filestat_set_size = (fd: number, size: bigint): number =>
       fits(fd, Number(size)) ? (setSize as unknown as (...a: unknown[]) => number)(fd, size) : ERRNO_DQUOT;
   }
-  imports.proc_raise = (): number => ERRNO_NOTCAPABLE;
-  for (const name of ['sock_accept', 'sock_recv', 'sock_send', 'sock_shutdown']) imports[name] = (): number => ERRNO_NOTCAPABLE;
-  imports.poll_oneoff = (): number => ERRNO_NOTSUP;
   let bound = false;
   return {
     imports,
     initialize(instance) {
       bound = true;
-      wasi.initialize(instance);
+      if (typeof instance.exports._start !== 'function') {
+        wasi.initialize(instance);
+        return;
+      }
+      // proc_exit returns here as the exit code (returnOnExit); returning from _start is 0.
+      const code = wasi.start(instance);
+      if (code !== 0) throw new Error(`_start exited with code ${code}`);
     },
     close() {
       // node:wasi serves no call before it has a memory: bind a throwaway one when instantiation failed.
       if (!bound) wasi.initialize({ exports: { memory: new WebAssembly.Memory({ initial: 0 }) } } as unknown as WebAssembly.Instance);
       bound = true;
       for (const fd of vfs.drain()) fdClose(fd);
+      opts.output.flush();
     },
   };
 }

@@ -6,10 +6,20 @@ import { parseDelta, type Delta } from './delta.js';
 
 const log = createLogger('bus');
 
+/**
+ * Signal K data model version of a delta, as upstream's handleMessage takes it: 1 updates the full
+ * (v1) model and reaches subscribers; 2 (v2 API data such as course calculations) reaches
+ * subscribers only and is not merged into the v1 tree.
+ */
+export type DeltaVersion = 1 | 2;
+
 /** A delta on the bus. `json` is computed on first use and shared by every subscriber. */
 export class BusDelta {
   private encoded: string | undefined;
-  constructor(readonly delta: Delta) {}
+  constructor(
+    readonly delta: Delta,
+    readonly version: DeltaVersion = 1,
+  ) {}
   get json(): string {
     if (this.encoded === undefined) this.encoded = JSON.stringify(this.delta);
     return this.encoded;
@@ -35,7 +45,7 @@ export class DeltaBus {
    * Publishes an untrusted delta. Returns the rejection reason, or undefined when accepted.
    * `origin` names the producer in the log line of a rejection.
    */
-  publish(input: unknown, origin: string): string | undefined {
+  publish(input: unknown, origin: string, version: DeltaVersion = 1): string | undefined {
     const parsed = parseDelta(input);
     if (!parsed.ok) {
       this.stats.rejected++;
@@ -43,15 +53,15 @@ export class DeltaBus {
       log.limited('warn', `reject:${origin}`, `rejected delta from ${origin}: ${parsed.reason}`);
       return parsed.reason;
     }
-    this.deliver(parsed.delta);
+    this.deliver(parsed.delta, version);
     return undefined;
   }
 
-  private deliver(delta: Delta): void {
+  private deliver(delta: Delta, version: DeltaVersion): void {
     this.stats.accepted++;
     // Resolved here, once, so the shared JSON text is right for every subscriber as it is.
     if (delta.context === undefined || delta.context === 'vessels.self') delta = { ...delta, context: this.selfContext };
-    const msg = new BusDelta(delta);
+    const msg = new BusDelta(delta, version);
     // Snapshot: a listener may unsubscribe itself while being called.
     const ls = this.listeners;
     for (let i = 0; i < ls.length; i++) {

@@ -113,11 +113,14 @@ export class CapabilityPolicy {
   }
 }
 
-/** Upstream booleans that stand for a broad request: serialPorts → any serial device, rawSockets → any host. */
+/**
+ * Upstream booleans that stand for a broad request: serialPorts → any serial device, rawSockets and
+ * network (HTTP fetch) → any host; the operator's net: grants say which.
+ */
 function implicitRequests(flags: Flags): Grant[] {
   const out: Grant[] = [];
   if (flags.serialPorts) out.push({ kind: 'serial', device: '*', write: false });
-  if (flags.rawSockets) out.push({ kind: 'net', host: '*', port: '*' });
+  if (flags.rawSockets || flags.network) out.push({ kind: 'net', host: '*', port: '*' });
   return out;
 }
 

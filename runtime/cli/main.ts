@@ -1,9 +1,10 @@
 #!/usr/bin/env node
 // signalk-edge command line: `run` (default) starts the runtime; `doctor` checks the install;
-// `compile` fills the AOT cache; `grant`/`revoke`/`grants` manage what plugins may touch.
+// `compile` fills the AOT cache; `grant`/`revoke`/`grants` manage what plugins may touch;
+// `import-signalk-config` moves WASM plugins over from a signalk-server config folder.
 
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { demoSettings, defaultDataDir, loadSettings, SettingsError, type Settings } from '../config/settings.js';
 import { startRuntime } from '../app.js';
@@ -15,6 +16,7 @@ import { formatReport, runDoctor } from './doctor.js';
 import { engineOptions } from '../plugins/engine-options.js';
 import { UnsafeStartError } from '../security/settings.js';
 import { accessCommand, SecurityCommandError, userCommand } from './security.js';
+import { formatImportReport, importSignalkConfig, ImportError } from './import-signalk.js';
 
 const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port N] [--board ID]
        signalk-edge doctor [--settings FILE] [--data DIR] [--board ID]
@@ -24,6 +26,7 @@ const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port 
        signalk-edge grants [<plugin-id>] [--settings FILE] [--data DIR]
        signalk-edge user add|passwd|remove|list [<name>] [--permission P] [--settings FILE] [--data DIR]
        signalk-edge access list|approve|deny|revoke [<id>] [--permission P] [--settings FILE] [--data DIR]
+       signalk-edge import-signalk-config <dir> [--plugins DIR] [--settings FILE] [--data DIR]
 
   run        start the runtime (default). Without --settings it reads <data>/settings.json,
              and without that file it replays the bundled demo passage and loads the example plugins.
@@ -45,7 +48,11 @@ const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port 
              readwrite or admin
   access     device access requests (POST /signalk/v1/access/requests): list them and the approved
              devices, approve (optionally with another --permission) or deny a request by its id or
-             client id, revoke an approved device (its token stops working)`;
+             client id, revoke an approved device (its token stops working)
+  import-signalk-config  copy the WASM plugins of a signalk-server config folder (e.g. ~/.signalk)
+             here: packages into --plugins DIR (default: the first plugins.dirs of the settings),
+             plugin-config-data/<id>.json and their VFS files into the data folder. Overwrites
+             nothing, grants nothing; reports what it took, what it left, and the grants to give`;
 
 function resolveSettings(values: { settings?: string; data?: string; port?: string }): { settings: Settings; from: string } {
   const dataDir = values.data ?? defaultDataDir();
@@ -157,6 +164,20 @@ async function securityCommand(command: 'user' | 'access', args: string[]): Prom
   console.log(lines.join('\n'));
 }
 
+function importCommand(args: string[]): void {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { settings: { type: 'string' }, data: { type: 'string' }, plugins: { type: 'string' } } });
+  const [from] = positionals;
+  if (from === undefined || positionals.length > 1) throw new ImportError(`import-signalk-config needs one folder\n${USAGE}`);
+  const { settings, from: settingsFrom } = resolveSettings(values);
+  // The demo's plugin folders are the bundled examples: never a place to install into.
+  const demo = settingsFrom.startsWith('built-in demo');
+  const pluginDir = values.plugins ?? (demo ? undefined : settings.plugins.dirs[0]);
+  if (pluginDir === undefined) throw new ImportError('no plugin folder to install into: pass --plugins DIR, or set plugins.dirs in the settings');
+  const report = importSignalkConfig({ from, pluginDir, settings });
+  console.log(formatImportReport(report, from));
+  if (demo || !settings.plugins.dirs.includes(resolve(pluginDir))) console.log(`note: the runtime loads plugins from its settings' plugins.dirs; add ${pluginDir} there if it is not listed`);
+}
+
 async function main(argv: string[]): Promise<void> {
   const [first, ...rest] = argv;
   const command = first === undefined || first.startsWith('-') ? 'run' : first;
@@ -175,6 +196,8 @@ async function main(argv: string[]): Promise<void> {
     case 'user':
     case 'access':
       return securityCommand(command, args);
+    case 'import-signalk-config':
+      return importCommand(args);
     case 'help':
       console.log(USAGE);
       return;
@@ -195,7 +218,7 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     process.exitCode = 2;
     return;
   }
-  if (err instanceof GrantCommandError || err instanceof GrantsFileError || err instanceof SecurityCommandError) {
+  if (err instanceof GrantCommandError || err instanceof GrantsFileError || err instanceof SecurityCommandError || err instanceof ImportError) {
     console.error(`signalk-edge: ${err.message}`);
     process.exitCode = 2;
     return;

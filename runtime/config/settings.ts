@@ -107,7 +107,8 @@ export const VALID_BAUD_RATES = [4800, 9600, 19200, 38400, 57600, 115200, 230400
  * and its Wasmer sandbox would cost about 90 MB to sit idle.
  */
 export function demoSettings(dataDir = defaultDataDir()): Settings {
-  const examples = discoverPlugins([join(PROJECT_ROOT, 'examples')]).flatMap((p) => (p.ok && !p.manifest.command ? [p.manifest.dir] : []));
+  // Examples not built are left out too (the Rust one, where Debian's Rust toolchain is missing).
+  const examples = discoverPlugins([join(PROJECT_ROOT, 'examples')]).flatMap((p) => (p.ok && !p.manifest.command && existsSync(p.manifest.wasmPath) ? [p.manifest.dir] : []));
   return {
     port: 3000,
     host: '127.0.0.1',

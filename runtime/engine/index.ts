@@ -8,6 +8,9 @@ import { createEnvImports } from '../abi/env.js';
 import { createHalImports, HAL_MODULE, type HalHost, type HalImports } from '../abi/hal.js';
 import { GuestMemory } from '../abi/memory.js';
 import { createWasi, type PluginWasi } from '../abi/wasi.js';
+import { createWasiOutput } from '../abi/wasi-output.js';
+import { AS_FETCH_MODULE, createAsFetch, type AsFetch } from '../abi/as-fetch.js';
+import { nodeHttpTransport, type HttpTransport } from '../abi/http-transport.js';
 import { createLogger } from '../log.js';
 import { PluginLoadError } from './errors.js';
 import { asFunction, createMarshal, detectKind, type Marshal, type PluginKind } from './marshal.js';
@@ -33,10 +36,15 @@ export interface LoadOptions {
   cacheDir?: string;
   /** Hardware access under grants; without it the module gets no `signalk_hal` functions. */
   hal?: HalHost;
-  /** Bounds the plugin code that runs while loading (start function, `_initialize`, plugin_name/id/schema). */
+  /**
+   * Bounds plugin code the caller does not call itself: what runs while loading (start function,
+   * `_initialize`/`_start`, plugin_name/id/schema) and plugin_start resuming after a fetch.
+   */
   guard?: <T>(fn: () => T, what: string) => T;
   /** Disk space the plugin's VFS may hold (limits.plugins.storageMB); unbounded when absent. */
   storageQuotaBytes?: number;
+  /** HTTP client of plugin fetches (as-fetch); node:http/https when absent. */
+  httpTransport?: HttpTransport;
 }
 
 /** Name of the export upstream calls for a PUT on (context, path). */
@@ -72,17 +80,20 @@ export async function loadPluginBytes(opts: Omit<LoadOptions, 'wasmPath'> & { by
   if (typeof kind !== 'string') throw new PluginLoadError(id, kind.reason);
 
   const memory = new GuestMemory();
+  const pluginLog = createLogger(`plugin ${id}`);
   const env = createEnvImports(host, memory);
+  const asFetch = createAsFetch({ host, memory, transport: opts.httpTransport ?? nodeHttpTransport, log: pluginLog });
   const hal = opts.hal ? createHalImports(opts.hal, memory) : undefined;
   let wasi: PluginWasi | undefined;
   const release = (): void => {
     env.close();
+    asFetch.close();
     wasi?.close();
     hal?.close().catch((err: unknown) => log.warn(`plugin ${id}: closing HAL handles failed: ${message(err)}`));
   };
   try {
-    wasi = createWasi(opts.vfsRoot, memory, opts.storageQuotaBytes);
-    const imports: Record<string, Record<string, unknown>> = { env: env.functions, wasi_snapshot_preview1: wasi.imports };
+    wasi = createWasi(opts.vfsRoot, memory, { pluginId: id, output: createWasiOutput(pluginLog), quotaBytes: opts.storageQuotaBytes });
+    const imports: Record<string, Record<string, unknown>> = { env: env.functions, wasi_snapshot_preview1: wasi.imports, [AS_FETCH_MODULE]: asFetch.functions };
     if (hal) imports[HAL_MODULE] = hal.functions;
     checkImports(id, module, imports);
     const wasiLayer = wasi;
@@ -98,12 +109,14 @@ export async function loadPluginBytes(opts: Omit<LoadOptions, 'wasmPath'> & { by
       const mem = instance.exports.memory;
       if (!(mem instanceof WebAssembly.Memory)) throw new PluginLoadError(id, 'the module exports no memory named "memory"');
       memory.attach(mem);
+      asFetch.bind(instance.exports);
       try {
         wasiLayer.initialize(instance);
       } catch (err) {
-        throw new PluginLoadError(id, `initialization (_initialize) failed: ${message(err)}`);
+        throw new PluginLoadError(id, `initialization (_initialize or _start) failed: ${message(err)}`);
       }
-      return new LibraryPlugin(id, kind, instance.exports, createMarshal(kind, instance.exports, memory), hal, release);
+      const reenter = (fn: () => number): number => (opts.guard ? opts.guard(fn, 'plugin_start, resumed after a fetch') : fn());
+      return new LibraryPlugin(id, kind, instance.exports, createMarshal(kind, instance.exports, memory), hal, { asFetch, reenter }, release);
     };
     return opts.guard ? opts.guard(start, 'loading the module') : start();
   } catch (err) {
@@ -128,6 +141,7 @@ class LibraryPlugin implements PluginInstance {
     private readonly exports: WebAssembly.Exports,
     private readonly marshal: Marshal,
     readonly hal: HalImports | undefined,
+    private readonly fetch: { asFetch: AsFetch; reenter: (fn: () => number) => number },
     private readonly releaseImports: () => void,
   ) {
     this.exportedId = this.optionalString('plugin_id');
@@ -166,8 +180,10 @@ class LibraryPlugin implements PluginInstance {
     return f;
   }
 
-  start(configJson: string): number {
-    return this.marshal.callWithBytes(this.fn('plugin_start'), configJson);
+  /** A promise when plugin_start paused for a fetch (see runtime/abi/as-fetch.ts). */
+  start(configJson: string): number | Promise<number> {
+    const { asFetch, reenter } = this.fetch;
+    return this.marshal.callWithBytes(this.fn('plugin_start'), configJson, (call) => asFetch.resumable(call, reenter));
   }
 
   stop(): number {

@@ -27,8 +27,13 @@ export function asFunction(exports: WebAssembly.Exports, name: string): WasmFunc
 /** Plugin kind from the export names, as upstream decides it; a string is the reason it is neither. */
 export function detectKind(exportNames: ReadonlySet<string>): PluginKind | { reason: string } {
   const has = (n: string): boolean => exportNames.has(n);
-  if (has('_start')) return { reason: 'a WASI command module (exports _start), not a library plugin (needs plugin_start)' };
-  if (!has('plugin_start')) return { reason: 'not a Signal K plugin: no plugin_start export' };
+  // A `_start` module with the plugin exports is a library plugin whose `_start` runs once at load
+  // (TinyGo); without them it is a WASI program, which runs only as a declared command plugin.
+  if (!has('plugin_start')) {
+    return has('_start')
+      ? { reason: 'a WASI command module (exports _start but no plugin_start): declare "signalkEdge": {"kind": "command"} in package.json to run it as a command plugin' }
+      : { reason: 'not a Signal K plugin: no plugin_start export' };
+  }
   if (!has('plugin_stop')) return { reason: 'not a Signal K plugin: no plugin_stop export' };
   if (has('allocate')) return 'rust';
   if (!has('plugin_name') && !has('plugin_id')) return { reason: 'not a Signal K plugin: exports neither plugin_name nor plugin_id' };
@@ -40,15 +45,36 @@ export interface Marshal {
   readonly kind: PluginKind;
   /** Calls an export that returns a string (plugin_name, plugin_schema, plugin_id). */
   callReturningString(fn: WasmFunction): string;
-  /** Calls fn(ptr, len) with `text` as UTF-8 bytes (plugin_start). */
-  callWithBytes(fn: WasmFunction, text: string): number;
+  /**
+   * Calls fn(ptr, len) with `text` as UTF-8 bytes (plugin_start) through `run`, which may return a
+   * promise when the call pauses (./as-fetch.ts); the bytes stay in place until it settles.
+   */
+  callWithBytes(fn: WasmFunction, text: string, run?: (call: () => number) => number | Promise<number>): number | Promise<number>;
   /** Calls fn with `text` as the kind's string argument (delta_handler). */
   callWithString(fn: WasmFunction, text: string): void;
   /** Calls a PUT handler export with the value JSON; returns its response JSON. */
   callPutHandler(fn: WasmFunction, valueJson: string): string;
 }
 
-class HostMarshalError extends Error {}
+export class HostMarshalError extends Error {}
+
+/**
+ * The bytes of an AssemblyScript object (String, ArrayBuffer) at ptr: its size is the u32 in the
+ * object header just before it. Throws when it lies outside memory or exceeds `max`.
+ */
+export function readAsObject(memory: GuestMemory, ptr: number, max = Number.MAX_SAFE_INTEGER): Uint8Array {
+  const header = memory.view((ptr >>> 0) - 4, 4);
+  if (!header) throw new HostMarshalError(`object pointer ${ptr >>> 0} is outside memory`);
+  const size = new DataView(header.buffer, header.byteOffset, 4).getUint32(0, true);
+  const body = memory.view(ptr, size, max);
+  if (!body) throw new HostMarshalError(`object at ${ptr >>> 0} (${size} bytes) is outside memory or over ${max} bytes`);
+  return body;
+}
+
+/** An AssemblyScript string (UTF-16) at ptr; '' for a null pointer. */
+export function readAsString(memory: GuestMemory, ptr: number, max?: number): string {
+  return ptr === 0 ? '' : utf16.decode(readAsObject(memory, ptr, max));
+}
 
 function assemblyScript(exports: WebAssembly.Exports, memory: GuestMemory): Marshal {
   const alloc = asFunction(exports, '__new')!;
@@ -65,15 +91,7 @@ function assemblyScript(exports: WebAssembly.Exports, memory: GuestMemory): Mars
   const release = (ptr: number): void => {
     if (unpin) unpin(ptr);
   };
-  const readString = (ptr: number): string => {
-    if (ptr === 0) return '';
-    const header = memory.view((ptr >>> 0) - 4, 4);
-    if (!header) throw new HostMarshalError(`string pointer ${ptr >>> 0} is outside memory`);
-    const size = new DataView(header.buffer, header.byteOffset, 4).getUint32(0, true);
-    const body = memory.view(ptr, size);
-    if (!body) throw new HostMarshalError(`string at ${ptr >>> 0} (${size} bytes) is outside memory`);
-    return utf16.decode(body);
-  };
+  const readString = (ptr: number): string => readAsString(memory, ptr);
   const withString = <T>(text: string, body: (ptr: number) => T): T => {
     const ptr = place(Buffer.from(text, 'utf16le'), AS_STRING_ID);
     try {
@@ -86,14 +104,10 @@ function assemblyScript(exports: WebAssembly.Exports, memory: GuestMemory): Mars
   return {
     kind: 'assemblyscript',
     callReturningString: (fn) => readString(fn()),
-    callWithBytes(fn, text) {
+    callWithBytes(fn, text, run = (call) => call()) {
       const bytes = encoder.encode(text);
       const ptr = place(bytes, AS_BUFFER_ID);
-      try {
-        return fn(ptr, bytes.length);
-      } finally {
-        release(ptr);
-      }
+      return keepUntilSettled(() => run(() => fn(ptr, bytes.length)), () => release(ptr));
     },
     callWithString(fn, text) {
       withString(text, (ptr) => fn(ptr));
@@ -105,13 +119,20 @@ function assemblyScript(exports: WebAssembly.Exports, memory: GuestMemory): Mars
 function rust(exports: WebAssembly.Exports, memory: GuestMemory): Marshal {
   const allocate = asFunction(exports, 'allocate')!;
   const deallocate = asFunction(exports, 'deallocate');
-  const withBuffer = <T>(size: number, body: (ptr: number) => T): T => {
+  const reserve = (size: number): number => {
     const ptr = allocate(size) >>> 0;
     if (ptr === 0 || !memory.view(ptr, size)) throw new HostMarshalError(`allocate(${size}) returned an unusable pointer (${ptr})`);
+    return ptr;
+  };
+  const free = (ptr: number, size: number): void => {
+    if (deallocate) deallocate(ptr, size);
+  };
+  const withBuffer = <T>(size: number, body: (ptr: number) => T): T => {
+    const ptr = reserve(size);
     try {
       return body(ptr);
     } finally {
-      if (deallocate) deallocate(ptr, size);
+      free(ptr, size);
     }
   };
   const withBytes = <T>(text: string, body: (ptr: number, len: number) => T): T => {
@@ -129,13 +150,35 @@ function rust(exports: WebAssembly.Exports, memory: GuestMemory): Marshal {
   return {
     kind: 'rust',
     callReturningString: (fn) => withBuffer(RUST_OUT_MAX, (out) => readOut(out, fn(out, RUST_OUT_MAX))),
-    callWithBytes: (fn, text) => withBytes(text, (ptr, len) => fn(ptr, len)),
+    callWithBytes(fn, text, run = (call) => call()) {
+      const bytes = encoder.encode(text);
+      const size = Math.max(bytes.length, 1);
+      const ptr = reserve(size);
+      memory.write(ptr, bytes.length, bytes);
+      return keepUntilSettled(() => run(() => fn(ptr, bytes.length)), () => free(ptr, size));
+    },
     callWithString(fn, text) {
       withBytes(text, (ptr, len) => fn(ptr, len));
     },
     callPutHandler: (fn, valueJson) =>
       withBytes(valueJson, (ptr, len) => withBuffer(RUST_OUT_MAX, (out) => readOut(out, fn(ptr, len, out, RUST_OUT_MAX)))),
   };
+}
+
+/** Runs body; `release` once its result is known (after the promise settles when it returns one). */
+function keepUntilSettled(body: () => number | Promise<number>, release: () => void): number | Promise<number> {
+  let result: number | Promise<number>;
+  try {
+    result = body();
+  } catch (err) {
+    release();
+    throw err;
+  }
+  if (typeof result === 'number') {
+    release();
+    return result;
+  }
+  return result.finally(release);
 }
 
 export function createMarshal(kind: PluginKind, exports: WebAssembly.Exports, memory: GuestMemory): Marshal {

@@ -40,7 +40,8 @@ export interface PluginInstance {
   readonly kind?: 'assemblyscript' | 'rust';
   /** What `plugin_id()` returned, when exported (upstream otherwise derives the id from package.json). */
   readonly exportedId?: string | undefined;
-  start(configJson: string): number;
+  /** plugin_start's result; a promise of it when the call paused for a fetch (AssemblyScript as-fetch). */
+  start(configJson: string): number | Promise<number>;
   stop(): number;
   /** Hands one delta (JSON text) to the plugin's `delta_handler`. Throws on trap. */
   deliverDelta(json: string): void;

@@ -3,6 +3,7 @@
 // runner publishes after the current call into the plugin has returned.
 
 import type { Delta, JsonValue } from '../bus/delta.js';
+import type { DeltaVersion } from '../bus/bus.js';
 import { parseDelta } from '../bus/delta.js';
 import type { HostServices } from '../engine/types.js';
 import type { SignalKModel } from '../model/model.js';
@@ -29,12 +30,14 @@ export interface HostTarget {
   /** What the plugin may publish, log and save (limits.plugins). */
   readonly quota: PluginQuota;
   capabilities(): Flags;
+  /** The operator's `enableDebug` for the plugin: its sk_debug lines are logged at info level. */
+  debugEnabled(): boolean;
   allowsNet(host: string, port: number): boolean;
   /** Status and error lines from the plugin. */
   noteStatus(message: string): void;
   noteError(message: string): void;
-  /** A validated delta, already tagged with the plugin as its source. */
-  queueDelta(delta: Delta): void;
+  /** A validated delta, already tagged with the plugin as its source; version 2 skips the v1 model. */
+  queueDelta(delta: Delta, version: DeltaVersion): void;
   /** Counts an emitted delta that was refused. */
   noteRejected(reason: string): void;
   /** Routes PUTs for (context, path) to this plugin; false (and noted in its status) when another plugin owns the path. */
@@ -60,24 +63,28 @@ export function createHostServices(target: HostTarget): HostServices {
     target.noteRejected(reason);
     return reason;
   };
-  const emit = (input: unknown, bytes: number): string | undefined => {
+  const emit = (input: unknown, bytes: number, version: DeltaVersion): string | undefined => {
     if (!target.capabilities().dataWrite) return refuse('dataWrite capability not granted');
     const parsed = parseDelta(input);
     if (!parsed.ok) return refuse(parsed.reason);
     const overQuota = target.quota.admitDelta(parsed.delta, bytes);
     if (overQuota) return refuse(overQuota);
-    target.queueDelta(tagWithPlugin(parsed.delta, id));
+    target.queueDelta(tagWithPlugin(parsed.delta, id), version);
     return undefined;
   };
   return {
     pluginId: id,
     debug(message) {
-      if (target.quota.admitLogLine()) log.debug(logLine(message));
-      else log.limited('warn', 'log-quota', `log lines dropped: more than limits.plugins.logLinesPerSecond (${target.quota.q.logLinesPerSecond})`);
+      if (!target.quota.admitLogLine()) {
+        log.limited('warn', 'log-quota', `log lines dropped: more than limits.plugins.logLinesPerSecond (${target.quota.q.logLinesPerSecond})`);
+        return;
+      }
+      if (target.debugEnabled()) log.info(`debug: ${logLine(message)}`);
+      else log.debug(logLine(message));
     },
     setStatus: (message) => target.noteStatus(message),
     setError: (message) => target.noteError(message),
-    emitDelta(json) {
+    emitDelta(json, version) {
       const tooBig = target.quota.admitText(json.length);
       if (tooBig) return refuse(tooBig);
       let input: unknown;
@@ -86,8 +93,8 @@ export function createHostServices(target: HostTarget): HostServices {
       } catch (err) {
         return refuse(`not JSON: ${(err as Error).message}`);
       }
-      // Signal K v2 deltas (version 2) carry the same shape; they enter the same model here.
-      return emit(input, json.length);
+      // Version 2 (upstream: SKVersion.v2) reaches subscribers but is not merged into the v1 tree.
+      return emit(input, json.length, version === 2 ? 2 : 1);
     },
     getPath(path, context) {
       if (!target.capabilities().dataRead) return undefined;
@@ -117,7 +124,7 @@ export function createHostServices(target: HostTarget): HostServices {
     publishNotification(path, value) {
       const full = path.startsWith('notifications.') ? path : `notifications.${path}`;
       const delta = { updates: [{ values: [{ path: full, value }] }] };
-      return emit(delta, JSON.stringify(delta).length) === undefined;
+      return emit(delta, JSON.stringify(delta).length, 1) === undefined;
     },
     allowsNet: (host, port) => target.allowsNet(host, port),
     registerPutHandler(context, path) {
@@ -135,7 +142,7 @@ export function createHostServices(target: HostTarget): HostServices {
         return false;
       }
       if (!target.addPutHandler(context, path)) return false;
-      target.queueDelta(tagWithPlugin(meta, id));
+      target.queueDelta(tagWithPlugin(meta, id), 1);
       return true;
     },
   };

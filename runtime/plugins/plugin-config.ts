@@ -1,5 +1,5 @@
-// The server-managed `<id>.json` of a plugin (`enabled`, `configuration`, plus any keys upstream
-// wrote, which are kept), read and written atomically, as compact JSON within bounds: pretty
+// The server-managed `<id>.json` of a plugin (`enabled`, `enableDebug`, `configuration`, plus any
+// keys upstream wrote, which are kept), read and written atomically, as compact JSON within bounds: pretty
 // printing grew an 8 KB request of deep nesting into a 33 MB file (indentation grows with depth
 // squared), and a configuration too deep to serialise must fail loudly, not be reported saved.
 
@@ -42,6 +42,8 @@ export function checkConfigBounds(configuration: JsonValue, bounds: ConfigBounds
 
 export interface StoredPluginConfig {
   enabled: boolean;
+  /** Upstream's per-plugin debug switch: the plugin's debug lines are logged, and plugin_start gets it. */
+  enableDebug: boolean;
   /** Undefined until the plugin is configured (upstream's "Configure" state). */
   configuration: JsonValue | undefined;
 }
@@ -69,6 +71,7 @@ export function readPluginConfig(file: string): StoredPluginConfig {
   const o = readObject(file);
   return {
     enabled: typeof o?.enabled === 'boolean' ? o.enabled : true,
+    enableDebug: o?.enableDebug === true,
     configuration: o?.configuration,
   };
 }
@@ -88,6 +91,7 @@ export function writePluginConfig(file: string, update: Partial<StoredPluginConf
   }
   const next: JsonObject = { ...current };
   if (update.enabled !== undefined) next.enabled = update.enabled;
+  if (update.enableDebug !== undefined) next.enableDebug = update.enableDebug;
   if (update.configuration !== undefined) next.configuration = update.configuration;
   if (next.enabled === undefined) next.enabled = true;
   if (next.configuration === undefined) next.configuration = {};

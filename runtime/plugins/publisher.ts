@@ -7,7 +7,7 @@
 //   re-emit on every delta would otherwise multiply as (N-1)^generation).
 // What is cut is logged (rate limited) and returned to the plugin's runner, which counts it.
 
-import type { DeltaBus } from '../bus/bus.js';
+import type { DeltaBus, DeltaVersion } from '../bus/bus.js';
 import type { Delta } from '../bus/delta.js';
 import { createLogger } from '../log.js';
 
@@ -34,6 +34,8 @@ export function answerTo(input: Lineage): Lineage {
 export interface EmittedDelta {
   delta: Delta;
   lineage: Lineage;
+  /** sk_handle_message's version argument (default 1). */
+  version?: DeltaVersion;
 }
 
 export class EmittedDeltaPublisher {
@@ -51,7 +53,7 @@ export class EmittedDeltaPublisher {
     let cut = 0;
     const outer = this.current;
     try {
-      for (const { delta, lineage } of deltas) {
+      for (const { delta, lineage, version } of deltas) {
         if (lineage.generation > MAX_GENERATIONS) {
           cut++;
           log.limited('warn', `loop:${origin}`, `${origin}: delta dropped, it continues a chain of ${MAX_GENERATIONS} plugin outputs answering each other (feedback loop)`);
@@ -64,7 +66,7 @@ export class EmittedDeltaPublisher {
         }
         lineage.root.derived++;
         this.current = lineage;
-        this.bus.publish(delta, origin);
+        this.bus.publish(delta, origin, version);
       }
     } finally {
       this.current = outer;

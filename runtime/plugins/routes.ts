@@ -2,7 +2,7 @@
 //   GET  /plugins                         every plugin with state, messages, capabilities, counters
 //   GET  /plugins/<id>                    one plugin, with its recent lifecycle events
 //   GET  /plugins/<id>/config             {enabled, configuration, schema}
-//   PUT|POST /plugins/<id>/config         {configuration?, enabled?}: validated, saved, plugin restarted
+//   PUT|POST /plugins/<id>/config         {configuration?, enabled?, enableDebug?}: validated, saved, plugin restarted
 //   POST /plugins/<id>/enable|disable|restart
 // Errors are JSON `{error, details?}` with a 4xx status.
 // Who may call: reading the list and a plugin's status takes readonly; its config (which may hold
@@ -42,11 +42,12 @@ function allow(method: string, allowed: string[]): void {
 async function saveConfig(runner: PluginRunner, body: unknown): Promise<unknown> {
   if (body === undefined) throw new HttpError(400, 'request body is empty; expected JSON');
   if (!isRecord(body)) throw new HttpError(400, 'request body must be a JSON object {configuration, enabled}');
-  const { configuration, enabled } = body;
-  if (configuration === undefined && enabled === undefined) {
-    throw new HttpError(400, 'request body needs "configuration" (an object) and/or "enabled" (true or false)');
+  const { configuration, enabled, enableDebug } = body;
+  if (configuration === undefined && enabled === undefined && enableDebug === undefined) {
+    throw new HttpError(400, 'request body needs "configuration" (an object), "enabled" and/or "enableDebug" (true or false)');
   }
   if (enabled !== undefined && typeof enabled !== 'boolean') throw new HttpError(400, `enabled must be true or false, got ${JSON.stringify(enabled)}`);
+  if (enableDebug !== undefined && typeof enableDebug !== 'boolean') throw new HttpError(400, `enableDebug must be true or false, got ${JSON.stringify(enableDebug)}`);
   if (configuration !== undefined) {
     if (!isRecord(configuration)) throw new HttpError(400, 'configuration must be a JSON object');
     // Before validation, which walks the value: too deep or too big is a 400 with the reason.
@@ -61,14 +62,15 @@ async function saveConfig(runner: PluginRunner, body: unknown): Promise<unknown>
     if (!checked.ok) throw new InvalidConfig(`invalid configuration for plugin ${runner.id}`, checked.errors);
     await runner.setConfiguration(checked.value);
   }
+  if (enableDebug !== undefined) await runner.setEnableDebug(enableDebug);
   if (enabled !== undefined) await runner.setEnabled(enabled);
   return { message: `Saved configuration for plugin ${runner.id}`, ...runner.config(), state: runner.currentState };
 }
 
 /** `configured: false` marks a plugin never configured (upstream omits `configuration` then). */
 async function configView(runner: PluginRunner): Promise<unknown> {
-  const { enabled, configuration } = runner.config();
-  const view = { enabled, configuration: configuration ?? {}, configured: configuration !== undefined };
+  const { enabled, enableDebug, configuration } = runner.config();
+  const view = { enabled, enableDebug, configuration: configuration ?? {}, configured: configuration !== undefined };
   try {
     return { ...view, schema: (await runner.configSchema()) ?? {} };
   } catch (err) {

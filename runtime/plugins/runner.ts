@@ -6,7 +6,7 @@
 // returned, so no instance is ever re-entered.
 
 import type { Delta, JsonValue } from '../bus/delta.js';
-import type { BusDelta } from '../bus/bus.js';
+import type { BusDelta, DeltaVersion } from '../bus/bus.js';
 import type { PutResult } from '../api/types.js';
 import type { PluginRestartSettings } from '../config/settings.js';
 import type { HostServices, PluginInstance } from '../engine/types.js';
@@ -116,6 +116,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   private throttleTimer: NodeJS.Timeout | undefined;
   private state: PluginState = 'stopped';
   private enabled: boolean;
+  private enableDebug: boolean;
   private configuration: JsonValue | undefined;
   private name: string;
   private schema: JsonValue | undefined;
@@ -196,10 +197,11 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
       stored = readPluginConfig(this.configFile);
     } catch (err) {
       this.log.error(`config file unreadable, plugin left disabled: ${message(err)}`);
-      stored = { enabled: false, configuration: undefined };
+      stored = { enabled: false, enableDebug: false, configuration: undefined };
       this.errorMessage = `config file unreadable: ${message(err)}`;
     }
     this.enabled = stored.enabled;
+    this.enableDebug = stored.enableDebug;
     this.configuration = stored.configuration;
     this.state = this.enabled ? 'stopped' : 'disabled';
   }
@@ -212,7 +214,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
 
   allowsNet(host: string, port: number): boolean {
     if (this.policy.net(host, port)) return true;
-    this.denials.deny(`net:${host}:${port}`, 'raw socket');
+    this.denials.deny(`net:${host}:${port}`, 'network access (raw socket or HTTP fetch)');
     return false;
   }
 
@@ -257,8 +259,8 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.errorMessage = logLine(m);
     if (this.quota.admitLogLine()) this.log.warn(`error: ${this.errorMessage}`);
   }
-  queueDelta(delta: Delta): void {
-    this.outbox.push({ delta, lineage: this.emitLineage });
+  queueDelta(delta: Delta, version: DeltaVersion): void {
+    this.outbox.push({ delta, lineage: this.emitLineage, version });
   }
   noteRejected(reason: string): void {
     this.stats.rejected++;
@@ -451,6 +453,18 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     });
   }
 
+  /** Upstream's debug switch: persisted; a running plugin restarts to get it in its start configuration. */
+  setEnableDebug(enableDebug: boolean): Promise<void> {
+    return this.run(() => {
+      if (enableDebug === this.enableDebug) return;
+      writePluginConfig(this.configFile, { enableDebug }, this.quota.config);
+      this.enableDebug = enableDebug;
+      if (this.state !== 'running' && this.state !== 'reloading') return;
+      this.stopInstance();
+      return this.startFresh('debug switched');
+    });
+  }
+
   /** Persists a (validated) configuration and restarts the plugin with it when it runs; rejects when it could not be saved (ConfigBoundsError: out of bounds). */
   setConfiguration(configuration: JsonValue): Promise<void> {
     return this.run(() => {
@@ -550,6 +564,29 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.statusMessage = '';
     const rc = this.call((i) => i.start(this.startConfig()), 'plugin_start');
     if (this.instance !== instance) return; // trapped or timed out in plugin_start: crash() took over
+    if (typeof rc === 'object') {
+      // Paused at a fetch: starting (also after a reload) with deltas waiting in the inbox, no
+      // poll or PUT, until plugin_start returns.
+      this.buffering = true;
+      this.setState('starting', 'plugin_start waits for a fetch');
+      rc.then(
+        (result) => this.resumed(instance, () => this.started(instance, result, note)),
+        (err: unknown) => this.resumed(instance, () => this.crash(err)),
+      );
+      return;
+    }
+    this.started(instance, rc, note);
+  }
+
+  /** After a paused plugin_start settled: what it emitted goes out, then `next` unless the instance was replaced meanwhile. */
+  private resumed(instance: PluginInstance, next: () => void): void {
+    if (this.instance !== instance) return;
+    this.flush();
+    next();
+  }
+
+  /** plugin_start returned `rc`: running, or an error state. */
+  private started(instance: PluginInstance, rc: number | undefined, note: string): void {
     if (rc !== 0) {
       this.teardown();
       this.discardInbox();
@@ -572,11 +609,19 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     else if (this.inbox.length > 0) this.deps.scheduler.wake(this);
   }
 
-  /** Configuration JSON for plugin_start: the saved configuration with schema defaults filled in. */
+  /**
+   * Configuration JSON for plugin_start: the saved configuration with schema defaults filled in,
+   * and `enableDebug` at its root as upstream passes it.
+   */
   private startConfig(): string {
     const configuration = this.configuration ?? {};
     const checked = validateConfig(this.schema, configuration);
-    return JSON.stringify(checked.ok ? checked.value : configuration);
+    const value = checked.ok ? checked.value : configuration;
+    return JSON.stringify(typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...value, enableDebug: this.enableDebug } : value);
+  }
+
+  debugEnabled(): boolean {
+    return this.enableDebug;
   }
 
   private pollOnce(): void {
@@ -689,8 +734,8 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     return this.schema;
   }
 
-  config(): { enabled: boolean; configuration: JsonValue | undefined } {
-    return { enabled: this.enabled, configuration: this.configuration };
+  config(): { enabled: boolean; enableDebug: boolean; configuration: JsonValue | undefined } {
+    return { enabled: this.enabled, enableDebug: this.enableDebug, configuration: this.configuration };
   }
 
   get currentState(): PluginState {

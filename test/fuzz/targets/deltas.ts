@@ -98,6 +98,7 @@ export function recordingTarget(model: () => SignalKModel, configFile: string): 
     },
     configFile,
     capabilities: () => flags,
+    debugEnabled: () => false,
     allowsNet: () => false,
     noteStatus: () => undefined,
     noteError: () => undefined,

@@ -1,0 +1,22 @@
+//! Signal K WASM plugins in Rust for signalk-edge and signalk-server 2.32.
+//!
+//! - [`env`]: the upstream host functions (status, deltas, data model, configuration, PUT).
+//! - [`hal`]: signalk-edge's hardware functions (serial, CAN, MQTT) under operator grants; a
+//!   plugin that uses them loads on signalk-edge only.
+//! - [`json`]: a small JSON value (no crates needed).
+//! - [`export_plugin!`] and [`put_handler!`]: the exports the host calls, with upstream's Rust
+//!   buffer convention (`allocate`/`deallocate`, strings as (ptr, len), results written into a
+//!   host buffer).
+//!
+//! Build with `cargo build --release --target wasm32-wasi` (crate-type `cdylib`). Files under `/`
+//! are the plugin's VFS (`/data`, `/config`, `/tmp`), through `std::fs`.
+
+pub mod env;
+pub mod ffi;
+pub mod hal;
+pub mod json;
+mod plugin;
+pub mod sys;
+
+pub use json::Value;
+pub use plugin::{Plugin, PutResponse};
