@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 // signalk-edge command line: `run` (default) starts the runtime; `doctor` checks the install;
-// `compile` fills the AOT cache; `grant`/`revoke`/`grants` manage what plugins may touch.
+// `compile` fills the AOT cache; `grant`/`revoke`/`grants` manage what plugins may touch;
+// `selftest` runs hardware-in-the-loop checks on a board.
 
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
@@ -13,9 +14,12 @@ import { grant, GrantCommandError, listGrants, revoke } from './grants.js';
 import { GrantsFileError } from '../capabilities/store.js';
 import { formatReport, runDoctor } from './doctor.js';
 import { engineOptions } from '../plugins/engine-options.js';
+import { captureBoard } from './capture.js';
+import { runSelftest, SELFTEST_HELP, SELFTEST_USAGE, SelftestUsageError } from './selftest.js';
 
 const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port N] [--board ID]
-       signalk-edge doctor [--settings FILE] [--data DIR] [--board ID]
+       signalk-edge doctor [--settings FILE] [--data DIR] [--board ID] [--capture DIR]
+${SELFTEST_USAGE}
        signalk-edge compile [--settings FILE] [--data DIR] [--board ID]
        signalk-edge grant <plugin-id> <capability>... [--settings FILE] [--data DIR]
        signalk-edge revoke <plugin-id> <capability>... [--settings FILE] [--data DIR]
@@ -27,7 +31,9 @@ const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port 
   --data DIR        data folder (default $SIGNALK_EDGE_DATA or ~/.signalk-edge)
   --port N          HTTP port, overrides the settings file
   --board ID        board profile (boards/<ID>.json), overrides the settings and detection
-  doctor     check board, Node, devices, data and cache folders, service; exit 1 on a problem
+  doctor     check board, Node, devices, data and cache folders, service; exit 1 on a problem.
+             --capture DIR copies what board detection reads (device-tree model, cpuinfo, CAN and
+             serial device lists) into DIR, for test/fixtures/boards/
   compile    prepare every installed plugin into the AOT cache (progress on stderr, summary on
              stdout); exit 1 when any plugin failed
   grant      let a plugin use a capability: dataRead, dataWrite, putHandlers, rawSockets, ...,
@@ -35,7 +41,8 @@ const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port 
              mqtt:publish:<filter>, mqtt:subscribe:<filter>, net:<host>:<port>. Plugin id * = all.
              Written to <data>/grants.json; a running service applies it within a second.
   revoke     take a grant back (closes the plugin's open handles that relied on it)
-  grants     what each plugin requests, is granted (and where) and has in effect`;
+  grants     what each plugin requests, is granted (and where) and has in effect
+${SELFTEST_HELP}`;
 
 function resolveSettings(values: { settings?: string; data?: string; port?: string }): { settings: Settings; from: string } {
   const dataDir = values.data ?? defaultDataDir();
@@ -107,7 +114,13 @@ Press Ctrl-C to stop.`);
 }
 
 function doctor(args: string[]): void {
-  const { values } = parseArgs({ args, options: { settings: { type: 'string' }, data: { type: 'string' }, board: { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { settings: { type: 'string' }, data: { type: 'string' }, board: { type: 'string' }, capture: { type: 'string' } } });
+  if (values.capture !== undefined) {
+    const { files, board, reason } = captureBoard(values.capture);
+    console.log(`captured ${files.join(', ')} into ${values.capture}; detected ${board} (${reason})
+to make it a detection fixture: copy the folder to test/fixtures/boards/<name>/ and add <name>: '${board}' to EXPECTED in test/unit/board.test.ts`);
+    return;
+  }
   const { settings, from } = resolveSettings(values);
   const board = resolveBoard({ override: values.board, settingsBoard: settings.board });
   const checks = runDoctor({ settings, board });
@@ -136,6 +149,14 @@ function grantCommand(command: 'grant' | 'revoke' | 'grants', args: string[]): v
   console.log(lines.join('\n'));
 }
 
+async function selftest(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, strict: false, options: { settings: { type: 'string' }, data: { type: 'string' }, board: { type: 'string' } } });
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const { settings } = resolveSettings({ settings: str(values.settings), data: str(values.data) });
+  const board = resolveBoard({ override: str(values.board), settingsBoard: settings.board });
+  process.exitCode = await runSelftest(args, settings, board);
+}
+
 async function main(argv: string[]): Promise<void> {
   const [first, ...rest] = argv;
   const command = first === undefined || first.startsWith('-') ? 'run' : first;
@@ -147,6 +168,8 @@ async function main(argv: string[]): Promise<void> {
       return doctor(args);
     case 'compile':
       return compile(args);
+    case 'selftest':
+      return selftest(args);
     case 'grant':
     case 'revoke':
     case 'grants':
@@ -166,7 +189,7 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     process.exitCode = 2;
     return;
   }
-  if (err instanceof GrantCommandError || err instanceof GrantsFileError) {
+  if (err instanceof GrantCommandError || err instanceof GrantsFileError || err instanceof SelftestUsageError) {
     console.error(`signalk-edge: ${err.message}`);
     process.exitCode = 2;
     return;
