@@ -3,7 +3,7 @@
 // like a folder of test/fixtures/boards/, so a board's files become a detection fixture with one
 // command (docs/hil.md).
 
-import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readBoardFacts } from '../board/resolve.js';
 import { detectBoard } from '../board/detect.js';
@@ -57,13 +57,14 @@ export interface CaptureResult {
 export function captureBoard(dir: string, roots: CaptureRoots = DEFAULT_ROOTS): CaptureResult {
   mkdirSync(dir, { recursive: true });
   const files: string[] = [];
-  // Byte for byte, as detection reads them (the model is NUL-terminated).
+  // Byte for byte, as detection reads them (the model is NUL-terminated). Read, not copied: /proc
+  // files report a size of 0, so a file copy would leave them empty.
   for (const [from, to] of [
     [join(roots.proc, 'device-tree', 'model'), 'model'],
     [join(roots.proc, 'cpuinfo'), 'cpuinfo'],
   ] as const) {
     if (!existsSync(from)) continue;
-    copyFileSync(from, join(dir, to));
+    writeFileSync(join(dir, to), readFileSync(from));
     files.push(to);
   }
   writeFileSync(join(dir, 'can'), canInterfaces(roots.net).map((l) => `${l}\n`).join(''));
