@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { pgnOf } from '../../hal/can/frame.js';
 import type { HalDevices } from '../../hal/devices.js';
-import { SocketCanDriver } from '../../hal/can/socketcan.js';
+import { SocketCanDriver, type SocketCanOptions } from '../../hal/can/socketcan.js';
 import { CanSource } from '../../hal/can/source.js';
 import type { CanSourceSettings } from '../../hal/can/settings.js';
 import { DeltaBus } from '../bus/bus.js';
@@ -26,8 +26,11 @@ export interface CanCheckOptions {
   twin: boolean;
   rounds: number;
   devices: HalDevices;
-  sysfs?: string;
+  /** The SocketCAN driver's seams (sysfs folder, socket binding); the real ones on a board. */
+  socketcan?: Omit<SocketCanOptions, 'iface'>;
   openTimeoutMs?: number;
+  /** How long to wait for the frames to come back; by default 5 s plus 5 ms a frame. */
+  receiveTimeoutMs?: number;
 }
 
 const SELF = 'vessels.urn:mrn:signalk:uuid:00000000-0000-4000-8000-00000000selftest';
@@ -45,12 +48,18 @@ async function waitUntil(done: () => boolean, ms: number): Promise<boolean> {
 
 export async function checkCan(options: CanCheckOptions): Promise<CheckResult> {
   const { iface, twin, rounds, devices } = options;
-  const sysfs = options.sysfs ?? '/sys/class/net';
+  const socketcan = options.socketcan ?? {};
+  const sysfs = socketcan.sysfs ?? '/sys/class/net';
   const messages = selftestMessages(rounds);
   const frames = messages.flatMap((m) => m.frames);
   const tmp = twin ? mkdtempSync(join(tmpdir(), 'ske-selftest-can-')) : undefined;
   const log = tmp ? join(tmp, 'selftest.candump') : undefined;
-  const device: DeviceUsed = log ? { name: iface, kind: 'twin', twin: `candump replay of ${log}, no CAN hardware` } : { name: iface, kind: 'hardware' };
+  // A virtual interface (vcan) has no `device` link in sysfs: it is a twin too, not hardware.
+  const device: DeviceUsed = log
+    ? { name: iface, kind: 'twin', twin: `candump replay of ${log}, no CAN hardware` }
+    : existsSync(join(sysfs, iface)) && !existsSync(join(sysfs, iface, 'device'))
+      ? { name: iface, kind: 'twin', twin: 'virtual CAN interface (no controller behind it), no CAN hardware' }
+      : { name: iface, kind: 'hardware' };
   const failed = (message: string, figures: CheckResult['figures'] = {}): CheckResult => ({ check: 'can', outcome: 'fail', message, devices: [device], figures });
   if (!log && !existsSync(join(sysfs, iface))) {
     return { check: 'can', outcome: 'skip', message: `hardware absent: no CAN interface ${iface} (${join(sysfs, iface)} does not exist)`, devices: [device], figures: {} };
@@ -72,9 +81,9 @@ export async function checkCan(options: CanCheckOptions): Promise<CheckResult> {
   const settings: CanSourceSettings = log
     ? { id: 'selftest-can', type: 'can', interface: iface, driver: 'candump', file: log, rate: 'fast', loop: false }
     : { id: 'selftest-can', type: 'can', interface: iface, driver: 'socketcan' };
-  const source = new CanSource(settings, bus, devices.can);
+  const source = new CanSource(settings, bus, devices.can, socketcan);
   const plugin = new PluginHal(devices, [`can:${iface}`], [`can:${iface}:${GRANTED_PGNS.join(',')}`]);
-  const sender = log ? undefined : new SocketCanDriver({ iface, ...(options.sysfs ? { sysfs: options.sysfs } : {}) });
+  const sender = log ? undefined : new SocketCanDriver({ ...socketcan, iface });
   try {
     // The plugin's handle first: the replay twin starts playing as soon as the interface opens.
     const handle = plugin.openCan(iface);
@@ -98,7 +107,7 @@ export async function checkCan(options: CanCheckOptions): Promise<CheckResult> {
     await waitUntil(() => {
       received.push(...plugin.readFrames(handle));
       return source.status().lines >= frames.length && received.length >= wantedByPlugin;
-    }, 5_000 + frames.length * 5);
+    }, options.receiveTimeoutMs ?? 5_000 + frames.length * 5);
     received.push(...plugin.readFrames(handle));
     const seconds = Math.max((performance.now() - started) / 1000, 1e-3);
     const status = source.status();
