@@ -15,9 +15,9 @@ import type { HalDevices } from '../../hal/devices.js';
 import { SocketCanDriver, type SocketCanOptions } from '../../hal/can/socketcan.js';
 import { CanSource } from '../../hal/can/source.js';
 import type { CanSourceSettings } from '../../hal/can/settings.js';
-import { DeltaBus } from '../bus/bus.js';
-import { candumpLine, DEPTH_PGN, GNSS_PGN, HEADING_PGN, selftestMessages } from './n2k-frames.js';
+import { candumpLog, DEPTH_PGN, GNSS_PGN, HEADING_PGN, selftestMessages } from './n2k-frames.js';
 import { DENIED, PluginHal } from './plugin-hal.js';
+import { reason, selftestBus, waitUntil } from './waiting.js';
 import type { CheckResult, DeviceUsed } from './report.js';
 
 export interface CanCheckOptions {
@@ -33,18 +33,9 @@ export interface CanCheckOptions {
   receiveTimeoutMs?: number;
 }
 
-const SELF = 'vessels.urn:mrn:signalk:uuid:00000000-0000-4000-8000-00000000selftest';
 /** The PGNs the stand-in plugin is granted: one single-frame and the fast-packet one. */
 const GRANTED_PGNS = [DEPTH_PGN, GNSS_PGN];
 
-async function waitUntil(done: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > end) return false;
-    await sleep(20);
-  }
-  return true;
-}
 
 export async function checkCan(options: CanCheckOptions): Promise<CheckResult> {
   const { iface, twin, rounds, devices } = options;
@@ -68,9 +59,9 @@ export async function checkCan(options: CanCheckOptions): Promise<CheckResult> {
     const state = readFileSync(join(sysfs, iface, 'operstate'), 'utf8').trim();
     if (state === 'down') return failed(`${iface} is down: ip link set ${iface} up type can bitrate 250000 (add "loopback on" with no other node)`);
   }
-  if (log) writeFileSync(log, frames.map((f, i) => candumpLine(f, iface, 1_700_000_000 + i / 1000)).join('\n') + '\n');
+  if (log) writeFileSync(log, candumpLog(frames, iface));
 
-  const bus = new DeltaBus(SELF);
+  const bus = selftestBus();
   const byPgn = new Map<number, number>();
   const unsubscribe = bus.subscribe((m) => {
     for (const u of m.delta.updates) {
@@ -95,7 +86,7 @@ export async function checkCan(options: CanCheckOptions): Promise<CheckResult> {
     if (sender) {
       sender.open();
       const opened = await waitUntil(() => sender.state === 'open' && source.status().state === 'open', options.openTimeoutMs ?? 5_000);
-      if (!opened) return failed(`cannot open ${iface}: ${(sender.lastError ?? source.status().lastError ?? 'still connecting').replace(/; retry in \d+ ms$/, '')}`);
+      if (!opened) return failed(`cannot open ${iface}: ${reason(sender.lastError ?? source.status().lastError, 'still connecting')}`);
       for (const f of frames) {
         await sender.send(f);
         // 250 kbit/s carries ~1,800 frames/s: a short pause keeps the transmit queue from overflowing.

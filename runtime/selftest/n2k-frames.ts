@@ -55,8 +55,12 @@ export function selftestMessages(rounds: number): N2kMessage[] {
   return out;
 }
 
-/** A frame as a `candump -l` line. */
-export function candumpLine(frame: CanFrame, iface: string, seconds: number): string {
-  const data = Buffer.from(frame.data).toString('hex').toUpperCase();
-  return `(${seconds.toFixed(6)}) ${iface} ${frame.id.toString(16).toUpperCase().padStart(8, '0')}#${data}`;
+/** Frames as a `candump -l` log, 1 ms apart: what the replay twin plays. */
+export function candumpLog(frames: readonly CanFrame[], iface: string): string {
+  return frames
+    .map((f, i) => {
+      const data = Buffer.from(f.data).toString('hex').toUpperCase();
+      return `(${(1_700_000_000 + i / 1000).toFixed(6)}) ${iface} ${f.id.toString(16).toUpperCase().padStart(8, '0')}#${data}\n`;
+    })
+    .join('');
 }

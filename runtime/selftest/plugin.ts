@@ -12,9 +12,10 @@ import { startRuntime } from '../app.js';
 import type { Settings, SourceSettings } from '../config/settings.js';
 import { discoverPlugins } from '../plugins/discovery.js';
 import { SocketCanDriver } from '../../hal/can/socketcan.js';
-import { candumpLine, selftestMessages } from './n2k-frames.js';
+import { candumpLog, selftestMessages } from './n2k-frames.js';
 import type { CheckResult, DeviceUsed } from './report.js';
 import { serialDevice, testSentence } from './serial.js';
+import { waitUntil } from './waiting.js';
 
 export interface PluginCheckOptions {
   id: string;
@@ -25,14 +26,6 @@ export interface PluginCheckOptions {
   watchMs: number;
 }
 
-async function waitUntil(done: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > end) return false;
-    await sleep(50);
-  }
-  return true;
-}
 
 export async function checkPlugin(options: PluginCheckOptions): Promise<CheckResult> {
   const { id, settings, serial, can } = options;
@@ -52,7 +45,7 @@ export async function checkPlugin(options: PluginCheckOptions): Promise<CheckRes
   const frames = can ? selftestMessages(can.rounds).flatMap((m) => m.frames) : [];
   if (can?.twin) {
     const file = join(tmp, 'selftest.candump');
-    writeFileSync(file, frames.map((f, i) => candumpLine(f, can.iface, 1_700_000_000 + i / 1000)).join('\n') + '\n');
+    writeFileSync(file, candumpLog(frames, can.iface));
     used.push({ name: can.iface, kind: 'twin', twin: `candump replay of ${file}, no CAN hardware` });
     sources.push({ id: 'selftest-can', type: 'can', interface: can.iface, driver: 'candump', file, rate: 'realtime', loop: false });
   } else if (can) {

@@ -10,8 +10,8 @@ import { withChecksum } from '../../hal/codecs/nmea0183/sentence.js';
 import type { HalDevices } from '../../hal/devices.js';
 import type { SerialLease } from '../../hal/serial/ports.js';
 import { createSource } from '../../hal/sources.js';
-import { DeltaBus } from '../bus/bus.js';
 import { DENIED, PluginHal } from './plugin-hal.js';
+import { reason, selftestBus, waitUntil } from './waiting.js';
 import type { CheckResult, DeviceUsed } from './report.js';
 
 export interface SerialCheckOptions {
@@ -25,7 +25,6 @@ export interface SerialCheckOptions {
   openTimeoutMs?: number;
 }
 
-const SELF = 'vessels.urn:mrn:signalk:uuid:00000000-0000-4000-8000-00000000selftest';
 
 /** Hardware, or a pseudo-terminal (a twin: no UART, no cable, whatever the baud rate). */
 export function serialDevice(path: string): DeviceUsed {
@@ -53,14 +52,6 @@ export function testSentence(i: number): string {
   }
 }
 
-async function waitUntil(done: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (!done()) {
-    if (Date.now() > end) return false;
-    await sleep(20);
-  }
-  return true;
-}
 
 function skip(devices: DeviceUsed[], message: string): CheckResult {
   return { check: 'serial', outcome: 'skip', message, devices, figures: {} };
@@ -75,7 +66,7 @@ export async function checkSerial(options: SerialCheckOptions): Promise<CheckRes
   const failed = (message: string, figures: CheckResult['figures'] = {}): CheckResult => ({ check: 'serial', outcome: 'fail', message, devices: used, figures });
   if (notDevice.length > 0) return failed(`${notDevice.join(', ')} is not a serial device (not a character device)`);
 
-  const bus = new DeltaBus(SELF);
+  const bus = selftestBus();
   const source = createSource({ id: 'selftest-serial', type: 'serial', device: rx, baudRate }, bus, devices);
   const plugin = new PluginHal(devices, [`serial:${rx}`], [`serial:${rx}`]);
   let writer: SerialLease | undefined;
@@ -87,8 +78,8 @@ export async function checkSerial(options: SerialCheckOptions): Promise<CheckRes
     const txDriver = writer.driver;
     const opened = await waitUntil(() => txDriver.state === 'open' && source.status().state === 'open', options.openTimeoutMs ?? 5_000);
     if (!opened) {
-      const why = txDriver.lastError ?? source.status().lastError ?? 'still connecting';
-      return failed(`cannot open ${txDriver.state === 'open' ? rx : tx} at ${baudRate} baud: ${why.replace(/; retry in \d+ ms$/, '')}`);
+      const why = reason(txDriver.lastError ?? source.status().lastError, 'still connecting');
+      return failed(`cannot open ${txDriver.state === 'open' ? rx : tx} at ${baudRate} baud: ${why}`);
     }
     // The refusal a plugin gets for a device it was not granted.
     const ungranted = tx === rx ? `${rx}.ungranted` : tx;

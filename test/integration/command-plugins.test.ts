@@ -125,7 +125,8 @@ test('a command plugin that exits is a crash: restarted with backoff, failed aft
   const status = await waitFor(async () => {
     const s = await pluginStatus(rt.runtime, PROBE);
     return s.state === 'failed' ? s : undefined;
-  }, 'the plugin is given up');
+    // Three program starts with backoff between them: ~20 s on a loaded 2-core machine.
+  }, 'the plugin is given up', 45_000);
   t.is(status.crashes, 3);
   t.is(status.restarts, 2);
   t.is(status.errorMessage, 'failed: crashed 3 times, last error: the program exited with code 3');
