@@ -56,6 +56,9 @@ export async function checkCan(options: CanCheckOptions): Promise<CheckResult> {
     return { check: 'can', outcome: 'skip', message: `hardware absent: no CAN interface ${iface} (${join(sysfs, iface)} does not exist)`, devices: [device], figures: {} };
   }
   if (!log) {
+    // ARPHRD_CAN (280): CAN controllers and vcan alike; anything else is some other network interface.
+    const type = existsSync(join(sysfs, iface, 'type')) ? readFileSync(join(sysfs, iface, 'type'), 'utf8').trim() : '280';
+    if (type !== '280') return failed(`${iface} is not a CAN interface (link type ${type})`);
     const state = readFileSync(join(sysfs, iface, 'operstate'), 'utf8').trim();
     if (state === 'down') return failed(`${iface} is down: ip link set ${iface} up type can bitrate 250000 (add "loopback on" with no other node)`);
   }

@@ -2,7 +2,8 @@
 // granted and subscribed to, publishing the deltas they write on stdout. The example
 // (examples/nmea-command) reads a pty granted to it; the command-probe fixture (built from
 // source) writes garbage, exits, traps, loops forever or keeps a file in its VFS, as its
-// configuration's `mode` says.
+// configuration's `mode` says. One test at a time: each starts a ~90 MB @wasmer/sdk sandbox that
+// takes seconds to start, and eleven at once timed out their waits on a loaded 2-core machine.
 
 import test from 'ava';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
@@ -50,7 +51,7 @@ async function probeRuntime(t: { teardown(fn: () => Promise<void>): void }, mode
   return rt;
 }
 
-test('the example command plugin, granted a pty, turns sentences written into it into deltas in the model', async (t) => {
+test.serial('the example command plugin, granted a pty, turns sentences written into it into deltas in the model', async (t) => {
   const dir = tempDir(t, 'ske-command-pty-');
   const pty = await startPtyPair(join(dir, 'instrument'), join(dir, 'plugin'));
   t.teardown(() => pty.stop());
@@ -75,7 +76,7 @@ test('the example command plugin, granted a pty, turns sentences written into it
   t.like(status.deltas, { emitted: 1, rejected: 0 });
 });
 
-test('without the grant a command plugin gets no stream and its status says why; a grant given later opens it', async (t) => {
+test.serial('without the grant a command plugin gets no stream and its status says why; a grant given later opens it', async (t) => {
   const dir = tempDir(t, 'ske-command-pty-');
   const pty = await startPtyPair(join(dir, 'instrument'), join(dir, 'plugin'));
   t.teardown(() => pty.stop());
@@ -101,7 +102,7 @@ test('without the grant a command plugin gets no stream and its status says why;
   t.deepEqual((after.capabilities as Capabilities).denied, []);
 });
 
-test('garbage on stdout is counted and logged, never fatal; stdin carries only the subscribed deltas', async (t) => {
+test.serial('garbage on stdout is counted and logged, never fatal; stdin carries only the subscribed deltas', async (t) => {
   const rt = await probeRuntime(t, 'garbage');
   await waitFor(async () => (await pluginStatus(rt.runtime, PROBE)).state === 'running', 'probe running');
   const n = 20;
@@ -120,7 +121,7 @@ test('garbage on stdout is counted and logged, never fatal; stdin carries only t
   t.regex(String((status.deltas as { lastRejection?: string }).lastRejection), /updates/);
 });
 
-test('a command plugin that exits is a crash: restarted with backoff, failed after the limit', async (t) => {
+test.serial('a command plugin that exits is a crash: restarted with backoff, failed after the limit', async (t) => {
   const rt = await probeRuntime(t, 'exit');
   const status = await waitFor(async () => {
     const s = await pluginStatus(rt.runtime, PROBE);
@@ -134,7 +135,7 @@ test('a command plugin that exits is a crash: restarted with backoff, failed aft
   t.is(selfValue(rt.runtime, 'test.command.exited'), 1, 'what it wrote before exiting was published');
 });
 
-test('a command plugin that traps is a crash', async (t) => {
+test.serial('a command plugin that traps is a crash', async (t) => {
   const rt = await probeRuntime(t, 'trap');
   const status = await waitFor(async () => {
     const s = await pluginStatus(rt.runtime, PROBE);
@@ -143,7 +144,7 @@ test('a command plugin that traps is a crash', async (t) => {
   t.regex(status.errorMessage ?? '', /^crashed: the program trapped: .*unreachable|^failed: crashed \d times, last error: the program trapped: .*unreachable/);
 });
 
-test('a command plugin that loops forever is stopped once its stdin is full; the bus keeps flowing', async (t) => {
+test.serial('a command plugin that loops forever is stopped once its stdin is full; the bus keeps flowing', async (t) => {
   const rt = await probeRuntime(t, 'spin', { callTimeoutMs: 300 });
   let seen = 0;
   const unsubscribe = rt.runtime.bus.subscribe(() => void seen++);
@@ -168,7 +169,7 @@ test('a command plugin that loops forever is stopped once its stdin is full; the
   t.is(await waitFor(() => existsSync(spun) && readFileSync(spun, 'utf8'), 'the VFS write-back'), 'about to spin');
 });
 
-test('the memory cap applies to a command plugin: allocating past it traps and is a crash', async (t) => {
+test.serial('the memory cap applies to a command plugin: allocating past it traps and is a crash', async (t) => {
   const rt = await probeRuntime(t, 'alloc');
   const status = await waitFor(async () => {
     const s = await pluginStatus(rt.runtime, PROBE);
@@ -181,7 +182,7 @@ test('the memory cap applies to a command plugin: allocating past it traps and i
   t.true(typeof reached === 'number' && reached >= 32 && reached < 64, `allocated ${String(reached)} MB before the trap`);
 });
 
-test('the sandbox file system counts against a cap too: filling /tmp ends the program as a crash', async (t) => {
+test.serial('the sandbox file system counts against a cap too: filling /tmp ends the program as a crash', async (t) => {
   const rt = await probeRuntime(t, 'fill');
   const status = await waitFor(async () => {
     const s = await pluginStatus(rt.runtime, PROBE);
@@ -194,7 +195,7 @@ test('the sandbox file system counts against a cap too: filling /tmp ends the pr
   t.true(typeof filled === 'number' && filled >= 16 && filled < 80, `wrote ${String(filled)} MB before the cap`);
 });
 
-test('the VFS is the program working directory, written back when it ends and there again at the next start', async (t) => {
+test.serial('the VFS is the program working directory, written back when it ends and there again at the next start', async (t) => {
   const dataDir = tempDir(t, 'ske-command-');
   mkdirSync(join(vfsRoot(dataDir, PROBE), 'data'), { recursive: true });
   writeFileSync(join(vfsRoot(dataDir, PROBE), 'data', 'runs.txt'), '41');
@@ -208,7 +209,7 @@ test('the VFS is the program working directory, written back when it ends and th
   t.is(status.state, 'running');
 });
 
-test('a replaced .wasm reloads a command plugin; the new program starts after the old one wrote its VFS back', async (t) => {
+test.serial('a replaced .wasm reloads a command plugin; the new program starts after the old one wrote its VFS back', async (t) => {
   const plugins = await pluginFolder([{ from: FIXTURES, name: 'command-probe' }]);
   const rt = await probeRuntime(t, 'vfs', { watch: true, plugins });
   await waitFor(() => selfValue(rt.runtime, 'test.command.runs') === 1, 'first run');
@@ -222,7 +223,7 @@ test('a replaced .wasm reloads a command plugin; the new program starts after th
   t.true((status.events ?? []).some((e) => e.event === 'reloaded'));
 });
 
-test('a command manifest is checked: kind, stdin, and stdin only for commands', (t) => {
+test.serial('a command manifest is checked: kind, stdin, and stdin only for commands', (t) => {
   const dir = tempDir(t, 'ske-command-manifest-');
   const write = (name: string, edge: unknown): void => {
     mkdirSync(join(dir, name));

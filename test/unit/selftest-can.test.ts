@@ -4,6 +4,8 @@
 // test/integration/selftest.test.ts through the CLI.
 
 import test from 'ava';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { createDevices } from '../../hal/devices.js';
 import { checkCan } from '../../runtime/selftest/can.js';
 import { canBusTwin, fakeSysfs } from '../helpers/can-bus-twin.js';
@@ -31,7 +33,7 @@ test('a bus where nobody acknowledges: fails, saying to use loopback mode or a s
   t.regex(r.message, /source read 0\/18 frames.*nothing came back: put can0 in loopback mode \(ip link set can0 type can loopback on\) or connect a second node/);
 });
 
-test('an interface that is down fails with the command to bring it up; an absent one is skipped; a vcan is named a twin', async (t) => {
+test('an interface that is down fails with the command to bring it up; an absent one is skipped; a non-CAN one fails; a vcan is named a twin', async (t) => {
   const dir = tempDir(t, 'ske-sysfs-');
   const binding = bus(true);
   const down = await checkCan({ iface: 'can1', twin: false, rounds: 1, devices: createDevices(), socketcan: { sysfs: fakeSysfs(dir, 'can1', 'down', true), binding } });
@@ -39,6 +41,11 @@ test('an interface that is down fails with the command to bring it up; an absent
   const absent = await checkCan({ iface: 'can7', twin: false, rounds: 1, devices: createDevices(), socketcan: { sysfs: dir, binding } });
   t.is(absent.outcome, 'skip');
   t.regex(absent.message, /^hardware absent: no CAN interface can7/);
+  mkdirSync(join(dir, 'eth0'));
+  writeFileSync(join(dir, 'eth0', 'type'), '1\n');
+  writeFileSync(join(dir, 'eth0', 'operstate'), 'up\n');
+  const ethernet = await checkCan({ iface: 'eth0', twin: false, rounds: 1, devices: createDevices(), socketcan: { sysfs: dir, binding } });
+  t.like(ethernet, { outcome: 'fail', message: 'eth0 is not a CAN interface (link type 1)' });
   const vcan = await checkCan({ iface: 'vcan0', twin: false, rounds: 1, devices: createDevices(), socketcan: { sysfs: fakeSysfs(dir, 'vcan0', 'up', false), binding } });
   t.is(vcan.outcome, 'pass', vcan.message);
   t.like(vcan.devices[0], { name: 'vcan0', kind: 'twin' });
