@@ -45,7 +45,7 @@ export interface PtyPair {
 
 /** Above this many bytes waiting for the far tty, the near one is not read (a cable's flow control). */
 const HIGH_WATER = 64 * 1024;
-const RETRY_MS = 2;
+const RETRY_MS = 1;
 
 /** One pty with a stream on its master, linked at `link`. */
 class LinkedPty {
