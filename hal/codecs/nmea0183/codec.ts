@@ -63,7 +63,10 @@ export class Nmea0183Codec {
       updates.push(update);
     }
     if (updates.length === 0) return { kind: 'skip', reason: 'empty', detail: `${key} carried no data` };
-    const out = { updates };
+    // The library names the vessel a sentence is about: AIS targets (VDM) and own-ship broadcasts
+    // (VDO) under `vessels.urn:mrn:imo:mmsi:<mmsi>` (or `atons.`, `sar.`, ...); no context means self.
+    const out: Record<string, unknown> = { updates };
+    if (typeof parsed.context === 'string') out.context = parsed.context;
     // Fields cut short but checksummed (a talker bug) come out as NaN; the bus would refuse them.
     const valid = parseDelta(out);
     if (!valid.ok) return { kind: 'error', reason: 'invalid', detail: `${key}: ${valid.reason}` };
