@@ -1,12 +1,14 @@
 // The Signal K REST API: GET any subtree of the full model, PUT a value to a handler.
 //   GET /signalk/v1/api/                          the full model
 //   GET /signalk/v1/api/vessels/self/navigation   a subtree (`self` resolves to the self vessel)
+//   GET /signalk/v1/api/vessels/self/<path>/meta   metadata (units, description), also of paths without data
 //   PUT /signalk/v1/api/vessels/self/<path>       body {"value": ...} → the PUT dispatcher
 
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { JsonValue } from '../bus/delta.js';
 import type { SignalKModel } from '../model/model.js';
+import { metaAtApiPath } from '../model/meta.js';
 import { HttpError, isRecord, readJsonBody, sendError, sendJson } from './http.js';
 import type { PutDispatcher } from './types.js';
 
@@ -24,7 +26,7 @@ export function apiSegments(pathname: string): string[] | undefined {
 }
 
 export function getSubtree(res: ServerResponse, model: SignalKModel, segments: string[]): void {
-  const node = segments.length === 0 ? model.full() : model.get(segments);
+  const node = segments.length === 0 ? model.full() : (model.get(segments) ?? metaAtApiPath(model, segments));
   if (node === undefined) {
     sendError(res, 404, `no data at /${segments.join('/')}`);
     return;

@@ -8,6 +8,7 @@ import type { BusDelta, DeltaBus } from '../bus/bus.js';
 import type { SignalKModel } from '../model/model.js';
 import { createLogger } from '../log.js';
 import { SERVER_ID, SERVER_VERSION } from './discovery.js';
+import { MetaAnnouncer } from './stream-meta.js';
 import { StreamSession, type SessionCounters, type SessionDeps, type SessionLimits } from './session.js';
 
 const log = createLogger('stream');
@@ -67,6 +68,7 @@ export class StreamServer {
     const q = url.searchParams.get('subscribe') ?? 'self';
     const initial = q === 'all' || q === 'none' ? q : 'self';
     const session = new StreamSession(ws, socket, this.deps, id, url.searchParams.get('sendCachedValues') !== 'false');
+    if (url.searchParams.get('sendMeta') === 'all') session.meta = new MetaAnnouncer(this.opts.model);
     this.sessions.set(ws, session);
     this.pongs.add(ws);
     ws.on('pong', () => this.pongs.add(ws));

@@ -3,6 +3,7 @@
 
 import { sourceRef, type Delta, type JsonValue, type Update } from '../bus/delta.js';
 import { createLogger } from '../log.js';
+import { mergedMeta, schemaMeta, type Meta } from './meta.js';
 
 const log = createLogger('model');
 
@@ -19,7 +20,7 @@ export interface Leaf {
   $source: string;
   sentence?: string;
   pgn?: number;
-  meta?: Record<string, JsonValue>;
+  meta?: Meta;
   values?: Record<string, LeafSource>;
 }
 
@@ -141,6 +142,9 @@ export class SignalKModel {
       leaf = { ...(isNode(existing) ? existing : {}), value, timestamp, $source: ref };
       if (entry.sentence) leaf.sentence = entry.sentence;
       if (entry.pgn !== undefined) leaf.pgn = entry.pgn;
+      // A new leaf carries its schema metadata (shared, frozen) under any a delta sent before it.
+      const meta = mergedMeta(schemaMeta(context, path), leaf.meta);
+      if (meta) leaf.meta = meta;
       parent[key] = leaf;
     }
     let paths = this.index.get(context);
@@ -208,6 +212,15 @@ export class SignalKModel {
         yield { context, path, value: leaf.value, timestamp: leaf.timestamp, $source: leaf.$source };
       }
     }
+  }
+
+  /** Metadata of a dotted path in a context: the schema's, overlaid by what deltas carried; undefined when none is known. */
+  metaAt(context: string, path: string): Meta | undefined {
+    const resolved = this.resolveContext(context);
+    const parts = path.split('.');
+    if (parts.some((p) => FORBIDDEN.has(p) || p === '')) return undefined;
+    const node = this.get([...resolved.split('.'), ...parts]);
+    return mergedMeta(schemaMeta(resolved, path), isNode(node) ? node.meta : undefined);
   }
 
   /** Value at a dotted path in a context (`navigation.position`), or undefined. */
