@@ -53,6 +53,8 @@ export class SignalKModel {
   private readonly root: Node;
   /** context → path → leaf: flat index for subscriptions and snapshots. */
   private readonly index = new Map<string, Map<string, Leaf>>();
+  /** context → its node in the tree: resolved once, not per delta. */
+  private readonly contextNodes = new Map<string, Node>();
 
   constructor(readonly selfUrn: string) {
     this.selfContext = `vessels.${selfUrn}`;
@@ -67,18 +69,25 @@ export class SignalKModel {
 
   apply(delta: Delta): void {
     const context = this.resolveContext(delta.context);
-    const contextParts = context.split('.');
-    if (contextParts.length < 2 || contextParts.some((p) => FORBIDDEN.has(p) || p === '')) return;
-    const contextNode = this.nodeAt(this.root, contextParts);
+    const contextNode = this.contextNode(context);
     if (!contextNode) return;
+    let paths = this.index.get(context);
+    if (!paths) this.index.set(context, (paths = new Map()));
     // Only updates without a timestamp need "now"; most carry one, so make it once, lazily.
     let now: string | undefined;
     for (const update of delta.updates) {
       const ref = sourceRef(update);
       const timestamp = update.timestamp ?? (now ??= new Date().toISOString());
       this.noteSource(update, ref, timestamp);
-      if (update.values) {
-        for (const pv of update.values) this.setValue(context, contextNode, pv.path, pv.value, ref, timestamp, update);
+      const values = update.values;
+      if (values) {
+        for (let i = 0; i < values.length; i++) {
+          const pv = values[i];
+          // A path seen before: its leaf, straight from the index (a leaf is changed in place, never replaced).
+          const leaf = paths.get(pv.path);
+          if (leaf) this.updateLeaf(leaf, pv.value, ref, timestamp, update);
+          else this.setValue(context, contextNode, paths, pv.path, pv.value, ref, timestamp, update);
+        }
       }
       if (update.meta) {
         for (const m of update.meta) {
@@ -91,9 +100,40 @@ export class SignalKModel {
     }
   }
 
+  /** The node of a context, made where missing; undefined for a malformed context. Cached per context. */
+  private contextNode(context: string): Node | undefined {
+    const cached = this.contextNodes.get(context);
+    if (cached) return cached;
+    const parts = context.split('.');
+    if (parts.length < 2 || parts.some((p) => FORBIDDEN.has(p) || p === '')) return undefined;
+    const node = this.nodeAt(this.root, parts);
+    if (node) this.contextNodes.set(context, node);
+    return node;
+  }
+
+  private updateLeaf(leaf: Leaf, value: JsonValue, ref: string, timestamp: string, update: Update): void {
+    if (leaf.$source !== ref && !leaf.values) {
+      leaf.values = { [leaf.$source]: { value: leaf.value, timestamp: leaf.timestamp } };
+    }
+    leaf.value = value;
+    leaf.timestamp = timestamp;
+    leaf.$source = ref;
+    const sentence = update.source?.sentence;
+    const pgn = update.source?.pgn;
+    if (typeof sentence === 'string' && sentence !== '') leaf.sentence = sentence;
+    if (typeof pgn === 'number') leaf.pgn = pgn;
+    if (leaf.values) {
+      const entry: LeafSource = { value, timestamp };
+      if (typeof sentence === 'string' && sentence !== '') entry.sentence = sentence;
+      if (typeof pgn === 'number') entry.pgn = pgn;
+      leaf.values[ref] = entry;
+    }
+  }
+
   private setValue(
     context: string,
     contextNode: Node,
+    paths: Map<string, Leaf>,
     path: string,
     value: JsonValue,
     ref: string,
@@ -107,7 +147,11 @@ export class SignalKModel {
         for (const [k, v] of Object.entries(value)) {
           if (FORBIDDEN.has(k)) continue;
           if (this.isBranch(context, k)) log.limited('warn', `branch:${ref}`, `${ref}: empty-path value for ${context} tried to replace the branch ${k}; ignored`);
-          else contextNode[k] = v;
+          else {
+            // The key may have held the node of a deeper context (`vessels.x.k`).
+            if (isNode(contextNode[k])) this.contextNodes.clear();
+            contextNode[k] = v;
+          }
         }
       }
       return;
@@ -121,34 +165,22 @@ export class SignalKModel {
     }
     const key = parts[parts.length - 1];
     const existing = parent[key];
+    if (isLeaf(existing)) {
+      this.updateLeaf(existing, value, ref, timestamp, update);
+      paths.set(path, existing);
+      return;
+    }
+    // A node turned into a leaf is a new object: a deeper context cached at it would be stale.
+    if (isNode(existing)) this.contextNodes.clear();
+    const leaf: Leaf = { ...(isNode(existing) ? existing : {}), value, timestamp, $source: ref };
     const sentence = update.source?.sentence;
     const pgn = update.source?.pgn;
-    const entry: LeafSource = { value, timestamp };
-    if (typeof sentence === 'string') entry.sentence = sentence;
-    if (typeof pgn === 'number') entry.pgn = pgn;
-    let leaf: Leaf;
-    if (isLeaf(existing)) {
-      leaf = existing;
-      if (leaf.$source !== ref && !leaf.values) {
-        leaf.values = { [leaf.$source]: { value: leaf.value, timestamp: leaf.timestamp } };
-      }
-      leaf.value = value;
-      leaf.timestamp = timestamp;
-      leaf.$source = ref;
-      if (entry.sentence) leaf.sentence = entry.sentence;
-      if (entry.pgn !== undefined) leaf.pgn = entry.pgn;
-      if (leaf.values) leaf.values[ref] = entry;
-    } else {
-      leaf = { ...(isNode(existing) ? existing : {}), value, timestamp, $source: ref };
-      if (entry.sentence) leaf.sentence = entry.sentence;
-      if (entry.pgn !== undefined) leaf.pgn = entry.pgn;
-      // A new leaf carries its schema metadata (shared, frozen) under any a delta sent before it.
-      const meta = mergedMeta(schemaMeta(context, path), leaf.meta);
-      if (meta) leaf.meta = meta;
-      parent[key] = leaf;
-    }
-    let paths = this.index.get(context);
-    if (!paths) this.index.set(context, (paths = new Map()));
+    if (typeof sentence === 'string' && sentence !== '') leaf.sentence = sentence;
+    if (typeof pgn === 'number') leaf.pgn = pgn;
+    // A new leaf carries its schema metadata (shared, frozen) under any a delta sent before it.
+    const meta = mergedMeta(schemaMeta(context, path), leaf.meta);
+    if (meta) leaf.meta = meta;
+    parent[key] = leaf;
     paths.set(path, leaf);
   }
 

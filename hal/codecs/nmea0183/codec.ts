@@ -2,7 +2,7 @@
 // One codec per source: the parser keeps multi-sentence state (GSV, seatalk splits) per stream.
 
 import { Parser } from '@signalk/nmea0183-signalk';
-import { parseDelta, type Delta } from '../../../runtime/bus/delta.js';
+import { codecValuesFault, type Delta, type PathValue, type Update } from '../../../runtime/bus/delta.js';
 import { checkSentence, type SentenceFault } from './sentence.js';
 
 /** Why a line produced no delta and counts as an error. */
@@ -18,6 +18,8 @@ export type DecodeResult =
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
+
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
 /** The key the library files a sentence's parser under (`RMC`, or `PGRME` for proprietary ones). */
 function hookKey(header: string): string {
@@ -48,28 +50,33 @@ export class Nmea0183Codec {
     }
     // Fresh update objects rather than edits of the library's: deleting its `timestamp: undefined`
     // would turn every update into a slow dictionary-mode object for the bus and the model.
-    const updates: Record<string, unknown>[] = [];
+    const updates: Update[] = [];
     for (const u of parsed.updates) {
       if (!isRecord(u)) continue;
+      const values = u.values;
       // An all-empty VHW comes back as `values: []`: nothing to publish.
-      if (Array.isArray(u.values) && u.values.length === 0 && u.meta === undefined) continue;
+      if (Array.isArray(values) && values.length === 0 && u.meta === undefined) continue;
       const s = isRecord(u.source) ? u.source : {};
-      const update: Record<string, unknown> = {
-        source: { label: this.label, type: 'NMEA0183', talker: s.talker, sentence: s.sentence },
-      };
-      if (u.timestamp !== undefined) update.timestamp = u.timestamp;
-      if (u.values !== undefined) update.values = u.values;
-      if (u.meta !== undefined) update.meta = u.meta;
+      const update: Update = { source: { label: this.label, type: 'NMEA0183', talker: str(s.talker), sentence: str(s.sentence) } };
+      if (typeof u.timestamp === 'string') update.timestamp = u.timestamp;
+      if (values !== undefined) {
+        // Fields cut short but checksummed (a talker bug) come out as NaN; the bus would refuse them.
+        const fault = Array.isArray(values) ? codecValuesFault(values as { path: unknown; value: unknown }[]) : 'values is not an array';
+        if (fault) return { kind: 'error', reason: 'invalid', detail: `${key}: ${fault}` };
+        update.values = values as PathValue[];
+      }
+      if (u.meta !== undefined) {
+        const fault = Array.isArray(u.meta) ? codecValuesFault(u.meta as { path: unknown; value: unknown }[]) : 'meta is not an array';
+        if (fault) return { kind: 'error', reason: 'invalid', detail: `${key}: meta ${fault}` };
+        update.meta = u.meta as Update['meta'];
+      }
       updates.push(update);
     }
     if (updates.length === 0) return { kind: 'skip', reason: 'empty', detail: `${key} carried no data` };
     // The library names the vessel a sentence is about: AIS targets (VDM) and own-ship broadcasts
     // (VDO) under `vessels.urn:mrn:imo:mmsi:<mmsi>` (or `atons.`, `sar.`, ...); no context means self.
-    const out: Record<string, unknown> = { updates };
-    if (typeof parsed.context === 'string') out.context = parsed.context;
-    // Fields cut short but checksummed (a talker bug) come out as NaN; the bus would refuse them.
-    const valid = parseDelta(out);
-    if (!valid.ok) return { kind: 'error', reason: 'invalid', detail: `${key}: ${valid.reason}` };
-    return { kind: 'delta', delta: valid.delta };
+    const delta: Delta = { updates };
+    if (typeof parsed.context === 'string') delta.context = parsed.context;
+    return { kind: 'delta', delta };
   }
 }
