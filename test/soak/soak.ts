@@ -21,11 +21,14 @@ import { buildAll } from '../../scripts/build-examples.js';
 import { startBroker, type TestBroker } from '../helpers/mqtt-broker.js';
 import { startPtyPair, type PtyPair } from '../helpers/pty.js';
 import { waitFor } from '../helpers/wait.js';
+import { cpuSeconds, rssMB } from '../../bench/proc.js';
 import { writePluginConfig } from '../../runtime/plugins/plugin-config.js';
 import { configFile } from '../../runtime/storage/plugin-storage.js';
 
 export interface SoakOptions {
   seconds: number;
+  /** The derive-all copies take every delta (`*`) instead of the few paths each uses. */
+  pluginsTakeAll?: boolean;
   /** Print progress lines (RSS samples, events). */
   log(line: string): void;
 }
@@ -36,6 +39,8 @@ export interface SoakReport {
   /** [seconds since start, RSS MB] */
   rss: [number, number][];
   rssGrowth: number;
+  /** The runtime's CPU time over the run's wall time, in cores (0.1 = 10 % of one core). */
+  cpuShare: number;
   figures: Record<string, number | string>;
 }
 
@@ -60,7 +65,7 @@ async function freePort(): Promise<number> {
 }
 
 /** The recording's frames, repeated and re-stamped 1/FRAMES_PER_SECOND apart for `seconds`: a busy bus. */
-function busyCandump(file: string, seconds: number): number {
+export function busyCandump(file: string, seconds: number): number {
   const frames = readFileSync(join(PROJECT_ROOT, 'test', 'fixtures', 'can', 'candumpSample3.txt'), 'utf8')
     .split('\n')
     .map(parseCandumpLine)
@@ -163,10 +168,6 @@ async function openClient(url: string): Promise<StreamClient> {
   return client;
 }
 
-function rssMB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
 
 async function json(url: string): Promise<unknown> {
   const res = await fetch(url);
@@ -213,7 +214,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       cpSync(derive, target, { recursive: true });
       const pkg = JSON.parse(readFileSync(join(target, 'package.json'), 'utf8')) as Record<string, unknown>;
       pkg.name = `soak-derive-${i}`;
-      pkg.signalkEdge = { subscriptions: [{ path: DERIVE_PATHS[i % DERIVE_PATHS.length]! }] };
+      pkg.signalkEdge = { subscriptions: [{ path: opts.pluginsTakeAll ? '*' : DERIVE_PATHS[i % DERIVE_PATHS.length]! }] };
       writeFileSync(join(target, 'package.json'), JSON.stringify(pkg));
     }
     const data = join(dir, 'data');
@@ -262,6 +263,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
 
     // The run, with one unplug/replug and one broker restart.
     const t0 = Date.now();
+    const cpu0 = cpuSeconds(child.pid!);
     const seconds = () => (Date.now() - t0) / 1000;
     const events: [number, () => Promise<void>][] = [
       [
@@ -303,6 +305,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       lastAccepted = status.bus.accepted;
       while (events.length > 0 && seconds() >= events[0]![0]) await events.shift()![1]();
     }
+
+    const cpuShare = (cpuSeconds(child.pid!) - cpu0) / seconds();
+    figures['cpu.shareOfCore'] = `${(cpuShare * 100).toFixed(1)} %`;
 
     // Drain: stop the writers, let the N2K log end, wait until nothing moves and clients caught up.
     await Promise.all(writers.map((w) => w.stop()));
@@ -367,7 +372,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     figures['rss.endMB'] = late.toFixed(1);
     figures['rss.peakMB'] = Math.max(...rss.map(([, m]) => m)).toFixed(1);
     if (growth > 0.05) failures.push(`RSS grew ${(growth * 100).toFixed(1)} % after warm-up (${early.toFixed(1)} → ${late.toFixed(1)} MB)`);
-    return { ok: failures.length === 0, failures, rss, rssGrowth: growth, figures };
+    return { ok: failures.length === 0, failures, rss, rssGrowth: growth, cpuShare, figures };
   } finally {
     for (const c of clients) c.ws.terminate();
     await Promise.all(writers.map((w) => w.stop().catch(() => undefined)));
