@@ -5,7 +5,7 @@
 // machine carries. Child-process runs subtract a baseline run of the same configuration with an
 // empty input, so start-up (module loading, plugin compilation) is not counted as throughput.
 
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync, existsSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -86,6 +86,7 @@ interface EdgeRun {
 /** A `signalk-edge run` child as installers run it (no extra Node flags, same as the anchor's). */
 async function startEdge(dir: string, run: EdgeRun): Promise<{ child: Child; base: string }> {
   const port = await freePort();
+  mkdirSync(dir, { recursive: true });
   const plugins = join(dir, 'plugins');
   if (run.plugin) cpSync(run.plugin.dir, join(plugins, 'plugin'), { recursive: true, filter: (src) => !src.endsWith('assembly') });
   const settings = {

@@ -45,6 +45,19 @@ function isLeaf(v: unknown): v is Leaf {
   return isNode(v) && 'value' in v && typeof v.$source === 'string' && typeof v.timestamp === 'string';
 }
 
+let lastMs = -1;
+let lastIso = '';
+
+/** The current time as ISO 8601 text, made once per millisecond: a fast source sends many updates per millisecond. */
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
 // Path segments that would reach into Object.prototype are refused.
 const FORBIDDEN = new Set(['__proto__', 'prototype', 'constructor']);
 
@@ -73,11 +86,11 @@ export class SignalKModel {
     if (!contextNode) return;
     let paths = this.index.get(context);
     if (!paths) this.index.set(context, (paths = new Map()));
-    // Only updates without a timestamp need "now"; most carry one, so make it once, lazily.
+    // Updates without a timestamp (most NMEA 0183 sentences carry no time) are stamped "now", made lazily.
     let now: string | undefined;
     for (const update of delta.updates) {
       const ref = sourceRef(update);
-      const timestamp = update.timestamp ?? (now ??= new Date().toISOString());
+      const timestamp = update.timestamp ?? (now ??= isoNow());
       this.noteSource(update, ref, timestamp);
       const values = update.values;
       if (values) {

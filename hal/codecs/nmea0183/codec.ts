@@ -2,7 +2,7 @@
 // One codec per source: the parser keeps multi-sentence state (GSV, seatalk splits) per stream.
 
 import { Parser } from '@signalk/nmea0183-signalk';
-import { codecValuesFault, type Delta, type PathValue, type Update } from '../../../runtime/bus/delta.js';
+import { codecValuesFault, sourceRef, type Delta, type PathValue, type Source, type Update } from '../../../runtime/bus/delta.js';
 import { checkSentence, type SentenceFault } from './sentence.js';
 
 /** Why a line produced no delta and counts as an error. */
@@ -29,8 +29,26 @@ function hookKey(header: string): string {
 export class Nmea0183Codec {
   private readonly parser = new Parser({ validateChecksum: false });
 
+  /**
+   * One source object and `$source` per talker and sentence, shared by all their updates (frozen:
+   * every subscriber reads them): no allocation and no string building per sentence.
+   */
+  private readonly sources = new Map<string, { source: Source; ref: string }>();
+
   /** `label` becomes `source.label` of every delta, so `$source` reads `<label>.<talker>`. */
   constructor(readonly label: string) {}
+
+  private sourceOf(talker: string | undefined, sentence: string | undefined): { source: Source; ref: string } {
+    const key = `${talker ?? ''},${sentence ?? ''}`;
+    let known = this.sources.get(key);
+    if (!known) {
+      const source: Source = Object.freeze({ label: this.label, type: 'NMEA0183', talker, sentence });
+      known = { source, ref: sourceRef({ source }) };
+      // Bounded: talker and sentence ids are two and three to six characters of a checked header.
+      if (this.sources.size < 4096) this.sources.set(key, known);
+    }
+    return known;
+  }
 
   decode(line: string): DecodeResult {
     const checked = checkSentence(line);
@@ -57,7 +75,8 @@ export class Nmea0183Codec {
       // An all-empty VHW comes back as `values: []`: nothing to publish.
       if (Array.isArray(values) && values.length === 0 && u.meta === undefined) continue;
       const s = isRecord(u.source) ? u.source : {};
-      const update: Update = { source: { label: this.label, type: 'NMEA0183', talker: str(s.talker), sentence: str(s.sentence) } };
+      const { source, ref } = this.sourceOf(str(s.talker), str(s.sentence));
+      const update: Update = { source, $source: ref };
       if (typeof u.timestamp === 'string') update.timestamp = u.timestamp;
       if (values !== undefined) {
         // Fields cut short but checksummed (a talker bug) come out as NaN; the bus would refuse them.
