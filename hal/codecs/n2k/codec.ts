@@ -3,8 +3,9 @@
 // @signalk/n2k-signalk's N2kMapper maps PGNs to Signal K paths. One codec per source: both keep
 // per-device state (partial fast packets, device metadata). Never throws.
 
-import { FromPgn } from '@canboat/canboatjs';
-import { N2kMapper } from '@signalk/n2k-signalk';
+import type { FromPgn } from '@canboat/canboatjs';
+import type { N2kMapper } from '@signalk/n2k-signalk';
+import { lazyModule } from '../../lazy-module.js';
 import type { Delta, JsonValue, PathValue, Update } from '../../../runtime/bus/delta.js';
 import { parseId, type CanFrame } from '../../can/frame.js';
 
@@ -59,9 +60,12 @@ function wireValues(values: unknown[]): PathValue[] {
   return out;
 }
 
+const canboatjs = lazyModule<typeof import('@canboat/canboatjs')>('@canboat/canboatjs');
+const n2kSignalk = lazyModule<typeof import('@signalk/n2k-signalk')>('@signalk/n2k-signalk');
+
 export class N2kCodec {
-  private readonly parser = new FromPgn({});
-  private readonly mapper = new N2kMapper({});
+  private readonly parser: FromPgn = new (canboatjs().FromPgn)({});
+  private readonly mapper: N2kMapper = new (n2kSignalk().N2kMapper)({});
   /** Set by the parser's events during one synchronous parse() call. */
   private unknown = false;
 

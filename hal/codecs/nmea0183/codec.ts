@@ -1,7 +1,8 @@
 // NMEA 0183 line → Signal K delta, with @signalk/nmea0183-signalk doing the sentence semantics.
 // One codec per source: the parser keeps multi-sentence state (GSV, seatalk splits) per stream.
 
-import { Parser } from '@signalk/nmea0183-signalk';
+import type { Parser } from '@signalk/nmea0183-signalk';
+import { lazyModule } from '../../lazy-module.js';
 import { codecValuesFault, sourceRef, type Delta, type PathValue, type Source, type Update } from '../../../runtime/bus/delta.js';
 import { checkSentence, type SentenceFault } from './sentence.js';
 
@@ -26,8 +27,10 @@ function hookKey(header: string): string {
   return header.charAt(1) === 'P' ? header.slice(1) : header.slice(3, 6);
 }
 
+const nmea0183 = lazyModule<typeof import('@signalk/nmea0183-signalk')>('@signalk/nmea0183-signalk');
+
 export class Nmea0183Codec {
-  private readonly parser = new Parser({ validateChecksum: false });
+  private readonly parser: Parser = new (nmea0183().Parser)({ validateChecksum: false });
 
   /**
    * One source object and `$source` per talker and sentence, shared by all their updates (frozen:
