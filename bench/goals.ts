@@ -148,9 +148,10 @@ function anchorRunner(anchor: Anchor, root: string): Runner {
       const cost = await quietCost(child);
       // What reached the model, so a stalled or misconfigured replay is visible in the output.
       const self = await (await fetch(`http://127.0.0.1:${port}/signalk/v1/api/vessels/self`)).json().catch(() => ({}));
-      const plugins = plugin ? ((await (await fetch(`http://127.0.0.1:${port}/skServer/plugins`)).json().catch(() => [])) as { id: string; data?: { statusMessage?: string }; statusMessage?: string }[]) : [];
+      const plugins = plugin ? ((await (await fetch(`http://127.0.0.1:${port}/skServer/plugins`)).json().catch(() => [])) as { id: string; state?: string }[]) : [];
       const pluginStatus = plugins.find((p) => p.id === plugin?.packageName.replace(/[@/]/g, '_'));
-      const check = `${Object.keys(self as object).length} self keys${plugin ? `, plugin: ${pluginStatus?.statusMessage ?? pluginStatus?.data?.statusMessage ?? 'no status'}` : ''}`;
+      // signalk-server 2.32 counts nothing per plugin and never calls `poll`: its state shows the plugin ran.
+      const check = `${Object.keys(self as object).length} self keys${plugin ? `, plugin ${pluginStatus?.state ?? 'not loaded'}` : ''}`;
       return { ...cost, check };
     } finally {
       await child.stop();
@@ -216,14 +217,16 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
       const { child } = await startEdge(join(root, 'idle'), {});
       try {
         await new Promise((r) => setTimeout(r, 5000));
-        const rss = rssMB(child.pid);
-        add({ name: 'bare runtime (nothing configured) ≤ 60 MB RSS', figure: `${rss.toFixed(1)} MB, 5 s after start`, anchor: '', pass: rss <= 60 });
-        // 4. Idle CPU over 30 s, nothing configured.
+        const early = rssMB(child.pid);
+        // 4. Idle CPU over 30 s, nothing configured, once start-up's garbage is collected.
+        await new Promise((r) => setTimeout(r, 10_000));
         const c0 = cpuSeconds(child.pid);
         const t0 = Date.now();
         await new Promise((r) => setTimeout(r, 30_000));
         const share = (cpuSeconds(child.pid) - c0) / ((Date.now() - t0) / 1000);
-        add({ name: 'idle CPU, nothing configured < 0.1 % of a core', figure: `${pct(share, 3)} over 30 s (/proc ticks are 10 ms: 0.033 % resolution)`, anchor: '', pass: share < 0.001 });
+        const rss = rssMB(child.pid);
+        add({ name: 'bare runtime (nothing configured) ≤ 60 MB RSS', figure: `${rss.toFixed(1)} MB after 45 s idle (${early.toFixed(1)} MB 5 s after start)`, anchor: '', pass: rss <= 60 });
+        add({ name: 'idle CPU, nothing configured < 0.1 % of a core', figure: `${pct(share, 3)} over 30 s from 15 s after start (/proc ticks are 10 ms: 0.033 % resolution)`, anchor: '', pass: share < 0.001 });
       } finally {
         await child.stop();
       }

@@ -27,7 +27,7 @@ import { configFile } from '../../runtime/storage/plugin-storage.js';
 
 export interface SoakOptions {
   seconds: number;
-  /** The derive-all copies take every delta (`*`) instead of the few paths each uses. */
+  /** Six plugins take every delta (the take-all fixture) instead of six derive-all copies on the few paths each uses. */
   pluginsTakeAll?: boolean;
   /** Print progress lines (RSS samples, events). */
   log(line: string): void;
@@ -208,13 +208,16 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     // Plugins: the four examples and six derive-all copies (own ids, data subscriptions only).
     const plugins = join(dir, 'plugins');
     for (const name of ['true-wind', 'trip-log', 'anchor-light', 'nmea-proprietary']) cpSync(join(PROJECT_ROOT, 'examples', name), join(plugins, name), { recursive: true });
-    const derive = join(PROJECT_ROOT, 'test', 'fixtures', 'plugins', 'derive-all');
+    // Taking every delta: the take-all fixture (no subscriptions: every delta, nothing emitted; six
+    // derive-all copies on `*` would answer each other's outputs and multiply the load).
+    const derive = join(PROJECT_ROOT, 'test', 'fixtures', 'plugins', opts.pluginsTakeAll ? 'take-all' : 'derive-all');
     for (let i = 0; i < DERIVE_COPIES; i++) {
       const target = join(plugins, `derive-${i}`);
       cpSync(derive, target, { recursive: true });
       const pkg = JSON.parse(readFileSync(join(target, 'package.json'), 'utf8')) as Record<string, unknown>;
       pkg.name = `soak-derive-${i}`;
-      pkg.signalkEdge = { subscriptions: [{ path: opts.pluginsTakeAll ? '*' : DERIVE_PATHS[i % DERIVE_PATHS.length]! }] };
+      if (opts.pluginsTakeAll) delete pkg.signalkEdge;
+      else pkg.signalkEdge = { subscriptions: [{ path: DERIVE_PATHS[i % DERIVE_PATHS.length]! }] };
       writeFileSync(join(target, 'package.json'), JSON.stringify(pkg));
     }
     const data = join(dir, 'data');
