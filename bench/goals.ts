@@ -218,15 +218,16 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
       try {
         await new Promise((r) => setTimeout(r, 5000));
         const early = rssMB(child.pid);
-        // 4. Idle CPU over 30 s, nothing configured, once start-up's garbage is collected.
-        await new Promise((r) => setTimeout(r, 10_000));
+        // 4. Idle CPU, nothing configured, once start-up has settled: V8 collects start-up's garbage
+        // in a few bursts up to about 20 s after start (measured with strace: madvise/munmap only).
+        await new Promise((r) => setTimeout(r, 35_000));
         const c0 = cpuSeconds(child.pid);
         const t0 = Date.now();
-        await new Promise((r) => setTimeout(r, 30_000));
+        await new Promise((r) => setTimeout(r, 60_000));
         const share = (cpuSeconds(child.pid) - c0) / ((Date.now() - t0) / 1000);
         const rss = rssMB(child.pid);
-        add({ name: 'bare runtime (nothing configured) ≤ 60 MB RSS', figure: `${rss.toFixed(1)} MB after 45 s idle (${early.toFixed(1)} MB 5 s after start)`, anchor: '', pass: rss <= 60 });
-        add({ name: 'idle CPU, nothing configured < 0.1 % of a core', figure: `${pct(share, 3)} over 30 s from 15 s after start (/proc ticks are 10 ms: 0.033 % resolution)`, anchor: '', pass: share < 0.001 });
+        add({ name: 'bare runtime (nothing configured) ≤ 60 MB RSS', figure: `${rss.toFixed(1)} MB after 100 s idle (${early.toFixed(1)} MB 5 s after start)`, anchor: '', pass: rss <= 60 });
+        add({ name: 'idle CPU, nothing configured < 0.1 % of a core', figure: `${pct(share, 3)} over 60 s from 40 s after start (/proc ticks are 10 ms: 0.017 % resolution)`, anchor: '', pass: share < 0.001 });
       } finally {
         await child.stop();
       }
