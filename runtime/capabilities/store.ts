@@ -2,7 +2,7 @@
 // which `signalk-edge grant`/`revoke` edit (atomic write) and a running runtime re-reads when it
 // changes, so a grant or revoke applies without a restart. Key `*` holds grants for every plugin.
 
-import { readFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createLogger } from '../log.js';
 import { watchFile } from '../plugins/file-watch.js';
@@ -158,6 +158,12 @@ export class GrantTable {
       if (result.error) onError(result.error);
       else if (result.changed) onChange();
     };
+    // The folder's events are watched, so the folder must exist before any grant was written.
+    try {
+      mkdirSync(this.dataDir, { recursive: true });
+    } catch (err) {
+      onError(`cannot create ${this.dataDir} to watch ${GRANTS_FILE}: ${(err as Error).message}`);
+    }
     // A deleted file counts: its grants are gone.
     return watchFile(file, WATCH_DEBOUNCE_MS, listener, createLogger('grants'), true);
   }
