@@ -46,9 +46,8 @@ class NmeaPipeline implements LineSink {
     this.lines++;
     const result = this.codec.decode(text);
     if (result.kind === 'delta') {
-      const refused = this.bus.publish(result.delta, `source ${this.id}`);
-      if (refused === undefined) this.deltas++;
-      else this.fail('rejected', refused, text);
+      this.bus.publishTrusted(result.delta);
+      this.deltas++;
     } else if (result.kind === 'skip') {
       this.skipped[result.reason] = (this.skipped[result.reason] ?? 0) + 1;
     } else {

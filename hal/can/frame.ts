@@ -2,7 +2,10 @@
 // ISO 11783 fields of its id, and the 16-byte layout plugins read and send through `signalk_hal`:
 // u32 LE id, u8 data length, 3 zero bytes, 8 data bytes zero padded (Linux's struct can_frame).
 
-import { parseCanId } from '@canboat/canboatjs/dist/canId.js';
+import { lazyModule } from '../lazy-module.js';
+
+/** canboatjs's id rules, loaded with the first frame (its module pulls in lodash). */
+const canId = lazyModule<typeof import('@canboat/canboatjs/dist/canId.js')>('@canboat/canboatjs/dist/canId.js');
 
 export interface CanFrame {
   /** 29-bit extended CAN id. */
@@ -27,12 +30,12 @@ export const MAX_DATA = 8;
 
 /** PGN, source, destination and priority of an id (canboatjs's ISO 11783 PDU1/PDU2 rules). */
 export function parseId(id: number): CanIdFields {
-  const { pgn, src, dst, prio } = parseCanId(id);
+  const { pgn, src, dst, prio } = canId().parseCanId(id);
   return { pgn, src, dst, prio };
 }
 
 export function pgnOf(id: number): number {
-  return parseCanId(id).pgn;
+  return canId().parseCanId(id).pgn;
 }
 
 /** Whether a frame is one the HAL can carry: an integer 29-bit id and at most 8 data bytes. */

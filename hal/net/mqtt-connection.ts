@@ -11,7 +11,10 @@
 // brokerFilters() picks (none covered by another, so no duplicate deliveries), made again on every
 // (re)connect; incoming messages are routed to local listeners with `topicMatches`.
 
-import mqtt, { ErrorWithSubackPacket, type IClientOptions, type MqttClient } from 'mqtt';
+import type { IClientOptions, MqttClient } from 'mqtt';
+import { lazyModule } from '../lazy-module.js';
+
+const mqttjs = lazyModule<typeof import('mqtt')>('mqtt');
 import { createLogger } from '../../runtime/log.js';
 import { brokerFilters } from './broker-filters.js';
 import { filterError, topicError, topicMatches } from './topic-filter.js';
@@ -165,7 +168,7 @@ export class MqttConnection {
     this._state = 'connecting';
     let client: MqttClient;
     try {
-      client = mqtt.connect(url, opts);
+      client = mqttjs().connect(url, opts);
     } catch (err) {
       // A URL mqtt.js refuses (unknown protocol): settings validation should have caught it.
       this._lastError = `cannot connect to ${this.url}: ${(err as Error).message}`;
@@ -347,7 +350,7 @@ export class MqttConnection {
         if (this.broker.get(filter) !== entry) return; // replaced or removed meanwhile
         if (err || granted?.some((g) => g.qos === 128)) {
           // A SUBACK with code 128 (an ACL) comes as an ErrorWithSubackPacket; others are transport errors.
-          const refused = !err || err instanceof ErrorWithSubackPacket;
+          const refused = !err || err instanceof mqttjs().ErrorWithSubackPacket;
           this._lastError = `subscribe ${filter}: ${refused ? 'refused by the broker' : err.message}`;
           log.limited('warn', `subscribe:${filter}`, `${this.url}: ${this._lastError}`);
           this.broker.delete(filter);

@@ -1,12 +1,14 @@
 // Serial device driver on `serialport`: opens path at a baud rate, and when the device is
 // absent at start or goes away (USB unplugged, pty closed) retries with exponential backoff.
 
-import { SerialPort } from 'serialport';
+import type { SerialPort } from 'serialport';
+import { lazyModule } from '../lazy-module.js';
 import { createLogger } from '../../runtime/log.js';
 import { Backoff } from './backoff.js';
 import type { ByteDriver, DriverState } from './driver.js';
 
 const log = createLogger('serial');
+const serialport = lazyModule<typeof import('serialport')>('serialport');
 
 export interface SerialDriverOptions {
   path: string;
@@ -88,7 +90,7 @@ export class SerialDriver implements ByteDriver {
     const { path, baudRate } = this.options;
     let port: SerialPort;
     try {
-      port = new SerialPort({ path, baudRate, autoOpen: false });
+      port = new (serialport().SerialPort)({ path, baudRate, autoOpen: false });
     } catch (err) {
       // Options the binding refuses: retrying cannot help, but must not crash the process either.
       this.retry((err as Error).message);

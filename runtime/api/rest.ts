@@ -1,6 +1,7 @@
 // The Signal K REST API: GET any subtree of the full model, PUT a value to a handler.
 //   GET /signalk/v1/api/                          the full model                  (readonly and up)
 //   GET /signalk/v1/api/vessels/self/navigation   a subtree (`self` resolves to the self vessel)
+//   GET /signalk/v1/api/vessels/self/<path>/meta   metadata (units, description), also of paths without data
 //   PUT /signalk/v1/api/vessels/self/<path>       body {"value": ...} → the PUT dispatcher (readwrite and up)
 // Path ACLs: a GET shows only the values the client may read; a PUT needs `put` on the path.
 
@@ -10,6 +11,7 @@ import type { JsonValue } from '../bus/delta.js';
 import type { SignalKModel } from '../model/model.js';
 import { pruneTree } from '../security/acl.js';
 import type { SecurityGate } from '../security/gate.js';
+import { metaAtApiPath } from '../model/meta.js';
 import { HttpError, isRecord } from './http.js';
 import type { PutDispatcher } from './types.js';
 
@@ -31,7 +33,7 @@ function segmentsOf(req: FastifyRequest): string[] {
 }
 
 export function getSubtree(model: SignalKModel, segments: string[]): unknown {
-  const node = segments.length === 0 ? model.full() : model.get(segments);
+  const node = segments.length === 0 ? model.full() : (model.get(segments) ?? metaAtApiPath(model, segments));
   if (node === undefined) throw new HttpError(404, `no data at /${segments.join('/')}`);
   return node;
 }

@@ -10,6 +10,7 @@ import type { CurrentValue, SignalKModel } from '../model/model.js';
 import type { Logger } from '../log.js';
 import { isRecord } from './http.js';
 import { currentValues, valuesToDeltas } from './snapshot.js';
+import type { MetaAnnouncer } from './stream-meta.js';
 import { MAX_ROWS, parseSubscribe, parseUnsubscribe, rowMatches, timerRate, type SubscriptionRow } from './subscriptions.js';
 import { TokenBucket } from '../security/token-bucket.js';
 import type { BudgetedClient, OutboundBudget } from './client-budget.js';
@@ -69,6 +70,8 @@ export class StreamSession implements BudgetedClient {
   private corked = false;
   dropped = 0;
   alive = true;
+  /** Set for `sendMeta=all`: metadata goes out before a path's first value. */
+  meta: MetaAnnouncer | undefined;
 
   constructor(
     private readonly ws: WebSocket,
@@ -221,6 +224,7 @@ export class StreamSession implements BudgetedClient {
     if (!rows) return;
     // Fast path (the default `subscribe=self|all`): an unthrottled `*` row takes the delta whole.
     if (rows.every((r) => r.policy === 'instant' && r.minPeriod === 0) && rows.some((r) => r.path === '*')) {
+      this.announce(context, msg.delta.updates);
       this.send(msg.json);
       return;
     }
@@ -231,6 +235,7 @@ export class StreamSession implements BudgetedClient {
       (m) => rows.some((r) => matchesPattern(r.path, m.path)),
     );
     if (updates.length === 0) return;
+    this.announce(context, updates);
     // The bus resolved the context, so its JSON text, encoded once, serves every client as it is.
     this.send(whole ? msg.json : JSON.stringify({ context, updates }));
   }
@@ -286,7 +291,15 @@ export class StreamSession implements BudgetedClient {
   }
 
   private sendDeltas(deltas: Delta[]): void {
-    for (const d of deltas) this.send(JSON.stringify(d));
+    for (const d of deltas) {
+      if (d.context !== undefined) this.announce(d.context, d.updates);
+      this.send(JSON.stringify(d));
+    }
+  }
+
+  private announce(context: string, updates: readonly Update[]): void {
+    const meta = this.meta?.before(context, updates);
+    if (meta) this.send(JSON.stringify(meta));
   }
 
   /** An error about the client's own message: answered, logged at a limited rate, never fatal. */

@@ -10,6 +10,7 @@ import { createLogger } from '../log.js';
 import { SERVER_ID, SERVER_VERSION } from './discovery.js';
 import type { CanRead } from '../security/acl.js';
 import { readableDelta, readableModel } from '../security/stream-filter.js';
+import { MetaAnnouncer } from './stream-meta.js';
 import { StreamSession, type SessionCounters, type SessionDeps, type SessionLimits } from './session.js';
 import { OutboundBudget } from './client-budget.js';
 import { DEFAULT_LIMITS as BOUNDS, type StreamBounds } from '../security/limits.js';
@@ -102,6 +103,7 @@ export class StreamServer {
     const deps = canRead ? { ...this.deps, model: readableModel(this.opts.model, canRead) } : this.deps;
     const session = new StreamSession(ws, socket, deps, id, url.searchParams.get('sendCachedValues') !== 'false');
     if (canRead) this.filters.set(session, canRead);
+    if (url.searchParams.get('sendMeta') === 'all') session.meta = new MetaAnnouncer(this.opts.model);
     this.sessions.set(ws, session);
     this.pongs.add(ws);
     ws.on('pong', () => this.pongs.add(ws));

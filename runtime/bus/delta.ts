@@ -71,6 +71,22 @@ function checkPathList(list: unknown, where: string): string | undefined {
 }
 
 /**
+ * The one check a delta our own codecs built still needs: the field libraries hand over NaN for
+ * fields cut short (a talker bug) and the model and every JSON encoder would carry it as null.
+ * Paths, structure and nesting are the codec's own making; see `DeltaBus.publishTrusted`.
+ */
+export function codecValuesFault(values: readonly { path: unknown; value: unknown }[]): string | undefined {
+  for (let i = 0; i < values.length; i++) {
+    const pv = values[i];
+    if (typeof pv.path !== 'string') return `values[${i}].path is not a string`;
+    const v = pv.value;
+    // Most values are plain numbers: decided without the recursive walk.
+    if (typeof v === 'number' ? !Number.isFinite(v) : !isJson(v)) return `values[${i}].value (${pv.path}) is not JSON data (NaN, Infinity or undefined)`;
+  }
+  return undefined;
+}
+
+/**
  * Nesting allowed anywhere in a delta: its own structure and a value's 32 levels fit; members no
  * check reads (unknown keys, source details) still reach every subscriber's JSON encoder, which
  * fails (stack overflow) a few thousand levels down.

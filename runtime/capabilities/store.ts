@@ -2,8 +2,10 @@
 // which `signalk-edge grant`/`revoke` edit (atomic write) and a running runtime re-reads when it
 // changes, so a grant or revoke applies without a restart. Key `*` holds grants for every plugin.
 
-import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { createLogger } from '../log.js';
+import { watchFile } from '../plugins/file-watch.js';
 import { writeFileAtomic } from '../storage/atomic.js';
 import { parseGrant, parseGrantList, type Grant } from './grant.js';
 
@@ -15,7 +17,8 @@ export function defaultGrants(): GrantLists {
   return { '*': ['dataRead', 'dataWrite', 'putHandlers'] };
 }
 /** How often a running runtime looks at the grants file (stat only). */
-const WATCH_INTERVAL_MS = 250;
+/** File changes settle (an editor's several writes, the CLI's rename) this long before the grants are read again. */
+const WATCH_DEBOUNCE_MS = 100;
 
 export class GrantsFileError extends Error {}
 
@@ -147,7 +150,7 @@ export class GrantTable {
     return out;
   }
 
-  /** Polls the grants file; calls onChange after a change was read. Returns the stop function. */
+  /** Watches the grants file (folder events, no polling); calls onChange after a change was read. Returns the stop function. */
   watch(onChange: () => void, onError: (message: string) => void): () => void {
     const file = grantsFilePath(this.dataDir);
     const listener = () => {
@@ -155,7 +158,13 @@ export class GrantTable {
       if (result.error) onError(result.error);
       else if (result.changed) onChange();
     };
-    watchFile(file, { interval: WATCH_INTERVAL_MS, persistent: false }, listener);
-    return () => unwatchFile(file, listener);
+    // The folder's events are watched, so the folder must exist before any grant was written.
+    try {
+      mkdirSync(this.dataDir, { recursive: true });
+    } catch (err) {
+      onError(`cannot create ${this.dataDir} to watch ${GRANTS_FILE}: ${(err as Error).message}`);
+    }
+    // A deleted file counts: its grants are gone.
+    return watchFile(file, WATCH_DEBOUNCE_MS, listener, createLogger('grants'), true);
   }
 }

@@ -3,6 +3,7 @@
 
 import { sourceRef, type Delta, type JsonValue, type Update } from '../bus/delta.js';
 import { createLogger } from '../log.js';
+import { mergedMeta, schemaMeta, type Meta } from './meta.js';
 
 const log = createLogger('model');
 
@@ -19,7 +20,7 @@ export interface Leaf {
   $source: string;
   sentence?: string;
   pgn?: number;
-  meta?: Record<string, JsonValue>;
+  meta?: Meta;
   values?: Record<string, LeafSource>;
 }
 
@@ -44,6 +45,19 @@ function isLeaf(v: unknown): v is Leaf {
   return isNode(v) && 'value' in v && typeof v.$source === 'string' && typeof v.timestamp === 'string';
 }
 
+let lastMs = -1;
+let lastIso = '';
+
+/** The current time as ISO 8601 text, made once per millisecond: a fast source sends many updates per millisecond. */
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
 // Path segments that would reach into Object.prototype are refused.
 const FORBIDDEN = new Set(['__proto__', 'prototype', 'constructor']);
 
@@ -52,6 +66,8 @@ export class SignalKModel {
   private readonly root: Node;
   /** context → path → leaf: flat index for subscriptions and snapshots. */
   private readonly index = new Map<string, Map<string, Leaf>>();
+  /** context → its node in the tree: resolved once, not per delta. */
+  private readonly contextNodes = new Map<string, Node>();
 
   constructor(readonly selfUrn: string) {
     this.selfContext = `vessels.${selfUrn}`;
@@ -66,18 +82,25 @@ export class SignalKModel {
 
   apply(delta: Delta): void {
     const context = this.resolveContext(delta.context);
-    const contextParts = context.split('.');
-    if (contextParts.length < 2 || contextParts.some((p) => FORBIDDEN.has(p) || p === '')) return;
-    const contextNode = this.nodeAt(this.root, contextParts);
+    const contextNode = this.contextNode(context);
     if (!contextNode) return;
-    // Only updates without a timestamp need "now"; most carry one, so make it once, lazily.
+    let paths = this.index.get(context);
+    if (!paths) this.index.set(context, (paths = new Map()));
+    // Updates without a timestamp (most NMEA 0183 sentences carry no time) are stamped "now", made lazily.
     let now: string | undefined;
     for (const update of delta.updates) {
       const ref = sourceRef(update);
-      const timestamp = update.timestamp ?? (now ??= new Date().toISOString());
+      const timestamp = update.timestamp ?? (now ??= isoNow());
       this.noteSource(update, ref, timestamp);
-      if (update.values) {
-        for (const pv of update.values) this.setValue(context, contextNode, pv.path, pv.value, ref, timestamp, update);
+      const values = update.values;
+      if (values) {
+        for (let i = 0; i < values.length; i++) {
+          const pv = values[i];
+          // A path seen before: its leaf, straight from the index (a leaf is changed in place, never replaced).
+          const leaf = paths.get(pv.path);
+          if (leaf) this.updateLeaf(leaf, pv.value, ref, timestamp, update);
+          else this.setValue(context, contextNode, paths, pv.path, pv.value, ref, timestamp, update);
+        }
       }
       if (update.meta) {
         for (const m of update.meta) {
@@ -90,9 +113,40 @@ export class SignalKModel {
     }
   }
 
+  /** The node of a context, made where missing; undefined for a malformed context. Cached per context. */
+  private contextNode(context: string): Node | undefined {
+    const cached = this.contextNodes.get(context);
+    if (cached) return cached;
+    const parts = context.split('.');
+    if (parts.length < 2 || parts.some((p) => FORBIDDEN.has(p) || p === '')) return undefined;
+    const node = this.nodeAt(this.root, parts);
+    if (node) this.contextNodes.set(context, node);
+    return node;
+  }
+
+  private updateLeaf(leaf: Leaf, value: JsonValue, ref: string, timestamp: string, update: Update): void {
+    if (leaf.$source !== ref && !leaf.values) {
+      leaf.values = { [leaf.$source]: { value: leaf.value, timestamp: leaf.timestamp } };
+    }
+    leaf.value = value;
+    leaf.timestamp = timestamp;
+    leaf.$source = ref;
+    const sentence = update.source?.sentence;
+    const pgn = update.source?.pgn;
+    if (typeof sentence === 'string' && sentence !== '') leaf.sentence = sentence;
+    if (typeof pgn === 'number') leaf.pgn = pgn;
+    if (leaf.values) {
+      const entry: LeafSource = { value, timestamp };
+      if (typeof sentence === 'string' && sentence !== '') entry.sentence = sentence;
+      if (typeof pgn === 'number') entry.pgn = pgn;
+      leaf.values[ref] = entry;
+    }
+  }
+
   private setValue(
     context: string,
     contextNode: Node,
+    paths: Map<string, Leaf>,
     path: string,
     value: JsonValue,
     ref: string,
@@ -106,7 +160,11 @@ export class SignalKModel {
         for (const [k, v] of Object.entries(value)) {
           if (FORBIDDEN.has(k)) continue;
           if (this.isBranch(context, k)) log.limited('warn', `branch:${ref}`, `${ref}: empty-path value for ${context} tried to replace the branch ${k}; ignored`);
-          else contextNode[k] = v;
+          else {
+            // The key may have held the node of a deeper context (`vessels.x.k`).
+            if (isNode(contextNode[k])) this.contextNodes.clear();
+            contextNode[k] = v;
+          }
         }
       }
       return;
@@ -120,31 +178,22 @@ export class SignalKModel {
     }
     const key = parts[parts.length - 1];
     const existing = parent[key];
+    if (isLeaf(existing)) {
+      this.updateLeaf(existing, value, ref, timestamp, update);
+      paths.set(path, existing);
+      return;
+    }
+    // A node turned into a leaf is a new object: a deeper context cached at it would be stale.
+    if (isNode(existing)) this.contextNodes.clear();
+    const leaf: Leaf = { ...(isNode(existing) ? existing : {}), value, timestamp, $source: ref };
     const sentence = update.source?.sentence;
     const pgn = update.source?.pgn;
-    const entry: LeafSource = { value, timestamp };
-    if (typeof sentence === 'string') entry.sentence = sentence;
-    if (typeof pgn === 'number') entry.pgn = pgn;
-    let leaf: Leaf;
-    if (isLeaf(existing)) {
-      leaf = existing;
-      if (leaf.$source !== ref && !leaf.values) {
-        leaf.values = { [leaf.$source]: { value: leaf.value, timestamp: leaf.timestamp } };
-      }
-      leaf.value = value;
-      leaf.timestamp = timestamp;
-      leaf.$source = ref;
-      if (entry.sentence) leaf.sentence = entry.sentence;
-      if (entry.pgn !== undefined) leaf.pgn = entry.pgn;
-      if (leaf.values) leaf.values[ref] = entry;
-    } else {
-      leaf = { ...(isNode(existing) ? existing : {}), value, timestamp, $source: ref };
-      if (entry.sentence) leaf.sentence = entry.sentence;
-      if (entry.pgn !== undefined) leaf.pgn = entry.pgn;
-      parent[key] = leaf;
-    }
-    let paths = this.index.get(context);
-    if (!paths) this.index.set(context, (paths = new Map()));
+    if (typeof sentence === 'string' && sentence !== '') leaf.sentence = sentence;
+    if (typeof pgn === 'number') leaf.pgn = pgn;
+    // A new leaf carries its schema metadata (shared, frozen) under any a delta sent before it.
+    const meta = mergedMeta(schemaMeta(context, path), leaf.meta);
+    if (meta) leaf.meta = meta;
+    parent[key] = leaf;
     paths.set(path, leaf);
   }
 
@@ -208,6 +257,15 @@ export class SignalKModel {
         yield { context, path, value: leaf.value, timestamp: leaf.timestamp, $source: leaf.$source };
       }
     }
+  }
+
+  /** Metadata of a dotted path in a context: the schema's, overlaid by what deltas carried; undefined when none is known. */
+  metaAt(context: string, path: string): Meta | undefined {
+    const resolved = this.resolveContext(context);
+    const parts = path.split('.');
+    if (parts.some((p) => FORBIDDEN.has(p) || p === '')) return undefined;
+    const node = this.get([...resolved.split('.'), ...parts]);
+    return mergedMeta(schemaMeta(resolved, path), isNode(node) ? node.meta : undefined);
   }
 
   /** Value at a dotted path in a context (`navigation.position`), or undefined. */

@@ -11,8 +11,11 @@ function signature(file: string): string | undefined {
   return st ? `${st.ino}:${st.size}:${st.mtimeMs}` : undefined;
 }
 
-/** Calls onChange after `file` settles into new content; returns a function that stops watching. */
-export function watchFile(file: string, debounceMs: number, onChange: () => void, log: Logger): () => void {
+/**
+ * Calls onChange after `file` settles into new content (and, with `removal`, after it is deleted);
+ * returns a function that stops watching. Event-driven: nothing runs while nothing changes.
+ */
+export function watchFile(file: string, debounceMs: number, onChange: () => void, log: Logger, removal = false): () => void {
   const name = basename(file);
   let last = signature(file);
   let timer: NodeJS.Timeout | undefined;
@@ -20,7 +23,7 @@ export function watchFile(file: string, debounceMs: number, onChange: () => void
   const settle = (): void => {
     timer = undefined;
     const now = signature(file);
-    if (now === undefined || now === last) return;
+    if ((now === undefined && !removal) || now === last) return;
     last = now;
     onChange();
   };

@@ -34,18 +34,8 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Resident set size of a process, in MiB. */
-export function rssMB(pid: number): number {
-  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return m ? Number(m[1]) / 1024 : NaN;
-}
-
-/** User + system CPU time of a process so far, in seconds (/proc/<pid>/stat, 100 ticks a second). */
-export function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / 100;
-}
+// How Linux accounts a child's memory and CPU: one reader for the tests, the soak and the benchmarks.
+export { cpuSeconds, rssMB } from '../../bench/proc.js';
 
 /** Milliseconds one GET takes. */
 export async function latencyMs(url: string): Promise<number> {

@@ -20,12 +20,15 @@ import { buildAll } from '../../scripts/build-examples.js';
 import { startBroker, type TestBroker } from '../helpers/mqtt-broker.js';
 import { startPtyPair, type PtyPair } from '../helpers/pty.js';
 import { waitFor } from '../helpers/wait.js';
-import { freePort, rssMB } from '../helpers/child-runtime.js';
+import { freePort } from '../helpers/child-runtime.js';
+import { cpuSeconds, rssMB } from '../../bench/proc.js';
 import { writePluginConfig } from '../../runtime/plugins/plugin-config.js';
 import { configFile } from '../../runtime/storage/plugin-storage.js';
 
 export interface SoakOptions {
   seconds: number;
+  /** Six plugins take every delta (the take-all fixture) instead of six derive-all copies on the few paths each uses. */
+  pluginsTakeAll?: boolean;
   /** Print progress lines (RSS samples, events). */
   log(line: string): void;
 }
@@ -36,6 +39,8 @@ export interface SoakReport {
   /** [seconds since start, RSS MB] */
   rss: [number, number][];
   rssGrowth: number;
+  /** The runtime's CPU time over the run's wall time, in cores (0.1 = 10 % of one core). */
+  cpuShare: number;
   figures: Record<string, number | string>;
 }
 
@@ -52,7 +57,7 @@ const NODE_FLAGS = ['--max-old-space-size=128'];
 const DERIVE_PATHS = ['navigation.speedOverGround', 'navigation.headingMagnetic', 'environment.depth.*', 'environment.wind.*', 'navigation.position', 'navigation.courseOverGround*'];
 
 /** The recording's frames, repeated and re-stamped 1/FRAMES_PER_SECOND apart for `seconds`: a busy bus. */
-function busyCandump(file: string, seconds: number): number {
+export function busyCandump(file: string, seconds: number): number {
   const frames = readFileSync(join(PROJECT_ROOT, 'test', 'fixtures', 'can', 'candumpSample3.txt'), 'utf8')
     .split('\n')
     .map(parseCandumpLine)
@@ -194,13 +199,16 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     // Plugins: the four examples and six derive-all copies (own ids, data subscriptions only).
     const plugins = join(dir, 'plugins');
     for (const name of ['true-wind', 'trip-log', 'anchor-light', 'nmea-proprietary']) cpSync(join(PROJECT_ROOT, 'examples', name), join(plugins, name), { recursive: true });
-    const derive = join(PROJECT_ROOT, 'test', 'fixtures', 'plugins', 'derive-all');
+    // Taking every delta: the take-all fixture (no subscriptions: every delta, nothing emitted; six
+    // derive-all copies on `*` would answer each other's outputs and multiply the load).
+    const derive = join(PROJECT_ROOT, 'test', 'fixtures', 'plugins', opts.pluginsTakeAll ? 'take-all' : 'derive-all');
     for (let i = 0; i < DERIVE_COPIES; i++) {
       const target = join(plugins, `derive-${i}`);
       cpSync(derive, target, { recursive: true });
       const pkg = JSON.parse(readFileSync(join(target, 'package.json'), 'utf8')) as Record<string, unknown>;
       pkg.name = `soak-derive-${i}`;
-      pkg.signalkEdge = { subscriptions: [{ path: DERIVE_PATHS[i % DERIVE_PATHS.length]! }] };
+      if (opts.pluginsTakeAll) delete pkg.signalkEdge;
+      else pkg.signalkEdge = { subscriptions: [{ path: DERIVE_PATHS[i % DERIVE_PATHS.length]! }] };
       writeFileSync(join(target, 'package.json'), JSON.stringify(pkg));
     }
     const data = join(dir, 'data');
@@ -249,6 +257,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
 
     // The run, with one unplug/replug and one broker restart.
     const t0 = Date.now();
+    const cpu0 = cpuSeconds(child.pid!);
     const seconds = () => (Date.now() - t0) / 1000;
     const events: [number, () => Promise<void>][] = [
       [
@@ -290,6 +299,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       lastAccepted = status.bus.accepted;
       while (events.length > 0 && seconds() >= events[0]![0]) await events.shift()![1]();
     }
+
+    const cpuShare = (cpuSeconds(child.pid!) - cpu0) / seconds();
+    figures['cpu.shareOfCore'] = `${(cpuShare * 100).toFixed(1)} %`;
 
     // Drain: stop the writers, let the N2K log end, wait until nothing moves and clients caught up.
     await Promise.all(writers.map((w) => w.stop()));
@@ -354,7 +366,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     figures['rss.endMB'] = late.toFixed(1);
     figures['rss.peakMB'] = Math.max(...rss.map(([, m]) => m)).toFixed(1);
     if (growth > 0.05) failures.push(`RSS grew ${(growth * 100).toFixed(1)} % after warm-up (${early.toFixed(1)} → ${late.toFixed(1)} MB)`);
-    return { ok: failures.length === 0, failures, rss, rssGrowth: growth, figures };
+    return { ok: failures.length === 0, failures, rss, rssGrowth: growth, cpuShare, figures };
   } finally {
     for (const c of clients) c.ws.terminate();
     await Promise.all(writers.map((w) => w.stop().catch(() => undefined)));

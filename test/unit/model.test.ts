@@ -13,7 +13,9 @@ test('values land in the full tree with timestamp and $source', (t) => {
   const m = new SignalKModel(urn);
   m.apply(rmc('nmea1', 'GP', 3.1, '2026-01-01T00:00:00.000Z'));
   const leaf = m.get(['vessels', 'self', 'navigation', 'speedOverGround']);
-  t.deepEqual(leaf, { value: 3.1, timestamp: '2026-01-01T00:00:00.000Z', $source: 'nmea1.GP', sentence: 'RMC' });
+  const { meta, ...rest } = leaf as { meta?: { units?: string } };
+  t.deepEqual(rest, { value: 3.1, timestamp: '2026-01-01T00:00:00.000Z', $source: 'nmea1.GP', sentence: 'RMC' });
+  t.is(meta?.units, 'm/s', 'the leaf carries its schema metadata');
   t.is(m.get(['self']), `vessels.${urn}`);
   t.deepEqual(m.get(['sources', 'nmea1', 'GP']), { talker: 'GP', sentences: { RMC: '2026-01-01T00:00:00.000Z' } });
   t.is(m.get(['vessels', 'self', 'nope']), undefined);

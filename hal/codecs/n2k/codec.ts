@@ -3,9 +3,10 @@
 // @signalk/n2k-signalk's N2kMapper maps PGNs to Signal K paths. One codec per source: both keep
 // per-device state (partial fast packets, device metadata). Never throws.
 
-import { FromPgn } from '@canboat/canboatjs';
-import { N2kMapper } from '@signalk/n2k-signalk';
-import { parseDelta, type Delta, type JsonValue } from '../../../runtime/bus/delta.js';
+import type { FromPgn } from '@canboat/canboatjs';
+import type { N2kMapper } from '@signalk/n2k-signalk';
+import { lazyModule } from '../../lazy-module.js';
+import type { Delta, JsonValue, PathValue, Update } from '../../../runtime/bus/delta.js';
 import { parseId, type CanFrame } from '../../can/frame.js';
 
 /** Why a frame produced no delta and counts as an error. */
@@ -44,20 +45,27 @@ function wireValue(v: unknown, depth = 0): JsonValue | undefined {
   return out;
 }
 
-/** The path values worth publishing: a value that is not available as a whole is left out. */
-function wireValues(values: unknown[]): { path: unknown; value: JsonValue }[] {
-  const out: { path: unknown; value: JsonValue }[] = [];
+/**
+ * The path values worth publishing: a value that is not available as a whole is left out. What
+ * comes out is JSON data by construction (no NaN, bounded depth), so the bus takes these deltas
+ * as trusted (`DeltaBus.publishTrusted`).
+ */
+function wireValues(values: unknown[]): PathValue[] {
+  const out: PathValue[] = [];
   for (const pv of values) {
-    if (!isRecord(pv) || (typeof pv.value === 'number' && !Number.isFinite(pv.value))) continue;
+    if (!isRecord(pv) || typeof pv.path !== 'string' || (typeof pv.value === 'number' && !Number.isFinite(pv.value))) continue;
     const value = wireValue(pv.value);
     if (value !== undefined) out.push({ path: pv.path, value });
   }
   return out;
 }
 
+const canboatjs = lazyModule<typeof import('@canboat/canboatjs')>('@canboat/canboatjs');
+const n2kSignalk = lazyModule<typeof import('@signalk/n2k-signalk')>('@signalk/n2k-signalk');
+
 export class N2kCodec {
-  private readonly parser = new FromPgn({});
-  private readonly mapper = new N2kMapper({});
+  private readonly parser: FromPgn = new (canboatjs().FromPgn)({});
+  private readonly mapper: N2kMapper = new (n2kSignalk().N2kMapper)({});
   /** Set by the parser's events during one synchronous parse() call. */
   private unknown = false;
 
@@ -108,21 +116,20 @@ export class N2kCodec {
     }
     if (!isRecord(mapped) || !Array.isArray(mapped.updates)) return { kind: 'skip', reason: 'no-values', detail: `${what} maps to no Signal K data` };
     // Fresh update objects with our label; the mapper leaves label empty for the server to fill in.
-    const updates: Record<string, unknown>[] = [];
+    const updates: Update[] = [];
     for (const u of mapped.updates) {
       if (!isRecord(u) || !Array.isArray(u.values)) continue;
       const values = wireValues(u.values);
       if (values.length === 0) continue;
-      const source = { ...(isRecord(u.source) ? u.source : {}), label: this.label };
-      const update: Record<string, unknown> = { source, values };
-      if (u.timestamp !== undefined) update.timestamp = u.timestamp;
+      const source = { ...(isRecord(u.source) ? (wireValue(u.source) as Record<string, JsonValue>) : {}), label: this.label };
+      const update: Update = { source, values };
+      if (typeof u.timestamp === 'string') update.timestamp = u.timestamp;
       updates.push(update);
     }
     if (updates.length === 0) return { kind: 'skip', reason: 'no-values', detail: `${what} maps to no Signal K values` };
-    const out: Record<string, unknown> = { updates };
-    if (typeof mapped.context === 'string') out.context = mapped.context;
-    const valid = parseDelta(out);
-    if (!valid.ok) return { kind: 'error', reason: 'invalid', detail: `${what}: ${valid.reason}` };
-    return { kind: 'delta', delta: valid.delta, pgn };
+    // AIS targets (129038, 129039, 129794, 129809, 129810, ...) carry their own vessel's context.
+    const delta: Delta = { updates };
+    if (typeof mapped.context === 'string') delta.context = mapped.context;
+    return { kind: 'delta', delta, pgn };
   }
 }

@@ -1,8 +1,9 @@
 // NMEA 0183 line → Signal K delta, with @signalk/nmea0183-signalk doing the sentence semantics.
 // One codec per source: the parser keeps multi-sentence state (GSV, seatalk splits) per stream.
 
-import { Parser } from '@signalk/nmea0183-signalk';
-import { parseDelta, type Delta } from '../../../runtime/bus/delta.js';
+import type { Parser } from '@signalk/nmea0183-signalk';
+import { lazyModule } from '../../lazy-module.js';
+import { codecValuesFault, sourceRef, type Delta, type PathValue, type Source, type Update } from '../../../runtime/bus/delta.js';
 import { checkSentence, type SentenceFault } from './sentence.js';
 
 /** Why a line produced no delta and counts as an error. */
@@ -19,16 +20,38 @@ function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
 }
 
+const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+
 /** The key the library files a sentence's parser under (`RMC`, or `PGRME` for proprietary ones). */
 function hookKey(header: string): string {
   return header.charAt(1) === 'P' ? header.slice(1) : header.slice(3, 6);
 }
 
+const nmea0183 = lazyModule<typeof import('@signalk/nmea0183-signalk')>('@signalk/nmea0183-signalk');
+
 export class Nmea0183Codec {
-  private readonly parser = new Parser({ validateChecksum: false });
+  private readonly parser: Parser = new (nmea0183().Parser)({ validateChecksum: false });
+
+  /**
+   * One source object and `$source` per talker and sentence, shared by all their updates (frozen:
+   * every subscriber reads them): no allocation and no string building per sentence.
+   */
+  private readonly sources = new Map<string, { source: Source; ref: string }>();
 
   /** `label` becomes `source.label` of every delta, so `$source` reads `<label>.<talker>`. */
   constructor(readonly label: string) {}
+
+  private sourceOf(talker: string | undefined, sentence: string | undefined): { source: Source; ref: string } {
+    const key = `${talker ?? ''},${sentence ?? ''}`;
+    let known = this.sources.get(key);
+    if (!known) {
+      const source: Source = Object.freeze({ label: this.label, type: 'NMEA0183', talker, sentence });
+      known = { source, ref: sourceRef({ source }) };
+      // Bounded: talker and sentence ids are two and three to six characters of a checked header.
+      if (this.sources.size < 4096) this.sources.set(key, known);
+    }
+    return known;
+  }
 
   decode(line: string): DecodeResult {
     const checked = checkSentence(line);
@@ -48,25 +71,34 @@ export class Nmea0183Codec {
     }
     // Fresh update objects rather than edits of the library's: deleting its `timestamp: undefined`
     // would turn every update into a slow dictionary-mode object for the bus and the model.
-    const updates: Record<string, unknown>[] = [];
+    const updates: Update[] = [];
     for (const u of parsed.updates) {
       if (!isRecord(u)) continue;
+      const values = u.values;
       // An all-empty VHW comes back as `values: []`: nothing to publish.
-      if (Array.isArray(u.values) && u.values.length === 0 && u.meta === undefined) continue;
+      if (Array.isArray(values) && values.length === 0 && u.meta === undefined) continue;
       const s = isRecord(u.source) ? u.source : {};
-      const update: Record<string, unknown> = {
-        source: { label: this.label, type: 'NMEA0183', talker: s.talker, sentence: s.sentence },
-      };
-      if (u.timestamp !== undefined) update.timestamp = u.timestamp;
-      if (u.values !== undefined) update.values = u.values;
-      if (u.meta !== undefined) update.meta = u.meta;
+      const { source, ref } = this.sourceOf(str(s.talker), str(s.sentence));
+      const update: Update = { source, $source: ref };
+      if (typeof u.timestamp === 'string') update.timestamp = u.timestamp;
+      if (values !== undefined) {
+        // Fields cut short but checksummed (a talker bug) come out as NaN; the bus would refuse them.
+        const fault = Array.isArray(values) ? codecValuesFault(values as { path: unknown; value: unknown }[]) : 'values is not an array';
+        if (fault) return { kind: 'error', reason: 'invalid', detail: `${key}: ${fault}` };
+        update.values = values as PathValue[];
+      }
+      if (u.meta !== undefined) {
+        const fault = Array.isArray(u.meta) ? codecValuesFault(u.meta as { path: unknown; value: unknown }[]) : 'meta is not an array';
+        if (fault) return { kind: 'error', reason: 'invalid', detail: `${key}: meta ${fault}` };
+        update.meta = u.meta as Update['meta'];
+      }
       updates.push(update);
     }
     if (updates.length === 0) return { kind: 'skip', reason: 'empty', detail: `${key} carried no data` };
-    const out = { updates };
-    // Fields cut short but checksummed (a talker bug) come out as NaN; the bus would refuse them.
-    const valid = parseDelta(out);
-    if (!valid.ok) return { kind: 'error', reason: 'invalid', detail: `${key}: ${valid.reason}` };
-    return { kind: 'delta', delta: valid.delta };
+    // The library names the vessel a sentence is about: AIS targets (VDM) and own-ship broadcasts
+    // (VDO) under `vessels.urn:mrn:imo:mmsi:<mmsi>` (or `atons.`, `sar.`, ...); no context means self.
+    const delta: Delta = { updates };
+    if (typeof parsed.context === 'string') delta.context = parsed.context;
+    return { kind: 'delta', delta };
   }
 }

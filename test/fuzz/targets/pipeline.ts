@@ -1,6 +1,8 @@
 // The downstream half shared by the line and frame targets: bus → model, with the checks a
-// decoded delta must pass there. A codec's delta must be accepted by the bus (both validate with
-// parseDelta), the model must take it, and its JSON (what every subscriber sends) must encode.
+// decoded delta must pass there. Sources hand codec deltas to the bus as trusted (no validation);
+// here each goes through the full validation of untrusted input instead, which it must pass: that
+// is what justifies the trust. The model must take it, and its JSON (what every subscriber sends)
+// must encode.
 
 import { DeltaBus } from '../../../runtime/bus/bus.js';
 import type { Delta } from '../../../runtime/bus/delta.js';
