@@ -50,6 +50,14 @@ export interface PluginInstance {
   halData(): void;
   /** Calls the plugin's PUT handler export for a registered path. Throws on trap. */
   handlePut(context: string, path: string, valueJson: string): PutResult;
+  /** What `http_endpoints()` returned (JSON text), when exported. */
+  readonly httpEndpoints?: string | undefined;
+  hasExport?(name: string): boolean;
+  /**
+   * Calls an HTTP endpoint handler export with the request JSON; returns its response JSON.
+   * Throws on trap, and HostMarshalError when the response is over `maxBytes`.
+   */
+  handleHttp?(handler: string, requestJson: string, maxBytes: number): string;
   /** Releases the instance (memory, WASI handles, HAL handles). */
   close(): void;
 }

@@ -35,6 +35,8 @@ import { Inbox } from './inbox.js';
 import { answerTo, newLineage, type EmittedDelta, type Lineage } from './publisher.js';
 import { PluginQuota, type QuotaStatus } from './quotas.js';
 import { logLine } from './host-services.js';
+import { HTTP_RESPONSE_MAX_BYTES, matchEndpoint, parseEndpoints, parseResponse, requestJson, type HttpAnswer, type HttpEndpoint } from './endpoints.js';
+import { HostMarshalError } from '../engine/marshal.js';
 import type { Limits } from '../security/limits.js';
 
 export type PluginState = 'stopped' | 'disabled' | 'starting' | 'running' | 'reloading' | 'crashed' | 'failed' | 'error';
@@ -69,6 +71,8 @@ export interface PluginStatus {
   hal: HandleStatus[];
   subscriptions: PluginSubscription[] | 'all';
   putHandlers: { context: string; path: string }[];
+  /** Its own HTTP endpoints, served under /plugins/<id>. */
+  httpEndpoints: { method: string; path: string }[];
   /** dropped: never delivered (inbox full, or discarded on crash/stop); feedbackDropped: emitted but cut (16-generation chain or fan-out budget). */
   deltas: { received: number; emitted: number; rejected: number; dropped: number; feedbackDropped: number; lastRejection?: string };
   /** Use of limits.plugins: refusals per kind, paths and bytes kept, main-thread time and throttling. */
@@ -148,6 +152,8 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   private readonly denials: DenialLog;
   private readonly halHost: HalHost;
   private halDataPending = false;
+  /** The running instance's HTTP endpoints, read once per instance. */
+  private endpoints: { instance: PluginInstance | undefined; list: HttpEndpoint[] } | undefined;
   /** hal_data waits for the CPU share to refill (one timer, however many chunks arrive meanwhile). */
   private halDataDeferred: NodeJS.Timeout | undefined;
   /** Lineage of a command plugin's last asynchronous output (see commandEvents). */
@@ -360,6 +366,55 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     // Not charged to the plugin's CPU share: the caller decides how often a PUT runs, and a client must not get a plugin stopped.
     const result = this.call((i) => i.handlePut(context, path, valueJson), 'PUT handler', false);
     return result ?? { state: 'FAILED', statusCode: 500, message: `plugin ${this.id} crashed handling the PUT: ${this.errorMessage}` };
+  }
+
+  /**
+   * The instance's HTTP endpoints (http_endpoints export), the last instance's while none runs (so
+   * a request to one is told the plugin is stopped); entries it cannot serve are logged once.
+   */
+  httpEndpoints(): HttpEndpoint[] {
+    const instance = this.instance;
+    if (!instance) return this.endpoints?.list ?? [];
+    if (this.endpoints?.instance !== instance) {
+      const { endpoints, problems } = parseEndpoints(instance.httpEndpoints, (name) => instance.hasExport?.(name) ?? false);
+      for (const p of problems) this.log.warn(`http_endpoints: ${p}`);
+      this.endpoints = { instance, list: endpoints };
+    }
+    return this.endpoints.list;
+  }
+
+  /**
+   * Answers a request to one of the plugin's HTTP endpoints (`path` below /plugins/<id>); undefined
+   * when no endpoint matches. A trap or runaway is a crash (500); an unusable or oversized answer is 502.
+   */
+  handleHttp(req: { method: string; path: string; query: URLSearchParams; body: unknown; headers: Record<string, string | string[] | undefined> }): HttpAnswer | undefined {
+    const found = matchEndpoint(this.httpEndpoints(), req.method, req.path);
+    if (!found) return undefined;
+    const fail = (status: number, error: string): HttpAnswer => ({ status, headers: {}, body: { error } });
+    if (this.state !== 'running' && this.state !== 'reloading') return fail(503, `plugin ${this.id} is ${this.state}`);
+    const { handler } = found.endpoint;
+    const request = requestJson({ ...req, params: found.params });
+    // Not charged to the CPU share, as PUT: a client must not get a plugin stopped.
+    const result = this.call(
+      (i) => {
+        try {
+          return { text: i.handleHttp!(handler, request, HTTP_RESPONSE_MAX_BYTES) };
+        } catch (err) {
+          if (err instanceof HostMarshalError) return { error: err.message };
+          throw err;
+        }
+      },
+      handler,
+      false,
+    );
+    if (result === undefined) return fail(500, `plugin ${this.id} crashed in ${handler}: ${this.errorMessage}`);
+    if ('error' in result) return fail(502, `plugin ${this.id}: ${handler}: ${result.error}`);
+    const answer = parseResponse(result.text);
+    if (typeof answer === 'string') {
+      this.log.limited('warn', 'http-response', `${handler} ${answer}`);
+      return fail(502, `plugin ${this.id}: ${handler} ${answer}`);
+    }
+    return answer;
   }
 
   /** Runs one guarded call into the instance: a throw or a timeout is a crash; emitted deltas are published afterwards. */
@@ -692,6 +747,8 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     clearTimeout(this.halDataDeferred);
     this.halDataDeferred = undefined;
     this.deps.puts.removePlugin(this.id);
+    // The list stays known (a request is told the plugin is not running), the instance goes.
+    if (this.endpoints) this.endpoints = { instance: undefined, list: this.endpoints.list };
     this.buffering = false;
     const instance = this.instance;
     this.instance = undefined;
@@ -760,6 +817,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
       hal: this.instance?.hal?.handles() ?? [],
       subscriptions: this.manifest.subscriptions ?? 'all',
       putHandlers: this.deps.puts.ofPlugin(this.id),
+      httpEndpoints: this.httpEndpoints().map(({ method, path }) => ({ method, path })),
       deltas: lastRejection === undefined ? counts : { ...counts, lastRejection },
       quota: this.quota.status(),
       putRefused: [...this.putRefused],
