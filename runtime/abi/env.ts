@@ -15,7 +15,6 @@ type HostFunction = (...args: number[]) => number | void;
 
 /** Host functions upstream offers that signalk-edge does not implement yet: (name → error return). */
 const NOT_IMPLEMENTED: Record<string, { result: number; why: string }> = {
-  sk_register_resource_provider: { result: 0, why: 'the resources provider API is not served by signalk-edge yet' },
   sk_register_weather_provider: { result: 0, why: 'the weather provider API is not served by signalk-edge yet' },
   sk_register_radar_provider: { result: 0, why: 'the radar provider API is not served by signalk-edge yet' },
   sk_emit_binary_stream: { result: 0, why: 'binary streams to clients are not served by signalk-edge yet' },
@@ -171,6 +170,12 @@ export function createEnvImports(host: HostServices, memory: GuestMemory): EnvIm
       const path = str('sk_register_put_handler', pathPtr, pathLen);
       if (context === undefined || path === undefined || path === '') return 0;
       return guard('sk_register_put_handler', 0, () => (host.registerPutHandler(context, path) ? 1 : 0));
+    },
+
+    sk_register_resource_provider(typePtr, typeLen) {
+      const type = str('sk_register_resource_provider', typePtr, typeLen);
+      if (type === undefined) return 0;
+      return guard('sk_register_resource_provider', 0, () => (host.registerResourceProvider(type) ? 1 : 0));
     },
 
     sk_udp_create: (type) => withSockets('sk_udp_create', () => sockets.udpCreate(type === 1)),

@@ -22,6 +22,8 @@ export interface HostServices {
   allowsNet(host: string, port: number): boolean;
   publishNotification(path: string, value: JsonValue): boolean;
   registerPutHandler(context: string, path: string): boolean;
+  /** Serves the v2 resources API for `type` through the plugin's `resources_*` exports (needs resourceProvider). */
+  registerResourceProvider(type: string): boolean;
 }
 
 /** A started-or-startable instance of a library plugin (upstream `env` ABI). */

@@ -42,6 +42,8 @@ export interface HostTarget {
   noteRejected(reason: string): void;
   /** Routes PUTs for (context, path) to this plugin; false (and noted in its status) when another plugin owns the path. */
   addPutHandler(context: string, path: string): boolean;
+  /** Makes the plugin a provider of a resource type; false (logged, denial noted) when refused. */
+  addResourceProvider(type: string): boolean;
 }
 
 /** Tags every update with the plugin as its source, whatever the plugin claimed. */
@@ -145,5 +147,6 @@ export function createHostServices(target: HostTarget): HostServices {
       target.queueDelta(tagWithPlugin(meta, id), 1);
       return true;
     },
+    registerResourceProvider: (type) => target.addResourceProvider(type),
   };
 }

@@ -14,6 +14,8 @@ import { discoverPlugins, type BrokenPackage } from './discovery.js';
 import { engineOptions } from './engine-options.js';
 import { watchFile } from './file-watch.js';
 import { PutHandlerRegistry } from './put-handlers.js';
+import { PROVIDER_RESPONSE_MAX_BYTES, ResourceProviderRegistry } from './resource-providers.js';
+import { resourceRoutes } from '../api/v2/resources.js';
 import { EmittedDeltaPublisher } from './publisher.js';
 import { CallGuard } from './call-guard.js';
 import { DeliveryScheduler } from './delivery.js';
@@ -48,6 +50,7 @@ export class PluginManager {
   private readonly runners = new Map<string, PluginRunner>();
   private readonly brokenPackages = new Map<string, BrokenPackage>();
   private readonly puts: PutHandlerRegistry;
+  private readonly resources = new ResourceProviderRegistry();
   private unsubscribe: (() => void) | undefined;
   private unwatch: (() => void)[] = [];
   readonly grants: GrantTable;
@@ -72,6 +75,7 @@ export class PluginManager {
       restart: settings.plugins.restart ?? DEFAULT_PLUGIN_RESTART,
       model,
       puts: this.puts,
+      resources: this.resources,
       publish: (deltas, origin) => publisher.publish(deltas, origin),
       guard,
       scheduler: new DeliveryScheduler(guard),
@@ -105,6 +109,17 @@ export class PluginManager {
         list: () => this.list(),
         runner: (id) => this.runners.get(id),
         broken: (id) => this.brokenPackages.get(id),
+      }),
+      resourceRoutes({
+        types: () => this.resources.types(),
+        providers: (type) => this.resources.providers(type),
+        call: async (pluginId, op, request) =>
+          this.runners.get(pluginId)?.callHandler(`resources_${op}`, JSON.stringify(request), PROVIDER_RESPONSE_MAX_BYTES) ?? { status: 503, error: `no plugin ${pluginId}` },
+        changed: (pluginId, type, id, value) => {
+          const source = { label: pluginId, type: 'plugin' };
+          const reason = this.bus.publish({ updates: [{ source, $source: pluginId, values: [{ path: `resources.${type}.${id}`, value }] }] }, `plugin:${pluginId}`, 2);
+          if (reason) log.warn(`resource change of ${type}/${id} not published: ${reason}`);
+        },
       }),
     ];
   }

@@ -28,6 +28,7 @@ import type { EngineOptions } from './engine-options.js';
 import { createHostServices, type HostTarget } from './host-services.js';
 import { readPluginConfig, writePluginConfig } from './plugin-config.js';
 import type { PutHandlerRegistry } from './put-handlers.js';
+import { validResourceType, type ResourceProviderRegistry } from './resource-providers.js';
 import { subscriptionFilter, type DeltaFilter } from './subscriptions.js';
 import type { CallGuard } from './call-guard.js';
 import type { DeliveryScheduler, DeliveryTarget } from './delivery.js';
@@ -71,6 +72,8 @@ export interface PluginStatus {
   hal: HandleStatus[];
   subscriptions: PluginSubscription[] | 'all';
   putHandlers: { context: string; path: string }[];
+  /** Resource types it serves through the v2 resources API. */
+  resourceProvider: string[];
   /** Its own HTTP endpoints, served under /plugins/<id>. */
   httpEndpoints: { method: string; path: string }[];
   /** dropped: never delivered (inbox full, or discarded on crash/stop); feedbackDropped: emitted but cut (16-generation chain or fan-out budget). */
@@ -90,6 +93,7 @@ export interface RunnerDeps {
   restart: PluginRestartSettings;
   model: SignalKModel;
   puts: PutHandlerRegistry;
+  resources: ResourceProviderRegistry;
   /** Publishes deltas a plugin emitted (already validated and tagged); returns how many were cut as feedback. */
   publish(deltas: EmittedDelta[], origin: string): number;
   /** Bounds every call into the plugin (plugins.callTimeoutMs). */
@@ -284,6 +288,20 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     return false;
   }
 
+  addResourceProvider(type: string): boolean {
+    if (!validResourceType(type)) {
+      this.log.warn(`resource provider for ${JSON.stringify(type.slice(0, 80))} refused: a type is a letter then letters, digits, _ or -, at most 64`);
+      return false;
+    }
+    if (!this.policy.flag('resourceProvider')) {
+      this.denials.deny('resourceProvider', `sk_register_resource_provider(${type})`);
+      return false;
+    }
+    this.deps.resources.add(type, this.id);
+    this.event(`resource provider for ${type}`);
+    return true;
+  }
+
   // ---- data path ----
 
   /**
@@ -391,30 +409,41 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     const found = matchEndpoint(this.httpEndpoints(), req.method, req.path);
     if (!found) return undefined;
     const fail = (status: number, error: string): HttpAnswer => ({ status, headers: {}, body: { error } });
-    if (this.state !== 'running' && this.state !== 'reloading') return fail(503, `plugin ${this.id} is ${this.state}`);
     const { handler } = found.endpoint;
-    const request = requestJson({ ...req, params: found.params });
-    // Not charged to the CPU share, as PUT: a client must not get a plugin stopped.
-    const result = this.call(
-      (i) => {
-        try {
-          return { text: i.handleHttp!(handler, request, HTTP_RESPONSE_MAX_BYTES) };
-        } catch (err) {
-          if (err instanceof HostMarshalError) return { error: err.message };
-          throw err;
-        }
-      },
-      handler,
-      false,
-    );
-    if (result === undefined) return fail(500, `plugin ${this.id} crashed in ${handler}: ${this.errorMessage}`);
-    if ('error' in result) return fail(502, `plugin ${this.id}: ${handler}: ${result.error}`);
+    const result = this.callHandler(handler, requestJson({ ...req, params: found.params }), HTTP_RESPONSE_MAX_BYTES);
+    if ('error' in result) return fail(result.status, result.error);
     const answer = parseResponse(result.text);
     if (typeof answer === 'string') {
       this.log.limited('warn', 'http-response', `${handler} ${answer}`);
       return fail(502, `plugin ${this.id}: ${handler} ${answer}`);
     }
     return answer;
+  }
+
+  /**
+   * Calls a handler export (HTTP endpoint, provider) with a request JSON; its response JSON, or an
+   * error with the HTTP status it stands for: 503 not running, 500 crashed or ran away (a crash,
+   * restarted with backoff), 502 an answer over `maxBytes` (the plugin keeps running).
+   */
+  callHandler(handler: string, request: string, maxBytes: number): { text: string } | { status: number; error: string } {
+    if (this.state !== 'running' && this.state !== 'reloading') return { status: 503, error: `plugin ${this.id} is ${this.state}` };
+    // Not charged to the CPU share, as PUT: a client must not get a plugin stopped.
+    const result = this.call(
+      (i) => {
+        if (!i.hasExport?.(handler) || !i.handleHttp) return { error: `does not export ${handler}` };
+        try {
+          return { text: i.handleHttp(handler, request, maxBytes) };
+        } catch (err) {
+          if (err instanceof HostMarshalError) return { error: `${handler}: ${err.message}` };
+          throw err;
+        }
+      },
+      handler,
+      false,
+    );
+    if (result === undefined) return { status: 500, error: `plugin ${this.id} crashed in ${handler}: ${this.errorMessage}` };
+    if ('error' in result) return { status: 502, error: `plugin ${this.id} ${result.error}` };
+    return result;
   }
 
   /** Runs one guarded call into the instance: a throw or a timeout is a crash; emitted deltas are published afterwards. */
@@ -747,6 +776,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     clearTimeout(this.halDataDeferred);
     this.halDataDeferred = undefined;
     this.deps.puts.removePlugin(this.id);
+    this.deps.resources.removePlugin(this.id);
     // The list stays known (a request is told the plugin is not running), the instance goes.
     if (this.endpoints) this.endpoints = { instance: undefined, list: this.endpoints.list };
     this.buffering = false;
@@ -817,6 +847,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
       hal: this.instance?.hal?.handles() ?? [],
       subscriptions: this.manifest.subscriptions ?? 'all',
       putHandlers: this.deps.puts.ofPlugin(this.id),
+      resourceProvider: this.deps.resources.ofPlugin(this.id),
       httpEndpoints: this.httpEndpoints().map(({ method, path }) => ({ method, path })),
       deltas: lastRejection === undefined ? counts : { ...counts, lastRejection },
       quota: this.quota.status(),
