@@ -8,6 +8,7 @@ import type { SignalKModel } from '../model/model.js';
 import type { ApiRoutes, PutDispatcher } from '../api/types.js';
 import { createLogger } from '../log.js';
 import type { MqttAccess } from '../abi/hal.js';
+import type { HttpTransport } from '../abi/http-transport.js';
 import { GrantTable } from '../capabilities/store.js';
 import { createDevices, type HalDevices } from '../../hal/devices.js';
 import { discoverPlugins, type BrokenPackage } from './discovery.js';
@@ -62,6 +63,7 @@ export class PluginManager {
     model: SignalKModel,
     hal: PluginHal,
     limits: Limits,
+    httpTransport: HttpTransport | undefined,
   ) {
     this.puts = new PutHandlerRegistry((c) => model.resolveContext(c));
     this.grants = new GrantTable(settings.grants, settings.dataDir);
@@ -71,7 +73,7 @@ export class PluginManager {
     const guard = new CallGuard(settings.plugins.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
     const deps: RunnerDeps = {
       dataDir: settings.dataDir,
-      engine: engineOptions(settings),
+      engine: { ...engineOptions(settings), httpTransport },
       restart: settings.plugins.restart ?? DEFAULT_PLUGIN_RESTART,
       model,
       puts: this.puts,
@@ -98,9 +100,9 @@ export class PluginManager {
   }
 
   /** Without `hal`, plugins get devices of their own and no board aliases or MQTT (benchmarks, tools); without `limits`, the defaults and the settings' own. */
-  static async create(deps: { settings: Settings; bus: DeltaBus; model: SignalKModel; hal?: PluginHal; limits?: Limits }): Promise<PluginManager> {
+  static async create(deps: { settings: Settings; bus: DeltaBus; model: SignalKModel; hal?: PluginHal; limits?: Limits; httpTransport?: HttpTransport }): Promise<PluginManager> {
     const hal = deps.hal ?? { devices: createDevices(), aliases: {}, mqtt: () => undefined };
-    return new PluginManager(deps.settings, deps.bus, deps.model, hal, deps.limits ?? resolveLimits(deps.settings.limits));
+    return new PluginManager(deps.settings, deps.bus, deps.model, hal, deps.limits ?? resolveLimits(deps.settings.limits), deps.httpTransport);
   }
 
   routes(): ApiRoutes[] {
