@@ -35,6 +35,7 @@ export function benchHost(pluginId: string, onEmit: (json: string) => void): Hos
     publishNotification: () => true,
     registerPutHandler: () => true,
     registerResourceProvider: () => false,
+    registerWeatherProvider: () => false,
   };
 }
 

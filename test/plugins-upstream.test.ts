@@ -301,6 +301,7 @@ test("enableDebug decides the level of the plugin's sk_debug lines: info when on
     noteRejected: () => undefined,
     addPutHandler: () => true,
     addResourceProvider: () => false,
+    addWeatherProvider: () => false,
   });
   host.debug('quiet');
   debug = true;

@@ -162,7 +162,7 @@ export function createAsFetch(opts: AsFetchOptions): AsFetch {
     }
     let req: HttpRequest;
     try {
-      if (!resumableCall) throw new FetchRefused('a fetch can pause plugin_start only (the host resumes nothing else)');
+      if (!resumableCall) throw new FetchRefused('a fetch can pause plugin_start and weather provider handlers only (the host resumes nothing else)');
       if (frame === 0) throw new FetchRefused('Asyncify is not initialised (_initAsyncify not called)');
       req = request(method, urlPtr >>> 0, headersPtr >>> 0, bodyPtr >>> 0);
     } catch (err) {

@@ -15,7 +15,6 @@ type HostFunction = (...args: number[]) => number | void;
 
 /** Host functions upstream offers that signalk-edge does not implement yet: (name → error return). */
 const NOT_IMPLEMENTED: Record<string, { result: number; why: string }> = {
-  sk_register_weather_provider: { result: 0, why: 'the weather provider API is not served by signalk-edge yet' },
   sk_register_radar_provider: { result: 0, why: 'the radar provider API is not served by signalk-edge yet' },
   sk_emit_binary_stream: { result: 0, why: 'binary streams to clients are not served by signalk-edge yet' },
   sk_radar_emit_spokes: { result: 0, why: 'radar spoke streams are not served by signalk-edge yet' },
@@ -176,6 +175,12 @@ export function createEnvImports(host: HostServices, memory: GuestMemory): EnvIm
       const type = str('sk_register_resource_provider', typePtr, typeLen);
       if (type === undefined) return 0;
       return guard('sk_register_resource_provider', 0, () => (host.registerResourceProvider(type) ? 1 : 0));
+    },
+
+    sk_register_weather_provider(namePtr, nameLen) {
+      const name = str('sk_register_weather_provider', namePtr, nameLen);
+      if (name === undefined) return 0;
+      return guard('sk_register_weather_provider', 0, () => (host.registerWeatherProvider(name) ? 1 : 0));
     },
 
     sk_udp_create: (type) => withSockets('sk_udp_create', () => sockets.udpCreate(type === 1)),

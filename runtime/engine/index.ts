@@ -115,7 +115,7 @@ export async function loadPluginBytes(opts: Omit<LoadOptions, 'wasmPath'> & { by
       } catch (err) {
         throw new PluginLoadError(id, `initialization (_initialize or _start) failed: ${message(err)}`);
       }
-      const reenter = (fn: () => number): number => (opts.guard ? opts.guard(fn, 'plugin_start, resumed after a fetch') : fn());
+      const reenter = (fn: () => number): number => (opts.guard ? opts.guard(fn, 'a call resumed after a fetch') : fn());
       return new LibraryPlugin(id, kind, instance.exports, createMarshal(kind, instance.exports, memory), hal, { asFetch, reenter }, release);
     };
     return opts.guard ? opts.guard(start, 'loading the module') : start();
@@ -218,6 +218,11 @@ class LibraryPlugin implements PluginInstance {
 
   handleHttp(handler: string, requestJson: string, maxBytes: number): string {
     return this.marshal.callHandler(this.fn(handler), requestJson, maxBytes);
+  }
+
+  callResumable(handler: string, requestJson: string, maxBytes: number): string | Promise<string> {
+    const { asFetch, reenter } = this.fetch;
+    return this.marshal.callHandlerResumable(this.fn(handler), requestJson, maxBytes, (call) => asFetch.resumable(call, reenter));
   }
 
   close(): void {

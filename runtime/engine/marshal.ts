@@ -60,6 +60,11 @@ export interface Marshal {
    * A response over `maxBytes` (UTF-16 bytes for AssemblyScript) throws HostMarshalError.
    */
   callHandler(fn: WasmFunction, requestJson: string, maxBytes: number): string;
+  /**
+   * callHandler through `run`, which returns a promise when the call paused for a fetch
+   * (AssemblyScript with as-fetch); the request stays in place until it settles.
+   */
+  callHandlerResumable(fn: WasmFunction, requestJson: string, maxBytes: number, run: (call: () => number) => number | Promise<number>): string | Promise<string>;
 }
 
 export class HostMarshalError extends Error {}
@@ -119,6 +124,12 @@ function assemblyScript(exports: WebAssembly.Exports, memory: GuestMemory): Mars
       withString(text, (ptr) => fn(ptr));
     },
     callHandler: (fn, requestJson, maxBytes) => withString(requestJson, (ptr) => readAsString(memory, fn(ptr, requestJson.length), maxBytes)),
+    callHandlerResumable(fn, requestJson, maxBytes, run) {
+      const ptr = place(Buffer.from(requestJson, 'utf16le'), AS_STRING_ID);
+      const read = (result: number): string => readAsString(memory, result, maxBytes);
+      const result = keepUntilSettled(() => run(() => fn(ptr, requestJson.length)), () => release(ptr));
+      return typeof result === 'number' ? read(result) : result.then(read);
+    },
   };
 }
 
@@ -174,6 +185,10 @@ function rust(exports: WebAssembly.Exports, memory: GuestMemory): Marshal {
           return readOut(out, written, maxBytes);
         }),
       ),
+    // Rust plugins have no Asyncify: their handlers return at once.
+    callHandlerResumable(fn, requestJson, maxBytes) {
+      return this.callHandler(fn, requestJson, maxBytes);
+    },
   };
 }
 

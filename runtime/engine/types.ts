@@ -24,6 +24,8 @@ export interface HostServices {
   registerPutHandler(context: string, path: string): boolean;
   /** Serves the v2 resources API for `type` through the plugin's `resources_*` exports (needs resourceProvider). */
   registerResourceProvider(type: string): boolean;
+  /** Serves the v2 weather API through the plugin's `weather_*` exports (needs weatherProvider). */
+  registerWeatherProvider(name: string): boolean;
 }
 
 /** A started-or-startable instance of a library plugin (upstream `env` ABI). */
@@ -60,6 +62,8 @@ export interface PluginInstance {
    * Throws on trap, and HostMarshalError when the response is over `maxBytes`.
    */
   handleHttp?(handler: string, requestJson: string, maxBytes: number): string;
+  /** handleHttp for handlers that may fetch (providers): a promise while the call waits for its fetch. */
+  callResumable?(handler: string, requestJson: string, maxBytes: number): string | Promise<string>;
   /** Releases the instance (memory, WASI handles, HAL handles). */
   close(): void;
 }

@@ -44,6 +44,8 @@ export interface HostTarget {
   addPutHandler(context: string, path: string): boolean;
   /** Makes the plugin a provider of a resource type; false (logged, denial noted) when refused. */
   addResourceProvider(type: string): boolean;
+  /** Makes the plugin a weather provider; false (denial noted) without the weatherProvider grant. */
+  addWeatherProvider(name: string): boolean;
 }
 
 /** Tags every update with the plugin as its source, whatever the plugin claimed. */
@@ -148,5 +150,6 @@ export function createHostServices(target: HostTarget): HostServices {
       return true;
     },
     registerResourceProvider: (type) => target.addResourceProvider(type),
+    registerWeatherProvider: (name) => target.addWeatherProvider(name),
   };
 }

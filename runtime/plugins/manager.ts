@@ -17,6 +17,8 @@ import { watchFile } from './file-watch.js';
 import { PutHandlerRegistry } from './put-handlers.js';
 import { PROVIDER_RESPONSE_MAX_BYTES, ResourceProviderRegistry } from './resource-providers.js';
 import { resourceRoutes } from '../api/v2/resources.js';
+import { WeatherProviderRegistry } from './weather-providers.js';
+import { weatherRoutes } from '../api/v2/weather.js';
 import { EmittedDeltaPublisher } from './publisher.js';
 import { CallGuard } from './call-guard.js';
 import { DeliveryScheduler } from './delivery.js';
@@ -52,6 +54,7 @@ export class PluginManager {
   private readonly brokenPackages = new Map<string, BrokenPackage>();
   private readonly puts: PutHandlerRegistry;
   private readonly resources = new ResourceProviderRegistry();
+  private readonly weather = new WeatherProviderRegistry();
   private unsubscribe: (() => void) | undefined;
   private unwatch: (() => void)[] = [];
   readonly grants: GrantTable;
@@ -78,6 +81,7 @@ export class PluginManager {
       model,
       puts: this.puts,
       resources: this.resources,
+      weather: this.weather,
       publish: (deltas, origin) => publisher.publish(deltas, origin),
       guard,
       scheduler: new DeliveryScheduler(guard),
@@ -122,6 +126,11 @@ export class PluginManager {
           const reason = this.bus.publish({ updates: [{ source, $source: pluginId, values: [{ path: `resources.${type}.${id}`, value }] }] }, `plugin:${pluginId}`, 2);
           if (reason) log.warn(`resource change of ${type}/${id} not published: ${reason}`);
         },
+      }),
+      weatherRoutes({
+        list: () => this.weather.list(),
+        call: async (pluginId, op, request) =>
+          (await this.runners.get(pluginId)?.callHandlerResumable(`weather_get_${op}`, JSON.stringify(request), PROVIDER_RESPONSE_MAX_BYTES)) ?? { status: 503, error: `no plugin ${pluginId}` },
       }),
     ];
   }

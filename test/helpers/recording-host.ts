@@ -68,6 +68,9 @@ export class RecordingHost implements HostServices {
   registerResourceProvider(): boolean {
     return false;
   }
+  registerWeatherProvider(): boolean {
+    return false;
+  }
 
   registerPutHandler(context: string, path: string): boolean {
     if (this.opts.allowPut === false) return false;
