@@ -89,6 +89,7 @@ export async function startRuntime(settings: Settings, services: RuntimeServices
     security: settings.security,
     dataDir: settings.dataDir,
     streamLimits: streamLimits(limits.stream),
+    binaryStreams: plugins.binaryStreams,
   });
   await plugins.startAll();
   for (const s of sources) s.start();

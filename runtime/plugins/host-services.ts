@@ -46,6 +46,8 @@ export interface HostTarget {
   addResourceProvider(type: string): boolean;
   /** Makes the plugin a weather provider; false (denial noted) without the weatherProvider grant. */
   addWeatherProvider(name: string): boolean;
+  /** Sends a frame on one of the plugin's binary streams; false when the id is not its own. */
+  emitBinary(streamId: string, data: Uint8Array): boolean;
 }
 
 /** Tags every update with the plugin as its source, whatever the plugin claimed. */
@@ -151,5 +153,6 @@ export function createHostServices(target: HostTarget): HostServices {
     },
     registerResourceProvider: (type) => target.addResourceProvider(type),
     registerWeatherProvider: (name) => target.addWeatherProvider(name),
+    emitBinaryStream: (streamId, data) => target.emitBinary(streamId, data),
   };
 }

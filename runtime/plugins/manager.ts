@@ -19,6 +19,7 @@ import { PROVIDER_RESPONSE_MAX_BYTES, ResourceProviderRegistry } from './resourc
 import { resourceRoutes } from '../api/v2/resources.js';
 import { WeatherProviderRegistry } from './weather-providers.js';
 import { weatherRoutes } from '../api/v2/weather.js';
+import { BinaryStreamHub } from '../api/binary-streams.js';
 import { EmittedDeltaPublisher } from './publisher.js';
 import { CallGuard } from './call-guard.js';
 import { DeliveryScheduler } from './delivery.js';
@@ -55,6 +56,8 @@ export class PluginManager {
   private readonly puts: PutHandlerRegistry;
   private readonly resources = new ResourceProviderRegistry();
   private readonly weather = new WeatherProviderRegistry();
+  /** Plugins' binary streams to WebSocket clients (the API accepts the upgrades). */
+  readonly binaryStreams = new BinaryStreamHub();
   private unsubscribe: (() => void) | undefined;
   private unwatch: (() => void)[] = [];
   readonly grants: GrantTable;
@@ -82,6 +85,7 @@ export class PluginManager {
       puts: this.puts,
       resources: this.resources,
       weather: this.weather,
+      binaryStreams: this.binaryStreams,
       publish: (deltas, origin) => publisher.publish(deltas, origin),
       guard,
       scheduler: new DeliveryScheduler(guard),
@@ -127,6 +131,7 @@ export class PluginManager {
           if (reason) log.warn(`resource change of ${type}/${id} not published: ${reason}`);
         },
       }),
+      this.binaryStreams.routes(),
       weatherRoutes({
         list: () => this.weather.list(),
         call: async (pluginId, op, request) =>

@@ -30,6 +30,7 @@ import { readPluginConfig, writePluginConfig } from './plugin-config.js';
 import type { PutHandlerRegistry } from './put-handlers.js';
 import { validResourceType, type ResourceProviderRegistry } from './resource-providers.js';
 import type { WeatherProviderRegistry } from './weather-providers.js';
+import { validStreamId, type BinaryStreamHub } from '../api/binary-streams.js';
 import { subscriptionFilter, type DeltaFilter } from './subscriptions.js';
 import type { CallGuard } from './call-guard.js';
 import type { DeliveryScheduler, DeliveryTarget } from './delivery.js';
@@ -98,6 +99,7 @@ export interface RunnerDeps {
   puts: PutHandlerRegistry;
   resources: ResourceProviderRegistry;
   weather: WeatherProviderRegistry;
+  binaryStreams: BinaryStreamHub;
   /** Publishes deltas a plugin emitted (already validated and tagged); returns how many were cut as feedback. */
   publish(deltas: EmittedDelta[], origin: string): number;
   /** Bounds every call into the plugin (plugins.callTimeoutMs). */
@@ -319,6 +321,16 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     }
     this.deps.weather.add(this.id, name.slice(0, 120));
     this.event(`weather provider ${name.slice(0, 120)}`);
+    return true;
+  }
+
+  emitBinary(streamId: string, data: Uint8Array): boolean {
+    const own = streamId.startsWith(`plugins/${this.id}/`) || (streamId.startsWith('radars/') && this.policy.flag('radarProvider'));
+    if (!validStreamId(streamId) || !own) {
+      this.log.limited('warn', 'binary-stream', `binary stream ${JSON.stringify(streamId.slice(0, 100))} refused: a plugin emits on plugins/${this.id}/<name> (or radars/<id> as a granted radarProvider)`);
+      return false;
+    }
+    this.deps.binaryStreams.emit(streamId, data);
     return true;
   }
 

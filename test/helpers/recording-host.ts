@@ -71,6 +71,9 @@ export class RecordingHost implements HostServices {
   registerWeatherProvider(): boolean {
     return false;
   }
+  emitBinaryStream(): boolean {
+    return false;
+  }
 
   registerPutHandler(context: string, path: string): boolean {
     if (this.opts.allowPut === false) return false;
