@@ -16,7 +16,6 @@ type HostFunction = (...args: number[]) => number | void;
 /** Host functions upstream offers that signalk-edge does not implement yet: (name → error return). */
 const NOT_IMPLEMENTED: Record<string, { result: number; why: string }> = {
   sk_register_radar_provider: { result: 0, why: 'the radar provider API is not served by signalk-edge yet' },
-  sk_radar_emit_spokes: { result: 0, why: 'radar spoke streams are not served by signalk-edge yet' },
 };
 
 /** The largest binary stream frame a plugin may emit (runtime/api/binary-streams.ts). */
@@ -193,6 +192,14 @@ export function createEnvImports(host: HostServices, memory: GuestMemory): EnvIm
         return 0;
       }
       return guard('sk_emit_binary_stream', 0, () => (host.emitBinaryStream(streamId, data) ? 1 : 0));
+    },
+
+    // Spokes go out on the binary stream radars/<radar id> (needs radarProvider, as upstream).
+    sk_radar_emit_spokes(idPtr, idLen, dataPtr, dataLen) {
+      const radarId = str('sk_radar_emit_spokes', idPtr, idLen);
+      const data = memory.readBytes(dataPtr, dataLen, MAX_BINARY_FRAME);
+      if (radarId === undefined || data === undefined) return 0;
+      return guard('sk_radar_emit_spokes', 0, () => (host.emitBinaryStream(`radars/${radarId}`, data) ? 1 : 0));
     },
 
     sk_udp_create: (type) => withSockets('sk_udp_create', () => sockets.udpCreate(type === 1)),

@@ -3,7 +3,8 @@
 // on that id as one binary message. Stream ids are `plugins/<plugin id>/<name>` (the emitting
 // plugin's own) or `radars/<radar id>` (radar providers). A client that does not keep up (over
 // MAX_BUFFERED_BYTES waiting in its socket) has frames dropped and counted, never buffered without
-// bound; the plugin is not slowed down by it. Counters: GET /signalk/v2/api/streams.
+// bound; the plugin is not slowed down by it. Counters: GET /signalk/v2/api/streams. Radar spokes
+// (sk_radar_emit_spokes) are the stream radars/<id>, also at /signalk/v2/api/vessels/self/radars/<id>/spokes.
 
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
@@ -15,6 +16,7 @@ export const STREAMS_PATH = '/signalk/v2/api/streams';
 export const MAX_BUFFERED_BYTES = 256 * 1024;
 /** A frame larger than this is refused at the host function. */
 export const MAX_FRAME_BYTES = 1024 * 1024;
+const RADAR_SPOKES = /^\/signalk\/v2\/api\/vessels\/self\/radars\/([^/]+)\/spokes$/;
 /** Stream ids: path segments of URL-safe characters. */
 const STREAM_ID = /^[A-Za-z0-9_.~-]+(\/[A-Za-z0-9_.~-]+){1,3}$/;
 
@@ -40,10 +42,13 @@ export class BinaryStreamHub {
 
   /** The stream id a WebSocket upgrade path addresses, or undefined when it is no stream path. */
   match(pathname: string): string | undefined {
-    if (!pathname.startsWith(`${STREAMS_PATH}/`)) return undefined;
+    // Upstream's radar spokes URL is another name for the stream radars/<id>.
+    const spokes = RADAR_SPOKES.exec(pathname);
+    const raw = spokes ? `radars/${spokes[1]}` : pathname.startsWith(`${STREAMS_PATH}/`) ? pathname.slice(STREAMS_PATH.length + 1) : undefined;
+    if (raw === undefined) return undefined;
     let id: string;
     try {
-      id = decodeURIComponent(pathname.slice(STREAMS_PATH.length + 1));
+      id = decodeURIComponent(raw);
     } catch {
       return undefined;
     }
