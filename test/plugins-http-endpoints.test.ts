@@ -156,3 +156,31 @@ test('endpoint lists, matching and responses are read defensively', (t) => {
   t.is(parseResponse('{"statusCode": 99}'), 'returned statusCode 99, not an HTTP status');
   t.is(parseResponse('{"statusCode": "200"}'), 'returned statusCode "200", not an HTTP status');
 });
+
+test('Rust buffer convention: an answer that claims more than the buffer is refused, one within it is read', async (t) => {
+  const { createMarshal, HostMarshalError } = await import('../runtime/engine/marshal.js');
+  const { GuestMemory } = await import('../runtime/abi/memory.js');
+  const mem = new WebAssembly.Memory({ initial: 2 });
+  const memory = new GuestMemory();
+  memory.attach(mem);
+  let next = 1024;
+  const allocate = (size: number): number => {
+    const p = next;
+    next += size;
+    return p;
+  };
+  const answer = new TextEncoder().encode('{"statusCode":200,"body":"ok"}');
+  const exports = {
+    allocate,
+    fits: (_p: number, _l: number, out: number) => {
+      new Uint8Array(mem.buffer, out, answer.length).set(answer);
+      return answer.length;
+    },
+    overclaims: (_p: number, _l: number, _out: number, max: number) => max + 1,
+  } as unknown as WebAssembly.Exports;
+  const marshal = createMarshal('rust', exports, memory);
+  t.is(marshal.callHandler(exports.fits as never, '{}', 4096), '{"statusCode":200,"body":"ok"}');
+  const err = t.throws(() => marshal.callHandler(exports.overclaims as never, '{}', 4096));
+  t.true(err instanceof HostMarshalError);
+  t.is(err?.message, 'the response claims 4097 bytes, over the 4096-byte buffer');
+});
