@@ -216,7 +216,7 @@ class LibraryPlugin implements PluginInstance {
     return parsePutResponse(response);
   }
 
-  handleHttp(handler: string, requestJson: string, maxBytes: number): string {
+  callHandler(handler: string, requestJson: string, maxBytes: number): string {
     return this.marshal.callHandler(this.fn(handler), requestJson, maxBytes);
   }
 

@@ -60,11 +60,11 @@ export interface PluginInstance {
   readonly httpEndpoints?: string | undefined;
   hasExport?(name: string): boolean;
   /**
-   * Calls an HTTP endpoint handler export with the request JSON; returns its response JSON.
+   * Calls a handler export (HTTP endpoint, resources provider) with the request JSON; returns its response JSON.
    * Throws on trap, and HostMarshalError when the response is over `maxBytes`.
    */
-  handleHttp?(handler: string, requestJson: string, maxBytes: number): string;
-  /** handleHttp for handlers that may fetch (providers): a promise while the call waits for its fetch. */
+  callHandler?(handler: string, requestJson: string, maxBytes: number): string;
+  /** callHandler for handlers that may fetch (providers): a promise while the call waits for its fetch. */
   callResumable?(handler: string, requestJson: string, maxBytes: number): string | Promise<string>;
   /** Releases the instance (memory, WASI handles, HAL handles). */
   close(): void;

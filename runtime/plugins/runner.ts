@@ -464,9 +464,9 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     // Not charged to the CPU share, as PUT: a client must not get a plugin stopped.
     const result = this.call(
       (i) => {
-        if (!i.hasExport?.(handler) || !i.handleHttp) return { error: `does not export ${handler}` };
+        if (!i.hasExport?.(handler) || !i.callHandler) return { error: `does not export ${handler}` };
         try {
-          return { text: i.handleHttp(handler, request, maxBytes) };
+          return { text: i.callHandler(handler, request, maxBytes) };
         } catch (err) {
           if (err instanceof HostMarshalError) return { error: `${handler}: ${err.message}` };
           throw err;
