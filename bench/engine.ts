@@ -34,6 +34,9 @@ export function benchHost(pluginId: string, onEmit: (json: string) => void): Hos
     allowsNet: () => false,
     publishNotification: () => true,
     registerPutHandler: () => true,
+    registerResourceProvider: () => false,
+    registerWeatherProvider: () => false,
+    emitBinaryStream: () => false,
   };
 }
 

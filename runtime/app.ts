@@ -17,6 +17,7 @@ import { startApi, type ApiServer } from './api/server.js';
 import { assertSafeBind } from './security/settings.js';
 import { streamLimits } from './api/stream.js';
 import { resolveLimits } from './security/limits.js';
+import type { HttpTransport } from './abi/http-transport.js';
 import { PluginManager } from './plugins/manager.js';
 import { createLogger } from './log.js';
 import { systemdNotifierFromEnv } from './systemd/notifier.js';
@@ -53,7 +54,12 @@ function selfUrn(settings: Settings): string {
   return urn;
 }
 
-export async function startRuntime(settings: Settings): Promise<Runtime> {
+/** Parts a caller may replace: the HTTP client behind plugin fetches (a stand-in service in tests and the compat suite). */
+export interface RuntimeServices {
+  httpTransport?: HttpTransport;
+}
+
+export async function startRuntime(settings: Settings, services: RuntimeServices = {}): Promise<Runtime> {
   // Before anything starts: an open API on the network is refused, not half-started.
   assertSafeBind(settings.host, settings.security);
   const model = new SignalKModel(selfUrn(settings));
@@ -69,7 +75,7 @@ export async function startRuntime(settings: Settings): Promise<Runtime> {
   const board = resolveBoard({ settingsBoard: settings.board }).profile;
   // Bounds: built-in defaults, then the board's, then the settings'.
   const limits = resolveLimits(board.limits, settings.limits);
-  const plugins = await PluginManager.create({ settings, bus, model, limits, hal: { devices, aliases: board.devices, mqtt: () => mqtt?.connection } });
+  const plugins = await PluginManager.create({ settings, bus, model, limits, hal: { devices, aliases: board.devices, mqtt: () => mqtt?.connection }, httpTransport: services.httpTransport });
   const sources = settings.sources.map((s) => createSource(s, bus, devices));
   const api = await startApi({
     host: settings.host,
@@ -83,6 +89,7 @@ export async function startRuntime(settings: Settings): Promise<Runtime> {
     security: settings.security,
     dataDir: settings.dataDir,
     streamLimits: streamLimits(limits.stream),
+    binaryStreams: plugins.binaryStreams,
   });
   await plugins.startAll();
   for (const s of sources) s.start();

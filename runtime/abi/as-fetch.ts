@@ -162,7 +162,7 @@ export function createAsFetch(opts: AsFetchOptions): AsFetch {
     }
     let req: HttpRequest;
     try {
-      if (!resumableCall) throw new FetchRefused('a fetch can pause plugin_start only (the host resumes nothing else)');
+      if (!resumableCall) throw new FetchRefused('a fetch can pause plugin_start and weather provider handlers only (the host resumes nothing else)');
       if (frame === 0) throw new FetchRefused('Asyncify is not initialised (_initAsyncify not called)');
       req = request(method, urlPtr >>> 0, headersPtr >>> 0, bodyPtr >>> 0);
     } catch (err) {
@@ -171,7 +171,13 @@ export function createAsFetch(opts: AsFetchOptions): AsFetch {
     }
     wasm.start_unwind(frame);
     log.debug(`fetch ${method} ${req.url.href}`);
-    opts.transport(req).then(
+    // The transport bounds the exchange itself; this deadline holds even for one that never settles
+    // (an injected one), so a paused plugin is always resumed.
+    let deadline: NodeJS.Timeout | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      deadline = setTimeout(() => reject(new Error(`no answer within ${req.timeoutMs} ms`)), req.timeoutMs);
+    });
+    Promise.race([opts.transport(req), timedOut]).finally(() => clearTimeout(deadline)).then(
       (res) => {
         if (res.status < 200 || res.status > 299) log.limited('info', 'as-fetch:status', `fetch ${method} ${req.url.href}: HTTP ${res.status}`);
         return res.body;

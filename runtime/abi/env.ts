@@ -15,13 +15,11 @@ type HostFunction = (...args: number[]) => number | void;
 
 /** Host functions upstream offers that signalk-edge does not implement yet: (name → error return). */
 const NOT_IMPLEMENTED: Record<string, { result: number; why: string }> = {
-  sk_register_resource_provider: { result: 0, why: 'the resources provider API is not served by signalk-edge yet' },
-  sk_register_weather_provider: { result: 0, why: 'the weather provider API is not served by signalk-edge yet' },
   sk_register_radar_provider: { result: 0, why: 'the radar provider API is not served by signalk-edge yet' },
-  sk_emit_binary_stream: { result: 0, why: 'binary streams to clients are not served by signalk-edge yet' },
-  sk_radar_emit_spokes: { result: 0, why: 'radar spoke streams are not served by signalk-edge yet' },
 };
 
+/** The largest binary stream frame a plugin may emit (runtime/api/binary-streams.ts). */
+const MAX_BINARY_FRAME = 1024 * 1024;
 const NOTIFICATION_STATES = new Set(['normal', 'alert', 'warn', 'alarm', 'emergency']);
 /** Capabilities upstream answers through sk_has_capability; any other name is 0 there too. */
 const QUERYABLE_CAPABILITIES = new Set(['network', 'rawSockets']);
@@ -171,6 +169,37 @@ export function createEnvImports(host: HostServices, memory: GuestMemory): EnvIm
       const path = str('sk_register_put_handler', pathPtr, pathLen);
       if (context === undefined || path === undefined || path === '') return 0;
       return guard('sk_register_put_handler', 0, () => (host.registerPutHandler(context, path) ? 1 : 0));
+    },
+
+    sk_register_resource_provider(typePtr, typeLen) {
+      const type = str('sk_register_resource_provider', typePtr, typeLen);
+      if (type === undefined) return 0;
+      return guard('sk_register_resource_provider', 0, () => (host.registerResourceProvider(type) ? 1 : 0));
+    },
+
+    sk_register_weather_provider(namePtr, nameLen) {
+      const name = str('sk_register_weather_provider', namePtr, nameLen);
+      if (name === undefined) return 0;
+      return guard('sk_register_weather_provider', 0, () => (host.registerWeatherProvider(name) ? 1 : 0));
+    },
+
+    sk_emit_binary_stream(idPtr, idLen, dataPtr, dataLen) {
+      const streamId = str('sk_emit_binary_stream', idPtr, idLen);
+      const data = memory.readBytes(dataPtr, dataLen, MAX_BINARY_FRAME);
+      if (streamId === undefined) return 0;
+      if (data === undefined) {
+        log.limited('warn', `${id}:binary:size`, `plugin ${id}: sk_emit_binary_stream: frame outside memory or over ${MAX_BINARY_FRAME} bytes; refused`);
+        return 0;
+      }
+      return guard('sk_emit_binary_stream', 0, () => (host.emitBinaryStream(streamId, data) ? 1 : 0));
+    },
+
+    // Spokes go out on the binary stream radars/<radar id> (needs radarProvider, as upstream).
+    sk_radar_emit_spokes(idPtr, idLen, dataPtr, dataLen) {
+      const radarId = str('sk_radar_emit_spokes', idPtr, idLen);
+      const data = memory.readBytes(dataPtr, dataLen, MAX_BINARY_FRAME);
+      if (radarId === undefined || data === undefined) return 0;
+      return guard('sk_radar_emit_spokes', 0, () => (host.emitBinaryStream(`radars/${radarId}`, data) ? 1 : 0));
     },
 
     sk_udp_create: (type) => withSockets('sk_udp_create', () => sockets.udpCreate(type === 1)),

@@ -21,6 +21,7 @@ import { discoveryDocument } from './discovery.js';
 import { HttpError, MAX_BODY_BYTES } from './http.js';
 import { restRoutes } from './rest.js';
 import { STREAM_PATH, StreamServer, type StreamLimits } from './stream.js';
+import type { BinaryStreamHub } from './binary-streams.js';
 import type { ApiRoutes, PutDispatcher } from './types.js';
 
 const log = createLogger('api');
@@ -52,6 +53,8 @@ export interface ApiOptions {
   security?: SecuritySettings;
   /** Holds users, tokens' key and access requests when security is on. */
   dataDir?: string;
+  /** Binary streams from plugins (WebSocket upgrades under /signalk/v2/api/streams). */
+  binaryStreams?: BinaryStreamHub;
 }
 
 export interface ApiServer {
@@ -134,11 +137,13 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
     } catch {
       // answered as not found below
     }
-    if (url?.pathname !== STREAM_PATH) return reject(socket, 404, 'Not Found', `no WebSocket endpoint at ${url?.pathname ?? '?'}`);
+    const binaryStream = url ? opts.binaryStreams?.match(url.pathname) : undefined;
+    if (!url || (url.pathname !== STREAM_PATH && binaryStream === undefined)) return reject(socket, 404, 'Not Found', `no WebSocket endpoint at ${url?.pathname ?? '?'}`);
     gate.admit({ method: 'GET', url: req.url ?? '/', headers: req.headers, upgrade: true }, 'read').then(
       (verdict) => {
         if (!verdict.ok) return reject(socket, verdict.status, verdict.status === 401 ? 'Unauthorized' : 'Forbidden', verdict.error);
-        stream.handleUpgrade(req, socket, head, url, gate.readFilter(verdict.principal));
+        if (binaryStream !== undefined) opts.binaryStreams?.accept(req, socket, head, binaryStream);
+        else stream.handleUpgrade(req, socket, head, url, gate.readFilter(verdict.principal));
       },
       (err: unknown) => {
         log.error(`WebSocket upgrade failed: ${(err as Error).stack ?? String(err)}`);
@@ -158,6 +163,7 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
     gate,
     close: async () => {
       stream.close();
+      opts.binaryStreams?.close();
       await app.close();
     },
   };

@@ -13,7 +13,7 @@ import { AS_FETCH_MODULE, createAsFetch, type AsFetch } from '../abi/as-fetch.js
 import { nodeHttpTransport, type HttpTransport } from '../abi/http-transport.js';
 import { createLogger } from '../log.js';
 import { PluginLoadError } from './errors.js';
-import { asFunction, createMarshal, detectKind, type Marshal, type PluginKind } from './marshal.js';
+import { asFunction, createMarshal, detectKind, PUT_RESPONSE_MAX_BYTES, type Marshal, type PluginKind } from './marshal.js';
 import { prepareCached } from './aot-cache.js';
 import { DEFAULT_MEMORY_LIMIT_MB } from './prepare.js';
 import type { HostServices, PluginInstance } from './types.js';
@@ -115,7 +115,7 @@ export async function loadPluginBytes(opts: Omit<LoadOptions, 'wasmPath'> & { by
       } catch (err) {
         throw new PluginLoadError(id, `initialization (_initialize or _start) failed: ${message(err)}`);
       }
-      const reenter = (fn: () => number): number => (opts.guard ? opts.guard(fn, 'plugin_start, resumed after a fetch') : fn());
+      const reenter = (fn: () => number): number => (opts.guard ? opts.guard(fn, 'a call resumed after a fetch') : fn());
       return new LibraryPlugin(id, kind, instance.exports, createMarshal(kind, instance.exports, memory), hal, { asFetch, reenter }, release);
     };
     return opts.guard ? opts.guard(start, 'loading the module') : start();
@@ -133,6 +133,7 @@ class LibraryPlugin implements PluginInstance {
   readonly hasDeltaHandler: boolean;
   readonly hasPoll: boolean;
   readonly hasHalData: boolean;
+  readonly httpEndpoints: string | undefined;
   private closed = false;
 
   constructor(
@@ -150,6 +151,11 @@ class LibraryPlugin implements PluginInstance {
     this.hasDeltaHandler = asFunction(exports, 'delta_handler') !== undefined;
     this.hasPoll = asFunction(exports, 'poll') !== undefined;
     this.hasHalData = asFunction(exports, 'hal_data') !== undefined;
+    this.httpEndpoints = this.optionalString('http_endpoints');
+  }
+
+  hasExport(name: string): boolean {
+    return asFunction(this.exports, name) !== undefined;
   }
 
   private optionalString(name: string): string | undefined {
@@ -206,8 +212,17 @@ class LibraryPlugin implements PluginInstance {
     const name = putHandlerExportName(context, path);
     const handler = asFunction(this.exports, name);
     if (!handler) return { state: 'COMPLETED', statusCode: 501, message: `handler not implemented (${name})` };
-    const response = this.marshal.callPutHandler(this.fn(name), valueJson);
+    const response = this.marshal.callHandler(this.fn(name), valueJson, PUT_RESPONSE_MAX_BYTES);
     return parsePutResponse(response);
+  }
+
+  callHandler(handler: string, requestJson: string, maxBytes: number): string {
+    return this.marshal.callHandler(this.fn(handler), requestJson, maxBytes);
+  }
+
+  callResumable(handler: string, requestJson: string, maxBytes: number): string | Promise<string> {
+    const { asFetch, reenter } = this.fetch;
+    return this.marshal.callHandlerResumable(this.fn(handler), requestJson, maxBytes, (call) => asFetch.resumable(call, reenter));
   }
 
   close(): void {

@@ -12,8 +12,10 @@ type WasmFunction = (...args: number[]) => number;
 /** AssemblyScript runtime class ids (std/assembly/shared: 1 = ArrayBuffer, 2 = String). */
 const AS_BUFFER_ID = 1;
 const AS_STRING_ID = 2;
-/** Output buffer upstream hands Rust plugins for strings they return. */
+/** Output buffer upstream hands Rust plugins for strings they return and PUT responses. */
 const RUST_OUT_MAX = 8192;
+/** A PUT response: upstream's Rust buffer, and the same bytes of an AssemblyScript string. */
+export const PUT_RESPONSE_MAX_BYTES = RUST_OUT_MAX;
 
 const utf8 = new TextDecoder('utf-8');
 const utf16 = new TextDecoder('utf-16le');
@@ -52,8 +54,17 @@ export interface Marshal {
   callWithBytes(fn: WasmFunction, text: string, run?: (call: () => number) => number | Promise<number>): number | Promise<number>;
   /** Calls fn with `text` as the kind's string argument (delta_handler). */
   callWithString(fn: WasmFunction, text: string): void;
-  /** Calls a PUT handler export with the value JSON; returns its response JSON. */
-  callPutHandler(fn: WasmFunction, valueJson: string): string;
+  /**
+   * Calls a handler export (PUT, HTTP endpoint) with a request JSON and returns its response JSON:
+   * AssemblyScript `(request: string, length) => string`, Rust `(ptr, len, out, outMax) => written`.
+   * A response over `maxBytes` (UTF-16 bytes for AssemblyScript) throws HostMarshalError.
+   */
+  callHandler(fn: WasmFunction, requestJson: string, maxBytes: number): string;
+  /**
+   * callHandler through `run`, which returns a promise when the call paused for a fetch
+   * (AssemblyScript with as-fetch); the request stays in place until it settles.
+   */
+  callHandlerResumable(fn: WasmFunction, requestJson: string, maxBytes: number, run: (call: () => number) => number | Promise<number>): string | Promise<string>;
 }
 
 export class HostMarshalError extends Error {}
@@ -112,7 +123,13 @@ function assemblyScript(exports: WebAssembly.Exports, memory: GuestMemory): Mars
     callWithString(fn, text) {
       withString(text, (ptr) => fn(ptr));
     },
-    callPutHandler: (fn, valueJson) => withString(valueJson, (ptr) => readString(fn(ptr))),
+    callHandler: (fn, requestJson, maxBytes) => withString(requestJson, (ptr) => readAsString(memory, fn(ptr, requestJson.length), maxBytes)),
+    callHandlerResumable(fn, requestJson, maxBytes, run) {
+      const ptr = place(Buffer.from(requestJson, 'utf16le'), AS_STRING_ID);
+      const read = (result: number): string => readAsString(memory, result, maxBytes);
+      const result = keepUntilSettled(() => run(() => fn(ptr, requestJson.length)), () => release(ptr));
+      return typeof result === 'number' ? read(result) : result.then(read);
+    },
   };
 }
 
@@ -142,9 +159,9 @@ function rust(exports: WebAssembly.Exports, memory: GuestMemory): Marshal {
       return body(ptr, bytes.length);
     });
   };
-  const readOut = (ptr: number, written: number): string => {
+  const readOut = (ptr: number, written: number, max = RUST_OUT_MAX): string => {
     if (written <= 0) return '';
-    const v = memory.view(ptr, Math.min(written, RUST_OUT_MAX));
+    const v = memory.view(ptr, Math.min(written, max));
     return v ? utf8.decode(v) : '';
   };
   return {
@@ -160,8 +177,18 @@ function rust(exports: WebAssembly.Exports, memory: GuestMemory): Marshal {
     callWithString(fn, text) {
       withBytes(text, (ptr, len) => fn(ptr, len));
     },
-    callPutHandler: (fn, valueJson) =>
-      withBytes(valueJson, (ptr, len) => withBuffer(RUST_OUT_MAX, (out) => readOut(out, fn(ptr, len, out, RUST_OUT_MAX)))),
+    callHandler: (fn, requestJson, maxBytes) =>
+      withBytes(requestJson, (ptr, len) =>
+        withBuffer(maxBytes, (out) => {
+          const written = fn(ptr, len, out, maxBytes);
+          if (written > maxBytes) throw new HostMarshalError(`the response claims ${written} bytes, over the ${maxBytes}-byte buffer`);
+          return readOut(out, written, maxBytes);
+        }),
+      ),
+    // Rust plugins have no Asyncify: their handlers return at once.
+    callHandlerResumable(fn, requestJson, maxBytes) {
+      return this.callHandler(fn, requestJson, maxBytes);
+    },
   };
 }
 

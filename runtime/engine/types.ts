@@ -22,6 +22,12 @@ export interface HostServices {
   allowsNet(host: string, port: number): boolean;
   publishNotification(path: string, value: JsonValue): boolean;
   registerPutHandler(context: string, path: string): boolean;
+  /** Serves the v2 resources API for `type` through the plugin's `resources_*` exports (needs resourceProvider). */
+  registerResourceProvider(type: string): boolean;
+  /** Serves the v2 weather API through the plugin's `weather_*` exports (needs weatherProvider). */
+  registerWeatherProvider(name: string): boolean;
+  /** A binary frame for the WebSocket clients of a stream; false when the id is not the plugin's. */
+  emitBinaryStream(streamId: string, data: Uint8Array): boolean;
 }
 
 /** A started-or-startable instance of a library plugin (upstream `env` ABI). */
@@ -50,6 +56,16 @@ export interface PluginInstance {
   halData(): void;
   /** Calls the plugin's PUT handler export for a registered path. Throws on trap. */
   handlePut(context: string, path: string, valueJson: string): PutResult;
+  /** What `http_endpoints()` returned (JSON text), when exported. */
+  readonly httpEndpoints?: string | undefined;
+  hasExport?(name: string): boolean;
+  /**
+   * Calls a handler export (HTTP endpoint, resources provider) with the request JSON; returns its response JSON.
+   * Throws on trap, and HostMarshalError when the response is over `maxBytes`.
+   */
+  callHandler?(handler: string, requestJson: string, maxBytes: number): string;
+  /** callHandler for handlers that may fetch (providers): a promise while the call waits for its fetch. */
+  callResumable?(handler: string, requestJson: string, maxBytes: number): string | Promise<string>;
   /** Releases the instance (memory, WASI handles, HAL handles). */
   close(): void;
 }

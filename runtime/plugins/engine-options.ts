@@ -6,12 +6,15 @@ import type { Settings } from '../config/settings.js';
 import { loadProfile } from '../board/profile.js';
 import { DEFAULT_MEMORY_LIMIT_MB } from '../engine/prepare.js';
 import { createLogger } from '../log.js';
+import type { HttpTransport } from '../abi/http-transport.js';
 
 const log = createLogger('plugins');
 
 export interface EngineOptions {
   cacheDir: string;
   memoryLimitMB: number;
+  /** The HTTP client behind plugin fetches; node:http(s) when absent. */
+  httpTransport?: HttpTransport | undefined;
 }
 
 export function engineOptions(settings: Settings): EngineOptions {

@@ -42,6 +42,12 @@ export interface HostTarget {
   noteRejected(reason: string): void;
   /** Routes PUTs for (context, path) to this plugin; false (and noted in its status) when another plugin owns the path. */
   addPutHandler(context: string, path: string): boolean;
+  /** Makes the plugin a provider of a resource type; false (logged, denial noted) when refused. */
+  addResourceProvider(type: string): boolean;
+  /** Makes the plugin a weather provider; false (denial noted) without the weatherProvider grant. */
+  addWeatherProvider(name: string): boolean;
+  /** Sends a frame on one of the plugin's binary streams; false when the id is not its own. */
+  emitBinary(streamId: string, data: Uint8Array): boolean;
 }
 
 /** Tags every update with the plugin as its source, whatever the plugin claimed. */
@@ -145,5 +151,8 @@ export function createHostServices(target: HostTarget): HostServices {
       target.queueDelta(tagWithPlugin(meta, id), 1);
       return true;
     },
+    registerResourceProvider: (type) => target.addResourceProvider(type),
+    registerWeatherProvider: (name) => target.addWeatherProvider(name),
+    emitBinaryStream: (streamId, data) => target.emitBinary(streamId, data),
   };
 }

@@ -8,12 +8,18 @@ import type { SignalKModel } from '../model/model.js';
 import type { ApiRoutes, PutDispatcher } from '../api/types.js';
 import { createLogger } from '../log.js';
 import type { MqttAccess } from '../abi/hal.js';
+import type { HttpTransport } from '../abi/http-transport.js';
 import { GrantTable } from '../capabilities/store.js';
 import { createDevices, type HalDevices } from '../../hal/devices.js';
 import { discoverPlugins, type BrokenPackage } from './discovery.js';
 import { engineOptions } from './engine-options.js';
 import { watchFile } from './file-watch.js';
 import { PutHandlerRegistry } from './put-handlers.js';
+import { PROVIDER_RESPONSE_MAX_BYTES, ResourceProviderRegistry } from './resource-providers.js';
+import { resourceRoutes } from '../api/v2/resources.js';
+import { WeatherProviderRegistry } from './weather-providers.js';
+import { weatherRoutes } from '../api/v2/weather.js';
+import { BinaryStreamHub } from '../api/binary-streams.js';
 import { EmittedDeltaPublisher } from './publisher.js';
 import { CallGuard } from './call-guard.js';
 import { DeliveryScheduler } from './delivery.js';
@@ -48,6 +54,10 @@ export class PluginManager {
   private readonly runners = new Map<string, PluginRunner>();
   private readonly brokenPackages = new Map<string, BrokenPackage>();
   private readonly puts: PutHandlerRegistry;
+  private readonly resources = new ResourceProviderRegistry();
+  private readonly weather = new WeatherProviderRegistry();
+  /** Plugins' binary streams to WebSocket clients (the API accepts the upgrades). */
+  readonly binaryStreams = new BinaryStreamHub();
   private unsubscribe: (() => void) | undefined;
   private unwatch: (() => void)[] = [];
   readonly grants: GrantTable;
@@ -59,6 +69,7 @@ export class PluginManager {
     model: SignalKModel,
     hal: PluginHal,
     limits: Limits,
+    httpTransport: HttpTransport | undefined,
   ) {
     this.puts = new PutHandlerRegistry((c) => model.resolveContext(c));
     this.grants = new GrantTable(settings.grants, settings.dataDir);
@@ -68,10 +79,13 @@ export class PluginManager {
     const guard = new CallGuard(settings.plugins.callTimeoutMs ?? DEFAULT_CALL_TIMEOUT_MS);
     const deps: RunnerDeps = {
       dataDir: settings.dataDir,
-      engine: engineOptions(settings),
+      engine: { ...engineOptions(settings), httpTransport },
       restart: settings.plugins.restart ?? DEFAULT_PLUGIN_RESTART,
       model,
       puts: this.puts,
+      resources: this.resources,
+      weather: this.weather,
+      binaryStreams: this.binaryStreams,
       publish: (deltas, origin) => publisher.publish(deltas, origin),
       guard,
       scheduler: new DeliveryScheduler(guard),
@@ -94,9 +108,9 @@ export class PluginManager {
   }
 
   /** Without `hal`, plugins get devices of their own and no board aliases or MQTT (benchmarks, tools); without `limits`, the defaults and the settings' own. */
-  static async create(deps: { settings: Settings; bus: DeltaBus; model: SignalKModel; hal?: PluginHal; limits?: Limits }): Promise<PluginManager> {
+  static async create(deps: { settings: Settings; bus: DeltaBus; model: SignalKModel; hal?: PluginHal; limits?: Limits; httpTransport?: HttpTransport }): Promise<PluginManager> {
     const hal = deps.hal ?? { devices: createDevices(), aliases: {}, mqtt: () => undefined };
-    return new PluginManager(deps.settings, deps.bus, deps.model, hal, deps.limits ?? resolveLimits(deps.settings.limits));
+    return new PluginManager(deps.settings, deps.bus, deps.model, hal, deps.limits ?? resolveLimits(deps.settings.limits), deps.httpTransport);
   }
 
   routes(): ApiRoutes[] {
@@ -105,6 +119,23 @@ export class PluginManager {
         list: () => this.list(),
         runner: (id) => this.runners.get(id),
         broken: (id) => this.brokenPackages.get(id),
+      }),
+      resourceRoutes({
+        types: () => this.resources.types(),
+        providers: (type) => this.resources.providers(type),
+        call: async (pluginId, op, request) =>
+          this.runners.get(pluginId)?.callHandler(`resources_${op}`, JSON.stringify(request), PROVIDER_RESPONSE_MAX_BYTES) ?? { status: 503, error: `no plugin ${pluginId}` },
+        changed: (pluginId, type, id, value) => {
+          const source = { label: pluginId, type: 'plugin' };
+          const reason = this.bus.publish({ updates: [{ source, $source: pluginId, values: [{ path: `resources.${type}.${id}`, value }] }] }, `plugin:${pluginId}`, 2);
+          if (reason) log.warn(`resource change of ${type}/${id} not published: ${reason}`);
+        },
+      }),
+      this.binaryStreams.routes(),
+      weatherRoutes({
+        list: () => this.weather.list(),
+        call: async (pluginId, op, request) =>
+          (await this.runners.get(pluginId)?.callHandlerResumable(`weather_get_${op}`, JSON.stringify(request), PROVIDER_RESPONSE_MAX_BYTES)) ?? { status: 503, error: `no plugin ${pluginId}` },
       }),
     ];
   }

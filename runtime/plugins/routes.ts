@@ -4,9 +4,11 @@
 //   GET  /plugins/<id>/config             {enabled, configuration, schema}
 //   PUT|POST /plugins/<id>/config         {configuration?, enabled?, enableDebug?}: validated, saved, plugin restarted
 //   POST /plugins/<id>/enable|disable|restart
+//   GET|POST|PUT|DELETE /plugins/<id>/<path>   the plugin's own endpoints (http_endpoints), see ./endpoints.ts
 // Errors are JSON `{error, details?}` with a 4xx status.
 // Who may call: reading the list and a plugin's status takes readonly; its config (which may hold
-// credentials) and every change take admin.
+// credentials) and every change take admin; a plugin's own endpoints likewise: GET readonly, the
+// other methods admin (upstream's default for plugin routes).
 
 import type { JsonValue } from '../bus/delta.js';
 import type { ApiRoutes } from '../api/types.js';
@@ -81,9 +83,11 @@ async function configView(runner: PluginRunner): Promise<unknown> {
 interface PluginRequest {
   method: string;
   body: unknown;
+  query: URLSearchParams;
+  headers: Record<string, string | string[] | undefined>;
 }
 
-async function handle(dir: PluginDirectory, req: PluginRequest, rest: string): Promise<{ status: number; body: unknown }> {
+async function handle(dir: PluginDirectory, req: PluginRequest, rest: string): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> {
   const parts = rest.split('/').filter((p) => p !== '');
   if (parts.length === 0) {
     allow(req.method, ['GET']);
@@ -119,8 +123,12 @@ async function handle(dir: PluginDirectory, req: PluginRequest, rest: string): P
       if (!runner.config().enabled) throw new HttpError(409, `plugin ${id} is disabled; enable it instead`);
       await runner.restart();
       return { status: 200, body: runner.status() };
-    default:
-      throw new HttpError(404, `no such plugin endpoint: ${action}`);
+    default: {
+      const path = `/${action}`;
+      const answer = runner.handleHttp({ method: req.method, path, query: req.query, body: req.body, headers: req.headers });
+      if (!answer) throw new HttpError(404, `no such plugin endpoint: ${req.method} ${path}`);
+      return answer;
+    }
   }
 }
 
@@ -138,7 +146,9 @@ export function pluginRoutes(dir: PluginDirectory): ApiRoutes {
         config: { access },
         handler: async (req, reply) => {
           try {
-            const { status, body } = await handle(dir, { method: req.method, body: req.body }, req.url.split('?')[0].slice(prefix.length));
+            const [path, search = ''] = req.url.split('?', 2);
+            const { status, body, headers } = await handle(dir, { method: req.method, body: req.body, query: new URLSearchParams(search), headers: req.headers }, path.slice(prefix.length));
+            if (headers) reply.headers(headers);
             return reply.code(status).send(body);
           } catch (err) {
             if (err instanceof InvalidConfig) return reply.code(err.status).send({ error: err.message, details: err.details });

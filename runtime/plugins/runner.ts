@@ -28,6 +28,9 @@ import type { EngineOptions } from './engine-options.js';
 import { createHostServices, type HostTarget } from './host-services.js';
 import { readPluginConfig, writePluginConfig } from './plugin-config.js';
 import type { PutHandlerRegistry } from './put-handlers.js';
+import { validResourceType, type ResourceProviderRegistry } from './resource-providers.js';
+import type { WeatherProviderRegistry } from './weather-providers.js';
+import { validStreamId, type BinaryStreamHub } from '../api/binary-streams.js';
 import { subscriptionFilter, type DeltaFilter } from './subscriptions.js';
 import type { CallGuard } from './call-guard.js';
 import type { DeliveryScheduler, DeliveryTarget } from './delivery.js';
@@ -35,6 +38,8 @@ import { Inbox } from './inbox.js';
 import { answerTo, newLineage, type EmittedDelta, type Lineage } from './publisher.js';
 import { PluginQuota, type QuotaStatus } from './quotas.js';
 import { logLine } from './host-services.js';
+import { HTTP_RESPONSE_MAX_BYTES, matchEndpoint, parseEndpoints, parseResponse, requestJson, type HttpAnswer, type HttpEndpoint } from './endpoints.js';
+import { HostMarshalError } from '../engine/marshal.js';
 import type { Limits } from '../security/limits.js';
 
 export type PluginState = 'stopped' | 'disabled' | 'starting' | 'running' | 'reloading' | 'crashed' | 'failed' | 'error';
@@ -69,6 +74,12 @@ export interface PluginStatus {
   hal: HandleStatus[];
   subscriptions: PluginSubscription[] | 'all';
   putHandlers: { context: string; path: string }[];
+  /** Resource types it serves through the v2 resources API. */
+  resourceProvider: string[];
+  /** It serves the v2 weather API. */
+  weatherProvider: boolean;
+  /** Its own HTTP endpoints, served under /plugins/<id>. */
+  httpEndpoints: { method: string; path: string }[];
   /** dropped: never delivered (inbox full, or discarded on crash/stop); feedbackDropped: emitted but cut (16-generation chain or fan-out budget). */
   deltas: { received: number; emitted: number; rejected: number; dropped: number; feedbackDropped: number; lastRejection?: string };
   /** Use of limits.plugins: refusals per kind, paths and bytes kept, main-thread time and throttling. */
@@ -86,6 +97,9 @@ export interface RunnerDeps {
   restart: PluginRestartSettings;
   model: SignalKModel;
   puts: PutHandlerRegistry;
+  resources: ResourceProviderRegistry;
+  weather: WeatherProviderRegistry;
+  binaryStreams: BinaryStreamHub;
   /** Publishes deltas a plugin emitted (already validated and tagged); returns how many were cut as feedback. */
   publish(deltas: EmittedDelta[], origin: string): number;
   /** Bounds every call into the plugin (plugins.callTimeoutMs). */
@@ -148,6 +162,12 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   private readonly denials: DenialLog;
   private readonly halHost: HalHost;
   private halDataPending = false;
+  /** A provider handler paused for a fetch: nothing else may enter the instance until it returns. */
+  private pausedIn: string | undefined;
+  /** What the plugin last said with sk_set_error since its plugin_start began: the reason when the start fails. */
+  private startError: string | undefined;
+  /** The running instance's HTTP endpoints, read once per instance. */
+  private endpoints: { instance: PluginInstance | undefined; list: HttpEndpoint[] } | undefined;
   /** hal_data waits for the CPU share to refill (one timer, however many chunks arrive meanwhile). */
   private halDataDeferred: NodeJS.Timeout | undefined;
   /** Lineage of a command plugin's last asynchronous output (see commandEvents). */
@@ -237,7 +257,8 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.halDataPending = true;
     setImmediate(() => {
       this.halDataPending = false;
-      if (this.state !== 'running' && this.state !== 'reloading') return;
+      // While a handler waits for a fetch the data stays queued; it is called again when the handler returns.
+      if ((this.state !== 'running' && this.state !== 'reloading') || this.pausedIn !== undefined) return;
       // Over its CPU share: the data waits in the handle's queue (bounded there) until the share refills.
       if (!this.quota.cpu.allowed()) {
         this.halDataDeferred = setTimeout(() => {
@@ -257,6 +278,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   }
   noteError(m: string): void {
     this.errorMessage = logLine(m);
+    this.startError = this.errorMessage;
     if (this.quota.admitLogLine()) this.log.warn(`error: ${this.errorMessage}`);
   }
   queueDelta(delta: Delta, version: DeltaVersion): void {
@@ -276,6 +298,40 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.event(why);
     this.log.warn(why);
     return false;
+  }
+
+  addResourceProvider(type: string): boolean {
+    if (!validResourceType(type)) {
+      this.log.warn(`resource provider for ${JSON.stringify(type.slice(0, 80))} refused: a type is a letter then letters, digits, _ or -, at most 64`);
+      return false;
+    }
+    if (!this.policy.flag('resourceProvider')) {
+      this.denials.deny('resourceProvider', `sk_register_resource_provider(${type})`);
+      return false;
+    }
+    this.deps.resources.add(type, this.id);
+    this.event(`resource provider for ${type}`);
+    return true;
+  }
+
+  addWeatherProvider(name: string): boolean {
+    if (!this.policy.flag('weatherProvider')) {
+      this.denials.deny('weatherProvider', `sk_register_weather_provider(${name.slice(0, 80)})`);
+      return false;
+    }
+    this.deps.weather.add(this.id, name.slice(0, 120));
+    this.event(`weather provider ${name.slice(0, 120)}`);
+    return true;
+  }
+
+  emitBinary(streamId: string, data: Uint8Array): boolean {
+    const own = streamId.startsWith(`plugins/${this.id}/`) || (streamId.startsWith('radars/') && this.policy.flag('radarProvider'));
+    if (!validStreamId(streamId) || !own) {
+      this.log.limited('warn', 'binary-stream', `binary stream ${JSON.stringify(streamId.slice(0, 100))} refused: a plugin emits on plugins/${this.id}/<name> (or radars/<id> as a granted radarProvider)`);
+      return false;
+    }
+    this.deps.binaryStreams.emit(streamId, data);
+    return true;
   }
 
   // ---- data path ----
@@ -356,10 +412,118 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     if (this.state !== 'running' && this.state !== 'reloading') {
       return { state: 'FAILED', statusCode: 503, message: `plugin ${this.id} is ${this.state}` };
     }
+    if (this.pausedIn !== undefined) return { state: 'FAILED', statusCode: 503, message: `plugin ${this.id} is busy: ${this.pausedIn} waits for a fetch` };
     const valueJson = JSON.stringify(value);
     // Not charged to the plugin's CPU share: the caller decides how often a PUT runs, and a client must not get a plugin stopped.
     const result = this.call((i) => i.handlePut(context, path, valueJson), 'PUT handler', false);
     return result ?? { state: 'FAILED', statusCode: 500, message: `plugin ${this.id} crashed handling the PUT: ${this.errorMessage}` };
+  }
+
+  /**
+   * The instance's HTTP endpoints (http_endpoints export), the last instance's while none runs (so
+   * a request to one is told the plugin is stopped); entries it cannot serve are logged once.
+   */
+  httpEndpoints(): HttpEndpoint[] {
+    const instance = this.instance;
+    if (!instance) return this.endpoints?.list ?? [];
+    if (this.endpoints?.instance !== instance) {
+      const { endpoints, problems } = parseEndpoints(instance.httpEndpoints, (name) => instance.hasExport?.(name) ?? false);
+      for (const p of problems) this.log.warn(`http_endpoints: ${p}`);
+      this.endpoints = { instance, list: endpoints };
+    }
+    return this.endpoints.list;
+  }
+
+  /**
+   * Answers a request to one of the plugin's HTTP endpoints (`path` below /plugins/<id>); undefined
+   * when no endpoint matches. A trap or runaway is a crash (500); an unusable or oversized answer is 502.
+   */
+  handleHttp(req: { method: string; path: string; query: URLSearchParams; body: unknown; headers: Record<string, string | string[] | undefined> }): HttpAnswer | undefined {
+    const found = matchEndpoint(this.httpEndpoints(), req.method, req.path);
+    if (!found) return undefined;
+    const fail = (status: number, error: string): HttpAnswer => ({ status, headers: {}, body: { error } });
+    const { handler } = found.endpoint;
+    const result = this.callHandler(handler, requestJson({ ...req, params: found.params }), HTTP_RESPONSE_MAX_BYTES);
+    if ('error' in result) return fail(result.status, result.error);
+    const answer = parseResponse(result.text);
+    if (typeof answer === 'string') {
+      this.log.limited('warn', 'http-response', `${handler} ${answer}`);
+      return fail(502, `plugin ${this.id}: ${handler} ${answer}`);
+    }
+    return answer;
+  }
+
+  /**
+   * Calls a handler export (HTTP endpoint, provider) with a request JSON; its response JSON, or an
+   * error with the HTTP status it stands for: 503 not running, 500 crashed or ran away (a crash,
+   * restarted with backoff), 502 an answer over `maxBytes` (the plugin keeps running).
+   */
+  callHandler(handler: string, request: string, maxBytes: number): { text: string } | { status: number; error: string } {
+    if (this.state !== 'running' && this.state !== 'reloading') return { status: 503, error: `plugin ${this.id} is ${this.state}` };
+    if (this.pausedIn !== undefined) return { status: 503, error: `plugin ${this.id} is busy: ${this.pausedIn} waits for a fetch` };
+    // Not charged to the CPU share, as PUT: a client must not get a plugin stopped.
+    const result = this.call(
+      (i) => {
+        if (!i.hasExport?.(handler) || !i.callHandler) return { error: `does not export ${handler}` };
+        try {
+          return { text: i.callHandler(handler, request, maxBytes) };
+        } catch (err) {
+          if (err instanceof HostMarshalError) return { error: `${handler}: ${err.message}` };
+          throw err;
+        }
+      },
+      handler,
+      false,
+    );
+    if (result === undefined) return { status: 500, error: `plugin ${this.id} crashed in ${handler}: ${this.errorMessage}` };
+    if ('error' in result) return { status: 502, error: `plugin ${this.id} ${result.error}` };
+    return result;
+  }
+
+  /**
+   * callHandler for a handler that may fetch (weather providers, as upstream resumes them): while
+   * it waits for its fetch the plugin is busy (deltas queue, poll and hal_data wait, other calls
+   * answer 503), and each re-entry runs under the call bound.
+   */
+  async callHandlerResumable(handler: string, request: string, maxBytes: number): Promise<{ text: string } | { status: number; error: string }> {
+    if (this.pausedIn !== undefined) return { status: 503, error: `plugin ${this.id} is busy: ${this.pausedIn} waits for a fetch` };
+    const instance = this.instance;
+    if (!instance?.callResumable || (this.state !== 'running' && this.state !== 'reloading')) return this.callHandler(handler, request, maxBytes);
+    const result = this.call(
+      (i) => {
+        if (!i.hasExport?.(handler)) return { error: `does not export ${handler}` };
+        try {
+          const r = i.callResumable!(handler, request, maxBytes);
+          return typeof r === 'string' ? { text: r } : { pending: r };
+        } catch (err) {
+          if (err instanceof HostMarshalError) return { error: `${handler}: ${err.message}` };
+          throw err;
+        }
+      },
+      handler,
+      false,
+    );
+    if (result === undefined) return { status: 500, error: `plugin ${this.id} crashed in ${handler}: ${this.errorMessage}` };
+    if (result.error !== undefined) return { status: 502, error: `plugin ${this.id} ${result.error}` };
+    if (result.text !== undefined) return { text: result.text };
+    if (result.pending === undefined) return { status: 500, error: `plugin ${this.id} ${handler}: no answer` };
+    this.pausedIn = handler;
+    this.buffering = true;
+    try {
+      return { text: await result.pending };
+    } catch (err) {
+      if (err instanceof HostMarshalError) return { status: 502, error: `plugin ${this.id} ${handler}: ${err.message}` };
+      if (this.instance === instance) this.crash(err);
+      return { status: 500, error: `plugin ${this.id} crashed in ${handler}: ${message(err)}` };
+    } finally {
+      if (this.instance === instance) {
+        this.pausedIn = undefined;
+        this.buffering = false;
+        this.flush();
+        if (this.inbox.length > 0) this.deps.scheduler.wake(this);
+        if (instance.hasHalData) this.scheduleHalData();
+      }
+    }
   }
 
   /** Runs one guarded call into the instance: a throw or a timeout is a crash; emitted deltas are published afterwards. */
@@ -562,6 +726,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.schema = instance.schema;
     this.schemaKnown = true;
     this.statusMessage = '';
+    this.startError = undefined;
     const rc = this.call((i) => i.start(this.startConfig()), 'plugin_start');
     if (this.instance !== instance) return; // trapped or timed out in plugin_start: crash() took over
     if (typeof rc === 'object') {
@@ -590,7 +755,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     if (rc !== 0) {
       this.teardown();
       this.discardInbox();
-      this.errorMessage = `plugin_start returned ${rc}`;
+      this.errorMessage = `plugin_start returned ${rc}${this.startError ? `: ${this.startError}` : ''}`;
       this.setState('error', this.errorMessage);
       this.log.error(this.errorMessage);
       return;
@@ -625,7 +790,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   }
 
   private pollOnce(): void {
-    if (this.state !== 'running' && this.state !== 'reloading') return;
+    if ((this.state !== 'running' && this.state !== 'reloading') || this.pausedIn !== undefined) return;
     if (!this.quota.cpu.allowed()) {
       this.checkCpuShare();
       return;
@@ -692,6 +857,11 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     clearTimeout(this.halDataDeferred);
     this.halDataDeferred = undefined;
     this.deps.puts.removePlugin(this.id);
+    this.deps.resources.removePlugin(this.id);
+    this.deps.weather.removePlugin(this.id);
+    this.pausedIn = undefined;
+    // The list stays known (a request is told the plugin is not running), the instance goes.
+    if (this.endpoints) this.endpoints = { instance: undefined, list: this.endpoints.list };
     this.buffering = false;
     const instance = this.instance;
     this.instance = undefined;
@@ -760,6 +930,9 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
       hal: this.instance?.hal?.handles() ?? [],
       subscriptions: this.manifest.subscriptions ?? 'all',
       putHandlers: this.deps.puts.ofPlugin(this.id),
+      resourceProvider: this.deps.resources.ofPlugin(this.id),
+      weatherProvider: this.deps.weather.has(this.id),
+      httpEndpoints: this.httpEndpoints().map(({ method, path }) => ({ method, path })),
       deltas: lastRejection === undefined ? counts : { ...counts, lastRejection },
       quota: this.quota.status(),
       putRefused: [...this.putRefused],

@@ -65,6 +65,16 @@ export class RecordingHost implements HostServices {
     this.notifications.push({ path, value });
     return true;
   }
+  registerResourceProvider(): boolean {
+    return false;
+  }
+  registerWeatherProvider(): boolean {
+    return false;
+  }
+  emitBinaryStream(): boolean {
+    return false;
+  }
+
   registerPutHandler(context: string, path: string): boolean {
     if (this.opts.allowPut === false) return false;
     this.putHandlers.push({ context, path });

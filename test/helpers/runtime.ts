@@ -14,6 +14,7 @@ import type { GrantLists } from '../../runtime/capabilities/store.js';
 import type { MqttSettings } from '../../hal/net/settings.js';
 import type { SecuritySettings } from '../../runtime/security/settings.js';
 import type { PartialLimits } from '../../runtime/security/limits.js';
+import type { HttpTransport } from '../../runtime/abi/http-transport.js';
 import { DEFAULT_PLUGIN_RESTART, type PluginRestartSettings, type ReplaySourceSettings, type SourceSettings } from '../../runtime/config/settings.js';
 
 export interface RuntimeOptions {
@@ -34,6 +35,8 @@ export interface RuntimeOptions {
   security?: SecuritySettings;
   /** Settings `limits`: bounds over the defaults and the detected board's. */
   limits?: PartialLimits;
+  /** The HTTP client behind plugin fetches (a stand-in service); node:http(s) when absent. */
+  httpTransport?: HttpTransport;
 }
 
 export interface TestRuntime {
@@ -70,7 +73,7 @@ export async function startTestRuntime(opts: RuntimeOptions = {}): Promise<TestR
       ...(opts.mqtt ? { mqtt: opts.mqtt } : {}),
       ...(opts.security ? { security: opts.security } : {}),
       ...(opts.limits ? { limits: opts.limits } : {}),
-    });
+    }, { httpTransport: opts.httpTransport });
   } catch (err) {
     await removeDataDir();
     throw err;

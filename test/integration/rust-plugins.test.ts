@@ -87,6 +87,25 @@ test('depth-watch answers a PUT of the alarm depth and refuses a bad value', asy
   t.is(selfValue(runtime, ALARM_DEPTH), 10);
 });
 
+test('depth-watch answers its HTTP endpoints (Rust buffer convention)', async (t) => {
+  const { runtime, stop } = await startTestRuntime({ pluginDirs: [await pluginFolder([{ from: EXAMPLES, name: 'depth-watch-rust' }])] });
+  t.teardown(stop);
+  await waitFor(() => selfValue(runtime, ALARM_DEPTH) === 3, 'the plugin started');
+  t.deepEqual((await pluginStatus(runtime, ID)).httpEndpoints, [
+    { method: 'GET', path: '/api/state' },
+    { method: 'POST', path: '/api/reset' },
+  ]);
+  depth(runtime, 2);
+  await waitFor(() => (selfValue(runtime, NOTIFICATION) as { state?: string } | undefined)?.state === 'alarm', 'the alarm');
+  const state = await http(runtime, 'GET', `/plugins/${ID}/api/state`);
+  t.is(state.status, 200, JSON.stringify(state.body));
+  t.deepEqual(state.body, { alarmDepth: 3, shallowest: 2, alarmed: true, alarms: 1 });
+  const reset = await http(runtime, 'POST', `/skServer/plugins/${ID}/api/reset`, {});
+  t.is(reset.status, 200, JSON.stringify(reset.body));
+  t.deepEqual(reset.body, { reset: true });
+  t.like((await http(runtime, 'GET', `/plugins/${ID}/api/state`)).body, { shallowest: null, alarms: 0 });
+});
+
 test('depth-watch keeps the shallowest depth in its VFS across a runtime restart', async (t) => {
   const plugins = await pluginFolder([{ from: EXAMPLES, name: 'depth-watch-rust' }]);
   const dataDir = tempDir(t, 'ske-data-');

@@ -300,6 +300,9 @@ test("enableDebug decides the level of the plugin's sk_debug lines: info when on
     queueDelta: () => undefined,
     noteRejected: () => undefined,
     addPutHandler: () => true,
+    addResourceProvider: () => false,
+    addWeatherProvider: () => false,
+    emitBinary: () => false,
   });
   host.debug('quiet');
   debug = true;

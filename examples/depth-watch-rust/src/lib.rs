@@ -7,8 +7,10 @@
 //!   changed by a PUT on `environment.depth.alarmDepth`, which it publishes.
 //! - Publishes the shallowest depth seen as `environment.depth.shallowest`, kept in its VFS
 //!   (`/data/state.json`) across restarts.
+//! - HTTP: `GET /plugins/<id>/api/state` answers its state as JSON; `POST /plugins/<id>/api/reset`
+//!   forgets the shallowest depth and the alarm count.
 
-use signalk_edge_sdk::{env, export_plugin, put_handler, Plugin, PutResponse, Value};
+use signalk_edge_sdk::{env, export_plugin, http_endpoints, http_handler, put_handler, HttpResponse, Plugin, PutResponse, Value};
 use std::fs;
 
 const DEPTH_PATH: &str = "environment.depth.belowKeel";
@@ -82,6 +84,28 @@ impl DepthWatch {
     }
 }
 
+impl DepthWatch {
+    fn http_state(&mut self, _request: &str) -> HttpResponse {
+        let state = Value::object(vec![
+            ("alarmDepth", Value::from(self.alarm_depth)),
+            ("shallowest", self.shallowest.map(Value::from).unwrap_or(Value::Null)),
+            ("alarmed", Value::Bool(self.alarmed)),
+            ("alarms", Value::from(self.alarms as f64)),
+        ]);
+        HttpResponse::json(200, &state)
+    }
+
+    fn http_reset(&mut self, _request: &str) -> HttpResponse {
+        self.shallowest = None;
+        self.alarms = 0;
+        self.status();
+        match self.save_state() {
+            Ok(()) => HttpResponse::json(200, &Value::object(vec![("reset", Value::Bool(true))])),
+            Err(e) => HttpResponse::text(500, &format!("saving {}: {}", STATE_FILE, e)),
+        }
+    }
+}
+
 impl Plugin for DepthWatch {
     fn name(&self) -> String {
         "Depth watch (Rust)".to_string()
@@ -143,3 +167,6 @@ impl Plugin for DepthWatch {
 
 export_plugin!(DepthWatch, delta_handler);
 put_handler!(handle_put_vessels_self_environment_depth_alarmDepth, DepthWatch::put_alarm_depth);
+http_endpoints!(r#"[{"method":"GET","path":"/api/state","handler":"http_get_state"},{"method":"POST","path":"/api/reset","handler":"http_post_reset"}]"#);
+http_handler!(http_get_state, DepthWatch::http_state);
+http_handler!(http_post_reset, DepthWatch::http_reset);

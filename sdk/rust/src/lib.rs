@@ -4,6 +4,7 @@
 //! - [`hal`]: signalk-edge's hardware functions (serial, CAN, MQTT) under operator grants; a
 //!   plugin that uses them loads on signalk-edge only.
 //! - [`json`]: a small JSON value (no crates needed).
+//! - [`http_endpoints!`] and [`http_handler!`]: the plugin's own HTTP endpoints.
 //! - [`export_plugin!`] and [`put_handler!`]: the exports the host calls, with upstream's Rust
 //!   buffer convention (`allocate`/`deallocate`, strings as (ptr, len), results written into a
 //!   host buffer).
@@ -19,4 +20,4 @@ mod plugin;
 pub mod sys;
 
 pub use json::Value;
-pub use plugin::{Plugin, PutResponse};
+pub use plugin::{write_http_response, HttpResponse, Plugin, PutResponse};

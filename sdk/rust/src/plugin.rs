@@ -52,6 +52,44 @@ impl PutResponse {
     }
 }
 
+/// What an HTTP endpoint handler answers: upstream's `{statusCode, headers, body}`.
+pub struct HttpResponse {
+    pub status_code: u16,
+    pub content_type: &'static str,
+    /// Sent as it is (JSON text when `content_type` is JSON).
+    pub body: String,
+}
+
+impl HttpResponse {
+    /// A JSON answer.
+    pub fn json(status_code: u16, body: &crate::Value) -> HttpResponse {
+        HttpResponse { status_code, content_type: "application/json", body: body.to_string() }
+    }
+    /// A plain-text answer.
+    pub fn text(status_code: u16, body: &str) -> HttpResponse {
+        HttpResponse { status_code, content_type: "text/plain; charset=utf-8", body: body.to_string() }
+    }
+
+    /// The JSON the host expects; the body travels as a JSON string.
+    pub fn to_json(&self) -> String {
+        format!("{{\"statusCode\":{},\"headers\":{{\"Content-Type\":{}}},\"body\":{}}}", self.status_code, quote(self.content_type), quote(&self.body))
+    }
+}
+
+/// Writes an HTTP response into the host's buffer; one that does not fit becomes a 500 saying so
+/// (a cut one would be invalid JSON).
+///
+/// # Safety
+/// (out, max) must be a writable block of the plugin's memory, as the host passes it.
+pub unsafe fn write_http_response(response: &HttpResponse, out: *mut u8, max: usize) -> i32 {
+    let json = response.to_json();
+    if json.len() <= max {
+        return crate::ffi::write_out(&json, out, max);
+    }
+    let too_big = HttpResponse::text(500, &format!("response of {} bytes does not fit the host's {}-byte buffer", json.len(), max));
+    crate::ffi::write_out(&too_big.to_json(), out, max)
+}
+
 /// Exports a [`Plugin`] type (which must implement `Default`): `allocate`, `deallocate`,
 /// `plugin_name`, `plugin_schema`, `plugin_start`, `plugin_stop`, and each optional export named
 /// after the type: `delta_handler`, `poll`, `hal_data`.
@@ -140,6 +178,36 @@ macro_rules! put_handler {
         pub unsafe extern "C" fn $export(ptr: *const u8, len: usize, out: *mut u8, max: usize) -> i32 {
             let response: $crate::PutResponse = $handler(__signalk_plugin(), &$crate::ffi::arg(ptr, len));
             $crate::ffi::write_out(&response.to_json(), out, max)
+        }
+    };
+}
+
+/// Exports `http_endpoints`, the list of the plugin's HTTP endpoints as JSON
+/// (`[{"method":"GET","path":"/api/state","handler":"http_get_state"}]`), served by the host under
+/// `/plugins/<id>/<path>`; each handler is exported with [`http_handler!`].
+#[macro_export]
+macro_rules! http_endpoints {
+    ($json:expr) => {
+        #[no_mangle]
+        pub unsafe extern "C" fn http_endpoints(out: *mut u8, max: usize) -> i32 {
+            $crate::ffi::write_out($json, out, max)
+        }
+    };
+}
+
+/// Exports an HTTP endpoint handler: the function gets the plugin and the request as JSON
+/// (`{method, path, query, params, body, headers}`) and answers an [`HttpResponse`].
+///
+/// ```ignore
+/// signalk_edge_sdk::http_handler!(http_get_state, DepthWatch::http_state);
+/// ```
+#[macro_export]
+macro_rules! http_handler {
+    ($export:ident, $handler:path) => {
+        #[no_mangle]
+        pub unsafe extern "C" fn $export(ptr: *const u8, len: usize, out: *mut u8, max: usize) -> i32 {
+            let response: $crate::HttpResponse = $handler(__signalk_plugin(), &$crate::ffi::arg(ptr, len));
+            $crate::write_http_response(&response, out, max)
         }
     };
 }

@@ -105,6 +105,9 @@ export function recordingTarget(model: () => SignalKModel, configFile: string): 
     queueDelta: (delta) => queued.push(delta),
     noteRejected: (reason) => rejections.push(reason),
     addPutHandler: (context, path) => putHandlers.push(`${context}/${path}`) > 0,
+    addResourceProvider: () => false,
+    addWeatherProvider: () => false,
+    emitBinary: () => false,
     // No quota bites here: the fuzzer checks parsing and the model, not rates.
     quota: new PluginQuota({ ...DEFAULT_LIMITS.plugins, publishBytesPerSecond: 1e15, maxValueBytes: 1e15, maxPaths: 1e15, storedValueBytes: 1e15, logLinesPerSecond: 1e15, configWritesPerSecond: 1e15 }, DEFAULT_LIMITS.config),
   };

@@ -1,0 +1,138 @@
+// Binary streams (sk_emit_binary_stream) to real WebSocket clients on
+// /signalk/v2/api/streams/<id>, with the fixture binary-emitter: frames in order, a plugin only on
+// its own streams, a slow client dropped and counted while a fast one gets everything, the gate.
+
+import test from 'ava';
+import WebSocket from 'ws';
+import { FIXTURES, http, pluginFolder, pluginStatus, publish } from '../helpers/plugins.js';
+import { startTestRuntime } from '../helpers/runtime.js';
+import { addUser, login, securityOn } from '../helpers/security.js';
+import { tempDir } from '../helpers/temp.js';
+import { waitFor } from '../helpers/wait.js';
+
+const ID = '_signalk-edge-fixture_binary-emitter';
+const STREAM = `/signalk/v2/api/streams/plugins/${ID}/frames`;
+const folder = () => pluginFolder([{ from: FIXTURES, name: 'binary-emitter' }]);
+
+async function connect(wsUrl: string, path: string, headers: Record<string, string> = {}): Promise<{ ws: WebSocket; frames: Buffer[] }> {
+  const ws = new WebSocket(`${wsUrl}${path}`, { headers });
+  const frames: Buffer[] = [];
+  ws.on('message', (data, isBinary) => {
+    if (isBinary) frames.push(data as Buffer);
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  return { ws, frames };
+}
+
+interface StreamStatus {
+  frames: number;
+  sent: number;
+  dropped: number;
+  clients: number;
+  clientDrops: number[];
+}
+
+test('frames reach the clients of the stream in order; a plugin emits only on its own streams', async (t) => {
+  const { runtime, wsUrl, stop } = await startTestRuntime({ pluginDirs: [await folder()] });
+  t.teardown(stop);
+  await waitFor(async () => (await pluginStatus(runtime, ID)).state === 'running', 'the plugin running');
+  t.like(await pluginStatus(runtime, ID), { statusMessage: 'foreign stream refused' });
+
+  const client = await connect(wsUrl, STREAM);
+  t.teardown(() => client.ws.close());
+  await waitFor(async () => ((await http(runtime, 'GET', '/signalk/v2/api/streams')).body as Record<string, StreamStatus>)[`plugins/${ID}/frames`]?.clients === 1, 'the client registered');
+  for (let i = 0; i < 5; i++) publish(runtime, [{ path: 'test.tick', value: i }]);
+  await waitFor(() => client.frames.length === 5, 'five frames');
+  t.deepEqual(client.frames.map((f) => f[0]), [0, 1, 2, 3, 4]);
+  t.true(client.frames.every((f) => f.length === 16 && f[1] === 0xab));
+  t.like(((await http(runtime, 'GET', '/signalk/v2/api/streams')).body as Record<string, StreamStatus>)[`plugins/${ID}/frames`], { frames: 5, sent: 5, dropped: 0, clients: 1 });
+
+  // No stream path, or an id that is not one: 404 on the upgrade.
+  for (const bad of ['/signalk/v2/api/streams/lonely', '/signalk/v2/api/streams/a/b%00c']) {
+    const refused = await new Promise<number>((resolve) => {
+      const ws = new WebSocket(`${wsUrl}${bad}`);
+      ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+      ws.once('open', () => resolve(101));
+      ws.once('error', () => undefined);
+    });
+    t.is(refused, 404, bad);
+  }
+});
+
+test('a slow client has frames dropped and counted; a fast one gets every frame', async (t) => {
+  const { runtime, wsUrl, stop } = await startTestRuntime({ pluginDirs: [await folder()] });
+  t.teardown(stop);
+  await waitFor(async () => (await pluginStatus(runtime, ID)).state === 'running', 'the plugin running');
+  const fast = await connect(wsUrl, STREAM);
+  const slow = await connect(wsUrl, STREAM);
+  t.teardown(() => {
+    fast.ws.terminate();
+    slow.ws.terminate();
+  });
+  // The slow client stops reading: its socket fills, then the server's send buffer for it.
+  (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
+  await waitFor(async () => ((await http(runtime, 'GET', '/signalk/v2/api/streams')).body as Record<string, StreamStatus>)[`plugins/${ID}/frames`]?.clients === 2, 'both clients registered');
+  const FRAMES = 400; // 64 KiB each: 25 MiB, beyond what loopback socket buffers absorb
+  // Paced by the fast client: a burst faster than any socket drains would be dropped for it too.
+  for (let i = 0; i < FRAMES; i++) {
+    publish(runtime, [{ path: 'test.big', value: i }]);
+    await waitFor(() => fast.frames.length === i + 1, `frame ${i} at the fast client`);
+  }
+  const s = ((await http(runtime, 'GET', '/signalk/v2/api/streams')).body as Record<string, StreamStatus>)[`plugins/${ID}/frames`];
+  t.is(s.frames, FRAMES);
+  t.true(s.dropped > 0, JSON.stringify(s));
+  t.is(s.sent + s.dropped, 2 * FRAMES);
+  t.deepEqual([...s.clientDrops].sort((a, b) => a - b), [0, s.dropped], 'only the slow client lost frames');
+  t.is((await pluginStatus(runtime, ID)).state, 'running', 'the plugin is not slowed or stopped by it');
+});
+
+test('radar spokes go out on radars/<id>, also at the spokes URL, with the radarProvider grant only', async (t) => {
+  const grants = { [ID]: ['dataRead', 'radarProvider'] };
+  const { runtime, wsUrl, stop } = await startTestRuntime({ pluginDirs: [await folder()], grants });
+  t.teardown(stop);
+  await waitFor(async () => (await pluginStatus(runtime, ID)).state === 'running', 'the plugin running');
+  const viaStreams = await connect(wsUrl, '/signalk/v2/api/streams/radars/r1');
+  const viaSpokes = await connect(wsUrl, '/signalk/v2/api/vessels/self/radars/r1/spokes');
+  t.teardown(() => {
+    viaStreams.ws.close();
+    viaSpokes.ws.close();
+  });
+  await waitFor(() => runtime.plugins.binaryStreams.status()['radars/r1']?.clients === 2, 'both clients registered');
+  publish(runtime, [{ path: 'test.spoke', value: 1 }]);
+  await waitFor(() => viaStreams.frames.length === 1 && viaSpokes.frames.length === 1, 'the spoke at both');
+  t.deepEqual([...viaSpokes.frames[0]], new Array(8).fill(0x5a));
+  t.like(await pluginStatus(runtime, ID), { statusMessage: 'spoke sent' });
+});
+
+test('without the radarProvider grant a spoke is refused', async (t) => {
+  const { runtime, stop } = await startTestRuntime({ pluginDirs: [await folder()] });
+  t.teardown(stop);
+  await waitFor(async () => (await pluginStatus(runtime, ID)).state === 'running', 'the plugin running');
+  publish(runtime, [{ path: 'test.spoke', value: 1 }]);
+  await waitFor(async () => (await pluginStatus(runtime, ID)).statusMessage === 'spoke refused', 'the refusal reported');
+  t.false('radars/r1' in runtime.plugins.binaryStreams.status());
+});
+
+test('with security on the stream upgrade needs a token', async (t) => {
+  const dataDir = tempDir(t, 'ske-data-');
+  await addUser(dataDir, 'guest', 'readonly');
+  const { runtime, url, wsUrl, stop } = await startTestRuntime({ dataDir, security: securityOn(), pluginDirs: [await folder()] });
+  t.teardown(stop);
+  await waitFor(() => runtime.plugins.runner(ID)?.currentState === 'running', 'the plugin running');
+  const refused = await new Promise<number>((resolve) => {
+    const ws = new WebSocket(`${wsUrl}${STREAM}`);
+    ws.once('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0));
+    ws.once('open', () => resolve(101));
+    ws.once('error', () => undefined);
+  });
+  t.is(refused, 401);
+  const token = await login(url, 'guest');
+  const client = await connect(wsUrl, `${STREAM}?token=${token}`);
+  t.teardown(() => client.ws.close());
+  await waitFor(() => (runtime.plugins.binaryStreams.status()[`plugins/${ID}/frames`]?.clients ?? 0) === 1, 'the client registered');
+  publish(runtime, [{ path: 'test.tick', value: 1 }]);
+  await waitFor(() => client.frames.length === 1, 'a frame');
+});
