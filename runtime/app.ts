@@ -82,6 +82,7 @@ export async function startRuntime(settings: Settings): Promise<Runtime> {
     put: plugins.putDispatcher(),
     security: settings.security,
     dataDir: settings.dataDir,
+    webappDirs: settings.plugins.dirs,
     streamLimits: streamLimits(limits.stream),
   });
   await plugins.startAll();

@@ -22,6 +22,8 @@ import { HttpError, MAX_BODY_BYTES } from './http.js';
 import { restRoutes } from './rest.js';
 import { STREAM_PATH, StreamServer, type StreamLimits } from './stream.js';
 import type { ApiRoutes, PutDispatcher } from './types.js';
+import { WebappDirectory, webappRoutes } from './webapps.js';
+import { landingRoutes } from './landing.js';
 
 const log = createLogger('api');
 
@@ -52,6 +54,8 @@ export interface ApiOptions {
   security?: SecuritySettings;
   /** Holds users, tokens' key and access requests when security is on. */
   dataDir?: string;
+  /** Folders searched for webapps (the plugin folders); absent = none served. */
+  webappDirs?: string[];
 }
 
 export interface ApiServer {
@@ -126,6 +130,8 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
   });
   app.register(async (scoped) => securityRoutes(gate)(scoped));
   for (const routes of opts.routes) app.register(async (scoped) => routes(scoped));
+  app.register(async (scoped) => landingRoutes(scoped));
+  app.register(webappRoutes(new WebappDirectory(opts.webappDirs ?? [])));
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     let url: URL | undefined;
