@@ -24,6 +24,8 @@ import { STREAM_PATH, StreamServer, type StreamLimits } from './stream.js';
 import type { ApiRoutes, PutDispatcher } from './types.js';
 import { WebappDirectory, webappRoutes } from './webapps.js';
 import { landingRoutes } from './landing.js';
+import { PutRequests, requestRoutes } from './requests.js';
+import { appDataRoutes } from './app-data.js';
 
 const log = createLogger('api');
 
@@ -123,7 +125,9 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no such endpoint: ${req.method} ${req.url.split('?')[0]}`, statusCode: 404 }));
 
   app.get('/signalk', { config: { access: 'public' } }, (req) => discoveryDocument(req.raw, String(opts.model.get(['version'])), fallbackHost));
-  app.register(restRoutes({ model: opts.model, put: opts.put, gate }));
+  const requests = new PutRequests(opts.model, opts.put, gate);
+  app.register(restRoutes({ model: opts.model, requests, gate }));
+  app.register(async (scoped) => requestRoutes(requests, gate)(scoped));
   app.get(STATUS_PATH, { config: { access: 'read' } }, () => {
     const { accepted, rejected, lastRejection } = opts.bus.stats;
     return { sources: opts.sources(), bus: { accepted, rejected, lastRejection }, stream: stream.stats(), mqtt: opts.mqtt?.() };
@@ -131,6 +135,7 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
   app.register(async (scoped) => securityRoutes(gate)(scoped));
   for (const routes of opts.routes) app.register(async (scoped) => routes(scoped));
   app.register(async (scoped) => landingRoutes(scoped));
+  if (opts.dataDir) app.register(async (scoped) => appDataRoutes({ dataDir: opts.dataDir!, securityEnabled: gate.settings.enabled })(scoped));
   app.register(webappRoutes(new WebappDirectory(opts.webappDirs ?? [])));
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -144,7 +149,9 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
     gate.admit({ method: 'GET', url: req.url ?? '/', headers: req.headers, upgrade: true }, 'read').then(
       (verdict) => {
         if (!verdict.ok) return reject(socket, verdict.status, verdict.status === 401 ? 'Unauthorized' : 'Forbidden', verdict.error);
-        stream.handleUpgrade(req, socket, head, url, gate.readFilter(verdict.principal));
+        const { principal } = verdict;
+        const put = (msg: Record<string, unknown>, send: (reply: unknown) => void) => void requests.fromStream(principal, msg, send);
+        stream.handleUpgrade(req, socket, head, url, gate.readFilter(principal), put);
       },
       (err: unknown) => {
         log.error(`WebSocket upgrade failed: ${(err as Error).stack ?? String(err)}`);
