@@ -17,6 +17,7 @@ import { PutHandlerRegistry } from './put-handlers.js';
 import { EmittedDeltaPublisher } from './publisher.js';
 import { CallGuard } from './call-guard.js';
 import { DeliveryScheduler } from './delivery.js';
+import { adminUiRoutes } from './admin-ui-routes.js';
 import { pluginRoutes } from './routes.js';
 import { PluginRunner, type PluginStatus, type RunnerDeps } from './runner.js';
 import { commandPluginsClosed } from '../engine/command.js';
@@ -100,13 +101,13 @@ export class PluginManager {
   }
 
   routes(): ApiRoutes[] {
-    return [
-      pluginRoutes({
-        list: () => this.list(),
-        runner: (id) => this.runners.get(id),
-        broken: (id) => this.brokenPackages.get(id),
-      }),
-    ];
+    const directory = {
+      list: () => this.list(),
+      runner: (id: string) => this.runners.get(id),
+      broken: (id: string) => this.brokenPackages.get(id),
+      ids: () => [...this.runners.keys()],
+    };
+    return [pluginRoutes(directory), adminUiRoutes(directory)];
   }
 
   putDispatcher(): PutDispatcher {
