@@ -7,6 +7,9 @@
 //        test-output/browser/.
 //   Instrumentpanel: its WebSocket opens and receives deltas.
 //   The landing page lists the demo plugins and the demo source with its counters.
+// A second runtime has security on as installed (allowReadOnly false): the landing page's login
+// form, and KIP logged in as a user, with its configuration in applicationData (where KIP keeps it
+// when logged in) and its stream opened with the login's token.
 
 import test from 'ava';
 import { execFile } from 'node:child_process';
@@ -19,6 +22,7 @@ import { DEMO_LOG, PROJECT_ROOT } from '../runtime/config/settings.js';
 import { launchBrowser, NO_BROWSER, outputFile } from './helpers/browser.js';
 import { EXAMPLES, pluginFolder } from './helpers/plugins.js';
 import { startTestRuntime, type TestRuntime } from './helpers/runtime.js';
+import { addUser, call, login, securityOn } from './helpers/security.js';
 import { waitFor } from './helpers/wait.js';
 
 const run = promisify(execFile);
@@ -30,6 +34,7 @@ const browserTest = NO_BROWSER ? test.skip : test.serial;
 if (NO_BROWSER) console.log(`browser-webapps: skipped: ${NO_BROWSER}`);
 
 let rt: TestRuntime;
+let secured: TestRuntime;
 let browser: Browser;
 const work = mkdtempSync(join(tmpdir(), 'ske-browser-'));
 
@@ -42,18 +47,34 @@ test.before(async () => {
     await run(process.execPath, [CLI, 'install-webapp', join(packs, stdout.trim()), '--plugins', apps]);
   }
   const demoPlugins = await pluginFolder(['true-wind', 'trip-log', 'anchor-light'].map((name) => ({ from: EXAMPLES, name })));
-  rt = await startTestRuntime({
-    sources: [{ id: 'demo', type: 'replay', file: DEMO_LOG, rate: 'realtime', linesPerSecond: 10, loop: true }],
-    pluginDirs: [demoPlugins, apps],
-  });
+  const demo = { id: 'demo', type: 'replay', file: DEMO_LOG, rate: 'realtime', linesPerSecond: 10, loop: true } as const;
+  rt = await startTestRuntime({ sources: [demo], pluginDirs: [demoPlugins, apps] });
+  const securedData = mkdtempSync(join(work, 'secured-'));
+  await addUser(securedData, 'crew', 'readwrite');
+  secured = await startTestRuntime({ sources: [demo], pluginDirs: [demoPlugins, apps], security: securityOn(), dataDir: securedData });
   browser = await launchBrowser();
 });
 
 test.after.always(async () => {
   await browser?.close();
   await rt?.stop();
+  await secured?.stop();
   rmSync(work, { recursive: true, force: true });
 });
+
+/** KIP's widgets draw on canvas: a value that changes changes the pixels. True once both the SOG and depth widgets redrew. */
+async function widgetsChange(page: Page): Promise<boolean> {
+  const sog = page.locator('[gs-id="edge-sog"] canvas');
+  const depth = page.locator('[gs-id="edge-depth"] canvas');
+  await sog.waitFor({ timeout: 30_000 });
+  const first = { sog: await sog.screenshot(), depth: await depth.screenshot() };
+  const changed = { sog: false, depth: false };
+  return waitFor(async () => {
+    if (!changed.sog) changed.sog = !(await sog.screenshot()).equals(first.sog);
+    if (!changed.depth) changed.depth = !(await depth.screenshot()).equals(first.depth);
+    return changed.sog && changed.depth;
+  }, 'the SOG and depth widgets redraw with new values', 40_000, 500);
+}
 
 async function newPage(): Promise<Page> {
   const page = await browser.newPage({ viewport: { width: 1000, height: 600 } });
@@ -71,21 +92,10 @@ browserTest('KIP served by signalk-edge shows live, changing speed and depth fro
     `if (localStorage.getItem('dashboardsConfig') === null) for (const [k, v] of Object.entries(${JSON.stringify(KIP_CONFIG)})) localStorage.setItem(k, JSON.stringify(v));`,
   );
   await page.goto(`${rt.url}/@mxtommy/kip/`);
-  const sog = page.locator('[gs-id="edge-sog"] canvas');
-  const depth = page.locator('[gs-id="edge-depth"] canvas');
-  await sog.waitFor({ timeout: 30_000 });
   await waitFor(() => deltas > 5, 'KIP receives deltas over its WebSocket', 30_000);
-  // The widgets draw on canvas: a value that changes changes the pixels. Sample until both changed.
-  const first = { sog: await sog.screenshot(), depth: await depth.screenshot() };
-  const changed = { sog: false, depth: false };
-  await waitFor(async () => {
-    if (!changed.sog) changed.sog = !(await sog.screenshot()).equals(first.sog);
-    if (!changed.depth) changed.depth = !(await depth.screenshot()).equals(first.depth);
-    return changed.sog && changed.depth;
-  }, 'the SOG and depth widgets redraw with new values', 40_000, 500);
+  t.true(await widgetsChange(page));
   await page.screenshot({ path: outputFile('kip.png') });
   t.log(`screenshot: ${outputFile('kip.png')}; ${deltas} delta frames`);
-  t.true(changed.sog && changed.depth);
 });
 
 browserTest('Instrumentpanel loads, opens its WebSocket and receives deltas', async (t) => {
@@ -121,4 +131,53 @@ browserTest('the landing page links the webapps and lists the demo plugins and s
   const deltas = Number(sources.split(/\s+/)[4]);
   t.true(deltas > 0, sources);
   await page.screenshot({ path: outputFile('landing.png'), fullPage: true });
+});
+
+browserTest('security on: the landing page asks for a login; after it, the plugins and sources show', async (t) => {
+  const page = await newPage();
+  t.teardown(() => page.close());
+  await page.goto(`${secured.url}/`);
+  await page.locator('#login').waitFor({ state: 'visible', timeout: 20_000 });
+  t.is(await page.locator('#plugins tbody tr').count(), 0);
+  await page.fill('#user', 'crew');
+  await page.fill('#pass', 'wrong-password');
+  await page.click('#login button');
+  await page.locator('#loginError').filter({ hasText: '401' }).waitFor({ timeout: 10_000 });
+  await page.fill('#pass', 'crew-secret-pw');
+  await page.click('#login button');
+  await page.locator('#plugins tbody tr').first().waitFor({ timeout: 20_000 });
+  t.regex(await page.locator('#sources tbody').innerText(), /demo/);
+  // The login left an httpOnly cookie: not readable by the page's scripts.
+  t.is(await page.evaluate('document.cookie'), '');
+  t.true((await page.context().cookies()).some((c) => c.name === 'JAUTHENTICATION' && c.httpOnly));
+});
+
+browserTest('security on: KIP logs in as a user, reads its configuration from applicationData, streams with its token and saves back', async (t) => {
+  const token = await login(secured.url, 'crew');
+  const config = KIP_CONFIG as { appConfig: unknown; dashboardsConfig: unknown; themeConfig: unknown };
+  // KIP 4 keeps {<config name>: {app, dashboards, theme}} in the user's kip/11 document (as saved earlier from another display).
+  const seeded = await call(secured.url, 'POST', '/signalk/v1/applicationData/user/kip/11/default', { token, body: { app: config.appConfig, dashboards: config.dashboardsConfig, theme: config.themeConfig } });
+  t.is(seeded.status, 200);
+  const page = await newPage();
+  t.teardown(() => page.close());
+  const connection = { configVersion: 12, kipUUID: 'edge-test-kip', signalKUrl: secured.url, proxyEnabled: false, signalKSubscribeAll: false, useDeviceToken: false, loginName: 'crew', loginPassword: 'crew-secret-pw', useSharedConfig: true, sharedConfigName: 'default' };
+  await page.addInitScript(`if (localStorage.getItem('connectionConfig') === null) localStorage.setItem('connectionConfig', ${JSON.stringify(JSON.stringify(connection))});`);
+  const appData: number[] = [];
+  page.on('response', (r) => void (r.url().includes('/applicationData/') && r.request().method() === 'POST' && appData.push(r.status())));
+  let deltas = 0;
+  let streamUrl = '';
+  page.on('websocket', (ws) => {
+    streamUrl = ws.url();
+    ws.on('framereceived', (f) => void (String(f.payload).includes('"updates"') && deltas++));
+  });
+  await page.goto(`${secured.url}/@mxtommy/kip/`);
+  await waitFor(() => deltas > 5, 'KIP receives deltas with its login', 30_000);
+  t.regex(streamUrl, /token=/);
+  t.true(await widgetsChange(page));
+  // KIP writes its dashboards back with a JSON Patch; upstream's answers are what it expects.
+  await waitFor(() => appData.length > 0, 'KIP saves to applicationData', 20_000);
+  t.true(appData.every((s) => s === 200), appData.join(','));
+  const stored = await call(secured.url, 'GET', '/signalk/v1/applicationData/user/kip/11/default/dashboards', { token });
+  t.is((stored.body as { id: string }[])[0].id, 'edge-test-dashboard');
+  await page.screenshot({ path: outputFile('kip-logged-in.png') });
 });

@@ -128,7 +128,7 @@ export function appDataRoutes(opts: { dataDir: string; securityEnabled: boolean 
     return data;
   };
 
-  const write = (req: FastifyRequest, scope: Scope): string => {
+  const write = (req: FastifyRequest, scope: Scope): void => {
     if (!opts.securityEnabled) throw new HttpError(405, 'security is not enabled: application data needs a logged-in user');
     const t = target(req, scope);
     if (t.file === undefined) throw new HttpError(400, 'a write needs an application version: .../<app>/<version>');
@@ -139,7 +139,6 @@ export function appDataRoutes(opts: { dataDir: string; securityEnabled: boolean 
     const text = JSON.stringify(doc, null, 2);
     if (Buffer.byteLength(text) > MAX_DOCUMENT_BYTES) throw new HttpError(413, `application data larger than ${MAX_DOCUMENT_BYTES} bytes`);
     writeFileAtomic(t.file, text, 0o600);
-    return 'ApplicationData saved';
   };
 
   return (app) => {
@@ -150,7 +149,11 @@ export function appDataRoutes(opts: { dataDir: string; securityEnabled: boolean 
         if (userScope && req.principal.kind === 'anonymous') throw new HttpError(401, 'user application data needs a login');
         return read(req, scope);
       });
-      app.post(url, { config: { access: userScope ? 'write' : 'admin' } }, (req) => write(req, scope));
+      app.post(url, { config: { access: userScope ? 'write' : 'admin' } }, (req, reply) => {
+        write(req, scope);
+        // Upstream answers a JSON string; KIP parses it.
+        return reply.type('application/json').send(JSON.stringify('ApplicationData saved'));
+      });
     }
   };
 }
