@@ -71,6 +71,8 @@ test('webapps: served from public/ with types and caching headers, listed, no tr
   t.is((await call(url, 'GET', '/no-such-app/')).status, 404);
   // An app cannot shadow the API: its routes come first.
   t.is((await call(url, 'GET', '/signalk')).status, 200);
+  // Webapps ask who is logged in first; with security off, upstream's answer (Freeboard-SK needs it).
+  t.deepEqual((await call(url, 'GET', '/skServer/loginStatus')).body, { status: 'notLoggedIn', readOnlyAccess: false, authenticationRequired: false });
 });
 
 test('webapps with security on and allowReadOnly false: app files and the landing page load, boat data needs a login', async (t) => {

@@ -5,7 +5,8 @@
 //   POST /signalk/v1/access/requests   a device asks {clientId, description, permissions?} → 202 + href
 //   GET  /signalk/v1/requests/<id>     the request's state; once approved, its token (handed out once):
 //                                      answered by runtime/api/requests.ts, which also holds PUT requests
-// All public: they are how a client gets a token. Registered only when security is on.
+// All public: they are how a client gets a token. Registered only when security is on (with
+// security off, loginStatus answers that no authentication is required, as upstream).
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError, isRecord } from '../api/http.js';
@@ -35,7 +36,11 @@ function requestReply(r: AccessRequest, token?: string): Record<string, unknown>
 export function securityRoutes(gate: SecurityGate): (app: FastifyInstance) => void {
   const { store, tokens, settings } = gate;
   return (app) => {
-    if (!store || !tokens) return;
+    if (!store || !tokens) {
+      // Security off: upstream's answer without security (webapps such as Freeboard-SK ask before anything else).
+      app.get('/skServer/loginStatus', { config: { access: 'public' } }, () => ({ status: 'notLoggedIn', readOnlyAccess: false, authenticationRequired: false }));
+      return;
+    }
     const failures = new Map<string, { count: number; since: number }>();
     const isSecure = (proto: string) => proto === 'https';
 
