@@ -60,6 +60,8 @@ test('PUT over the stream: answered with the request id, readable at /signalk/v1
   const href = (rest.body as { href: string }).href;
   t.like((await call(url, 'GET', href)).body, { state: 'COMPLETED', statusCode: 200, put: { path: SWITCH, value: 1 } });
   t.is((await call(url, 'GET', '/signalk/v1/requests/no-such-id')).status, 404);
+  // No history: the specification's 501.
+  t.is((await call(url, 'GET', '/signalk/v1/snapshot/vessels/self?time=2024-01-01T00:00:00Z')).status, 501);
 });
 
 test('PUT over the stream with security: a readonly user is refused, a readwrite user may; records need a login', async (t) => {

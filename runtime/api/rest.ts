@@ -4,6 +4,7 @@
 //   PUT /signalk/v1/api/vessels/self/<path>       body {"value": ...} → the PUT dispatcher (readwrite and up),
 //                                                 recorded at /signalk/v1/requests/<id> (requests.ts)
 // Path ACLs: a GET shows only the values the client may read; a PUT needs `put` on the path.
+//   GET /signalk/v1/snapshot/...                  501: no history is kept
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { JsonValue } from '../bus/delta.js';
@@ -50,6 +51,10 @@ export function restRoutes(deps: { model: SignalKModel; requests: PutRequests; g
   const { model, requests, gate } = deps;
   const urls = [API_PREFIX, `${API_PREFIX}/*`];
   return async (app) => {
+    // History is not kept: say so as the specification allows, instead of a bare 404.
+    app.get('/signalk/v1/snapshot/*', { config: { access: 'read' } }, (_req, reply) =>
+      reply.code(501).send({ error: 'snapshots (/signalk/v1/snapshot) are not supported: signalk-edge keeps no history', statusCode: 501 }),
+    );
     for (const url of urls) {
       app.get(url, { config: { access: 'read' } }, (req) => {
         const segments = segmentsOf(req);
