@@ -85,6 +85,19 @@ test('PUT over the stream with security: a readonly user is refused, a readwrite
   t.is((await call(url, 'GET', '/signalk/v1/requests/c1', { token: crewToken })).status, 200);
 });
 
+test('allowReadOnly: a webapp without a login streams, and its PUT over the stream is answered 401', async (t) => {
+  const dataDir = tempDir(t, 'ske-req-ro-');
+  const got: unknown[] = [];
+  const { api, wsUrl } = await startBareApi({ put: switchHandler(got), security: securityOn({ allowReadOnly: true }), dataDir });
+  t.teardown(() => api.close());
+  const anon = await upgrade(wsUrl, 'subscribe=none');
+  t.is(anon.status, 101);
+  t.teardown(() => anon.ws?.close());
+  anon.ws!.send(JSON.stringify({ requestId: 'a1', put: { path: SWITCH, value: 1 } }));
+  t.like(await nextMatching(anon.messages, (m) => m.requestId === 'a1'), { statusCode: 401 });
+  t.deepEqual(got, []);
+});
+
 test('/signalk/v1/api/sources lists the sources with their labels; sendCachedValues=false sends no cached values', async (t) => {
   const { api, url, wsUrl, bus } = await startBareApi();
   t.teardown(() => api.close());

@@ -62,7 +62,7 @@ test('webapps: served from public/ with types and caching headers, listed, no tr
   t.is(bare.status, 301);
   t.is(bare.headers.location, '/@scope/chart/');
 
-  for (const path of ['/gauges/../secret.txt', '/gauges/..%2fsecret.txt', '/gauges/%2e%2e/secret.txt', '/@scope/chart/..%2f..%2f..%2fsecret.txt', '/gauges/.env', '/@scope/chart/.env']) {
+  for (const path of ['/gauges/../secret.txt', '/gauges/%252e%252e/secret.txt', '/gauges/%2e%2e%2fsecret.txt', '/gauges/..%2fsecret.txt', '/gauges/%2e%2e/secret.txt', '/@scope/chart/..%2f..%2f..%2fsecret.txt', '/gauges/.env', '/@scope/chart/.env']) {
     const r = await call(url, 'GET', path);
     t.true(r.status === 403 || r.status === 404, `${path}: ${r.status}`);
     t.false(String(r.body).includes('outside every app') || String(r.body).includes('SECRET'), path);
