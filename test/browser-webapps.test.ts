@@ -36,10 +36,11 @@ if (NO_BROWSER) console.log(`browser-webapps: skipped: ${NO_BROWSER}`);
 let rt: TestRuntime;
 let secured: TestRuntime;
 let browser: Browser;
-const work = mkdtempSync(join(tmpdir(), 'ske-browser-'));
+let work: string | undefined;
 
 test.before(async () => {
   if (NO_BROWSER) return;
+  work = mkdtempSync(join(tmpdir(), 'ske-browser-'));
   const packs = mkdtempSync(join(work, 'packs-'));
   const apps = mkdtempSync(join(work, 'apps-'));
   for (const name of WEBAPPS) {
@@ -59,7 +60,7 @@ test.after.always(async () => {
   await browser?.close();
   await rt?.stop();
   await secured?.stop();
-  rmSync(work, { recursive: true, force: true });
+  if (work) rmSync(work, { recursive: true, force: true });
 });
 
 /** KIP's widgets draw on canvas: a value that changes changes the pixels. True once both the SOG and depth widgets redrew. */
