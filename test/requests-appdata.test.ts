@@ -83,6 +83,11 @@ test('PUT over the stream with security: a readonly user is refused, a readwrite
   t.deepEqual(got, [1]);
   t.is((await call(url, 'GET', '/signalk/v1/requests/c1')).status, 401);
   t.is((await call(url, 'GET', '/signalk/v1/requests/c1', { token: crewToken })).status, 200);
+  // Logging out revokes the token: the open stream's next PUT is refused.
+  t.is((await call(url, 'PUT', '/signalk/v1/auth/logout', { token: crewToken })).status, 200);
+  crew.ws!.send(JSON.stringify({ requestId: 'c2', put: { path: SWITCH, value: 0 } }));
+  t.like(await nextMatching(crew.messages, (m) => m.requestId === 'c2'), { statusCode: 401 });
+  t.deepEqual(got, [1]);
 });
 
 test('allowReadOnly: a webapp without a login streams, and its PUT over the stream is answered 401', async (t) => {

@@ -149,9 +149,17 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
     gate.admit({ method: 'GET', url: req.url ?? '/', headers: req.headers, upgrade: true }, 'read').then(
       (verdict) => {
         if (!verdict.ok) return reject(socket, verdict.status, verdict.status === 401 ? 'Unauthorized' : 'Forbidden', verdict.error);
-        const { principal } = verdict;
-        const put = (msg: Record<string, unknown>, send: (reply: unknown) => void) => void requests.fromStream(principal, msg, send);
-        stream.handleUpgrade(req, socket, head, url, gate.readFilter(principal), put);
+        // Each PUT looks the token up again: a revoked token or lowered permission applies to an open stream too.
+        const identity = { method: 'GET', url: req.url ?? '/', headers: req.headers };
+        const put = (msg: Record<string, unknown>, send: (reply: unknown) => void) =>
+          void gate
+            .identify(identity)
+            .then(({ principal }) => requests.fromStream(principal, msg, send))
+            .catch((err: unknown) => {
+              log.error(`stream PUT failed: ${(err as Error).stack ?? String(err)}`);
+              send({ requestId: msg.requestId, state: 'FAILED', statusCode: 500, message: 'internal error' });
+            });
+        stream.handleUpgrade(req, socket, head, url, gate.readFilter(verdict.principal), put);
       },
       (err: unknown) => {
         log.error(`WebSocket upgrade failed: ${(err as Error).stack ?? String(err)}`);
