@@ -5,7 +5,7 @@
 
 import test from 'ava';
 import { execFile } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PROJECT_ROOT } from '../runtime/config/settings.js';
@@ -112,6 +112,16 @@ test('install-webapp: a tarball made with npm pack installs offline and is serve
   // A second install replaces the first.
   await run(process.execPath, [CLI, 'install-webapp', tarball, '--plugins', plugins]);
   t.is((await call(url, 'GET', '/@boat/helm/js/app.js')).status, 200);
+
+  // A tarball with a symbolic link (npm never packs one) is refused: it could serve any file.
+  const evil = join(src, 'evil', 'package');
+  mkdirSync(evil, { recursive: true });
+  writeFileSync(join(evil, 'package.json'), JSON.stringify({ name: 'evil-app', version: '1.0.0', keywords: ['signalk-webapp'] }));
+  symlinkSync('/etc/passwd', join(evil, 'passwd'));
+  await run('tar', ['-czf', join(packs, 'evil.tgz'), '-C', join(src, 'evil'), 'package']);
+  const linked = await t.throwsAsync(run(process.execPath, [CLI, 'install-webapp', join(packs, 'evil.tgz'), '--plugins', plugins]));
+  t.regex(String((linked as { stderr?: string }).stderr), /holds a link .*passwd/);
+  t.is((await call(url, 'GET', '/evil-app/passwd')).status, 404);
 
   // Not a webapp: refused with the reason, nothing installed.
   const other = join(src, 'lib');

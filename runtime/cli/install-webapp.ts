@@ -17,7 +17,8 @@ export class InstallWebappError extends Error {}
 
 async function fetchTarball(spec: string, into: string): Promise<string> {
   try {
-    const { stdout } = await run('npm', ['pack', spec, '--pack-destination', into, '--silent'], { maxBuffer: 1024 * 1024 });
+    // --ignore-scripts: packing a folder would otherwise run its prepack/prepare scripts.
+    const { stdout } = await run('npm', ['pack', spec, '--pack-destination', into, '--silent', '--ignore-scripts'], { maxBuffer: 1024 * 1024 });
     const name = stdout.trim().split('\n').pop() ?? '';
     return join(into, name);
   } catch (err) {
@@ -26,6 +27,15 @@ async function fetchTarball(spec: string, into: string): Promise<string> {
 }
 
 async function extract(tarball: string, into: string): Promise<string> {
+  // Links could point the served folder at any file of the boat computer: npm never packs them, so refuse them.
+  let listing: string;
+  try {
+    listing = (await run('tar', ['-tvzf', tarball], { maxBuffer: 64 * 1024 * 1024 })).stdout;
+  } catch (err) {
+    throw new InstallWebappError(`cannot read ${tarball}: ${(err as Error).message.split('\n')[0]}`);
+  }
+  const link = listing.split('\n').find((line) => line.startsWith('l') || line.startsWith('h'));
+  if (link) throw new InstallWebappError(`${tarball} holds a link (${link.split(/\s+/).slice(5).join(' ')}): refused`);
   // GNU tar drops leading `/` and refuses members with `..`; owners and modes are not taken from the archive.
   try {
     await run('tar', ['-xzf', tarball, '-C', into, '--no-same-owner', '--no-same-permissions']);
