@@ -1,4 +1,4 @@
-// Command-plugin benchmark: NMEA lines from a socat pty through examples/nmea-command (a WASI
+// Command-plugin benchmark: NMEA lines from a pty through examples/nmea-command (a WASI
 // program in a @wasmer/sdk sandbox, in a worker thread: stdin → stdout) against its library-plugin
 // twin test/fixtures/plugins/nmea-current-lib (the same current.ts, on Node WebAssembly: HAL serial
 // handle → hal_data → sk_handle_message). Both run in a PluginManager, granted the pty. Measured:

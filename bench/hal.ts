@@ -1,5 +1,5 @@
 // HAL benchmark: serial bytes per second into a WASM plugin through `signalk_hal`, over a real
-// pseudo-terminal pair (socat), in raw mode (plugin reads 4 KB chunks) and NMEA-lines mode (one
+// pseudo-terminal pair (test/helpers/pty.ts), in raw mode (plugin reads 4 KB chunks) and NMEA-lines mode (one
 // line per read), the probe emitting one delta per batch of reads, against the same bytes read by a serial data
 // source (framing + NMEA 0183 codec + bus) and by a bare serialport reader (the pty's own ceiling).
 

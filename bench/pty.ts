@@ -1,5 +1,5 @@
-// Shared by the benchmarks that need a serial line: a socat pseudo-terminal pair for the length of
-// one benchmark, or a "skipped" line when socat is missing (benchmarks report, they do not fail).
+// Shared by the benchmarks that need a serial line: a pseudo-terminal pair (test/helpers/pty.ts) for the length of
+// one benchmark, or a "skipped" line when it cannot be made (benchmarks report, they do not fail).
 
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,7 +13,7 @@ export async function withPtyPair(body: (pty: PtyPair) => Promise<string[]>): Pr
     pty = await startPtyPair(join(dir, 'a'), join(dir, 'b'));
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
-    return [`skipped: no pseudo-terminal pair (${(err as Error).message.split('\n')[0]}); install socat`];
+    return [`skipped: no pseudo-terminal pair (${(err as Error).message.split('\n')[0]}); run npm run build (it builds the pty addon)`];
   }
   try {
     return await body(pty);

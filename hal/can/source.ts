@@ -11,7 +11,7 @@ import type { CanFrame } from './frame.js';
 import type { CanInterfaces, CanLease } from './interfaces.js';
 import type { CanSourceSettings } from './settings.js';
 import { CanReplayDriver } from './replay.js';
-import { SocketCanDriver } from './socketcan.js';
+import { SocketCanDriver, type SocketCanOptions } from './socketcan.js';
 
 const log = createLogger('source');
 
@@ -30,6 +30,8 @@ export class CanSource implements DataSource {
     private readonly settings: CanSourceSettings,
     private readonly bus: DeltaBus,
     private readonly interfaces: CanInterfaces,
+    /** The SocketCAN driver's seams (sysfs, binding), for the self-test's tests. */
+    socketcan: Omit<SocketCanOptions, 'iface'> = {},
   ) {
     this.id = settings.id;
     this.codec = new N2kCodec(settings.id);
@@ -37,7 +39,7 @@ export class CanSource implements DataSource {
       const { file, rate, loop } = settings;
       interfaces.define(settings.interface, () => new CanReplayDriver({ file, rate, loop }));
     } else {
-      interfaces.define(settings.interface, (iface) => new SocketCanDriver({ iface }));
+      interfaces.define(settings.interface, (iface) => new SocketCanDriver({ ...socketcan, iface }));
     }
   }
 

@@ -2,7 +2,7 @@
 // then hands the host path to the kernel, which follows any symlink on the way: a link inside the
 // VFS pointing outside (made by someone else; the plugin cannot make one) let a plugin read,
 // create, unlink and hard-link files outside, whatever its lookup flags said (measured in
-// test/sandbox.test.ts). So before a path call goes to uvwasi, the host path uvwasi will use is
+// test/integration/sandbox.test.ts). So before a path call goes to uvwasi, the host path uvwasi will use is
 // worked out the way uvwasi does it (lexical normalisation against the descriptor's path, its own
 // symlink following when the call asks for it), and the kernel's view of that path (realpath)
 // must lie inside the VFS root. Also tracks the instance's descriptors, which uvwasi never closes.

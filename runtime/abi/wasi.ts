@@ -3,7 +3,7 @@
 // log lines (./wasi-output.ts), a bounded poll_oneoff sleep (./wasi-poll.ts), and proc_exit
 // returning to the host instead of ending the process.
 //
-// Measured (test/vfs.test.ts, test/sandbox.test.ts): node:wasi (uvwasi) confines paths lexically:
+// Measured (test/unit/vfs.test.ts, test/integration/sandbox.test.ts): node:wasi (uvwasi) confines paths lexically:
 // `../` stops at the VFS root, and a symlink it follows itself resolves inside the sandbox. The
 // gaps closed here:
 // - a symlink inside the VFS pointing outside (planted by someone else) is followed by the kernel

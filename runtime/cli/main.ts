@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // signalk-edge command line: `run` (default) starts the runtime; `doctor` checks the install;
 // `compile` fills the AOT cache; `grant`/`revoke`/`grants` manage what plugins may touch;
-// `import-signalk-config` moves WASM plugins over from a signalk-server config folder.
+// `import-signalk-config` moves WASM plugins over from a signalk-server config folder; `selftest`
+// runs hardware-in-the-loop checks on a board.
 
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
@@ -18,9 +19,12 @@ import { UnsafeStartError } from '../security/settings.js';
 import { accessCommand, SecurityCommandError, userCommand } from './security.js';
 import { formatImportReport, importSignalkConfig, ImportError } from './import-signalk.js';
 import { installWebapp, InstallWebappError } from './install-webapp.js';
+import { captureBoard } from './capture.js';
+import { runSelftest, SELFTEST_HELP, SELFTEST_USAGE, SelftestUsageError } from './selftest.js';
 
 const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port N] [--board ID]
-       signalk-edge doctor [--settings FILE] [--data DIR] [--board ID]
+       signalk-edge doctor [--settings FILE] [--data DIR] [--board ID] [--capture DIR]
+${SELFTEST_USAGE}
        signalk-edge compile [--settings FILE] [--data DIR] [--board ID]
        signalk-edge grant <plugin-id> <capability>... [--settings FILE] [--data DIR]
        signalk-edge revoke <plugin-id> <capability>... [--settings FILE] [--data DIR]
@@ -36,7 +40,9 @@ const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port 
   --data DIR        data folder (default $SIGNALK_EDGE_DATA or ~/.signalk-edge)
   --port N          HTTP port, overrides the settings file
   --board ID        board profile (boards/<ID>.json), overrides the settings and detection
-  doctor     check board, Node, devices, data and cache folders, service; exit 1 on a problem
+  doctor     check board, Node, devices, data and cache folders, service; exit 1 on a problem.
+             --capture DIR copies what board detection reads (device-tree model, cpuinfo, CAN and
+             serial device lists) into DIR, for test/fixtures/boards/
   compile    prepare every installed plugin into the AOT cache (progress on stderr, summary on
              stdout); exit 1 when any plugin failed
   grant      let a plugin use a capability: dataRead, dataWrite, putHandlers, rawSockets, ...,
@@ -57,7 +63,8 @@ const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port 
              nothing, grants nothing; reports what it took, what it left, and the grants to give
   install-webapp  put a Signal K webapp (keyword signalk-webapp) into --plugins DIR (default: the
              first plugins.dirs of the settings), served at /<package name>/ without a restart;
-             a local .tgz (npm pack output) installs offline, a package name is fetched with npm pack`;
+             a local .tgz (npm pack output) installs offline, a package name is fetched with npm pack
+${SELFTEST_HELP}`;
 
 function resolveSettings(values: { settings?: string; data?: string; port?: string }): { settings: Settings; from: string } {
   const dataDir = values.data ?? defaultDataDir();
@@ -129,7 +136,13 @@ Press Ctrl-C to stop.`);
 }
 
 function doctor(args: string[]): void {
-  const { values } = parseArgs({ args, options: { settings: { type: 'string' }, data: { type: 'string' }, board: { type: 'string' } } });
+  const { values } = parseArgs({ args, options: { settings: { type: 'string' }, data: { type: 'string' }, board: { type: 'string' }, capture: { type: 'string' } } });
+  if (values.capture !== undefined) {
+    const { files, board, reason } = captureBoard(values.capture);
+    console.log(`captured ${files.join(', ')} into ${values.capture}; detected ${board} (${reason})
+to make it a detection fixture: copy the folder to test/fixtures/boards/<name>/ and add <name>: '${board}' to EXPECTED in test/unit/board.test.ts`);
+    return;
+  }
   const { settings, from } = resolveSettings(values);
   const board = resolveBoard({ override: values.board, settingsBoard: settings.board });
   const checks = runDoctor({ settings, board });
@@ -194,6 +207,14 @@ async function webappCommand(args: string[]): Promise<void> {
   console.log(`installed ${app.name} ${app.version} into ${app.dir}\nserved at /${app.name}/`);
 }
 
+async function selftest(args: string[]): Promise<void> {
+  const { values } = parseArgs({ args, strict: false, options: { settings: { type: 'string' }, data: { type: 'string' }, board: { type: 'string' } } });
+  const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
+  const { settings } = resolveSettings({ settings: str(values.settings), data: str(values.data) });
+  const board = resolveBoard({ override: str(values.board), settingsBoard: settings.board });
+  process.exitCode = await runSelftest(args, settings, board);
+}
+
 async function main(argv: string[]): Promise<void> {
   const [first, ...rest] = argv;
   const command = first === undefined || first.startsWith('-') ? 'run' : first;
@@ -205,6 +226,8 @@ async function main(argv: string[]): Promise<void> {
       return doctor(args);
     case 'compile':
       return compile(args);
+    case 'selftest':
+      return selftest(args);
     case 'grant':
     case 'revoke':
     case 'grants':
@@ -236,7 +259,7 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     process.exitCode = 2;
     return;
   }
-  if (err instanceof GrantCommandError || err instanceof GrantsFileError || err instanceof SecurityCommandError || err instanceof ImportError || err instanceof InstallWebappError) {
+  if (err instanceof GrantCommandError || err instanceof GrantsFileError || err instanceof SecurityCommandError || err instanceof ImportError || err instanceof SelftestUsageError || err instanceof InstallWebappError) {
     console.error(`signalk-edge: ${err.message}`);
     process.exitCode = 2;
     return;

@@ -1,6 +1,6 @@
 // Power-loss-safe file writes: write a temp file, fsync it, rename over the target, fsync the folder.
 // After a crash at any point the target holds either the old or the new content, never a torn one,
-// and once the call returned the new content survives a power cut (test/power-loss.test.ts kills
+// and once the call returned the new content survives a power cut (test/integration/power-loss.test.ts kills
 // the runtime mid-write and traces the system calls). Synchronous on purpose: host calls
 // (sk_save_config) must answer the plugin before returning, and the files written here are small.
 // A crash between writing and renaming leaves the temp file behind; readers never look at it, and

@@ -1,14 +1,13 @@
 // Headless Chromium for the webapp tests: Debian's `chromium` driven by playwright-core (no browser
-// download). Tests skip with a reason when it is absent; screenshots go to test-output/ (git-ignored).
+// download). Tests declare it with systemTool (skipped with the package's name where it is
+// missing); screenshots go to test-output/ (git-ignored).
 
-import { existsSync, mkdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { PROJECT_ROOT } from '../../runtime/config/settings.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-/** Why the browser tests cannot run here, or undefined when they can. */
-export const NO_BROWSER = existsSync(CHROMIUM) ? undefined : `no ${CHROMIUM}: install the Debian package chromium (apt-get install chromium)`;
 export const OUTPUT_DIR = join(PROJECT_ROOT, 'test-output', 'browser');
 
 export function outputFile(name: string): string {

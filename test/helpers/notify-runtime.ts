@@ -1,4 +1,4 @@
-// Child process for test/notify.test.ts: a real runtime (temp data, port 0, no sources) started
+// Child process for test/integration/notify.test.ts: a real runtime (temp data, port 0, no sources) started
 // by startTestRuntime, so the notifier runs exactly as in production. The parent drives it over
 // IPC: {block: ms} spins the event loop for that long, {stall: {busyMs, everyMs, forMs}} makes the loop
 // sluggish by repeated stalls, {stop: true} stops the runtime. Replies carry CLOCK_MONOTONIC

@@ -1,4 +1,4 @@
-// A target that misbehaves on purpose, one way per input number, so test/fuzz-smoke.test.ts can
+// A target that misbehaves on purpose, one way per input number, so test/integration/fuzz-smoke.test.ts can
 // check the harness catches each kind: a property finding, an escaped exception, an unhandled
 // rejection, an error-level log line, a Node warning, a slow input, an uncaught exception and a hang.
 

@@ -53,7 +53,7 @@ function generate(rng: Rng): Uint8Array {
   return concat(Uint8Array.of(rng.chance(0.95) ? FRAME_TEXT : FRAME_BINARY), utf8(capText(toJsonText(msg), OVERSIZE)));
 }
 
-/** A stream client that keeps what it receives (also used by test/fuzz-regressions.test.ts). */
+/** A stream client that keeps what it receives (also used by test/unit/fuzz-regressions.test.ts). */
 export class StreamClient {
   readonly received: string[] = [];
   closeCode: number | undefined;

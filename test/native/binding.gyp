@@ -1,0 +1,9 @@
+{
+  "targets": [
+    {
+      "target_name": "pty",
+      "sources": ["pty.c"],
+      "cflags": ["-Wall", "-Wextra"]
+    }
+  ]
+}

@@ -1,0 +1,131 @@
+// The parts behind runaway-plugin handling, without WASM: the call guard, the delivery scheduler
+// (batches, fairness, charging a timeout or a trap to the right plugin) and the bounded inbox.
+
+import test from 'ava';
+import { CallGuard, CallTimeoutError } from '../../runtime/plugins/call-guard.js';
+import { DeliveryScheduler, type DeliveryTarget } from '../../runtime/plugins/delivery.js';
+import { Inbox } from '../../runtime/plugins/inbox.js';
+import { waitFor } from '../helpers/wait.js';
+
+test('the call guard returns results, passes errors through and stops an endless loop naming the bound', (t) => {
+  const guard = new CallGuard(50);
+  t.is(guard.run(() => 41 + 1, 'sum'), 42);
+  const trap = new WebAssembly.RuntimeError('unreachable');
+  t.is(
+    t.throws(() =>
+      guard.run(() => {
+        throw trap;
+      }, 'trap'),
+    ),
+    trap,
+  );
+  let spins = 0;
+  const err = t.throws(() =>
+    guard.run(() => {
+      for (;;) spins++;
+    }, 'delta_handler'),
+  );
+  t.true(err instanceof CallTimeoutError);
+  t.is(err?.message, 'delta_handler did not return within 50 ms (plugins.callTimeoutMs) and was stopped');
+  t.true(spins > 0);
+  // Nested runs are covered by the outer one; the guard works again afterwards.
+  t.is(guard.run(() => guard.run(() => 'inner', 'inner'), 'outer'), 'inner');
+});
+
+/** A fake plugin: `work` deliveries queued, each running `step`. */
+class FakeTarget implements DeliveryTarget {
+  delivered = 0;
+  flushed = 0;
+  failure: unknown;
+  constructor(
+    readonly name: string,
+    public work: number,
+    private readonly step: (self: FakeTarget) => void = () => undefined,
+    private readonly order?: string[],
+  ) {}
+  deliverQueued(deadline: number): boolean {
+    while (this.work > 0) {
+      this.work--;
+      this.delivered++;
+      this.order?.push(this.name);
+      this.step(this);
+      if (performance.now() >= deadline) break;
+    }
+    return this.work > 0;
+  }
+  flush(): void {
+    this.flushed++;
+  }
+  fail(err: unknown): void {
+    this.failure = err;
+    this.work = 0;
+  }
+}
+
+const busy = (ms: number) => () => {
+  const end = performance.now() + ms;
+  while (performance.now() < end);
+};
+
+test('the scheduler charges a timeout to the plugin that ran past the bound; the others are served', async (t) => {
+  const scheduler = new DeliveryScheduler(new CallGuard(100));
+  const before = new FakeTarget('before', 3);
+  const spinner = new FakeTarget('spinner', 5, (self) => {
+    if (self.delivered === 2) for (;;);
+  });
+  const after = new FakeTarget('after', 3);
+  for (const target of [before, spinner, after]) scheduler.wake(target);
+  await waitFor(() => after.delivered === 3, 'the plugin after the runaway');
+  t.true(spinner.failure instanceof CallTimeoutError, String(spinner.failure));
+  t.is(spinner.delivered, 2);
+  t.is(before.failure, undefined);
+  t.is(after.failure, undefined);
+  t.is(before.delivered, 3);
+  t.true(before.flushed >= 1 && spinner.flushed >= 1 && after.flushed >= 1, 'outputs published after the run');
+});
+
+test('the scheduler charges a trap to the plugin that trapped and goes on with the others in the same run', async (t) => {
+  const scheduler = new DeliveryScheduler(new CallGuard(1000));
+  const trap = new Error('unreachable');
+  const trapper = new FakeTarget('trapper', 2, () => {
+    throw trap;
+  });
+  const other = new FakeTarget('other', 2);
+  scheduler.wake(trapper);
+  scheduler.wake(other);
+  await waitFor(() => other.delivered === 2, 'the other plugin');
+  t.is(trapper.failure, trap);
+  t.is(trapper.delivered, 1);
+});
+
+test('a busy plugin yields after its time slice and does not starve the others', async (t) => {
+  // Bound 200 ms: slices of 50 ms. Each delivery of the busy one takes 10 ms.
+  const scheduler = new DeliveryScheduler(new CallGuard(200));
+  const order: string[] = [];
+  const hog = new FakeTarget('hog', 20, busy(10), order);
+  const light = new FakeTarget('light', 1, () => undefined, order);
+  scheduler.wake(hog);
+  scheduler.wake(light);
+  await waitFor(() => hog.work === 0 && light.delivered === 1, 'all work done');
+  t.is(hog.failure, undefined, 'no single delivery came near the bound');
+  t.true(order.indexOf('light') < 10, `light served at position ${order.indexOf('light')} of ${order.length}`);
+});
+
+test('the inbox keeps the newest entries in order and says when it dropped one', (t) => {
+  const inbox = new Inbox<number>(3);
+  t.deepEqual([1, 2, 3, 4, 5].map((n) => inbox.push(n)), [false, false, false, true, true]);
+  t.is(inbox.length, 3);
+  t.deepEqual([inbox.shift(), inbox.shift(), inbox.shift(), inbox.shift()], [3, 4, 5, undefined]);
+  // Long runs of push/shift (past the compaction threshold) keep FIFO order.
+  const big = new Inbox<number>(10_000);
+  const out: number[] = [];
+  for (let i = 0; i < 20_000; i++) {
+    big.push(i);
+    if (i % 3 !== 0) out.push(big.shift()!);
+  }
+  while (big.length > 0) out.push(big.shift()!);
+  t.deepEqual(out, Array.from({ length: 20_000 }, (_, i) => i));
+  t.is(big.clear(), 0);
+  big.push(1);
+  t.is(big.clear(), 1);
+});
