@@ -88,6 +88,7 @@ export async function startRuntime(settings: Settings, services: RuntimeServices
     put: plugins.putDispatcher(),
     security: settings.security,
     dataDir: settings.dataDir,
+    webappDirs: settings.plugins.dirs,
     streamLimits: streamLimits(limits.stream),
     binaryStreams: plugins.binaryStreams,
   });

@@ -2,10 +2,11 @@
 //   GET /signalk/v1/api/                          the full model                  (readonly and up)
 //   GET /signalk/v1/api/vessels/self/navigation   a subtree (`self` resolves to the self vessel)
 //   GET /signalk/v1/api/vessels/self/<path>/meta   metadata (units, description), also of paths without data
-//   PUT /signalk/v1/api/vessels/self/<path>       body {"value": ...} → the PUT dispatcher (readwrite and up)
+//   PUT /signalk/v1/api/vessels/self/<path>       body {"value": ...} → the PUT dispatcher (readwrite and up),
+//                                                 recorded at /signalk/v1/requests/<id> (requests.ts)
 // Path ACLs: a GET shows only the values the client may read; a PUT needs `put` on the path.
+//   GET /signalk/v1/snapshot/...                  501: no history is kept
 
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { JsonValue } from '../bus/delta.js';
 import type { SignalKModel } from '../model/model.js';
@@ -13,7 +14,7 @@ import { pruneTree } from '../security/acl.js';
 import type { SecurityGate } from '../security/gate.js';
 import { metaAtApiPath } from '../model/meta.js';
 import { HttpError, isRecord } from './http.js';
-import type { PutDispatcher } from './types.js';
+import type { PutRequests } from './requests.js';
 
 export const API_PREFIX = '/signalk/v1/api';
 
@@ -38,40 +39,24 @@ export function getSubtree(model: SignalKModel, segments: string[]): unknown {
   return node;
 }
 
-/**
- * A PUT to `<context type>/<id>/<path...>`. The answer follows the specification's request/response
- * shape; the HTTP status is the result's status code.
- */
-export async function putValue(
-  model: SignalKModel,
-  put: PutDispatcher,
-  segments: string[],
-  body: unknown,
-  mayPut: (context: string, path: string) => boolean,
-): Promise<{ status: number; body: Record<string, JsonValue> }> {
+/** A PUT to `<context type>/<id>/<path...>`: its context, path and value. */
+export function putTarget(model: SignalKModel, segments: string[], body: unknown): { context: string; path: string; value: JsonValue } {
   if (segments.length < 3) {
     throw new HttpError(400, 'PUT needs a context and a path, e.g. /signalk/v1/api/vessels/self/steering/autopilot/state');
   }
   if (!isRecord(body) || !('value' in body)) throw new HttpError(400, 'request body must be a JSON object with a "value" member');
   // Parsed JSON is JSON data by construction.
-  const value = body.value as JsonValue;
-  const context = model.resolveContext(`${segments[0]}.${segments[1]}`);
-  const path = segments.slice(2).join('.');
-  if (!mayPut(context, path)) throw new HttpError(403, `no PUT permission for ${path} in ${context} (security.acls)`);
-  const result = await put(context, path, value);
-  if (result === undefined) {
-    throw new HttpError(405, `no PUT handler is registered for ${path} in ${context}`);
-  }
-  const statusCode = Number.isInteger(result.statusCode) && result.statusCode >= 100 && result.statusCode <= 599 ? result.statusCode : 500;
-  const reply: Record<string, JsonValue> = { state: result.state, statusCode, requestId: randomUUID() };
-  if (result.message !== undefined) reply.message = result.message;
-  return { status: statusCode, body: reply };
+  return { context: model.resolveContext(`${segments[0]}.${segments[1]}`), path: segments.slice(2).join('.'), value: body.value as JsonValue };
 }
 
-export function restRoutes(deps: { model: SignalKModel; put: PutDispatcher; gate: SecurityGate }): (app: FastifyInstance) => Promise<void> {
-  const { model, put, gate } = deps;
+export function restRoutes(deps: { model: SignalKModel; requests: PutRequests; gate: SecurityGate }): (app: FastifyInstance) => Promise<void> {
+  const { model, requests, gate } = deps;
   const urls = [API_PREFIX, `${API_PREFIX}/*`];
   return async (app) => {
+    // History is not kept: say so as the specification allows, instead of a bare 404.
+    app.get('/signalk/v1/snapshot/*', { config: { access: 'read' } }, (_req, reply) =>
+      reply.code(501).send({ error: 'snapshots (/signalk/v1/snapshot) are not supported: signalk-edge keeps no history', statusCode: 501 }),
+    );
     for (const url of urls) {
       app.get(url, { config: { access: 'read' } }, (req) => {
         const segments = segmentsOf(req);
@@ -83,8 +68,9 @@ export function restRoutes(deps: { model: SignalKModel; put: PutDispatcher; gate
         return visible;
       });
       app.put(url, { config: { access: 'write' } }, async (req, reply) => {
-        const r = await putValue(model, put, segmentsOf(req), req.body, (context, path) => gate.canPut(req.principal, context, path));
-        return reply.code(r.status).send(r.body);
+        const { context, path, value } = putTarget(model, segmentsOf(req), req.body);
+        const r = await requests.perform(req.principal, context, path, value);
+        return reply.code(r.statusCode).send(r);
       });
       // Other methods: a clear 405, not a 404 or a permission error.
       app.route({

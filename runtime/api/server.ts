@@ -23,6 +23,10 @@ import { restRoutes } from './rest.js';
 import { STREAM_PATH, StreamServer, type StreamLimits } from './stream.js';
 import type { BinaryStreamHub } from './binary-streams.js';
 import type { ApiRoutes, PutDispatcher } from './types.js';
+import { WebappDirectory, webappRoutes } from './webapps.js';
+import { landingRoutes } from './landing.js';
+import { PutRequests, requestRoutes } from './requests.js';
+import { appDataRoutes } from './app-data.js';
 
 const log = createLogger('api');
 
@@ -55,6 +59,8 @@ export interface ApiOptions {
   dataDir?: string;
   /** Binary streams from plugins (WebSocket upgrades under /signalk/v2/api/streams). */
   binaryStreams?: BinaryStreamHub;
+  /** Folders searched for webapps (the plugin folders); absent = none served. */
+  webappDirs?: string[];
 }
 
 export interface ApiServer {
@@ -122,13 +128,18 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
   app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no such endpoint: ${req.method} ${req.url.split('?')[0]}`, statusCode: 404 }));
 
   app.get('/signalk', { config: { access: 'public' } }, (req) => discoveryDocument(req.raw, String(opts.model.get(['version'])), fallbackHost));
-  app.register(restRoutes({ model: opts.model, put: opts.put, gate }));
+  const requests = new PutRequests(opts.model, opts.put, gate);
+  app.register(restRoutes({ model: opts.model, requests, gate }));
+  app.register(async (scoped) => requestRoutes(requests, gate)(scoped));
   app.get(STATUS_PATH, { config: { access: 'read' } }, () => {
     const { accepted, rejected, lastRejection } = opts.bus.stats;
     return { sources: opts.sources(), bus: { accepted, rejected, lastRejection }, stream: stream.stats(), mqtt: opts.mqtt?.() };
   });
   app.register(async (scoped) => securityRoutes(gate)(scoped));
   for (const routes of opts.routes) app.register(async (scoped) => routes(scoped));
+  app.register(async (scoped) => landingRoutes(scoped));
+  if (opts.dataDir) app.register(async (scoped) => appDataRoutes({ dataDir: opts.dataDir!, securityEnabled: gate.settings.enabled })(scoped));
+  app.register(webappRoutes(new WebappDirectory(opts.webappDirs ?? [])));
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
     let url: URL | undefined;
@@ -142,8 +153,21 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
     gate.admit({ method: 'GET', url: req.url ?? '/', headers: req.headers, upgrade: true }, 'read').then(
       (verdict) => {
         if (!verdict.ok) return reject(socket, verdict.status, verdict.status === 401 ? 'Unauthorized' : 'Forbidden', verdict.error);
-        if (binaryStream !== undefined) opts.binaryStreams?.accept(req, socket, head, binaryStream);
-        else stream.handleUpgrade(req, socket, head, url, gate.readFilter(verdict.principal));
+        if (binaryStream !== undefined) {
+          opts.binaryStreams?.accept(req, socket, head, binaryStream);
+          return;
+        }
+        // Each PUT looks the token up again: a revoked token or lowered permission applies to an open stream too.
+        const identity = { method: 'GET', url: req.url ?? '/', headers: req.headers };
+        const put = (msg: Record<string, unknown>, send: (reply: unknown) => void) =>
+          void gate
+            .identify(identity)
+            .then(({ principal }) => requests.fromStream(principal, msg, send))
+            .catch((err: unknown) => {
+              log.error(`stream PUT failed: ${(err as Error).stack ?? String(err)}`);
+              send({ requestId: msg.requestId, state: 'FAILED', statusCode: 500, message: 'internal error' });
+            });
+        stream.handleUpgrade(req, socket, head, url, gate.readFilter(verdict.principal), put);
       },
       (err: unknown) => {
         log.error(`WebSocket upgrade failed: ${(err as Error).stack ?? String(err)}`);

@@ -47,6 +47,8 @@ export interface SessionDeps {
   load: { timerRate: number };
 }
 
+export type PutHandler = (msg: Record<string, unknown>, send: (reply: unknown) => void) => void;
+
 /** A row plus the state its policy needs. */
 interface ActiveRow extends SubscriptionRow {
   /** Last send time per `context\0path`: only for throttled and ideal rows. */
@@ -81,6 +83,8 @@ export class StreamSession implements BudgetedClient {
     private readonly deps: SessionDeps,
     readonly id: string,
     private readonly sendCachedValues: boolean,
+    /** Performs a `put` message as this client (its permission) and sends the answer. */
+    private readonly putHandler?: PutHandler,
   ) {
     const rate = deps.limits.subscribeRowsPerSecond;
     this.rowBucket = new TokenBucket(rate, rate);
@@ -115,12 +119,18 @@ export class StreamSession implements BudgetedClient {
       this.reject(`too many subscription rows per second (limits.stream.subscribeRowsPerSecond ${this.deps.limits.subscribeRowsPerSecond}): message ignored`);
       return;
     }
+    // A PUT request (requests.ts) is answered by its own message with the request id.
+    if (msg.put !== undefined) {
+      if (this.putHandler) this.putHandler(msg, (reply) => this.sendJson(reply));
+      else this.reject('PUT is not available on this stream');
+      return;
+    }
     // Unsubscribe first, so one message can replace a subscription.
     if (msg.unsubscribe !== undefined) this.unsubscribe(msg);
     if (msg.subscribe !== undefined) this.subscribe(msg);
     if (msg.subscribe === undefined && msg.unsubscribe === undefined) {
       const keys = Object.keys(msg).slice(0, 5).join(', ');
-      this.reject(`unsupported message (keys: ${keys}); this server accepts subscribe and unsubscribe messages`);
+      this.reject(`unsupported message (keys: ${keys}); this server accepts subscribe, unsubscribe and put messages`);
     }
   }
 

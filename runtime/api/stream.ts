@@ -11,7 +11,7 @@ import { SERVER_ID, SERVER_VERSION } from './discovery.js';
 import type { CanRead } from '../security/acl.js';
 import { readableDelta, readableModel } from '../security/stream-filter.js';
 import { MetaAnnouncer } from './stream-meta.js';
-import { StreamSession, type SessionCounters, type SessionDeps, type SessionLimits } from './session.js';
+import { StreamSession, type PutHandler, type SessionCounters, type SessionDeps, type SessionLimits } from './session.js';
 import { OutboundBudget } from './client-budget.js';
 import { DEFAULT_LIMITS as BOUNDS, type StreamBounds } from '../security/limits.js';
 
@@ -84,8 +84,8 @@ export class StreamServer {
     this.heartbeat.unref();
   }
 
-  /** `canRead`: the client's path ACL filter (security gate), undefined when it may read everything. */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, canRead?: CanRead): void {
+  /** `canRead`: the client's path ACL filter (security gate), undefined when it may read everything; `put`: its PUT messages. */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, canRead?: CanRead, put?: PutHandler): void {
     if (this.sessions.size >= this.limits.maxClients) {
       this.refused++;
       log.limited('warn', 'max-clients', `stream client from ${req.socket.remoteAddress ?? '?'} refused: ${this.limits.maxClients} clients connected (limits.stream.maxClients); ${this.refused} refused so far`);
@@ -93,15 +93,15 @@ export class StreamServer {
       socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 10\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
       return;
     }
-    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, url, req, socket, canRead));
+    this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, url, req, socket, canRead, put));
   }
 
-  private accept(ws: WebSocket, url: URL, req: IncomingMessage, socket: Duplex, canRead: CanRead | undefined): void {
+  private accept(ws: WebSocket, url: URL, req: IncomingMessage, socket: Duplex, canRead: CanRead | undefined, put: PutHandler | undefined): void {
     const id = `${this.nextId++}@${req.socket.remoteAddress ?? '?'}`;
     const q = url.searchParams.get('subscribe') ?? 'self';
     const initial = q === 'all' || q === 'none' ? q : 'self';
     const deps = canRead ? { ...this.deps, model: readableModel(this.opts.model, canRead) } : this.deps;
-    const session = new StreamSession(ws, socket, deps, id, url.searchParams.get('sendCachedValues') !== 'false');
+    const session = new StreamSession(ws, socket, deps, id, url.searchParams.get('sendCachedValues') !== 'false', put);
     if (canRead) this.filters.set(session, canRead);
     if (url.searchParams.get('sendMeta') === 'all') session.meta = new MetaAnnouncer(this.opts.model);
     this.sessions.set(ws, session);

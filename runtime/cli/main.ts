@@ -18,6 +18,7 @@ import { engineOptions } from '../plugins/engine-options.js';
 import { UnsafeStartError } from '../security/settings.js';
 import { accessCommand, SecurityCommandError, userCommand } from './security.js';
 import { formatImportReport, importSignalkConfig, ImportError } from './import-signalk.js';
+import { installWebapp, InstallWebappError } from './install-webapp.js';
 import { captureBoard } from './capture.js';
 import { runSelftest, SELFTEST_HELP, SELFTEST_USAGE, SelftestUsageError } from './selftest.js';
 
@@ -31,6 +32,7 @@ ${SELFTEST_USAGE}
        signalk-edge user add|passwd|remove|list [<name>] [--permission P] [--settings FILE] [--data DIR]
        signalk-edge access list|approve|deny|revoke [<id>] [--permission P] [--settings FILE] [--data DIR]
        signalk-edge import-signalk-config <dir> [--plugins DIR] [--settings FILE] [--data DIR]
+       signalk-edge install-webapp <npm package|tarball.tgz> [--plugins DIR] [--settings FILE] [--data DIR]
 
   run        start the runtime (default). Without --settings it reads <data>/settings.json,
              and without that file it replays the bundled demo passage and loads the example plugins.
@@ -59,6 +61,9 @@ ${SELFTEST_USAGE}
              here: packages into --plugins DIR (default: the first plugins.dirs of the settings),
              plugin-config-data/<id>.json and their VFS files into the data folder. Overwrites
              nothing, grants nothing; reports what it took, what it left, and the grants to give
+  install-webapp  put a Signal K webapp (keyword signalk-webapp) into --plugins DIR (default: the
+             first plugins.dirs of the settings), served at /<package name>/ without a restart;
+             a local .tgz (npm pack output) installs offline, a package name is fetched with npm pack
 ${SELFTEST_HELP}`;
 
 function resolveSettings(values: { settings?: string; data?: string; port?: string }): { settings: Settings; from: string } {
@@ -191,6 +196,17 @@ function importCommand(args: string[]): void {
   if (demo || !settings.plugins.dirs.includes(resolve(pluginDir))) console.log(`note: the runtime loads plugins from its settings' plugins.dirs; add ${pluginDir} there if it is not listed`);
 }
 
+async function webappCommand(args: string[]): Promise<void> {
+  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { settings: { type: 'string' }, data: { type: 'string' }, plugins: { type: 'string' } } });
+  const [spec] = positionals;
+  if (spec === undefined || positionals.length > 1) throw new InstallWebappError(`install-webapp needs one package name or tarball\n${USAGE}`);
+  const { settings, from } = resolveSettings(values);
+  const pluginDir = values.plugins ?? (from.startsWith('built-in demo') ? undefined : settings.plugins.dirs[0]);
+  if (pluginDir === undefined) throw new InstallWebappError('no plugin folder to install into: pass --plugins DIR, or set plugins.dirs in the settings');
+  const app = await installWebapp(spec, pluginDir);
+  console.log(`installed ${app.name} ${app.version} into ${app.dir}\nserved at /${app.name}/`);
+}
+
 async function selftest(args: string[]): Promise<void> {
   const { values } = parseArgs({ args, strict: false, options: { settings: { type: 'string' }, data: { type: 'string' }, board: { type: 'string' } } });
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
@@ -221,6 +237,8 @@ async function main(argv: string[]): Promise<void> {
       return securityCommand(command, args);
     case 'import-signalk-config':
       return importCommand(args);
+    case 'install-webapp':
+      return webappCommand(args);
     case 'help':
       console.log(USAGE);
       return;
@@ -241,7 +259,7 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     process.exitCode = 2;
     return;
   }
-  if (err instanceof GrantCommandError || err instanceof GrantsFileError || err instanceof SecurityCommandError || err instanceof ImportError || err instanceof SelftestUsageError) {
+  if (err instanceof GrantCommandError || err instanceof GrantsFileError || err instanceof SecurityCommandError || err instanceof ImportError || err instanceof SelftestUsageError || err instanceof InstallWebappError) {
     console.error(`signalk-edge: ${err.message}`);
     process.exitCode = 2;
     return;

@@ -187,7 +187,7 @@ function subfolders(dir: string): string[] {
 }
 
 /** Package folders under one plugin dir: the dir itself, `<dir>/*`, `@scope/*`, and the same under node_modules. */
-function candidateFolders(dir: string): string[] {
+export function candidateFolders(dir: string): string[] {
   const out = [dir];
   for (const base of [dir, join(dir, 'node_modules')]) {
     for (const sub of subfolders(base)) {

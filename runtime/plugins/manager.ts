@@ -23,6 +23,7 @@ import { BinaryStreamHub } from '../api/binary-streams.js';
 import { EmittedDeltaPublisher } from './publisher.js';
 import { CallGuard } from './call-guard.js';
 import { DeliveryScheduler } from './delivery.js';
+import { adminUiRoutes } from './admin-ui-routes.js';
 import { pluginRoutes } from './routes.js';
 import { PluginRunner, type PluginStatus, type RunnerDeps } from './runner.js';
 import { commandPluginsClosed } from '../engine/command.js';
@@ -114,12 +115,15 @@ export class PluginManager {
   }
 
   routes(): ApiRoutes[] {
+    const directory = {
+      list: () => this.list(),
+      runner: (id: string) => this.runners.get(id),
+      broken: (id: string) => this.brokenPackages.get(id),
+      ids: () => [...this.runners.keys()],
+    };
     return [
-      pluginRoutes({
-        list: () => this.list(),
-        runner: (id) => this.runners.get(id),
-        broken: (id) => this.brokenPackages.get(id),
-      }),
+      pluginRoutes(directory),
+      adminUiRoutes(directory),
       resourceRoutes({
         types: () => this.resources.types(),
         providers: (type) => this.resources.providers(type),

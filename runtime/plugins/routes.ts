@@ -1,4 +1,5 @@
-// The plugin REST API, under /plugins (and /skServer/plugins, where upstream's admin UI looks):
+// The plugin REST API, under /plugins (and /skServer/plugins, where upstream's admin UI looks; its
+// list and config there answer in upstream's shape, admin-ui-routes.ts):
 //   GET  /plugins                         every plugin with state, messages, capabilities, counters
 //   GET  /plugins/<id>                    one plugin, with its recent lifecycle events
 //   GET  /plugins/<id>/config             {enabled, configuration, schema}
@@ -41,7 +42,7 @@ function allow(method: string, allowed: string[]): void {
   if (!allowed.includes(method)) throw new HttpError(405, `method ${method} not allowed here (allowed: ${allowed.join(', ')})`);
 }
 
-async function saveConfig(runner: PluginRunner, body: unknown): Promise<unknown> {
+export async function saveConfig(runner: PluginRunner, body: unknown): Promise<unknown> {
   if (body === undefined) throw new HttpError(400, 'request body is empty; expected JSON');
   if (!isRecord(body)) throw new HttpError(400, 'request body must be a JSON object {configuration, enabled}');
   const { configuration, enabled, enableDebug } = body;
@@ -139,7 +140,8 @@ function access(method: string, path: string): Access {
 
 export function pluginRoutes(dir: PluginDirectory): ApiRoutes {
   return (app) => {
-    for (const [prefix, url] of PREFIXES.flatMap((p) => [[p, p], [p, `${p}/*`]])) {
+    // `GET /skServer/plugins` and `<id>/config` there answer in upstream's shape (admin-ui-routes.ts).
+    for (const [prefix, url] of PREFIXES.flatMap((p) => (p === '/plugins' ? [[p, p]] : []).concat([[p, `${p}/*`]]))) {
       app.route({
         method: ['GET', 'PUT', 'POST', 'DELETE', 'PATCH'],
         url,

@@ -3,8 +3,10 @@
 //   PUT|POST /signalk/v1/auth/logout   revokes the token sent, clears the cookie
 //   GET  /skServer/loginStatus         who the request is logged in as (admin UIs ask this)
 //   POST /signalk/v1/access/requests   a device asks {clientId, description, permissions?} → 202 + href
-//   GET  /signalk/v1/requests/<id>     the request's state; once approved, its token (handed out once)
-// All public: they are how a client gets a token. Registered only when security is on.
+//   GET  /signalk/v1/requests/<id>     the request's state; once approved, its token (handed out once):
+//                                      answered by runtime/api/requests.ts, which also holds PUT requests
+// All public: they are how a client gets a token. Registered only when security is on (with
+// security off, loginStatus answers that no authentication is required, as upstream).
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { HttpError, isRecord } from '../api/http.js';
@@ -34,7 +36,11 @@ function requestReply(r: AccessRequest, token?: string): Record<string, unknown>
 export function securityRoutes(gate: SecurityGate): (app: FastifyInstance) => void {
   const { store, tokens, settings } = gate;
   return (app) => {
-    if (!store || !tokens) return;
+    if (!store || !tokens) {
+      // Security off: upstream's answer without security (webapps such as Freeboard-SK ask before anything else).
+      app.get('/skServer/loginStatus', { config: { access: 'public' } }, () => ({ status: 'notLoggedIn', readOnlyAccess: false, authenticationRequired: false }));
+      return;
+    }
     const failures = new Map<string, { count: number; since: number }>();
     const isSecure = (proto: string) => proto === 'https';
 
@@ -102,11 +108,12 @@ export function securityRoutes(gate: SecurityGate): (app: FastifyInstance) => vo
       reply.code(202);
       return requestReply(created);
     });
-
-    app.get<{ Params: { id: string } }>('/signalk/v1/requests/:id', { config: { access: 'public' } }, async (req) => {
-      const found = store.request(req.params.id);
-      if (!found) throw new HttpError(404, `no request ${JSON.stringify(req.params.id.slice(0, 40))}`);
-      return requestReply(found, found.state === 'APPROVED' ? store.takeToken(found.requestId) : undefined);
-    });
   };
+}
+
+/** `GET /signalk/v1/requests/<id>` for a device access request (route in runtime/api/requests.ts); undefined when there is none. */
+export function accessRequestReply(gate: SecurityGate, id: string): Record<string, unknown> | undefined {
+  const found = gate.store?.request(id);
+  if (!found) return undefined;
+  return requestReply(found, found.state === 'APPROVED' ? gate.store?.takeToken(found.requestId) : undefined);
 }

@@ -109,7 +109,7 @@ export interface BareApi {
 }
 
 /** Just bus → model → API, without sources or plugins: for testing the API on its own. */
-export async function startBareApi(opts: Partial<Pick<ApiOptions, 'routes' | 'put' | 'sources' | 'streamLimits' | 'security' | 'dataDir'>> = {}): Promise<BareApi> {
+export async function startBareApi(opts: Partial<Pick<ApiOptions, 'routes' | 'put' | 'sources' | 'streamLimits' | 'security' | 'dataDir' | 'webappDirs'>> = {}): Promise<BareApi> {
   const bus = new DeltaBus(`vessels.${TEST_SELF_URN}`);
   const model = new SignalKModel(TEST_SELF_URN);
   bus.subscribe((msg) => model.apply(msg.delta));
@@ -124,6 +124,7 @@ export async function startBareApi(opts: Partial<Pick<ApiOptions, 'routes' | 'pu
     streamLimits: opts.streamLimits,
     security: opts.security,
     dataDir: opts.dataDir,
+    webappDirs: opts.webappDirs,
   });
   return { bus, model, api, url: api.url, wsUrl: api.url.replace(/^http/, 'ws') };
 }
