@@ -5,10 +5,10 @@
 // configuration's `mode` says. One test at a time: each starts a ~90 MB @wasmer/sdk sandbox that
 // takes seconds to start, and eleven at once timed out their waits on a loaded 2-core machine.
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { copyFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { addGrant } from '../../runtime/capabilities/store.js';
+import { addGrant, type GrantLists } from '../../runtime/capabilities/store.js';
 import { discoverPlugins } from '../../runtime/plugins/discovery.js';
 import { vfsRoot } from '../../runtime/storage/plugin-storage.js';
 import { configurePlugin, EXAMPLES, FIXTURES, pluginFolder, pluginStatus, publish, selfValue, type PluginView } from '../helpers/plugins.js';
@@ -51,15 +51,21 @@ async function probeRuntime(t: { teardown(fn: () => Promise<void>): void }, mode
   return rt;
 }
 
-test.serial('the example command plugin, granted a pty, turns sentences written into it into deltas in the model', async (t) => {
+/** The nmea-command example reading the plugin end of a new pty pair, in a runtime with the grants `grants(device)` gives. */
+async function exampleOnPty(t: ExecutionContext, grants: (device: string) => GrantLists) {
   const dir = tempDir(t, 'ske-command-pty-');
   const pty = await startPtyPair(join(dir, 'instrument'), join(dir, 'plugin'));
   t.teardown(() => pty.stop());
   const plugins = await pluginFolder([{ from: EXAMPLES, name: 'nmea-command' }]);
   const dataDir = tempDir(t, 'ske-command-');
   configurePlugin(dataDir, EXAMPLE, { serialDevice: pty.b });
-  const rt = await startTestRuntime({ dataDir, pluginDirs: [plugins], grants: { '*': DATA_GRANTS, [EXAMPLE]: [`serial:${pty.b}`] } });
+  const rt = await startTestRuntime({ dataDir, pluginDirs: [plugins], grants: grants(pty.b) });
   t.teardown(() => rt.stop());
+  return { pty, dataDir, rt };
+}
+
+test.serial('the example command plugin, granted a pty, turns sentences written into it into deltas in the model', async (t) => {
+  const { pty, rt } = await exampleOnPty(t, (device) => ({ '*': DATA_GRANTS, [EXAMPLE]: [`serial:${device}`] }));
 
   await waitFor(() => rt.runtime.devices.serial.list().some((d) => d.device === pty.b && d.state === 'open'), 'the runtime opens the pty for the plugin');
   writeFileSync(pty.a, PASSAGE);
@@ -77,14 +83,7 @@ test.serial('the example command plugin, granted a pty, turns sentences written 
 });
 
 test.serial('without the grant a command plugin gets no stream and its status says why; a grant given later opens it', async (t) => {
-  const dir = tempDir(t, 'ske-command-pty-');
-  const pty = await startPtyPair(join(dir, 'instrument'), join(dir, 'plugin'));
-  t.teardown(() => pty.stop());
-  const plugins = await pluginFolder([{ from: EXAMPLES, name: 'nmea-command' }]);
-  const dataDir = tempDir(t, 'ske-command-');
-  configurePlugin(dataDir, EXAMPLE, { serialDevice: pty.b });
-  const rt = await startTestRuntime({ dataDir, pluginDirs: [plugins], grants: { '*': DATA_GRANTS } });
-  t.teardown(() => rt.stop());
+  const { pty, dataDir, rt } = await exampleOnPty(t, () => ({ '*': DATA_GRANTS }));
 
   const status = await pluginStatus(rt.runtime, EXAMPLE);
   t.is(status.state, 'running');
