@@ -2,14 +2,15 @@
 // tier's stand-in for a device. The test side feeds bytes as the far end would send them, sees what
 // was written, and unplugs or plugs the device back in; users see the states a SerialDriver shows.
 
+import { Listeners } from '../../hal/can/driver.js';
 import type { ByteDriver, DriverState } from '../../hal/serial/driver.js';
 import { SerialPorts } from '../../hal/serial/ports.js';
 
 export class SerialTwin implements ByteDriver {
   private _state: DriverState = 'stopped';
   private _lastError: string | undefined;
-  private data: ((chunk: Buffer) => void)[] = [];
-  private states: ((state: DriverState) => void)[] = [];
+  private readonly data = new Listeners<Buffer>();
+  private readonly states = new Listeners<DriverState>();
   /** Every write that reached the device, in order. */
   readonly written: Buffer[] = [];
   /** Times open() was called: a shared device opens once. */
@@ -42,17 +43,11 @@ export class SerialTwin implements ByteDriver {
   }
 
   onData(listener: (chunk: Buffer) => void): () => void {
-    this.data = [...this.data, listener];
-    return () => {
-      this.data = this.data.filter((l) => l !== listener);
-    };
+    return this.data.add(listener);
   }
 
   onState(listener: (state: DriverState) => void): () => void {
-    this.states = [...this.states, listener];
-    return () => {
-      this.states = this.states.filter((l) => l !== listener);
-    };
+    return this.states.add(listener);
   }
 
   async write(data: string | Uint8Array): Promise<void> {
@@ -64,7 +59,7 @@ export class SerialTwin implements ByteDriver {
   feed(bytes: string | Buffer): void {
     if (this._state !== 'open') return;
     const chunk = typeof bytes === 'string' ? Buffer.from(bytes, 'latin1') : bytes;
-    for (const l of this.data) l(chunk);
+    this.data.emit(chunk);
   }
 
   unplug(): void {
@@ -86,7 +81,7 @@ export class SerialTwin implements ByteDriver {
   private setState(state: DriverState): void {
     if (state === this._state) return;
     this._state = state;
-    for (const l of this.states) l(state);
+    this.states.emit(state);
   }
 }
 
