@@ -220,7 +220,7 @@ export function createWasi(vfsRoot: string, memory: GuestMemory, opts: WasiOptio
     const fdPwrite = fn('fd_pwrite');
     const fdAllocate = fn('fd_allocate');
     const setSize = fn('fd_filestat_set_size');
-    // stdio is /dev/null: writing there costs no disk.
+    // stdout and stderr go to the log (rate limited), stdin is /dev/null: no disk either way.
     const fits = (fd: number, bytes: number | undefined): boolean => isStdio(fd) || bytes === undefined || quota.admit(bytes);
     imports.fd_write = (fd: number, iovs: number, count: number, written: number): number =>
       fits(fd, iovecBytes(memory, iovs, count)) ? fdWriteOut(fd, iovs, count, written) : ERRNO_DQUOT;
