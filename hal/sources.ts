@@ -11,7 +11,9 @@ import { ReplayDriver } from './serial/replay.js';
 import { TcpDriver } from './net/tcp-source.js';
 import { UdpDriver } from './net/udp-source.js';
 import type { HalDevices } from './devices.js';
-import { CanSource } from './can/source.js';
+import { CanSource, canDriverFactory } from './can/source.js';
+import { GatewayDriver } from './can/gateway/driver.js';
+import { gatewayFormat, isGatewaySource } from './can/gateway/settings.js';
 import type { SerialLease, SerialPorts } from './serial/ports.js';
 
 const log = createLogger('source');
@@ -104,7 +106,13 @@ class NmeaSource implements DataSource {
 }
 
 export function createSource(settings: SourceSettings, bus: DeltaBus, devices: HalDevices): DataSource {
-  if (settings.type === 'can') return new CanSource(settings, bus, devices.can);
+  if (settings.type === 'can') return new CanSource(settings, bus, devices.can, canDriverFactory(settings));
+  if (isGatewaySource(settings)) {
+    const { transport } = settings;
+    if (transport.kind === 'serial') devices.serial.configure(transport.device, transport.baudRate);
+    const format = gatewayFormat(settings.type);
+    return new CanSource(settings, bus, devices.can, () => new GatewayDriver(format, transport, devices.serial));
+  }
   const pipeline = new NmeaPipeline(settings.id, bus);
   if (settings.type === 'replay') {
     const { file, rate, linesPerSecond, loop } = settings;

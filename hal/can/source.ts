@@ -1,4 +1,5 @@
-// A CAN data source: its interface (shared through CanInterfaces with plugins granted it) →
+// A CAN data source: its interface (shared through CanInterfaces with plugins granted it; driven by
+// SocketCAN, a candump replay or an N2K gateway) →
 // NMEA 2000 codec → bus, with per-source counters for the status API. Frames count as `lines`;
 // malformed input counts by reason in `errors`, the driver's drops (bad log lines, 11-bit frames)
 // included.
@@ -8,13 +9,23 @@ import { createLogger } from '../../runtime/log.js';
 import { N2kCodec } from '../codecs/n2k/codec.js';
 import type { DataSource, SourceStatus } from '../source.js';
 import type { CanFrame } from './frame.js';
-import type { CanInterfaces, CanLease } from './interfaces.js';
+import type { CanDriverFactory, CanInterfaces, CanLease } from './interfaces.js';
 import type { CanSourceSettings } from './settings.js';
 import { CanReplayDriver } from './replay.js';
 import { SocketCanDriver, type SocketCanOptions } from './socketcan.js';
 
 const log = createLogger('source');
 
+/** What drives a `can` source's interface: its candump replay, or SocketCAN (whose seams the self-test's tests set). */
+export function canDriverFactory(settings: CanSourceSettings, socketcan: Omit<SocketCanOptions, 'iface'> = {}): CanDriverFactory {
+  if (settings.driver === 'candump') {
+    const { file, rate, loop } = settings;
+    return () => new CanReplayDriver({ file, rate, loop });
+  }
+  return (iface) => new SocketCanDriver({ ...socketcan, iface });
+}
+
+/** A source reading NMEA 2000 from a CAN interface, whatever drives it (SocketCAN, a replay, a gateway). */
 export class CanSource implements DataSource {
   readonly id: string;
   private readonly codec: N2kCodec;
@@ -27,20 +38,14 @@ export class CanSource implements DataSource {
 
   /** Defines the interface's driver in `interfaces` now, so plugins granted it share this source's driver. */
   constructor(
-    private readonly settings: CanSourceSettings,
+    private readonly settings: { id: string; type: string; interface: string },
     private readonly bus: DeltaBus,
     private readonly interfaces: CanInterfaces,
-    /** The SocketCAN driver's seams (sysfs, binding), for the self-test's tests. */
-    socketcan: Omit<SocketCanOptions, 'iface'> = {},
+    driver: CanDriverFactory,
   ) {
     this.id = settings.id;
     this.codec = new N2kCodec(settings.id);
-    if (settings.driver === 'candump') {
-      const { file, rate, loop } = settings;
-      interfaces.define(settings.interface, () => new CanReplayDriver({ file, rate, loop }));
-    } else {
-      interfaces.define(settings.interface, (iface) => new SocketCanDriver({ ...socketcan, iface }));
-    }
+    interfaces.define(settings.interface, driver);
   }
 
   start(): void {

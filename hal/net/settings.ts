@@ -120,9 +120,9 @@ export function parseMqttSettings(r: Reader, input: unknown): MqttSettings {
 }
 
 /** The rest of a `udp` or `tcp` source entry, after `id` and `type` were read. */
-export function parseNetSource(r: Reader, s: Record<string, unknown>, key: string, id: string, type: 'udp' | 'tcp'): UdpSourceSettings | TcpSourceSettings {
+export function parseNetSource(r: Reader, s: Record<string, unknown>, key: string, id: string, type: 'udp' | 'tcp', extraKeys: readonly string[] = []): UdpSourceSettings | TcpSourceSettings {
   if (type === 'udp') {
-    r.known(s, key, ['id', 'type', 'port', 'address']);
+    r.known(s, key, ['id', 'type', 'port', 'address', ...extraKeys]);
     const port = r.int(s.port, `${key}.port`, 1, 65535);
     const source: UdpSourceSettings = { id, type, port };
     if (s.address !== undefined) {
@@ -132,6 +132,6 @@ export function parseNetSource(r: Reader, s: Record<string, unknown>, key: strin
     }
     return source;
   }
-  r.known(s, key, ['id', 'type', 'host', 'port']);
+  r.known(s, key, ['id', 'type', 'host', 'port', ...extraKeys]);
   return { id, type, host: r.str(s.host, `${key}.host`), port: r.int(s.port, `${key}.port`, 1, 65535) };
 }

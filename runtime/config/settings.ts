@@ -9,6 +9,7 @@ import { GrantsFileError, parseGrantLists, type GrantLists } from '../capabiliti
 import { discoverPlugins } from '../plugins/discovery.js';
 import { parseMqttSettings, parseNetSource, type MqttSettings, type TcpSourceSettings, type UdpSourceSettings } from '../../hal/net/settings.js';
 import { parseCanSource, type CanSourceSettings } from '../../hal/can/settings.js';
+import { GATEWAY_TYPES, isGatewayType, parseGatewaySource, type GatewaySourceSettings } from '../../hal/can/gateway/settings.js';
 import { parseSecuritySettings, type SecuritySettings } from '../security/settings.js';
 import { parseLimits, type PartialLimits } from '../security/limits.js';
 
@@ -30,7 +31,7 @@ export interface ReplaySourceSettings {
   loop: boolean;
 }
 
-export type SourceSettings = SerialSourceSettings | ReplaySourceSettings | UdpSourceSettings | TcpSourceSettings | CanSourceSettings;
+export type SourceSettings = SerialSourceSettings | ReplaySourceSettings | UdpSourceSettings | TcpSourceSettings | CanSourceSettings | GatewaySourceSettings;
 export type { CanSourceSettings };
 
 /** Crash recovery: restart after baseMs, doubling up to maxMs; give up at the maxCrashes-th crash. */
@@ -215,7 +216,7 @@ export function parseSettings(input: unknown, file: string): Settings {
       if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) r.fail(`${key}.id`, 'must be 1-32 letters, digits, _ or -');
       if (ids.has(id)) r.fail(`${key}.id`, `duplicate source id ${JSON.stringify(id)}`);
       ids.add(id);
-      const type = r.oneOf(s.type, `${key}.type`, ['serial', 'replay', 'udp', 'tcp', 'can'] as const);
+      const type = r.oneOf(s.type, `${key}.type`, ['serial', 'replay', 'udp', 'tcp', 'can', ...GATEWAY_TYPES] as const);
       if (type === 'serial') {
         r.known(s, key, ['id', 'type', 'device', 'baudRate']);
         settings.sources.push({
@@ -228,6 +229,8 @@ export function parseSettings(input: unknown, file: string): Settings {
         settings.sources.push(parseNetSource(r, s, key, id, type));
       } else if (type === 'can') {
         settings.sources.push(parseCanSource(r, s, key, id, base, settings.sources));
+      } else if (isGatewayType(type)) {
+        settings.sources.push(parseGatewaySource(r, s, key, id, type, base, settings.sources));
       } else {
         r.known(s, key, ['id', 'type', 'file', 'rate', 'linesPerSecond', 'loop']);
         const filePath = resolve(base, r.str(s.file, `${key}.file`));

@@ -358,5 +358,5 @@ test('settings: can sources parse, and errors name the bad key', (t) => {
     t.true(err?.message.includes(msg), `${err?.message} should include ${msg}`);
   }
   const twice = t.throws(() => parseSettings({ sources: [{ id: 'a', type: 'can', interface: 'can0' }, { id: 'b', type: 'can', interface: 'can0' }] }, settingsFile));
-  t.true(twice?.message.includes('sources[1].interface: can0 is already used by another can source'), twice?.message);
+  t.true(twice?.message.includes('sources[1].interface: can0 is already used by another source'), twice?.message);
 });
