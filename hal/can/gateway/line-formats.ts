@@ -14,7 +14,7 @@ export type LineFormat = 'actisense-ascii' | 'ydwg-raw' | 'ikonvert' | 'n2k-log'
 
 export type LineResult =
   | { kind: 'frames'; frames: CanFrame[] }
-  /** Gateway chatter (iKonvert status lines): nothing for the bus, not an error either. */
+  /** Gateway chatter (iKonvert status lines, Actisense's own PGNs): nothing for the bus, not an error either. */
   | { kind: 'none' }
   | { kind: 'error'; reason: 'garbage' | 'truncated' | 'unparsed'; detail: string };
 
@@ -49,7 +49,11 @@ function message(parsed: unknown, line: string): N2kMessage | LineResult {
   return { prio: prio as number, pgn: pgn as number, src: src as number, dst: dst as number, data: parsed.data };
 }
 
+/** Actisense's own PGNs (0x40000 and up: its status, its configuration) are the gateway's, never on the bus. */
+const GATEWAY_PGNS = 0x40000;
+
 function messageFrames(parsed: unknown, line: string, time: number): LineResult {
+  if (isRecord(parsed) && typeof parsed.pgn === 'number' && parsed.pgn >= GATEWAY_PGNS && parsed.pgn <= 0xfffff) return { kind: 'none' };
   const m = message(parsed, line);
   return 'kind' in m ? m : { kind: 'frames', frames: toFrames(m, time) };
 }
