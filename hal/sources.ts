@@ -3,7 +3,7 @@
 
 import type { DeltaBus } from '../runtime/bus/bus.js';
 import type { SourceSettings } from '../runtime/config/settings.js';
-import { createLogger } from '../runtime/log.js';
+import { createLogger } from '../core/log.js';
 import { Nmea0183Codec } from './codecs/nmea0183/codec.js';
 import { LineFramer, type LineSink } from './framing.js';
 import type { DataSource, SourceState, SourceStatus } from './source.js';

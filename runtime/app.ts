@@ -9,7 +9,7 @@ import type { Settings } from './config/settings.js';
 import { writeFileAtomic } from './storage/atomic.js';
 import { createSource } from '../hal/sources.js';
 import type { MqttConnection } from '../hal/net/mqtt-connection.js';
-import { startMqtt } from '../hal/net/mqtt-service.js';
+import { startMqtt } from './mqtt/service.js';
 import { createDevices, type HalDevices } from '../hal/devices.js';
 import { resolveBoard } from './board/resolve.js';
 import type { DataSource } from '../hal/source.js';
@@ -19,7 +19,7 @@ import { streamLimits } from './api/stream.js';
 import { resolveLimits } from './security/limits.js';
 import type { HttpTransport } from './abi/http-transport.js';
 import { PluginManager } from './plugins/manager.js';
-import { createLogger } from './log.js';
+import { createLogger } from '../core/log.js';
 import { systemdNotifierFromEnv } from './systemd/notifier.js';
 
 const log = createLogger('runtime');

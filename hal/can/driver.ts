@@ -1,6 +1,7 @@
 // The CAN driver contract, shaped like the serial ByteDriver: one open interface, shared by data
 // sources and plugins through CanInterfaces (each adds its own frame listener).
 
+import { Listeners } from '../../core/listeners.js';
 import type { CanFrame } from './frame.js';
 
 /** `ended`: a replay reached the end of its log. */
@@ -22,23 +23,6 @@ export interface CanDriver {
   onState(listener: (state: CanDriverState) => void): () => void;
   /** Sends one frame; rejects when the interface is not open or cannot send. */
   send(frame: CanFrame): Promise<void>;
-}
-
-/** Listener bookkeeping shared by the drivers: copy-on-write lists, so a listener may remove itself. */
-export class Listeners<T> {
-  private list: ((value: T) => void)[] = [];
-
-  add(listener: (value: T) => void): () => void {
-    this.list = [...this.list, listener];
-    return () => {
-      this.list = this.list.filter((l) => l !== listener);
-    };
-  }
-
-  emit(value: T): void {
-    const ls = this.list;
-    for (let i = 0; i < ls.length; i++) ls[i](value);
-  }
 }
 
 /** What every CAN driver keeps the same way: state with its listeners, frame listeners, drop counts. */

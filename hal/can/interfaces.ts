@@ -3,7 +3,7 @@
 // the first acquire and closed on the last release: one driver per interface however many users.
 // An interface no source defined is driven by SocketCAN.
 
-import { createLogger } from '../../runtime/log.js';
+import { createLogger } from '../../core/log.js';
 import type { CanDriver, CanDriverState } from './driver.js';
 import { pgnOf, type CanFrame } from './frame.js';
 import { SocketCanDriver } from './socketcan.js';

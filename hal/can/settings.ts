@@ -3,7 +3,7 @@
 
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
-import type { Reader } from '../../runtime/config/settings.js';
+import type { Reader } from '../../core/settings-reader.js';
 
 interface CanSourceBase {
   id: string;

@@ -4,7 +4,7 @@
 // included.
 
 import type { DeltaBus } from '../../runtime/bus/bus.js';
-import { createLogger } from '../../runtime/log.js';
+import { createLogger } from '../../core/log.js';
 import { N2kCodec } from '../codecs/n2k/codec.js';
 import type { DataSource, SourceStatus } from '../source.js';
 import type { CanFrame } from './frame.js';

@@ -1,8 +1,8 @@
 // What the UDP and TCP drivers share: the state a source reports, and retrying a failed socket
 // with exponential backoff (hal/serial/backoff.ts) until close().
 
-import { createLogger } from '../../runtime/log.js';
-import { Backoff } from '../serial/backoff.js';
+import { createLogger } from '../../core/log.js';
+import { Backoff } from '../../core/backoff.js';
 import type { SourceState } from '../source.js';
 
 const log = createLogger('net');

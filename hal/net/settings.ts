@@ -2,7 +2,7 @@
 // validated with the settings Reader so every error names its key (`mqtt.publish[2].qos`).
 
 import { isIP } from 'node:net';
-import type { Reader } from '../../runtime/config/settings.js';
+import type { Reader } from '../../core/settings-reader.js';
 import type { MqttQos } from './mqtt-connection.js';
 import { filterError, topicError } from './topic-filter.js';
 
@@ -53,11 +53,6 @@ export const DEFAULT_TOPIC = 'signalk/{id}/{path}';
 const URL_PROTOCOLS = ['mqtt:', 'mqtts:', 'ws:', 'wss:'];
 const QOS = [0, 1, 2] as const;
 
-function list(r: Reader, v: unknown, key: string): unknown[] {
-  if (!Array.isArray(v)) r.fail(key, `must be an array, got ${v === null ? 'null' : typeof v}`);
-  return v;
-}
-
 /** A concrete Signal K path: dot-separated, no wildcard, no empty segment. */
 function valuePath(r: Reader, v: unknown, key: string): string {
   const path = r.str(v, key);
@@ -85,7 +80,7 @@ export function parseMqttSettings(r: Reader, input: unknown): MqttSettings {
   if (o.username !== undefined) settings.username = r.str(o.username, 'mqtt.username');
   if (o.password !== undefined) settings.password = r.str(o.password, 'mqtt.password');
   if (o.publish !== undefined) {
-    settings.publish = list(r, o.publish, 'mqtt.publish').map((raw, i) => {
+    settings.publish = r.list(o.publish, 'mqtt.publish').map((raw, i) => {
       const key = `mqtt.publish[${i}]`;
       const p = r.obj(raw, key);
       r.known(p, key, ['path', 'topic', 'qos', 'retain', 'context']);
@@ -102,7 +97,7 @@ export function parseMqttSettings(r: Reader, input: unknown): MqttSettings {
     });
   }
   if (o.subscribe !== undefined) {
-    settings.subscribe = list(r, o.subscribe, 'mqtt.subscribe').map((raw, i) => {
+    settings.subscribe = r.list(o.subscribe, 'mqtt.subscribe').map((raw, i) => {
       const key = `mqtt.subscribe[${i}]`;
       const s = r.obj(raw, key);
       r.known(s, key, ['topic', 'path', 'qos']);

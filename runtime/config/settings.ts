@@ -5,6 +5,7 @@ import { readFileSync, existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Reader, SettingsError } from '../../core/settings-reader.js';
 import { GrantsFileError, parseGrantLists, type GrantLists } from '../capabilities/store.js';
 import { discoverPlugins } from '../plugins/discovery.js';
 import { parseMqttSettings, parseNetSource, type MqttSettings, type TcpSourceSettings, type UdpSourceSettings } from '../../hal/net/settings.js';
@@ -79,17 +80,6 @@ export interface Settings {
   limits?: PartialLimits;
 }
 
-export class SettingsError extends Error {
-  constructor(
-    readonly file: string,
-    readonly key: string,
-    detail: string,
-  ) {
-    super(`${file}: ${key ? `${key}: ` : ''}${detail}`);
-    this.name = 'SettingsError';
-  }
-}
-
 /** The project root (where package.json lives), from this compiled file in dist/runtime/config. */
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -116,54 +106,6 @@ export function demoSettings(dataDir = defaultDataDir()): Settings {
     sources: [{ id: 'demo', type: 'replay', file: DEMO_LOG, rate: 'realtime', linesPerSecond: 10, loop: true }],
     plugins: { dirs: examples, watch: true, restart: { ...DEFAULT_PLUGIN_RESTART } },
   };
-}
-
-type Obj = Record<string, unknown>;
-
-/** Typed reads of untrusted JSON that fail with a SettingsError naming the key. */
-export class Reader {
-  constructor(readonly file: string) {}
-  fail(key: string, detail: string): never {
-    throw new SettingsError(this.file, key, detail);
-  }
-  obj(v: unknown, key: string): Obj {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(key, `must be an object, got ${kind(v)}`);
-    return v as Obj;
-  }
-  known(o: Obj, key: string, allowed: string[]): void {
-    for (const k of Object.keys(o)) {
-      if (!allowed.includes(k)) this.fail(key ? `${key}.${k}` : k, `unknown key (allowed: ${allowed.join(', ')})`);
-    }
-  }
-  str(v: unknown, key: string): string {
-    if (typeof v !== 'string' || v === '') this.fail(key, `must be a non-empty string, got ${kind(v)}`);
-    return v;
-  }
-  int(v: unknown, key: string, min: number, max: number): number {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      this.fail(key, `must be an integer from ${min} to ${max}, got ${shown(v)}`);
-    }
-    return v;
-  }
-  bool(v: unknown, key: string): boolean {
-    if (typeof v !== 'boolean') this.fail(key, `must be true or false, got ${kind(v)}`);
-    return v;
-  }
-  oneOf<T extends string | number>(v: unknown, key: string, allowed: readonly T[]): T {
-    if (!allowed.includes(v as T)) this.fail(key, `must be one of ${allowed.join(', ')}, got ${shown(v)}`);
-    return v as T;
-  }
-}
-
-function kind(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v === 'string' ? JSON.stringify(v) : typeof v;
-}
-
-/** A value as an error shows it: scalars as JSON, a list or object by kind only (it may nest deeper than JSON.stringify can go). */
-function shown(v: unknown): string {
-  return typeof v === 'object' && v !== null ? kind(v) : String(JSON.stringify(v));
 }
 
 /**
@@ -206,9 +148,8 @@ export function parseSettings(input: unknown, file: string): Settings {
     settings.selfUrn = urn;
   }
   if (o.sources !== undefined) {
-    if (!Array.isArray(o.sources)) r.fail('sources', `must be an array, got ${kind(o.sources)}`);
     const ids = new Set<string>();
-    o.sources.forEach((raw: unknown, i: number) => {
+    r.list(o.sources, 'sources').forEach((raw: unknown, i: number) => {
       const key = `sources[${i}]`;
       const s = r.obj(raw, key);
       const id = r.str(s.id, `${key}.id`);
@@ -247,8 +188,7 @@ export function parseSettings(input: unknown, file: string): Settings {
     const p = r.obj(o.plugins, 'plugins');
     r.known(p, 'plugins', ['dirs', 'watch', 'restart', 'callTimeoutMs']);
     if (p.dirs !== undefined) {
-      if (!Array.isArray(p.dirs)) r.fail('plugins.dirs', `must be an array, got ${kind(p.dirs)}`);
-      settings.plugins.dirs = p.dirs.map((d: unknown, i: number) => resolve(base, r.str(d, `plugins.dirs[${i}]`)));
+      settings.plugins.dirs = r.list(p.dirs, 'plugins.dirs').map((d: unknown, i: number) => resolve(base, r.str(d, `plugins.dirs[${i}]`)));
     }
     if (p.watch !== undefined) settings.plugins.watch = r.bool(p.watch, 'plugins.watch');
     if (p.callTimeoutMs !== undefined) settings.plugins.callTimeoutMs = r.int(p.callTimeoutMs, 'plugins.callTimeoutMs', 10, 60_000);

@@ -8,7 +8,7 @@ import { withChecksum } from '../../hal/codecs/nmea0183/sentence.js';
 import { DeltaBus } from '../../runtime/bus/bus.js';
 import { createSource } from '../../hal/sources.js';
 import { createDevices } from '../../hal/devices.js';
-import { Backoff } from '../../hal/serial/backoff.js';
+import { Backoff } from '../../core/backoff.js';
 import { SerialDriver } from '../../hal/serial/serial-port.js';
 import { startPtyPair, type PtyPair } from '../helpers/pty.js';
 import { waitFor } from '../helpers/wait.js';

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { parseDelta, type Delta } from '../../runtime/bus/delta.js';
+import { parseDelta } from '../../runtime/bus/delta.js';
+import type { Delta } from '../../core/delta.js';
 import { DEMO_LOG } from '../../runtime/config/settings.js';
 import { Nmea0183Codec, type DecodeResult } from '../../hal/codecs/nmea0183/codec.js';
 import { checkSentence, nmeaChecksum, withChecksum } from '../../hal/codecs/nmea0183/sentence.js';

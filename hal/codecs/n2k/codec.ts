@@ -6,7 +6,8 @@
 import type { FromPgn } from '@canboat/canboatjs';
 import type { N2kMapper } from '@signalk/n2k-signalk';
 import { lazyModule } from '../../lazy-module.js';
-import type { Delta, JsonValue, PathValue, Update } from '../../../runtime/bus/delta.js';
+import type { Delta, PathValue, Update } from '../../../core/delta.js';
+import { isRecord, type JsonValue } from '../../../core/json.js';
 import { parseId, type CanFrame } from '../../can/frame.js';
 
 /** Why a frame produced no delta and counts as an error. */
@@ -21,9 +22,6 @@ export type N2kDecodeResult =
   | { kind: 'error'; reason: N2kCodecError; detail: string }
   | { kind: 'skip'; reason: N2kCodecSkip; detail: string };
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /**
  * A mapped value as it goes on the wire in signalk-server, which sends the same mapper output as

@@ -3,8 +3,9 @@
 
 import type { Parser } from '@signalk/nmea0183-signalk';
 import { lazyModule } from '../../lazy-module.js';
-import { codecValuesFault, sourceRef, type Delta, type PathValue, type Source, type Update } from '../../../runtime/bus/delta.js';
+import { codecValuesFault, sourceRef, type Delta, type PathValue, type Source, type Update } from '../../../core/delta.js';
 import { checkSentence, type SentenceFault } from './sentence.js';
+import { isRecord } from '../../../core/json.js';
 
 /** Why a line produced no delta and counts as an error. */
 export type CodecError = SentenceFault | 'unparsed' | 'invalid';
@@ -16,9 +17,6 @@ export type DecodeResult =
   | { kind: 'error'; reason: CodecError; detail: string }
   | { kind: 'skip'; reason: CodecSkip; detail: string };
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
