@@ -1,6 +1,9 @@
 // Typed reads of untrusted settings JSON: every failure is a SettingsError naming the key that is
 // wrong (`sources[1].baudRate: ...`), so each part parses its own section the same way.
 
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+
 export class SettingsError extends Error {
   constructor(
     readonly file: string,
@@ -46,6 +49,12 @@ export class Reader {
   bool(v: unknown, key: string): boolean {
     if (typeof v !== 'boolean') this.fail(key, `must be true or false, got ${kind(v)}`);
     return v;
+  }
+  /** A file that must exist; a relative path resolves against `base` (the settings file's folder). */
+  existingFile(v: unknown, key: string, base: string): string {
+    const file = resolve(base, this.str(v, key));
+    if (!existsSync(file)) this.fail(key, `no such file: ${file}`);
+    return file;
   }
   oneOf<T extends string | number>(v: unknown, key: string, allowed: readonly T[]): T {
     if (!allowed.includes(v as T)) this.fail(key, `must be one of ${allowed.join(', ')}, got ${shown(v)}`);

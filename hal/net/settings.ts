@@ -3,6 +3,7 @@
 
 import { isIP } from 'node:net';
 import type { Reader } from '../../core/settings-reader.js';
+import type { SourceEntry } from '../sources/entry.js';
 import type { MqttQos } from './mqtt-connection.js';
 import { filterError, topicError } from './topic-filter.js';
 
@@ -114,19 +115,18 @@ export function parseMqttSettings(r: Reader, input: unknown): MqttSettings {
   return settings;
 }
 
-/** The rest of a `udp` or `tcp` source entry, after `id` and `type` were read. */
-export function parseNetSource(r: Reader, s: Record<string, unknown>, key: string, id: string, type: 'udp' | 'tcp'): UdpSourceSettings | TcpSourceSettings {
-  if (type === 'udp') {
-    r.known(s, key, ['id', 'type', 'port', 'address']);
-    const port = r.int(s.port, `${key}.port`, 1, 65535);
-    const source: UdpSourceSettings = { id, type, port };
-    if (s.address !== undefined) {
-      const address = r.str(s.address, `${key}.address`);
-      if (isIP(address) === 0) r.fail(`${key}.address`, `must be an IP address to listen on (0.0.0.0, ::, 192.168.1.10), got ${JSON.stringify(address)}`);
-      source.address = address;
-    }
-    return source;
+export function parseUdpSource(r: Reader, s: Record<string, unknown>, { key, id }: SourceEntry): UdpSourceSettings {
+  r.known(s, key, ['id', 'type', 'port', 'address']);
+  const source: UdpSourceSettings = { id, type: 'udp', port: r.int(s.port, `${key}.port`, 1, 65535) };
+  if (s.address !== undefined) {
+    const address = r.str(s.address, `${key}.address`);
+    if (isIP(address) === 0) r.fail(`${key}.address`, `must be an IP address to listen on (0.0.0.0, ::, 192.168.1.10), got ${JSON.stringify(address)}`);
+    source.address = address;
   }
+  return source;
+}
+
+export function parseTcpSource(r: Reader, s: Record<string, unknown>, { key, id }: SourceEntry): TcpSourceSettings {
   r.known(s, key, ['id', 'type', 'host', 'port']);
-  return { id, type, host: r.str(s.host, `${key}.host`), port: r.int(s.port, `${key}.port`, 1, 65535) };
+  return { id, type: 'tcp', host: r.str(s.host, `${key}.host`), port: r.int(s.port, `${key}.port`, 1, 65535) };
 }

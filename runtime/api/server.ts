@@ -10,7 +10,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { DeltaBus } from '../bus/bus.js';
 import type { SignalKModel } from '../model/model.js';
-import type { SourceStatus } from '../../hal/source.js';
+import type { SourceStatus } from '../../hal/sources/source.js';
 import type { MqttStatus } from '../mqtt/service.js';
 import { createLogger } from '../../core/log.js';
 import { SecurityGate, type AccessRule } from '../security/gate.js';

@@ -8,31 +8,10 @@ import { fileURLToPath } from 'node:url';
 import { Reader, SettingsError } from '../../core/settings-reader.js';
 import { GrantsFileError, parseGrantLists, type GrantLists } from '../capabilities/store.js';
 import { discoverPlugins } from '../plugins/discovery.js';
-import { parseMqttSettings, parseNetSource, type MqttSettings, type TcpSourceSettings, type UdpSourceSettings } from '../../hal/net/settings.js';
-import { parseCanSource, type CanSourceSettings } from '../../hal/can/settings.js';
+import { parseMqttSettings, type MqttSettings } from '../../hal/net/settings.js';
+import { parseSources, type SourceSettings } from '../../hal/sources/table.js';
 import { parseSecuritySettings, type SecuritySettings } from '../security/settings.js';
 import { parseLimits, type PartialLimits } from '../security/limits.js';
-
-export interface SerialSourceSettings {
-  id: string;
-  type: 'serial';
-  device: string;
-  baudRate: number;
-}
-
-export interface ReplaySourceSettings {
-  id: string;
-  type: 'replay';
-  file: string;
-  /** `realtime` paces lines by the timestamps/sentences in the log, `fast` plays as fast as possible. */
-  rate: 'realtime' | 'fast';
-  /** Lines per second when pacing a log without timestamps in realtime mode. */
-  linesPerSecond: number;
-  loop: boolean;
-}
-
-export type SourceSettings = SerialSourceSettings | ReplaySourceSettings | UdpSourceSettings | TcpSourceSettings | CanSourceSettings;
-export type { CanSourceSettings };
 
 /** Crash recovery: restart after baseMs, doubling up to maxMs; give up at the maxCrashes-th crash. */
 export interface PluginRestartSettings {
@@ -88,8 +67,6 @@ export const DEMO_LOG = join(PROJECT_ROOT, 'examples', 'data', 'demo-passage.nme
 export function defaultDataDir(): string {
   return process.env.SIGNALK_EDGE_DATA ?? join(homedir(), '.signalk-edge');
 }
-
-export const VALID_BAUD_RATES = [4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800];
 
 /**
  * The built-in default: replay the bundled demo passage in real time, load the example library
@@ -147,43 +124,7 @@ export function parseSettings(input: unknown, file: string): Settings {
     }
     settings.selfUrn = urn;
   }
-  if (o.sources !== undefined) {
-    const ids = new Set<string>();
-    r.list(o.sources, 'sources').forEach((raw: unknown, i: number) => {
-      const key = `sources[${i}]`;
-      const s = r.obj(raw, key);
-      const id = r.str(s.id, `${key}.id`);
-      if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) r.fail(`${key}.id`, 'must be 1-32 letters, digits, _ or -');
-      if (ids.has(id)) r.fail(`${key}.id`, `duplicate source id ${JSON.stringify(id)}`);
-      ids.add(id);
-      const type = r.oneOf(s.type, `${key}.type`, ['serial', 'replay', 'udp', 'tcp', 'can'] as const);
-      if (type === 'serial') {
-        r.known(s, key, ['id', 'type', 'device', 'baudRate']);
-        settings.sources.push({
-          id,
-          type,
-          device: r.str(s.device, `${key}.device`),
-          baudRate: s.baudRate === undefined ? 4800 : r.oneOf(s.baudRate, `${key}.baudRate`, VALID_BAUD_RATES),
-        });
-      } else if (type === 'udp' || type === 'tcp') {
-        settings.sources.push(parseNetSource(r, s, key, id, type));
-      } else if (type === 'can') {
-        settings.sources.push(parseCanSource(r, s, key, id, base, settings.sources));
-      } else {
-        r.known(s, key, ['id', 'type', 'file', 'rate', 'linesPerSecond', 'loop']);
-        const filePath = resolve(base, r.str(s.file, `${key}.file`));
-        if (!existsSync(filePath)) r.fail(`${key}.file`, `no such file: ${filePath}`);
-        settings.sources.push({
-          id,
-          type,
-          file: filePath,
-          rate: s.rate === undefined ? 'realtime' : r.oneOf(s.rate, `${key}.rate`, ['realtime', 'fast'] as const),
-          linesPerSecond: s.linesPerSecond === undefined ? 10 : r.int(s.linesPerSecond, `${key}.linesPerSecond`, 1, 1_000_000),
-          loop: s.loop === undefined ? false : r.bool(s.loop, `${key}.loop`),
-        });
-      }
-    });
-  }
+  if (o.sources !== undefined) settings.sources = parseSources(r, o.sources, base);
   if (o.plugins !== undefined) {
     const p = r.obj(o.plugins, 'plugins');
     r.known(p, 'plugins', ['dirs', 'watch', 'restart', 'callTimeoutMs']);

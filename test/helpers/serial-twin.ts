@@ -3,7 +3,7 @@
 // was written, and unplugs or plugs the device back in; users see the states a SerialDriver shows.
 
 import { Listeners } from '../../core/listeners.js';
-import type { ByteDriver, DriverState } from '../../hal/serial/driver.js';
+import type { ByteDriver, DriverState } from '../../hal/driver.js';
 import { SerialPorts } from '../../hal/serial/ports.js';
 
 export class SerialTwin implements ByteDriver {

@@ -6,7 +6,7 @@ import { startRuntime, type Runtime } from '../../runtime/app.js';
 import type { Settings } from '../../runtime/config/settings.js';
 import { withChecksum } from '../../hal/codecs/nmea0183/sentence.js';
 import { DeltaBus } from '../../runtime/bus/bus.js';
-import { createSource } from '../../hal/sources.js';
+import { createSource } from '../../hal/sources/table.js';
 import { createDevices } from '../../hal/devices.js';
 import { Backoff } from '../../core/backoff.js';
 import { SerialDriver } from '../../hal/serial/serial-port.js';

@@ -5,7 +5,7 @@ import { DeltaBus } from '../../runtime/bus/bus.js';
 import { SignalKModel } from '../../runtime/model/model.js';
 import { PROJECT_ROOT, parseSettings } from '../../runtime/config/settings.js';
 import { SettingsError } from '../../core/settings-reader.js';
-import { createSource } from '../../hal/sources.js';
+import { createSource } from '../../hal/sources/table.js';
 import type { HalDevices } from '../../hal/devices.js';
 import { SerialPorts } from '../../hal/serial/ports.js';
 import { parseCandumpLine } from '../../hal/can/candump.js';

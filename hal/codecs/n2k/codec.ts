@@ -6,6 +6,7 @@
 import type { FromPgn } from '@canboat/canboatjs';
 import type { N2kMapper } from '@signalk/n2k-signalk';
 import { lazyModule } from '../../lazy-module.js';
+import type { Codec } from '../codec.js';
 import type { Delta, PathValue, Update } from '../../../core/delta.js';
 import { isRecord, type JsonValue } from '../../../core/json.js';
 import { parseId, type CanFrame } from '../../can/frame.js';
@@ -61,7 +62,7 @@ function wireValues(values: unknown[]): PathValue[] {
 const canboatjs = lazyModule<typeof import('@canboat/canboatjs')>('@canboat/canboatjs');
 const n2kSignalk = lazyModule<typeof import('@signalk/n2k-signalk')>('@signalk/n2k-signalk');
 
-export class N2kCodec {
+export class N2kCodec implements Codec<CanFrame> {
   private readonly parser: FromPgn = new (canboatjs().FromPgn)({});
   private readonly mapper: N2kMapper = new (n2kSignalk().N2kMapper)({});
   /** Set by the parser's events during one synchronous parse() call. */

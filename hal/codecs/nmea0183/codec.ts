@@ -3,6 +3,7 @@
 
 import type { Parser } from '@signalk/nmea0183-signalk';
 import { lazyModule } from '../../lazy-module.js';
+import type { Codec } from '../codec.js';
 import { codecValuesFault, sourceRef, type Delta, type PathValue, type Source, type Update } from '../../../core/delta.js';
 import { checkSentence, type SentenceFault } from './sentence.js';
 import { isRecord } from '../../../core/json.js';
@@ -12,7 +13,8 @@ export type CodecError = SentenceFault | 'unparsed' | 'invalid';
 /** Why a valid sentence produced no delta without being an error. */
 export type CodecSkip = 'unsupported' | 'empty';
 
-export type DecodeResult =
+/** The codec's results, with its own reasons (tests and the fuzzer check them). */
+export type Nmea0183Result =
   | { kind: 'delta'; delta: Delta }
   | { kind: 'error'; reason: CodecError; detail: string }
   | { kind: 'skip'; reason: CodecSkip; detail: string };
@@ -27,7 +29,7 @@ function hookKey(header: string): string {
 
 const nmea0183 = lazyModule<typeof import('@signalk/nmea0183-signalk')>('@signalk/nmea0183-signalk');
 
-export class Nmea0183Codec {
+export class Nmea0183Codec implements Codec<string> {
   private readonly parser: Parser = new (nmea0183().Parser)({ validateChecksum: false });
 
   /**
@@ -51,7 +53,7 @@ export class Nmea0183Codec {
     return known;
   }
 
-  decode(line: string): DecodeResult {
+  decode(line: string): Nmea0183Result {
     const checked = checkSentence(line);
     if (!checked.ok) return { kind: 'error', reason: checked.reason, detail: checked.detail };
     const key = hookKey(checked.header);
