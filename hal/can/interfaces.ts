@@ -3,8 +3,9 @@
 // the first acquire and closed on the last release: one driver per interface however many users.
 // An interface no source defined is driven by SocketCAN.
 
-import { createLogger } from '../../runtime/log.js';
-import type { CanDriver, CanDriverState } from './driver.js';
+import { createLogger } from '../../core/log.js';
+import type { DriverState } from '../driver.js';
+import type { CanDriver } from './driver.js';
 import { pgnOf, type CanFrame } from './frame.js';
 import { SocketCanDriver } from './socketcan.js';
 
@@ -14,13 +15,13 @@ export type CanDriverFactory = (iface: string) => CanDriver;
 
 export interface CanLease {
   readonly iface: string;
-  readonly state: CanDriverState;
+  readonly state: DriverState;
   readonly lastError: string | undefined;
   /** What the driver could not deliver, by reason (shared by every lease on the interface). */
   readonly dropped: Readonly<Record<string, number>>;
   /** Adds a frame listener, only called for frames of `pgns` when given; returns its removal. */
   onFrame(listener: (frame: CanFrame) => void, pgns?: ReadonlySet<number>): () => void;
-  onState(listener: (state: CanDriverState) => void): () => void;
+  onState(listener: (state: DriverState) => void): () => void;
   send(frame: CanFrame): Promise<void>;
   /** Removes this lease's listeners and lets go of the interface; the last release closes it. Idempotent. */
   release(): Promise<void>;
@@ -98,7 +99,7 @@ export class CanInterfaces {
   }
 
   /** Interfaces open now, with their user counts (status, tests). */
-  list(): { iface: string; users: number; state: CanDriverState; lastError?: string }[] {
+  list(): { iface: string; users: number; state: DriverState; lastError?: string }[] {
     return [...this.open.values()].map((e) => {
       const lastError = e.driver.lastError;
       return { iface: e.iface, users: e.users, state: e.driver.state, ...(lastError === undefined ? {} : { lastError }) };

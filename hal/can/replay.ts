@@ -14,7 +14,7 @@
 
 import { createReadStream } from 'node:fs';
 import { setImmediate as yieldToLoop, setTimeout as sleep } from 'node:timers/promises';
-import { createLogger } from '../../runtime/log.js';
+import { createLogger } from '../../core/log.js';
 import { LineFramer } from '../framing.js';
 import { parseCandumpLine } from './candump.js';
 import { CanDriverBase, type CanDriver } from './driver.js';

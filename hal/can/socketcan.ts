@@ -5,8 +5,8 @@
 // interface's operstate in sysfs is checked every LINK_CHECK_MS.
 
 import { readFile } from 'node:fs/promises';
-import { createLogger } from '../../runtime/log.js';
-import { Backoff } from '../serial/backoff.js';
+import { createLogger } from '../../core/log.js';
+import { Backoff } from '../../core/backoff.js';
 import { loadChannelBinding, parseChannelMessage, type ChannelBinding, type RawChannel } from './channel.js';
 import { CanDriverBase, type CanDriver } from './driver.js';
 import { isValidFrame, type CanFrame } from './frame.js';

@@ -1,9 +1,9 @@
 // What the UDP and TCP drivers share: the state a source reports, and retrying a failed socket
 // with exponential backoff (hal/serial/backoff.ts) until close().
 
-import { createLogger } from '../../runtime/log.js';
-import { Backoff } from '../serial/backoff.js';
-import type { SourceState } from '../source.js';
+import { createLogger } from '../../core/log.js';
+import { Backoff } from '../../core/backoff.js';
+import type { DriverState } from '../driver.js';
 
 const log = createLogger('net');
 
@@ -14,7 +14,7 @@ export interface RetryOptions {
 }
 
 export abstract class ReconnectingDriver {
-  private _state: SourceState = 'stopped';
+  private _state: DriverState = 'stopped';
   private _lastError: string | undefined;
   private timer: NodeJS.Timeout | undefined;
   protected readonly backoff: Backoff;
@@ -27,7 +27,7 @@ export abstract class ReconnectingDriver {
     this.backoff = new Backoff(retry.retryMs ?? 500, retry.maxRetryMs ?? 30_000);
   }
 
-  get state(): SourceState {
+  get state(): DriverState {
     return this._state;
   }
 

@@ -2,7 +2,8 @@
 // validated with the settings Reader so every error names its key (`mqtt.publish[2].qos`).
 
 import { isIP } from 'node:net';
-import type { Reader } from '../../runtime/config/settings.js';
+import type { Reader } from '../../core/settings-reader.js';
+import type { SourceEntry } from '../sources/entry.js';
 import type { MqttQos } from './mqtt-connection.js';
 import { filterError, topicError } from './topic-filter.js';
 
@@ -53,11 +54,6 @@ export const DEFAULT_TOPIC = 'signalk/{id}/{path}';
 const URL_PROTOCOLS = ['mqtt:', 'mqtts:', 'ws:', 'wss:'];
 const QOS = [0, 1, 2] as const;
 
-function list(r: Reader, v: unknown, key: string): unknown[] {
-  if (!Array.isArray(v)) r.fail(key, `must be an array, got ${v === null ? 'null' : typeof v}`);
-  return v;
-}
-
 /** A concrete Signal K path: dot-separated, no wildcard, no empty segment. */
 function valuePath(r: Reader, v: unknown, key: string): string {
   const path = r.str(v, key);
@@ -85,7 +81,7 @@ export function parseMqttSettings(r: Reader, input: unknown): MqttSettings {
   if (o.username !== undefined) settings.username = r.str(o.username, 'mqtt.username');
   if (o.password !== undefined) settings.password = r.str(o.password, 'mqtt.password');
   if (o.publish !== undefined) {
-    settings.publish = list(r, o.publish, 'mqtt.publish').map((raw, i) => {
+    settings.publish = r.list(o.publish, 'mqtt.publish').map((raw, i) => {
       const key = `mqtt.publish[${i}]`;
       const p = r.obj(raw, key);
       r.known(p, key, ['path', 'topic', 'qos', 'retain', 'context']);
@@ -102,7 +98,7 @@ export function parseMqttSettings(r: Reader, input: unknown): MqttSettings {
     });
   }
   if (o.subscribe !== undefined) {
-    settings.subscribe = list(r, o.subscribe, 'mqtt.subscribe').map((raw, i) => {
+    settings.subscribe = r.list(o.subscribe, 'mqtt.subscribe').map((raw, i) => {
       const key = `mqtt.subscribe[${i}]`;
       const s = r.obj(raw, key);
       r.known(s, key, ['topic', 'path', 'qos']);
@@ -119,19 +115,19 @@ export function parseMqttSettings(r: Reader, input: unknown): MqttSettings {
   return settings;
 }
 
-/** The rest of a `udp` or `tcp` source entry, after `id` and `type` were read. */
-export function parseNetSource(r: Reader, s: Record<string, unknown>, key: string, id: string, type: 'udp' | 'tcp', extraKeys: readonly string[] = []): UdpSourceSettings | TcpSourceSettings {
-  if (type === 'udp') {
-    r.known(s, key, ['id', 'type', 'port', 'address', ...extraKeys]);
-    const port = r.int(s.port, `${key}.port`, 1, 65535);
-    const source: UdpSourceSettings = { id, type, port };
-    if (s.address !== undefined) {
-      const address = r.str(s.address, `${key}.address`);
-      if (isIP(address) === 0) r.fail(`${key}.address`, `must be an IP address to listen on (0.0.0.0, ::, 192.168.1.10), got ${JSON.stringify(address)}`);
-      source.address = address;
-    }
-    return source;
+/** `extraKeys`: keys of a type that carries UDP settings plus its own (an N2K gateway's `interface`). */
+export function parseUdpSource(r: Reader, s: Record<string, unknown>, { key, id }: SourceEntry, extraKeys: readonly string[] = []): UdpSourceSettings {
+  r.known(s, key, ['id', 'type', 'port', 'address', ...extraKeys]);
+  const source: UdpSourceSettings = { id, type: 'udp', port: r.int(s.port, `${key}.port`, 1, 65535) };
+  if (s.address !== undefined) {
+    const address = r.str(s.address, `${key}.address`);
+    if (isIP(address) === 0) r.fail(`${key}.address`, `must be an IP address to listen on (0.0.0.0, ::, 192.168.1.10), got ${JSON.stringify(address)}`);
+    source.address = address;
   }
+  return source;
+}
+
+export function parseTcpSource(r: Reader, s: Record<string, unknown>, { key, id }: SourceEntry, extraKeys: readonly string[] = []): TcpSourceSettings {
   r.known(s, key, ['id', 'type', 'host', 'port', ...extraKeys]);
-  return { id, type, host: r.str(s.host, `${key}.host`), port: r.int(s.port, `${key}.port`, 1, 65535) };
+  return { id, type: 'tcp', host: r.str(s.host, `${key}.host`), port: r.int(s.port, `${key}.port`, 1, 65535) };
 }

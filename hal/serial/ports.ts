@@ -3,7 +3,7 @@
 // last user lets go. A device's rate is the one a data source configured for it (known before any
 // plugin starts), else the first user's; asking for a different explicit rate is an error.
 
-import type { ByteDriver } from './driver.js';
+import type { ByteDriver } from '../driver.js';
 import { SerialDriver } from './serial-port.js';
 
 export const DEFAULT_BAUD_RATE = 4800;

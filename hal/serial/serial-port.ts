@@ -3,9 +3,9 @@
 
 import type { SerialPort } from 'serialport';
 import { lazyModule } from '../lazy-module.js';
-import { createLogger } from '../../runtime/log.js';
-import { Backoff } from './backoff.js';
-import type { ByteDriver, DriverState } from './driver.js';
+import { createLogger } from '../../core/log.js';
+import { Backoff } from '../../core/backoff.js';
+import type { ByteDriver, DriverState } from '../driver.js';
 
 const log = createLogger('serial');
 const serialport = lazyModule<typeof import('serialport')>('serialport');

@@ -8,7 +8,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
-import { setLogLevel } from '../../runtime/log.js';
+import { setLogLevel } from '../../core/log.js';
 import { Finding, Tally, normalize, type FindingKind, type TargetModule } from './harness.js';
 import { inputBytes, INPUT_MAX, PHASE, STATUS, statusWords, type FindingReport, type TargetSummary, type WorkerMessage, type WorkerParams } from './protocol.js';
 import { hashString, Rng } from './rng.js';

@@ -2,8 +2,8 @@
 // tier's stand-in for a device. The test side feeds bytes as the far end would send them, sees what
 // was written, and unplugs or plugs the device back in; users see the states a SerialDriver shows.
 
-import { Listeners } from '../../hal/can/driver.js';
-import type { ByteDriver, DriverState } from '../../hal/serial/driver.js';
+import { Listeners } from '../../core/listeners.js';
+import type { ByteDriver, DriverState } from '../../hal/driver.js';
 import { SerialPorts } from '../../hal/serial/ports.js';
 
 export class SerialTwin implements ByteDriver {

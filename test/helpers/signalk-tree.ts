@@ -4,7 +4,7 @@
 // (`meta`), which source wrote a value and when (`$source`, `timestamp`, `pgn`, `sentence`), the
 // per-source `values`, and the self vessel's generated identity (`uuid`).
 
-import type { JsonValue } from '../../runtime/bus/delta.js';
+import type { JsonValue } from '../../core/json.js';
 
 export type TreeValues = Record<string, Record<string, JsonValue>>;
 

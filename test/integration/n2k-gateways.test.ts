@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { encodeActisense, encodeActisenseReceived } from '../../hal/can/gateway/actisense-binary.js';
 import { toFrames, type N2kMessage } from '../../hal/can/gateway/message.js';
 import type { Runtime } from '../../runtime/app.js';
-import type { JsonValue } from '../../runtime/bus/delta.js';
+import type { JsonValue } from '../../core/json.js';
 import { writePluginConfig } from '../../runtime/plugins/plugin-config.js';
 import { configFile } from '../../runtime/storage/plugin-storage.js';
 import { FIXTURES, http, pluginFolder, selfValue } from '../helpers/plugins.js';

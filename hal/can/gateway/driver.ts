@@ -5,13 +5,14 @@
 // `dropped` (the source's errors). Frames a plugin sends go out in the gateway's own format, where
 // the gateway can transmit (NGT-1, Yacht Devices RAW over serial or TCP, iKonvert).
 
+import { createLogger } from '../../../core/log.js';
+import type { ByteSink, DriverState } from '../../driver.js';
 import { LineFramer, type LineSink } from '../../framing.js';
-import { TcpDriver } from '../../net/tcp-source.js';
-import { UdpDriver } from '../../net/udp-source.js';
+import { TcpDriver } from '../../net/tcp.js';
+import { UdpDriver } from '../../net/udp.js';
 import { ReplayDriver, type ReplayOptions } from '../../serial/replay.js';
 import type { SerialLease, SerialPorts } from '../../serial/ports.js';
-import { createLogger } from '../../../runtime/log.js';
-import { CanDriverBase, type CanDriver, type CanDriverState } from '../driver.js';
+import { CanDriverBase, type CanDriver } from '../driver.js';
 import type { CanFrame } from '../frame.js';
 import { ActisenseFramer, encodeActisense } from './actisense-binary.js';
 import { decodeLine, encodeIkonvert, encodeYdwgRaw, type LineFormat } from './line-formats.js';
@@ -30,16 +31,14 @@ export type GatewayTransport =
 /** Puts the iKonvert on the bus and makes it hand over every PGN (its default is silence). */
 const IKONVERT_INIT = '$PDGY,N2NET_INIT,ALL\r\n';
 
-/** How received bytes or lines become frames. */
-interface Decoder {
-  push(chunk: Buffer): void;
-  line(text: string): void;
-  end(): void;
+/** How received bytes (serial, UDP, TCP) or lines (a replayed file) become frames. */
+interface Decoder extends ByteSink {
+  readonly lines: LineSink;
 }
 
 /** What the driver holds open: the transport's state, and a way to write where it has one. */
 interface Held {
-  readonly state: CanDriverState;
+  readonly state: DriverState;
   readonly lastError: string | undefined;
   write?(data: string | Uint8Array): Promise<void>;
   close(): Promise<void>;
@@ -63,7 +62,7 @@ export class GatewayDriver extends CanDriverBase implements CanDriver {
     this.decoder = this.makeDecoder();
   }
 
-  override get state(): CanDriverState {
+  override get state(): DriverState {
     if (this.refused !== undefined) return 'stopped';
     return this.held?.state ?? 'stopped';
   }
@@ -76,7 +75,6 @@ export class GatewayDriver extends CanDriverBase implements CanDriver {
     if (this.held) return;
     this.refused = undefined;
     const t = this.transport;
-    const sink: LineSink = { line: (l) => this.decoder.line(l), error: (reason, detail) => this.drop(reason, detail) };
     if (t.kind === 'serial') {
       try {
         this.held = this.serial(this.serialPorts.acquire(t.device, t.baudRate));
@@ -86,7 +84,8 @@ export class GatewayDriver extends CanDriverBase implements CanDriver {
       }
       return;
     }
-    const driver = t.kind === 'udp' ? new UdpDriver({ port: t.port, address: t.address }, sink) : t.kind === 'tcp' ? new TcpDriver({ host: t.host, port: t.port }, sink) : new ReplayDriver(t, sink);
+    const d = this.decoder;
+    const driver = t.kind === 'udp' ? new UdpDriver({ port: t.port, address: t.address }, d) : t.kind === 'tcp' ? new TcpDriver({ host: t.host, port: t.port }, d) : new ReplayDriver(t, d.lines);
     if (driver instanceof ReplayDriver) driver.onState((s) => this.setState(s));
     const tcp = driver instanceof TcpDriver ? driver : undefined;
     this.held = {
@@ -152,19 +151,22 @@ export class GatewayDriver extends CanDriverBase implements CanDriver {
     const emit = (frames: CanFrame[]): void => {
       for (const f of frames) this.frames.emit(f);
     };
+    const drop = (reason: string, detail: string): void => this.drop(reason, detail);
     if (this.format === 'actisense') {
-      const framer = new ActisenseFramer({ message: (m) => emit(toFrames(m, Date.now())), error: (reason, detail) => this.drop(reason, detail) });
-      return { push: (chunk) => framer.push(chunk), line: () => {}, end: () => framer.end() };
+      const framer = new ActisenseFramer({ message: (m) => emit(toFrames(m, Date.now())), error: drop });
+      return { push: (chunk) => framer.push(chunk), end: () => framer.end(), lines: { line: () => drop('garbage', 'NGT-1 binary is not read from text lines'), error: drop } };
     }
     const format = this.format;
-    const line = (text: string): void => {
-      const r = decodeLine(format, text, Date.now());
-      if (r.kind === 'frames') emit(r.frames);
-      else if (r.kind === 'error') this.drop(r.reason, r.detail);
+    const lines: LineSink = {
+      line: (text) => {
+        const r = decodeLine(format, text, Date.now());
+        if (r.kind === 'frames') emit(r.frames);
+        else if (r.kind === 'error') drop(r.reason, r.detail);
+      },
+      error: drop,
     };
-    // Serial delivers bytes; the network and file drivers frame lines themselves.
-    const framer = new LineFramer({ line, error: (reason, detail) => this.drop(reason, detail) });
-    return { push: (chunk) => framer.push(chunk), line, end: () => framer.end() };
+    const framer = new LineFramer(lines);
+    return { push: (chunk) => framer.push(chunk), end: () => framer.end(), lines };
   }
 
   private drop(reason: string, detail: string): void {
