@@ -41,7 +41,7 @@ class OpenInterface {
     readonly iface: string,
     readonly driver: CanDriver,
   ) {
-    driver.onFrame((frame) => this.dispatch(frame));
+    driver.onData((frame) => this.dispatch(frame));
   }
 
   add(fn: (frame: CanFrame) => void, pgns: ReadonlySet<number> | undefined): () => void {
