@@ -4,7 +4,10 @@
 
 import { connect, type Socket } from 'node:net';
 import type { ByteSink } from '../driver.js';
-import { ReconnectingDriver, type RetryOptions } from './reconnecting.js';
+import { createLogger } from '../../core/log.js';
+import { ReconnectingDriver, type RetryOptions } from '../reconnecting.js';
+
+const log = createLogger('net');
 
 export interface TcpOptions extends RetryOptions {
   host: string;
@@ -24,7 +27,7 @@ export class TcpDriver extends ReconnectingDriver {
     private readonly options: TcpOptions,
     private readonly framer: ByteSink,
   ) {
-    super(`tcp ${options.host}:${options.port}`, options);
+    super(`tcp ${options.host}:${options.port}`, options, log);
   }
 
   protected attempt(): void {

@@ -5,7 +5,10 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
 import type { ByteSink } from '../driver.js';
-import { ReconnectingDriver, type RetryOptions } from './reconnecting.js';
+import { createLogger } from '../../core/log.js';
+import { ReconnectingDriver, type RetryOptions } from '../reconnecting.js';
+
+const log = createLogger('net');
 
 export interface UdpOptions extends RetryOptions {
   port: number;
@@ -21,7 +24,7 @@ export class UdpDriver extends ReconnectingDriver {
     private readonly options: UdpOptions,
     private readonly framer: ByteSink,
   ) {
-    super(`udp ${options.address ?? '0.0.0.0'}:${options.port}`, options);
+    super(`udp ${options.address ?? '0.0.0.0'}:${options.port}`, options, log);
   }
 
   protected attempt(): void {

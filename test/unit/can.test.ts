@@ -294,7 +294,7 @@ test('replay: bad log lines are counted by reason, realtime follows the log, loo
   const looped = new CanReplayDriver({ file: LOG_PLAIN, rate: 'fast', loop: true });
   t.teardown(() => looped.close());
   let n = 0;
-  looped.onFrame(() => n++);
+  looped.onData(() => n++);
   looped.open();
   const perPass = frameLines(LOG_PLAIN).length;
   await waitFor(() => n > 3 * perPass, 'three passes of the log');
