@@ -6,13 +6,13 @@
 // the gateway can transmit (NGT-1, Yacht Devices RAW over serial or TCP, iKonvert).
 
 import { createLogger } from '../../../core/log.js';
-import type { ByteSink, DriverState } from '../../driver.js';
+import { DriverBase, type ByteSink, type DriverState } from '../../driver.js';
 import { LineFramer, type LineSink } from '../../framing.js';
 import { TcpDriver } from '../../net/tcp.js';
 import { UdpDriver } from '../../net/udp.js';
 import { ReplayDriver, type ReplayOptions } from '../../serial/replay.js';
 import type { SerialLease, SerialPorts } from '../../serial/ports.js';
-import { CanDriverBase, type CanDriver } from '../driver.js';
+import type { CanDriver } from '../driver.js';
 import type { CanFrame } from '../frame.js';
 import { ActisenseFramer, encodeActisense } from './actisense-binary.js';
 import { decodeLine, encodeIkonvert, encodeYdwgRaw, type LineFormat } from './line-formats.js';
@@ -44,7 +44,7 @@ interface Held {
   close(): Promise<void>;
 }
 
-export class GatewayDriver extends CanDriverBase implements CanDriver {
+export class GatewayDriver extends DriverBase<CanFrame> implements CanDriver {
   private held: Held | undefined;
   private refused: string | undefined;
   private readonly joiner = new FastPacketJoiner();
@@ -149,7 +149,7 @@ export class GatewayDriver extends CanDriverBase implements CanDriver {
 
   private makeDecoder(): Decoder {
     const emit = (frames: CanFrame[]): void => {
-      for (const f of frames) this.frames.emit(f);
+      for (const f of frames) this.data.emit(f);
     };
     const drop = (reason: string, detail: string): void => this.drop(reason, detail);
     if (this.format === 'actisense') {
