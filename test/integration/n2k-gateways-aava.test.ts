@@ -39,7 +39,7 @@ interface Status {
 }
 
 sample.test('aava-n2k.data through an n2k-replay source: the same vessel tree values as signalk-server 2.32.0', async (t) => {
-  const rt = await startTestRuntime({ sources: [{ id: 'aava', type: 'n2k-replay', interface: 'aava', transport: { kind: 'file', file: sample.file, rate: 'fast', linesPerSecond: 100, loop: false } }] });
+  const rt = await startTestRuntime({ sources: [{ id: 'aava', type: 'n2k-replay', interface: 'aava', transport: { kind: 'file', file: sample.file, rate: 'fast', loop: false } }] });
   t.teardown(rt.stop);
   const status = await waitFor(
     async () => {

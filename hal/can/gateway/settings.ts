@@ -13,7 +13,11 @@ import { sourceType, type SourceEntry, type SourceType } from '../../sources/ent
 import type { CanFrame } from '../frame.js';
 import { parseInterface } from '../settings.js';
 import { SharedCanInterface } from '../shared-interface.js';
-import { GatewayDriver, type GatewayFormat, type GatewayTransport } from './driver.js';
+import type { ReplayPacing } from '../../replay.js';
+import type { SerialPorts } from '../../serial/ports.js';
+import type { CanDriverFactory } from '../interfaces.js';
+import { GatewayDriver, type GatewayTransport } from './driver.js';
+import { N2kLogReplay } from './replay.js';
 
 export type GatewayType = 'actisense' | 'actisense-ascii' | 'ydwg-raw' | 'ikonvert' | 'n2k-replay';
 
@@ -21,7 +25,8 @@ export interface GatewaySourceSettings<T extends GatewayType = GatewayType> {
   id: string;
   type: T;
   interface: string;
-  transport: GatewayTransport;
+  /** Where the gateway is; a log file for `n2k-replay`. */
+  transport: GatewayTransport | ({ kind: 'file' } & ReplayPacing);
 }
 
 /** The rates the devices ship with. */
@@ -46,7 +51,7 @@ function network(r: Reader, s: Record<string, unknown>, at: SourceEntry, kind: '
   return { kind, port, ...(address === undefined ? {} : { address }) };
 }
 
-function transport(r: Reader, s: Record<string, unknown>, at: SourceEntry, type: GatewayType): GatewayTransport {
+function transport(r: Reader, s: Record<string, unknown>, at: SourceEntry, type: GatewayType): GatewaySourceSettings['transport'] {
   const { key, base } = at;
   if (type === 'actisense' || type === 'ikonvert') return serial(r, s, key, type, []);
   if (type === 'ydwg-raw' || type === 'actisense-ascii') {
@@ -54,19 +59,20 @@ function transport(r: Reader, s: Record<string, unknown>, at: SourceEntry, type:
     const kind = r.oneOf(s.transport, `${key}.transport`, kinds);
     return kind === 'serial' ? serial(r, s, key, 'ydwg-raw', ['transport']) : network(r, s, at, kind);
   }
-  r.known(s, key, ['id', 'type', 'interface', 'file', 'rate', 'linesPerSecond', 'loop']);
+  r.known(s, key, ['id', 'type', 'interface', 'file', 'rate', 'loop']);
   return {
     kind: 'file',
     file: r.existingFile(s.file, `${key}.file`, base),
     rate: s.rate === undefined ? 'realtime' : r.oneOf(s.rate, `${key}.rate`, ['realtime', 'fast'] as const),
-    linesPerSecond: s.linesPerSecond === undefined ? 100 : r.int(s.linesPerSecond, `${key}.linesPerSecond`, 1, 1_000_000),
     loop: s.loop === undefined ? false : r.bool(s.loop, `${key}.loop`),
   };
 }
 
-/** What the type's frames are written in on its transport. */
-function formatOf(type: GatewayType): GatewayFormat {
-  return type === 'n2k-replay' ? 'n2k-log' : type;
+/** What drives a gateway source's interface: the gateway on its transport, or the log replay. */
+function driverFactory(type: GatewayType, t: GatewaySourceSettings['transport'], serialPorts: SerialPorts): CanDriverFactory {
+  if (t.kind === 'file') return () => new N2kLogReplay(t);
+  if (type === 'n2k-replay') throw new Error('an n2k-replay source reads a file');
+  return () => new GatewayDriver(type, t, serialPorts);
 }
 
 /** The source table's entry for gateway type `type`. */
@@ -82,7 +88,7 @@ export function gatewaySourceType<T extends GatewayType>(type: T): SourceType<Ga
       const { transport: t } = settings;
       // The source's rate is the device's for plugins that open it without one.
       if (t.kind === 'serial') devices.serial.configure(t.device, t.baudRate);
-      devices.can.define(settings.interface, () => new GatewayDriver(formatOf(type), t, devices.serial));
+      devices.can.define(settings.interface, driverFactory(type, t, devices.serial));
       return { codec: new N2kCodec(settings.id), driver: (sink) => new SharedCanInterface(devices.can, settings.interface, sink) };
     },
   });
