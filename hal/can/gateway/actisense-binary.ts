@@ -36,6 +36,8 @@ export class ActisenseFramer {
   private escaped = false;
   /** Bytes seen outside any frame since the last frame; reported once a frame starts. */
   private stray = 0;
+  /** The rest of an overlong frame, up to the next frame: dropped without counting it again as stray bytes. */
+  private discarding = false;
 
   constructor(private readonly sink: ActisenseSink) {}
 
@@ -49,6 +51,7 @@ export class ActisenseFramer {
     this.flushStray();
     this.inFrame = false;
     this.escaped = false;
+    this.discarding = false;
     this.length = 0;
   }
 
@@ -57,6 +60,7 @@ export class ActisenseFramer {
       this.escaped = false;
       if (c === STX) {
         if (this.inFrame) this.sink.error('truncated', `frame cut after ${this.length} bytes by the next frame`);
+        this.discarding = false;
         this.flushStray();
         this.inFrame = true;
         this.length = 0;
@@ -68,19 +72,22 @@ export class ActisenseFramer {
       } else if (this.inFrame) {
         this.inFrame = false;
         this.sink.error('garbage', `DLE followed by 0x${c.toString(16).padStart(2, '0')} inside a frame`);
-      } else {
+      } else if (c === ETX && this.discarding) {
+        this.discarding = false;
+      } else if (!this.discarding) {
         this.stray += 2;
       }
       return;
     }
     if (c === DLE) this.escaped = true;
     else if (this.inFrame) this.store(c);
-    else this.stray++;
+    else if (!this.discarding) this.stray++;
   }
 
   private store(c: number): void {
     if (this.length === MAX_FRAME) {
       this.inFrame = false;
+      this.discarding = true;
       this.sink.error('overlong', `frame longer than ${MAX_FRAME} bytes`);
       return;
     }
