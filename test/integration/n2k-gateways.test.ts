@@ -205,3 +205,32 @@ test('a Yacht Devices gateway over TCP: frames in, and a granted plugin\'s frame
   await waitFor(() => received.join('').includes('\r\n'), 'a line at the gateway');
   t.is(received.join(''), '18EAFF00 14 F0 01\r\n');
 });
+
+test('an iKonvert on a pty: put on the bus at open, its !PDGY lines reach the model, a sent frame goes out as !PDGY', async (t) => {
+  const dir = tempDir(t, 'ske-ikonvert-');
+  const [a, b] = [join(dir, 'a'), join(dir, 'b')];
+  const pty = await startPtyPair(a, b);
+  const far = await open(b, 'r+');
+  const rt = await startTestRuntime({ sources: [{ id: 'ik', type: 'ikonvert', interface: 'can0', transport: { kind: 'serial', device: a, baudRate: 230400 } }] });
+  t.teardown(async () => {
+    await far.close();
+    await rt.stop();
+    await pty.stop();
+  });
+  const source = rt.runtime.sources[0];
+  await waitFor(() => source.status().state === 'open', 'the iKonvert port to open');
+  await readUntil(far, Buffer.from('$PDGY,N2NET_INIT,ALL\r\n'));
+
+  const rounds = 3;
+  const lines = traffic(rounds).map((m) => `!PDGY,${m.pgn},${m.prio},${m.src},${m.dst},0.000,${m.data.toString('base64')}\r\n`);
+  await far.write(`$PDGY,000000,4,,5,482.236,,,\r\n${lines.join('')}!PDGY,garbled\r\n`);
+  await lastRoundArrived(rt.runtime, rounds);
+  t.deepEqual(source.status().errors, { garbage: 1 });
+
+  // A fast-packet message sent frame by frame goes out whole, as one !PDGY line.
+  const lease = rt.runtime.devices.can.acquire('can0');
+  t.teardown(() => lease.release());
+  const fix = traffic(1)[1];
+  for (const frame of toFrames(fix, 0)) await lease.send(frame);
+  await readUntil(far, Buffer.from(`!PDGY,${GNSS},255,${fix.data.toString('base64')}\r\n`));
+});
