@@ -251,7 +251,7 @@ test('one interface, two listeners with different PGN filters: each gets only it
   t.true(gotA.every((p) => p === 127250));
   t.is(gotB.length, framesOf(LOG_L, [130306, 128267]));
   t.deepEqual(new Set(gotB), new Set([130306, 128267]));
-  await t.throwsAsync(a.send({ id: 0x09f8012b, data: new Uint8Array(8) }), { message: /candump replay: frames cannot be sent/ });
+  await t.throwsAsync(a.send({ id: 0x09f8012b, data: new Uint8Array(8) }), { message: /log replay: frames cannot be sent/ });
 
   // The first release keeps the driver; the last closes it; a new acquire opens a fresh one.
   await a.release();

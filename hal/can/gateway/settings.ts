@@ -16,8 +16,9 @@ import { SharedCanInterface } from '../shared-interface.js';
 import type { ReplayPacing } from '../../replay.js';
 import type { SerialPorts } from '../../serial/ports.js';
 import type { CanDriverFactory } from '../interfaces.js';
+import { CanReplayDriver } from '../replay.js';
 import { GatewayDriver, type GatewayTransport } from './driver.js';
-import { N2kLogReplay } from './replay.js';
+import { canboatLogLine } from './log-lines.js';
 
 export type GatewayType = 'actisense' | 'actisense-ascii' | 'ydwg-raw' | 'ikonvert' | 'n2k-replay';
 
@@ -70,7 +71,7 @@ function transport(r: Reader, s: Record<string, unknown>, at: SourceEntry, type:
 
 /** What drives a gateway source's interface: the gateway on its transport, or the log replay. */
 function driverFactory(type: GatewayType, t: GatewaySourceSettings['transport'], serialPorts: SerialPorts): CanDriverFactory {
-  if (t.kind === 'file') return () => new N2kLogReplay(t);
+  if (t.kind === 'file') return () => new CanReplayDriver(t, canboatLogLine);
   if (type === 'n2k-replay') throw new Error('an n2k-replay source reads a file');
   return () => new GatewayDriver(type, t, serialPorts);
 }
