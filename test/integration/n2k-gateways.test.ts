@@ -6,7 +6,7 @@
 // a granted plugin's frame goes out in the gateway's own format. The gateways are named can0 here:
 // the reader fixture asks for can0, as a plugin written for a CAN hat would, and runs unchanged.
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { toPgn } from '@canboat/canboatjs';
 import { createSocket } from 'node:dgram';
 import { open, type FileHandle } from 'node:fs/promises';
@@ -20,7 +20,8 @@ import { writePluginConfig } from '../../runtime/plugins/plugin-config.js';
 import { configFile } from '../../runtime/storage/plugin-storage.js';
 import { FIXTURES, http, pluginFolder, selfValue } from '../helpers/plugins.js';
 import { startPtyPair } from '../helpers/pty.js';
-import { startTestRuntime } from '../helpers/runtime.js';
+import { startTestRuntime, type RuntimeOptions, type TestRuntime } from '../helpers/runtime.js';
+import type { SourceSettings } from '../../hal/sources/table.js';
 import { tempDir } from '../helpers/temp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -77,6 +78,22 @@ async function freeUdpPort(): Promise<number> {
   return port;
 }
 
+/** A runtime whose gateway source (`source(device)`) is on one end of a pty pair; `far` is the gateway's end, open. */
+async function gatewayOnPty(t: ExecutionContext, source: (device: string) => SourceSettings, options: RuntimeOptions = {}): Promise<{ rt: TestRuntime; far: FileHandle }> {
+  const dir = tempDir(t, 'ske-gateway-pty-');
+  const [a, b] = [join(dir, 'a'), join(dir, 'b')];
+  const pty = await startPtyPair(a, b);
+  const far = await open(b, 'r+');
+  const rt = await startTestRuntime({ ...options, sources: [source(a)] });
+  t.teardown(async () => {
+    await far.close();
+    await rt.stop();
+    await pty.stop();
+  });
+  await waitFor(() => rt.runtime.sources[0].status().state === 'open', 'the gateway port to open');
+  return { rt, far };
+}
+
 /** Reads `end` until `expected` has come by (a gateway's transmit side). */
 async function readUntil(end: FileHandle, expected: Buffer): Promise<void> {
   let seen = Buffer.alloc(0);
@@ -89,26 +106,15 @@ async function readUntil(end: FileHandle, expected: Buffer): Promise<void> {
 }
 
 test('an NGT-1 on a pty: its binary frames reach the model and a granted plugin; bad frames are counted; a plugin sends through it', async (t) => {
-  const dir = tempDir(t, 'ske-ngt1-');
-  const [a, b] = [join(dir, 'a'), join(dir, 'b')];
-  const pty = await startPtyPair(a, b);
   const plugins = await pluginFolder([{ from: FIXTURES, name: 'hal-can-reader' }]);
-  const dataDir = join(dir, 'data');
+  const dataDir = tempDir(t, 'ske-ngt1-');
   configure(dataDir, { interface: 'can0' });
-  const rt = await startTestRuntime({
+  const { rt, far } = await gatewayOnPty(t, (device) => ({ id: 'ngt', type: 'actisense', interface: 'can0', transport: { kind: 'serial', device, baudRate: 115200 } }), {
     dataDir,
     pluginDirs: [plugins],
-    sources: [{ id: 'ngt', type: 'actisense', interface: 'can0', transport: { kind: 'serial', device: a, baudRate: 115200 } }],
     grants: { '*': DATA_GRANTS, [CAN_READER]: [`can:can0:${HEADING},${GNSS}`, 'can:can0:write'] },
   });
-  const far = await open(b, 'r+');
-  t.teardown(async () => {
-    await far.close();
-    await rt.stop();
-    await pty.stop();
-  });
   const source = rt.runtime.sources[0];
-  await waitFor(() => source.status().state === 'open', 'the NGT-1 port to open');
 
   const rounds = 5;
   const messages = traffic(rounds).map((m) => encodeActisenseReceived(m));
@@ -207,18 +213,8 @@ test('a Yacht Devices gateway over TCP: frames in, and a granted plugin\'s frame
 });
 
 test('an iKonvert on a pty: put on the bus at open, its !PDGY lines reach the model, a sent frame goes out as !PDGY', async (t) => {
-  const dir = tempDir(t, 'ske-ikonvert-');
-  const [a, b] = [join(dir, 'a'), join(dir, 'b')];
-  const pty = await startPtyPair(a, b);
-  const far = await open(b, 'r+');
-  const rt = await startTestRuntime({ sources: [{ id: 'ik', type: 'ikonvert', interface: 'can0', transport: { kind: 'serial', device: a, baudRate: 230400 } }] });
-  t.teardown(async () => {
-    await far.close();
-    await rt.stop();
-    await pty.stop();
-  });
+  const { rt, far } = await gatewayOnPty(t, (device) => ({ id: 'ik', type: 'ikonvert', interface: 'can0', transport: { kind: 'serial', device, baudRate: 230400 } }));
   const source = rt.runtime.sources[0];
-  await waitFor(() => source.status().state === 'open', 'the iKonvert port to open');
   await readUntil(far, Buffer.from('$PDGY,N2NET_INIT,ALL\r\n'));
 
   const rounds = 3;
