@@ -6,7 +6,7 @@
 import { isRecord, type JsonValue } from '../../core/json.js';
 import type { HostServices } from '../engine/types.js';
 import { createLogger } from '../../core/log.js';
-import { GuestMemory, MAX_GUEST_STRING } from './memory.js';
+import { type GuestMemory, MAX_GUEST_STRING } from './memory.js';
 import { SocketTable } from './sockets.js';
 
 const log = createLogger('abi');
