@@ -22,7 +22,11 @@ export async function upstreamTarball(): Promise<string> {
   mkdirSync(UPSTREAM_CACHE, { recursive: true });
   if (!existsSync(TARBALL)) {
     process.stdout.write(`fetching ${UPSTREAM} with npm pack into ${UPSTREAM_CACHE}\n`);
-    await run('npm', ['pack', UPSTREAM, '--pack-destination', UPSTREAM_CACHE, '--silent'], { cwd: UPSTREAM_CACHE, maxBuffer: 16 * 1024 * 1024, timeout: PACK_TIMEOUT_MS });
+    await run('npm', ['pack', UPSTREAM, '--pack-destination', UPSTREAM_CACHE, '--silent'], {
+      cwd: UPSTREAM_CACHE,
+      maxBuffer: 16 * 1024 * 1024,
+      timeout: PACK_TIMEOUT_MS,
+    });
     if (!existsSync(TARBALL)) throw new Error(`npm pack ${UPSTREAM} did not leave ${TARBALL}`);
   }
   return TARBALL;

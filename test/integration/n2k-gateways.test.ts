@@ -45,7 +45,19 @@ function traffic(rounds: number): N2kMessage[] {
   for (let i = 0; i < rounds; i++) {
     out.push(n2k(HEADING, { sid: i, heading: (10 + i) * DEG, reference: 'True' }));
     out.push(
-      n2k(GNSS, { sid: i, date: '2024.06.15', time: '10:15:00', latitude: 59.5 + i / 100, longitude: 24.25, gnssType: 'GPS', method: 'GNSS fix', integrity: 'No integrity checking', numberOfSvs: 9, hdop: 0.9, referenceStations: 0 }),
+      n2k(GNSS, {
+        sid: i,
+        date: '2024.06.15',
+        time: '10:15:00',
+        latitude: 59.5 + i / 100,
+        longitude: 24.25,
+        gnssType: 'GPS',
+        method: 'GNSS fix',
+        integrity: 'No integrity checking',
+        numberOfSvs: 9,
+        hdop: 0.9,
+        referenceStations: 0,
+      }),
     );
   }
   return out;
@@ -79,7 +91,11 @@ async function freeUdpPort(): Promise<number> {
 }
 
 /** A runtime whose gateway source (`source(device)`) is on one end of a pty pair; `far` is the gateway's end, open. */
-async function gatewayOnPty(t: ExecutionContext, source: (device: string) => SourceSettings, options: RuntimeOptions = {}): Promise<{ rt: TestRuntime; far: FileHandle }> {
+async function gatewayOnPty(
+  t: ExecutionContext,
+  source: (device: string) => SourceSettings,
+  options: RuntimeOptions = {},
+): Promise<{ rt: TestRuntime; far: FileHandle }> {
   const dir = tempDir(t, 'ske-gateway-pty-');
   const [a, b] = [join(dir, 'a'), join(dir, 'b')];
   const pty = await startPtyPair(a, b);
@@ -98,22 +114,34 @@ async function gatewayOnPty(t: ExecutionContext, source: (device: string) => Sou
 async function readUntil(end: FileHandle, expected: Buffer): Promise<void> {
   let seen = Buffer.alloc(0);
   const buf = Buffer.alloc(512);
-  await waitFor(async () => {
-    const { bytesRead } = await end.read(buf, 0, buf.length, null);
-    seen = Buffer.concat([seen, buf.subarray(0, bytesRead)]);
-    return seen.includes(expected);
-  }, `the bytes ${expected.toString('hex')} on the device`);
+  await waitFor(
+    async () => {
+      const { bytesRead } = await end.read(buf, 0, buf.length, null);
+      seen = Buffer.concat([seen, buf.subarray(0, bytesRead)]);
+      return seen.includes(expected);
+    },
+    `the bytes ${expected.toString('hex')} on the device`,
+  );
 }
 
 test('an NGT-1 on a pty: its binary frames reach the model and a granted plugin; bad frames are counted; a plugin sends through it', async (t) => {
   const plugins = await pluginFolder([{ from: FIXTURES, name: 'hal-can-reader' }]);
   const dataDir = tempDir(t, 'ske-ngt1-');
   configure(dataDir, { interface: 'can0' });
-  const { rt, far } = await gatewayOnPty(t, (device) => ({ id: 'ngt', type: 'actisense', interface: 'can0', transport: { kind: 'serial', device, baudRate: 115200 } }), {
-    dataDir,
-    pluginDirs: [plugins],
-    grants: { '*': DATA_GRANTS, [CAN_READER]: [`can:can0:${HEADING},${GNSS}`, 'can:can0:write'] },
-  });
+  const { rt, far } = await gatewayOnPty(
+    t,
+    (device) => ({
+      id: 'ngt',
+      type: 'actisense',
+      interface: 'can0',
+      transport: { kind: 'serial', device, baudRate: 115200 },
+    }),
+    {
+      dataDir,
+      pluginDirs: [plugins],
+      grants: { '*': DATA_GRANTS, [CAN_READER]: [`can:can0:${HEADING},${GNSS}`, 'can:can0:write'] },
+    },
+  );
   const source = rt.runtime.sources[0];
 
   const rounds = 5;
@@ -122,10 +150,15 @@ test('an NGT-1 on a pty: its binary frames reach the model and a granted plugin;
   badChecksum[badChecksum.length - 3] ^= 0x01; // the checksum byte (none of these is a stuffed DLE)
   const cut = messages[1].subarray(0, 12); // a frame cut off by the next frame's DLE STX
   // Stray bytes, then the frames with a bad one and a cut one among them: only those two are lost.
-  await far.write(Buffer.concat([Buffer.from('line noise'), messages[0], badChecksum, messages[1], cut, ...messages.slice(2)]));
+  await far.write(
+    Buffer.concat([Buffer.from('line noise'), messages[0], badChecksum, messages[1], cut, ...messages.slice(2)]),
+  );
   await lastRoundArrived(rt.runtime, rounds);
 
-  await waitFor(() => selfValue(rt.runtime, `test.can.pgn${GNSS}.count`) === rounds * 7, `all ${rounds * 7} GNSS frames at the plugin`);
+  await waitFor(
+    () => selfValue(rt.runtime, `test.can.pgn${GNSS}.count`) === rounds * 7,
+    `all ${rounds * 7} GNSS frames at the plugin`,
+  );
   t.is(selfValue(rt.runtime, `test.can.pgn${HEADING}.count`), rounds);
   t.deepEqual(source.status().errors, { garbage: 1, checksum: 1, truncated: 1 });
   t.like(source.status(), { lines: rounds * 8, deltas: rounds * 2 });
@@ -133,9 +166,20 @@ test('an NGT-1 on a pty: its binary frames reach the model and a granted plugin;
 
   // Reconfigured (so it starts again, now that the port is open), the plugin sends a request: it
   // goes out as an NGT-1 send command (the gateway transmits from its own claimed address).
-  t.is((await http(rt.runtime, 'POST', `/plugins/${CAN_READER}/config`, { enabled: true, configuration: { interface: 'can0', send: [REQUEST] } })).status, 200);
-  await waitFor(() => selfValue(rt.runtime, 'test.can.send.0') === 0, 'the plugin\'s send accepted');
-  await readUntil(far, encodeActisense({ prio: 6, pgn: REQUEST.pgn, src: 0, dst: 255, data: Buffer.from(REQUEST.data) }));
+  t.is(
+    (
+      await http(rt.runtime, 'POST', `/plugins/${CAN_READER}/config`, {
+        enabled: true,
+        configuration: { interface: 'can0', send: [REQUEST] },
+      })
+    ).status,
+    200,
+  );
+  await waitFor(() => selfValue(rt.runtime, 'test.can.send.0') === 0, "the plugin's send accepted");
+  await readUntil(
+    far,
+    encodeActisense({ prio: 6, pgn: REQUEST.pgn, src: 0, dst: 255, data: Buffer.from(REQUEST.data) }),
+  );
 });
 
 test('a Yacht Devices gateway over UDP: RAW lines reach the model and a granted plugin; malformed lines are counted', async (t) => {
@@ -146,7 +190,9 @@ test('a Yacht Devices gateway over UDP: RAW lines reach the model and a granted 
   const rt = await startTestRuntime({
     dataDir,
     pluginDirs: [plugins],
-    sources: [{ id: 'yd', type: 'ydwg-raw', interface: 'can0', transport: { kind: 'udp', port, address: '127.0.0.1' } }],
+    sources: [
+      { id: 'yd', type: 'ydwg-raw', interface: 'can0', transport: { kind: 'udp', port, address: '127.0.0.1' } },
+    ],
     grants: { '*': DATA_GRANTS, [CAN_READER]: [`can:can0:${GNSS}`] },
   });
   t.teardown(() => rt.stop());
@@ -156,26 +202,47 @@ test('a Yacht Devices gateway over UDP: RAW lines reach the model and a granted 
   const rounds = 4;
   const lines = traffic(rounds)
     .flatMap((m) => toFrames(m, 0))
-    .map((f) => `10:15:00.000 R ${f.id.toString(16).padStart(8, '0').toUpperCase()} ${[...f.data].map((x) => x.toString(16).padStart(2, '0').toUpperCase()).join(' ')}`);
-  const bad = ['not a gateway line', '10:15:00.000 R 0DF8050Z 01 02', `10:15:00.000 R 09F10D23 ${'00 '.repeat(9).trim()}`];
+    .map(
+      (f) =>
+        `10:15:00.000 R ${f.id.toString(16).padStart(8, '0').toUpperCase()} ${[...f.data].map((x) => x.toString(16).padStart(2, '0').toUpperCase()).join(' ')}`,
+    );
+  const bad = [
+    'not a gateway line',
+    '10:15:00.000 R 0DF8050Z 01 02',
+    `10:15:00.000 R 09F10D23 ${'00 '.repeat(9).trim()}`,
+  ];
   const sender = createSocket('udp4');
   t.teardown(() => new Promise<void>((resolve) => sender.close(() => resolve())));
   // The gateway sends several lines per datagram; the bad ones come in datagrams of their own kind.
-  const datagrams = [bad.join('\r\n'), ...Array.from({ length: Math.ceil(lines.length / 4) }, (_, i) => lines.slice(i * 4, i * 4 + 4).join('\r\n') + '\r\n')];
-  for (const d of datagrams) await new Promise<void>((resolve, reject) => sender.send(d, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+  const datagrams = [
+    bad.join('\r\n'),
+    ...Array.from(
+      { length: Math.ceil(lines.length / 4) },
+      (_, i) => lines.slice(i * 4, i * 4 + 4).join('\r\n') + '\r\n',
+    ),
+  ];
+  for (const d of datagrams)
+    await new Promise<void>((resolve, reject) =>
+      sender.send(d, port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+    );
 
   await lastRoundArrived(rt.runtime, rounds);
-  await waitFor(() => selfValue(rt.runtime, `test.can.pgn${GNSS}.count`) === rounds * 7, 'every GNSS frame at the plugin');
-  t.is(selfValue(rt.runtime, `test.can.pgn${HEADING}.count`), undefined, 'heading is outside the plugin\'s filter');
+  await waitFor(
+    () => selfValue(rt.runtime, `test.can.pgn${GNSS}.count`) === rounds * 7,
+    'every GNSS frame at the plugin',
+  );
+  t.is(selfValue(rt.runtime, `test.can.pgn${HEADING}.count`), undefined, "heading is outside the plugin's filter");
   t.deepEqual(source.status().errors, { garbage: 3 });
   t.like(source.status(), { lines: rounds * 8, deltas: rounds * 2 });
   // UDP is receive-only here: a frame to send is refused with that reason.
   const lease = rt.runtime.devices.can.acquire('can0');
   t.teardown(() => lease.release());
-  await t.throwsAsync(lease.send(toFrames(traffic(1)[0], 0)[0]), { message: /cannot send frames \(receive-only transport\)/ });
+  await t.throwsAsync(lease.send(toFrames(traffic(1)[0], 0)[0]), {
+    message: /cannot send frames \(receive-only transport\)/,
+  });
 });
 
-test('a Yacht Devices gateway over TCP: frames in, and a granted plugin\'s frame out as a RAW line', async (t) => {
+test("a Yacht Devices gateway over TCP: frames in, and a granted plugin's frame out as a RAW line", async (t) => {
   let gateway: Socket | undefined;
   const received: string[] = [];
   const server = createServer((socket) => {
@@ -202,23 +269,47 @@ test('a Yacht Devices gateway over TCP: frames in, and a granted plugin\'s frame
   });
   await waitFor(() => gateway, 'the source to connect');
   const frames = traffic(2).flatMap((m) => toFrames(m, 0));
-  gateway!.write(frames.map((f) => `10:15:00.000 R ${f.id.toString(16).padStart(8, '0')} ${Buffer.from(f.data).toString('hex').replace(/(..)(?!$)/g, '$1 ')}\r\n`).join(''));
+  gateway!.write(
+    frames
+      .map(
+        (f) =>
+          `10:15:00.000 R ${f.id.toString(16).padStart(8, '0')} ${Buffer.from(f.data)
+            .toString('hex')
+            .replace(/(..)(?!$)/g, '$1 ')}\r\n`,
+      )
+      .join(''),
+  );
   await lastRoundArrived(rt.runtime, 2);
 
   // Reconfigured now that the connection is up, the plugin sends a request: a RAW transmit line.
-  t.is((await http(rt.runtime, 'POST', `/plugins/${CAN_READER}/config`, { enabled: true, configuration: { interface: 'can0', send: [REQUEST] } })).status, 200);
-  await waitFor(() => selfValue(rt.runtime, 'test.can.send.0') === 0, 'the plugin\'s send accepted');
+  t.is(
+    (
+      await http(rt.runtime, 'POST', `/plugins/${CAN_READER}/config`, {
+        enabled: true,
+        configuration: { interface: 'can0', send: [REQUEST] },
+      })
+    ).status,
+    200,
+  );
+  await waitFor(() => selfValue(rt.runtime, 'test.can.send.0') === 0, "the plugin's send accepted");
   await waitFor(() => received.join('').includes('\r\n'), 'a line at the gateway');
   t.is(received.join(''), '18EAFF00 14 F0 01\r\n');
 });
 
 test('an iKonvert on a pty: put on the bus at open, its !PDGY lines reach the model, a sent frame goes out as !PDGY', async (t) => {
-  const { rt, far } = await gatewayOnPty(t, (device) => ({ id: 'ik', type: 'ikonvert', interface: 'can0', transport: { kind: 'serial', device, baudRate: 230400 } }));
+  const { rt, far } = await gatewayOnPty(t, (device) => ({
+    id: 'ik',
+    type: 'ikonvert',
+    interface: 'can0',
+    transport: { kind: 'serial', device, baudRate: 230400 },
+  }));
   const source = rt.runtime.sources[0];
   await readUntil(far, Buffer.from('$PDGY,N2NET_INIT,ALL\r\n'));
 
   const rounds = 3;
-  const lines = traffic(rounds).map((m) => `!PDGY,${m.pgn},${m.prio},${m.src},${m.dst},0.000,${m.data.toString('base64')}\r\n`);
+  const lines = traffic(rounds).map(
+    (m) => `!PDGY,${m.pgn},${m.prio},${m.src},${m.dst},0.000,${m.data.toString('base64')}\r\n`,
+  );
   await far.write(`$PDGY,000000,4,,5,482.236,,,\r\n${lines.join('')}!PDGY,garbled\r\n`);
   await lastRoundArrived(rt.runtime, rounds);
   t.deepEqual(source.status().errors, { garbage: 1 });

@@ -5,24 +5,47 @@
 // gateway settings parse with errors naming the key.
 
 import test from 'ava';
-import { encodeActisenseN2KACSII, encodePDGY, toPgn } from '@canboat/canboatjs';
+import { encodeActisenseN2KACSII, toPgn } from '@canboat/canboatjs';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Reader, SettingsError } from '../../core/settings-reader.js';
-import { ActisenseFramer, encodeActisenseReceived, type ActisenseError } from '../../hal/can/gateway/actisense-binary.js';
+import {
+  ActisenseFramer,
+  encodeActisenseReceived,
+  type ActisenseError,
+} from '../../hal/can/gateway/actisense-binary.js';
 import { decodeLine } from '../../hal/can/gateway/line-formats.js';
 import { FastPacketJoiner, toFrames, type N2kMessage } from '../../hal/can/gateway/message.js';
 import { parseId, type CanFrame } from '../../hal/can/frame.js';
 import { parseSources } from '../../hal/sources/table.js';
 import { tempDir } from '../helpers/temp.js';
 
-const heading = (): N2kMessage => ({ prio: 2, pgn: 127250, src: 35, dst: 255, data: toPgn({ pgn: 127250, fields: { sid: 1, heading: 0.5, reference: 'True' } })! });
+const heading = (): N2kMessage => ({
+  prio: 2,
+  pgn: 127250,
+  src: 35,
+  dst: 255,
+  data: toPgn({ pgn: 127250, fields: { sid: 1, heading: 0.5, reference: 'True' } })!,
+});
 const gnss = (): N2kMessage => ({
   prio: 3,
   pgn: 129029,
   src: 160,
   dst: 255,
-  data: toPgn({ pgn: 129029, fields: { sid: 7, date: '2024.06.15', time: '10:15:00', latitude: 59.5, longitude: 24.25, gnssType: 'GPS', method: 'GNSS fix', numberOfSvs: 9, referenceStations: 0 } })!,
+  data: toPgn({
+    pgn: 129029,
+    fields: {
+      sid: 7,
+      date: '2024.06.15',
+      time: '10:15:00',
+      latitude: 59.5,
+      longitude: 24.25,
+      gnssType: 'GPS',
+      method: 'GNSS fix',
+      numberOfSvs: 9,
+      referenceStations: 0,
+    },
+  })!,
 });
 
 /** The whole message the frames carry, put together again. */
@@ -57,15 +80,27 @@ test('text formats: W2K-1 N2K ASCII, iKonvert and canboat plain/JSON lines decod
   t.deepEqual(frames(decodeLine('n2k-log', pdgy, 5)), expected);
   const plain = `2014-08-15T19:00:00.045Z,${m.prio},${m.pgn},${m.src},${m.dst},${m.data.length},${[...m.data].map((b) => b.toString(16).padStart(2, '0')).join(',')}`;
   t.deepEqual(frames(decodeLine('n2k-log', plain, 5)), expected);
-  const json = JSON.stringify({ timestamp: '2014-08-15T19:00:00.045Z', prio: m.prio, src: m.src, dst: m.dst, pgn: m.pgn, fields: { sid: 1, heading: 0.5, reference: 'True' } });
+  const json = JSON.stringify({
+    timestamp: '2014-08-15T19:00:00.045Z',
+    prio: m.prio,
+    src: m.src,
+    dst: m.dst,
+    pgn: m.pgn,
+    fields: { sid: 1, heading: 0.5, reference: 'True' },
+  });
   t.deepEqual(frames(decodeLine('n2k-log', json, 5)), expected);
   // A fast-packet message in a log line comes out as its frames.
   const g = gnss();
   const gPlain = `2014-08-15T19:00:00.045Z,${g.prio},${g.pgn},${g.src},${g.dst},${g.data.length},${[...g.data].map((b) => b.toString(16).padStart(2, '0')).join(',')}`;
   t.deepEqual(joined(frames(decodeLine('n2k-log', gPlain, 5))), g);
   // YD RAW and candump lines in a log are single bus frames, passed on as they are.
-  t.deepEqual(frames(decodeLine('n2k-log', '16:29:27.082 R 09F8017F 50 C3 B8 13 47 D8 2B C6', 5)), [{ id: 0x09f8017f, data: Buffer.from('50c3b81347d82bc6', 'hex'), time: 5 }]);
-  t.deepEqual(frames(decodeLine('n2k-log', '(1502979132.106111) slcan0 09F50374#000A00FFFF00FFFF', 5))[0].data, Buffer.from('000a00ffff00ffff', 'hex'));
+  t.deepEqual(frames(decodeLine('n2k-log', '16:29:27.082 R 09F8017F 50 C3 B8 13 47 D8 2B C6', 5)), [
+    { id: 0x09f8017f, data: Buffer.from('50c3b81347d82bc6', 'hex'), time: 5 },
+  ]);
+  t.deepEqual(
+    frames(decodeLine('n2k-log', '(1502979132.106111) slcan0 09F50374#000A00FFFF00FFFF', 5))[0].data,
+    Buffer.from('000a00ffff00ffff', 'hex'),
+  );
 });
 
 test('text formats: gateway chatter is nothing, malformed lines are refused with a reason', (t) => {
@@ -96,7 +131,13 @@ test('NGT-1 binary: frames with stuffed DLEs decode; garbage, bad checksums, cut
   const errors: ActisenseError[] = [];
   const framer = new ActisenseFramer({ message: (m) => got.push(m), error: (reason) => errors.push(reason) });
   // src 0x10 and data with 0x10 bytes: DLE stuffing on the wire.
-  const stuffed: N2kMessage = { prio: 3, pgn: 130306, src: 0x10, dst: 255, data: Buffer.from([0x10, 0x10, 0x02, 0x10, 0x03, 0x10, 0xff, 0xff]) };
+  const stuffed: N2kMessage = {
+    prio: 3,
+    pgn: 130306,
+    src: 0x10,
+    dst: 255,
+    data: Buffer.from([0x10, 0x10, 0x02, 0x10, 0x03, 0x10, 0xff, 0xff]),
+  };
   const ok = [heading(), stuffed, gnss()].map((m) => encodeActisenseReceived(m));
   const bad = Buffer.from(ok[0]);
   bad[bad.length - 3] ^= 0xff;
@@ -124,18 +165,48 @@ test('gateway settings: defaults, transports, and errors that name the key', (t)
   const log = join(dir, 'n2k.log');
   writeFileSync(log, '');
   const parse = (list: unknown[]) => parseSources(new Reader('settings.json'), list, dir);
-  t.deepEqual(parse([{ id: 'ngt', type: 'actisense', device: '/dev/ttyUSB0' }]), [{ id: 'ngt', type: 'actisense', interface: 'ngt', transport: { kind: 'serial', device: '/dev/ttyUSB0', baudRate: 115200 } }]);
-  t.like(parse([{ id: 'ik', type: 'ikonvert', interface: 'n2k', device: '/dev/ttyUSB1' }])[0], { interface: 'n2k', transport: { baudRate: 230400 } });
-  t.like(parse([{ id: 'yd', type: 'ydwg-raw', transport: 'udp', port: 1456 }])[0], { transport: { kind: 'udp', port: 1456 } });
-  t.like(parse([{ id: 'yd', type: 'ydwg-raw', transport: 'tcp', host: '192.168.4.1', port: 1457 }])[0], { transport: { kind: 'tcp', host: '192.168.4.1', port: 1457 } });
-  t.like(parse([{ id: 'w2k', type: 'actisense-ascii', transport: 'tcp', host: '192.168.1.5', port: 60001 }])[0], { transport: { kind: 'tcp' } });
-  t.like(parse([{ id: 'log', type: 'n2k-replay', file: 'n2k.log', rate: 'fast' }])[0], { transport: { kind: 'file', file: log, rate: 'fast', loop: false } });
+  t.deepEqual(parse([{ id: 'ngt', type: 'actisense', device: '/dev/ttyUSB0' }]), [
+    {
+      id: 'ngt',
+      type: 'actisense',
+      interface: 'ngt',
+      transport: { kind: 'serial', device: '/dev/ttyUSB0', baudRate: 115200 },
+    },
+  ]);
+  t.like(parse([{ id: 'ik', type: 'ikonvert', interface: 'n2k', device: '/dev/ttyUSB1' }])[0], {
+    interface: 'n2k',
+    transport: { baudRate: 230400 },
+  });
+  t.like(parse([{ id: 'yd', type: 'ydwg-raw', transport: 'udp', port: 1456 }])[0], {
+    transport: { kind: 'udp', port: 1456 },
+  });
+  t.like(parse([{ id: 'yd', type: 'ydwg-raw', transport: 'tcp', host: '192.168.4.1', port: 1457 }])[0], {
+    transport: { kind: 'tcp', host: '192.168.4.1', port: 1457 },
+  });
+  t.like(parse([{ id: 'w2k', type: 'actisense-ascii', transport: 'tcp', host: '192.168.1.5', port: 60001 }])[0], {
+    transport: { kind: 'tcp' },
+  });
+  t.like(parse([{ id: 'log', type: 'n2k-replay', file: 'n2k.log', rate: 'fast' }])[0], {
+    transport: { kind: 'file', file: log, rate: 'fast', loop: false },
+  });
   const error = (list: unknown[]) => t.throws(() => parse(list), { instanceOf: SettingsError })?.message ?? '';
-  t.regex(error([{ id: 'w2k', type: 'actisense-ascii', transport: 'serial', device: '/dev/ttyUSB0' }]), /sources\[0\]\.transport: must be one of udp, tcp/);
-  t.regex(error([{ id: 'yd', type: 'ydwg-raw', transport: 'udp', port: 1456, device: '/dev/x' }]), /sources\[0\]\.device: unknown key/);
-  t.regex(error([{ id: 'ngt', type: 'actisense', device: '/dev/ttyUSB0', baudRate: 1234 }]), /sources\[0\]\.baudRate: must be one of/);
+  t.regex(
+    error([{ id: 'w2k', type: 'actisense-ascii', transport: 'serial', device: '/dev/ttyUSB0' }]),
+    /sources\[0\]\.transport: must be one of udp, tcp/,
+  );
+  t.regex(
+    error([{ id: 'yd', type: 'ydwg-raw', transport: 'udp', port: 1456, device: '/dev/x' }]),
+    /sources\[0\]\.device: unknown key/,
+  );
+  t.regex(
+    error([{ id: 'ngt', type: 'actisense', device: '/dev/ttyUSB0', baudRate: 1234 }]),
+    /sources\[0\]\.baudRate: must be one of/,
+  );
   t.regex(error([{ id: 'log', type: 'n2k-replay', file: 'missing.log' }]), /sources\[0\]\.file: no such file/);
-  t.regex(error([{ id: 'a-very-long-source-name', type: 'actisense', device: '/dev/x' }]), /sources\[0\]\.interface: must be an interface name/);
+  t.regex(
+    error([{ id: 'a-very-long-source-name', type: 'actisense', device: '/dev/x' }]),
+    /sources\[0\]\.interface: must be an interface name/,
+  );
   t.regex(
     error([
       { id: 'bus', type: 'can', interface: 'can0' },

@@ -8,7 +8,9 @@
 import { lazyModule } from '../../lazy-module.js';
 import type { N2kMessage } from './message.js';
 
-const actisense = lazyModule<typeof import('@canboat/canboatjs/dist/actisense-serial.js')>('@canboat/canboatjs/dist/actisense-serial.js');
+const actisense = lazyModule<typeof import('@canboat/canboatjs/dist/actisense-serial.js')>(
+  '@canboat/canboatjs/dist/actisense-serial.js',
+);
 
 const DLE = 0x10;
 const STX = 0x02;
@@ -103,15 +105,26 @@ export class ActisenseFramer {
   private frame(): void {
     const b = this.buf;
     const n = this.length;
-    if (n < 3 || b[1] !== n - 3) return this.sink.error('truncated', `frame of ${n} bytes announces ${n >= 2 ? b[1] : '?'} payload bytes`);
+    if (n < 3 || b[1] !== n - 3)
+      return this.sink.error('truncated', `frame of ${n} bytes announces ${n >= 2 ? b[1] : '?'} payload bytes`);
     let sum = 0;
     for (let i = 0; i < n; i++) sum = (sum + b[i]) & 0xff;
     if (sum !== 0) return this.sink.error('checksum', `command 0x${b[0].toString(16)}: checksum off by ${sum}`);
     if (b[0] === NGT_MSG_RECEIVED) return;
     if (b[0] !== N2K_MSG_RECEIVED) return this.sink.error('garbage', `unknown command 0x${b[0].toString(16)}`);
     const p = b.subarray(2, n - 1);
-    if (p.length < N2K_HEADER || p[10] !== p.length - N2K_HEADER) return this.sink.error('truncated', `N2K payload of ${p.length} bytes does not hold its ${p.length >= N2K_HEADER ? p[10] : '?'} data bytes`);
-    this.sink.message({ prio: p[0] & 7, pgn: p[1] | (p[2] << 8) | (p[3] << 16), dst: p[4], src: p[5], data: Buffer.from(p.subarray(N2K_HEADER)) });
+    if (p.length < N2K_HEADER || p[10] !== p.length - N2K_HEADER)
+      return this.sink.error(
+        'truncated',
+        `N2K payload of ${p.length} bytes does not hold its ${p.length >= N2K_HEADER ? p[10] : '?'} data bytes`,
+      );
+    this.sink.message({
+      prio: p[0] & 7,
+      pgn: p[1] | (p[2] << 8) | (p[3] << 16),
+      dst: p[4],
+      src: p[5],
+      data: Buffer.from(p.subarray(N2K_HEADER)),
+    });
   }
 }
 

@@ -21,7 +21,10 @@ const log = createLogger('gateway');
 
 export type GatewayFormat = 'actisense' | Exclude<LineFormat, 'n2k-log'>;
 
-export type GatewayTransport = { kind: 'serial'; device: string; baudRate: number } | { kind: 'udp'; port: number; address?: string } | { kind: 'tcp'; host: string; port: number };
+export type GatewayTransport =
+  | { kind: 'serial'; device: string; baudRate: number }
+  | { kind: 'udp'; port: number; address?: string }
+  | { kind: 'tcp'; host: string; port: number };
 
 /** Puts the iKonvert on the bus and makes it hand over every PGN (its default is silence). */
 const IKONVERT_INIT = '$PDGY,N2NET_INIT,ALL\r\n';
@@ -85,7 +88,8 @@ export class GatewayDriver extends DriverBase<CanFrame> implements CanDriver {
 
   async send(frame: CanFrame): Promise<void> {
     const write = this.held?.write;
-    if (!write) throw new Error(`${this.name} cannot send frames (${this.held ? 'receive-only transport' : 'not open'})`);
+    if (!write)
+      throw new Error(`${this.name} cannot send frames (${this.held ? 'receive-only transport' : 'not open'})`);
     if (this.format === 'ydwg-raw') return write(encodeYdwgRaw(frame));
     if (this.format === 'actisense-ascii') throw new Error(`${this.name}: N2K ASCII is read-only here`);
     // These gateways transmit whole messages and do the fast-packet framing on the bus themselves.
@@ -119,7 +123,8 @@ export class GatewayDriver extends DriverBase<CanFrame> implements CanDriver {
   private transportState(state: DriverState): void {
     // A frame or line cut by a disconnect is counted as it is, not glued to new data.
     if (state !== 'open') this.framer.end();
-    else if (this.format === 'ikonvert') this.held?.write?.(IKONVERT_INIT).catch((err: unknown) => this.drop('send', (err as Error).message));
+    else if (this.format === 'ikonvert')
+      this.held?.write?.(IKONVERT_INIT).catch((err: unknown) => this.drop('send', (err as Error).message));
     this.setState(state);
   }
 
@@ -128,7 +133,8 @@ export class GatewayDriver extends DriverBase<CanFrame> implements CanDriver {
       for (const f of frames) this.data.emit(f);
     };
     const drop = (reason: string, detail: string): void => this.drop(reason, detail);
-    if (this.format === 'actisense') return new ActisenseFramer({ message: (m) => emit(toFrames(m, Date.now())), error: drop });
+    if (this.format === 'actisense')
+      return new ActisenseFramer({ message: (m) => emit(toFrames(m, Date.now())), error: drop });
     const format = this.format;
     return new LineFramer({
       line: (text) => {

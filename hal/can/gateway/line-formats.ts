@@ -8,7 +8,9 @@ import type { CanFrame } from '../frame.js';
 import { frameId, toFrames, type N2kMessage } from './message.js';
 
 const canboatjs = lazyModule<typeof import('@canboat/canboatjs')>('@canboat/canboatjs');
-const stringMsg = lazyModule<typeof import('@canboat/canboatjs/dist/stringMsg.js')>('@canboat/canboatjs/dist/stringMsg.js');
+const stringMsg = lazyModule<typeof import('@canboat/canboatjs/dist/stringMsg.js')>(
+  '@canboat/canboatjs/dist/stringMsg.js',
+);
 
 export type LineFormat = 'actisense-ascii' | 'ydwg-raw' | 'ikonvert' | 'n2k-log';
 
@@ -43,8 +45,14 @@ function message(parsed: unknown, line: string): N2kMessage | LineResult {
     return { kind: 'error', reason: 'unparsed', detail: `${why} in ${clip(line)}` };
   }
   const { prio, pgn, src, dst } = parsed;
-  for (const [name, v, max] of [['prio', prio, 7], ['pgn', pgn, 0x3ffff], ['src', src, 255], ['dst', dst, 255]] as const) {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max) return { kind: 'error', reason: 'unparsed', detail: `${name} out of range in ${clip(line)}` };
+  for (const [name, v, max] of [
+    ['prio', prio, 7],
+    ['pgn', pgn, 0x3ffff],
+    ['src', src, 255],
+    ['dst', dst, 255],
+  ] as const) {
+    if (typeof v !== 'number' || !Number.isInteger(v) || v < 0 || v > max)
+      return { kind: 'error', reason: 'unparsed', detail: `${name} out of range in ${clip(line)}` };
   }
   return { prio: prio as number, pgn: pgn as number, src: src as number, dst: dst as number, data: parsed.data };
 }
@@ -53,7 +61,8 @@ function message(parsed: unknown, line: string): N2kMessage | LineResult {
 const GATEWAY_PGNS = 0x40000;
 
 function messageFrames(parsed: unknown, line: string, time: number): LineResult {
-  if (isRecord(parsed) && typeof parsed.pgn === 'number' && parsed.pgn >= GATEWAY_PGNS && parsed.pgn <= 0xfffff) return { kind: 'none' };
+  if (isRecord(parsed) && typeof parsed.pgn === 'number' && parsed.pgn >= GATEWAY_PGNS && parsed.pgn <= 0xfffff)
+    return { kind: 'none' };
   const m = message(parsed, line);
   return 'kind' in m ? m : { kind: 'frames', frames: toFrames(m, time) };
 }
@@ -62,7 +71,12 @@ function messageFrames(parsed: unknown, line: string, time: number): LineResult 
 function busFrame(parsed: unknown, line: string, time: number): LineResult {
   const m = message(parsed, line);
   if ('kind' in m) return m;
-  if (m.data.length > 8) return { kind: 'error', reason: 'unparsed', detail: `a CAN frame carries at most 8 bytes, got ${m.data.length} in ${clip(line)}` };
+  if (m.data.length > 8)
+    return {
+      kind: 'error',
+      reason: 'unparsed',
+      detail: `a CAN frame carries at most 8 bytes, got ${m.data.length} in ${clip(line)}`,
+    };
   // The frame's own id where canboatjs kept it (YD RAW), else rebuilt from its fields (candump).
   const id = isRecord(parsed) && typeof parsed.canId === 'number' ? parsed.canId : frameId(m);
   return { kind: 'frames', frames: [{ id, data: m.data, time }] };
@@ -76,14 +90,20 @@ function jsonLine(line: string, time: number): LineResult {
   } catch (err) {
     return { kind: 'error', reason: 'garbage', detail: `${(err as Error).message} in ${clip(line)}` };
   }
-  if (!isRecord(obj) || typeof obj.pgn !== 'number') return { kind: 'error', reason: 'unparsed', detail: `no pgn in ${clip(line)}` };
+  if (!isRecord(obj) || typeof obj.pgn !== 'number')
+    return { kind: 'error', reason: 'unparsed', detail: `no pgn in ${clip(line)}` };
   let data: Buffer | undefined;
   try {
     data = canboatjs().toPgn(obj);
   } catch (err) {
     return { kind: 'error', reason: 'unparsed', detail: `${(err as Error).message} in ${clip(line)}` };
   }
-  if (!data) return { kind: 'error', reason: 'unparsed', detail: `PGN ${obj.pgn} is not in canboat's PGN database in ${clip(line)}` };
+  if (!data)
+    return {
+      kind: 'error',
+      reason: 'unparsed',
+      detail: `PGN ${obj.pgn} is not in canboat's PGN database in ${clip(line)}`,
+    };
   return messageFrames({ prio: obj.prio ?? 3, pgn: obj.pgn, src: obj.src ?? 0, dst: obj.dst ?? 255, data }, line, time);
 }
 
@@ -92,20 +112,34 @@ function logLine(line: string, time: number): LineResult {
   if (line.startsWith('{')) return jsonLine(line, time);
   const s = stringMsg();
   if (s.isActisense(line)) {
-    if (!PLAIN.test(line)) return { kind: 'error', reason: 'garbage', detail: `not a plain canboat line: ${clip(line)}` };
+    if (!PLAIN.test(line))
+      return { kind: 'error', reason: 'garbage', detail: `not a plain canboat line: ${clip(line)}` };
     const parsed: unknown = s.parseActisense(line);
     if (isRecord(parsed) && Buffer.isBuffer(parsed.data) && parsed.len !== parsed.data.length) {
-      return { kind: 'error', reason: 'truncated', detail: `${String(parsed.len)} bytes announced, ${parsed.data.length} present in ${clip(line)}` };
+      return {
+        kind: 'error',
+        reason: 'truncated',
+        detail: `${String(parsed.len)} bytes announced, ${parsed.data.length} present in ${clip(line)}`,
+      };
     }
     return messageFrames(parsed, line, time);
   }
-  if (s.isYDRAW(line)) return YDWG_RAW.test(line) ? busFrame(s.parseYDRAW(line), line, time) : { kind: 'error', reason: 'garbage', detail: clip(line) };
-  if (s.isActisenseN2KASCII(line)) return ACTISENSE_ASCII.test(line) ? messageFrames(s.parseActisenseN2KASCII(line), line, time) : { kind: 'error', reason: 'garbage', detail: clip(line) };
+  if (s.isYDRAW(line))
+    return YDWG_RAW.test(line)
+      ? busFrame(s.parseYDRAW(line), line, time)
+      : { kind: 'error', reason: 'garbage', detail: clip(line) };
+  if (s.isActisenseN2KASCII(line))
+    return ACTISENSE_ASCII.test(line)
+      ? messageFrames(s.parseActisenseN2KASCII(line), line, time)
+      : { kind: 'error', reason: 'garbage', detail: clip(line) };
   const parsed: unknown = s.parseN2kString(line);
   const format = isRecord(parsed) ? parsed.format : undefined;
-  if (format === 'MISSING_PARSER' || format === 'INVALID') return { kind: 'error', reason: 'garbage', detail: `no N2K format in ${clip(line)}` };
+  if (format === 'MISSING_PARSER' || format === 'INVALID')
+    return { kind: 'error', reason: 'garbage', detail: `no N2K format in ${clip(line)}` };
   if (format === 'PDGYdebug') return { kind: 'none' };
-  return typeof format === 'string' && format.startsWith('candump') ? busFrame(parsed, line, time) : messageFrames(parsed, line, time);
+  return typeof format === 'string' && format.startsWith('candump')
+    ? busFrame(parsed, line, time)
+    : messageFrames(parsed, line, time);
 }
 
 /** Decodes one line of `format` into the bus frames it stands for. Never throws. */
@@ -114,12 +148,18 @@ export function decodeLine(format: LineFormat, line: string, time: number): Line
     const s = stringMsg();
     switch (format) {
       case 'actisense-ascii':
-        return ACTISENSE_ASCII.test(line) ? messageFrames(s.parseActisenseN2KASCII(line), line, time) : { kind: 'error', reason: 'garbage', detail: `not an Actisense N2K ASCII line: ${clip(line)}` };
+        return ACTISENSE_ASCII.test(line)
+          ? messageFrames(s.parseActisenseN2KASCII(line), line, time)
+          : { kind: 'error', reason: 'garbage', detail: `not an Actisense N2K ASCII line: ${clip(line)}` };
       case 'ydwg-raw':
-        return YDWG_RAW.test(line) ? busFrame(s.parseYDRAW(line), line, time) : { kind: 'error', reason: 'garbage', detail: `not a Yacht Devices RAW line: ${clip(line)}` };
+        return YDWG_RAW.test(line)
+          ? busFrame(s.parseYDRAW(line), line, time)
+          : { kind: 'error', reason: 'garbage', detail: `not a Yacht Devices RAW line: ${clip(line)}` };
       case 'ikonvert':
         if (line.startsWith('$PDGY,')) return { kind: 'none' };
-        return IKONVERT.test(line) ? messageFrames(s.parsePDGY(line), line, time) : { kind: 'error', reason: 'garbage', detail: `not an iKonvert !PDGY line: ${clip(line)}` };
+        return IKONVERT.test(line)
+          ? messageFrames(s.parsePDGY(line), line, time)
+          : { kind: 'error', reason: 'garbage', detail: `not an iKonvert !PDGY line: ${clip(line)}` };
       case 'n2k-log':
         return logLine(line, time);
     }

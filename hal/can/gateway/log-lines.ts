@@ -9,7 +9,11 @@ import { decodeLine } from './line-formats.js';
 
 /** The ISO time a plain line starts with, or a JSON line's `timestamp`. */
 function stampOf(line: string): number | undefined {
-  const text = line.startsWith('{') ? /"timestamp"\s*:\s*"([^"]+)"/.exec(line)?.[1] : line.charAt(10) === 'T' ? line.slice(0, line.indexOf(',')) : undefined;
+  const text = line.startsWith('{')
+    ? /"timestamp"\s*:\s*"([^"]+)"/.exec(line)?.[1]
+    : line.charAt(10) === 'T'
+      ? line.slice(0, line.indexOf(','))
+      : undefined;
   const ms = text === undefined ? NaN : Date.parse(text);
   return Number.isFinite(ms) ? ms : undefined;
 }

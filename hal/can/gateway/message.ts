@@ -9,7 +9,9 @@ import { lazyModule } from '../../lazy-module.js';
 import { MAX_DATA, parseId, type CanFrame, type CanIdFields } from '../frame.js';
 
 const canId = lazyModule<typeof import('@canboat/canboatjs/dist/canId.js')>('@canboat/canboatjs/dist/canId.js');
-const utilities = lazyModule<typeof import('@canboat/canboatjs/dist/utilities.js')>('@canboat/canboatjs/dist/utilities.js');
+const utilities = lazyModule<typeof import('@canboat/canboatjs/dist/utilities.js')>(
+  '@canboat/canboatjs/dist/utilities.js',
+);
 const pgns = lazyModule<typeof import('@canboat/canboatjs/dist/pgns.js')>('@canboat/canboatjs/dist/pgns.js');
 
 /** One whole NMEA 2000 message. */
@@ -24,7 +26,9 @@ export function isFastPacket(pgn: number): boolean {
   let fast = fastCache.get(pgn);
   if (fast === undefined) {
     const defs: unknown = pgns().getPgn(pgn);
-    fast = Array.isArray(defs) && defs.some((d: unknown) => typeof d === 'object' && d !== null && (d as { Type?: unknown }).Type === 'Fast');
+    fast =
+      Array.isArray(defs) &&
+      defs.some((d: unknown) => typeof d === 'object' && d !== null && (d as { Type?: unknown }).Type === 'Fast');
     fastCache.set(pgn, fast);
   }
   return fast;
@@ -74,7 +78,10 @@ export class FastPacketJoiner {
     return this.progress(key, p);
   }
 
-  private progress(key: string, p: { m: N2kMessage; length: number; have: number; next: number }): N2kMessage | undefined {
+  private progress(
+    key: string,
+    p: { m: N2kMessage; length: number; have: number; next: number },
+  ): N2kMessage | undefined {
     if (p.have < p.length) {
       this.pending.set(key, p);
       return undefined;

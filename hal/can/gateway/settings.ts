@@ -33,7 +33,13 @@ export interface GatewaySourceSettings<T extends GatewayType = GatewayType> {
 /** The rates the devices ship with. */
 const DEFAULT_BAUD = { actisense: 115200, 'ydwg-raw': 115200, ikonvert: 230400 } as const;
 
-function serial(r: Reader, s: Record<string, unknown>, key: string, type: keyof typeof DEFAULT_BAUD, extra: string[]): GatewayTransport {
+function serial(
+  r: Reader,
+  s: Record<string, unknown>,
+  key: string,
+  type: keyof typeof DEFAULT_BAUD,
+  extra: string[],
+): GatewayTransport {
   r.known(s, key, ['id', 'type', 'interface', 'device', 'baudRate', ...extra]);
   return {
     kind: 'serial',
@@ -52,7 +58,12 @@ function network(r: Reader, s: Record<string, unknown>, at: SourceEntry, kind: '
   return { kind, port, ...(address === undefined ? {} : { address }) };
 }
 
-function transport(r: Reader, s: Record<string, unknown>, at: SourceEntry, type: GatewayType): GatewaySourceSettings['transport'] {
+function transport(
+  r: Reader,
+  s: Record<string, unknown>,
+  at: SourceEntry,
+  type: GatewayType,
+): GatewaySourceSettings['transport'] {
   const { key, base } = at;
   if (type === 'actisense' || type === 'ikonvert') return serial(r, s, key, type, []);
   if (type === 'ydwg-raw' || type === 'actisense-ascii') {
@@ -70,7 +81,11 @@ function transport(r: Reader, s: Record<string, unknown>, at: SourceEntry, type:
 }
 
 /** What drives a gateway source's interface: the gateway on its transport, or the log replay. */
-function driverFactory(type: GatewayType, t: GatewaySourceSettings['transport'], serialPorts: SerialPorts): CanDriverFactory {
+function driverFactory(
+  type: GatewayType,
+  t: GatewaySourceSettings['transport'],
+  serialPorts: SerialPorts,
+): CanDriverFactory {
   if (t.kind === 'file') return () => new CanReplayDriver(t, canboatLogLine);
   if (type === 'n2k-replay') throw new Error('an n2k-replay source reads a file');
   return () => new GatewayDriver(type, t, serialPorts);
@@ -90,7 +105,10 @@ export function gatewaySourceType<T extends GatewayType>(type: T): SourceType<Ga
       // The source's rate is the device's for plugins that open it without one.
       if (t.kind === 'serial') devices.serial.configure(t.device, t.baudRate);
       devices.can.define(settings.interface, driverFactory(type, t, devices.serial));
-      return { codec: new N2kCodec(settings.id), driver: (sink) => new SharedCanInterface(devices.can, settings.interface, sink) };
+      return {
+        codec: new N2kCodec(settings.id),
+        driver: (sink) => new SharedCanInterface(devices.can, settings.interface, sink),
+      };
     },
   });
 }
