@@ -17,16 +17,35 @@ const TARBALL = join(UPSTREAM_CACHE, 'signalk-server-2.32.0.tgz');
 /** npm retries an unreachable registry for minutes; a test setup gives up sooner. */
 const PACK_TIMEOUT_MS = 180_000;
 
-/** The package's tarball, packed on first use; rejects when the registry cannot be reached. */
+/** `npm pack` failed: the registry is unreachable (offline, refused, timed out) or refused the package. */
+export class RegistryError extends Error {
+  constructor(cause: unknown) {
+    // npm's own words (`FetchError: request to ... failed, reason: ...`) say best why.
+    const text = `${(cause as { stderr?: unknown }).stderr ?? ''}\n${(cause as Error).message}`;
+    const lines = text.split('\n');
+    const line =
+      lines.find((l) => l.includes('FetchError')) ??
+      lines.find((l) => /\bcode E[A-Z0-9]+/.test(l)) ??
+      lines.find((l) => l.trim() !== '') ??
+      '';
+    super(`npm pack ${UPSTREAM} failed: ${line.replace(/^npm error /, '').slice(0, 200)}`, { cause });
+  }
+}
+
+/** The package's tarball, packed on first use; rejects with a RegistryError when npm cannot fetch it. */
 export async function upstreamTarball(): Promise<string> {
   mkdirSync(UPSTREAM_CACHE, { recursive: true });
   if (!existsSync(TARBALL)) {
     process.stdout.write(`fetching ${UPSTREAM} with npm pack into ${UPSTREAM_CACHE}\n`);
-    await run('npm', ['pack', UPSTREAM, '--pack-destination', UPSTREAM_CACHE, '--silent'], {
-      cwd: UPSTREAM_CACHE,
-      maxBuffer: 16 * 1024 * 1024,
-      timeout: PACK_TIMEOUT_MS,
-    });
+    try {
+      await run('npm', ['pack', UPSTREAM, '--pack-destination', UPSTREAM_CACHE, '--loglevel=error'], {
+        cwd: UPSTREAM_CACHE,
+        maxBuffer: 16 * 1024 * 1024,
+        timeout: PACK_TIMEOUT_MS,
+      });
+    } catch (err) {
+      throw new RegistryError(err);
+    }
     if (!existsSync(TARBALL)) throw new Error(`npm pack ${UPSTREAM} did not leave ${TARBALL}`);
   }
   return TARBALL;

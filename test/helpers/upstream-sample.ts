@@ -1,9 +1,9 @@
 // Sample logs of signalk-server's npm package (samples/), fetched for the tests on a clean clone
 // with `npm pack` and cached in .cache/compat (scripts/upstream-package.ts). Where the npm registry
-// cannot be reached, tests needing a sample are skipped with that reason.
+// cannot be reached, tests needing a sample are skipped with npm's reason; other failures fail.
 
 import { basename, join } from 'node:path';
-import { extractUpstream, UPSTREAM, UPSTREAM_CACHE } from '../../scripts/upstream-package.js';
+import { extractUpstream, RegistryError, UPSTREAM, UPSTREAM_CACHE } from '../../scripts/upstream-package.js';
 import { requirement, type SystemTool } from './system-tool.js';
 
 export interface UpstreamSample extends SystemTool {
@@ -19,8 +19,9 @@ export async function upstreamSample(path: string, caller: string): Promise<Upst
   try {
     await extractUpstream(path, dest, path.split('/').length, file);
   } catch (err) {
-    const why = ((err as Error).message.split('\n').find((l) => l.trim() !== '') ?? '').slice(0, 200);
-    missing = `needs ${path} of ${UPSTREAM} from the npm registry, which could not be fetched (${why})`;
+    // Only an unreachable registry is a reason to skip; anything else is a failure to see.
+    if (!(err instanceof RegistryError)) throw err;
+    missing = `needs ${path} of ${UPSTREAM} from the npm registry: ${err.message}`;
   }
   return { file, missing, test: requirement(missing, caller) };
 }
