@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import { Reader, SettingsError } from '../../core/settings-reader.js';
 import { GrantsFileError, parseGrantLists, type GrantLists } from '../capabilities/store.js';
 import { discoverPlugins } from '../plugins/discovery.js';
-import { parseMqttSettings, type MqttSettings } from '../../hal/net/settings.js';
+import { parseMqttSettings, type MqttSettings } from '../mqtt/settings.js';
 import { parseSources, type SourceSettings } from '../../hal/sources/table.js';
 import { parseSecuritySettings, type SecuritySettings } from '../security/settings.js';
 import { parseLimits, type PartialLimits } from '../security/limits.js';
@@ -51,7 +51,7 @@ export interface Settings {
   cacheDir?: string;
   /** Operator grants by plugin id (`*` = every plugin); DEFAULT_GRANTS when absent. */
   grants?: GrantLists;
-  /** MQTT broker connection and bridge rules (hal/net/settings.ts). */
+  /** MQTT broker connection and bridge rules (runtime/mqtt/settings.ts). */
   mqtt?: MqttSettings;
   /** Users, tokens, origins, host names, ACLs (runtime/security/settings.ts); absent = off, loopback only. */
   security?: SecuritySettings;

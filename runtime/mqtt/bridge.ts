@@ -15,7 +15,7 @@ import type { JsonValue } from '../../core/json.js';
 import { contextMatcher, matchesPattern } from '../bus/subscription.js';
 import { createLogger } from '../../core/log.js';
 import type { MqttConnection } from '../../hal/net/mqtt-connection.js';
-import type { MqttPublishRule, MqttSubscribeRule } from '../../hal/net/settings.js';
+import type { MqttPublishRule, MqttSubscribeRule } from './settings.js';
 import { topicError } from '../../hal/net/topic-filter.js';
 
 const log = createLogger('mqtt-bridge');

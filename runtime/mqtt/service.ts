@@ -4,7 +4,7 @@
 import type { DeltaBus } from '../bus/bus.js';
 import { MqttBridge, type MqttBridgeStatus } from './bridge.js';
 import { MqttConnection, type MqttConnectionStatus } from '../../hal/net/mqtt-connection.js';
-import type { MqttSettings } from '../../hal/net/settings.js';
+import type { MqttSettings } from './settings.js';
 
 export interface MqttStatus extends MqttConnectionStatus {
   bridge: MqttBridgeStatus;

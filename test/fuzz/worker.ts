@@ -45,7 +45,7 @@ process.on('warning', (w) => {
   if (w.name !== 'ExperimentalWarning') note('warning', `${w.name}: ${w.message}`);
 });
 
-// The code under test logs through runtime/log.ts onto stderr. Warnings are the expected answer to
+// The code under test logs through core/log.ts onto stderr. Warnings are the expected answer to
 // bad input (counted); an error line means something failed that should not have.
 const LOG_LINE = /^\S+ (debug|info |warn |error) \[([^\]]*)\] (.*)$/;
 process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {

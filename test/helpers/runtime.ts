@@ -11,7 +11,7 @@ import { startApi, type ApiOptions, type ApiServer } from '../../runtime/api/ser
 import { DeltaBus } from '../../runtime/bus/bus.js';
 import { SignalKModel } from '../../runtime/model/model.js';
 import type { GrantLists } from '../../runtime/capabilities/store.js';
-import type { MqttSettings } from '../../hal/net/settings.js';
+import type { MqttSettings } from '../../runtime/mqtt/settings.js';
 import type { SecuritySettings } from '../../runtime/security/settings.js';
 import type { PartialLimits } from '../../runtime/security/limits.js';
 import type { HttpTransport } from '../../runtime/abi/http-transport.js';

@@ -6,7 +6,7 @@ import { brokerFilters } from '../../hal/net/broker-filters.js';
 import { parsePayload, contextId } from '../../runtime/mqtt/bridge.js';
 import { MqttConnection, MqttUnavailableError } from '../../hal/net/mqtt-connection.js';
 import type { MqttStatus } from '../../runtime/mqtt/service.js';
-import type { MqttSettings } from '../../hal/net/settings.js';
+import type { MqttSettings } from '../../runtime/mqtt/settings.js';
 import { parseSettings } from '../../runtime/config/settings.js';
 import { SettingsError } from '../../core/settings-reader.js';
 import { startBroker, type TestBroker } from '../helpers/mqtt-broker.js';
