@@ -52,7 +52,7 @@ test('settings: a value nested thousands deep is a SettingsError naming its key 
   const file = join(settingsDir(t), 'settings.json');
   const err = t.throws(() => parseSettings(JSON.parse(DEEP_TYPE_SETTINGS), file), { instanceOf: SettingsError });
   t.is(err?.key, 'sources[5].type');
-  t.regex(err?.message ?? '', /sources\[5\]\.type: must be one of serial, replay, udp, tcp, can, got object$/);
+  t.regex(err?.message ?? '', /sources\[5\]\.type: must be one of serial, replay, udp, tcp, can, actisense, actisense-ascii, ydwg-raw, ikonvert, n2k-replay, got object$/);
 });
 
 test('settings: grants under "__proto__" are that plugin id\'s, not the prototype of the grants', (t) => {
