@@ -3,6 +3,7 @@
 // bytes without a word, so a line must look right before it is handed over, and what does not is
 // counted by reason, never passed on half-read.
 
+import { isRecord } from '../../../core/json.js';
 import { lazyModule } from '../../lazy-module.js';
 import type { CanFrame } from '../frame.js';
 import { frameId, toFrames, type N2kMessage } from './message.js';
@@ -29,10 +30,6 @@ const YDWG_RAW = new RegExp(`^\\d{2}:\\d{2}:\\d{2}\\.\\d{3} [RT] [0-9A-Fa-f]{8}(
 const IKONVERT = /^!PDGY,\d{1,6},\d,\d{1,3},\d{1,3},[0-9.]+,[A-Za-z0-9+/]+={0,2}$/;
 /** canboat's plain format (Actisense text): `2014-08-15T19:00:00.045Z,3,129033,160,255,8,a9,...`. */
 const PLAIN = new RegExp(`^[^,]+,\\d,\\d{1,6},\\d{1,3},\\d{1,3},\\d{1,4}(?:,${HEX2})*$`);
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function clip(line: string): string {
   return JSON.stringify(line.length > 100 ? `${line.slice(0, 100)}...` : line);

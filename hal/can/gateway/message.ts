@@ -5,6 +5,7 @@
 // canboatjs's fast-packet splitter, and frames a plugin sends are put back together for gateways
 // that only take whole messages.
 
+import { isRecord } from '../../../core/json.js';
 import { lazyModule } from '../../lazy-module.js';
 import { MAX_DATA, parseId, type CanFrame, type CanIdFields } from '../frame.js';
 
@@ -26,9 +27,7 @@ export function isFastPacket(pgn: number): boolean {
   let fast = fastCache.get(pgn);
   if (fast === undefined) {
     const defs: unknown = pgns().getPgn(pgn);
-    fast =
-      Array.isArray(defs) &&
-      defs.some((d: unknown) => typeof d === 'object' && d !== null && (d as { Type?: unknown }).Type === 'Fast');
+    fast = Array.isArray(defs) && defs.some((d: unknown) => isRecord(d) && d.Type === 'Fast');
     fastCache.set(pgn, fast);
   }
   return fast;
