@@ -110,6 +110,13 @@ async function gatewayOnPty(
   return { rt, far };
 }
 
+/** Reconfigures the reader plugin (it starts again) to send REQUEST on can0; waits until the send is accepted. */
+async function pluginSendsRequest(t: ExecutionContext, runtime: Runtime): Promise<void> {
+  const body = { enabled: true, configuration: { interface: 'can0', send: [REQUEST] } };
+  t.is((await http(runtime, 'POST', `/plugins/${CAN_READER}/config`, body)).status, 200);
+  await waitFor(() => selfValue(runtime, 'test.can.send.0') === 0, "the plugin's send accepted");
+}
+
 /** Reads `end` until `expected` has come by (a gateway's transmit side). */
 async function readUntil(end: FileHandle, expected: Buffer): Promise<void> {
   let seen = Buffer.alloc(0);
@@ -166,16 +173,7 @@ test('an NGT-1 on a pty: its binary frames reach the model and a granted plugin;
 
   // Reconfigured (so it starts again, now that the port is open), the plugin sends a request: it
   // goes out as an NGT-1 send command (the gateway transmits from its own claimed address).
-  t.is(
-    (
-      await http(rt.runtime, 'POST', `/plugins/${CAN_READER}/config`, {
-        enabled: true,
-        configuration: { interface: 'can0', send: [REQUEST] },
-      })
-    ).status,
-    200,
-  );
-  await waitFor(() => selfValue(rt.runtime, 'test.can.send.0') === 0, "the plugin's send accepted");
+  await pluginSendsRequest(t, rt.runtime);
   await readUntil(
     far,
     encodeActisense({ prio: 6, pgn: REQUEST.pgn, src: 0, dst: 255, data: Buffer.from(REQUEST.data) }),
@@ -282,16 +280,7 @@ test("a Yacht Devices gateway over TCP: frames in, and a granted plugin's frame 
   await lastRoundArrived(rt.runtime, 2);
 
   // Reconfigured now that the connection is up, the plugin sends a request: a RAW transmit line.
-  t.is(
-    (
-      await http(rt.runtime, 'POST', `/plugins/${CAN_READER}/config`, {
-        enabled: true,
-        configuration: { interface: 'can0', send: [REQUEST] },
-      })
-    ).status,
-    200,
-  );
-  await waitFor(() => selfValue(rt.runtime, 'test.can.send.0') === 0, "the plugin's send accepted");
+  await pluginSendsRequest(t, rt.runtime);
   await waitFor(() => received.join('').includes('\r\n'), 'a line at the gateway');
   t.is(received.join(''), '18EAFF00 14 F0 01\r\n');
 });
