@@ -18,6 +18,7 @@ import { matchesPattern } from '../../runtime/bus/subscription.js';
 import { addGrant, GrantTable, readGrantsFile } from '../../runtime/capabilities/store.js';
 import { parseSettings } from '../../runtime/config/settings.js';
 import { SettingsError } from '../../core/settings-reader.js';
+import { SOURCE_TYPES } from '../../hal/sources/table.js';
 import { SignalKModel } from '../../runtime/model/model.js';
 import { createHostServices } from '../../runtime/plugins/host-services.js';
 import { recordingTarget } from '../fuzz/targets/deltas.js';
@@ -52,7 +53,7 @@ test('settings: a value nested thousands deep is a SettingsError naming its key 
   const file = join(settingsDir(t), 'settings.json');
   const err = t.throws(() => parseSettings(JSON.parse(DEEP_TYPE_SETTINGS), file), { instanceOf: SettingsError });
   t.is(err?.key, 'sources[5].type');
-  t.regex(err?.message ?? '', /sources\[5\]\.type: must be one of serial, replay, udp, tcp, can, actisense, actisense-ascii, ydwg-raw, ikonvert, n2k-replay, got object$/);
+  t.true(err?.message.endsWith(`sources[5].type: must be one of ${Object.keys(SOURCE_TYPES).join(', ')}, got object`), err?.message);
 });
 
 test('settings: grants under "__proto__" are that plugin id\'s, not the prototype of the grants', (t) => {
