@@ -15,6 +15,7 @@ import {
   type ActisenseError,
 } from '../../hal/can/gateway/actisense-binary.js';
 import { decodeLine } from '../../hal/can/gateway/line-formats.js';
+import { canboatLogLine } from '../../hal/can/gateway/log-lines.js';
 import { FastPacketJoiner, toFrames, type N2kMessage } from '../../hal/can/gateway/message.js';
 import { parseId, type CanFrame } from '../../hal/can/frame.js';
 import { parseSources } from '../../hal/sources/table.js';
@@ -213,5 +214,33 @@ test('gateway settings: defaults, transports, and errors that name the key', (t)
       { id: 'ngt', type: 'actisense', interface: 'can0', device: '/dev/x' },
     ]),
     /sources\[1\]\.interface: can0 is already used by another source/,
+  );
+});
+
+test('canboat log lines carry their own time for a realtime replay: plain and JSON lines, none for YD RAW', (t) => {
+  const m = heading();
+  const hex = [...m.data].map((b) => b.toString(16).padStart(2, '0')).join(',');
+  const plain = canboatLogLine(`2014-08-15T19:00:00.045Z,${m.prio},${m.pgn},${m.src},${m.dst},${m.data.length},${hex}`);
+  t.like(plain, { time: Date.parse('2014-08-15T19:00:00.045Z') });
+  t.deepEqual(
+    plain && 'frames' in plain ? plain.frames.map((f) => f.id) : [],
+    toFrames(m, 0).map((f) => f.id),
+  );
+  const json = canboatLogLine(
+    JSON.stringify({
+      timestamp: '2014-08-15T19:00:01.000Z',
+      pgn: m.pgn,
+      src: m.src,
+      fields: { sid: 1, heading: 0.5, reference: 'True' },
+    }),
+  );
+  t.like(json, { time: Date.parse('2014-08-15T19:00:01.000Z') });
+  const raw = canboatLogLine('16:29:27.082 R 09F8017F 50 C3 B8 13 47 D8 2B C6');
+  t.is(raw && 'frames' in raw ? raw.time : 'refused', undefined);
+  t.like(canboatLogLine('random text'), { reason: 'garbage' });
+  t.is(
+    canboatLogLine('2014-08-15T19:00:00.582Z,0,262386,0,0,3,01,0e,00'),
+    undefined,
+    "Actisense's own PGN: nothing to play",
   );
 });
