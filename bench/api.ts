@@ -19,7 +19,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startApi } from '../runtime/api/server.js';
-import { setLogLevel } from '../runtime/log.js';
+import { setLogLevel } from '../core/log.js';
 import { SecurityGate } from '../runtime/security/gate.js';
 import { hashPassword } from '../runtime/security/passwords.js';
 import { SECURITY_OFF } from '../runtime/security/settings.js';

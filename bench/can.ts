@@ -22,7 +22,7 @@ import { parseId, type CanFrame } from '../hal/can/frame.js';
 import { CanInterfaces } from '../hal/can/interfaces.js';
 import { SerialPorts } from '../hal/serial/ports.js';
 import { N2kCodec } from '../hal/codecs/n2k/codec.js';
-import { createSource } from '../hal/sources.js';
+import { createSource } from '../hal/sources/table.js';
 import { median } from './stats.js';
 
 const LOG = join(PROJECT_ROOT, 'test', 'fixtures', 'can', 'candumpSample3.txt');

@@ -14,7 +14,7 @@ import { writePluginConfig } from '../runtime/plugins/plugin-config.js';
 import { configFile } from '../runtime/storage/plugin-storage.js';
 import { DEMO_LOG, PROJECT_ROOT, type Settings } from '../runtime/config/settings.js';
 import { createDevices } from '../hal/devices.js';
-import { createSource } from '../hal/sources.js';
+import { createSource } from '../hal/sources/table.js';
 import { buildAll } from '../scripts/build-examples.js';
 import { withPtyPair } from './pty.js';
 import type { PtyPair } from '../test/helpers/pty.js';

@@ -16,7 +16,7 @@ import WebSocket from 'ws';
 import { startRuntime } from '../runtime/app.js';
 import { DEMO_LOG } from '../runtime/config/settings.js';
 import { Nmea0183Codec } from '../hal/codecs/nmea0183/codec.js';
-import { createSource } from '../hal/sources.js';
+import { createSource } from '../hal/sources/table.js';
 import { createDevices } from '../hal/devices.js';
 
 const TARGET_LINES = 200_000;

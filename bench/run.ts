@@ -3,7 +3,7 @@
 // module in bench/ and list it here. `--vs-signalk-server` runs signalk-server 2.32 beside the
 // `goals` bench (installed into a cache folder on first use; see bench/anchor.ts).
 
-import { setLogLevel } from '../runtime/log.js';
+import { setLogLevel } from '../core/log.js';
 import { benchApi } from './api.js';
 import { benchCan } from './can.js';
 import { benchCommand } from './command.js';

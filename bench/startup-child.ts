@@ -12,7 +12,7 @@ import { DeltaBus } from '../runtime/bus/bus.js';
 import { SignalKModel } from '../runtime/model/model.js';
 import { PluginManager } from '../runtime/plugins/manager.js';
 import type { Settings } from '../runtime/config/settings.js';
-import { setLogLevel } from '../runtime/log.js';
+import { setLogLevel } from '../core/log.js';
 
 /** Time left for timers and lazy allocations to settle before RSS is read. */
 const SETTLE_MS = 1000;

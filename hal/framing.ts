@@ -2,11 +2,18 @@
 // bytes outside printable ASCII are dropped, lines are capped so a stream without line ends
 // (wrong baud rate, binary device) cannot grow memory. Never throws.
 
+import type { InputSink } from './sources/pipeline.js';
+
 export type FramingError = 'overlong' | 'garbage';
 
 export interface LineSink {
   line(text: string): void;
   error(reason: FramingError, detail: string): void;
+}
+
+/** The lines of a framer (or a replayed log) as a source pipeline's inputs. */
+export function linesTo(sink: InputSink<string>): LineSink {
+  return { line: (text) => sink.push(text), error: (reason, detail) => sink.error(reason, detail) };
 }
 
 /** NMEA 0183 allows 82 characters; tag blocks and proprietary sentences run longer. */

@@ -16,7 +16,7 @@ import { PROJECT_ROOT, DEFAULT_PLUGIN_RESTART } from '../runtime/config/settings
 import { startRuntime, type Runtime } from '../runtime/app.js';
 import type { HttpTransport } from '../runtime/abi/http-transport.js';
 import type { GrantLists } from '../runtime/capabilities/store.js';
-import type { JsonValue } from '../runtime/bus/delta.js';
+import type { JsonValue } from '../core/json.js';
 import { derivePluginId } from '../runtime/plugins/discovery.js';
 import { writePluginConfig } from '../runtime/plugins/plugin-config.js';
 import { configFile } from '../runtime/storage/plugin-storage.js';

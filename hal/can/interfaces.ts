@@ -3,8 +3,10 @@
 // the first acquire and closed on the last release: one driver per interface however many users.
 // An interface no source defined is driven by SocketCAN.
 
-import { createLogger } from '../../runtime/log.js';
-import type { CanDriver, CanDriverState } from './driver.js';
+import { createLogger } from '../../core/log.js';
+import type { DriverState } from '../driver.js';
+import { SharedDevices, type Held } from '../registry.js';
+import type { CanDriver } from './driver.js';
 import { pgnOf, type CanFrame } from './frame.js';
 import { SocketCanDriver } from './socketcan.js';
 
@@ -14,13 +16,13 @@ export type CanDriverFactory = (iface: string) => CanDriver;
 
 export interface CanLease {
   readonly iface: string;
-  readonly state: CanDriverState;
+  readonly state: DriverState;
   readonly lastError: string | undefined;
   /** What the driver could not deliver, by reason (shared by every lease on the interface). */
   readonly dropped: Readonly<Record<string, number>>;
   /** Adds a frame listener, only called for frames of `pgns` when given; returns its removal. */
   onFrame(listener: (frame: CanFrame) => void, pgns?: ReadonlySet<number>): () => void;
-  onState(listener: (state: CanDriverState) => void): () => void;
+  onState(listener: (state: DriverState) => void): () => void;
   send(frame: CanFrame): Promise<void>;
   /** Removes this lease's listeners and lets go of the interface; the last release closes it. Idempotent. */
   release(): Promise<void>;
@@ -31,16 +33,15 @@ interface Listener {
   pgns: ReadonlySet<number> | undefined;
 }
 
-/** One open interface: its driver, lease count and the listeners of every lease. */
+/** One open interface: its driver and the listeners of every lease. */
 class OpenInterface {
-  users = 0;
   private listeners: Listener[] = [];
 
   constructor(
     readonly iface: string,
     readonly driver: CanDriver,
   ) {
-    driver.onFrame((frame) => this.dispatch(frame));
+    driver.onData((frame) => this.dispatch(frame));
   }
 
   add(fn: (frame: CanFrame) => void, pgns: ReadonlySet<number> | undefined): () => void {
@@ -72,7 +73,7 @@ class OpenInterface {
 
 export class CanInterfaces {
   private readonly factories = new Map<string, CanDriverFactory>();
-  private readonly open = new Map<string, OpenInterface>();
+  private readonly devices = new SharedDevices<OpenInterface>();
 
   /** `fallback` drives interfaces no source defined; SocketCAN on boards. */
   constructor(private readonly fallback: CanDriverFactory = (iface) => new SocketCanDriver({ iface })) {}
@@ -80,32 +81,26 @@ export class CanInterfaces {
   /** Says what drives `iface` (a source's replay or SocketCAN settings). Only once, and before it is in use. */
   define(iface: string, factory: CanDriverFactory): void {
     if (this.factories.has(iface)) throw new Error(`CAN interface ${iface} is already defined by another source`);
-    if (this.open.has(iface)) throw new Error(`CAN interface ${iface} is already in use`);
+    if (this.devices.get(iface)) throw new Error(`CAN interface ${iface} is already in use`);
     this.factories.set(iface, factory);
   }
 
   /** Shares the interface, opening its driver on first use. */
   acquire(iface: string): CanLease {
-    let entry = this.open.get(iface);
-    if (!entry) {
-      const factory = this.factories.get(iface) ?? this.fallback;
-      entry = new OpenInterface(iface, factory(iface));
-      this.open.set(iface, entry);
-      entry.driver.open();
-    }
-    entry.users++;
-    return this.lease(entry);
+    const held = this.devices.acquire(iface, () => new OpenInterface(iface, (this.factories.get(iface) ?? this.fallback)(iface)));
+    return this.lease(held);
   }
 
   /** Interfaces open now, with their user counts (status, tests). */
-  list(): { iface: string; users: number; state: CanDriverState; lastError?: string }[] {
-    return [...this.open.values()].map((e) => {
-      const lastError = e.driver.lastError;
-      return { iface: e.iface, users: e.users, state: e.driver.state, ...(lastError === undefined ? {} : { lastError }) };
+  list(): { iface: string; users: number; state: DriverState; lastError?: string }[] {
+    return this.devices.list().map(({ entry, users }) => {
+      const lastError = entry.driver.lastError;
+      return { iface: entry.iface, users, state: entry.driver.state, ...(lastError === undefined ? {} : { lastError }) };
     });
   }
 
-  private lease(entry: OpenInterface): CanLease {
+  private lease(held: Held<OpenInterface>): CanLease {
+    const entry = held.entry;
     const { iface, driver } = entry;
     let removals: (() => void)[] = [];
     let released = false;
@@ -144,10 +139,7 @@ export class CanInterfaces {
         released = true;
         for (const off of removals) off();
         removals = [];
-        entry.users--;
-        if (entry.users > 0) return;
-        if (this.open.get(iface) === entry) this.open.delete(iface);
-        await driver.close();
+        await held.release();
       },
     };
   }

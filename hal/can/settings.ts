@@ -1,9 +1,8 @@
 // The `can` source type in settings, validated with the settings Reader so every error names its
 // key (`sources[2].interface: ...`).
 
-import { existsSync } from 'node:fs';
-import { resolve } from 'node:path';
-import type { Reader } from '../../runtime/config/settings.js';
+import type { Reader } from '../../core/settings-reader.js';
+import type { SourceEntry } from '../sources/entry.js';
 
 interface CanSourceBase {
   id: string;
@@ -26,14 +25,11 @@ export type CanSourceSettings =
 /** Linux interface names: at most 15 characters, no `/` or whitespace. */
 const IFACE = /^[A-Za-z0-9_.-]{1,15}$/;
 
-/**
- * Parses one `type: "can"` entry. `sources` holds the entries parsed so far: two sources cannot
- * drive the same interface. Relative file paths resolve against `base`.
- */
-export function parseCanSource(r: Reader, s: Record<string, unknown>, key: string, id: string, base: string, sources: readonly { type: string }[]): CanSourceSettings {
+/** Parses one `type: "can"` entry: two sources cannot drive the same interface. */
+export function parseCanSource(r: Reader, s: Record<string, unknown>, { key, id, base, earlier }: SourceEntry): CanSourceSettings {
   const iface = r.str(s.interface, `${key}.interface`);
   if (!IFACE.test(iface)) r.fail(`${key}.interface`, `must be an interface name like can0 (1-15 letters, digits, _ . -), got ${JSON.stringify(iface)}`);
-  if (sources.some((o) => o.type === 'can' && 'interface' in o && o.interface === iface)) {
+  if (earlier.some((o) => o.type === 'can' && 'interface' in o && o.interface === iface)) {
     r.fail(`${key}.interface`, `${iface} is already used by another can source`);
   }
   const driver = s.driver === undefined ? 'socketcan' : r.oneOf(s.driver, `${key}.driver`, ['socketcan', 'candump'] as const);
@@ -42,8 +38,7 @@ export function parseCanSource(r: Reader, s: Record<string, unknown>, key: strin
     return { id, type: 'can', interface: iface, driver };
   }
   r.known(s, key, ['id', 'type', 'interface', 'driver', 'file', 'rate', 'loop']);
-  const file = resolve(base, r.str(s.file, `${key}.file`));
-  if (!existsSync(file)) r.fail(`${key}.file`, `no such file: ${file}`);
+  const file = r.existingFile(s.file, `${key}.file`, base);
   return {
     id,
     type: 'can',

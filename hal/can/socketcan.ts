@@ -5,21 +5,18 @@
 // interface's operstate in sysfs is checked every LINK_CHECK_MS.
 
 import { readFile } from 'node:fs/promises';
-import { createLogger } from '../../runtime/log.js';
-import { Backoff } from '../serial/backoff.js';
+import { createLogger } from '../../core/log.js';
+import { ReconnectingDriver, type RetryOptions } from '../reconnecting.js';
 import { loadChannelBinding, parseChannelMessage, type ChannelBinding, type RawChannel } from './channel.js';
-import { CanDriverBase, type CanDriver } from './driver.js';
+import type { CanDriver } from './driver.js';
 import { isValidFrame, type CanFrame } from './frame.js';
 
 const log = createLogger('socketcan');
 
 const LINK_CHECK_MS = 2_000;
 
-export interface SocketCanOptions {
+export interface SocketCanOptions extends RetryOptions {
   iface: string;
-  /** First retry delay, doubling up to maxRetryMs. */
-  retryMs?: number;
-  maxRetryMs?: number;
   /** Where interfaces are listed (a seam for tests); /sys/class/net. */
   sysfs?: string;
   /** The CAN socket binding (a seam for tests); loaded lazily by default. */
@@ -37,32 +34,29 @@ async function linkProblem(sysfs: string, iface: string): Promise<string | undef
   return state === 'down' ? `interface is down (ip link set ${iface} up type can bitrate 250000)` : undefined;
 }
 
-export class SocketCanDriver extends CanDriverBase implements CanDriver {
+export class SocketCanDriver extends ReconnectingDriver<CanFrame> implements CanDriver {
   private channel: RawChannel | undefined;
-  private timer: NodeJS.Timeout | undefined;
   private linkTimer: NodeJS.Timeout | undefined;
-  private readonly backoff: Backoff;
-  /** Bumped by every connect and close, so a late async step of an older attempt does nothing. */
+  /** Bumped by every attempt and release, so a late async step of an older attempt does nothing. */
   private generation = 0;
 
   constructor(private readonly options: SocketCanOptions) {
-    super();
-    this.backoff = new Backoff(options.retryMs ?? 500, options.maxRetryMs ?? 30_000);
+    super(options.iface, options, log);
   }
 
-  open(): void {
-    if (this._state !== 'stopped') return;
-    this.setState('connecting');
+  protected attempt(): void {
     void this.connect();
   }
 
-  async close(): Promise<void> {
+  protected async release(): Promise<void> {
     this.generation++;
-    this.setState('stopped');
-    clearTimeout(this.timer);
     clearInterval(this.linkTimer);
-    this.timer = this.linkTimer = undefined;
+    this.linkTimer = undefined;
     this.stopChannel();
+  }
+
+  protected override failure(reason: string, delayMs: number): string {
+    return `no SocketCAN interface ${this.options.iface}: ${super.failure(reason, delayMs)}`;
   }
 
   send(frame: CanFrame): Promise<void> {
@@ -78,12 +72,11 @@ export class SocketCanDriver extends CanDriverBase implements CanDriver {
   }
 
   private async connect(): Promise<void> {
-    this.timer = undefined;
     const generation = ++this.generation;
     const { iface } = this.options;
     const problem = await linkProblem(this.options.sysfs ?? '/sys/class/net', iface);
     if (generation !== this.generation) return;
-    if (problem !== undefined) return this.retry(problem);
+    if (problem !== undefined) return this.failed(problem);
     let channel: RawChannel;
     try {
       const binding = await (this.options.binding ?? loadChannelBinding)();
@@ -96,15 +89,13 @@ export class SocketCanDriver extends CanDriverBase implements CanDriver {
       channel.start();
     } catch (err) {
       if (generation !== this.generation) return;
-      return this.retry((err as Error).message);
+      return this.failed((err as Error).message);
     }
     this.channel = channel;
     this.backoff.reset();
-    this._lastError = undefined;
     this.linkTimer = setInterval(() => void this.checkLink(channel), LINK_CHECK_MS);
     this.linkTimer.unref();
-    log.info(`${iface} open`);
-    this.setState('open');
+    this.opened();
   }
 
   private received(msg: unknown): void {
@@ -113,7 +104,7 @@ export class SocketCanDriver extends CanDriverBase implements CanDriver {
     // id that fits 11 bits is taken for a standard frame (no NMEA 2000 device sends such an id).
     const reason = !m ? 'unreadable' : m.err ? 'error-frame' : m.rtr ? 'remote' : m.data.length > 8 ? 'oversize' : undefined;
     if (m && !reason && (m.ext || m.id > 0x7ff)) {
-      this.frames.emit({ id: m.id, data: m.data, time: Date.now() });
+      this.data.emit({ id: m.id, data: m.data, time: Date.now() });
       return;
     }
     const why = reason ?? 'standard-id';
@@ -138,19 +129,10 @@ export class SocketCanDriver extends CanDriverBase implements CanDriver {
 
   /** The open channel failed: drop it and reconnect. */
   private lost(reason: string): void {
-    if (this._state === 'stopped') return;
+    if (this.stopped) return;
     clearInterval(this.linkTimer);
     this.linkTimer = undefined;
     this.stopChannel();
-    this.retry(reason);
-  }
-
-  private retry(reason: string): void {
-    if (this._state === 'stopped') return;
-    const delay = this.backoff.next();
-    this._lastError = `no SocketCAN interface ${this.options.iface}: ${reason}; retry in ${delay} ms`;
-    log.limited('warn', `lost:${this.options.iface}`, this._lastError, 30_000);
-    this.setState('reconnecting');
-    this.timer = setTimeout(() => void this.connect(), delay);
+    this.failed(reason);
   }
 }

@@ -15,7 +15,7 @@ import type { IClientOptions, MqttClient } from 'mqtt';
 import { lazyModule } from '../lazy-module.js';
 
 const mqttjs = lazyModule<typeof import('mqtt')>('mqtt');
-import { createLogger } from '../../runtime/log.js';
+import { createLogger } from '../../core/log.js';
 import { brokerFilters } from './broker-filters.js';
 import { filterError, topicError, topicMatches } from './topic-filter.js';
 

@@ -3,7 +3,8 @@
 // last user lets go. A device's rate is the one a data source configured for it (known before any
 // plugin starts), else the first user's; asking for a different explicit rate is an error.
 
-import type { ByteDriver } from './driver.js';
+import type { ByteDriver } from '../driver.js';
+import { SharedDevices } from '../registry.js';
 import { SerialDriver } from './serial-port.js';
 
 export const DEFAULT_BAUD_RATE = 4800;
@@ -19,13 +20,12 @@ export interface SerialLease {
 export class SerialPortInUseError extends Error {}
 
 interface Entry {
-  driver: ByteDriver;
-  baudRate: number;
-  users: number;
+  readonly driver: ByteDriver;
+  readonly baudRate: number;
 }
 
 export class SerialPorts {
-  private readonly open = new Map<string, Entry>();
+  private readonly devices = new SharedDevices<Entry>();
   private readonly configured = new Map<string, number>();
 
   /** `makeDriver` is the seam for tests; boards use the serialport driver. */
@@ -38,36 +38,19 @@ export class SerialPorts {
 
   /** Shares the device, opening it on first use. baudRate undefined = whatever it is open at, or configured, or the default. */
   acquire(device: string, baudRate?: number): SerialLease {
-    let entry = this.open.get(device);
-    if (entry && baudRate !== undefined && baudRate !== entry.baudRate) {
-      throw new SerialPortInUseError(`${device} is already open at ${entry.baudRate} baud; cannot share it at ${baudRate}`);
+    const open = this.devices.get(device);
+    if (open && baudRate !== undefined && baudRate !== open.baudRate) {
+      throw new SerialPortInUseError(`${device} is already open at ${open.baudRate} baud; cannot share it at ${baudRate}`);
     }
-    if (!entry) {
+    const held = this.devices.acquire(device, () => {
       const rate = baudRate ?? this.configured.get(device) ?? DEFAULT_BAUD_RATE;
-      entry = { driver: this.makeDriver(device, rate), baudRate: rate, users: 0 };
-      this.open.set(device, entry);
-      entry.driver.open();
-    }
-    entry.users++;
-    const held = entry;
-    let released = false;
-    return {
-      device,
-      baudRate: held.baudRate,
-      driver: held.driver,
-      release: async () => {
-        if (released) return;
-        released = true;
-        held.users--;
-        if (held.users > 0) return;
-        if (this.open.get(device) === held) this.open.delete(device);
-        await held.driver.close();
-      },
-    };
+      return { driver: this.makeDriver(device, rate), baudRate: rate };
+    });
+    return { device, baudRate: held.entry.baudRate, driver: held.entry.driver, release: held.release };
   }
 
   /** Devices open now with their user counts (status, tests). */
   list(): { device: string; baudRate: number; users: number; state: ByteDriver['state'] }[] {
-    return [...this.open].map(([device, e]) => ({ device, baudRate: e.baudRate, users: e.users, state: e.driver.state }));
+    return this.devices.list().map(({ name, entry, users }) => ({ device: name, baudRate: entry.baudRate, users, state: entry.driver.state }));
   }
 }

@@ -20,7 +20,7 @@
 
 import type { HostServices } from '../engine/types.js';
 import { readAsObject, readAsString } from '../engine/marshal.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../core/log.js';
 import type { GuestMemory } from './memory.js';
 import type { HttpRequest, HttpTransport } from './http-transport.js';
 

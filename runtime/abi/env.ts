@@ -3,9 +3,9 @@
 // plugin's memory; every pointer is bounds-checked by GuestMemory and a host-side failure becomes
 // the function's error code (a host function never throws into the plugin).
 
-import type { JsonValue } from '../bus/delta.js';
+import { isRecord, type JsonValue } from '../../core/json.js';
 import type { HostServices } from '../engine/types.js';
-import { createLogger } from '../log.js';
+import { createLogger } from '../../core/log.js';
 import { type GuestMemory, MAX_GUEST_STRING } from './memory.js';
 import { SocketTable } from './sockets.js';
 
@@ -26,9 +26,6 @@ const QUERYABLE_CAPABILITIES = new Set(['network', 'rawSockets']);
 /** Room for an IPv6 address and its NUL in sk_udp_recv's address buffer (upstream's contract). */
 const ADDRESS_OUT_MAX = 46;
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function parseJson(text: string): { ok: true; value: JsonValue } | { ok: false } {
   try {

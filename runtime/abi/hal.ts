@@ -7,7 +7,7 @@ import { decodeFrame, encodeFrame, FRAME_BYTES, pgnOf } from '../../hal/can/fram
 import type { HalDevices } from '../../hal/devices.js';
 import { validFilter, validTopic } from '../../hal/net/topic-filter.js';
 import type { CapabilityPolicy } from '../capabilities/policy.js';
-import { createLogger } from '../log.js';
+import { createLogger } from '../../core/log.js';
 import { CanHandle, MqttHandle, SerialHandle, type HalHandle, type HandleStatus } from './hal-handles.js';
 import { MAX_GUEST_STRING, type GuestMemory } from './memory.js';
 

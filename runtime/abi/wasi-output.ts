@@ -4,7 +4,7 @@
 // flushed at that length, and at most LINES_PER_WINDOW lines per stream pass every WINDOW_MS; the
 // rest are counted and reported in one line when the window ends.
 
-import type { Logger } from '../log.js';
+import type { Logger } from '../../core/log.js';
 
 export const MAX_LINE = 1000;
 export const LINES_PER_WINDOW = 20;

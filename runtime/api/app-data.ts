@@ -14,7 +14,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import fastJsonPatch, { type Operation } from 'fast-json-patch';
 import type { Principal } from '../security/tokens.js';
 import { writeFileAtomic } from '../storage/atomic.js';
-import { HttpError, isRecord } from './http.js';
+import { HttpError } from './http.js';
+import { isRecord } from '../../core/json.js';
 
 export const APP_DATA_PREFIX = '/signalk/v1/applicationData';
 /** A stored document is at most this large: a webapp's settings, not a database. */

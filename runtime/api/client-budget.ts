@@ -5,7 +5,7 @@
 // clients holding the most are disconnected until the rest fits, counted and logged. Draining
 // clients lower the real amount, so the estimate is reset to it at each check.
 
-import type { Logger } from '../log.js';
+import type { Logger } from '../../core/log.js';
 
 /** What the budget needs of a client. */
 export interface BudgetedClient {

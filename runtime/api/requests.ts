@@ -8,12 +8,12 @@
 
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
-import type { JsonValue } from '../bus/delta.js';
+import { isRecord, type JsonValue } from '../../core/json.js';
 import type { SignalKModel } from '../model/model.js';
 import type { SecurityGate } from '../security/gate.js';
 import { accessRequestReply } from '../security/routes.js';
 import type { Principal } from '../security/tokens.js';
-import { HttpError, isRecord } from './http.js';
+import { HttpError } from './http.js';
 import type { PutDispatcher } from './types.js';
 
 export const REQUESTS_PATH = '/signalk/v1/requests';

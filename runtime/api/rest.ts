@@ -8,12 +8,12 @@
 //   GET /signalk/v1/snapshot/...                  501: no history is kept
 
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import type { JsonValue } from '../bus/delta.js';
+import { isRecord, type JsonValue } from '../../core/json.js';
 import type { SignalKModel } from '../model/model.js';
 import { pruneTree } from '../security/acl.js';
 import type { SecurityGate } from '../security/gate.js';
 import { metaAtApiPath } from '../model/meta.js';
-import { HttpError, isRecord } from './http.js';
+import { HttpError } from './http.js';
 import type { PutRequests } from './requests.js';
 
 export const API_PREFIX = '/signalk/v1/api';

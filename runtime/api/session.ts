@@ -3,12 +3,13 @@
 
 import type { Duplex } from 'node:stream';
 import WebSocket from 'ws';
-import { filterUpdates, sourceRef, type Delta, type PathValue, type Update } from '../bus/delta.js';
+import { filterUpdates } from '../bus/delta.js';
+import { sourceRef, type Delta, type PathValue, type Update } from '../../core/delta.js';
 import type { BusDelta } from '../bus/bus.js';
 import { matchesPattern } from '../bus/subscription.js';
 import type { CurrentValue, SignalKModel } from '../model/model.js';
-import type { Logger } from '../log.js';
-import { isRecord } from './http.js';
+import type { Logger } from '../../core/log.js';
+import { isRecord } from '../../core/json.js';
 import { currentValues, valuesToDeltas } from './snapshot.js';
 import type { MetaAnnouncer } from './stream-meta.js';
 import { MAX_ROWS, parseSubscribe, parseUnsubscribe, rowMatches, timerRate, type SubscriptionRow } from './subscriptions.js';

@@ -1,7 +1,7 @@
 // Current values (from the model) as deltas: what a client gets on subscription and on every tick
 // of a fixed or ideal subscription.
 
-import type { Delta, Update } from '../bus/delta.js';
+import type { Delta, Update } from '../../core/delta.js';
 import type { CurrentValue, SignalKModel } from '../model/model.js';
 
 /** Groups values into one delta per context and one update per ($source, timestamp). */

@@ -2,7 +2,7 @@
 // tells it the path's units and description (and those of its parent branches), as signalk-server
 // does. Metadata that deltas carry later reaches the client as the deltas themselves.
 
-import type { Delta, Update } from '../bus/delta.js';
+import type { Delta, Update } from '../../core/delta.js';
 import type { Meta } from '../model/meta.js';
 
 export interface MetaLookup {

@@ -6,7 +6,7 @@ import type { Duplex } from 'node:stream';
 import { WebSocketServer, type RawData, type WebSocket } from 'ws';
 import type { BusDelta, DeltaBus } from '../bus/bus.js';
 import type { SignalKModel } from '../model/model.js';
-import { createLogger } from '../log.js';
+import { createLogger } from '../../core/log.js';
 import { SERVER_ID, SERVER_VERSION } from './discovery.js';
 import type { CanRead } from '../security/acl.js';
 import { readableDelta, readableModel } from '../security/stream-filter.js';

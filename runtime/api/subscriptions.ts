@@ -5,7 +5,7 @@
 //   ideal: as instant, plus the latest value again when a path has been silent for `period`.
 
 import { contextMatcher, matchesPattern } from '../bus/subscription.js';
-import { isRecord } from './http.js';
+import { isRecord } from '../../core/json.js';
 
 export type Policy = 'instant' | 'ideal' | 'fixed';
 

@@ -1,7 +1,7 @@
 // Contracts between the HTTP/WebSocket API and the parts that plug routes into it.
 
 import type { FastifyInstance } from 'fastify';
-import type { JsonValue } from '../bus/delta.js';
+import type { JsonValue } from '../../core/json.js';
 
 /** An extra set of HTTP routes, registered on the API's fastify instance; each says its `config.access`. */
 export type ApiRoutes = (app: FastifyInstance) => void;

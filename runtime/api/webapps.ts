@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import fastifyStatic from '@fastify/static';
 import { candidateFolders } from '../plugins/discovery.js';
-import { isRecord } from './http.js';
+import { isRecord } from '../../core/json.js';
 
 export const WEBAPP_KEYWORDS = ['signalk-webapp', 'signalk-embeddable-webapp'];
 const RESCAN_MS = 2000;

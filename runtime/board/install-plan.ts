@@ -9,7 +9,7 @@
 //                                                   → RELEASE_* assignments, or exit 3 saying which tarball to use
 
 import { parseArgs } from 'node:util';
-import { SettingsError } from '../config/settings.js';
+import { SettingsError } from '../../core/settings-reader.js';
 import { renderBoardDropIn } from '../systemd/unit.js';
 import { renderLogRunScript, renderRcLocalBlock, renderRunScript } from './daemontools.js';
 import { deviceAliases, type BoardProfile } from './profile.js';

@@ -3,7 +3,8 @@
 
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { PROJECT_ROOT, Reader, SettingsError } from '../config/settings.js';
+import { PROJECT_ROOT } from '../config/settings.js';
+import { Reader, SettingsError } from '../../core/settings-reader.js';
 import { parseLimits, type PartialLimits } from '../security/limits.js';
 import { TARGET_IDS, type TargetId } from '../release/targets.js';
 

@@ -1,8 +1,9 @@
 // In-process delta bus: validates at the boundary, encodes each delta to JSON at most once
 // for all subscribers, and isolates subscribers from each other's failures.
 
-import { createLogger } from '../log.js';
-import { parseDelta, type Delta } from './delta.js';
+import { createLogger } from '../../core/log.js';
+import { parseDelta } from './delta.js';
+import type { Delta } from '../../core/delta.js';
 
 const log = createLogger('bus');
 

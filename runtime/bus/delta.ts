@@ -1,50 +1,9 @@
-// Signal K delta types and the validation every delta passes at the bus boundary.
+// The validation every untrusted delta passes at the bus boundary, and filtering a delta's updates.
 
-export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
-
-/** Where a value came from, as in signalk-server: label plus protocol detail. */
-export interface Source {
-  label: string;
-  type?: string;
-  talker?: string;
-  sentence?: string;
-  src?: string;
-  pgn?: number;
-  [key: string]: JsonValue | undefined;
-}
-
-export interface PathValue {
-  path: string;
-  value: JsonValue;
-}
-
-export interface Update {
-  source?: Source;
-  $source?: string;
-  timestamp?: string;
-  values?: PathValue[];
-  meta?: { path: string; value: JsonValue }[];
-}
-
-export interface Delta {
-  context?: string;
-  updates: Update[];
-}
+import type { Delta, PathValue, Update } from '../../core/delta.js';
+import { isJson, isRecord } from '../../core/json.js';
 
 export type ParseResult = { ok: true; delta: Delta } | { ok: false; reason: string };
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function isJson(v: unknown, depth = 0): v is JsonValue {
-  if (depth > 32) return false;
-  if (v === null || typeof v === 'string' || typeof v === 'boolean') return true;
-  if (typeof v === 'number') return Number.isFinite(v);
-  if (Array.isArray(v)) return v.every((x) => isJson(x, depth + 1));
-  if (isRecord(v)) return Object.values(v).every((x) => isJson(x, depth + 1));
-  return false;
-}
 
 /**
  * The structure of a leaf in the full model (its value, its sources, their times, its metadata).
@@ -66,22 +25,6 @@ function checkPathList(list: unknown, where: string): string | undefined {
     const reserved = pv.path.split('.').find((s) => LEAF_KEYS.has(s));
     if (reserved !== undefined) return `${where}[${i}].path ${pv.path} uses "${reserved}", a key of the model's leaves, as a segment`;
     if (!isJson(pv.value)) return `${where}[${i}].value (${pv.path}) is not JSON data (NaN, Infinity, undefined or too deep)`;
-  }
-  return undefined;
-}
-
-/**
- * The one check a delta our own codecs built still needs: the field libraries hand over NaN for
- * fields cut short (a talker bug) and the model and every JSON encoder would carry it as null.
- * Paths, structure and nesting are the codec's own making; see `DeltaBus.publishTrusted`.
- */
-export function codecValuesFault(values: readonly { path: unknown; value: unknown }[]): string | undefined {
-  for (let i = 0; i < values.length; i++) {
-    const pv = values[i];
-    if (typeof pv.path !== 'string') return `values[${i}].path is not a string`;
-    const v = pv.value;
-    // Most values are plain numbers: decided without the recursive walk.
-    if (typeof v === 'number' ? !Number.isFinite(v) : !isJson(v)) return `values[${i}].value (${pv.path}) is not JSON data (NaN, Infinity or undefined)`;
   }
   return undefined;
 }
@@ -144,19 +87,6 @@ export function parseDelta(input: unknown): ParseResult {
   }
   if (nestedDeeper(input, MAX_NESTING)) return { ok: false, reason: `delta nests deeper than ${MAX_NESTING} levels` };
   return { ok: true, delta: input as unknown as Delta };
-}
-
-/**
- * The `$source` reference of an update, derived as signalk-server does:
- * NMEA 0183 → `<label>.<talker>`, NMEA 2000 → `<label>.<src>`, otherwise the label.
- */
-export function sourceRef(update: Update): string {
-  if (update.$source) return update.$source;
-  const s = update.source;
-  if (!s) return 'unknown';
-  if (s.type === 'NMEA0183' && s.talker) return `${s.label}.${s.talker}`;
-  if (s.type === 'NMEA2000' && s.src !== undefined) return `${s.label}.${s.src}`;
-  return s.label;
 }
 
 /**

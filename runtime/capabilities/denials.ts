@@ -3,7 +3,7 @@
 // names (devices, topics) must not grow the list or the log without bound either: past
 // MAX_DISTINCT capabilities, further ones are counted together under OTHERS.
 
-import type { Logger } from '../log.js';
+import type { Logger } from '../../core/log.js';
 
 const MAX_DISTINCT = 64;
 export const OTHERS = '(other capabilities)';

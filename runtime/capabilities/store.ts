@@ -4,7 +4,7 @@
 
 import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createLogger } from '../log.js';
+import { createLogger } from '../../core/log.js';
 import { watchFile } from '../plugins/file-watch.js';
 import { writeFileAtomic } from '../storage/atomic.js';
 import { parseGrant, parseGrantList, type Grant } from './grant.js';

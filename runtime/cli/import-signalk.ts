@@ -13,7 +13,7 @@
 import { cpSync, existsSync, lstatSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, resolve, sep } from 'node:path';
 import type { Settings } from '../config/settings.js';
-import type { JsonValue } from '../bus/delta.js';
+import { isRecord, type JsonValue } from '../../core/json.js';
 import { GrantTable } from '../capabilities/store.js';
 import { discoverPlugins, type PluginManifest } from '../plugins/discovery.js';
 import { writePluginConfig } from '../plugins/plugin-config.js';
@@ -31,9 +31,6 @@ export interface ImportReport {
 /** Capabilities upstream grants from the manifest and signalk-edge grants by default to every plugin. */
 const DEFAULT_FLAGS = new Set(['dataRead', 'dataWrite', 'putHandlers']);
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 function readJson(file: string): unknown {
   return JSON.parse(readFileSync(file, 'utf8'));

@@ -7,7 +7,8 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { demoSettings, defaultDataDir, loadSettings, SettingsError, type Settings } from '../config/settings.js';
+import { demoSettings, defaultDataDir, loadSettings, type Settings } from '../config/settings.js';
+import { SettingsError } from '../../core/settings-reader.js';
 import { startRuntime } from '../app.js';
 import { resolveBoard } from '../board/resolve.js';
 import { compilePlugins, formatSummary } from './compile.js';

@@ -5,33 +5,13 @@ import { readFileSync, existsSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { Reader, SettingsError } from '../../core/settings-reader.js';
 import { GrantsFileError, parseGrantLists, type GrantLists } from '../capabilities/store.js';
 import { discoverPlugins } from '../plugins/discovery.js';
-import { parseMqttSettings, parseNetSource, type MqttSettings, type TcpSourceSettings, type UdpSourceSettings } from '../../hal/net/settings.js';
-import { parseCanSource, type CanSourceSettings } from '../../hal/can/settings.js';
+import { parseMqttSettings, type MqttSettings } from '../mqtt/settings.js';
+import { parseSources, type SourceSettings } from '../../hal/sources/table.js';
 import { parseSecuritySettings, type SecuritySettings } from '../security/settings.js';
 import { parseLimits, type PartialLimits } from '../security/limits.js';
-
-export interface SerialSourceSettings {
-  id: string;
-  type: 'serial';
-  device: string;
-  baudRate: number;
-}
-
-export interface ReplaySourceSettings {
-  id: string;
-  type: 'replay';
-  file: string;
-  /** `realtime` paces lines by the timestamps/sentences in the log, `fast` plays as fast as possible. */
-  rate: 'realtime' | 'fast';
-  /** Lines per second when pacing a log without timestamps in realtime mode. */
-  linesPerSecond: number;
-  loop: boolean;
-}
-
-export type SourceSettings = SerialSourceSettings | ReplaySourceSettings | UdpSourceSettings | TcpSourceSettings | CanSourceSettings;
-export type { CanSourceSettings };
 
 /** Crash recovery: restart after baseMs, doubling up to maxMs; give up at the maxCrashes-th crash. */
 export interface PluginRestartSettings {
@@ -71,23 +51,12 @@ export interface Settings {
   cacheDir?: string;
   /** Operator grants by plugin id (`*` = every plugin); DEFAULT_GRANTS when absent. */
   grants?: GrantLists;
-  /** MQTT broker connection and bridge rules (hal/net/settings.ts). */
+  /** MQTT broker connection and bridge rules (runtime/mqtt/settings.ts). */
   mqtt?: MqttSettings;
   /** Users, tokens, origins, host names, ACLs (runtime/security/settings.ts); absent = off, loopback only. */
   security?: SecuritySettings;
   /** Bounds on clients and plugins over the board profile's (runtime/security/limits.ts). */
   limits?: PartialLimits;
-}
-
-export class SettingsError extends Error {
-  constructor(
-    readonly file: string,
-    readonly key: string,
-    detail: string,
-  ) {
-    super(`${file}: ${key ? `${key}: ` : ''}${detail}`);
-    this.name = 'SettingsError';
-  }
 }
 
 /** The project root (where package.json lives), from this compiled file in dist/runtime/config. */
@@ -98,8 +67,6 @@ export const DEMO_LOG = join(PROJECT_ROOT, 'examples', 'data', 'demo-passage.nme
 export function defaultDataDir(): string {
   return process.env.SIGNALK_EDGE_DATA ?? join(homedir(), '.signalk-edge');
 }
-
-export const VALID_BAUD_RATES = [4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800];
 
 /**
  * The built-in default: replay the bundled demo passage in real time, load the example library
@@ -116,54 +83,6 @@ export function demoSettings(dataDir = defaultDataDir()): Settings {
     sources: [{ id: 'demo', type: 'replay', file: DEMO_LOG, rate: 'realtime', linesPerSecond: 10, loop: true }],
     plugins: { dirs: examples, watch: true, restart: { ...DEFAULT_PLUGIN_RESTART } },
   };
-}
-
-type Obj = Record<string, unknown>;
-
-/** Typed reads of untrusted JSON that fail with a SettingsError naming the key. */
-export class Reader {
-  constructor(readonly file: string) {}
-  fail(key: string, detail: string): never {
-    throw new SettingsError(this.file, key, detail);
-  }
-  obj(v: unknown, key: string): Obj {
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(key, `must be an object, got ${kind(v)}`);
-    return v as Obj;
-  }
-  known(o: Obj, key: string, allowed: string[]): void {
-    for (const k of Object.keys(o)) {
-      if (!allowed.includes(k)) this.fail(key ? `${key}.${k}` : k, `unknown key (allowed: ${allowed.join(', ')})`);
-    }
-  }
-  str(v: unknown, key: string): string {
-    if (typeof v !== 'string' || v === '') this.fail(key, `must be a non-empty string, got ${kind(v)}`);
-    return v;
-  }
-  int(v: unknown, key: string, min: number, max: number): number {
-    if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
-      this.fail(key, `must be an integer from ${min} to ${max}, got ${shown(v)}`);
-    }
-    return v;
-  }
-  bool(v: unknown, key: string): boolean {
-    if (typeof v !== 'boolean') this.fail(key, `must be true or false, got ${kind(v)}`);
-    return v;
-  }
-  oneOf<T extends string | number>(v: unknown, key: string, allowed: readonly T[]): T {
-    if (!allowed.includes(v as T)) this.fail(key, `must be one of ${allowed.join(', ')}, got ${shown(v)}`);
-    return v as T;
-  }
-}
-
-function kind(v: unknown): string {
-  if (v === null) return 'null';
-  if (Array.isArray(v)) return 'an array';
-  return typeof v === 'string' ? JSON.stringify(v) : typeof v;
-}
-
-/** A value as an error shows it: scalars as JSON, a list or object by kind only (it may nest deeper than JSON.stringify can go). */
-function shown(v: unknown): string {
-  return typeof v === 'object' && v !== null ? kind(v) : String(JSON.stringify(v));
 }
 
 /**
@@ -205,50 +124,12 @@ export function parseSettings(input: unknown, file: string): Settings {
     }
     settings.selfUrn = urn;
   }
-  if (o.sources !== undefined) {
-    if (!Array.isArray(o.sources)) r.fail('sources', `must be an array, got ${kind(o.sources)}`);
-    const ids = new Set<string>();
-    o.sources.forEach((raw: unknown, i: number) => {
-      const key = `sources[${i}]`;
-      const s = r.obj(raw, key);
-      const id = r.str(s.id, `${key}.id`);
-      if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) r.fail(`${key}.id`, 'must be 1-32 letters, digits, _ or -');
-      if (ids.has(id)) r.fail(`${key}.id`, `duplicate source id ${JSON.stringify(id)}`);
-      ids.add(id);
-      const type = r.oneOf(s.type, `${key}.type`, ['serial', 'replay', 'udp', 'tcp', 'can'] as const);
-      if (type === 'serial') {
-        r.known(s, key, ['id', 'type', 'device', 'baudRate']);
-        settings.sources.push({
-          id,
-          type,
-          device: r.str(s.device, `${key}.device`),
-          baudRate: s.baudRate === undefined ? 4800 : r.oneOf(s.baudRate, `${key}.baudRate`, VALID_BAUD_RATES),
-        });
-      } else if (type === 'udp' || type === 'tcp') {
-        settings.sources.push(parseNetSource(r, s, key, id, type));
-      } else if (type === 'can') {
-        settings.sources.push(parseCanSource(r, s, key, id, base, settings.sources));
-      } else {
-        r.known(s, key, ['id', 'type', 'file', 'rate', 'linesPerSecond', 'loop']);
-        const filePath = resolve(base, r.str(s.file, `${key}.file`));
-        if (!existsSync(filePath)) r.fail(`${key}.file`, `no such file: ${filePath}`);
-        settings.sources.push({
-          id,
-          type,
-          file: filePath,
-          rate: s.rate === undefined ? 'realtime' : r.oneOf(s.rate, `${key}.rate`, ['realtime', 'fast'] as const),
-          linesPerSecond: s.linesPerSecond === undefined ? 10 : r.int(s.linesPerSecond, `${key}.linesPerSecond`, 1, 1_000_000),
-          loop: s.loop === undefined ? false : r.bool(s.loop, `${key}.loop`),
-        });
-      }
-    });
-  }
+  if (o.sources !== undefined) settings.sources = parseSources(r, o.sources, base);
   if (o.plugins !== undefined) {
     const p = r.obj(o.plugins, 'plugins');
     r.known(p, 'plugins', ['dirs', 'watch', 'restart', 'callTimeoutMs']);
     if (p.dirs !== undefined) {
-      if (!Array.isArray(p.dirs)) r.fail('plugins.dirs', `must be an array, got ${kind(p.dirs)}`);
-      settings.plugins.dirs = p.dirs.map((d: unknown, i: number) => resolve(base, r.str(d, `plugins.dirs[${i}]`)));
+      settings.plugins.dirs = r.list(p.dirs, 'plugins.dirs').map((d: unknown, i: number) => resolve(base, r.str(d, `plugins.dirs[${i}]`)));
     }
     if (p.watch !== undefined) settings.plugins.watch = r.bool(p.watch, 'plugins.watch');
     if (p.callTimeoutMs !== undefined) settings.plugins.callTimeoutMs = r.int(p.callTimeoutMs, 'plugins.callTimeoutMs', 10, 60_000);

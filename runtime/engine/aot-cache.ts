@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../config/settings.js';
-import { createLogger } from '../log.js';
+import { createLogger } from '../../core/log.js';
 import { writeFileAtomic } from '../storage/atomic.js';
 import { capPages, prepareModule, PREPARE_VERSION, type PrepareOptions } from './prepare.js';
 import { validateModule } from './validate.js';

@@ -2,7 +2,7 @@
 // so a program that never ends a line cannot grow memory), and a log budget for stderr (a chatty
 // program cannot flood the journal).
 
-import type { Logger } from '../log.js';
+import type { Logger } from '../../core/log.js';
 
 const LF = 0x0a;
 

@@ -20,7 +20,7 @@ import { readFile } from 'node:fs/promises';
 import type { PutResult } from '../api/types.js';
 import type { HalHost, HalSession } from '../abi/hal.js';
 import { SerialStream } from '../abi/serial-stream.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, type Logger } from '../../core/log.js';
 import { Inbox } from '../plugins/inbox.js';
 import { prepareCached } from './aot-cache.js';
 import { LogBudget, MAX_OUTPUT_LINE } from './command-io.js';

@@ -2,7 +2,7 @@
 // validate + prepare (memory cap; cached by content hash) → compile → check imports → instantiate (env ABI + WASI) → initialize.
 
 import { readFile } from 'node:fs/promises';
-import type { JsonValue } from '../bus/delta.js';
+import type { JsonValue } from '../../core/json.js';
 import type { PutResult } from '../api/types.js';
 import { createEnvImports } from '../abi/env.js';
 import { createHalImports, HAL_MODULE, type HalHost, type HalImports } from '../abi/hal.js';
@@ -11,7 +11,7 @@ import { createWasi, type PluginWasi } from '../abi/wasi.js';
 import { createWasiOutput } from '../abi/wasi-output.js';
 import { AS_FETCH_MODULE, createAsFetch, type AsFetch } from '../abi/as-fetch.js';
 import { nodeHttpTransport, type HttpTransport } from '../abi/http-transport.js';
-import { createLogger } from '../log.js';
+import { createLogger } from '../../core/log.js';
 import { PluginLoadError } from './errors.js';
 import { asFunction, createMarshal, detectKind, PUT_RESPONSE_MAX_BYTES, type Marshal, type PluginKind } from './marshal.js';
 import { prepareCached } from './aot-cache.js';

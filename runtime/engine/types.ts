@@ -1,7 +1,7 @@
 // The contract between the engine (turns a .wasm into a running instance whose imports are the
 // host functions of runtime/abi) and the plugin manager (lifecycle, bus, storage, REST).
 
-import type { JsonValue } from '../bus/delta.js';
+import type { JsonValue } from '../../core/json.js';
 import type { PutResult } from '../api/types.js';
 import type { HalSession } from '../abi/hal.js';
 

@@ -4,7 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import type { JsonValue } from '../bus/delta.js';
+import { isRecord, type JsonValue } from '../../core/json.js';
 
 export type Meta = { readonly [key: string]: JsonValue };
 
@@ -19,9 +19,6 @@ const newNode = (): MetaNode => ({ children: new Map() });
 
 let tree: MetaNode | undefined;
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /** Schema metadata is shared by every leaf that carries it: frozen, so no holder can change it for the others. */
 function deepFreeze<T>(v: T): T {

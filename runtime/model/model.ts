@@ -1,8 +1,9 @@
 // The full Signal K data model: vessels.<urn>.<path> leaves with value, timestamp and $source,
 // plus `values` keyed by source once a second source feeds the same path (as signalk-server).
 
-import { sourceRef, type Delta, type JsonValue, type Update } from '../bus/delta.js';
-import { createLogger } from '../log.js';
+import { sourceRef, type Delta, type Update } from '../../core/delta.js';
+import type { JsonValue } from '../../core/json.js';
+import { createLogger } from '../../core/log.js';
 import { mergedMeta, schemaMeta, type Meta } from './meta.js';
 
 const log = createLogger('model');

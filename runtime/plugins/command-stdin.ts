@@ -2,7 +2,7 @@
 // taken from the plugin's configuration (`serialDevice`) when the operator set one there, so the
 // device can change without editing the package.
 
-import type { JsonValue } from '../bus/delta.js';
+import type { JsonValue } from '../../core/json.js';
 import type { CommandStdinOptions } from '../engine/command.js';
 import type { CommandStdin } from './discovery.js';
 

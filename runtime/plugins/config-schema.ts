@@ -2,7 +2,7 @@
 // Every error names the property: `configuration.speed: must be number, got string "fast"`.
 
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
-import type { JsonValue } from '../bus/delta.js';
+import type { JsonValue } from '../../core/json.js';
 
 export type SchemaResult = { ok: true; value: JsonValue } | { ok: false; errors: string[] };
 

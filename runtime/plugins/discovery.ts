@@ -6,6 +6,7 @@ import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join, resolve, sep } from 'node:path';
 import { FLAG_NAMES, parseGrantList, type Grant } from '../capabilities/grant.js';
 import type { Flags } from '../capabilities/policy.js';
+import { isRecord } from '../../core/json.js';
 
 /** A delta subscription from `signalkEdge.subscriptions`; no context means the self vessel. */
 export interface PluginSubscription {
@@ -53,9 +54,6 @@ export function derivePluginId(packageName: string): string {
   return packageName.replace(/@/g, '_').replace(/\//g, '_');
 }
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 const NPM_NAME = /^(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/i;
 

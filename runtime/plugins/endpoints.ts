@@ -4,7 +4,7 @@
 // `:name` segments), the request JSON handed to the handler and the response JSON it answers
 // (`{statusCode, headers, body}`), all as upstream's plugin-routes does it, with bounds.
 
-import { isRecord } from '../api/http.js';
+import { isRecord } from '../../core/json.js';
 
 export interface HttpEndpoint {
   method: 'GET' | 'POST' | 'PUT' | 'DELETE';

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { Settings } from '../config/settings.js';
 import { loadProfile } from '../board/profile.js';
 import { DEFAULT_MEMORY_LIMIT_MB } from '../engine/prepare.js';
-import { createLogger } from '../log.js';
+import { createLogger } from '../../core/log.js';
 import type { HttpTransport } from '../abi/http-transport.js';
 
 const log = createLogger('plugins');

@@ -4,7 +4,7 @@
 
 import { watch, statSync, type FSWatcher } from 'node:fs';
 import { basename, dirname } from 'node:path';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../core/log.js';
 
 function signature(file: string): string | undefined {
   const st = statSync(file, { throwIfNoEntry: false });

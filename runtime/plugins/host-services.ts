@@ -2,12 +2,13 @@
 // publishes on the bus directly: emitted deltas go to the plugin's outbox, which the plugin's
 // runner publishes after the current call into the plugin has returned.
 
-import type { Delta, JsonValue } from '../bus/delta.js';
+import type { Delta } from '../../core/delta.js';
+import type { JsonValue } from '../../core/json.js';
 import type { DeltaVersion } from '../bus/bus.js';
 import { parseDelta } from '../bus/delta.js';
 import type { HostServices } from '../engine/types.js';
 import type { SignalKModel } from '../model/model.js';
-import type { Logger } from '../log.js';
+import type { Logger } from '../../core/log.js';
 import type { Flags } from '../capabilities/policy.js';
 import type { FlagName } from '../capabilities/grant.js';
 import { readPluginConfig, writePluginConfig } from './plugin-config.js';

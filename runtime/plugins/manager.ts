@@ -6,7 +6,7 @@ import { DEFAULT_CALL_TIMEOUT_MS, DEFAULT_PLUGIN_RESTART } from '../config/setti
 import type { DeltaBus } from '../bus/bus.js';
 import type { SignalKModel } from '../model/model.js';
 import type { ApiRoutes, PutDispatcher } from '../api/types.js';
-import { createLogger } from '../log.js';
+import { createLogger } from '../../core/log.js';
 import type { MqttAccess } from '../abi/hal.js';
 import type { HttpTransport } from '../abi/http-transport.js';
 import { GrantTable } from '../capabilities/store.js';

@@ -4,7 +4,7 @@
 // squared), and a configuration too deep to serialise must fail loudly, not be reported saved.
 
 import { readFileSync } from 'node:fs';
-import type { JsonValue } from '../bus/delta.js';
+import type { JsonValue } from '../../core/json.js';
 import { writeFileAtomic } from '../storage/atomic.js';
 import { HttpError } from '../api/http.js';
 import { DEFAULT_LIMITS, type ConfigBounds } from '../security/limits.js';

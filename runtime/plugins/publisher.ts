@@ -8,8 +8,8 @@
 // What is cut is logged (rate limited) and returned to the plugin's runner, which counts it.
 
 import type { DeltaBus, DeltaVersion } from '../bus/bus.js';
-import type { Delta } from '../bus/delta.js';
-import { createLogger } from '../log.js';
+import type { Delta } from '../../core/delta.js';
+import { createLogger } from '../../core/log.js';
 
 const log = createLogger('plugins');
 export const MAX_GENERATIONS = 16;

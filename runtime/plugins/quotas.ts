@@ -3,7 +3,7 @@
 // keeps for it, log lines per second, configuration saves per second, and its time on the main
 // thread. A refused delta, line or save is counted per kind and shown in the plugin's status.
 
-import type { Delta } from '../bus/delta.js';
+import type { Delta } from '../../core/delta.js';
 import type { ConfigBounds, PluginQuotas } from '../security/limits.js';
 import { TokenBucket } from '../security/token-bucket.js';
 

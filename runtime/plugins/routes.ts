@@ -11,10 +11,10 @@
 // credentials) and every change take admin; a plugin's own endpoints likewise: GET readonly, the
 // other methods admin (upstream's default for plugin routes).
 
-import type { JsonValue } from '../bus/delta.js';
+import { isRecord, type JsonValue } from '../../core/json.js';
 import type { ApiRoutes } from '../api/types.js';
 import type { Access } from '../security/gate.js';
-import { HttpError, isRecord } from '../api/http.js';
+import { HttpError } from '../api/http.js';
 import { validateConfig } from './config-schema.js';
 import { checkConfigBounds } from './plugin-config.js';
 import type { BrokenPackage } from './discovery.js';

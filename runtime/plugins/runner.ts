@@ -5,7 +5,8 @@
 // by the DeliveryScheduler. What the plugin emitted is published only after the call or batch has
 // returned, so no instance is ever re-entered.
 
-import type { Delta, JsonValue } from '../bus/delta.js';
+import type { Delta } from '../../core/delta.js';
+import type { JsonValue } from '../../core/json.js';
 import type { BusDelta, DeltaVersion } from '../bus/bus.js';
 import type { PutResult } from '../api/types.js';
 import type { PluginRestartSettings } from '../config/settings.js';
@@ -14,7 +15,7 @@ import { loadPlugin } from '../engine/index.js';
 import { loadCommandPlugin, type CommandEvents } from '../engine/command.js';
 import { commandStdin } from './command-stdin.js';
 import type { SignalKModel } from '../model/model.js';
-import { createLogger, type Logger } from '../log.js';
+import { createLogger, type Logger } from '../../core/log.js';
 import { configFile, ensurePluginStorage } from '../storage/plugin-storage.js';
 import { validateConfig } from './config-schema.js';
 import type { PluginManifest, PluginSubscription } from './discovery.js';

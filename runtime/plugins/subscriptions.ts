@@ -1,7 +1,7 @@
 // Which bus deltas a plugin receives: as upstream's WasmSubscriptionManager, the whole delta goes
 // to the plugin when any of its values matches one of the plugin's subscriptions.
 
-import type { Delta } from '../bus/delta.js';
+import type { Delta } from '../../core/delta.js';
 import { contextMatcher, matchesPattern } from '../bus/subscription.js';
 import type { PluginSubscription } from './discovery.js';
 

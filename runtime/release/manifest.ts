@@ -4,7 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { Reader } from '../config/settings.js';
+import { Reader } from '../../core/settings-reader.js';
 import { featureOf, nodeFiles, packageOf } from './addons.js';
 import { libcNeeds, readElfIdent } from './elf.js';
 import { elfFits, TARGET_IDS, TARGETS, type TargetId } from './targets.js';

@@ -5,7 +5,7 @@
 // `read` is granted by read or write; a PUT needs `put`. No ACLs configured = no path restriction;
 // ACLs configured but none matching = denied. `*` in a context or path matches any characters.
 
-import type { Reader } from '../config/settings.js';
+import type { Reader } from '../../core/settings-reader.js';
 
 export type AclPermission = 'read' | 'write' | 'put';
 export type AclOperation = 'read' | 'put';

@@ -3,7 +3,7 @@
 // here, overridden by the board profile's `limits` (a Cerbo GX has less room than a Pi 5), then by
 // the settings file's `limits`. Every key is documented in docs/settings.md.
 
-import type { Reader } from '../config/settings.js';
+import type { Reader } from '../../core/settings-reader.js';
 
 export interface StreamBounds {
   /** WebSocket clients at a time; more are refused with 503. */

@@ -9,7 +9,8 @@
 // security off, loginStatus answers that no authentication is required, as upstream).
 
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import { HttpError, isRecord } from '../api/http.js';
+import { HttpError } from '../api/http.js';
+import { isRecord } from '../../core/json.js';
 import { verifyPassword } from './passwords.js';
 import { AUTH_COOKIE, type SecurityGate } from './gate.js';
 import { PERMISSIONS, SecurityError, type AccessRequest, type Permission } from './store.js';

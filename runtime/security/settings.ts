@@ -1,7 +1,7 @@
 // The `security` settings: whether clients must authenticate, which browser origins and host names
 // are served, token lifetimes and per-path ACLs. Absent = the local demo: no logins, loopback only.
 
-import type { Reader } from '../config/settings.js';
+import type { Reader } from '../../core/settings-reader.js';
 import { parseAcls, type Acl } from './acl.js';
 
 export interface SecuritySettings {

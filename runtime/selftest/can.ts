@@ -13,7 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { pgnOf } from '../../hal/can/frame.js';
 import type { HalDevices } from '../../hal/devices.js';
 import { SocketCanDriver, type SocketCanOptions } from '../../hal/can/socketcan.js';
-import { CanSource } from '../../hal/can/source.js';
+import { createSource } from '../../hal/sources/table.js';
 import type { CanSourceSettings } from '../../hal/can/settings.js';
 import { candumpLog, DEPTH_PGN, GNSS_PGN, HEADING_PGN, selftestMessages } from './n2k-frames.js';
 import { DENIED, PluginHal } from './plugin-hal.js';
@@ -75,7 +75,9 @@ export async function checkCan(options: CanCheckOptions): Promise<CheckResult> {
   const settings: CanSourceSettings = log
     ? { id: 'selftest-can', type: 'can', interface: iface, driver: 'candump', file: log, rate: 'fast', loop: false }
     : { id: 'selftest-can', type: 'can', interface: iface, driver: 'socketcan' };
-  const source = new CanSource(settings, bus, devices.can, socketcan);
+  // SocketCAN with the check's seams (sysfs, binding) instead of the devices' default driver.
+  if (!log) devices.can.define(iface, (i) => new SocketCanDriver({ ...socketcan, iface: i }));
+  const source = createSource(settings, bus, devices);
   const plugin = new PluginHal(devices, [`can:${iface}`], [`can:${iface}:${GRANTED_PGNS.join(',')}`]);
   const sender = log ? undefined : new SocketCanDriver({ ...socketcan, iface });
   try {

@@ -9,7 +9,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { withChecksum } from '../../hal/codecs/nmea0183/sentence.js';
 import type { HalDevices } from '../../hal/devices.js';
 import type { SerialLease } from '../../hal/serial/ports.js';
-import { createSource } from '../../hal/sources.js';
+import { createSource } from '../../hal/sources/table.js';
 import { DENIED, PluginHal } from './plugin-hal.js';
 import { reason, selftestBus, waitUntil } from './waiting.js';
 import type { CheckResult, DeviceUsed } from './report.js';

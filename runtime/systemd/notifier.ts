@@ -1,7 +1,7 @@
 // The runtime's side of `Type=notify`: READY=1 once it serves, WATCHDOG=1 while its loop is
 // healthy, STOPPING=1 when it shuts down. Does nothing unless systemd set NOTIFY_SOCKET.
 
-import { createLogger } from '../log.js';
+import { createLogger } from '../../core/log.js';
 import { SdNotifySender } from './notify.js';
 import { LoopWatchdog } from './watchdog.js';
 

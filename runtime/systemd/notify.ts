@@ -6,7 +6,7 @@
 // handles abstract (`@…`) sockets. See docs/decisions/0011-sd-notify-via-systemd-notify.md.
 
 import { spawn } from 'node:child_process';
-import { createLogger } from '../log.js';
+import { createLogger } from '../../core/log.js';
 
 const log = createLogger('systemd');
 

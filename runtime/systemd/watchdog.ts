@@ -2,7 +2,7 @@
 // lateness: a blocked loop fires no timer at all (so no ping), and a loop that keeps stalling
 // fires every tick late, which withholds the ping too — systemd then restarts the service.
 
-import { createLogger } from '../log.js';
+import { createLogger } from '../../core/log.js';
 
 const log = createLogger('watchdog');
 

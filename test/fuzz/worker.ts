@@ -8,7 +8,7 @@ import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { getHeapStatistics, setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
-import { setLogLevel } from '../../runtime/log.js';
+import { setLogLevel } from '../../core/log.js';
 import { Finding, Tally, normalize, type FindingKind, type TargetModule } from './harness.js';
 import { inputBytes, INPUT_MAX, PHASE, STATUS, statusWords, type FindingReport, type TargetSummary, type WorkerMessage, type WorkerParams } from './protocol.js';
 import { hashString, Rng } from './rng.js';
@@ -45,7 +45,7 @@ process.on('warning', (w) => {
   if (w.name !== 'ExperimentalWarning') note('warning', `${w.name}: ${w.message}`);
 });
 
-// The code under test logs through runtime/log.ts onto stderr. Warnings are the expected answer to
+// The code under test logs through core/log.ts onto stderr. Warnings are the expected answer to
 // bad input (counted); an error line means something failed that should not have.
 const LOG_LINE = /^\S+ (debug|info |warn |error) \[([^\]]*)\] (.*)$/;
 process.stderr.write = ((chunk: string | Uint8Array, ...rest: unknown[]): boolean => {

@@ -8,7 +8,7 @@ import WebSocket from 'ws';
 import type { Runtime } from '../../runtime/app.js';
 import { ensurePluginsBuilt } from './plugin-wasm.js';
 import { PROJECT_ROOT } from '../../runtime/config/settings.js';
-import type { JsonValue } from '../../runtime/bus/delta.js';
+import type { JsonValue } from '../../core/json.js';
 import { writePluginConfig } from '../../runtime/plugins/plugin-config.js';
 import { configFile } from '../../runtime/storage/plugin-storage.js';
 

@@ -1,6 +1,6 @@
 // A real HostServices that records every call a plugin makes (for engine and VFS tests).
 
-import type { JsonValue } from '../../runtime/bus/delta.js';
+import type { JsonValue } from '../../core/json.js';
 import type { HostServices } from '../../runtime/engine/types.js';
 
 export interface RecordingHostOptions {

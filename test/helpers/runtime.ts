@@ -11,11 +11,13 @@ import { startApi, type ApiOptions, type ApiServer } from '../../runtime/api/ser
 import { DeltaBus } from '../../runtime/bus/bus.js';
 import { SignalKModel } from '../../runtime/model/model.js';
 import type { GrantLists } from '../../runtime/capabilities/store.js';
-import type { MqttSettings } from '../../hal/net/settings.js';
+import type { MqttSettings } from '../../runtime/mqtt/settings.js';
 import type { SecuritySettings } from '../../runtime/security/settings.js';
 import type { PartialLimits } from '../../runtime/security/limits.js';
 import type { HttpTransport } from '../../runtime/abi/http-transport.js';
-import { DEFAULT_PLUGIN_RESTART, type PluginRestartSettings, type ReplaySourceSettings, type SourceSettings } from '../../runtime/config/settings.js';
+import { DEFAULT_PLUGIN_RESTART, type PluginRestartSettings } from '../../runtime/config/settings.js';
+import type { ReplaySourceSettings } from '../../hal/serial/settings.js';
+import type { SourceSettings } from '../../hal/sources/table.js';
 
 export interface RuntimeOptions {
   sources?: SourceSettings[];

@@ -2,15 +2,10 @@
 // tier's stand-in for a device. The test side feeds bytes as the far end would send them, sees what
 // was written, and unplugs or plugs the device back in; users see the states a SerialDriver shows.
 
-import { Listeners } from '../../hal/can/driver.js';
-import type { ByteDriver, DriverState } from '../../hal/serial/driver.js';
+import { DriverBase, type ByteDriver } from '../../hal/driver.js';
 import { SerialPorts } from '../../hal/serial/ports.js';
 
-export class SerialTwin implements ByteDriver {
-  private _state: DriverState = 'stopped';
-  private _lastError: string | undefined;
-  private readonly data = new Listeners<Buffer>();
-  private readonly states = new Listeners<DriverState>();
+export class SerialTwin extends DriverBase<Buffer> implements ByteDriver {
   /** Every write that reached the device, in order. */
   readonly written: Buffer[] = [];
   /** Times open() was called: a shared device opens once. */
@@ -20,14 +15,8 @@ export class SerialTwin implements ByteDriver {
     readonly device: string,
     readonly baudRate: number,
     private plugged = true,
-  ) {}
-
-  get state(): DriverState {
-    return this._state;
-  }
-
-  get lastError(): string | undefined {
-    return this._lastError;
+  ) {
+    super();
   }
 
   open(): void {
@@ -40,14 +29,6 @@ export class SerialTwin implements ByteDriver {
 
   async close(): Promise<void> {
     this.setState('stopped');
-  }
-
-  onData(listener: (chunk: Buffer) => void): () => void {
-    return this.data.add(listener);
-  }
-
-  onState(listener: (state: DriverState) => void): () => void {
-    return this.states.add(listener);
   }
 
   async write(data: string | Uint8Array): Promise<void> {
@@ -76,12 +57,6 @@ export class SerialTwin implements ByteDriver {
     if (this._state === 'stopped') return;
     this._lastError = this.plugged ? undefined : `${this.device}: no such device; retry in 500 ms`;
     this.setState(this.plugged ? 'open' : 'reconnecting');
-  }
-
-  private setState(state: DriverState): void {
-    if (state === this._state) return;
-    this._state = state;
-    this.states.emit(state);
   }
 }
 

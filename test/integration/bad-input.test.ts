@@ -5,10 +5,10 @@ import { join } from 'node:path';
 import { DeltaBus } from '../../runtime/bus/bus.js';
 import { SignalKModel } from '../../runtime/model/model.js';
 import { PROJECT_ROOT } from '../../runtime/config/settings.js';
-import { createSource } from '../../hal/sources.js';
+import { createSource } from '../../hal/sources/table.js';
 import { createDevices } from '../../hal/devices.js';
 import { LineFramer, type FramingError } from '../../hal/framing.js';
-import type { DataSource } from '../../hal/source.js';
+import type { DataSource } from '../../hal/sources/source.js';
 import { startPtyPair } from '../helpers/pty.js';
 import { waitFor } from '../helpers/wait.js';
 

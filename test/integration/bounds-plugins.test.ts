@@ -7,7 +7,7 @@ import test from 'ava';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { JsonValue } from '../../runtime/bus/delta.js';
+import type { JsonValue } from '../../core/json.js';
 import { DEMO_LOG } from '../../runtime/config/settings.js';
 import { configFile, ensurePluginStorage } from '../../runtime/storage/plugin-storage.js';
 import { configurePlugin, FIXTURES, http, pluginFolder, pluginStatus, selfValue, type PluginView } from '../helpers/plugins.js';

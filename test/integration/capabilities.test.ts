@@ -11,7 +11,7 @@ import { CapabilityPolicy, type Flags } from '../../runtime/capabilities/policy.
 import { addGrant, GrantTable, readGrantsFile, removeGrant } from '../../runtime/capabilities/store.js';
 import { FLAG_NAMES } from '../../runtime/capabilities/grant.js';
 import { DenialLog } from '../../runtime/capabilities/denials.js';
-import type { Logger } from '../../runtime/log.js';
+import type { Logger } from '../../core/log.js';
 import { PROJECT_ROOT } from '../../runtime/config/settings.js';
 import { tempDir } from '../helpers/temp.js';
 

@@ -15,7 +15,7 @@ import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 import { tempDir } from '../helpers/temp.js';
 import { waitFor } from '../helpers/wait.js';
 import type { Runtime } from '../../runtime/app.js';
-import type { JsonValue } from '../../runtime/bus/delta.js';
+import type { JsonValue } from '../../core/json.js';
 
 const PROPRIETARY = '_signalk-edge_nmea-proprietary';
 const PROBE = '_signalk-edge-fixture_hal-serial-probe';

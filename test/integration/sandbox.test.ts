@@ -21,7 +21,7 @@ import { createEnvImports } from '../../runtime/abi/env.js';
 import { createHalImports, HAL_MODULE, type HalHost } from '../../runtime/abi/hal.js';
 import { GuestMemory } from '../../runtime/abi/memory.js';
 import { createWasiOutput } from '../../runtime/abi/wasi-output.js';
-import { createLogger } from '../../runtime/log.js';
+import { createLogger } from '../../core/log.js';
 import { createWasi } from '../../runtime/abi/wasi.js';
 import { DEMO_LOG, PROJECT_ROOT } from '../../runtime/config/settings.js';
 import { pluginDir, vfsRoot } from '../../runtime/storage/plugin-storage.js';

@@ -1,6 +1,6 @@
 import test from 'ava';
 import { request } from 'node:http';
-import type { JsonValue } from '../../runtime/bus/delta.js';
+import type { JsonValue } from '../../core/json.js';
 import type { PutResult } from '../../runtime/api/types.js';
 import { SERVER_VERSION } from '../../runtime/api/discovery.js';
 import { MAX_BODY_BYTES } from '../../runtime/api/http.js';

@@ -1,7 +1,7 @@
 import test from 'ava';
 import WebSocket from 'ws';
 import type { BusDelta } from '../../runtime/bus/bus.js';
-import type { Delta } from '../../runtime/bus/delta.js';
+import type { Delta } from '../../core/delta.js';
 import { SERVER_VERSION } from '../../runtime/api/discovery.js';
 import { startBareApi, TEST_SELF_URN, type BareApi } from '../helpers/runtime.js';
 import { waitFor } from '../helpers/wait.js';

@@ -1,6 +1,7 @@
 import test from 'ava';
 import { DeltaBus, type BusDelta } from '../../runtime/bus/bus.js';
-import { parseDelta, sourceRef } from '../../runtime/bus/delta.js';
+import { parseDelta } from '../../runtime/bus/delta.js';
+import { sourceRef } from '../../core/delta.js';
 import { matchesPattern, contextMatcher } from '../../runtime/bus/subscription.js';
 
 const SELF = 'vessels.urn:mrn:signalk:uuid:c0d79334-4e25-4245-8892-54e8ccc8021d';

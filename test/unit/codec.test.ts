@@ -1,14 +1,15 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { parseDelta, type Delta } from '../../runtime/bus/delta.js';
+import { parseDelta } from '../../runtime/bus/delta.js';
+import type { Delta } from '../../core/delta.js';
 import { DEMO_LOG } from '../../runtime/config/settings.js';
-import { Nmea0183Codec, type DecodeResult } from '../../hal/codecs/nmea0183/codec.js';
+import { Nmea0183Codec, type Nmea0183Result } from '../../hal/codecs/nmea0183/codec.js';
 import { checkSentence, nmeaChecksum, withChecksum } from '../../hal/codecs/nmea0183/sentence.js';
 
 const DEG = Math.PI / 180;
 const KNOT = 1852 / 3600;
 
-function delta(r: DecodeResult): Delta {
+function delta(r: Nmea0183Result): Delta {
   if (r.kind !== 'delta') throw new Error(`expected a delta, got ${JSON.stringify(r)}`);
   return r.delta;
 }

@@ -9,7 +9,7 @@ import mqtt from 'mqtt';
 import { parseCandumpLine } from '../../hal/can/candump.js';
 import { pgnOf } from '../../hal/can/frame.js';
 import type { Runtime } from '../../runtime/app.js';
-import type { JsonValue } from '../../runtime/bus/delta.js';
+import type { JsonValue } from '../../core/json.js';
 import { PROJECT_ROOT } from '../../runtime/config/settings.js';
 import { writePluginConfig } from '../../runtime/plugins/plugin-config.js';
 import { configFile } from '../../runtime/storage/plugin-storage.js';

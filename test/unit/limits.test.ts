@@ -2,14 +2,15 @@
 // bucket, a plugin's quota (all or nothing per delta), its CPU share, the outbound budget's order.
 
 import test from 'ava';
-import { parseSettings, SettingsError } from '../../runtime/config/settings.js';
+import { parseSettings } from '../../runtime/config/settings.js';
+import { SettingsError } from '../../core/settings-reader.js';
 import { loadProfile } from '../../runtime/board/profile.js';
 import { DEFAULT_LIMITS, resolveLimits } from '../../runtime/security/limits.js';
 import { TokenBucket } from '../../runtime/security/token-bucket.js';
 import { CpuShare, PluginQuota } from '../../runtime/plugins/quotas.js';
 import { OutboundBudget, type BudgetedClient } from '../../runtime/api/client-budget.js';
 import { checkConfigBounds, ConfigBoundsError } from '../../runtime/plugins/plugin-config.js';
-import { createLogger } from '../../runtime/log.js';
+import { createLogger } from '../../core/log.js';
 
 test('limits: defaults, then the board, then the settings; bad values name their key', (t) => {
   const cerbo = loadProfile('cerbo-gx');

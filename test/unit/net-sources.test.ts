@@ -1,7 +1,9 @@
 import test from 'ava';
 import { createSocket } from 'node:dgram';
 import { createServer, type AddressInfo, type Server, type Socket } from 'node:net';
-import { parseSettings, SettingsError, type SourceSettings } from '../../runtime/config/settings.js';
+import { parseSettings } from '../../runtime/config/settings.js';
+import type { SourceSettings } from '../../hal/sources/table.js';
+import { SettingsError } from '../../core/settings-reader.js';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 import { waitFor } from '../helpers/wait.js';
 

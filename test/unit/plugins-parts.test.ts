@@ -11,8 +11,9 @@ import { subscriptionFilter } from '../../runtime/plugins/subscriptions.js';
 import { readPluginConfig, writePluginConfig } from '../../runtime/plugins/plugin-config.js';
 import { tagWithPlugin } from '../../runtime/plugins/host-services.js';
 import { SignalKModel } from '../../runtime/model/model.js';
-import type { JsonValue } from '../../runtime/bus/delta.js';
-import { DEFAULT_PLUGIN_RESTART, parseSettings, SettingsError } from '../../runtime/config/settings.js';
+import type { JsonValue } from '../../core/json.js';
+import { DEFAULT_PLUGIN_RESTART, parseSettings } from '../../runtime/config/settings.js';
+import { SettingsError } from '../../core/settings-reader.js';
 
 function writePackage(dir: string, pkg: unknown): void {
   mkdirSync(dir, { recursive: true });

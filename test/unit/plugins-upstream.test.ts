@@ -14,7 +14,7 @@ import { createWasi } from '../../runtime/abi/wasi.js';
 import { createWasiOutput, LINES_PER_WINDOW, MAX_LINE, WINDOW_MS } from '../../runtime/abi/wasi-output.js';
 import { MAX_SLEEP_MS } from '../../runtime/abi/wasi-poll.js';
 import { loadPluginBytes, PluginLoadError } from '../../runtime/engine/index.js';
-import type { Logger } from '../../runtime/log.js';
+import type { Logger } from '../../core/log.js';
 import type { Flags } from '../../runtime/capabilities/policy.js';
 import { SignalKModel } from '../../runtime/model/model.js';
 import { createHostServices } from '../../runtime/plugins/host-services.js';

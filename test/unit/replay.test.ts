@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { DeltaBus } from '../../runtime/bus/bus.js';
 import { SignalKModel } from '../../runtime/model/model.js';
 import { DEMO_LOG, PROJECT_ROOT } from '../../runtime/config/settings.js';
-import { createSource } from '../../hal/sources.js';
+import { createSource } from '../../hal/sources/table.js';
 import { createDevices } from '../../hal/devices.js';
 import { ReplayDriver, type ReplayOptions } from '../../hal/serial/replay.js';
 import { waitFor } from '../helpers/wait.js';

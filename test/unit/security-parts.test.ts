@@ -2,7 +2,7 @@
 // pruning, password hashes.
 
 import test from 'ava';
-import { Reader, SettingsError } from '../../runtime/config/settings.js';
+import { Reader, SettingsError } from '../../core/settings-reader.js';
 import { AclCheck, pruneTree } from '../../runtime/security/acl.js';
 import { OriginPolicy } from '../../runtime/security/origins.js';
 import { hashPassword, verifyPassword } from '../../runtime/security/passwords.js';

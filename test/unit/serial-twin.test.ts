@@ -6,7 +6,7 @@
 import test from 'ava';
 import { withChecksum } from '../../hal/codecs/nmea0183/sentence.js';
 import { CanInterfaces } from '../../hal/can/interfaces.js';
-import { createSource } from '../../hal/sources.js';
+import { createSource } from '../../hal/sources/table.js';
 import { DeltaBus } from '../../runtime/bus/bus.js';
 import { SignalKModel } from '../../runtime/model/model.js';
 import { twinPorts } from '../helpers/serial-twin.js';

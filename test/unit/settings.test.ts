@@ -1,9 +1,9 @@
 import test from 'ava';
-import { basename } from 'node:path';
+import { basename, join } from 'node:path';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { loadSettings, parseSettings, demoSettings, DEMO_LOG, PROJECT_ROOT, SettingsError } from '../../runtime/config/settings.js';
+import { loadSettings, parseSettings, demoSettings, DEMO_LOG, PROJECT_ROOT } from '../../runtime/config/settings.js';
+import { SettingsError } from '../../core/settings-reader.js';
 
 const file = '/etc/signalk-edge/settings.json';
 

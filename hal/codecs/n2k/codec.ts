@@ -6,7 +6,9 @@
 import type { FromPgn } from '@canboat/canboatjs';
 import type { N2kMapper } from '@signalk/n2k-signalk';
 import { lazyModule } from '../../lazy-module.js';
-import type { Delta, JsonValue, PathValue, Update } from '../../../runtime/bus/delta.js';
+import type { Codec } from '../codec.js';
+import type { Delta, PathValue, Update } from '../../../core/delta.js';
+import { isRecord, type JsonValue } from '../../../core/json.js';
 import { parseId, type CanFrame } from '../../can/frame.js';
 
 /** Why a frame produced no delta and counts as an error. */
@@ -21,9 +23,6 @@ export type N2kDecodeResult =
   | { kind: 'error'; reason: N2kCodecError; detail: string }
   | { kind: 'skip'; reason: N2kCodecSkip; detail: string };
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 /**
  * A mapped value as it goes on the wire in signalk-server, which sends the same mapper output as
@@ -63,7 +62,7 @@ function wireValues(values: unknown[]): PathValue[] {
 const canboatjs = lazyModule<typeof import('@canboat/canboatjs')>('@canboat/canboatjs');
 const n2kSignalk = lazyModule<typeof import('@signalk/n2k-signalk')>('@signalk/n2k-signalk');
 
-export class N2kCodec {
+export class N2kCodec implements Codec<CanFrame> {
   private readonly parser: FromPgn = new (canboatjs().FromPgn)({});
   private readonly mapper: N2kMapper = new (n2kSignalk().N2kMapper)({});
   /** Set by the parser's events during one synchronous parse() call. */

@@ -3,22 +3,22 @@
 
 import type { Parser } from '@signalk/nmea0183-signalk';
 import { lazyModule } from '../../lazy-module.js';
-import { codecValuesFault, sourceRef, type Delta, type PathValue, type Source, type Update } from '../../../runtime/bus/delta.js';
+import type { Codec } from '../codec.js';
+import { codecValuesFault, sourceRef, type Delta, type PathValue, type Source, type Update } from '../../../core/delta.js';
 import { checkSentence, type SentenceFault } from './sentence.js';
+import { isRecord } from '../../../core/json.js';
 
 /** Why a line produced no delta and counts as an error. */
 export type CodecError = SentenceFault | 'unparsed' | 'invalid';
 /** Why a valid sentence produced no delta without being an error. */
 export type CodecSkip = 'unsupported' | 'empty';
 
-export type DecodeResult =
+/** The codec's results, with its own reasons (tests and the fuzzer check them). */
+export type Nmea0183Result =
   | { kind: 'delta'; delta: Delta }
   | { kind: 'error'; reason: CodecError; detail: string }
   | { kind: 'skip'; reason: CodecSkip; detail: string };
 
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
@@ -29,7 +29,7 @@ function hookKey(header: string): string {
 
 const nmea0183 = lazyModule<typeof import('@signalk/nmea0183-signalk')>('@signalk/nmea0183-signalk');
 
-export class Nmea0183Codec {
+export class Nmea0183Codec implements Codec<string> {
   private readonly parser: Parser = new (nmea0183().Parser)({ validateChecksum: false });
 
   /**
@@ -53,7 +53,7 @@ export class Nmea0183Codec {
     return known;
   }
 
-  decode(line: string): DecodeResult {
+  decode(line: string): Nmea0183Result {
     const checked = checkSentence(line);
     if (!checked.ok) return { kind: 'error', reason: checked.reason, detail: checked.detail };
     const key = hookKey(checked.header);

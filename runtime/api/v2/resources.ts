@@ -12,10 +12,9 @@
 
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
-import type { JsonValue } from '../../bus/delta.js';
+import { isRecord, type JsonValue } from '../../../core/json.js';
 import type { ApiRoutes } from '../types.js';
-import { isRecord } from '../http.js';
-import { createLogger } from '../../log.js';
+import { createLogger } from '../../../core/log.js';
 
 const log = createLogger('resources');
 const BASE = '/signalk/v2/api/resources';

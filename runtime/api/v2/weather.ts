@@ -6,7 +6,7 @@
 // the request waits for it, at most WEATHER_TIMEOUT_MS. Who may call: readonly.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
-import type { JsonValue } from '../../bus/delta.js';
+import type { JsonValue } from '../../../core/json.js';
 import type { ApiRoutes } from '../types.js';
 import type { ProviderReply } from './resources.js';
 import { FETCH_TIMEOUT_MS } from '../../abi/as-fetch.js';

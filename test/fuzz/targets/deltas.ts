@@ -9,11 +9,11 @@
 // it, the plugin's own tag replaces any source it claimed, and readers answer; the REST API
 // answers 200/404 with JSON; nothing logs an error.
 
-import { createLogger } from '../../../runtime/log.js';
+import { createLogger } from '../../../core/log.js';
 import { createEnvImports } from '../../../runtime/abi/env.js';
 import { GuestMemory } from '../../../runtime/abi/memory.js';
 import type { BusDelta } from '../../../runtime/bus/bus.js';
-import type { Delta } from '../../../runtime/bus/delta.js';
+import type { Delta } from '../../../core/delta.js';
 import type { SignalKModel } from '../../../runtime/model/model.js';
 import { FLAG_NAMES } from '../../../runtime/capabilities/grant.js';
 import type { Flags } from '../../../runtime/capabilities/policy.js';

@@ -5,7 +5,7 @@
 // must encode.
 
 import { DeltaBus } from '../../../runtime/bus/bus.js';
-import type { Delta } from '../../../runtime/bus/delta.js';
+import type { Delta } from '../../../core/delta.js';
 import { SignalKModel } from '../../../runtime/model/model.js';
 import { TEST_SELF_URN } from '../../helpers/runtime.js';
 import { Finding, expect } from '../harness.js';

@@ -2,7 +2,7 @@
 // check the harness catches each kind: a property finding, an escaped exception, an unhandled
 // rejection, an error-level log line, a Node warning, a slow input, an uncaught exception and a hang.
 
-import { createLogger } from '../../../runtime/log.js';
+import { createLogger } from '../../../core/log.js';
 import { Finding, type FuzzTarget, type TargetModule } from '../harness.js';
 
 const log = createLogger('self-check');

@@ -8,7 +8,9 @@
 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadSettings, parseSettings, SettingsError, VALID_BAUD_RATES, type Settings } from '../../../runtime/config/settings.js';
+import { loadSettings, parseSettings, type Settings } from '../../../runtime/config/settings.js';
+import { VALID_BAUD_RATES } from '../../../hal/serial/settings.js';
+import { SettingsError } from '../../../core/settings-reader.js';
 import { GrantTable } from '../../../runtime/capabilities/store.js';
 import { tempDir } from '../../helpers/temp.js';
 import { expect, Finding, normalize, type FuzzTarget, type TargetModule } from '../harness.js';

@@ -1,9 +1,9 @@
 // The runtime's MQTT part, started from settings: the connection plus the bridge on top of it,
 // with one status for /edge/v1/status.
 
-import type { DeltaBus } from '../../runtime/bus/bus.js';
-import { MqttBridge, type MqttBridgeStatus } from './mqtt-bridge.js';
-import { MqttConnection, type MqttConnectionStatus } from './mqtt-connection.js';
+import type { DeltaBus } from '../bus/bus.js';
+import { MqttBridge, type MqttBridgeStatus } from './bridge.js';
+import { MqttConnection, type MqttConnectionStatus } from '../../hal/net/mqtt-connection.js';
 import type { MqttSettings } from './settings.js';
 
 export interface MqttStatus extends MqttConnectionStatus {

@@ -1,11 +1,14 @@
-// NMEA 0183 over UDP: listens on a port (optionally one local address) and frames every datagram
-// into lines for the source's pipeline. A datagram carries whole sentences, so a last line without
-// CR/LF ends with its datagram; senders never interleave within a line.
+// The UDP driver: listens on a port (optionally one local address) and hands every datagram to the
+// source's framer (NMEA 0183 lines, gateway frames). A datagram carries whole sentences, so a last
+// line without CR/LF ends with its datagram; senders never interleave within a line.
 
 import { createSocket, type Socket } from 'node:dgram';
 import { isIPv6 } from 'node:net';
-import { LineFramer, type LineSink } from '../framing.js';
-import { ReconnectingDriver, type RetryOptions } from './reconnecting.js';
+import type { ByteSink } from '../driver.js';
+import { createLogger } from '../../core/log.js';
+import { ReconnectingDriver, type RetryOptions } from '../reconnecting.js';
+
+const log = createLogger('net');
 
 export interface UdpOptions extends RetryOptions {
   port: number;
@@ -15,14 +18,13 @@ export interface UdpOptions extends RetryOptions {
 
 export class UdpDriver extends ReconnectingDriver {
   private socket: Socket | undefined;
-  private readonly framer: LineFramer;
 
+  /** `framer` cuts the bytes into what the source's codec reads (lines, gateway frames). */
   constructor(
     private readonly options: UdpOptions,
-    sink: LineSink,
+    private readonly framer: ByteSink,
   ) {
-    super(`udp ${options.address ?? '0.0.0.0'}:${options.port}`, options);
-    this.framer = new LineFramer(sink);
+    super(`udp ${options.address ?? '0.0.0.0'}:${options.port}`, options, log);
   }
 
   protected attempt(): void {

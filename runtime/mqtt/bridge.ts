@@ -9,13 +9,14 @@
 // In: the payload is JSON (any JSON value) or a plain number (`+5`, `.5`, `12.`); anything else
 // is counted by reason and skipped.
 
-import type { DeltaBus } from '../../runtime/bus/bus.js';
-import type { Delta, JsonValue } from '../../runtime/bus/delta.js';
-import { contextMatcher, matchesPattern } from '../../runtime/bus/subscription.js';
-import { createLogger } from '../../runtime/log.js';
-import type { MqttConnection } from './mqtt-connection.js';
+import type { DeltaBus } from '../bus/bus.js';
+import type { Delta } from '../../core/delta.js';
+import type { JsonValue } from '../../core/json.js';
+import { contextMatcher, matchesPattern } from '../bus/subscription.js';
+import { createLogger } from '../../core/log.js';
+import type { MqttConnection } from '../../hal/net/mqtt-connection.js';
 import type { MqttPublishRule, MqttSubscribeRule } from './settings.js';
-import { topicError } from './topic-filter.js';
+import { topicError } from '../../hal/net/topic-filter.js';
 
 const log = createLogger('mqtt-bridge');
 

@@ -1,10 +1,13 @@
-// NMEA 0183 over TCP: a client of an NMEA server (a multiplexer, a chart plotter's data port),
-// reconnecting with backoff when the server is absent or drops the connection. A line cut by the
-// drop is flushed as it is (the codec counts it as truncated), not glued to the next connection's data.
+// The TCP driver: a client of a data server (an NMEA multiplexer, a chart plotter's data port, a
+// gateway), reconnecting with backoff when the server is absent or drops the connection. A line cut
+// by the drop is flushed as it is (the codec counts it as truncated), not glued to the next connection's data.
 
 import { connect, type Socket } from 'node:net';
-import { LineFramer, type LineSink } from '../framing.js';
-import { ReconnectingDriver, type RetryOptions } from './reconnecting.js';
+import type { ByteSink } from '../driver.js';
+import { createLogger } from '../../core/log.js';
+import { ReconnectingDriver, type RetryOptions } from '../reconnecting.js';
+
+const log = createLogger('net');
 
 export interface TcpOptions extends RetryOptions {
   host: string;
@@ -18,14 +21,13 @@ const KEEPALIVE_MS = 10_000;
 
 export class TcpDriver extends ReconnectingDriver {
   private socket: Socket | undefined;
-  private readonly framer: LineFramer;
 
+  /** `framer` cuts the bytes into what the source's codec reads (lines, gateway frames). */
   constructor(
     private readonly options: TcpOptions,
-    sink: LineSink,
+    private readonly framer: ByteSink,
   ) {
-    super(`tcp ${options.host}:${options.port}`, options);
-    this.framer = new LineFramer(sink);
+    super(`tcp ${options.host}:${options.port}`, options, log);
   }
 
   protected attempt(): void {

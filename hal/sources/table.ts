@@ -1,0 +1,93 @@
+// The one table of source types. An entry owns its settings parser and makes its codec and driver;
+// the table parses the `sources` list and assembles every source the same way: driver → pipeline
+// (codec, counters) → bus. A new transport or gateway is a driver (or codec) file plus an entry here.
+
+import type { DeltaSink } from '../../core/delta.js';
+import type { Reader } from '../../core/settings-reader.js';
+import { parseCanSource } from '../can/settings.js';
+import { CanReplayDriver } from '../can/replay.js';
+import { SharedCanInterface } from '../can/shared-interface.js';
+import { N2kCodec } from '../codecs/n2k/codec.js';
+import { Nmea0183Codec } from '../codecs/nmea0183/codec.js';
+import type { HalDevices } from '../devices.js';
+import { LineFramer, linesTo } from '../framing.js';
+import { parseTcpSource, parseUdpSource } from '../net/settings.js';
+import { TcpDriver } from '../net/tcp.js';
+import { UdpDriver } from '../net/udp.js';
+import { ReplayDriver } from '../serial/replay.js';
+import { parseReplaySource, parseSerialSource } from '../serial/settings.js';
+import { SharedSerialDevice } from '../serial/shared-device.js';
+import { sourceType, type SourceType } from './entry.js';
+import { SourcePipeline } from './pipeline.js';
+import { PipelineSource, type DataSource } from './source.js';
+
+export const SOURCE_TYPES = {
+  /** NMEA 0183 on a serial port, shared with plugins granted the device. */
+  serial: sourceType({
+    parse: parseSerialSource,
+    create: ({ id, device, baudRate }, devices) => {
+      // The source's rate is the device's for plugins that open it without one.
+      devices.serial.configure(device, baudRate);
+      return { codec: new Nmea0183Codec(id), driver: (sink) => new SharedSerialDevice(devices.serial, device, baudRate, new LineFramer(linesTo(sink))) };
+    },
+  }),
+  /** An NMEA 0183 log file played back (demo, tests). */
+  replay: sourceType({
+    parse: parseReplaySource,
+    create: ({ id, file, rate, linesPerSecond, loop }) => ({ codec: new Nmea0183Codec(id), driver: (sink) => new ReplayDriver({ file, rate, linesPerSecond, loop }, linesTo(sink)) }),
+  }),
+  /** NMEA 0183 datagrams received on a UDP port. */
+  udp: sourceType({
+    parse: parseUdpSource,
+    create: ({ id, port, address }) => ({ codec: new Nmea0183Codec(id), driver: (sink) => new UdpDriver({ port, address }, new LineFramer(linesTo(sink))) }),
+  }),
+  /** NMEA 0183 read from a TCP server. */
+  tcp: sourceType({
+    parse: parseTcpSource,
+    create: ({ id, host, port }) => ({ codec: new Nmea0183Codec(id), driver: (sink) => new TcpDriver({ host, port }, new LineFramer(linesTo(sink))) }),
+  }),
+  /** NMEA 2000 on a CAN interface (SocketCAN, or a candump log), shared with plugins granted it. */
+  can: sourceType({
+    parse: parseCanSource,
+    create: (settings, devices) => {
+      // An interface no source defines is driven by SocketCAN (CanInterfaces' fallback).
+      if (settings.driver === 'candump') {
+        const { file, rate, loop } = settings;
+        devices.can.define(settings.interface, () => new CanReplayDriver({ file, rate, loop }));
+      }
+      return { codec: new N2kCodec(settings.id), driver: (sink) => new SharedCanInterface(devices.can, settings.interface, sink) };
+    },
+  }),
+};
+
+type Table = typeof SOURCE_TYPES;
+export type SourceTypeName = keyof Table;
+/** One entry of the `sources` list in settings, whichever its type. */
+export type SourceSettings = { [K in SourceTypeName]: ReturnType<Table[K]['parse']> }[SourceTypeName];
+
+const TYPE_NAMES = Object.keys(SOURCE_TYPES) as SourceTypeName[];
+
+/** Parses the `sources` list of the settings file; relative paths resolve against `base`. */
+export function parseSources(r: Reader, input: unknown, base: string): SourceSettings[] {
+  const sources: SourceSettings[] = [];
+  r.list(input, 'sources').forEach((raw, i) => {
+    const key = `sources[${i}]`;
+    const s = r.obj(raw, key);
+    const id = r.str(s.id, `${key}.id`);
+    if (!/^[A-Za-z0-9_-]{1,32}$/.test(id)) r.fail(`${key}.id`, 'must be 1-32 letters, digits, _ or -');
+    if (sources.some((o) => o.id === id)) r.fail(`${key}.id`, `duplicate source id ${JSON.stringify(id)}`);
+    const type = r.oneOf(s.type, `${key}.type`, TYPE_NAMES);
+    const entry = SOURCE_TYPES[type] as SourceType<SourceSettings, unknown>;
+    sources.push(entry.parse(r, s, { key, id, base, earlier: sources }));
+  });
+  return sources;
+}
+
+/** A source from its settings, publishing to `sink` (the bus); it starts reading on start(). */
+export function createSource(settings: SourceSettings, sink: DeltaSink, devices: HalDevices): DataSource {
+  // The entry of the settings' own type: the union cannot tell TypeScript that the two match.
+  const entry = SOURCE_TYPES[settings.type] as SourceType<SourceSettings, unknown>;
+  const { codec, driver } = entry.create(settings, devices);
+  const pipeline = new SourcePipeline(settings.id, codec, sink);
+  return new PipelineSource(settings.id, settings.type, pipeline, driver(pipeline));
+}
