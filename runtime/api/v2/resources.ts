@@ -16,14 +16,13 @@ import type { JsonValue } from '../../bus/delta.js';
 import type { ApiRoutes } from '../types.js';
 import { isRecord } from '../http.js';
 import { createLogger } from '../../log.js';
+import type { ProviderReply } from '../../plugins/provider-call.js';
 
 const log = createLogger('resources');
 const BASE = '/signalk/v2/api/resources';
 const ID = /^[A-Za-z0-9_.:~-]{1,128}$/;
 
 export type ResourceOp = 'list_resources' | 'get_resource' | 'set_resource' | 'delete_resource';
-/** A provider's answer (its export's JSON text), or why there is none and the HTTP status that stands for. */
-export type ProviderReply = { text: string } | { status: number; error: string };
 
 export interface ResourceProviders {
   types(): string[];
