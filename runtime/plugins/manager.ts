@@ -17,6 +17,7 @@ import { watchFile } from './file-watch.js';
 import { PutHandlerRegistry } from './put-handlers.js';
 import { ResourceProviderRegistry } from './resource-providers.js';
 import { resourceRoutes } from '../api/v2/resources.js';
+import { ResourceDefaults } from './resource-defaults.js';
 import { WeatherProviderRegistry } from './weather-providers.js';
 import { weatherRoutes } from '../api/v2/weather.js';
 import { RadarProviderRegistry } from './radar-providers.js';
@@ -61,6 +62,7 @@ export class PluginManager {
   private readonly resources = new ResourceProviderRegistry();
   private readonly weather = new WeatherProviderRegistry();
   private readonly radars = new RadarProviderRegistry();
+  private readonly resourceDefaults: ResourceDefaults;
   /** Plugins' binary streams to WebSocket clients (the API accepts the upgrades). */
   readonly binaryStreams = new BinaryStreamHub();
   private unsubscribe: (() => void) | undefined;
@@ -78,6 +80,7 @@ export class PluginManager {
   ) {
     this.puts = new PutHandlerRegistry((c) => model.resolveContext(c));
     this.grants = new GrantTable(settings.grants, settings.dataDir);
+    this.resourceDefaults = new ResourceDefaults(settings.dataDir, settings.resourcesApi?.defaultProviders);
     if (this.grants.error) log.error(`${this.grants.error}; no grants from that file apply until it is fixed`);
     const publisher = new EmittedDeltaPublisher(bus);
     this.publisher = publisher;
@@ -133,6 +136,8 @@ export class PluginManager {
       resourceRoutes({
         types: () => this.resources.types(),
         providers: (type) => this.resources.providers(type),
+        defaultProvider: (type) => this.resourceDefaults.of(type, this.resources.providers(type)),
+        chooseDefault: (type, pluginId) => this.resourceDefaults.choose(type, pluginId),
         call: (pluginId, op, request) => call(pluginId, `resources_${op}`, request),
         changed: (pluginId, type, id, value) => {
           const source = { label: pluginId, type: 'plugin' };
