@@ -148,6 +148,8 @@ export class PluginManager {
       this.binaryStreams.routes(),
       weatherRoutes({
         list: () => this.weather.list(),
+        getDefault: () => this.weather.getDefault(),
+        setDefault: (pluginId) => this.weather.setDefault(pluginId),
         call: (pluginId, op, request) => call(pluginId, `weather_get_${op}`, request),
       }),
       radarRoutes({

@@ -22,6 +22,7 @@ import type { ApiRoutes } from '../types.js';
 import type { ProviderReply } from '../../plugins/provider-call.js';
 import { isRecord } from '../http.js';
 import { createLogger } from '../../log.js';
+import { providerRoutes, type ProviderChoice } from './provider-routes.js';
 
 const log = createLogger('radars');
 export const RADARS_PATH = '/signalk/v2/api/vessels/self/radars';
@@ -49,11 +50,7 @@ export type RadarHandler =
   | 'radar_get_arpa_settings'
   | 'radar_set_arpa_settings';
 
-export interface RadarProviders {
-  /** Registered providers in registration order. */
-  list(): { id: string; name: string; isDefault: boolean }[];
-  getDefault(): string | undefined;
-  setDefault(pluginId: string): boolean;
+export interface RadarProviders extends ProviderChoice {
   /** Records the radar ids a provider listed; returns those it serves (ids claimed by another provider stay theirs). */
   claim(pluginId: string, radarIds: readonly string[]): string[];
   /** The provider's module exports the handler (true when unknown: the call then says why it failed). */
@@ -187,7 +184,9 @@ export function radarRoutes(providers: RadarProviders): ApiRoutes {
 
   return (app: FastifyInstance) => {
     // Radar data changes at any moment (status, controls): never cached, as upstream.
-    const noCache = (reply: FastifyReply): FastifyReply => reply.header('cache-control', 'no-cache');
+    app.addHook('onRequest', async (req, reply) => {
+      if (req.url.startsWith(RADARS_PATH)) void reply.header('cache-control', 'no-cache');
+    });
     const read = { config: { access: 'read' as const } };
     const write = { config: { access: 'write' as const } };
     type Req = { Params: { id: string; controlId?: string; targetId?: string } };
@@ -204,7 +203,6 @@ export function radarRoutes(providers: RadarProviders): ApiRoutes {
     ): void => {
       const { request = (p) => ({ radarId: p.id }), pick = (v) => v, missing = (p) => radarNotFound(p.id), empty = missing } = opts;
       app.get<Req>(`${RADARS_PATH}/${path}`, read, async (req, reply) => {
-        noCache(reply);
         const o = await owner(req.params.id, missing(req.params));
         if (!('pluginId' in o)) return send(reply, o);
         if (!providers.supports(o.pluginId, handler)) return send(reply, unsupported(what));
@@ -216,7 +214,6 @@ export function radarRoutes(providers: RadarProviders): ApiRoutes {
     };
 
     app.get(RADARS_PATH, read, async (_req, reply) => {
-      noCache(reply);
       const radars: Record<string, JsonValue> = {};
       const all = providers.list();
       let failure: Failure | undefined;
@@ -238,20 +235,7 @@ export function radarRoutes(providers: RadarProviders): ApiRoutes {
       return { version: RADAR_API_VERSION, radars };
     });
 
-    app.get(`${RADARS_PATH}/_providers`, read, (_req, reply) => {
-      noCache(reply);
-      return Object.fromEntries(providers.list().map((p) => [p.id, { name: p.name, isDefault: p.isDefault }]));
-    });
-    app.get(`${RADARS_PATH}/_providers/_default`, read, (_req, reply) => {
-      noCache(reply);
-      const id = providers.getDefault();
-      return id === undefined ? {} : { id };
-    });
-    app.post<{ Params: { id: string } }>(`${RADARS_PATH}/_providers/_default/:id`, write, (req, reply) => {
-      noCache(reply);
-      if (!providers.setDefault(req.params.id)) return send(reply, { status: 400, message: `Provider ${req.params.id} not found!` });
-      return { statusCode: 200, state: 'COMPLETED', message: `Default provider set to ${req.params.id}.` };
-    });
+    providerRoutes(app, RADARS_PATH, providers);
 
     getter(':id', 'radar_get_radar_info', 'getRadarInfo', { missing: () => NOT_FOUND });
     getter(':id/capabilities', 'radar_get_capabilities', 'getCapabilities');
@@ -268,7 +252,6 @@ export function radarRoutes(providers: RadarProviders): ApiRoutes {
     /** A change to one radar: finds its provider, then `body` decides (and answers). */
     const change = (method: 'put' | 'post' | 'delete', path: string, notFound: (id: string) => Failure, body: (pluginId: string, req: { params: Req['Params']; body: unknown }, reply: FastifyReply) => Promise<FastifyReply | object>): void => {
       app[method]<Req>(`${RADARS_PATH}/${path}`, write, async (req, reply) => {
-        noCache(reply);
         const o = await owner(req.params.id, notFound(req.params.id));
         if (!('pluginId' in o)) return send(reply, o);
         return body(o.pluginId, req, reply);

@@ -10,13 +10,13 @@ import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { JsonValue } from '../../bus/delta.js';
 import type { ApiRoutes } from '../types.js';
 import type { ProviderReply } from '../../plugins/provider-call.js';
+import { providerRoutes, type ProviderChoice } from './provider-routes.js';
 
 const BASE = '/signalk/v2/api/weather';
 
 export type WeatherOp = 'observations' | 'forecasts' | 'warnings';
 
-export interface WeatherProviders {
-  list(): { id: string; name: string }[];
+export interface WeatherProviders extends ProviderChoice {
   call(pluginId: string, op: WeatherOp, request: Record<string, JsonValue>): Promise<ProviderReply>;
 }
 
@@ -42,7 +42,7 @@ export function weatherRoutes(providers: WeatherProviders): ApiRoutes {
     if (typeof parsed === 'string') return reply.code(400).send(failed(400, parsed));
     const all = providers.list();
     if (all.length === 0) return reply.code(400).send(failed(400, 'No providers registered!'));
-    const chosen = query.provider === undefined ? all[0] : all.find((p) => p.id === query.provider);
+    const chosen = query.provider === undefined ? all.find((p) => p.isDefault) : all.find((p) => p.id === query.provider);
     if (!chosen) return reply.code(400).send(failed(400, `Requested provider not found! (${query.provider})`));
     const request: Record<string, JsonValue> = op === 'warnings' ? { position: parsed.position } : op === 'forecasts' ? { position: parsed.position, type: type ?? 'point', options: parsed.options } : { position: parsed.position, options: parsed.options };
     const result = await providers.call(chosen.id, op, request);
@@ -58,7 +58,12 @@ export function weatherRoutes(providers: WeatherProviders): ApiRoutes {
   };
   return (app) => {
     const read = { config: { access: 'read' as const } };
-    app.get(`${BASE}/_providers`, read, () => Object.fromEntries(providers.list().map((p, i) => [p.id, { name: p.name, isDefault: i === 0 }])));
+    app.get(BASE, read, () => ({
+      forecasts: { description: 'Forecast data for the supplied location.' },
+      observations: { description: 'Observation data for the supplied location.' },
+      warnings: { description: 'Weather warnings for the supplied location.' },
+    }));
+    providerRoutes(app, BASE, providers);
     app.get(`${BASE}/observations`, read, (req, reply) => answer(req, reply, 'observations'));
     app.get(`${BASE}/forecasts`, read, () => ({
       daily: { description: 'Daily forecast data for the requested number of days.' },
