@@ -5,8 +5,7 @@
 // one that answers garbage, with the runtime serving on; the radarProvider grant; who may call.
 
 import test from 'ava';
-import WebSocket from 'ws';
-import { FIXTURES, http, pluginFolder, pluginStatus } from '../helpers/plugins.js';
+import { FIXTURES, binaryClient, http, pluginFolder, pluginStatus } from '../helpers/plugins.js';
 import { startTestRuntime } from '../helpers/runtime.js';
 import { addUser, call, login, securityOn } from '../helpers/security.js';
 import { tempDir } from '../helpers/temp.js';
@@ -69,15 +68,7 @@ test('radars are listed with their info; controls are read and set; targets acqu
 
 test('switched to transmit, the radar sends spokes that reach a WebSocket client on the spokes URL', async (t) => {
   const { runtime, wsUrl } = await start(t);
-  const ws = new WebSocket(`${wsUrl}${R}/spokes`);
-  const frames: Buffer[] = [];
-  ws.on('message', (data, isBinary) => {
-    if (isBinary) frames.push(data as Buffer);
-  });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-  });
+  const { ws, frames } = await binaryClient(wsUrl, `${R}/spokes`);
   t.teardown(() => ws.close());
   await waitFor(() => runtime.plugins.binaryStreams.status()['radars/probe-1']?.clients === 1, 'the client registered');
   t.deepEqual(await http(runtime, 'PUT', `${R}/power`, { value: 'transmit' }), OK);
