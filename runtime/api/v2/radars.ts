@@ -85,7 +85,7 @@ function parse(pluginId: string, handler: RadarHandler, reply: ProviderReply): P
   }
 }
 
-/** An object body, or the payload of a `{value: ...}` body when `unwrap` says so. */
+/** The body as an object (`{}` for anything else: the routes then say what is missing). */
 const bodyOf = (body: unknown): Record<string, JsonValue> => (isRecord(body) ? (body as Record<string, JsonValue>) : {});
 
 /** Upstream's unwrapControlPayload: `{value: x}` alone is the PUT envelope of x; any other body is the payload itself. */
