@@ -97,10 +97,14 @@ test('bad requests get 400 with the reason, unknown radars and controls 404', as
   t.is((await pluginStatus(runtime, ID)).state, 'running');
 });
 
-test('a handler that answers garbage is 502, one that never returns or traps is 500 with the reason; the runtime serves on', async (t) => {
+test('a handler that answers garbage or over 1 MiB is 502, one that never returns or traps is 500 with the reason; the runtime serves on', async (t) => {
   const { runtime } = await start(t, { callTimeoutMs: 300 });
   const garbage = await http(runtime, 'GET', `${R}/controls/garbage`);
   t.deepEqual(garbage, failed(502, `plugin ${ID}: radar_get_control answered text that is not JSON: "the radar is fine"`));
+  const huge = await http(runtime, 'GET', `${R}/controls/huge`);
+  t.is(huge.status, 502);
+  t.regex((huge.body as { message: string }).message, /radar_get_control: .*over 1048576 bytes/);
+  t.is((await pluginStatus(runtime, ID)).crashes, 0, 'an oversized answer is no crash');
 
   const spin = await http(runtime, 'GET', `${R}/controls/spin`);
   t.is(spin.status, 500);
