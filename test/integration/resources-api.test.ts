@@ -52,6 +52,7 @@ test('list, get, create, replace and delete through the provider; changes go out
   // Query values reach the provider as JSON (upstream's parsing): limit=1 is a number.
   t.is(Object.keys((await http(runtime, 'GET', `${API}/notes`)).body as object).length, 2);
   t.is(Object.keys((await http(runtime, 'GET', `${API}/notes?limit=1`)).body as object).length, 1);
+  t.deepEqual(await http(runtime, 'GET', `${API}/notes?limit=0`), { status: 400, body: { state: 'FAILED', statusCode: 400, message: 'invalid query: limit must be >= 1' } });
 
   const refused = await http(runtime, 'PUT', `${API}/notes/${N3}`, { description: 'no name' });
   t.deepEqual(refused, { status: 400, body: { state: 'FAILED', statusCode: 400, message: `saving notes resource ${N3} failed: a resource needs a name` } });

@@ -6,7 +6,7 @@ import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { JsonValue } from '../../runtime/bus/delta.js';
-import { resourceProblem, validResourceId } from '../../runtime/api/v2/resource-schemas.js';
+import { queryProblem, resourceProblem, validResourceId } from '../../runtime/api/v2/resource-schemas.js';
 import { resourceRoutes, type ResourceOp } from '../../runtime/api/v2/resources.js';
 import { RESOURCE_DEFAULTS_FILE, ResourceDefaults } from '../../runtime/plugins/resource-defaults.js';
 import { call } from '../helpers/security.js';
@@ -42,6 +42,16 @@ test('Signal K resource bodies are checked as upstream documents them; other typ
   t.true(validResourceId('charts', 'harbour_01'));
   t.false(validResourceId('charts', 'short'));
   t.true(validResourceId('buoys', 'b1'));
+});
+
+test("list queries of Signal K types are checked as upstream declares its parameters", (t) => {
+  t.is(queryProblem('routes', { limit: 5, distance: 2000, bbox: [24, 60, 25, 61], position: [24.9, 60.1], zoom: 4, custom: 'x' }), undefined);
+  t.is(queryProblem('waypoints', { bbox: '24,60,25,61', position: '24.9,60.1' }), undefined, 'the comma form');
+  t.is(queryProblem('routes', { limit: 0 }), 'invalid query: limit must be >= 1');
+  t.is(queryProblem('notes', { distance: 50, zoom: 1.5 }), 'invalid query: distance must be >= 100; zoom must be integer');
+  t.is(queryProblem('regions', { bbox: '24,60,x,61' }), 'invalid query: bbox.2 must be number');
+  t.is(queryProblem('waypoints', { position: [200, 60] }), 'invalid query: position.0 must be <= 180');
+  t.is(queryProblem('buoys', { limit: 0 }), undefined, 'a type of the plugin\'s own is not checked');
 });
 
 test('the default provider: from settings, else the first registered; a choice is kept in the data folder', (t) => {

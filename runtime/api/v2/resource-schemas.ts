@@ -4,7 +4,9 @@
 // typebox/resources-schemas.js and shared-schemas.js, and PUT ids against a v4 UUID (charts: 8 or
 // more of [A-Za-z0-9_-]). The schemas below are written here from those documented shapes (field
 // names, GeoJSON geometry per type, the note's href pattern, the chart source kinds); extra
-// properties are allowed, as there. Types of a plugin's own (buoys, tracks ...) are not checked.
+// properties are allowed, as there. List queries of routes, waypoints, regions and notes are checked
+// as its parameters declare them (limit, distance, bbox, position, zoom). Types of a plugin's own
+// (buoys, tracks ...) are not checked.
 
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 
@@ -58,8 +60,23 @@ const SCHEMAS: Record<string, object> = {
   },
 };
 
+/** Upstream's list parameters; an array also comes as `1,2,3,4` (its form style, explode false). */
+const coordinates = (n: number) => ({ type: 'array', items: { type: 'number', minimum: -180, maximum: 180 }, minItems: n, maxItems: n });
+const LIST_QUERY = {
+  type: 'object',
+  properties: {
+    limit: { type: 'integer', minimum: 1 },
+    distance: { type: 'integer', minimum: 100 },
+    bbox: coordinates(4),
+    position: coordinates(2),
+    zoom: { type: 'integer', minimum: 1 },
+  },
+};
+const QUERIED = new Set(['routes', 'waypoints', 'regions', 'notes']);
+
 const ajv = new Ajv({ allErrors: true, strict: false });
 const validators = new Map<string, ValidateFunction>(Object.entries(SCHEMAS).map(([type, schema]) => [type, ajv.compile(schema)]));
+const validateQuery = ajv.compile(LIST_QUERY);
 
 /** Upstream's id rule for its own types (a v4 UUID; charts their identifier); any id the route accepts otherwise. */
 export function validResourceId(type: string, id: string): boolean {
@@ -81,4 +98,17 @@ export function resourceProblem(type: string, body: unknown): string | undefined
   const errors = (validate.errors ?? []).filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'if');
   const lines = [...new Set(errors.map(describe))].slice(0, 4);
   return `invalid ${type.slice(0, -1)}: ${lines.join('; ') || 'does not match the schema'}`;
+}
+
+/** Why a list query of `type` is refused (parameters as the route parsed them: JSON where JSON); undefined when it is fine. */
+export function queryProblem(type: string, query: Readonly<Record<string, unknown>>): string | undefined {
+  if (!QUERIED.has(type)) return undefined;
+  const checked: Record<string, unknown> = { ...query };
+  for (const key of ['bbox', 'position']) {
+    const v = checked[key];
+    if (typeof v === 'string' && v.includes(',')) checked[key] = v.split(',').map((n) => (n.trim() !== '' && Number.isFinite(Number(n)) ? Number(n) : n));
+  }
+  if (validateQuery(checked)) return undefined;
+  const lines = [...new Set((validateQuery.errors ?? []).map(describe))].slice(0, 4);
+  return `invalid query: ${lines.join('; ').replace(/^the resource /, '')}`;
 }

@@ -22,7 +22,7 @@ import type { ApiRoutes } from '../types.js';
 import { isRecord } from '../http.js';
 import { createLogger } from '../../log.js';
 import type { ProviderReply } from '../../plugins/provider-call.js';
-import { resourceProblem, validResourceId } from './resource-schemas.js';
+import { queryProblem, resourceProblem, validResourceId } from './resource-schemas.js';
 
 const log = createLogger('resources');
 const BASE = '/signalk/v2/api/resources';
@@ -160,7 +160,10 @@ export function resourceRoutes(providers: ResourceProviders): ApiRoutes {
       const { type } = req.params;
       const ids = addressed(type, search(req.url), reply);
       if (!ids) return reply;
-      const query = { ...parseQuery(search(req.url)), resourceType: type };
+      const parsed = parseQuery(search(req.url));
+      const problem = queryProblem(type, parsed);
+      if (problem) return reply.code(400).send(failed(400, problem));
+      const query = { ...parsed, resourceType: type };
       const lists = await Promise.all(ids.map(async (p) => objectAnswer(p, `resources_list_resources(${type})`, await providers.call(p, 'list_resources', query))));
       if (lists.every((l) => l === undefined)) return reply.code(502).send(failed(502, `no provider of ${type} answered the list (see the log)`));
       return Object.assign({}, ...lists.filter((l) => l !== undefined)) as Record<string, JsonValue>;
