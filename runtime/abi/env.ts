@@ -13,11 +13,6 @@ const log = createLogger('abi');
 
 type HostFunction = (...args: number[]) => number | void;
 
-/** Host functions upstream offers that signalk-edge does not implement yet: (name → error return). */
-const NOT_IMPLEMENTED: Record<string, { result: number; why: string }> = {
-  sk_register_radar_provider: { result: 0, why: 'the radar provider API is not served by signalk-edge yet' },
-};
-
 /** The largest binary stream frame a plugin may emit (runtime/api/binary-streams.ts). */
 const MAX_BINARY_FRAME = 1024 * 1024;
 const NOTIFICATION_STATES = new Set(['normal', 'alert', 'warn', 'alarm', 'emergency']);
@@ -180,6 +175,12 @@ export function createEnvImports(host: HostServices, memory: GuestMemory): EnvIm
       return guard('sk_register_weather_provider', 0, () => (host.registerWeatherProvider(name) ? 1 : 0));
     },
 
+    sk_register_radar_provider(namePtr, nameLen) {
+      const name = str('sk_register_radar_provider', namePtr, nameLen);
+      if (name === undefined) return 0;
+      return guard('sk_register_radar_provider', 0, () => (host.registerRadarProvider(name) ? 1 : 0));
+    },
+
     sk_emit_binary_stream(idPtr, idLen, dataPtr, dataLen) {
       const streamId = str('sk_emit_binary_stream', idPtr, idLen);
       const data = memory.readBytes(dataPtr, dataLen, MAX_BINARY_FRAME);
@@ -274,13 +275,6 @@ export function createEnvImports(host: HostServices, memory: GuestMemory): EnvIm
       if (rawSockets()) sockets.close(sid, 'tcp');
     },
   };
-
-  for (const [name, { result, why }] of Object.entries(NOT_IMPLEMENTED)) {
-    functions[name] = () => {
-      log.limited('warn', `${id}:${name}:unimplemented`, `plugin ${id}: ${name} returns ${result}: ${why}`, 24 * 3600_000);
-      return result;
-    };
-  }
 
   return { functions, close: () => sockets.closeAll() };
 }

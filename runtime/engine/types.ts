@@ -26,6 +26,8 @@ export interface HostServices {
   registerResourceProvider(type: string): boolean;
   /** Serves the v2 weather API through the plugin's `weather_*` exports (needs weatherProvider). */
   registerWeatherProvider(name: string): boolean;
+  /** Serves the v2 radar API through the plugin's `radar_*` exports (needs radarProvider). */
+  registerRadarProvider(name: string): boolean;
   /** A binary frame for the WebSocket clients of a stream; false when the id is not the plugin's. */
   emitBinaryStream(streamId: string, data: Uint8Array): boolean;
 }

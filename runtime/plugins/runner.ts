@@ -31,6 +31,7 @@ import { readPluginConfig, writePluginConfig } from './plugin-config.js';
 import type { PutHandlerRegistry } from './put-handlers.js';
 import { validResourceType, type ResourceProviderRegistry } from './resource-providers.js';
 import type { WeatherProviderRegistry } from './weather-providers.js';
+import type { RadarProviderRegistry } from './radar-providers.js';
 import { validStreamId, type BinaryStreamHub } from '../api/binary-streams.js';
 import { subscriptionFilter, type DeltaFilter } from './subscriptions.js';
 import type { CallGuard } from './call-guard.js';
@@ -79,6 +80,8 @@ export interface PluginStatus {
   resourceProvider: string[];
   /** It serves the v2 weather API. */
   weatherProvider: boolean;
+  /** It serves the v2 radar API. */
+  radarProvider: boolean;
   /** Its own HTTP endpoints, served under /plugins/<id>. */
   httpEndpoints: { method: string; path: string }[];
   /** dropped: never delivered (inbox full, or discarded on crash/stop); feedbackDropped: emitted but cut (16-generation chain or fan-out budget). */
@@ -100,6 +103,7 @@ export interface RunnerDeps {
   puts: PutHandlerRegistry;
   resources: ResourceProviderRegistry;
   weather: WeatherProviderRegistry;
+  radars: RadarProviderRegistry;
   binaryStreams: BinaryStreamHub;
   /** Publishes deltas a plugin emitted (already validated and tagged); returns how many were cut as feedback. */
   publish(deltas: EmittedDelta[], origin: string): number;
@@ -325,10 +329,21 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     return true;
   }
 
+  addRadarProvider(name: string): boolean {
+    if (!this.policy.flag('radarProvider')) {
+      this.denials.deny('radarProvider', `sk_register_radar_provider(${name.slice(0, 80)})`);
+      return false;
+    }
+    this.deps.radars.add(this.id, name.slice(0, 120));
+    this.event(`radar provider ${name.slice(0, 120)}`);
+    return true;
+  }
+
   emitBinary(streamId: string, data: Uint8Array): boolean {
-    const own = streamId.startsWith(`plugins/${this.id}/`) || (streamId.startsWith('radars/') && this.policy.flag('radarProvider'));
+    const radar = streamId.startsWith('radars/') && this.policy.flag('radarProvider') && this.deps.radars.mayEmit(this.id, streamId.slice(7));
+    const own = streamId.startsWith(`plugins/${this.id}/`) || radar;
     if (!validStreamId(streamId) || !own) {
-      this.log.limited('warn', 'binary-stream', `binary stream ${JSON.stringify(streamId.slice(0, 100))} refused: a plugin emits on plugins/${this.id}/<name> (or radars/<id> as a granted radarProvider)`);
+      this.log.limited('warn', 'binary-stream', `binary stream ${JSON.stringify(streamId.slice(0, 100))} refused: a plugin emits on plugins/${this.id}/<name> (or radars/<id> of its own as a registered radarProvider)`);
       return false;
     }
     this.deps.binaryStreams.emit(streamId, data);
@@ -452,6 +467,11 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
       return fail(502, `plugin ${this.id}: ${handler} ${answer}`);
     }
     return answer;
+  }
+
+  /** Whether the running instance exports `name`; undefined while none runs. */
+  hasExport(name: string): boolean | undefined {
+    return this.instance?.hasExport?.(name);
   }
 
   /**
@@ -860,6 +880,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.deps.puts.removePlugin(this.id);
     this.deps.resources.removePlugin(this.id);
     this.deps.weather.removePlugin(this.id);
+    this.deps.radars.removePlugin(this.id);
     this.pausedIn = undefined;
     // The list stays known (a request is told the plugin is not running), the instance goes.
     if (this.endpoints) this.endpoints = { instance: undefined, list: this.endpoints.list };
@@ -933,6 +954,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
       putHandlers: this.deps.puts.ofPlugin(this.id),
       resourceProvider: this.deps.resources.ofPlugin(this.id),
       weatherProvider: this.deps.weather.has(this.id),
+      radarProvider: this.deps.radars.has(this.id),
       httpEndpoints: this.httpEndpoints().map(({ method, path }) => ({ method, path })),
       deltas: lastRejection === undefined ? counts : { ...counts, lastRejection },
       quota: this.quota.status(),
