@@ -25,7 +25,8 @@ import { CallGuard } from './call-guard.js';
 import { DeliveryScheduler } from './delivery.js';
 import { adminUiRoutes } from './admin-ui-routes.js';
 import { pluginRoutes } from './routes.js';
-import { PluginRunner, type PluginStatus, type RunnerDeps } from './runner.js';
+import { PluginRunner, type RunnerDeps } from './runner.js';
+import type { PluginStatus } from './status.js';
 import { commandPluginsClosed } from '../engine/command.js';
 import { resolveLimits, type Limits } from '../security/limits.js';
 
