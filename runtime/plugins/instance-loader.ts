@@ -3,7 +3,7 @@
 // functions and start configuration.
 
 import type { JsonValue } from '../bus/delta.js';
-import type { HalHost } from '../abi/hal.js';
+import type { DeviceHost } from '../abi/devices/index.js';
 import { loadPlugin } from '../engine/index.js';
 import { loadCommandPlugin, type CommandEvents } from '../engine/command.js';
 import type { HostServices, PluginInstance } from '../engine/types.js';
@@ -23,7 +23,7 @@ export interface InstanceSource {
   /** limits.plugins.storageMB: the plugin's VFS quota. */
   storageMB: number;
   host: HostServices;
-  hal: HalHost;
+  hal: DeviceHost;
   /** A command plugin's output, rejections and end. */
   commandEvents: CommandEvents;
 }

@@ -7,7 +7,7 @@ import type { DeltaBus } from '../bus/bus.js';
 import type { SignalKModel } from '../model/model.js';
 import type { ApiRoutes, PutDispatcher } from '../api/types.js';
 import { createLogger } from '../log.js';
-import type { MqttAccess } from '../abi/hal.js';
+import type { MqttAccess } from '../abi/devices/index.js';
 import type { HttpTransport } from '../abi/http-transport.js';
 import { GrantTable } from '../capabilities/store.js';
 import { createDevices, type HalDevices } from '../../hal/devices.js';

@@ -15,7 +15,7 @@ import type { SignalKModel } from '../model/model.js';
 import { createLogger, type Logger } from '../log.js';
 import { configFile } from '../storage/plugin-storage.js';
 import type { PluginManifest } from './discovery.js';
-import type { HalHost, MqttAccess } from '../abi/hal.js';
+import type { DeviceHost, MqttAccess } from '../abi/devices/index.js';
 import type { Flags } from '../capabilities/policy.js';
 import type { GrantTable } from '../capabilities/store.js';
 import type { HalDevices } from '../../hal/devices.js';
@@ -155,7 +155,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.host = createHostServices(this);
     this.powers = new PluginPowers(manifest, deps, this.log, this.report);
     this.endpoints = new EndpointList(this.log);
-    const hal: HalHost = {
+    const hal: DeviceHost = {
       pluginId: this.id,
       devices: deps.devices,
       policy: () => this.powers.policy,

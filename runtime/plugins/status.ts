@@ -3,7 +3,7 @@
 // lifecycle events and PUT paths it was refused.
 
 import type { Denial } from '../capabilities/denials.js';
-import type { HandleStatus } from '../abi/hal-handles.js';
+import type { HandleStatus } from '../abi/devices/index.js';
 import type { PluginSubscription } from './discovery.js';
 import type { PluginState } from './lifecycle.js';
 import type { QuotaStatus } from './quotas.js';

@@ -1,16 +1,49 @@
-// What stands behind a plugin's HAL handle: a share of a serial device, a CAN interface or an MQTT
-// subscription, and the bounded queue of what arrived for the plugin since it last read. A full
-// queue drops its oldest entries and counts them (shown in the plugin's status).
+// What the device functions (`signalk_hal`) of one plugin instance share: the host they serve, the
+// table of numbered handles of every device family with its bound, the last error text, and the
+// re-check of open handles when grants change. Each handle keeps a bounded queue of what arrived
+// for the plugin since it last read; a full queue drops its oldest entries and counts them.
 
-import type { CanFrame } from '../../hal/can/frame.js';
-import type { CanLease } from '../../hal/can/interfaces.js';
-import { LineFramer } from '../../hal/framing.js';
-import type { SerialLease } from '../../hal/serial/ports.js';
+import type { CapabilityPolicy } from '../../capabilities/policy.js';
+import type { HalDevices } from '../../../hal/devices.js';
+import { createLogger } from '../../log.js';
+import type { MqttAccess } from './mqtt.js';
 
-const MAX_QUEUED_LINES = 10_000;
-const MAX_QUEUED_BYTES = 1024 * 1024;
-const MAX_QUEUED_FRAMES = 10_000;
-const MAX_QUEUED_MESSAGES = 1_000;
+const log = createLogger('hal');
+
+/** What the device functions return for a refused call (negative; a non-negative return is a result). */
+export const DeviceError = {
+  invalid: -1,
+  denied: -2,
+  notFound: -3,
+  unavailable: -4,
+  tooSmall: -5,
+  limit: -6,
+  io: -7,
+} as const;
+
+export const MAX_HANDLES = 16;
+
+export type HostFunction = (...args: number[]) => number;
+
+/** What the device functions of one plugin instance need from the runtime. */
+export interface DeviceHost {
+  readonly pluginId: string;
+  readonly devices: HalDevices;
+  /** The plugin's capabilities now (grants can change while it runs). */
+  policy(): CapabilityPolicy;
+  /** Records a refusal (logged once per capability, shown in status); returns the text for the plugin. */
+  deny(capability: string, call: string): string;
+  /** The MQTT connection, when the runtime has one. */
+  mqtt(): MqttAccess | undefined;
+  /** One of the plugin's handles has new data. */
+  dataReady(): void;
+}
+
+export interface DeviceSession {
+  /** Re-checks open handles against the current policy: closes what is no longer granted. */
+  regrant(): void;
+  handles(): HandleStatus[];
+}
 
 export interface HandleStatus {
   handle: number;
@@ -21,8 +54,18 @@ export interface HandleStatus {
   dropped: number;
 }
 
+export interface DeviceHandle {
+  readonly kind: HandleStatus['kind'];
+  /** What the handle was opened on (device path, interface, topic filter). */
+  readonly target: string;
+  /** Whether the plugin may keep the handle under `policy` (a handle may narrow what it receives); false closes it. */
+  stillGranted(policy: CapabilityPolicy): boolean;
+  status(handle: number): HandleStatus;
+  close(): Promise<void>;
+}
+
 /** A queue that keeps the newest `limit` items, counting what it had to drop. */
-class BoundedQueue<T> {
+export class BoundedQueue<T> {
   private items: T[] = [];
   private head = 0;
   received = 0;
@@ -56,206 +99,104 @@ class BoundedQueue<T> {
     }
     return item;
   }
-
 }
 
-export interface HalHandle {
-  readonly kind: HandleStatus['kind'];
-  /** What the handle was opened on (device path, interface, topic filter). */
-  readonly target: string;
-  status(handle: number): HandleStatus;
-  close(): Promise<void>;
-}
+/** One plugin instance's open handles, with the error answers every device function gives. */
+export class HandleTable {
+  private readonly open = new Map<number, DeviceHandle>();
+  /** Handles closed because a grant was revoked: their calls answer `denied`, not `not-found`. */
+  private readonly revoked = new Map<number, string>();
+  private nextHandle = 1;
+  /** What hal_last_error tells the plugin. */
+  lastError = '';
 
-export class SerialHandle implements HalHandle {
-  readonly kind = 'serial';
-  private readonly lines = new BoundedQueue<Buffer>(MAX_QUEUED_LINES);
-  /** Raw mode: received chunks, the first one read up to rawOffset. */
-  private readonly raw: Buffer[] = [];
-  private rawOffset = 0;
-  private queuedBytes = 0;
-  private receivedBytes = 0;
-  private droppedBytes = 0;
-  private readonly unlisten: (() => void)[];
+  constructor(private readonly host: DeviceHost) {}
 
-  constructor(
-    private readonly lease: SerialLease,
-    readonly linesMode: boolean,
-    readonly canWrite: boolean,
-    onData: () => void,
-  ) {
-    const driver = lease.driver;
-    if (linesMode) {
-      const framer = new LineFramer({ line: (text) => this.lines.push(Buffer.from(text, 'latin1')), error: () => {} });
-      this.unlisten = [
-        driver.onData((chunk) => {
-          framer.push(chunk);
-          onData();
-        }),
-        driver.onState((state) => {
-          if (state !== 'open') framer.end();
-        }),
-      ];
-    } else {
-      this.unlisten = [
-        driver.onData((chunk) => {
-          this.pushRaw(chunk);
-          onData();
-        }),
-      ];
+  /** Records why a call failed and returns its code. */
+  error(code: number, message: string): number {
+    this.lastError = message;
+    log.limited('debug', `${this.host.pluginId}:${code}`, `plugin ${this.host.pluginId}: ${message}`);
+    return code;
+  }
+
+  denied(capability: string, call: string): number {
+    return this.error(DeviceError.denied, this.host.deny(capability, call));
+  }
+
+  /** The `limit` error when MAX_HANDLES are open, else undefined. */
+  room(call: string): number | undefined {
+    return this.open.size >= MAX_HANDLES ? this.error(DeviceError.limit, `${call}: ${MAX_HANDLES} handles open already; close one first`) : undefined;
+  }
+
+  add(h: DeviceHandle): number {
+    const n = this.nextHandle++;
+    this.open.set(n, h);
+    return n;
+  }
+
+  /** Adds the handle `make` opens on `what` when there is room; a device that cannot be opened answers `unavailable`. */
+  openWith(call: string, what: string, make: () => DeviceHandle): number {
+    const full = this.room(call);
+    if (full !== undefined) return full;
+    try {
+      return this.add(make());
+    } catch (err) {
+      return this.error(DeviceError.unavailable, `${call} ${what}: ${(err as Error).message}`);
     }
   }
 
-  get target(): string {
-    return this.lease.device;
+  /** The handle of the expected kind, or the error code to return. */
+  lookup<T extends DeviceHandle>(n: number, kind: T['kind'], call: string): T | number {
+    const h = this.open.get(n);
+    if (h && h.kind === kind) return h as T;
+    const why = this.revoked.get(n);
+    if (why !== undefined) return this.error(DeviceError.denied, `${call}: handle ${n} was closed: ${why}`);
+    return this.error(DeviceError.notFound, `${call}: no open ${kind} handle ${n}`);
   }
 
-  get open(): boolean {
-    return this.lease.driver.state === 'open';
+  /** The host function that closes a handle of `kind`. */
+  closer(kind: DeviceHandle['kind'], call: string): HostFunction {
+    return (n) => {
+      const h = this.lookup<DeviceHandle>(n, kind, call);
+      if (typeof h === 'number') return h;
+      this.open.delete(n);
+      this.closeQuietly(h);
+      return 0;
+    };
   }
 
-  get lastError(): string | undefined {
-    return this.lease.driver.lastError;
+  /** A write that completes later: its failure becomes the last error (and is logged, rate-limited). */
+  writeAsync(what: string, p: Promise<void>): void {
+    p.catch((err: unknown) => {
+      this.lastError = `${what} failed: ${(err as Error).message}`;
+      log.limited('warn', `${this.host.pluginId}:${what}`, `plugin ${this.host.pluginId}: ${this.lastError}`);
+    });
   }
 
-  private pushRaw(chunk: Buffer): void {
-    this.raw.push(chunk);
-    this.queuedBytes += chunk.length;
-    this.receivedBytes += chunk.length;
-    if (this.queuedBytes > MAX_QUEUED_BYTES) this.droppedBytes += this.consume(this.queuedBytes - MAX_QUEUED_BYTES).length;
-  }
-
-  /** Takes up to max bytes off the front of the raw queue. */
-  private consume(max: number): Buffer {
-    const parts: Buffer[] = [];
-    let n = 0;
-    while (n < max && this.raw.length > 0) {
-      const first = this.raw[0]!;
-      const take = Math.min(first.length - this.rawOffset, max - n);
-      parts.push(first.subarray(this.rawOffset, this.rawOffset + take));
-      n += take;
-      this.rawOffset += take;
-      if (this.rawOffset === first.length) {
-        this.raw.shift();
-        this.rawOffset = 0;
-      }
+  /** Closes the handles the current policy no longer grants; their calls answer `denied` from then on. */
+  regrant(): void {
+    const policy = this.host.policy();
+    for (const [n, h] of this.open) {
+      if (h.stillGranted(policy)) continue;
+      const why = `grant for ${h.kind} ${h.target} revoked`;
+      this.open.delete(n);
+      this.revoked.set(n, why);
+      this.closeQuietly(h);
+      log.info(`plugin ${this.host.pluginId}: handle ${n} closed: ${why}`);
     }
-    this.queuedBytes -= n;
-    return parts.length === 1 ? parts[0]! : Buffer.concat(parts, n);
   }
 
-  /** Next line (without line end), or undefined when none is queued. Peek first to check it fits. */
-  peekLine(): Buffer | undefined {
-    return this.lines.peek();
+  status(): HandleStatus[] {
+    return [...this.open].map(([n, h]) => h.status(n));
   }
 
-  takeLine(): void {
-    this.lines.shift();
+  async closeAll(): Promise<void> {
+    const open = [...this.open.values()];
+    this.open.clear();
+    await Promise.all(open.map((h) => h.close().catch(() => undefined)));
   }
 
-  /** Up to max queued bytes, oldest first. */
-  takeBytes(max: number): Buffer {
-    return this.consume(max);
-  }
-
-  write(data: Uint8Array): Promise<void> {
-    return this.lease.driver.write(data);
-  }
-
-  status(handle: number): HandleStatus {
-    return this.linesMode
-      ? { handle, kind: 'serial', target: this.target, queued: this.lines.length, received: this.lines.received, dropped: this.lines.dropped }
-      : { handle, kind: 'serial', target: this.target, queued: this.queuedBytes, received: this.receivedBytes, dropped: this.droppedBytes };
-  }
-
-  async close(): Promise<void> {
-    for (const off of this.unlisten) off();
-    await this.lease.release();
-  }
-}
-
-export class CanHandle implements HalHandle {
-  readonly kind = 'can';
-  private readonly frames = new BoundedQueue<CanFrame>(MAX_QUEUED_FRAMES);
-  private unlisten: () => void;
-
-  /** `wanted`: the PGNs the plugin asked for (undefined: all it may see); `pgns`: the filter in force. */
-  constructor(
-    private readonly lease: CanLease,
-    readonly wanted: ReadonlySet<number> | undefined,
-    pgns: ReadonlySet<number> | undefined,
-    private readonly onData: () => void,
-  ) {
-    this.unlisten = this.listen(pgns);
-  }
-
-  private listen(pgns: ReadonlySet<number> | undefined): () => void {
-    return this.lease.onFrame((frame) => {
-      this.frames.push(frame);
-      this.onData();
-    }, pgns);
-  }
-
-  get target(): string {
-    return this.lease.iface;
-  }
-
-  get lastError(): string | undefined {
-    return this.lease.lastError;
-  }
-
-  /** A grant change narrowed or widened the PGNs this handle may see. */
-  refilter(pgns: ReadonlySet<number> | undefined): void {
-    this.unlisten();
-    this.unlisten = this.listen(pgns);
-  }
-
-  take(): CanFrame | undefined {
-    return this.frames.shift();
-  }
-
-  send(frame: CanFrame): Promise<void> {
-    return this.lease.send(frame);
-  }
-
-  status(handle: number): HandleStatus {
-    return { handle, kind: 'can', target: this.target, queued: this.frames.length, received: this.frames.received, dropped: this.frames.dropped };
-  }
-
-  async close(): Promise<void> {
-    this.unlisten();
-    await this.lease.release();
-  }
-}
-
-export interface MqttMessage {
-  topic: string;
-  payload: Buffer;
-}
-
-export class MqttHandle implements HalHandle {
-  readonly kind = 'mqtt';
-  private readonly messages = new BoundedQueue<MqttMessage>(MAX_QUEUED_MESSAGES);
-  readonly push = (topic: string, payload: Buffer): void => this.messages.push({ topic, payload });
-
-  constructor(readonly target: string) {}
-
-  /** Set once the broker subscription exists. */
-  unsubscribe: () => void = () => {};
-
-  peek(): MqttMessage | undefined {
-    return this.messages.peek();
-  }
-
-  take(): void {
-    this.messages.shift();
-  }
-
-  status(handle: number): HandleStatus {
-    return { handle, kind: 'mqtt', target: this.target, queued: this.messages.length, received: this.messages.received, dropped: this.messages.dropped };
-  }
-
-  async close(): Promise<void> {
-    this.unsubscribe();
+  private closeQuietly(h: DeviceHandle): void {
+    h.close().catch((err: unknown) => log.warn(`plugin ${this.host.pluginId}: closing ${h.kind} ${h.target} failed: ${(err as Error).message}`));
   }
 }
