@@ -6,7 +6,7 @@
 import type { JsonValue } from '../bus/delta.js';
 import type { HostServices } from '../engine/types.js';
 import { createLogger } from '../log.js';
-import { GuestMemory, MAX_GUEST_STRING } from './memory.js';
+import type { GuestMemory } from './memory.js';
 import { socketFunctions } from './devices/sockets.js';
 
 const log = createLogger('abi');

@@ -17,20 +17,17 @@ import { configFile } from '../storage/plugin-storage.js';
 import type { PluginManifest } from './discovery.js';
 import type { DeviceHost, MqttAccess } from '../abi/devices/index.js';
 import type { Flags } from '../capabilities/policy.js';
-import type { GrantTable } from '../capabilities/store.js';
 import type { HalDevices } from '../../hal/devices.js';
 import type { EngineOptions } from './engine-options.js';
 import { createHostServices, type HostTarget } from './host-services.js';
 import { readPluginConfig, writePluginConfig } from './plugin-config.js';
-import type { PutHandlerRegistry } from './put-handlers.js';
-import type { ResourceProviderRegistry } from './resource-providers.js';
-import type { WeatherProviderRegistry } from './weather-providers.js';
-import type { BinaryStreamHub } from '../api/binary-streams.js';
 import { subscriptionFilter, type DeltaFilter } from './subscriptions.js';
 import type { CallGuard } from './call-guard.js';
 import type { DeliveryScheduler, DeliveryTarget } from './delivery.js';
 import { Inbox } from './inbox.js';
 import { answerTo, newLineage, type EmittedDelta, type Lineage } from './publisher.js';
+import { Outbox } from './outbox.js';
+import { OperationQueue } from './operation-queue.js';
 import { PluginQuota } from './quotas.js';
 import { logLine } from './host-services.js';
 import { HTTP_RESPONSE_MAX_BYTES, matchEndpoint, parseResponse, requestJson, type HttpAnswer, type HttpEndpoint } from './endpoints.js';
@@ -39,7 +36,7 @@ import type { Limits } from '../security/limits.js';
 import { Lifecycle, type PluginState } from './lifecycle.js';
 import { afterCrash } from './restart-policy.js';
 import { PluginReport, type PluginStatus } from './status.js';
-import { PluginPowers } from './powers.js';
+import { PluginPowers, type PowersDeps } from './powers.js';
 import { loadInstance, startConfig, type InstanceSource } from './instance-loader.js';
 import { callExport, EndpointList, type HandlerFailure } from './export-calls.js';
 
@@ -47,25 +44,19 @@ import { callExport, EndpointList, type HandlerFailure } from './export-calls.js
 const INBOX_LIMIT = 10_000;
 const POLL_INTERVAL_MS = 1000;
 
-export interface RunnerDeps {
+/** What every runner shares: the runtime's registries, bus, devices and settings (PowersDeps: grants, aliases, registries). */
+export interface RunnerDeps extends PowersDeps {
   dataDir: string;
   /** AOT cache folder and per-plugin memory cap (see engine-options.ts). */
   engine: EngineOptions;
   restart: PluginRestartSettings;
   model: SignalKModel;
-  puts: PutHandlerRegistry;
-  resources: ResourceProviderRegistry;
-  weather: WeatherProviderRegistry;
-  binaryStreams: BinaryStreamHub;
   /** Publishes deltas a plugin emitted (already validated and tagged); returns how many were cut as feedback. */
   publish(deltas: EmittedDelta[], origin: string): number;
   /** Bounds every call into the plugin (plugins.callTimeoutMs). */
   guard: CallGuard;
   /** Runs queued delta deliveries in guarded batches. */
   scheduler: DeliveryScheduler;
-  grants: GrantTable;
-  /** Board device aliases (nmea1 → /dev/ttyUSB0). */
-  aliases: Readonly<Record<string, string>>;
   devices: HalDevices;
   mqtt(): MqttAccess | undefined;
   /** Per-plugin quotas and configuration bounds. */
@@ -98,9 +89,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   private readonly filter: DeltaFilter;
   private readonly source: InstanceSource;
   private instance: PluginInstance | undefined;
-  private outbox: EmittedDelta[] = [];
-  /** Lineage given to what the plugin emits during the current call (see publisher.ts). */
-  private emitLineage: Lineage = newLineage(1);
+  private readonly outbox = new Outbox((deltas) => this.deps.publish(deltas, `plugin:${this.id}`), this.report.deltas);
   /** Deltas waiting for delivery, in order; kept while the plugin starts or reloads. */
   private readonly inbox = new Inbox<{ json: string; lineage: Lineage }>(INBOX_LIMIT);
   /** Starting: deltas queue in the inbox until the instance runs. */
@@ -111,7 +100,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   private pollTimer: NodeJS.Timeout | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   /** Lifecycle operations run one at a time. */
-  private chain: Promise<void> = Promise.resolve();
+  private readonly operations = new OperationQueue((err) => this.log.error(`lifecycle operation failed: ${message(err)}`));
   private readonly powers: PluginPowers;
   private halDataPending = false;
   /** A provider handler paused for a fetch: nothing else may enter the instance until it returns. */
@@ -129,12 +118,12 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
       // Which input a line answers is unknown: each line starts a chain of its own, one generation
       // below the delta last written to stdin when one was delivered since the previous output
       // (deliverQueued set a new lineage), so loops through stdin are still cut at 16 generations.
-      const generation = this.emitLineage === this.asyncLineage ? 1 : this.emitLineage.generation;
+      const generation = this.outbox.lineage === this.asyncLineage ? 1 : this.outbox.lineage.generation;
       for (const line of lines) {
-        this.emitLineage = newLineage(generation);
+        this.outbox.lineage = newLineage(generation);
         this.host.emitDelta(line, 1);
       }
-      this.asyncLineage = this.emitLineage;
+      this.asyncLineage = this.outbox.lineage;
       this.flush();
     },
     rejected: (reason) => this.noteRejected(reason),
@@ -242,7 +231,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     if (this.quota.admitLogLine()) this.log.warn(`error: ${this.report.errorMessage}`);
   }
   queueDelta(delta: Delta, version: DeltaVersion): void {
-    this.outbox.push({ delta, lineage: this.emitLineage, version });
+    this.outbox.queue(delta, version);
   }
   noteRejected(reason: string): void {
     this.report.deltas.rejected++;
@@ -283,7 +272,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     try {
       for (let item = this.inbox.shift(); item !== undefined; item = this.inbox.shift()) {
         this.report.deltas.received++;
-        this.emitLineage = answerTo(item.lineage);
+        this.outbox.lineage = answerTo(item.lineage);
         instance.deliverDelta(item.json);
         if (performance.now() >= until) break;
       }
@@ -307,7 +296,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     if (!this.quota.cpu.over() || !this.instance) return true;
     const q = this.deps.limits.plugins;
     const why = `stopped: used its whole share of the main thread (limits.plugins.cpuShare ${q.cpuShare}) for ${q.cpuOverMs} ms without a break`;
-    void this.enqueue(() => {
+    void this.operations.enqueue(() => {
       if (!this.instance) return;
       this.halt('failed');
       this.report.errorMessage = why;
@@ -418,7 +407,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   private call<T>(fn: (instance: PluginInstance) => T, what: string, charged = true): T | undefined {
     const instance = this.instance;
     if (!instance) return undefined;
-    this.emitLineage = newLineage(1);
+    this.outbox.lineage = newLineage(1);
     const start = performance.now();
     try {
       return this.deps.guard.run(() => fn(instance), what);
@@ -433,11 +422,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
 
   flush(): void {
     this.checkCpuShare();
-    if (this.outbox.length === 0) return;
-    const batch = this.outbox;
-    this.outbox = [];
-    this.report.deltas.emitted += batch.length;
-    this.report.deltas.feedbackDropped += this.deps.publish(batch, `plugin:${this.id}`);
+    this.outbox.flush();
   }
 
   /** Discards what waits in the inbox (crash, stop, failed start), counted as dropped. */
@@ -448,18 +433,6 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
 
   // ---- lifecycle ----
 
-  /** Runs `op` after the operations before it; the promise rejects when `op` fails (later operations run regardless). */
-  private run(op: () => Promise<void> | void): Promise<void> {
-    const next = this.chain.then(op);
-    this.chain = next.catch(() => undefined);
-    return next;
-  }
-
-  /** As run(), for operations nobody awaits the outcome of: a failure is logged. */
-  private enqueue(op: () => Promise<void> | void): Promise<void> {
-    return this.run(op).catch((err: unknown) => this.log.error(`lifecycle operation failed: ${message(err)}`));
-  }
-
   private setState(state: PluginState, note?: string): void {
     this.lifecycle.moveTo(state);
     this.report.event(note ? `${state}: ${note}` : state);
@@ -467,19 +440,19 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
 
   /** Starts the plugin when it is enabled (no-op when it runs already). */
   start(): Promise<void> {
-    return this.enqueue(() => {
+    return this.operations.enqueue(() => {
       if (!this.enabled || this.lifecycle.state === 'running') return;
       return this.startFresh('start');
     });
   }
 
   stop(): Promise<void> {
-    return this.enqueue(() => this.halt(this.enabled ? 'stopped' : 'disabled'));
+    return this.operations.enqueue(() => this.halt(this.enabled ? 'stopped' : 'disabled'));
   }
 
   /** The operator asks for a restart: also the way out of `failed`. */
   restart(): Promise<void> {
-    return this.enqueue(() => {
+    return this.operations.enqueue(() => {
       if (!this.enabled) return;
       this.stopInstance();
       this.crashes = 0;
@@ -489,7 +462,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
 
   /** Rejects when the setting could not be saved (nothing changed then). */
   setEnabled(enabled: boolean): Promise<void> {
-    return this.run(() => {
+    return this.operations.run(() => {
       writePluginConfig(this.configFile, { enabled, configuration: this.configuration }, null);
       this.enabled = enabled;
       this.report.errorMessage = '';
@@ -502,7 +475,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
 
   /** Upstream's debug switch: persisted; a running plugin restarts to get it in its start configuration. */
   setEnableDebug(enableDebug: boolean): Promise<void> {
-    return this.run(() => {
+    return this.operations.run(() => {
       if (enableDebug === this.enableDebug) return;
       writePluginConfig(this.configFile, { enableDebug }, this.quota.config);
       this.enableDebug = enableDebug;
@@ -514,7 +487,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
 
   /** Persists a (validated) configuration and restarts the plugin with it when it runs; rejects when it could not be saved (ConfigBoundsError: out of bounds). */
   setConfiguration(configuration: JsonValue): Promise<void> {
-    return this.run(() => {
+    return this.operations.run(() => {
       writePluginConfig(this.configFile, { enabled: this.enabled, configuration }, this.quota.config);
       this.configuration = configuration;
       if (!this.lifecycle.serving) return;
@@ -530,7 +503,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
    * A plugin that is not running (error, failed, crashed) gets a fresh start with the new file.
    */
   reload(): Promise<void> {
-    return this.enqueue(async () => {
+    return this.operations.enqueue(async () => {
       if (!this.enabled) {
         this.schemaKnown = false;
         return;
@@ -687,7 +660,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       this.restarts++;
-      void this.enqueue(() => (this.lifecycle.state === 'crashed' ? this.startFresh(`restart ${this.restarts} after crash`) : undefined));
+      void this.operations.enqueue(() => (this.lifecycle.state === 'crashed' ? this.startFresh(`restart ${this.restarts} after crash`) : undefined));
     }, delay);
   }
 
@@ -698,7 +671,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   private stopInstance(): void {
     const instance = this.instance;
     if (instance) {
-      this.emitLineage = newLineage(1);
+      this.outbox.lineage = newLineage(1);
       try {
         const rc = this.deps.guard.run(() => instance.stop(), 'plugin_stop');
         if (rc !== 0) this.log.warn(`plugin_stop returned ${rc}`);
@@ -761,7 +734,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
       this.schemaKnown = true;
     } finally {
       instance.close();
-      this.outbox = [];
+      this.outbox.discard();
     }
     return this.schema;
   }
