@@ -200,7 +200,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.report.event('grants changed');
   }
 
-  /** New data on a HAL handle: one `hal_data` call per event-loop turn, however many chunks arrived. */
+  /** New data on a device handle (signalk_hal): one `hal_data` call per event-loop turn, however many chunks arrived. */
   private scheduleHalData(): void {
     if (this.halDataPending || this.halDataDeferred || !this.instance?.hasHalData) return;
     this.halDataPending = true;
