@@ -12,6 +12,7 @@ const MAX_SHOWN = 200;
 
 function printable(capability: string): string {
   const short = capability.length > MAX_SHOWN ? `${capability.slice(0, MAX_SHOWN)}…` : capability;
+  // eslint-disable-next-line no-control-regex -- matching control characters is the point here
   return short.replace(/[\u0000-\u001f\u007f]/g, '?');
 }
 

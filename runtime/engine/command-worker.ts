@@ -1,8 +1,8 @@
 // The worker thread behind one command plugin: it owns the plugin's @wasmer/sdk instance, sandbox
 // and program, so terminating this worker stops everything the plugin runs, its SDK threads
 // included. That is the only reliable stop: the SDK's own kill() is cooperative, and a program
-// looping without system calls goes on using a core after it (docs/decisions.md "Command
-// plugins"). The SDK is initialised offline from the wasm file bundled in node_modules, with its
+// looping without system calls goes on using a core after it (docs/decisions/
+// 0037-command-plugin-worker-per-plugin.md). The SDK is initialised offline from the wasm file bundled in node_modules, with its
 // memory capped (initSdk), and `cache: false`: no package cache, no registry; the program is
 // loaded from its bytes.
 //

@@ -2,7 +2,7 @@
 // stop running JavaScript or WebAssembly on its own thread is a vm script timeout (a watchdog
 // thread terminates execution, which also interrupts a wasm loop), so a guarded call runs as
 // `job()` inside one tiny vm context. Each guarded run starts a watchdog thread (~50-100 µs, see
-// docs/decisions.md "Runaway plugins"), so callers batch many plugin calls into one run.
+// docs/decisions/0034-batched-guarded-delivery.md), so callers batch many plugin calls into one run.
 
 import vm from 'node:vm';
 

@@ -3,7 +3,7 @@
 // Node has no unix datagram sockets, so each message is handed to `systemd-notify`. Since systemd
 // 246 it waits (BARRIER=1) until the manager has read the message, so the manager can still
 // attribute the sender to our unit (the unit sets NotifyAccess=all for that child). It also
-// handles abstract (`@…`) sockets. See docs/decisions.md, "Boards, systemd and installer".
+// handles abstract (`@…`) sockets. See docs/decisions/0011-sd-notify-via-systemd-notify.md.
 
 import { spawn } from 'node:child_process';
 import { createLogger } from '../log.js';
