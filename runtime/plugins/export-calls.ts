@@ -17,7 +17,11 @@ export interface HandlerFailure {
  * finding no way to call it) and an unusable answer (HostMarshalError) become an error; a trap
  * propagates (the caller's guard makes it a crash).
  */
-export function callExport<T extends object>(instance: PluginInstance, handler: string, body: () => T | undefined): T | { error: string } {
+export function callExport<T extends object>(
+  instance: PluginInstance,
+  handler: string,
+  body: () => T | undefined,
+): T | { error: string } {
   if (!instance.hasExport?.(handler)) return { error: `does not export ${handler}` };
   try {
     return body() ?? { error: `does not export ${handler}` };
@@ -40,7 +44,10 @@ export class EndpointList {
   of(instance: PluginInstance | undefined): HttpEndpoint[] {
     if (!instance) return this.read?.list ?? [];
     if (this.read?.instance !== instance) {
-      const { endpoints, problems } = parseEndpoints(instance.httpEndpoints, (name) => instance.hasExport?.(name) ?? false);
+      const { endpoints, problems } = parseEndpoints(
+        instance.httpEndpoints,
+        (name) => instance.hasExport?.(name) ?? false,
+      );
       for (const p of problems) this.log.warn(`http_endpoints: ${p}`);
       this.read = { instance, list: endpoints };
     }

@@ -35,20 +35,45 @@ export function loadInstance(src: InstanceSource, configuration: JsonValue | und
   const command = manifest.command;
   if (command) {
     const stdin = commandStdin(command, configuration);
-    return loadCommandPlugin({ id: manifest.id, wasmPath: manifest.wasmPath, vfsRoot, host, hal, stdin, runawayMs: src.guard.timeoutMs, events: src.commandEvents, ...src.engine });
+    return loadCommandPlugin({
+      id: manifest.id,
+      wasmPath: manifest.wasmPath,
+      vfsRoot,
+      host,
+      hal,
+      stdin,
+      runawayMs: src.guard.timeoutMs,
+      events: src.commandEvents,
+      ...src.engine,
+    });
   }
   const guard = <T>(fn: () => T, what: string): T => src.guard.run(fn, what);
   const storageQuotaBytes = src.storageMB * 1024 * 1024;
-  return loadPlugin({ id: manifest.id, wasmPath: manifest.wasmPath, vfsRoot, host, hal, guard, storageQuotaBytes, ...src.engine });
+  return loadPlugin({
+    id: manifest.id,
+    wasmPath: manifest.wasmPath,
+    vfsRoot,
+    host,
+    hal,
+    guard,
+    storageQuotaBytes,
+    ...src.engine,
+  });
 }
 
 /**
  * Configuration JSON for plugin_start: the saved configuration with schema defaults filled in,
  * and `enableDebug` at its root as upstream passes it.
  */
-export function startConfig(schema: JsonValue | undefined, configuration: JsonValue | undefined, enableDebug: boolean): string {
+export function startConfig(
+  schema: JsonValue | undefined,
+  configuration: JsonValue | undefined,
+  enableDebug: boolean,
+): string {
   const saved = configuration ?? {};
   const checked = validateConfig(schema, saved);
   const value = checked.ok ? checked.value : saved;
-  return JSON.stringify(typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...value, enableDebug } : value);
+  return JSON.stringify(
+    typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...value, enableDebug } : value,
+  );
 }

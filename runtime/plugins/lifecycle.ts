@@ -1,7 +1,8 @@
 // A plugin's lifecycle states and which state may follow which: the one place the runner's
 // transitions are decided. A move the table does not allow is a bug in the runner and throws.
 
-export type PluginState = 'stopped' | 'disabled' | 'starting' | 'running' | 'reloading' | 'crashed' | 'failed' | 'error';
+export type PluginState =
+  'stopped' | 'disabled' | 'starting' | 'running' | 'reloading' | 'crashed' | 'failed' | 'error';
 
 /** From every state the operator may stop or disable a plugin, or start it afresh (restart, new configuration, new module). */
 const ALWAYS: readonly PluginState[] = ['starting', 'stopped', 'disabled'];

@@ -41,7 +41,12 @@ export class PluginPowers {
 
   private build(): CapabilityPolicy {
     const { requested, requests } = this.manifest;
-    return new CapabilityPolicy({ requestedFlags: requested, requests, granted: this.deps.grants.grantsFor(this.id), aliases: this.deps.aliases });
+    return new CapabilityPolicy({
+      requestedFlags: requested,
+      requests,
+      granted: this.deps.grants.grantsFor(this.id),
+      aliases: this.deps.aliases,
+    });
   }
 
   /** The plugin's capabilities now. */
@@ -79,7 +84,9 @@ export class PluginPowers {
 
   addResourceProvider(type: string): boolean {
     if (!validResourceType(type)) {
-      this.log.warn(`resource provider for ${JSON.stringify(type.slice(0, 80))} refused: a type is a letter then letters, digits, _ or -, at most 64`);
+      this.log.warn(
+        `resource provider for ${JSON.stringify(type.slice(0, 80))} refused: a type is a letter then letters, digits, _ or -, at most 64`,
+      );
       return false;
     }
     if (!this.current.flag('resourceProvider')) {
@@ -102,9 +109,15 @@ export class PluginPowers {
   }
 
   emitBinary(streamId: string, data: Uint8Array): boolean {
-    const own = streamId.startsWith(`plugins/${this.id}/`) || (streamId.startsWith('radars/') && this.current.flag('radarProvider'));
+    const own =
+      streamId.startsWith(`plugins/${this.id}/`) ||
+      (streamId.startsWith('radars/') && this.current.flag('radarProvider'));
     if (!validStreamId(streamId) || !own) {
-      this.log.limited('warn', 'binary-stream', `binary stream ${JSON.stringify(streamId.slice(0, 100))} refused: a plugin emits on plugins/${this.id}/<name> (or radars/<id> as a granted radarProvider)`);
+      this.log.limited(
+        'warn',
+        'binary-stream',
+        `binary stream ${JSON.stringify(streamId.slice(0, 100))} refused: a plugin emits on plugins/${this.id}/<name> (or radars/<id> as a granted radarProvider)`,
+      );
       return false;
     }
     this.deps.binaryStreams.emit(streamId, data);

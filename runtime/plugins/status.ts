@@ -82,7 +82,11 @@ export class PluginReport {
 
   /** Remembers a refused PUT path once (the first HISTORY of them). */
   refusedPut(refusal: PutRefusal): void {
-    if (this.putRefused.length < HISTORY && !this.putRefused.some((r) => r.context === refusal.context && r.path === refusal.path)) this.putRefused.push(refusal);
+    if (
+      this.putRefused.length < HISTORY &&
+      !this.putRefused.some((r) => r.context === refusal.context && r.path === refusal.path)
+    )
+      this.putRefused.push(refusal);
   }
 
   snapshot(): Pick<PluginStatus, 'statusMessage' | 'errorMessage' | 'deltas' | 'putRefused' | 'events'> {

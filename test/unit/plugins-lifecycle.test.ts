@@ -11,7 +11,8 @@ import { DEFAULT_PLUGIN_RESTART, type PluginRestartSettings } from '../../runtim
 const STATES = Object.keys(TRANSITIONS) as PluginState[];
 
 test('every state may be stopped, disabled or started afresh', (t) => {
-  for (const from of STATES) for (const to of ['stopped', 'disabled', 'starting'] as const) t.true(mayFollow(from, to), `${from} → ${to}`);
+  for (const from of STATES)
+    for (const to of ['stopped', 'disabled', 'starting'] as const) t.true(mayFollow(from, to), `${from} → ${to}`);
 });
 
 test('only a start or a reload leads to running; only a running plugin reloads', (t) => {
@@ -27,7 +28,8 @@ test('only a start or a reload leads to running; only a running plugin reloads',
 
 test('a plugin without an instance cannot crash, fail or error', (t) => {
   for (const from of ['stopped', 'disabled', 'crashed', 'failed', 'error'] as const) {
-    for (const to of ['running', 'reloading', 'crashed', 'failed', 'error'] as const) t.false(mayFollow(from, to), `${from} → ${to}`);
+    for (const to of ['running', 'reloading', 'crashed', 'failed', 'error'] as const)
+      t.false(mayFollow(from, to), `${from} → ${to}`);
   }
 });
 

@@ -7,7 +7,15 @@ import { decodeFrame, encodeFrame, FRAME_BYTES, pgnOf, type CanFrame } from '../
 import type { CanLease } from '../../../hal/can/interfaces.js';
 import type { CapabilityPolicy } from '../../capabilities/policy.js';
 import type { GuestMemory } from '../memory.js';
-import { BoundedQueue, DeviceError, type DeviceHandle, type DeviceHost, type HandleStatus, type HandleTable, type HostFunction } from './handles.js';
+import {
+  BoundedQueue,
+  DeviceError,
+  type DeviceHandle,
+  type DeviceHost,
+  type HandleStatus,
+  type HandleTable,
+  type HostFunction,
+} from './handles.js';
 
 const MAX_QUEUED_FRAMES = 10_000;
 
@@ -15,12 +23,14 @@ export function canFunctions(host: DeviceHost, memory: GuestMemory, table: Handl
   return {
     can_open(iPtr, iLen, pPtr, pLen) {
       const name = memory.readString(iPtr, iLen);
-      if (name === undefined || name === '') return table.error(DeviceError.invalid, 'can_open: interface name out of bounds or empty');
+      if (name === undefined || name === '')
+        return table.error(DeviceError.invalid, 'can_open: interface name out of bounds or empty');
       let wanted: number[] | undefined;
       if (pLen !== 0) {
         const text = memory.readString(pPtr, pLen);
         const parsed = text === undefined ? undefined : parsePgnList(text);
-        if (parsed === undefined) return table.error(DeviceError.invalid, 'can_open: PGN filter must be a JSON array of PGN numbers');
+        if (parsed === undefined)
+          return table.error(DeviceError.invalid, 'can_open: PGN filter must be a JSON array of PGN numbers');
         wanted = parsed;
       }
       const policy = host.policy();
@@ -29,7 +39,17 @@ export function canFunctions(host: DeviceHost, memory: GuestMemory, table: Handl
       const outside = wanted && allowed !== 'all' ? wanted.filter((p) => !allowed.has(p)) : [];
       if (outside.length > 0) return table.denied(`can:${name}:${outside.join(',')}`, 'can_open');
       const asked = wanted ? new Set(wanted) : undefined;
-      return table.openWith('can_open', name, () => new CanHandle(host.devices.can.acquire(policy.resolve(name)), asked, canFilter(asked, allowed), host.dataReady));
+      return table.openWith(
+        'can_open',
+        name,
+        () =>
+          new CanHandle(
+            host.devices.can.acquire(policy.resolve(name)),
+            asked,
+            canFilter(asked, allowed),
+            host.dataReady,
+          ),
+      );
     },
 
     can_read(n, buf, max) {
@@ -37,7 +57,8 @@ export function canFunctions(host: DeviceHost, memory: GuestMemory, table: Handl
       if (typeof h === 'number') return h;
       const out = memory.view(buf, max);
       if (!out) return table.error(DeviceError.invalid, 'can_read: buffer out of bounds');
-      if (max < FRAME_BYTES) return table.error(DeviceError.tooSmall, `can_read: a frame takes ${FRAME_BYTES} bytes, buffer holds ${max}`);
+      if (max < FRAME_BYTES)
+        return table.error(DeviceError.tooSmall, `can_read: a frame takes ${FRAME_BYTES} bytes, buffer holds ${max}`);
       let frames = 0;
       for (let off = 0; off + FRAME_BYTES <= max; off += FRAME_BYTES) {
         const frame = h.take();
@@ -54,7 +75,8 @@ export function canFunctions(host: DeviceHost, memory: GuestMemory, table: Handl
       if (!host.policy().canWrite(h.target)) return table.denied(`can:${h.target}:write`, 'can_send');
       const bytes = len === FRAME_BYTES ? memory.view(ptr, len) : undefined;
       const frame = bytes === undefined ? undefined : decodeFrame(bytes, 0);
-      if (!frame) return table.error(DeviceError.invalid, `can_send: needs one ${FRAME_BYTES}-byte frame (id, length ≤ 8, data)`);
+      if (!frame)
+        return table.error(DeviceError.invalid, `can_send: needs one ${FRAME_BYTES}-byte frame (id, length ≤ 8, data)`);
       table.writeAsync(`can_send ${h.target} PGN ${pgnOf(frame.id)}`, h.send(frame));
       return 0;
     },
@@ -113,7 +135,14 @@ export class CanHandle implements DeviceHandle {
   }
 
   status(handle: number): HandleStatus {
-    return { handle, kind: 'can', target: this.target, queued: this.frames.length, received: this.frames.received, dropped: this.frames.dropped };
+    return {
+      handle,
+      kind: 'can',
+      target: this.target,
+      queued: this.frames.length,
+      received: this.frames.received,
+      dropped: this.frames.dropped,
+    };
   }
 
   async close(): Promise<void> {
@@ -123,7 +152,10 @@ export class CanHandle implements DeviceHandle {
 }
 
 /** The PGNs a handle receives: what it asked for within what is allowed (undefined = every PGN). */
-function canFilter(wanted: ReadonlySet<number> | undefined, allowed: ReadonlySet<number> | 'all'): ReadonlySet<number> | undefined {
+function canFilter(
+  wanted: ReadonlySet<number> | undefined,
+  allowed: ReadonlySet<number> | 'all',
+): ReadonlySet<number> | undefined {
   if (allowed === 'all') return wanted;
   return wanted ? new Set([...wanted].filter((p) => allowed.has(p))) : allowed;
 }
@@ -135,6 +167,11 @@ function parsePgnList(text: string): number[] | undefined {
   } catch {
     return undefined;
   }
-  if (!Array.isArray(v) || v.length === 0 || v.some((p) => !Number.isInteger(p) || (p as number) < 0 || (p as number) > 0x3ffff)) return undefined;
+  if (
+    !Array.isArray(v) ||
+    v.length === 0 ||
+    v.some((p) => !Number.isInteger(p) || (p as number) < 0 || (p as number) > 0x3ffff)
+  )
+    return undefined;
   return v as number[];
 }

@@ -125,7 +125,9 @@ export class HandleTable {
 
   /** The `limit` error when MAX_HANDLES are open, else undefined. */
   room(call: string): number | undefined {
-    return this.open.size >= MAX_HANDLES ? this.error(DeviceError.limit, `${call}: ${MAX_HANDLES} handles open already; close one first`) : undefined;
+    return this.open.size >= MAX_HANDLES
+      ? this.error(DeviceError.limit, `${call}: ${MAX_HANDLES} handles open already; close one first`)
+      : undefined;
   }
 
   add(h: DeviceHandle): number {
@@ -197,6 +199,8 @@ export class HandleTable {
   }
 
   private closeQuietly(h: DeviceHandle): void {
-    h.close().catch((err: unknown) => log.warn(`plugin ${this.host.pluginId}: closing ${h.kind} ${h.target} failed: ${(err as Error).message}`));
+    h.close().catch((err: unknown) =>
+      log.warn(`plugin ${this.host.pluginId}: closing ${h.kind} ${h.target} failed: ${(err as Error).message}`),
+    );
   }
 }

@@ -7,7 +7,15 @@ import type { CapabilityPolicy } from '../../capabilities/policy.js';
 import { LineFramer } from '../../../hal/framing.js';
 import type { SerialLease } from '../../../hal/serial/ports.js';
 import { MAX_GUEST_STRING, type GuestMemory } from '../memory.js';
-import { BoundedQueue, DeviceError, type DeviceHandle, type DeviceHost, type HandleStatus, type HandleTable, type HostFunction } from './handles.js';
+import {
+  BoundedQueue,
+  DeviceError,
+  type DeviceHandle,
+  type DeviceHost,
+  type HandleStatus,
+  type HandleTable,
+  type HostFunction,
+} from './handles.js';
 
 const MAX_QUEUED_LINES = 10_000;
 const MAX_QUEUED_BYTES = 1024 * 1024;
@@ -74,7 +82,8 @@ export class SerialHandle implements DeviceHandle {
     this.raw.push(chunk);
     this.queuedBytes += chunk.length;
     this.receivedBytes += chunk.length;
-    if (this.queuedBytes > MAX_QUEUED_BYTES) this.droppedBytes += this.consume(this.queuedBytes - MAX_QUEUED_BYTES).length;
+    if (this.queuedBytes > MAX_QUEUED_BYTES)
+      this.droppedBytes += this.consume(this.queuedBytes - MAX_QUEUED_BYTES).length;
   }
 
   /** Takes up to max bytes off the front of the raw queue. */
@@ -116,8 +125,22 @@ export class SerialHandle implements DeviceHandle {
 
   status(handle: number): HandleStatus {
     return this.linesMode
-      ? { handle, kind: 'serial', target: this.target, queued: this.lines.length, received: this.lines.received, dropped: this.lines.dropped }
-      : { handle, kind: 'serial', target: this.target, queued: this.queuedBytes, received: this.receivedBytes, dropped: this.droppedBytes };
+      ? {
+          handle,
+          kind: 'serial',
+          target: this.target,
+          queued: this.lines.length,
+          received: this.lines.received,
+          dropped: this.lines.dropped,
+        }
+      : {
+          handle,
+          kind: 'serial',
+          target: this.target,
+          queued: this.queuedBytes,
+          received: this.receivedBytes,
+          dropped: this.droppedBytes,
+        };
   }
 
   async close(): Promise<void> {
@@ -126,18 +149,34 @@ export class SerialHandle implements DeviceHandle {
   }
 }
 
-export function serialFunctions(host: DeviceHost, memory: GuestMemory, table: HandleTable): Record<string, HostFunction> {
+export function serialFunctions(
+  host: DeviceHost,
+  memory: GuestMemory,
+  table: HandleTable,
+): Record<string, HostFunction> {
   return {
     serial_open(dPtr, dLen, mode, baud) {
       const name = memory.readString(dPtr, dLen);
-      if (name === undefined || name === '') return table.error(DeviceError.invalid, 'serial_open: device name out of bounds or empty');
-      if ((mode & ~(SERIAL_LINES | SERIAL_WRITE)) !== 0) return table.error(DeviceError.invalid, `serial_open: unknown mode bits ${mode}`);
+      if (name === undefined || name === '')
+        return table.error(DeviceError.invalid, 'serial_open: device name out of bounds or empty');
+      if ((mode & ~(SERIAL_LINES | SERIAL_WRITE)) !== 0)
+        return table.error(DeviceError.invalid, `serial_open: unknown mode bits ${mode}`);
       if (!VALID_BAUD.has(baud)) return table.error(DeviceError.invalid, `serial_open: unsupported baud rate ${baud}`);
       const write = (mode & SERIAL_WRITE) !== 0;
       const policy = host.policy();
       if (!policy.serial(name, write)) return table.denied(`serial:${name}${write ? ':write' : ''}`, 'serial_open');
       const device = policy.resolve(name);
-      return table.openWith('serial_open', device, () => new SerialHandle(host.devices.serial.acquire(device, baud === 0 ? undefined : baud), (mode & SERIAL_LINES) !== 0, write, host.dataReady));
+      return table.openWith(
+        'serial_open',
+        device,
+        () =>
+          new SerialHandle(
+            host.devices.serial.acquire(device, baud === 0 ? undefined : baud),
+            (mode & SERIAL_LINES) !== 0,
+            write,
+            host.dataReady,
+          ),
+      );
     },
 
     serial_read(n, buf, max) {
@@ -147,7 +186,8 @@ export function serialFunctions(host: DeviceHost, memory: GuestMemory, table: Ha
       if (!h.linesMode) return memory.write(buf, max, h.takeBytes(max));
       const line = h.peekLine();
       if (line === undefined) return 0;
-      if (line.length > max) return table.error(DeviceError.tooSmall, `serial_read: next line is ${line.length} bytes, buffer holds ${max}`);
+      if (line.length > max)
+        return table.error(DeviceError.tooSmall, `serial_read: next line is ${line.length} bytes, buffer holds ${max}`);
       h.takeLine();
       return memory.write(buf, max, line);
     },
@@ -155,11 +195,16 @@ export function serialFunctions(host: DeviceHost, memory: GuestMemory, table: Ha
     serial_write(n, ptr, len) {
       const h = table.lookup<SerialHandle>(n, 'serial', 'serial_write');
       if (typeof h === 'number') return h;
-      if (!h.canWrite) return table.error(DeviceError.invalid, `serial_write: handle ${n} was opened without the write mode bit`);
+      if (!h.canWrite)
+        return table.error(DeviceError.invalid, `serial_write: handle ${n} was opened without the write mode bit`);
       if (!host.policy().serial(h.target, true)) return table.denied(`serial:${h.target}:write`, 'serial_write');
       const data = memory.readBytes(ptr, len, MAX_GUEST_STRING);
       if (data === undefined) return table.error(DeviceError.invalid, 'serial_write: data out of bounds');
-      if (!h.open) return table.error(DeviceError.unavailable, `serial_write: ${h.target} is not open (${h.lastError ?? 'connecting'})`);
+      if (!h.open)
+        return table.error(
+          DeviceError.unavailable,
+          `serial_write: ${h.target} is not open (${h.lastError ?? 'connecting'})`,
+        );
       table.writeAsync(`serial_write ${h.target}`, h.write(data));
       return data.length;
     },

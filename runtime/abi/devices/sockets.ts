@@ -262,24 +262,30 @@ export function socketFunctions(host: SocketHost, onError: (message: string) => 
     }
     return host.guard(fn, -1, body);
   };
-  const optStr = (fn: string, ptr: number, len: number): string | undefined | null => (len === 0 ? undefined : (str(fn, ptr, len) ?? null));
-  const multicast = (fn: string, join: boolean) => (sid: number, aPtr: number, aLen: number, iPtr: number, iLen: number) =>
-    withSockets(fn, () => {
-      const group = str(fn, aPtr, aLen);
-      const iface = optStr(fn, iPtr, iLen);
-      if (group === undefined || iface === null) return -1;
-      return sockets.udpOption(sid, (s) => (join ? s.addMembership(group, iface) : s.dropMembership(group, iface)));
-    });
+  const optStr = (fn: string, ptr: number, len: number): string | undefined | null =>
+    len === 0 ? undefined : (str(fn, ptr, len) ?? null);
+  const multicast =
+    (fn: string, join: boolean) => (sid: number, aPtr: number, aLen: number, iPtr: number, iLen: number) =>
+      withSockets(fn, () => {
+        const group = str(fn, aPtr, aLen);
+        const iface = optStr(fn, iPtr, iLen);
+        if (group === undefined || iface === null) return -1;
+        return sockets.udpOption(sid, (s) => (join ? s.addMembership(group, iface) : s.dropMembership(group, iface)));
+      });
 
   const functions: Record<string, (...args: number[]) => number | void> = {
     sk_udp_create: (type) => withSockets('sk_udp_create', () => sockets.udpCreate(type === 1)),
     sk_udp_bind: (sid, port) => withSockets('sk_udp_bind', () => sockets.udpBind(sid, port)),
     sk_udp_join_multicast: multicast('sk_udp_join_multicast', true),
     sk_udp_leave_multicast: multicast('sk_udp_leave_multicast', false),
-    sk_udp_set_multicast_ttl: (sid, ttl) => withSockets('sk_udp_set_multicast_ttl', () => sockets.udpOption(sid, (s) => s.setMulticastTTL(ttl))),
+    sk_udp_set_multicast_ttl: (sid, ttl) =>
+      withSockets('sk_udp_set_multicast_ttl', () => sockets.udpOption(sid, (s) => s.setMulticastTTL(ttl))),
     sk_udp_set_multicast_loopback: (sid, on) =>
-      withSockets('sk_udp_set_multicast_loopback', () => sockets.udpOption(sid, (s) => s.setMulticastLoopback(on !== 0))),
-    sk_udp_set_broadcast: (sid, on) => withSockets('sk_udp_set_broadcast', () => sockets.udpOption(sid, (s) => s.setBroadcast(on !== 0))),
+      withSockets('sk_udp_set_multicast_loopback', () =>
+        sockets.udpOption(sid, (s) => s.setMulticastLoopback(on !== 0)),
+      ),
+    sk_udp_set_broadcast: (sid, on) =>
+      withSockets('sk_udp_set_broadcast', () => sockets.udpOption(sid, (s) => s.setBroadcast(on !== 0))),
     sk_udp_send: (sid, aPtr, aLen, port, dPtr, dLen) =>
       withSockets('sk_udp_send', () => {
         const address = str('sk_udp_send', aPtr, aLen);
@@ -290,7 +296,8 @@ export function socketFunctions(host: SocketHost, onError: (message: string) => 
     sk_udp_recv: (sid, bufPtr, bufMax, addrPtr, portPtr) =>
       withSockets('sk_udp_recv', () => {
         // Check every output location before taking the datagram off the queue.
-        if (!memory.view(bufPtr, bufMax) || !memory.view(addrPtr, ADDRESS_OUT_MAX) || !memory.view(portPtr, 2)) return -1;
+        if (!memory.view(bufPtr, bufMax) || !memory.view(addrPtr, ADDRESS_OUT_MAX) || !memory.view(portPtr, 2))
+          return -1;
         const d = sockets.udpReceive(sid);
         if (d === null) return -1;
         if (d === undefined) return 0;
@@ -310,7 +317,8 @@ export function socketFunctions(host: SocketHost, onError: (message: string) => 
         return target === undefined || !host.allowsNet(target, port) ? -1 : sockets.tcpConnect(sid, target, port);
       }),
     sk_tcp_connected: (sid) => withSockets('sk_tcp_connected', () => sockets.tcpConnected(sid)),
-    sk_tcp_set_line_buffering: (sid, on) => withSockets('sk_tcp_set_line_buffering', () => sockets.tcpSetLineBuffering(sid, on !== 0)),
+    sk_tcp_set_line_buffering: (sid, on) =>
+      withSockets('sk_tcp_set_line_buffering', () => sockets.tcpSetLineBuffering(sid, on !== 0)),
     sk_tcp_send: (sid, dPtr, dLen) =>
       withSockets('sk_tcp_send', () => {
         const data = memory.readBytes(dPtr, dLen, MAX_GUEST_STRING);
