@@ -4,6 +4,9 @@
 // into a crash: single calls through `call`, deltas queued in the inbox and delivered in batches
 // by the DeliveryScheduler. What the plugin emitted is published only after the call or batch has
 // returned, so no instance is ever re-entered.
+// This class coordinates; the parts live beside it: the state table (lifecycle.ts), crash decisions
+// (restart-policy.ts), the status (status.ts), grants and registrations (powers.ts), loading
+// (instance-loader.ts), handler exports (export-calls.ts), the outbox and the operation queue.
 
 import type { Delta, JsonValue } from '../bus/delta.js';
 import type { BusDelta, DeltaVersion } from '../bus/bus.js';

@@ -6,84 +6,68 @@
 import { decodeFrame, encodeFrame, FRAME_BYTES, pgnOf, type CanFrame } from '../../../hal/can/frame.js';
 import type { CanLease } from '../../../hal/can/interfaces.js';
 import type { CapabilityPolicy } from '../../capabilities/policy.js';
-import type { GuestMemory } from '../memory.js';
-import {
-  BoundedQueue,
-  DeviceError,
-  type DeviceHandle,
-  type DeviceHost,
-  type HandleStatus,
-  type HandleTable,
-  type HostFunction,
-} from './handles.js';
+import { BoundedQueue, DeviceError, type DeviceFamily, type DeviceHandle, type HandleStatus } from './handles.js';
 
 const MAX_QUEUED_FRAMES = 10_000;
 
-export function canFunctions(host: DeviceHost, memory: GuestMemory, table: HandleTable): Record<string, HostFunction> {
-  return {
-    can_open(iPtr, iLen, pPtr, pLen) {
-      const name = memory.readString(iPtr, iLen);
-      if (name === undefined || name === '')
-        return table.error(DeviceError.invalid, 'can_open: interface name out of bounds or empty');
-      let wanted: number[] | undefined;
-      if (pLen !== 0) {
-        const text = memory.readString(pPtr, pLen);
-        const parsed = text === undefined ? undefined : parsePgnList(text);
-        if (parsed === undefined)
-          return table.error(DeviceError.invalid, 'can_open: PGN filter must be a JSON array of PGN numbers');
-        wanted = parsed;
-      }
-      const policy = host.policy();
-      const allowed = policy.canPgns(name);
-      if (allowed === undefined) return table.denied(`can:${name}${wanted ? `:${wanted.join(',')}` : ''}`, 'can_open');
-      const outside = wanted && allowed !== 'all' ? wanted.filter((p) => !allowed.has(p)) : [];
-      if (outside.length > 0) return table.denied(`can:${name}:${outside.join(',')}`, 'can_open');
-      const asked = wanted ? new Set(wanted) : undefined;
-      return table.openWith(
-        'can_open',
-        name,
-        () =>
-          new CanHandle(
-            host.devices.can.acquire(policy.resolve(name)),
-            asked,
-            canFilter(asked, allowed),
-            host.dataReady,
-          ),
-      );
-    },
+export const canFunctions: DeviceFamily = ({ host, memory, table }) => ({
+  can_open(iPtr, iLen, pPtr, pLen) {
+    const name = memory.readString(iPtr, iLen);
+    if (name === undefined || name === '')
+      return table.error(DeviceError.invalid, 'can_open: interface name out of bounds or empty');
+    let wanted: number[] | undefined;
+    if (pLen !== 0) {
+      const text = memory.readString(pPtr, pLen);
+      const parsed = text === undefined ? undefined : parsePgnList(text);
+      if (parsed === undefined)
+        return table.error(DeviceError.invalid, 'can_open: PGN filter must be a JSON array of PGN numbers');
+      wanted = parsed;
+    }
+    const policy = host.policy();
+    const allowed = policy.canPgns(name);
+    if (allowed === undefined) return table.denied(`can:${name}${wanted ? `:${wanted.join(',')}` : ''}`, 'can_open');
+    const outside = wanted && allowed !== 'all' ? wanted.filter((p) => !allowed.has(p)) : [];
+    if (outside.length > 0) return table.denied(`can:${name}:${outside.join(',')}`, 'can_open');
+    const asked = wanted ? new Set(wanted) : undefined;
+    return table.openWith(
+      'can_open',
+      name,
+      () =>
+        new CanHandle(host.devices.can.acquire(policy.resolve(name)), asked, canFilter(asked, allowed), host.dataReady),
+    );
+  },
 
-    can_read(n, buf, max) {
-      const h = table.lookup<CanHandle>(n, 'can', 'can_read');
-      if (typeof h === 'number') return h;
-      const out = memory.view(buf, max);
-      if (!out) return table.error(DeviceError.invalid, 'can_read: buffer out of bounds');
-      if (max < FRAME_BYTES)
-        return table.error(DeviceError.tooSmall, `can_read: a frame takes ${FRAME_BYTES} bytes, buffer holds ${max}`);
-      let frames = 0;
-      for (let off = 0; off + FRAME_BYTES <= max; off += FRAME_BYTES) {
-        const frame = h.take();
-        if (!frame) break;
-        encodeFrame(frame, out, off);
-        frames++;
-      }
-      return frames;
-    },
+  can_read(n, buf, max) {
+    const h = table.lookup<CanHandle>(n, 'can', 'can_read');
+    if (typeof h === 'number') return h;
+    const out = memory.view(buf, max);
+    if (!out) return table.error(DeviceError.invalid, 'can_read: buffer out of bounds');
+    if (max < FRAME_BYTES)
+      return table.error(DeviceError.tooSmall, `can_read: a frame takes ${FRAME_BYTES} bytes, buffer holds ${max}`);
+    let frames = 0;
+    for (let off = 0; off + FRAME_BYTES <= max; off += FRAME_BYTES) {
+      const frame = h.take();
+      if (!frame) break;
+      encodeFrame(frame, out, off);
+      frames++;
+    }
+    return frames;
+  },
 
-    can_send(n, ptr, len) {
-      const h = table.lookup<CanHandle>(n, 'can', 'can_send');
-      if (typeof h === 'number') return h;
-      if (!host.policy().canWrite(h.target)) return table.denied(`can:${h.target}:write`, 'can_send');
-      const bytes = len === FRAME_BYTES ? memory.view(ptr, len) : undefined;
-      const frame = bytes === undefined ? undefined : decodeFrame(bytes, 0);
-      if (!frame)
-        return table.error(DeviceError.invalid, `can_send: needs one ${FRAME_BYTES}-byte frame (id, length ≤ 8, data)`);
-      table.writeAsync(`can_send ${h.target} PGN ${pgnOf(frame.id)}`, h.send(frame));
-      return 0;
-    },
+  can_send(n, ptr, len) {
+    const h = table.lookup<CanHandle>(n, 'can', 'can_send');
+    if (typeof h === 'number') return h;
+    if (!host.policy().canWrite(h.target)) return table.denied(`can:${h.target}:write`, 'can_send');
+    const bytes = len === FRAME_BYTES ? memory.view(ptr, len) : undefined;
+    const frame = bytes === undefined ? undefined : decodeFrame(bytes, 0);
+    if (!frame)
+      return table.error(DeviceError.invalid, `can_send: needs one ${FRAME_BYTES}-byte frame (id, length ≤ 8, data)`);
+    table.writeAsync(`can_send ${h.target} PGN ${pgnOf(frame.id)}`, h.send(frame));
+    return 0;
+  },
 
-    can_close: table.closer('can', 'can_close'),
-  };
-}
+  can_close: table.closer('can', 'can_close'),
+});
 
 export class CanHandle implements DeviceHandle {
   readonly kind = 'can';

@@ -6,6 +6,7 @@
 import type { CapabilityPolicy } from '../../capabilities/policy.js';
 import type { HalDevices } from '../../../hal/devices.js';
 import { createLogger } from '../../log.js';
+import type { GuestMemory } from '../memory.js';
 import type { MqttAccess } from './mqtt.js';
 
 const log = createLogger('hal');
@@ -38,6 +39,16 @@ export interface DeviceHost {
   /** One of the plugin's handles has new data. */
   dataReady(): void;
 }
+
+/** What a device family's functions are built from, for one plugin instance. */
+export interface FamilyContext {
+  host: DeviceHost;
+  memory: GuestMemory;
+  table: HandleTable;
+}
+
+/** A device family: its host functions (name → function) for one plugin instance. */
+export type DeviceFamily = (ctx: FamilyContext) => Record<string, HostFunction>;
 
 export interface DeviceSession {
   /** Re-checks open handles against the current policy: closes what is no longer granted. */

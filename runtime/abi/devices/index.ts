@@ -6,13 +6,23 @@
 
 import type { GuestMemory } from '../memory.js';
 import { canFunctions } from './can.js';
-import { DeviceError, HandleTable, type DeviceHost, type DeviceSession, type HostFunction } from './handles.js';
+import {
+  DeviceError,
+  HandleTable,
+  type DeviceFamily,
+  type DeviceHost,
+  type DeviceSession,
+  type HostFunction,
+} from './handles.js';
 import { mqttFunctions } from './mqtt.js';
 import { serialFunctions } from './serial.js';
 
 // The folder's face for the engine, the runner and the self-test.
 export { DeviceError, MAX_HANDLES, type DeviceHost, type DeviceSession, type HandleStatus } from './handles.js';
 export type { MqttAccess } from './mqtt.js';
+
+/** The device families; a new one is a file in this folder and an entry here. */
+const FAMILIES: readonly DeviceFamily[] = [serialFunctions, canFunctions, mqttFunctions];
 
 /** The WASM import module name: ABI, what plugins are built against. */
 export const DEVICE_MODULE = 'signalk_hal';
@@ -29,10 +39,8 @@ export function createDeviceImports(host: DeviceHost, memory: GuestMemory): Devi
       const n = memory.writeTruncated(buf, max, Buffer.from(table.lastError, 'utf8'));
       return n < 0 ? DeviceError.invalid : n;
     },
-    ...serialFunctions(host, memory, table),
-    ...canFunctions(host, memory, table),
-    ...mqttFunctions(host, memory, table),
   };
+  for (const family of FAMILIES) Object.assign(functions, family({ host, memory, table }));
   return {
     functions,
     regrant: () => table.regrant(),

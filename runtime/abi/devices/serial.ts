@@ -6,16 +6,8 @@
 import type { CapabilityPolicy } from '../../capabilities/policy.js';
 import { LineFramer } from '../../../hal/framing.js';
 import type { SerialLease } from '../../../hal/serial/ports.js';
-import { MAX_GUEST_STRING, type GuestMemory } from '../memory.js';
-import {
-  BoundedQueue,
-  DeviceError,
-  type DeviceHandle,
-  type DeviceHost,
-  type HandleStatus,
-  type HandleTable,
-  type HostFunction,
-} from './handles.js';
+import { MAX_GUEST_STRING } from '../memory.js';
+import { BoundedQueue, DeviceError, type DeviceFamily, type DeviceHandle, type HandleStatus } from './handles.js';
 
 const MAX_QUEUED_LINES = 10_000;
 const MAX_QUEUED_BYTES = 1024 * 1024;
@@ -149,66 +141,60 @@ export class SerialHandle implements DeviceHandle {
   }
 }
 
-export function serialFunctions(
-  host: DeviceHost,
-  memory: GuestMemory,
-  table: HandleTable,
-): Record<string, HostFunction> {
-  return {
-    serial_open(dPtr, dLen, mode, baud) {
-      const name = memory.readString(dPtr, dLen);
-      if (name === undefined || name === '')
-        return table.error(DeviceError.invalid, 'serial_open: device name out of bounds or empty');
-      if ((mode & ~(SERIAL_LINES | SERIAL_WRITE)) !== 0)
-        return table.error(DeviceError.invalid, `serial_open: unknown mode bits ${mode}`);
-      if (!VALID_BAUD.has(baud)) return table.error(DeviceError.invalid, `serial_open: unsupported baud rate ${baud}`);
-      const write = (mode & SERIAL_WRITE) !== 0;
-      const policy = host.policy();
-      if (!policy.serial(name, write)) return table.denied(`serial:${name}${write ? ':write' : ''}`, 'serial_open');
-      const device = policy.resolve(name);
-      return table.openWith(
-        'serial_open',
-        device,
-        () =>
-          new SerialHandle(
-            host.devices.serial.acquire(device, baud === 0 ? undefined : baud),
-            (mode & SERIAL_LINES) !== 0,
-            write,
-            host.dataReady,
-          ),
+export const serialFunctions: DeviceFamily = ({ host, memory, table }) => ({
+  serial_open(dPtr, dLen, mode, baud) {
+    const name = memory.readString(dPtr, dLen);
+    if (name === undefined || name === '')
+      return table.error(DeviceError.invalid, 'serial_open: device name out of bounds or empty');
+    if ((mode & ~(SERIAL_LINES | SERIAL_WRITE)) !== 0)
+      return table.error(DeviceError.invalid, `serial_open: unknown mode bits ${mode}`);
+    if (!VALID_BAUD.has(baud)) return table.error(DeviceError.invalid, `serial_open: unsupported baud rate ${baud}`);
+    const write = (mode & SERIAL_WRITE) !== 0;
+    const policy = host.policy();
+    if (!policy.serial(name, write)) return table.denied(`serial:${name}${write ? ':write' : ''}`, 'serial_open');
+    const device = policy.resolve(name);
+    return table.openWith(
+      'serial_open',
+      device,
+      () =>
+        new SerialHandle(
+          host.devices.serial.acquire(device, baud === 0 ? undefined : baud),
+          (mode & SERIAL_LINES) !== 0,
+          write,
+          host.dataReady,
+        ),
+    );
+  },
+
+  serial_read(n, buf, max) {
+    const h = table.lookup<SerialHandle>(n, 'serial', 'serial_read');
+    if (typeof h === 'number') return h;
+    if (!memory.view(buf, max)) return table.error(DeviceError.invalid, 'serial_read: buffer out of bounds');
+    if (!h.linesMode) return memory.write(buf, max, h.takeBytes(max));
+    const line = h.peekLine();
+    if (line === undefined) return 0;
+    if (line.length > max)
+      return table.error(DeviceError.tooSmall, `serial_read: next line is ${line.length} bytes, buffer holds ${max}`);
+    h.takeLine();
+    return memory.write(buf, max, line);
+  },
+
+  serial_write(n, ptr, len) {
+    const h = table.lookup<SerialHandle>(n, 'serial', 'serial_write');
+    if (typeof h === 'number') return h;
+    if (!h.canWrite)
+      return table.error(DeviceError.invalid, `serial_write: handle ${n} was opened without the write mode bit`);
+    if (!host.policy().serial(h.target, true)) return table.denied(`serial:${h.target}:write`, 'serial_write');
+    const data = memory.readBytes(ptr, len, MAX_GUEST_STRING);
+    if (data === undefined) return table.error(DeviceError.invalid, 'serial_write: data out of bounds');
+    if (!h.open)
+      return table.error(
+        DeviceError.unavailable,
+        `serial_write: ${h.target} is not open (${h.lastError ?? 'connecting'})`,
       );
-    },
+    table.writeAsync(`serial_write ${h.target}`, h.write(data));
+    return data.length;
+  },
 
-    serial_read(n, buf, max) {
-      const h = table.lookup<SerialHandle>(n, 'serial', 'serial_read');
-      if (typeof h === 'number') return h;
-      if (!memory.view(buf, max)) return table.error(DeviceError.invalid, 'serial_read: buffer out of bounds');
-      if (!h.linesMode) return memory.write(buf, max, h.takeBytes(max));
-      const line = h.peekLine();
-      if (line === undefined) return 0;
-      if (line.length > max)
-        return table.error(DeviceError.tooSmall, `serial_read: next line is ${line.length} bytes, buffer holds ${max}`);
-      h.takeLine();
-      return memory.write(buf, max, line);
-    },
-
-    serial_write(n, ptr, len) {
-      const h = table.lookup<SerialHandle>(n, 'serial', 'serial_write');
-      if (typeof h === 'number') return h;
-      if (!h.canWrite)
-        return table.error(DeviceError.invalid, `serial_write: handle ${n} was opened without the write mode bit`);
-      if (!host.policy().serial(h.target, true)) return table.denied(`serial:${h.target}:write`, 'serial_write');
-      const data = memory.readBytes(ptr, len, MAX_GUEST_STRING);
-      if (data === undefined) return table.error(DeviceError.invalid, 'serial_write: data out of bounds');
-      if (!h.open)
-        return table.error(
-          DeviceError.unavailable,
-          `serial_write: ${h.target} is not open (${h.lastError ?? 'connecting'})`,
-        );
-      table.writeAsync(`serial_write ${h.target}`, h.write(data));
-      return data.length;
-    },
-
-    serial_close: table.closer('serial', 'serial_close'),
-  };
-}
+  serial_close: table.closer('serial', 'serial_close'),
+});
