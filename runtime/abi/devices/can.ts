@@ -119,14 +119,7 @@ export class CanHandle implements DeviceHandle {
   }
 
   status(handle: number): HandleStatus {
-    return {
-      handle,
-      kind: 'can',
-      target: this.target,
-      queued: this.frames.length,
-      received: this.frames.received,
-      dropped: this.frames.dropped,
-    };
+    return this.frames.status(handle, 'can', this.target);
   }
 
   async close(): Promise<void> {

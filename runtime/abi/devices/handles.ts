@@ -110,6 +110,11 @@ export class BoundedQueue<T> {
     }
     return item;
   }
+
+  /** The status of the handle `handle` that this queue serves. */
+  status(handle: number, kind: HandleStatus['kind'], target: string): HandleStatus {
+    return { handle, kind, target, queued: this.length, received: this.received, dropped: this.dropped };
+  }
 }
 
 /** One plugin instance's open handles, with the error answers every device function gives. */

@@ -47,14 +47,7 @@ export class MqttHandle implements DeviceHandle {
   }
 
   status(handle: number): HandleStatus {
-    return {
-      handle,
-      kind: 'mqtt',
-      target: this.target,
-      queued: this.messages.length,
-      received: this.messages.received,
-      dropped: this.messages.dropped,
-    };
+    return this.messages.status(handle, 'mqtt', this.target);
   }
 
   async close(): Promise<void> {

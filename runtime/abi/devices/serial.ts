@@ -117,14 +117,7 @@ export class SerialHandle implements DeviceHandle {
 
   status(handle: number): HandleStatus {
     return this.linesMode
-      ? {
-          handle,
-          kind: 'serial',
-          target: this.target,
-          queued: this.lines.length,
-          received: this.lines.received,
-          dropped: this.lines.dropped,
-        }
+      ? this.lines.status(handle, 'serial', this.target)
       : {
           handle,
           kind: 'serial',
