@@ -7,7 +7,7 @@ import type { DeltaBus } from '../bus/bus.js';
 import type { SignalKModel } from '../model/model.js';
 import type { ApiRoutes, PutDispatcher } from '../api/types.js';
 import { createLogger } from '../../core/log.js';
-import type { MqttAccess } from '../abi/hal.js';
+import type { MqttAccess } from '../abi/devices/index.js';
 import type { HttpTransport } from '../abi/http-transport.js';
 import { GrantTable } from '../capabilities/store.js';
 import { createDevices, type HalDevices } from '../../hal/devices.js';
@@ -29,7 +29,8 @@ import { CallGuard } from './call-guard.js';
 import { DeliveryScheduler } from './delivery.js';
 import { adminUiRoutes } from './admin-ui-routes.js';
 import { pluginRoutes } from './routes.js';
-import { PluginRunner, type PluginStatus, type RunnerDeps } from './runner.js';
+import { PluginRunner, type RunnerDeps } from './runner.js';
+import type { PluginStatus } from './status.js';
 import { commandPluginsClosed } from '../engine/command.js';
 import { resolveLimits, type Limits } from '../security/limits.js';
 

@@ -11,7 +11,7 @@ import mqtt from 'mqtt';
 import { PROJECT_ROOT } from '../../runtime/config/settings.js';
 import { detectRustToolchain, runCargo, rustToolchain } from '../../scripts/build-rust.js';
 import { createEnvImports } from '../../runtime/abi/env.js';
-import { createHalImports, HAL_MODULE, type HalHost } from '../../runtime/abi/hal.js';
+import { createDeviceImports, DEVICE_MODULE, type DeviceHost } from '../../runtime/abi/devices/index.js';
 import { GuestMemory } from '../../runtime/abi/memory.js';
 import { RecordingHost } from '../helpers/recording-host.js';
 import { exampleWasm, fixtureWasm } from '../helpers/plugin-wasm.js';
@@ -174,7 +174,7 @@ test("the SDK's raw imports (sdk/rust/src/sys.rs) match the host's functions: na
   const memory = new GuestMemory();
   const host = new Map<string, number>([
     ...Object.entries(createEnvImports(new RecordingHost(), memory).functions).map(([n, f]) => [`env.${n}`, f.length] as const),
-    ...Object.entries(createHalImports({ pluginId: 'abi' } as HalHost, memory).functions).map(([n, f]) => [`${HAL_MODULE}.${n}`, f.length] as const),
+    ...Object.entries(createDeviceImports({ pluginId: 'abi' } as DeviceHost, memory).functions).map(([n, f]) => [`${DEVICE_MODULE}.${n}`, f.length] as const),
   ]);
   const sys = readFileSync(join(PROJECT_ROOT, 'sdk', 'rust', 'src', 'sys.rs'), 'utf8');
   let module = '';
