@@ -36,6 +36,7 @@ export function benchHost(pluginId: string, onEmit: (json: string) => void): Hos
     registerPutHandler: () => true,
     registerResourceProvider: () => false,
     registerWeatherProvider: () => false,
+    registerRadarProvider: () => false,
     emitBinaryStream: () => false,
   };
 }

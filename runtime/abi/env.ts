@@ -6,25 +6,18 @@
 import { isRecord, type JsonValue } from '../../core/json.js';
 import type { HostServices } from '../engine/types.js';
 import { createLogger } from '../../core/log.js';
-import { type GuestMemory, MAX_GUEST_STRING } from './memory.js';
-import { SocketTable } from './sockets.js';
+import type { GuestMemory } from './memory.js';
+import { socketFunctions } from './devices/sockets.js';
 
 const log = createLogger('abi');
 
 type HostFunction = (...args: number[]) => number | void;
-
-/** Host functions upstream offers that signalk-edge does not implement yet: (name → error return). */
-const NOT_IMPLEMENTED: Record<string, { result: number; why: string }> = {
-  sk_register_radar_provider: { result: 0, why: 'the radar provider API is not served by signalk-edge yet' },
-};
 
 /** The largest binary stream frame a plugin may emit (runtime/api/binary-streams.ts). */
 const MAX_BINARY_FRAME = 1024 * 1024;
 const NOTIFICATION_STATES = new Set(['normal', 'alert', 'warn', 'alarm', 'emergency']);
 /** Capabilities upstream answers through sk_has_capability; any other name is 0 there too. */
 const QUERYABLE_CAPABILITIES = new Set(['network', 'rawSockets']);
-/** Room for an IPv6 address and its NUL in sk_udp_recv's address buffer (upstream's contract). */
-const ADDRESS_OUT_MAX = 46;
 
 
 function parseJson(text: string): { ok: true; value: JsonValue } | { ok: false } {
@@ -85,18 +78,18 @@ export function createEnvImports(host: HostServices, memory: GuestMemory): EnvIm
     if (m !== undefined) guard(fn, undefined, () => sink(m));
   };
 
-  // Raw sockets: opened only when the manager grants `rawSockets`, owned by this instance.
-  const sockets = new SocketTable((m) => log.limited('warn', `${id}:socket`, `plugin ${id}: ${m}`));
-  const rawSockets = (): boolean => guard('rawSockets', false, () => host.hasCapability('rawSockets'));
-  const withSockets = (fn: string, body: () => number): number => {
-    if (!rawSockets()) {
-      log.limited('warn', `${id}:${fn}:denied`, `plugin ${id}: ${fn} refused: rawSockets capability not granted`);
-      return -1;
-    }
-    return guard(fn, -1, body);
-  };
-  const optStr = (fn: string, ptr: number, len: number): string | undefined | null =>
-    len === 0 ? undefined : (str(fn, ptr, len) ?? null);
+  // Raw sockets (devices/sockets.ts): owned by this instance, each call under its grants.
+  const sockets = socketFunctions(
+    {
+      memory,
+      rawSockets: () => guard('rawSockets', false, () => host.hasCapability('rawSockets')),
+      allowsNet: (target, port) => host.allowsNet(target, port),
+      refused: (fn, why) => log.limited('warn', `${id}:${fn}:denied`, `plugin ${id}: ${fn} refused: ${why}`),
+      str,
+      guard,
+    },
+    (m) => log.limited('warn', `${id}:socket`, `plugin ${id}: ${m}`),
+  );
 
   const functions: Record<string, HostFunction> = {
     abort(msg, file, line, col) {
@@ -180,6 +173,12 @@ export function createEnvImports(host: HostServices, memory: GuestMemory): EnvIm
       return guard('sk_register_weather_provider', 0, () => (host.registerWeatherProvider(name) ? 1 : 0));
     },
 
+    sk_register_radar_provider(namePtr, nameLen) {
+      const name = str('sk_register_radar_provider', namePtr, nameLen);
+      if (name === undefined) return 0;
+      return guard('sk_register_radar_provider', 0, () => (host.registerRadarProvider(name) ? 1 : 0));
+    },
+
     sk_emit_binary_stream(idPtr, idLen, dataPtr, dataLen) {
       const streamId = str('sk_emit_binary_stream', idPtr, idLen);
       const data = memory.readBytes(dataPtr, dataLen, MAX_BINARY_FRAME);
@@ -199,88 +198,8 @@ export function createEnvImports(host: HostServices, memory: GuestMemory): EnvIm
       return guard('sk_radar_emit_spokes', 0, () => (host.emitBinaryStream(`radars/${radarId}`, data) ? 1 : 0));
     },
 
-    sk_udp_create: (type) => withSockets('sk_udp_create', () => sockets.udpCreate(type === 1)),
-    sk_udp_bind: (sid, port) => withSockets('sk_udp_bind', () => sockets.udpBind(sid, port)),
-    sk_udp_join_multicast: (sid, aPtr, aLen, iPtr, iLen) =>
-      withSockets('sk_udp_join_multicast', () => {
-        const group = str('sk_udp_join_multicast', aPtr, aLen);
-        const iface = optStr('sk_udp_join_multicast', iPtr, iLen);
-        if (group === undefined || iface === null) return -1;
-        return sockets.udpOption(sid, (s) => s.addMembership(group, iface));
-      }),
-    sk_udp_leave_multicast: (sid, aPtr, aLen, iPtr, iLen) =>
-      withSockets('sk_udp_leave_multicast', () => {
-        const group = str('sk_udp_leave_multicast', aPtr, aLen);
-        const iface = optStr('sk_udp_leave_multicast', iPtr, iLen);
-        if (group === undefined || iface === null) return -1;
-        return sockets.udpOption(sid, (s) => s.dropMembership(group, iface));
-      }),
-    sk_udp_set_multicast_ttl: (sid, ttl) => withSockets('sk_udp_set_multicast_ttl', () => sockets.udpOption(sid, (s) => s.setMulticastTTL(ttl))),
-    sk_udp_set_multicast_loopback: (sid, on) =>
-      withSockets('sk_udp_set_multicast_loopback', () => sockets.udpOption(sid, (s) => s.setMulticastLoopback(on !== 0))),
-    sk_udp_set_broadcast: (sid, on) => withSockets('sk_udp_set_broadcast', () => sockets.udpOption(sid, (s) => s.setBroadcast(on !== 0))),
-    sk_udp_send: (sid, aPtr, aLen, port, dPtr, dLen) =>
-      withSockets('sk_udp_send', () => {
-        const address = str('sk_udp_send', aPtr, aLen);
-        const data = memory.readBytes(dPtr, dLen, MAX_GUEST_STRING);
-        if (address === undefined || data === undefined || !host.allowsNet(address, port)) return -1;
-        return sockets.udpSend(sid, address, port, data);
-      }),
-    sk_udp_recv: (sid, bufPtr, bufMax, addrPtr, portPtr) =>
-      withSockets('sk_udp_recv', () => {
-        // Check every output location before taking the datagram off the queue.
-        if (!memory.view(bufPtr, bufMax) || !memory.view(addrPtr, ADDRESS_OUT_MAX) || !memory.view(portPtr, 2)) return -1;
-        const d = sockets.udpReceive(sid);
-        if (d === null) return -1;
-        if (d === undefined) return 0;
-        memory.writeTruncated(addrPtr, ADDRESS_OUT_MAX, Buffer.from(`${d.address}\0`, 'utf8'));
-        memory.writeU16(portPtr, d.port);
-        return memory.writeTruncated(bufPtr, bufMax, d.data);
-      }),
-    sk_udp_pending: (sid) => withSockets('sk_udp_pending', () => sockets.udpPending(sid)),
-    sk_udp_close(sid) {
-      if (rawSockets()) sockets.close(sid, 'udp');
-    },
-
-    sk_tcp_create: () => withSockets('sk_tcp_create', () => sockets.tcpCreate()),
-    sk_tcp_connect: (sid, aPtr, aLen, port) =>
-      withSockets('sk_tcp_connect', () => {
-        const target = str('sk_tcp_connect', aPtr, aLen);
-        return target === undefined || !host.allowsNet(target, port) ? -1 : sockets.tcpConnect(sid, target, port);
-      }),
-    sk_tcp_connected: (sid) => withSockets('sk_tcp_connected', () => sockets.tcpConnected(sid)),
-    sk_tcp_set_line_buffering: (sid, on) => withSockets('sk_tcp_set_line_buffering', () => sockets.tcpSetLineBuffering(sid, on !== 0)),
-    sk_tcp_send: (sid, dPtr, dLen) =>
-      withSockets('sk_tcp_send', () => {
-        const data = memory.readBytes(dPtr, dLen, MAX_GUEST_STRING);
-        return data === undefined ? -1 : sockets.tcpSend(sid, data);
-      }),
-    sk_tcp_recv_line: (sid, bufPtr, bufMax) =>
-      withSockets('sk_tcp_recv_line', () => {
-        if (!memory.view(bufPtr, bufMax)) return -1;
-        const line = sockets.tcpReceiveLine(sid);
-        if (line === null) return -1;
-        return line === undefined ? 0 : memory.writeTruncated(bufPtr, bufMax, Buffer.from(line, 'utf8'));
-      }),
-    sk_tcp_recv_raw: (sid, bufPtr, bufMax) =>
-      withSockets('sk_tcp_recv_raw', () => {
-        if (!memory.view(bufPtr, bufMax)) return -1;
-        const chunk = sockets.tcpReceiveRaw(sid);
-        if (chunk === null) return -1;
-        return chunk === undefined ? 0 : memory.writeTruncated(bufPtr, bufMax, chunk);
-      }),
-    sk_tcp_pending: (sid) => withSockets('sk_tcp_pending', () => sockets.tcpPending(sid)),
-    sk_tcp_close(sid) {
-      if (rawSockets()) sockets.close(sid, 'tcp');
-    },
+    ...sockets.functions,
   };
 
-  for (const [name, { result, why }] of Object.entries(NOT_IMPLEMENTED)) {
-    functions[name] = () => {
-      log.limited('warn', `${id}:${name}:unimplemented`, `plugin ${id}: ${name} returns ${result}: ${why}`, 24 * 3600_000);
-      return result;
-    };
-  }
-
-  return { functions, close: () => sockets.closeAll() };
+  return { functions, close: () => sockets.close() };
 }

@@ -57,6 +57,8 @@ export interface Settings {
   security?: SecuritySettings;
   /** Bounds on clients and plugins over the board profile's (runtime/security/limits.ts). */
   limits?: PartialLimits;
+  /** Upstream's setting: the default provider (plugin id) per resource type (runtime/plugins/resource-defaults.ts). */
+  resourcesApi?: { defaultProviders: Record<string, string> };
 }
 
 /** The project root (where package.json lives), from this compiled file in dist/runtime/config. */
@@ -92,7 +94,7 @@ export function parseSettings(input: unknown, file: string): Settings {
   const r: Reader = new Reader(file);
   const base = dirname(resolve(file));
   const o = r.obj(input, '');
-  r.known(o, '', ['port', 'host', 'dataDir', 'selfUrn', 'sources', 'plugins', 'board', 'cacheDir', 'grants', 'mqtt', 'security', 'limits']);
+  r.known(o, '', ['port', 'host', 'dataDir', 'selfUrn', 'sources', 'plugins', 'board', 'cacheDir', 'grants', 'mqtt', 'security', 'limits', 'resourcesApi']);
   const settings: Settings = {
     port: o.port === undefined ? 3000 : r.int(o.port, 'port', 0, 65535),
     host: o.host === undefined ? '127.0.0.1' : r.str(o.host, 'host'),
@@ -117,6 +119,12 @@ export function parseSettings(input: unknown, file: string): Settings {
   if (o.mqtt !== undefined) settings.mqtt = parseMqttSettings(r, o.mqtt);
   if (o.security !== undefined) settings.security = parseSecuritySettings(r, o.security);
   if (o.limits !== undefined) settings.limits = parseLimits(r, o.limits, 'limits');
+  if (o.resourcesApi !== undefined) {
+    const api = r.obj(o.resourcesApi, 'resourcesApi');
+    r.known(api, 'resourcesApi', ['defaultProviders']);
+    const d = r.obj(api.defaultProviders ?? {}, 'resourcesApi.defaultProviders');
+    settings.resourcesApi = { defaultProviders: Object.fromEntries(Object.entries(d).map(([type, id]) => [type, r.str(id, `resourcesApi.defaultProviders.${type}`)])) };
+  }
   if (o.selfUrn !== undefined) {
     const urn = r.str(o.selfUrn, 'selfUrn');
     if (!/^urn:mrn:(signalk:uuid:[0-9a-fA-F-]{36}|imo:mmsi:\d{9})$/.test(urn)) {

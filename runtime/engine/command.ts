@@ -18,8 +18,8 @@
 import { Worker } from 'node:worker_threads';
 import { readFile } from 'node:fs/promises';
 import type { PutResult } from '../api/types.js';
-import type { HalHost, HalSession } from '../abi/hal.js';
-import { SerialStream } from '../abi/serial-stream.js';
+import type { DeviceHost, DeviceSession } from '../abi/devices/index.js';
+import { SerialStream } from '../abi/devices/serial-stream.js';
 import { createLogger, type Logger } from '../../core/log.js';
 import { Inbox } from '../plugins/inbox.js';
 import { prepareCached } from './aot-cache.js';
@@ -53,7 +53,7 @@ export interface CommandLoadOptions {
   /** The plugin's VFS folder: copied to /workspace before the start, written back at the end. */
   vfsRoot: string;
   host: HostServices;
-  hal: HalHost;
+  hal: DeviceHost;
   stdin: CommandStdinOptions;
   /** A program that has not taken a stdin chunk after this long is a runaway. */
   runawayMs: number;
@@ -125,7 +125,7 @@ class CommandPlugin implements PluginInstance {
   readonly hasDeltaHandler: boolean;
   readonly hasPoll = false;
   readonly hasHalData = false;
-  readonly hal: HalSession | undefined;
+  readonly hal: DeviceSession | undefined;
   private readonly serial: SerialStream | undefined;
   private readonly log: Logger;
   private readonly stderrLog: LogBudget;

@@ -5,7 +5,7 @@ import { readFile } from 'node:fs/promises';
 import type { JsonValue } from '../../core/json.js';
 import type { PutResult } from '../api/types.js';
 import { createEnvImports } from '../abi/env.js';
-import { createHalImports, HAL_MODULE, type HalHost, type HalImports } from '../abi/hal.js';
+import { createDeviceImports, DEVICE_MODULE, type DeviceHost, type DeviceImports } from '../abi/devices/index.js';
 import { GuestMemory } from '../abi/memory.js';
 import { createWasi, type PluginWasi } from '../abi/wasi.js';
 import { createWasiOutput } from '../abi/wasi-output.js';
@@ -35,7 +35,7 @@ export interface LoadOptions {
   /** AOT cache folder; no caching when absent. */
   cacheDir?: string;
   /** Hardware access under grants; without it the module gets no `signalk_hal` functions. */
-  hal?: HalHost;
+  hal?: DeviceHost;
   /**
    * Bounds plugin code the caller does not call itself: what runs while loading (start function,
    * `_initialize`/`_start`, plugin_name/id/schema) and plugin_start resuming after a fetch.
@@ -83,7 +83,7 @@ export async function loadPluginBytes(opts: Omit<LoadOptions, 'wasmPath'> & { by
   const pluginLog = createLogger(`plugin ${id}`);
   const env = createEnvImports(host, memory);
   const asFetch = createAsFetch({ host, memory, transport: opts.httpTransport ?? nodeHttpTransport, log: pluginLog });
-  const hal = opts.hal ? createHalImports(opts.hal, memory) : undefined;
+  const hal = opts.hal ? createDeviceImports(opts.hal, memory) : undefined;
   let wasi: PluginWasi | undefined;
   const release = (): void => {
     env.close();
@@ -94,7 +94,7 @@ export async function loadPluginBytes(opts: Omit<LoadOptions, 'wasmPath'> & { by
   try {
     wasi = createWasi(opts.vfsRoot, memory, { pluginId: id, output: createWasiOutput(pluginLog), quotaBytes: opts.storageQuotaBytes });
     const imports: Record<string, Record<string, unknown>> = { env: env.functions, wasi_snapshot_preview1: wasi.imports, [AS_FETCH_MODULE]: asFetch.functions };
-    if (hal) imports[HAL_MODULE] = hal.functions;
+    if (hal) imports[DEVICE_MODULE] = hal.functions;
     checkImports(id, module, imports);
     const wasiLayer = wasi;
     // Plugin code runs from here on (start function, _initialize, the name/schema exports):
@@ -141,7 +141,7 @@ class LibraryPlugin implements PluginInstance {
     readonly kind: PluginKind,
     private readonly exports: WebAssembly.Exports,
     private readonly marshal: Marshal,
-    readonly hal: HalImports | undefined,
+    readonly hal: DeviceImports | undefined,
     private readonly fetch: { asFetch: AsFetch; reenter: (fn: () => number) => number },
     private readonly releaseImports: () => void,
   ) {

@@ -56,7 +56,8 @@ export interface Marshal {
   callWithString(fn: WasmFunction, text: string): void;
   /**
    * Calls a handler export (PUT, HTTP endpoint) with a request JSON and returns its response JSON:
-   * AssemblyScript `(request: string, length) => string`, Rust `(ptr, len, out, outMax) => written`.
+   * AssemblyScript `(request: string, length) => string`, Rust `(ptr, len, out, outMax) => written`
+   * (or `(out, outMax) => written` for a handler without a request).
    * A response over `maxBytes` (UTF-16 bytes for AssemblyScript) throws HostMarshalError.
    */
   callHandler(fn: WasmFunction, requestJson: string, maxBytes: number): string;
@@ -177,14 +178,17 @@ function rust(exports: WebAssembly.Exports, memory: GuestMemory): Marshal {
     callWithString(fn, text) {
       withBytes(text, (ptr, len) => fn(ptr, len));
     },
-    callHandler: (fn, requestJson, maxBytes) =>
-      withBytes(requestJson, (ptr, len) =>
+    callHandler(fn, requestJson, maxBytes) {
+      const answer = (call: (out: number) => number): string =>
         withBuffer(maxBytes, (out) => {
-          const written = fn(ptr, len, out, maxBytes);
+          const written = call(out);
           if (written > maxBytes) throw new HostMarshalError(`the response claims ${written} bytes, over the ${maxBytes}-byte buffer`);
           return readOut(out, written, maxBytes);
-        }),
-      ),
+        });
+      // A handler of two parameters takes no request, only the output buffer (upstream's radar_get_radars).
+      if (fn.length === 2) return answer((out) => fn(out, maxBytes));
+      return withBytes(requestJson, (ptr, len) => answer((out) => fn(ptr, len, out, maxBytes)));
+    },
     // Rust plugins have no Asyncify: their handlers return at once.
     callHandlerResumable(fn, requestJson, maxBytes) {
       return this.callHandler(fn, requestJson, maxBytes);

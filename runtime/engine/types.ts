@@ -3,7 +3,7 @@
 
 import type { JsonValue } from '../../core/json.js';
 import type { PutResult } from '../api/types.js';
-import type { HalSession } from '../abi/hal.js';
+import type { DeviceSession } from '../abi/devices/index.js';
 
 /** What the host functions of one plugin instance may do; implemented by runtime/plugins. */
 export interface HostServices {
@@ -26,6 +26,8 @@ export interface HostServices {
   registerResourceProvider(type: string): boolean;
   /** Serves the v2 weather API through the plugin's `weather_*` exports (needs weatherProvider). */
   registerWeatherProvider(name: string): boolean;
+  /** Serves the v2 radar API through the plugin's `radar_*` exports (needs radarProvider). */
+  registerRadarProvider(name: string): boolean;
   /** A binary frame for the WebSocket clients of a stream; false when the id is not the plugin's. */
   emitBinaryStream(streamId: string, data: Uint8Array): boolean;
 }
@@ -41,7 +43,7 @@ export interface PluginInstance {
   /** The plugin exports `hal_data`, called when its HAL handles have new data. */
   readonly hasHalData: boolean;
   /** Its HAL handles, when the host gave it the `signalk_hal` functions. */
-  readonly hal: HalSession | undefined;
+  readonly hal: DeviceSession | undefined;
   /** How strings cross the boundary: AssemblyScript runtime objects or Rust (ptr, len) buffers. */
   readonly kind?: 'assemblyscript' | 'rust';
   /** What `plugin_id()` returned, when exported (upstream otherwise derives the id from package.json). */

@@ -47,6 +47,8 @@ export interface HostTarget {
   addResourceProvider(type: string): boolean;
   /** Makes the plugin a weather provider; false (denial noted) without the weatherProvider grant. */
   addWeatherProvider(name: string): boolean;
+  /** Makes the plugin a radar provider; false (denial noted) without the radarProvider grant. */
+  addRadarProvider(name: string): boolean;
   /** Sends a frame on one of the plugin's binary streams; false when the id is not its own. */
   emitBinary(streamId: string, data: Uint8Array): boolean;
 }
@@ -154,6 +156,7 @@ export function createHostServices(target: HostTarget): HostServices {
     },
     registerResourceProvider: (type) => target.addResourceProvider(type),
     registerWeatherProvider: (name) => target.addWeatherProvider(name),
+    registerRadarProvider: (name) => target.addRadarProvider(name),
     emitBinaryStream: (streamId, data) => target.emitBinary(streamId, data),
   };
 }

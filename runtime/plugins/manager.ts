@@ -7,7 +7,7 @@ import type { DeltaBus } from '../bus/bus.js';
 import type { SignalKModel } from '../model/model.js';
 import type { ApiRoutes, PutDispatcher } from '../api/types.js';
 import { createLogger } from '../../core/log.js';
-import type { MqttAccess } from '../abi/hal.js';
+import type { MqttAccess } from '../abi/devices/index.js';
 import type { HttpTransport } from '../abi/http-transport.js';
 import { GrantTable } from '../capabilities/store.js';
 import { createDevices, type HalDevices } from '../../hal/devices.js';
@@ -15,17 +15,22 @@ import { discoverPlugins, type BrokenPackage } from './discovery.js';
 import { engineOptions } from './engine-options.js';
 import { watchFile } from './file-watch.js';
 import { PutHandlerRegistry } from './put-handlers.js';
-import { PROVIDER_RESPONSE_MAX_BYTES, ResourceProviderRegistry } from './resource-providers.js';
+import { ResourceProviderRegistry } from './resource-providers.js';
 import { resourceRoutes } from '../api/v2/resources.js';
+import { ResourceDefaults } from './resource-defaults.js';
 import { WeatherProviderRegistry } from './weather-providers.js';
 import { weatherRoutes } from '../api/v2/weather.js';
+import { RadarProviderRegistry } from './radar-providers.js';
+import { radarRoutes } from '../api/v2/radars.js';
+import { providerCaller } from './provider-call.js';
 import { BinaryStreamHub } from '../api/binary-streams.js';
 import { EmittedDeltaPublisher } from './publisher.js';
 import { CallGuard } from './call-guard.js';
 import { DeliveryScheduler } from './delivery.js';
 import { adminUiRoutes } from './admin-ui-routes.js';
 import { pluginRoutes } from './routes.js';
-import { PluginRunner, type PluginStatus, type RunnerDeps } from './runner.js';
+import { PluginRunner, type RunnerDeps } from './runner.js';
+import type { PluginStatus } from './status.js';
 import { commandPluginsClosed } from '../engine/command.js';
 import { resolveLimits, type Limits } from '../security/limits.js';
 
@@ -57,6 +62,8 @@ export class PluginManager {
   private readonly puts: PutHandlerRegistry;
   private readonly resources = new ResourceProviderRegistry();
   private readonly weather = new WeatherProviderRegistry();
+  private readonly radars = new RadarProviderRegistry();
+  private readonly resourceDefaults: ResourceDefaults;
   /** Plugins' binary streams to WebSocket clients (the API accepts the upgrades). */
   readonly binaryStreams = new BinaryStreamHub();
   private unsubscribe: (() => void) | undefined;
@@ -74,6 +81,7 @@ export class PluginManager {
   ) {
     this.puts = new PutHandlerRegistry((c) => model.resolveContext(c));
     this.grants = new GrantTable(settings.grants, settings.dataDir);
+    this.resourceDefaults = new ResourceDefaults(settings.dataDir, settings.resourcesApi?.defaultProviders);
     if (this.grants.error) log.error(`${this.grants.error}; no grants from that file apply until it is fixed`);
     const publisher = new EmittedDeltaPublisher(bus);
     this.publisher = publisher;
@@ -86,6 +94,7 @@ export class PluginManager {
       puts: this.puts,
       resources: this.resources,
       weather: this.weather,
+      radars: this.radars,
       binaryStreams: this.binaryStreams,
       publish: (deltas, origin) => publisher.publish(deltas, origin),
       guard,
@@ -121,14 +130,16 @@ export class PluginManager {
       broken: (id: string) => this.brokenPackages.get(id),
       ids: () => [...this.runners.keys()],
     };
+    const call = providerCaller((id) => this.runners.get(id));
     return [
       pluginRoutes(directory),
       adminUiRoutes(directory),
       resourceRoutes({
         types: () => this.resources.types(),
         providers: (type) => this.resources.providers(type),
-        call: async (pluginId, op, request) =>
-          this.runners.get(pluginId)?.callHandler(`resources_${op}`, JSON.stringify(request), PROVIDER_RESPONSE_MAX_BYTES) ?? { status: 503, error: `no plugin ${pluginId}` },
+        defaultProvider: (type) => this.resourceDefaults.of(type, this.resources.providers(type)),
+        chooseDefault: (type, pluginId) => this.resourceDefaults.choose(type, pluginId),
+        call: (pluginId, op, request) => call(pluginId, `resources_${op}`, request),
         changed: (pluginId, type, id, value) => {
           const source = { label: pluginId, type: 'plugin' };
           const reason = this.bus.publish({ updates: [{ source, $source: pluginId, values: [{ path: `resources.${type}.${id}`, value }] }] }, `plugin:${pluginId}`, 2);
@@ -138,8 +149,17 @@ export class PluginManager {
       this.binaryStreams.routes(),
       weatherRoutes({
         list: () => this.weather.list(),
-        call: async (pluginId, op, request) =>
-          (await this.runners.get(pluginId)?.callHandlerResumable(`weather_get_${op}`, JSON.stringify(request), PROVIDER_RESPONSE_MAX_BYTES)) ?? { status: 503, error: `no plugin ${pluginId}` },
+        getDefault: () => this.weather.getDefault(),
+        setDefault: (pluginId) => this.weather.setDefault(pluginId),
+        call: (pluginId, op, request) => call(pluginId, `weather_get_${op}`, request),
+      }),
+      radarRoutes({
+        list: () => this.radars.list(),
+        getDefault: () => this.radars.getDefault(),
+        setDefault: (pluginId) => this.radars.setDefault(pluginId),
+        claim: (pluginId, radarIds) => this.radars.claim(pluginId, radarIds),
+        supports: (pluginId, handler) => this.runners.get(pluginId)?.hasExport(handler) ?? true,
+        call: (pluginId, handler, request) => call(pluginId, handler, request),
       }),
     ];
   }

@@ -2,9 +2,6 @@
 // filled by sk_register_resource_provider, emptied when the plugin's instance goes away. Several
 // plugins may serve one type; the v2 resources API asks them all (see runtime/api/v2/resources.ts).
 
-/** A provider's answer (a list of routes can be long): the Rust buffer, and AssemblyScript string bytes. */
-export const PROVIDER_RESPONSE_MAX_BYTES = 1024 * 1024;
-
 /** Resource type names: a URL path segment and a Signal K path key. */
 const TYPE = /^[A-Za-z][A-Za-z0-9_-]{0,63}$/;
 

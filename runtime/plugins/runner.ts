@@ -4,6 +4,9 @@
 // into a crash: single calls through `call`, deltas queued in the inbox and delivered in batches
 // by the DeliveryScheduler. What the plugin emitted is published only after the call or batch has
 // returned, so no instance is ever re-entered.
+// This class coordinates; the parts live beside it: the state table (lifecycle.ts), crash decisions
+// (restart-policy.ts), the status (status.ts), grants and registrations (powers.ts), loading
+// (instance-loader.ts), handler exports (export-calls.ts), the outbox and the operation queue.
 
 import type { Delta } from '../../core/delta.js';
 import type { JsonValue } from '../../core/json.js';
@@ -11,105 +14,53 @@ import type { BusDelta, DeltaVersion } from '../bus/bus.js';
 import type { PutResult } from '../api/types.js';
 import type { PluginRestartSettings } from '../config/settings.js';
 import type { HostServices, PluginInstance } from '../engine/types.js';
-import { loadPlugin } from '../engine/index.js';
-import { loadCommandPlugin, type CommandEvents } from '../engine/command.js';
-import { commandStdin } from './command-stdin.js';
+import type { CommandEvents } from '../engine/command.js';
 import type { SignalKModel } from '../model/model.js';
 import { createLogger, type Logger } from '../../core/log.js';
-import { configFile, ensurePluginStorage } from '../storage/plugin-storage.js';
-import { validateConfig } from './config-schema.js';
-import type { PluginManifest, PluginSubscription } from './discovery.js';
-import type { HalHost, MqttAccess } from '../abi/hal.js';
-import type { HandleStatus } from '../abi/hal-handles.js';
-import { DenialLog, type Denial } from '../capabilities/denials.js';
-import { CapabilityPolicy, type Flags } from '../capabilities/policy.js';
-import type { GrantTable } from '../capabilities/store.js';
+import { configFile } from '../storage/plugin-storage.js';
+import type { PluginManifest } from './discovery.js';
+import type { DeviceHost, MqttAccess } from '../abi/devices/index.js';
+import type { Flags } from '../capabilities/policy.js';
 import type { HalDevices } from '../../hal/devices.js';
 import type { EngineOptions } from './engine-options.js';
 import { createHostServices, type HostTarget } from './host-services.js';
 import { readPluginConfig, writePluginConfig } from './plugin-config.js';
-import type { PutHandlerRegistry } from './put-handlers.js';
-import { validResourceType, type ResourceProviderRegistry } from './resource-providers.js';
-import type { WeatherProviderRegistry } from './weather-providers.js';
-import { validStreamId, type BinaryStreamHub } from '../api/binary-streams.js';
 import { subscriptionFilter, type DeltaFilter } from './subscriptions.js';
 import type { CallGuard } from './call-guard.js';
 import type { DeliveryScheduler, DeliveryTarget } from './delivery.js';
 import { Inbox } from './inbox.js';
 import { answerTo, newLineage, type EmittedDelta, type Lineage } from './publisher.js';
-import { PluginQuota, type QuotaStatus } from './quotas.js';
+import { Outbox } from './outbox.js';
+import { OperationQueue } from './operation-queue.js';
+import { PluginQuota } from './quotas.js';
 import { logLine } from './host-services.js';
-import { HTTP_RESPONSE_MAX_BYTES, matchEndpoint, parseEndpoints, parseResponse, requestJson, type HttpAnswer, type HttpEndpoint } from './endpoints.js';
+import { HTTP_RESPONSE_MAX_BYTES, matchEndpoint, parseResponse, requestJson, type HttpAnswer, type HttpEndpoint } from './endpoints.js';
 import { HostMarshalError } from '../engine/marshal.js';
 import type { Limits } from '../security/limits.js';
-
-export type PluginState = 'stopped' | 'disabled' | 'starting' | 'running' | 'reloading' | 'crashed' | 'failed' | 'error';
+import { Lifecycle, type PluginState } from './lifecycle.js';
+import { afterCrash } from './restart-policy.js';
+import { PluginReport, type PluginStatus } from './status.js';
+import { PluginPowers, type PowersDeps } from './powers.js';
+import { loadInstance, startConfig, type InstanceSource } from './instance-loader.js';
+import { callExport, EndpointList, type HandlerFailure } from './export-calls.js';
 
 /** Deltas waiting for a plugin (while it starts, or between delivery runs); beyond this the oldest are dropped (and counted). */
 const INBOX_LIMIT = 10_000;
 const POLL_INTERVAL_MS = 1000;
-const EVENT_HISTORY = 20;
 
-export interface PluginEvent {
-  at: string;
-  event: string;
-}
-
-export interface PluginStatus {
-  id: string;
-  name: string;
-  packageName: string;
-  version: string;
-  description: string;
-  state: PluginState;
-  enabled: boolean;
-  statusMessage: string;
-  errorMessage: string;
-  /** Crashes since the last stable run (the give-up counter). */
-  crashes: number;
-  /** Automatic restarts after crashes, in total. */
-  restarts: number;
-  /** Grant strings: what the manifest requests, what the operator granted, what is in effect; refused calls. */
-  capabilities: { requested: string[]; granted: string[]; effective: string[]; denied: Denial[] };
-  /** Open HAL handles with their queues. */
-  hal: HandleStatus[];
-  subscriptions: PluginSubscription[] | 'all';
-  putHandlers: { context: string; path: string }[];
-  /** Resource types it serves through the v2 resources API. */
-  resourceProvider: string[];
-  /** It serves the v2 weather API. */
-  weatherProvider: boolean;
-  /** Its own HTTP endpoints, served under /plugins/<id>. */
-  httpEndpoints: { method: string; path: string }[];
-  /** dropped: never delivered (inbox full, or discarded on crash/stop); feedbackDropped: emitted but cut (16-generation chain or fan-out budget). */
-  deltas: { received: number; emitted: number; rejected: number; dropped: number; feedbackDropped: number; lastRejection?: string };
-  /** Use of limits.plugins: refusals per kind, paths and bytes kept, main-thread time and throttling. */
-  quota: QuotaStatus;
-  /** PUT paths this plugin asked for that another plugin owns. */
-  putRefused: { context: string; path: string; owner: string }[];
-  wasmPath: string;
-  events: PluginEvent[];
-}
-
-export interface RunnerDeps {
+/** What every runner shares: the runtime's registries, bus, devices and settings (PowersDeps: grants, aliases, registries). */
+export interface RunnerDeps extends PowersDeps {
   dataDir: string;
   /** AOT cache folder and per-plugin memory cap (see engine-options.ts). */
   engine: EngineOptions;
   restart: PluginRestartSettings;
   model: SignalKModel;
-  puts: PutHandlerRegistry;
-  resources: ResourceProviderRegistry;
-  weather: WeatherProviderRegistry;
-  binaryStreams: BinaryStreamHub;
   /** Publishes deltas a plugin emitted (already validated and tagged); returns how many were cut as feedback. */
   publish(deltas: EmittedDelta[], origin: string): number;
   /** Bounds every call into the plugin (plugins.callTimeoutMs). */
   guard: CallGuard;
   /** Runs queued delta deliveries in guarded batches. */
   scheduler: DeliveryScheduler;
-  grants: GrantTable;
-  /** Board device aliases (nmea1 → /dev/ttyUSB0). */
-  aliases: Readonly<Record<string, string>>;
   devices: HalDevices;
   mqtt(): MqttAccess | undefined;
   /** Per-plugin quotas and configuration bounds. */
@@ -126,28 +77,23 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   readonly model: SignalKModel;
   readonly configFile: string;
   readonly quota: PluginQuota;
-  private readonly putRefused: { context: string; path: string; owner: string }[] = [];
   /** Deliveries deferred while the plugin is over its CPU share. */
   private throttleTimer: NodeJS.Timeout | undefined;
-  private state: PluginState = 'stopped';
+  private readonly lifecycle: Lifecycle;
+  private readonly report = new PluginReport();
   private enabled: boolean;
   private enableDebug: boolean;
   private configuration: JsonValue | undefined;
   private name: string;
   private schema: JsonValue | undefined;
   private schemaKnown = false;
-  private statusMessage = '';
-  private errorMessage = '';
   private crashes = 0;
   private restarts = 0;
-  private readonly stats = { received: 0, emitted: 0, rejected: 0, dropped: 0, feedbackDropped: 0, lastRejection: undefined as string | undefined };
-  private readonly events: PluginEvent[] = [];
   private readonly host: HostServices;
   private readonly filter: DeltaFilter;
+  private readonly source: InstanceSource;
   private instance: PluginInstance | undefined;
-  private outbox: EmittedDelta[] = [];
-  /** Lineage given to what the plugin emits during the current call (see publisher.ts). */
-  private emitLineage: Lineage = newLineage(1);
+  private readonly outbox = new Outbox((deltas) => this.deps.publish(deltas, `plugin:${this.id}`), this.report.deltas);
   /** Deltas waiting for delivery, in order; kept while the plugin starts or reloads. */
   private readonly inbox = new Inbox<{ json: string; lineage: Lineage }>(INBOX_LIMIT);
   /** Starting: deltas queue in the inbox until the instance runs. */
@@ -158,17 +104,14 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   private pollTimer: NodeJS.Timeout | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   /** Lifecycle operations run one at a time. */
-  private chain: Promise<void> = Promise.resolve();
-  private policy: CapabilityPolicy;
-  private readonly denials: DenialLog;
-  private readonly halHost: HalHost;
+  private readonly operations = new OperationQueue((err) => this.log.error(`lifecycle operation failed: ${message(err)}`));
+  private readonly powers: PluginPowers;
   private halDataPending = false;
   /** A provider handler paused for a fetch: nothing else may enter the instance until it returns. */
   private pausedIn: string | undefined;
   /** What the plugin last said with sk_set_error since its plugin_start began: the reason when the start fails. */
   private startError: string | undefined;
-  /** The running instance's HTTP endpoints, read once per instance. */
-  private endpoints: { instance: PluginInstance | undefined; list: HttpEndpoint[] } | undefined;
+  private readonly endpoints: EndpointList;
   /** hal_data waits for the CPU share to refill (one timer, however many chunks arrive meanwhile). */
   private halDataDeferred: NodeJS.Timeout | undefined;
   /** Lineage of a command plugin's last asynchronous output (see commandEvents). */
@@ -179,12 +122,12 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
       // Which input a line answers is unknown: each line starts a chain of its own, one generation
       // below the delta last written to stdin when one was delivered since the previous output
       // (deliverQueued set a new lineage), so loops through stdin are still cut at 16 generations.
-      const generation = this.emitLineage === this.asyncLineage ? 1 : this.emitLineage.generation;
+      const generation = this.outbox.lineage === this.asyncLineage ? 1 : this.outbox.lineage.generation;
       for (const line of lines) {
-        this.emitLineage = newLineage(generation);
+        this.outbox.lineage = newLineage(generation);
         this.host.emitDelta(line, 1);
       }
-      this.asyncLineage = this.emitLineage;
+      this.asyncLineage = this.outbox.lineage;
       this.flush();
     },
     rejected: (reason) => this.noteRejected(reason),
@@ -203,63 +146,76 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.name = manifest.packageName;
     this.filter = subscriptionFilter(manifest.subscriptions, deps.model.selfContext, (c) => deps.model.resolveContext(c));
     this.host = createHostServices(this);
-    this.policy = this.buildPolicy();
-    this.denials = new DenialLog(this.id, this.log);
-    this.halHost = {
+    this.powers = new PluginPowers(manifest, deps, this.log, this.report);
+    this.endpoints = new EndpointList(this.log);
+    const hal: DeviceHost = {
       pluginId: this.id,
       devices: deps.devices,
-      policy: () => this.policy,
-      deny: (capability, call) => this.denials.deny(capability, call),
+      policy: () => this.powers.policy,
+      deny: (capability, call) => this.powers.deny(capability, call),
       mqtt: () => deps.mqtt(),
       dataReady: () => this.scheduleHalData(),
     };
+    this.source = { manifest, dataDir: deps.dataDir, engine: deps.engine, guard: deps.guard, storageMB: deps.limits.plugins.storageMB, host: this.host, hal, commandEvents: this.commandEvents };
     let stored;
     try {
       stored = readPluginConfig(this.configFile);
     } catch (err) {
       this.log.error(`config file unreadable, plugin left disabled: ${message(err)}`);
       stored = { enabled: false, enableDebug: false, configuration: undefined };
-      this.errorMessage = `config file unreadable: ${message(err)}`;
+      this.report.errorMessage = `config file unreadable: ${message(err)}`;
     }
     this.enabled = stored.enabled;
     this.enableDebug = stored.enableDebug;
     this.configuration = stored.configuration;
-    this.state = this.enabled ? 'stopped' : 'disabled';
+    this.lifecycle = new Lifecycle(this.enabled ? 'stopped' : 'disabled');
   }
 
   // ---- HostTarget (called by the host functions during a call into the plugin) ----
 
   capabilities(): Flags {
-    return this.policy.flags();
+    return this.powers.policy.flags();
   }
 
   allowsNet(host: string, port: number): boolean {
-    if (this.policy.net(host, port)) return true;
-    this.denials.deny(`net:${host}:${port}`, 'network access (raw socket or HTTP fetch)');
-    return false;
+    return this.powers.allowsNet(host, port);
   }
 
-  private buildPolicy(): CapabilityPolicy {
-    const { requested, requests } = this.manifest;
-    return new CapabilityPolicy({ requestedFlags: requested, requests, granted: this.deps.grants.grantsFor(this.id), aliases: this.deps.aliases });
+  addPutHandler(context: string, path: string): boolean {
+    return this.powers.addPutHandler(context, path);
+  }
+
+  addResourceProvider(type: string): boolean {
+    return this.powers.addResourceProvider(type);
+  }
+
+  addWeatherProvider(name: string): boolean {
+    return this.powers.addWeatherProvider(name);
+  }
+
+  addRadarProvider(name: string): boolean {
+    return this.powers.addRadarProvider(name);
+  }
+
+  emitBinary(streamId: string, data: Uint8Array): boolean {
+    return this.powers.emitBinary(streamId, data);
   }
 
   /** The operator changed grants: applies them to the running instance at once (open handles included). */
   regrant(): void {
-    this.policy = this.buildPolicy();
-    this.denials.clear();
+    this.powers.regrant();
     this.instance?.hal?.regrant();
-    this.event('grants changed');
+    this.report.event('grants changed');
   }
 
-  /** New data on a HAL handle: one `hal_data` call per event-loop turn, however many chunks arrived. */
+  /** New data on a device handle (signalk_hal): one `hal_data` call per event-loop turn, however many chunks arrived. */
   private scheduleHalData(): void {
     if (this.halDataPending || this.halDataDeferred || !this.instance?.hasHalData) return;
     this.halDataPending = true;
     setImmediate(() => {
       this.halDataPending = false;
       // While a handler waits for a fetch the data stays queued; it is called again when the handler returns.
-      if ((this.state !== 'running' && this.state !== 'reloading') || this.pausedIn !== undefined) return;
+      if (!this.lifecycle.serving || this.pausedIn !== undefined) return;
       // Over its CPU share: the data waits in the handle's queue (bounded there) until the share refills.
       if (!this.quota.cpu.allowed()) {
         this.halDataDeferred = setTimeout(() => {
@@ -273,68 +229,23 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   }
   noteStatus(m: string): void {
     // As upstream: a new status replaces an earlier error.
-    this.errorMessage = '';
-    this.statusMessage = logLine(m);
-    if (this.quota.admitLogLine()) this.log.info(`status: ${this.statusMessage}`);
+    this.report.errorMessage = '';
+    this.report.statusMessage = logLine(m);
+    if (this.quota.admitLogLine()) this.log.info(`status: ${this.report.statusMessage}`);
   }
   noteError(m: string): void {
-    this.errorMessage = logLine(m);
-    this.startError = this.errorMessage;
-    if (this.quota.admitLogLine()) this.log.warn(`error: ${this.errorMessage}`);
+    this.report.errorMessage = logLine(m);
+    this.startError = this.report.errorMessage;
+    if (this.quota.admitLogLine()) this.log.warn(`error: ${this.report.errorMessage}`);
   }
   queueDelta(delta: Delta, version: DeltaVersion): void {
-    this.outbox.push({ delta, lineage: this.emitLineage, version });
+    this.outbox.queue(delta, version);
   }
   noteRejected(reason: string): void {
-    this.stats.rejected++;
-    this.stats.lastRejection = reason;
+    this.report.deltas.rejected++;
+    this.report.deltas.lastRejection = reason;
     this.log.limited('warn', 'rejected', `emitted delta refused: ${reason}`);
   }
-  addPutHandler(context: string, path: string): boolean {
-    const owner = this.deps.puts.add({ pluginId: this.id, context, path });
-    if (owner === undefined) return true;
-    const why = `PUT handler for ${context} ${path} refused: plugin ${owner} owns that path`;
-    if (this.putRefused.length < EVENT_HISTORY && !this.putRefused.some((r) => r.context === context && r.path === path)) this.putRefused.push({ context, path, owner });
-    this.errorMessage = why;
-    this.event(why);
-    this.log.warn(why);
-    return false;
-  }
-
-  addResourceProvider(type: string): boolean {
-    if (!validResourceType(type)) {
-      this.log.warn(`resource provider for ${JSON.stringify(type.slice(0, 80))} refused: a type is a letter then letters, digits, _ or -, at most 64`);
-      return false;
-    }
-    if (!this.policy.flag('resourceProvider')) {
-      this.denials.deny('resourceProvider', `sk_register_resource_provider(${type})`);
-      return false;
-    }
-    this.deps.resources.add(type, this.id);
-    this.event(`resource provider for ${type}`);
-    return true;
-  }
-
-  addWeatherProvider(name: string): boolean {
-    if (!this.policy.flag('weatherProvider')) {
-      this.denials.deny('weatherProvider', `sk_register_weather_provider(${name.slice(0, 80)})`);
-      return false;
-    }
-    this.deps.weather.add(this.id, name.slice(0, 120));
-    this.event(`weather provider ${name.slice(0, 120)}`);
-    return true;
-  }
-
-  emitBinary(streamId: string, data: Uint8Array): boolean {
-    const own = streamId.startsWith(`plugins/${this.id}/`) || (streamId.startsWith('radars/') && this.policy.flag('radarProvider'));
-    if (!validStreamId(streamId) || !own) {
-      this.log.limited('warn', 'binary-stream', `binary stream ${JSON.stringify(streamId.slice(0, 100))} refused: a plugin emits on plugins/${this.id}/<name> (or radars/<id> as a granted radarProvider)`);
-      return false;
-    }
-    this.deps.binaryStreams.emit(streamId, data);
-    return true;
-  }
-
   // ---- data path ----
 
   /**
@@ -342,13 +253,13 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
    * It is queued and delivered in the scheduler's next batch; `lineage` places it in a chain of outputs.
    */
   offer(msg: BusDelta, lineage: Lineage): void {
-    if (!this.buffering && !(this.instance?.hasDeltaHandler && (this.state === 'running' || this.state === 'reloading'))) return;
+    if (!this.buffering && !(this.instance?.hasDeltaHandler && this.lifecycle.serving)) return;
     const delta = msg.delta;
     const first = delta.updates[0];
     if (first !== undefined && first.$source === this.id && first.source?.type === 'plugin') return;
     if (!this.filter(delta)) return;
     if (this.inbox.push({ json: msg.json, lineage })) {
-      this.stats.dropped++;
+      this.report.deltas.dropped++;
       this.log.limited('warn', 'inbox', `inbox full (${INBOX_LIMIT} deltas): oldest dropped; the plugin cannot keep up`);
     }
     // Over its CPU share, the throttle's timer wakes it when the share has refilled.
@@ -359,7 +270,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
 
   deliverQueued(deadline: number): boolean {
     const instance = this.instance;
-    if (!instance?.hasDeltaHandler || this.buffering || (this.state !== 'running' && this.state !== 'reloading')) return false;
+    if (!instance?.hasDeltaHandler || this.buffering || !this.lifecycle.serving) return false;
     if (!this.quota.cpu.allowed()) {
       this.deferDeliveries();
       return false;
@@ -368,8 +279,8 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     const until = Math.min(deadline, start + this.quota.cpu.available());
     try {
       for (let item = this.inbox.shift(); item !== undefined; item = this.inbox.shift()) {
-        this.stats.received++;
-        this.emitLineage = answerTo(item.lineage);
+        this.report.deltas.received++;
+        this.outbox.lineage = answerTo(item.lineage);
         instance.deliverDelta(item.json);
         if (performance.now() >= until) break;
       }
@@ -393,13 +304,13 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     if (!this.quota.cpu.over() || !this.instance) return true;
     const q = this.deps.limits.plugins;
     const why = `stopped: used its whole share of the main thread (limits.plugins.cpuShare ${q.cpuShare}) for ${q.cpuOverMs} ms without a break`;
-    void this.enqueue(() => {
+    void this.operations.enqueue(() => {
       if (!this.instance) return;
       this.halt('failed');
-      this.errorMessage = why;
-      this.statusMessage = 'not restarting: over its CPU share; restart it through the API';
-      this.event(why);
-      this.log.error(`${why}; ${this.statusMessage}`);
+      this.report.errorMessage = why;
+      this.report.statusMessage = 'not restarting: over its CPU share; restart it through the API';
+      this.report.event(why);
+      this.log.error(`${why}; ${this.report.statusMessage}`);
     });
     return false;
   }
@@ -410,29 +321,19 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
 
   /** Routes a PUT to the plugin's handler export. */
   handlePut(context: string, path: string, value: JsonValue): PutResult {
-    if (this.state !== 'running' && this.state !== 'reloading') {
-      return { state: 'FAILED', statusCode: 503, message: `plugin ${this.id} is ${this.state}` };
+    if (!this.lifecycle.serving) {
+      return { state: 'FAILED', statusCode: 503, message: `plugin ${this.id} is ${this.lifecycle.state}` };
     }
     if (this.pausedIn !== undefined) return { state: 'FAILED', statusCode: 503, message: `plugin ${this.id} is busy: ${this.pausedIn} waits for a fetch` };
     const valueJson = JSON.stringify(value);
     // Not charged to the plugin's CPU share: the caller decides how often a PUT runs, and a client must not get a plugin stopped.
     const result = this.call((i) => i.handlePut(context, path, valueJson), 'PUT handler', false);
-    return result ?? { state: 'FAILED', statusCode: 500, message: `plugin ${this.id} crashed handling the PUT: ${this.errorMessage}` };
+    return result ?? { state: 'FAILED', statusCode: 500, message: `plugin ${this.id} crashed handling the PUT: ${this.report.errorMessage}` };
   }
 
-  /**
-   * The instance's HTTP endpoints (http_endpoints export), the last instance's while none runs (so
-   * a request to one is told the plugin is stopped); entries it cannot serve are logged once.
-   */
+  /** The instance's HTTP endpoints, the last instance's while none runs (see EndpointList). */
   httpEndpoints(): HttpEndpoint[] {
-    const instance = this.instance;
-    if (!instance) return this.endpoints?.list ?? [];
-    if (this.endpoints?.instance !== instance) {
-      const { endpoints, problems } = parseEndpoints(instance.httpEndpoints, (name) => instance.hasExport?.(name) ?? false);
-      for (const p of problems) this.log.warn(`http_endpoints: ${p}`);
-      this.endpoints = { instance, list: endpoints };
-    }
-    return this.endpoints.list;
+    return this.endpoints.of(this.instance);
   }
 
   /**
@@ -454,31 +355,20 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     return answer;
   }
 
+  /** Whether the running instance exports `name`; undefined while none runs. */
+  hasExport(name: string): boolean | undefined {
+    return this.instance?.hasExport?.(name);
+  }
+
   /**
    * Calls a handler export (HTTP endpoint, provider) with a request JSON; its response JSON, or an
    * error with the HTTP status it stands for: 503 not running, 500 crashed or ran away (a crash,
    * restarted with backoff), 502 an answer over `maxBytes` (the plugin keeps running).
    */
-  callHandler(handler: string, request: string, maxBytes: number): { text: string } | { status: number; error: string } {
-    if (this.state !== 'running' && this.state !== 'reloading') return { status: 503, error: `plugin ${this.id} is ${this.state}` };
-    if (this.pausedIn !== undefined) return { status: 503, error: `plugin ${this.id} is busy: ${this.pausedIn} waits for a fetch` };
-    // Not charged to the CPU share, as PUT: a client must not get a plugin stopped.
-    const result = this.call(
-      (i) => {
-        if (!i.hasExport?.(handler) || !i.callHandler) return { error: `does not export ${handler}` };
-        try {
-          return { text: i.callHandler(handler, request, maxBytes) };
-        } catch (err) {
-          if (err instanceof HostMarshalError) return { error: `${handler}: ${err.message}` };
-          throw err;
-        }
-      },
-      handler,
-      false,
-    );
-    if (result === undefined) return { status: 500, error: `plugin ${this.id} crashed in ${handler}: ${this.errorMessage}` };
-    if ('error' in result) return { status: 502, error: `plugin ${this.id} ${result.error}` };
-    return result;
+  callHandler(handler: string, request: string, maxBytes: number): { text: string } | HandlerFailure {
+    if (!this.lifecycle.serving) return { status: 503, error: `plugin ${this.id} is ${this.lifecycle.state}` };
+    if (this.pausedIn !== undefined) return this.busy();
+    return this.callHandlerExport(handler, (i) => (i.callHandler ? { text: i.callHandler(handler, request, maxBytes) } : undefined));
   }
 
   /**
@@ -486,28 +376,15 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
    * it waits for its fetch the plugin is busy (deltas queue, poll and hal_data wait, other calls
    * answer 503), and each re-entry runs under the call bound.
    */
-  async callHandlerResumable(handler: string, request: string, maxBytes: number): Promise<{ text: string } | { status: number; error: string }> {
-    if (this.pausedIn !== undefined) return { status: 503, error: `plugin ${this.id} is busy: ${this.pausedIn} waits for a fetch` };
+  async callHandlerResumable(handler: string, request: string, maxBytes: number): Promise<{ text: string } | HandlerFailure> {
+    if (this.pausedIn !== undefined) return this.busy();
     const instance = this.instance;
-    if (!instance?.callResumable || (this.state !== 'running' && this.state !== 'reloading')) return this.callHandler(handler, request, maxBytes);
-    const result = this.call(
-      (i) => {
-        if (!i.hasExport?.(handler)) return { error: `does not export ${handler}` };
-        try {
-          const r = i.callResumable!(handler, request, maxBytes);
-          return typeof r === 'string' ? { text: r } : { pending: r };
-        } catch (err) {
-          if (err instanceof HostMarshalError) return { error: `${handler}: ${err.message}` };
-          throw err;
-        }
-      },
-      handler,
-      false,
-    );
-    if (result === undefined) return { status: 500, error: `plugin ${this.id} crashed in ${handler}: ${this.errorMessage}` };
-    if (result.error !== undefined) return { status: 502, error: `plugin ${this.id} ${result.error}` };
-    if (result.text !== undefined) return { text: result.text };
-    if (result.pending === undefined) return { status: 500, error: `plugin ${this.id} ${handler}: no answer` };
+    if (!instance?.callResumable || !this.lifecycle.serving) return this.callHandler(handler, request, maxBytes);
+    const result = this.callHandlerExport(handler, (i): { text: string } | { pending: Promise<string> } => {
+      const r = i.callResumable!(handler, request, maxBytes);
+      return typeof r === 'string' ? { text: r } : { pending: r };
+    });
+    if (!('pending' in result)) return result;
     this.pausedIn = handler;
     this.buffering = true;
     try {
@@ -527,11 +404,23 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     }
   }
 
+  private busy(): HandlerFailure {
+    return { status: 503, error: `plugin ${this.id} is busy: ${this.pausedIn} waits for a fetch` };
+  }
+
+  /** One uncharged call of a handler export (a client must not get a plugin stopped): a crash answers 500, an unusable answer 502. */
+  private callHandlerExport<T extends object>(handler: string, body: (instance: PluginInstance) => T | undefined): T | HandlerFailure {
+    const result = this.call((i) => callExport(i, handler, () => body(i)), handler, false);
+    if (result === undefined) return { status: 500, error: `plugin ${this.id} crashed in ${handler}: ${this.report.errorMessage}` };
+    if ('error' in result) return { status: 502, error: `plugin ${this.id} ${result.error}` };
+    return result;
+  }
+
   /** Runs one guarded call into the instance: a throw or a timeout is a crash; emitted deltas are published afterwards. */
   private call<T>(fn: (instance: PluginInstance) => T, what: string, charged = true): T | undefined {
     const instance = this.instance;
     if (!instance) return undefined;
-    this.emitLineage = newLineage(1);
+    this.outbox.lineage = newLineage(1);
     const start = performance.now();
     try {
       return this.deps.guard.run(() => fn(instance), what);
@@ -546,58 +435,37 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
 
   flush(): void {
     this.checkCpuShare();
-    if (this.outbox.length === 0) return;
-    const batch = this.outbox;
-    this.outbox = [];
-    this.stats.emitted += batch.length;
-    this.stats.feedbackDropped += this.deps.publish(batch, `plugin:${this.id}`);
+    this.outbox.flush();
   }
 
   /** Discards what waits in the inbox (crash, stop, failed start), counted as dropped. */
   private discardInbox(): void {
-    this.stats.dropped += this.inbox.clear();
+    this.report.deltas.dropped += this.inbox.clear();
     this.deps.scheduler.cancel(this);
   }
 
   // ---- lifecycle ----
 
-  /** Runs `op` after the operations before it; the promise rejects when `op` fails (later operations run regardless). */
-  private run(op: () => Promise<void> | void): Promise<void> {
-    const next = this.chain.then(op);
-    this.chain = next.catch(() => undefined);
-    return next;
-  }
-
-  /** As run(), for operations nobody awaits the outcome of: a failure is logged. */
-  private enqueue(op: () => Promise<void> | void): Promise<void> {
-    return this.run(op).catch((err: unknown) => this.log.error(`lifecycle operation failed: ${message(err)}`));
-  }
-
-  private event(text: string): void {
-    this.events.push({ at: new Date().toISOString(), event: text });
-    if (this.events.length > EVENT_HISTORY) this.events.shift();
-  }
-
   private setState(state: PluginState, note?: string): void {
-    this.state = state;
-    this.event(note ? `${state}: ${note}` : state);
+    this.lifecycle.moveTo(state);
+    this.report.event(note ? `${state}: ${note}` : state);
   }
 
   /** Starts the plugin when it is enabled (no-op when it runs already). */
   start(): Promise<void> {
-    return this.enqueue(() => {
-      if (!this.enabled || this.state === 'running') return;
+    return this.operations.enqueue(() => {
+      if (!this.enabled || this.lifecycle.state === 'running') return;
       return this.startFresh('start');
     });
   }
 
   stop(): Promise<void> {
-    return this.enqueue(() => this.halt(this.enabled ? 'stopped' : 'disabled'));
+    return this.operations.enqueue(() => this.halt(this.enabled ? 'stopped' : 'disabled'));
   }
 
   /** The operator asks for a restart: also the way out of `failed`. */
   restart(): Promise<void> {
-    return this.enqueue(() => {
+    return this.operations.enqueue(() => {
       if (!this.enabled) return;
       this.stopInstance();
       this.crashes = 0;
@@ -607,12 +475,12 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
 
   /** Rejects when the setting could not be saved (nothing changed then). */
   setEnabled(enabled: boolean): Promise<void> {
-    return this.run(() => {
+    return this.operations.run(() => {
       writePluginConfig(this.configFile, { enabled, configuration: this.configuration }, null);
       this.enabled = enabled;
-      this.errorMessage = '';
+      this.report.errorMessage = '';
       if (!enabled) return this.halt('disabled');
-      if (this.state === 'running' || this.state === 'reloading') return;
+      if (this.lifecycle.serving) return;
       this.crashes = 0;
       return this.startFresh('enabled');
     });
@@ -620,11 +488,11 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
 
   /** Upstream's debug switch: persisted; a running plugin restarts to get it in its start configuration. */
   setEnableDebug(enableDebug: boolean): Promise<void> {
-    return this.run(() => {
+    return this.operations.run(() => {
       if (enableDebug === this.enableDebug) return;
       writePluginConfig(this.configFile, { enableDebug }, this.quota.config);
       this.enableDebug = enableDebug;
-      if (this.state !== 'running' && this.state !== 'reloading') return;
+      if (!this.lifecycle.serving) return;
       this.stopInstance();
       return this.startFresh('debug switched');
     });
@@ -632,10 +500,10 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
 
   /** Persists a (validated) configuration and restarts the plugin with it when it runs; rejects when it could not be saved (ConfigBoundsError: out of bounds). */
   setConfiguration(configuration: JsonValue): Promise<void> {
-    return this.run(() => {
+    return this.operations.run(() => {
       writePluginConfig(this.configFile, { enabled: this.enabled, configuration }, this.quota.config);
       this.configuration = configuration;
-      if (this.state !== 'running' && this.state !== 'reloading') return;
+      if (!this.lifecycle.serving) return;
       this.stopInstance();
       return this.startFresh('configuration changed');
     });
@@ -648,12 +516,12 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
    * A plugin that is not running (error, failed, crashed) gets a fresh start with the new file.
    */
   reload(): Promise<void> {
-    return this.enqueue(async () => {
+    return this.operations.enqueue(async () => {
       if (!this.enabled) {
         this.schemaKnown = false;
         return;
       }
-      if (this.state !== 'running') {
+      if (this.lifecycle.state !== 'running') {
         this.crashes = 0;
         return this.startFresh('module file changed');
       }
@@ -665,10 +533,10 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
         next = await this.load();
       } catch (err) {
         if (epoch !== this.epoch) return;
-        this.state = 'running';
-        this.errorMessage = `reload failed, still running the previous module: ${message(err)}`;
-        this.event(this.errorMessage);
-        this.log.error(this.errorMessage);
+        this.lifecycle.moveTo('running');
+        this.report.errorMessage = `reload failed, still running the previous module: ${message(err)}`;
+        this.report.event(this.report.errorMessage);
+        this.log.error(this.report.errorMessage);
         return;
       }
       if (epoch !== this.epoch || this.instance !== old) {
@@ -677,21 +545,13 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
       }
       this.stopInstance();
       this.crashes = 0;
-      this.errorMessage = '';
+      this.report.errorMessage = '';
       this.activate(next, 'reloaded');
     });
   }
 
   private load(): Promise<PluginInstance> {
-    const vfsRoot = ensurePluginStorage(this.deps.dataDir, this.id);
-    const command = this.manifest.command;
-    if (command) {
-      const stdin = commandStdin(command, this.configuration);
-      return loadCommandPlugin({ id: this.id, wasmPath: this.manifest.wasmPath, vfsRoot, host: this.host, hal: this.halHost, stdin, runawayMs: this.deps.guard.timeoutMs, events: this.commandEvents, ...this.deps.engine });
-    }
-    const guard = <T>(fn: () => T, what: string): T => this.deps.guard.run(fn, what);
-    const storageQuotaBytes = this.deps.limits.plugins.storageMB * 1024 * 1024;
-    return loadPlugin({ id: this.id, wasmPath: this.manifest.wasmPath, vfsRoot, host: this.host, hal: this.halHost, guard, storageQuotaBytes, ...this.deps.engine });
+    return loadInstance(this.source, this.configuration);
   }
 
   private async startFresh(reason: string): Promise<void> {
@@ -708,9 +568,9 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
       if (epoch !== this.epoch) return;
       this.buffering = false;
       this.discardInbox();
-      this.errorMessage = message(err);
-      this.setState('error', this.errorMessage);
-      this.log.error(this.errorMessage);
+      this.report.errorMessage = message(err);
+      this.setState('error', this.report.errorMessage);
+      this.log.error(this.report.errorMessage);
       return;
     }
     if (epoch !== this.epoch) {
@@ -726,9 +586,9 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.name = instance.name || this.manifest.packageName;
     this.schema = instance.schema;
     this.schemaKnown = true;
-    this.statusMessage = '';
+    this.report.statusMessage = '';
     this.startError = undefined;
-    const rc = this.call((i) => i.start(this.startConfig()), 'plugin_start');
+    const rc = this.call((i) => i.start(startConfig(this.schema, this.configuration, this.enableDebug)), 'plugin_start');
     if (this.instance !== instance) return; // trapped or timed out in plugin_start: crash() took over
     if (typeof rc === 'object') {
       // Paused at a fetch: starting (also after a reload) with deltas waiting in the inbox, no
@@ -756,15 +616,15 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     if (rc !== 0) {
       this.teardown();
       this.discardInbox();
-      this.errorMessage = `plugin_start returned ${rc}${this.startError ? `: ${this.startError}` : ''}`;
-      this.setState('error', this.errorMessage);
-      this.log.error(this.errorMessage);
+      this.report.errorMessage = `plugin_start returned ${rc}${this.startError ? `: ${this.startError}` : ''}`;
+      this.setState('error', this.report.errorMessage);
+      this.log.error(this.report.errorMessage);
       return;
     }
-    this.state = 'running';
+    this.lifecycle.moveTo('running');
     this.startedAt = Date.now();
-    this.event(note);
-    if (!this.statusMessage) this.statusMessage = 'Running';
+    this.report.event(note);
+    if (!this.report.statusMessage) this.report.statusMessage = 'Running';
     if (instance.hasPoll) {
       this.pollTimer = setInterval(() => this.pollOnce(), POLL_INTERVAL_MS);
       this.pollTimer.unref();
@@ -775,23 +635,12 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     else if (this.inbox.length > 0) this.deps.scheduler.wake(this);
   }
 
-  /**
-   * Configuration JSON for plugin_start: the saved configuration with schema defaults filled in,
-   * and `enableDebug` at its root as upstream passes it.
-   */
-  private startConfig(): string {
-    const configuration = this.configuration ?? {};
-    const checked = validateConfig(this.schema, configuration);
-    const value = checked.ok ? checked.value : configuration;
-    return JSON.stringify(typeof value === 'object' && value !== null && !Array.isArray(value) ? { ...value, enableDebug: this.enableDebug } : value);
-  }
-
   debugEnabled(): boolean {
     return this.enableDebug;
   }
 
   private pollOnce(): void {
-    if ((this.state !== 'running' && this.state !== 'reloading') || this.pausedIn !== undefined) return;
+    if (!this.lifecycle.serving || this.pausedIn !== undefined) return;
     if (!this.quota.cpu.allowed()) {
       this.checkCpuShare();
       return;
@@ -803,28 +652,28 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   /** A trap or host-side exception out of the plugin: close it, then restart with backoff or give up. */
   private crash(err: unknown): void {
     const why = message(err);
-    const policy = this.deps.restart;
-    if ((this.state === 'running' || this.state === 'reloading') && Date.now() - this.startedAt >= policy.stableMs) this.crashes = 0;
-    this.crashes++;
+    const { maxCrashes } = this.deps.restart;
+    const decision = afterCrash(this.deps.restart, this.crashes, this.lifecycle.serving ? Date.now() - this.startedAt : undefined);
+    this.crashes = decision.crashes;
     this.epoch++;
     this.teardown();
     this.discardInbox();
-    this.log.error(`crashed (${this.crashes} of ${policy.maxCrashes}): ${why}`);
-    if (this.crashes >= policy.maxCrashes) {
-      this.errorMessage = `failed: crashed ${this.crashes} times, last error: ${why}`;
-      this.statusMessage = 'not restarting: enable or restart it through the API';
-      this.setState('failed', this.errorMessage);
-      this.log.error(`${this.errorMessage}; ${this.statusMessage}`);
+    this.log.error(`crashed (${this.crashes} of ${maxCrashes}): ${why}`);
+    if (decision.action === 'give-up') {
+      this.report.errorMessage = `failed: crashed ${this.crashes} times, last error: ${why}`;
+      this.report.statusMessage = 'not restarting: enable or restart it through the API';
+      this.setState('failed', this.report.errorMessage);
+      this.log.error(`${this.report.errorMessage}; ${this.report.statusMessage}`);
       return;
     }
-    const delay = Math.min(policy.baseMs * 2 ** (this.crashes - 1), policy.maxMs);
-    this.errorMessage = `crashed: ${why}`;
-    this.statusMessage = `restarting in ${delay} ms after crash ${this.crashes} of ${policy.maxCrashes}`;
+    const delay = decision.delayMs;
+    this.report.errorMessage = `crashed: ${why}`;
+    this.report.statusMessage = `restarting in ${delay} ms after crash ${this.crashes} of ${maxCrashes}`;
     this.setState('crashed', `${why}; restart in ${delay} ms`);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       this.restarts++;
-      void this.enqueue(() => (this.state === 'crashed' ? this.startFresh(`restart ${this.restarts} after crash`) : undefined));
+      void this.operations.enqueue(() => (this.lifecycle.state === 'crashed' ? this.startFresh(`restart ${this.restarts} after crash`) : undefined));
     }, delay);
   }
 
@@ -835,13 +684,13 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   private stopInstance(): void {
     const instance = this.instance;
     if (instance) {
-      this.emitLineage = newLineage(1);
+      this.outbox.lineage = newLineage(1);
       try {
         const rc = this.deps.guard.run(() => instance.stop(), 'plugin_stop');
         if (rc !== 0) this.log.warn(`plugin_stop returned ${rc}`);
       } catch (err) {
         this.log.warn(`plugin_stop failed: ${message(err)}`);
-        this.event(`plugin_stop failed: ${message(err)}`);
+        this.report.event(`plugin_stop failed: ${message(err)}`);
       } finally {
         this.flush();
       }
@@ -857,12 +706,10 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.throttleTimer = undefined;
     clearTimeout(this.halDataDeferred);
     this.halDataDeferred = undefined;
-    this.deps.puts.removePlugin(this.id);
-    this.deps.resources.removePlugin(this.id);
-    this.deps.weather.removePlugin(this.id);
+    this.powers.unregister();
     this.pausedIn = undefined;
     // The list stays known (a request is told the plugin is not running), the instance goes.
-    if (this.endpoints) this.endpoints = { instance: undefined, list: this.endpoints.list };
+    this.endpoints.release();
     this.buffering = false;
     const instance = this.instance;
     this.instance = undefined;
@@ -884,7 +731,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.clearRestartTimer();
     this.stopInstance();
     this.discardInbox();
-    this.statusMessage = '';
+    this.report.statusMessage = '';
     this.setState(state);
   }
 
@@ -900,7 +747,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
       this.schemaKnown = true;
     } finally {
       instance.close();
-      this.outbox = [];
+      this.outbox.discard();
     }
     return this.schema;
   }
@@ -910,35 +757,37 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   }
 
   get currentState(): PluginState {
-    return this.state;
+    return this.lifecycle.state;
   }
 
   status(): PluginStatus {
-    const { lastRejection, ...counts } = this.stats;
+    const report = this.report.snapshot();
+    const { capabilities, putHandlers, resourceProvider, weatherProvider, radarProvider } = this.powers.status();
     return {
       id: this.id,
       name: this.name,
       packageName: this.manifest.packageName,
       version: this.manifest.version,
       description: this.manifest.description,
-      state: this.state,
+      state: this.lifecycle.state,
       enabled: this.enabled,
-      statusMessage: this.statusMessage,
-      errorMessage: this.errorMessage,
+      statusMessage: report.statusMessage,
+      errorMessage: report.errorMessage,
       crashes: this.crashes,
       restarts: this.restarts,
-      capabilities: { ...this.policy.describe(), denied: this.denials.list() },
+      capabilities,
       hal: this.instance?.hal?.handles() ?? [],
       subscriptions: this.manifest.subscriptions ?? 'all',
-      putHandlers: this.deps.puts.ofPlugin(this.id),
-      resourceProvider: this.deps.resources.ofPlugin(this.id),
-      weatherProvider: this.deps.weather.has(this.id),
+      putHandlers,
+      resourceProvider,
+      weatherProvider,
+      radarProvider,
       httpEndpoints: this.httpEndpoints().map(({ method, path }) => ({ method, path })),
-      deltas: lastRejection === undefined ? counts : { ...counts, lastRejection },
+      deltas: report.deltas,
       quota: this.quota.status(),
-      putRefused: [...this.putRefused],
+      putRefused: report.putRefused,
       wasmPath: this.manifest.wasmPath,
-      events: [...this.events],
+      events: report.events,
     };
   }
 }

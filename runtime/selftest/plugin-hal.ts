@@ -1,10 +1,10 @@
 // The self-test's stand-in for a granted plugin: the real `signalk_hal` host functions
-// (runtime/abi/hal.ts) over the real capability policy, called the way a WASM plugin calls them,
+// (runtime/abi/devices/) over the real capability policy, called the way a WASM plugin calls them,
 // with a plain WebAssembly memory as the plugin's. What a plugin would read, this reads.
 
 import { FRAME_BYTES, decodeFrame, type CanFrame } from '../../hal/can/frame.js';
 import type { HalDevices } from '../../hal/devices.js';
-import { createHalImports, HalError, type HalImports } from '../abi/hal.js';
+import { createDeviceImports, DeviceError, type DeviceImports } from '../abi/devices/index.js';
 import { GuestMemory } from '../abi/memory.js';
 import { FLAG_NAMES, parseGrant, type Grant } from '../capabilities/grant.js';
 import { CapabilityPolicy, type Flags } from '../capabilities/policy.js';
@@ -25,7 +25,7 @@ function grants(list: readonly string[]): Grant[] {
 }
 
 export class PluginHal {
-  private readonly hal: HalImports;
+  private readonly hal: DeviceImports;
   private readonly memory = new GuestMemory();
   private readonly raw = new WebAssembly.Memory({ initial: 1 });
   readonly denials: string[] = [];
@@ -35,7 +35,7 @@ export class PluginHal {
     this.memory.attach(this.raw);
     const flags = Object.fromEntries(FLAG_NAMES.map((n) => [n, false])) as Flags;
     const policy = new CapabilityPolicy({ requestedFlags: flags, requests: grants(requested), granted: grants(granted), aliases: {} });
-    this.hal = createHalImports(
+    this.hal = createDeviceImports(
       {
         pluginId: PLUGIN_ID,
         devices,
@@ -110,4 +110,4 @@ export class PluginHal {
   }
 }
 
-export const DENIED = HalError.denied;
+export const DENIED = DeviceError.denied;

@@ -95,6 +95,20 @@ export async function openStream(runtime: Runtime, query = 'subscribe=all'): Pro
   return { messages, close: () => ws.close() };
 }
 
+/** A WebSocket client of a binary stream (or radar spokes) that keeps every binary frame. */
+export async function binaryClient(wsUrl: string, path: string, headers: Record<string, string> = {}): Promise<{ ws: WebSocket; frames: Buffer[] }> {
+  const ws = new WebSocket(`${wsUrl}${path}`, { headers });
+  const frames: Buffer[] = [];
+  ws.on('message', (data, isBinary) => {
+    if (isBinary) frames.push(data as Buffer);
+  });
+  await new Promise<void>((resolve, reject) => {
+    ws.once('open', () => resolve());
+    ws.once('error', reject);
+  });
+  return { ws, frames };
+}
+
 /** Publishes a self-vessel delta from a test source. */
 export function publish(runtime: Runtime, values: { path: string; value: unknown }[], label = 'test'): void {
   const reason = runtime.bus.publish({ updates: [{ source: { label }, values }] }, label);

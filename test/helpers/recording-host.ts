@@ -71,6 +71,9 @@ export class RecordingHost implements HostServices {
   registerWeatherProvider(): boolean {
     return false;
   }
+  registerRadarProvider(): boolean {
+    return false;
+  }
   emitBinaryStream(): boolean {
     return false;
   }

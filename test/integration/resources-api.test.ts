@@ -14,6 +14,11 @@ const ID = '_signalk-edge-fixture_resource-store';
 const API = '/signalk/v2/api/resources';
 const granted = { [ID]: ['dataRead', 'resourceProvider'] };
 const folder = () => pluginFolder([{ from: FIXTURES, name: 'resource-store' }]);
+// Notes are a Signal K type: their ids are v4 UUIDs, as upstream requires.
+const N1 = '3a1f7c52-9d0e-4b6a-8f21-0c5e7d9b1a11';
+const N2 = '3a1f7c52-9d0e-4b6a-8f21-0c5e7d9b1a22';
+const N3 = '3a1f7c52-9d0e-4b6a-8f21-0c5e7d9b1a33';
+const N4 = '3a1f7c52-9d0e-4b6a-8f21-0c5e7d9b1a44';
 
 test('list, get, create, replace and delete through the provider; changes go out as v2 deltas', async (t) => {
   const { runtime, stop } = await startTestRuntime({ pluginDirs: [await folder()], grants: granted });
@@ -42,24 +47,39 @@ test('list, get, create, replace and delete through the provider; changes go out
   t.regex(id, /^[0-9a-f-]{36}$/);
   t.deepEqual((await http(runtime, 'GET', `${API}/notes/${id}`)).body, { name: 'Anchorage', description: 'good holding' });
 
-  const replaced = await http(runtime, 'PUT', `${API}/notes/n2`, { name: 'Fuel dock' });
-  t.deepEqual(replaced, { status: 200, body: { state: 'COMPLETED', statusCode: 200, message: 'n2' } });
+  const replaced = await http(runtime, 'PUT', `${API}/notes/${N2}`, { name: 'Fuel dock' });
+  t.deepEqual(replaced, { status: 200, body: { state: 'COMPLETED', statusCode: 200, message: N2 } });
   // Query values reach the provider as JSON (upstream's parsing): limit=1 is a number.
   t.is(Object.keys((await http(runtime, 'GET', `${API}/notes`)).body as object).length, 2);
   t.is(Object.keys((await http(runtime, 'GET', `${API}/notes?limit=1`)).body as object).length, 1);
+  t.deepEqual(await http(runtime, 'GET', `${API}/notes?limit=0`), { status: 400, body: { state: 'FAILED', statusCode: 400, message: 'invalid query: limit must be >= 1' } });
 
-  const refused = await http(runtime, 'PUT', `${API}/notes/n3`, { description: 'no name' });
-  t.deepEqual(refused, { status: 400, body: { state: 'FAILED', statusCode: 400, message: 'saving notes resource n3 failed: a resource needs a name' } });
+  const refused = await http(runtime, 'PUT', `${API}/notes/${N3}`, { description: 'no name' });
+  t.deepEqual(refused, { status: 400, body: { state: 'FAILED', statusCode: 400, message: `saving notes resource ${N3} failed: a resource needs a name` } });
   t.is((await http(runtime, 'PUT', `${API}/notes/bad%20id`, { name: 'x' })).status, 400);
-  t.is((await http(runtime, 'PUT', `${API}/notes/n4`, [1, 2])).status, 400);
+  // Signal K types: the id must be a v4 UUID, the body a valid note (upstream's checks), before the provider sees it.
+  t.deepEqual(await http(runtime, 'PUT', `${API}/notes/n5`, { name: 'x' }), { status: 400, body: { state: 'FAILED', statusCode: 400, message: 'Invalid resource id provided (n5)' } });
+  t.deepEqual(await http(runtime, 'PUT', `${API}/notes/${N4}`, { name: 'x', position: { latitude: 'north', longitude: 24 } }), {
+    status: 400,
+    body: { state: 'FAILED', statusCode: 400, message: 'invalid note: position.latitude must be number' },
+  });
+  t.like((await http(runtime, 'POST', `${API}/notes`, { name: 7 })).body, { statusCode: 400, message: 'invalid note: name must be string' });
+  // A type of the plugin's own is not checked: any id the route accepts, any object.
+  t.is((await http(runtime, 'PUT', `${API}/buoys/b2`, { name: 'Cardinal', light: 'Q(3)' })).status, 200);
+  t.is((await http(runtime, 'PUT', `${API}/notes/${N4}`, [1, 2])).status, 400);
 
-  t.deepEqual(await http(runtime, 'DELETE', `${API}/notes/n2`), { status: 200, body: { state: 'COMPLETED', statusCode: 200, message: 'n2' } });
-  t.is((await http(runtime, 'DELETE', `${API}/notes/n2`)).status, 404);
-  t.is((await http(runtime, 'GET', `${API}/notes/n2`)).status, 404);
+  t.deepEqual(await http(runtime, 'DELETE', `${API}/notes/${N2}`), { status: 200, body: { state: 'COMPLETED', statusCode: 200, message: N2 } });
+  t.is((await http(runtime, 'DELETE', `${API}/notes/${N2}`)).status, 404);
+  t.is((await http(runtime, 'GET', `${API}/notes/${N2}`)).status, 404);
 
   // No provider for a type, or one that is not a provider of it.
   t.like((await http(runtime, 'GET', `${API}/routes`)).body, { state: 'FAILED', statusCode: 404, message: 'no provider for resource type routes' });
   t.like((await http(runtime, 'GET', `${API}/notes?provider=someone-else`)).body, { statusCode: 404, message: 'someone-else is not a provider of notes' });
+  // The default provider: the only one; choosing another is refused; the choice is kept in the data folder.
+  t.deepEqual((await http(runtime, 'GET', `${API}/notes/_providers/_default`)).body, ID);
+  t.deepEqual(await http(runtime, 'POST', `${API}/notes/_providers/_default/someone-else`), { status: 400, body: { state: 'FAILED', statusCode: 400, message: 'Resource provider not found for notes!' } });
+  t.deepEqual(await http(runtime, 'POST', `${API}/notes/_providers/_default/${ID}`), { status: 201, body: { state: 'COMPLETED', statusCode: 201, message: ID } });
+  t.like((await http(runtime, 'GET', `${API}/routes/_providers/_default`)).body, { statusCode: 404, message: 'Resource type not found! (routes)' });
 });
 
 test('the v2 delta of a change is published on the bus, not merged into the v1 model', async (t) => {
@@ -69,12 +89,12 @@ test('the v2 delta of a change is published on the bus, not merged into the v1 m
   const seen: unknown[] = [];
   const unsubscribe = runtime.bus.subscribe((msg) => seen.push(msg));
   t.teardown(unsubscribe);
-  t.is((await http(runtime, 'PUT', `${API}/notes/n1`, { name: 'Reef' })).status, 200);
-  t.is((await http(runtime, 'DELETE', `${API}/notes/n1`)).status, 200);
+  t.is((await http(runtime, 'PUT', `${API}/notes/${N1}`, { name: 'Reef' })).status, 200);
+  t.is((await http(runtime, 'DELETE', `${API}/notes/${N1}`)).status, 200);
   const values = seen.flatMap((m) => ((m as { delta: { updates: { values: { path: string; value: unknown }[] }[] } }).delta?.updates ?? []).flatMap((u) => u.values));
   t.deepEqual(values, [
-    { path: 'resources.notes.n1', value: { name: 'Reef' } },
-    { path: 'resources.notes.n1', value: null },
+    { path: `resources.notes.${N1}`, value: { name: 'Reef' } },
+    { path: `resources.notes.${N1}`, value: null },
   ]);
   t.is((await http(runtime, 'GET', '/signalk/v1/api/vessels/self/resources')).status, 404);
 });

@@ -2,7 +2,7 @@
 // `npm run build` with Debian's rustc/cargo and wasm32-wasi standard library, running in a real
 // runtime: start with its configuration, deltas in, a notification and values out, a PUT over
 // HTTP, and its VFS state across a runtime restart; the SDK's HAL calls through the fixture
-// rust-mqtt-bridge against a real broker. Skipped (with the reason) without the toolchain.
+// rust-mqtt-bridge against a real broker; its radar provider through rust-radar. Skipped (with the reason) without the toolchain.
 
 import anyTest, { type TestFn } from 'ava';
 import { readFileSync } from 'node:fs';
@@ -11,13 +11,13 @@ import mqtt from 'mqtt';
 import { PROJECT_ROOT } from '../../runtime/config/settings.js';
 import { detectRustToolchain, runCargo, rustToolchain } from '../../scripts/build-rust.js';
 import { createEnvImports } from '../../runtime/abi/env.js';
-import { createHalImports, HAL_MODULE, type HalHost } from '../../runtime/abi/hal.js';
+import { createDeviceImports, DEVICE_MODULE, type DeviceHost } from '../../runtime/abi/devices/index.js';
 import { GuestMemory } from '../../runtime/abi/memory.js';
 import { RecordingHost } from '../helpers/recording-host.js';
 import { exampleWasm, fixtureWasm } from '../helpers/plugin-wasm.js';
 import { readSignatures } from '../helpers/wasm-signatures.js';
 import { startBroker } from '../helpers/mqtt-broker.js';
-import { EXAMPLES, FIXTURES, configurePlugin, http, pluginFolder, pluginStatus, publish, selfValue } from '../helpers/plugins.js';
+import { EXAMPLES, FIXTURES, binaryClient, configurePlugin, http, pluginFolder, pluginStatus, publish, selfValue } from '../helpers/plugins.js';
 import { startTestRuntime } from '../helpers/runtime.js';
 import { tempDir } from '../helpers/temp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -148,11 +148,33 @@ test("the SDK's HAL calls: a granted MQTT subscription read in hal_data, a grant
   t.false(seen.some((s) => s.startsWith('elsewhere/')));
 });
 
+test("the SDK's radar provider: radar_get_radars without a request (upstream's Rust convention), info, a control, spokes to a WebSocket client", async (t) => {
+  const RADAR_ID = '_signalk-edge-fixture_rust-radar';
+  const R = '/signalk/v2/api/vessels/self/radars/rust-1';
+  const { runtime, wsUrl, stop } = await startTestRuntime({ pluginDirs: [await pluginFolder([{ from: FIXTURES, name: 'rust-radar' }])], grants: { [RADAR_ID]: ['radarProvider'] } });
+  t.teardown(stop);
+  await waitFor(async () => (await pluginStatus(runtime, RADAR_ID)).state === 'running', 'the provider running');
+  t.like(await pluginStatus(runtime, RADAR_ID), { radarProvider: true, statusMessage: 'radar provider' });
+  t.deepEqual((await http(runtime, 'GET', '/signalk/v2/api/vessels/self/radars')).body, {
+    version: '3.4.0',
+    radars: { 'rust-1': { name: 'Rust radar', brand: 'Emulator', radarIpAddress: '127.0.0.1' } },
+  });
+  const client = await binaryClient(wsUrl, `${R}/spokes`);
+  t.teardown(() => client.ws.close());
+  await waitFor(() => runtime.plugins.binaryStreams.status()['radars/rust-1']?.clients === 1, 'the client registered');
+  t.like(await http(runtime, 'PUT', `${R}/power`, { value: 'transmit' }), { status: 200 });
+  await waitFor(() => client.frames.length === 2, 'two spokes');
+  t.deepEqual(client.frames.map((f) => [...f]), [[0, 0xa5, 0xa5, 0xa5], [1, 0xa5, 0xa5, 0xa5]]);
+  t.deepEqual((await http(runtime, 'GET', `${R}/controls`)).body, { power: 'transmit' });
+  t.deepEqual((await http(runtime, 'PUT', `${R}/controls/gain`, { value: { auto: true } })).body, { state: 'FAILED', statusCode: 400, message: 'only power here' });
+  t.deepEqual((await http(runtime, 'GET', `${R}/targets`)).body, { state: 'FAILED', statusCode: 501, message: 'Provider does not support ARPA targets' });
+});
+
 test("the SDK's raw imports (sdk/rust/src/sys.rs) match the host's functions: names, arity, all i32", (t) => {
   const memory = new GuestMemory();
   const host = new Map<string, number>([
     ...Object.entries(createEnvImports(new RecordingHost(), memory).functions).map(([n, f]) => [`env.${n}`, f.length] as const),
-    ...Object.entries(createHalImports({ pluginId: 'abi' } as HalHost, memory).functions).map(([n, f]) => [`${HAL_MODULE}.${n}`, f.length] as const),
+    ...Object.entries(createDeviceImports({ pluginId: 'abi' } as DeviceHost, memory).functions).map(([n, f]) => [`${DEVICE_MODULE}.${n}`, f.length] as const),
   ]);
   const sys = readFileSync(join(PROJECT_ROOT, 'sdk', 'rust', 'src', 'sys.rs'), 'utf8');
   let module = '';
@@ -168,7 +190,7 @@ test("the SDK's raw imports (sdk/rust/src/sys.rs) match the host's functions: na
   }
   t.true(declared >= 24, `${declared} functions declared`);
   // What the built plugins import: every parameter and result an i32 on wasm32.
-  for (const wasm of [exampleWasm('depth-watch-rust'), fixtureWasm('rust-mqtt-bridge')]) {
+  for (const wasm of [exampleWasm('depth-watch-rust'), fixtureWasm('rust-mqtt-bridge'), fixtureWasm('rust-radar')]) {
     for (const [name, sig] of readSignatures(readFileSync(wasm)).imports) {
       if (name.startsWith('wasi_snapshot_preview1.')) continue;
       t.true(host.has(name), name);

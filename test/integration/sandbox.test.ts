@@ -18,7 +18,7 @@ import { join, relative } from 'node:path';
 import type { Aedes } from 'aedes';
 import mqtt from 'mqtt';
 import { createEnvImports } from '../../runtime/abi/env.js';
-import { createHalImports, HAL_MODULE, type HalHost } from '../../runtime/abi/hal.js';
+import { createDeviceImports, DEVICE_MODULE, type DeviceHost } from '../../runtime/abi/devices/index.js';
 import { GuestMemory } from '../../runtime/abi/memory.js';
 import { createWasiOutput } from '../../runtime/abi/wasi-output.js';
 import { createLogger } from '../../core/log.js';
@@ -387,11 +387,11 @@ test.serial('out-of-range pointers and lengths in every host function are refuse
   const imported = [...readSignatures(readFileSync(fixtureWasm('hostile'))).imports.keys()];
   const memory = new GuestMemory();
   const envNames = Object.keys(createEnvImports(new RecordingHost(), memory).functions);
-  const halNames = Object.keys(createHalImports({ pluginId: 'names' } as HalHost, memory).functions);
+  const halNames = Object.keys(createDeviceImports({ pluginId: 'names' } as DeviceHost, memory).functions);
   const wasi = createWasi(tempDir(t, 'ske-wasi-names-'), memory, { pluginId: 'test', output: createWasiOutput(createLogger('test')) });
   const wasiNames = Object.keys(wasi.imports);
   wasi.close();
-  for (const [module, names] of [['env', envNames], [HAL_MODULE, halNames], ['wasi_snapshot_preview1', wasiNames]] as const) {
+  for (const [module, names] of [['env', envNames], [DEVICE_MODULE, halNames], ['wasi_snapshot_preview1', wasiNames]] as const) {
     t.deepEqual(names.filter((n) => !imported.includes(`${module}.${n}`)), [], `the hostile plugin imports every ${module} function`);
   }
   const reported = Object.keys((suite.rt.runtime.model.get([...suite.rt.runtime.model.selfContext.split('.'), 'test', 'hostile', 'ptr']) ?? {}) as Record<string, unknown>);

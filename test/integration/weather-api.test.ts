@@ -51,6 +51,10 @@ test('observations come from the fetch the handler makes, resumed when the stand
   const { runtime } = await start(t, { transport: service.transport });
   t.like(await pluginStatus(runtime, ID), { weatherProvider: true, statusMessage: `serving weather from ${URL_}` });
   t.deepEqual((await http(runtime, 'GET', `${API}/_providers`)).body, { [ID]: { name: 'Weather probe', isDefault: true } });
+  t.deepEqual(Object.keys((await http(runtime, 'GET', API)).body as object), ['forecasts', 'observations', 'warnings']);
+  t.deepEqual((await http(runtime, 'GET', `${API}/_providers/_default`)).body, { id: ID });
+  t.deepEqual(await http(runtime, 'POST', `${API}/_providers/_default/nobody`), { status: 400, body: { state: 'FAILED', statusCode: 400, message: 'Provider nobody not found!' } });
+  t.like((await http(runtime, 'POST', `${API}/_providers/_default/${ID}`)).body, { statusCode: 200, message: `Default provider set to ${ID}.` });
 
   const pending = http(runtime, 'GET', `${API}/observations?lat=60.15&lon=24.95&count=2&date=2026-12-05&units=si`);
   await waitFor(() => service.requests.length === 1, 'the handler fetching');

@@ -5,7 +5,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { createHalImports, HAL_MODULE } from '../../runtime/abi/hal.js';
+import { createDeviceImports, DEVICE_MODULE } from '../../runtime/abi/devices/index.js';
 import { GuestMemory } from '../../runtime/abi/memory.js';
 import { CapabilityPolicy } from '../../runtime/capabilities/policy.js';
 import { FLAG_NAMES } from '../../runtime/capabilities/grant.js';
@@ -40,7 +40,7 @@ function witHalSignatures(): Map<string, FuncSig> {
 function hostHalArity(): Map<string, number> {
   const noFlags = Object.fromEntries(FLAG_NAMES.map((n) => [n, false])) as Record<(typeof FLAG_NAMES)[number], boolean>;
   const policy = new CapabilityPolicy({ requestedFlags: noFlags, requests: [], granted: [], aliases: {} });
-  const imports = createHalImports(
+  const imports = createDeviceImports(
     { pluginId: 'abi-check', devices: createDevices(), policy: () => policy, deny: (cap) => `not granted: ${cap}`, mqtt: () => undefined, dataReady: () => {} },
     new GuestMemory(),
   );
@@ -49,8 +49,8 @@ function hostHalArity(): Map<string, number> {
 
 const ABI = witHalSignatures();
 
-test('the wit hal interface and the host (runtime/abi/hal.ts) define the same functions with the same arity', (t) => {
-  t.is(HAL_MODULE, 'signalk_hal');
+test('the wit hal interface and the host (runtime/abi/devices/) define the same functions with the same arity', (t) => {
+  t.is(DEVICE_MODULE, 'signalk_hal');
   t.deepEqual([...ABI.keys()].sort(), [
     'can_close',
     'can_open',
@@ -81,8 +81,8 @@ test('plugins built with the HAL SDK import only ABI functions, with the ABI sig
     const { imports } = readSignatures(readFileSync(file));
     for (const [key, sig] of imports) {
       const [module, name] = key.split('.') as [string, string];
-      t.true(module === 'env' || module === HAL_MODULE, `${file}: imports from ${module}`);
-      if (module !== HAL_MODULE) continue;
+      t.true(module === 'env' || module === DEVICE_MODULE, `${file}: imports from ${module}`);
+      if (module !== DEVICE_MODULE) continue;
       t.deepEqual(sig, ABI.get(name), `${file}: ${name}`);
       used.add(name);
     }

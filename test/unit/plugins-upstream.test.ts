@@ -302,6 +302,7 @@ test("enableDebug decides the level of the plugin's sk_debug lines: info when on
     addPutHandler: () => true,
     addResourceProvider: () => false,
     addWeatherProvider: () => false,
+    addRadarProvider: () => false,
     emitBinary: () => false,
   });
   host.debug('quiet');

@@ -17,6 +17,10 @@ test('a full settings file parses with defaults filled in', (t) => {
   t.like(s.sources[1], { id: 'r', type: 'replay', file: join(dir, 'log.nmea'), rate: 'fast', loop: false });
 });
 
+test("upstream's resourcesApi.defaultProviders setting is read", (t) => {
+  t.deepEqual(parseSettings({ resourcesApi: { defaultProviders: { routes: 'my-routes-plugin' } } }, file).resourcesApi, { defaultProviders: { routes: 'my-routes-plugin' } });
+});
+
 test('errors name the bad key', (t) => {
   const bad: [unknown, string][] = [
     [[], 'must be an object'],
@@ -29,6 +33,8 @@ test('errors name the bad key', (t) => {
     [{ sources: [{ id: 'a', type: 'serial', device: '/dev/x' }, { id: 'a', type: 'serial', device: '/dev/y' }] }, 'sources[1].id: duplicate'],
     [{ sources: [{ id: 'a', type: 'replay', file: '/nonexistent/log' }] }, 'sources[0].file: no such file'],
     [{ selfUrn: 'boat' }, 'selfUrn: must look like'],
+    [{ resourcesApi: { defaultProviders: { routes: 7 } } }, 'resourcesApi.defaultProviders.routes: must be a non-empty string'],
+    [{ resourcesApi: { defaults: {} } }, 'resourcesApi.defaults: unknown key'],
   ];
   for (const [input, msg] of bad) {
     const err = t.throws(() => parseSettings(input, file), { instanceOf: SettingsError });

@@ -3,30 +3,41 @@
 //   GET    /signalk/v2/api/resources                      the types served
 //   GET    /signalk/v2/api/resources/<type>[?query]       every provider's list, merged (?provider=<id>: one)
 //   GET    /signalk/v2/api/resources/<type>/_providers    the provider ids
+//   GET    /signalk/v2/api/resources/<type>/_providers/_default            the default (write) provider
+//   POST   /signalk/v2/api/resources/<type>/_providers/_default/<plugin>   choose it → 201 (runtime/plugins/resource-defaults.ts)
 //   GET    /signalk/v2/api/resources/<type>/<id>[/<prop>] one resource (or a property of it)
 //   POST   /signalk/v2/api/resources/<type>               a new resource, a new id   → 201 {state, statusCode, id}
 //   PUT    /signalk/v2/api/resources/<type>/<id>          create or replace          → 200 {state, statusCode, message: id}
 //   DELETE /signalk/v2/api/resources/<type>/<id>                                     → 200 {state, statusCode, message: id}
 // A change is also published as a v2 delta `resources.<type>.<id>` (null when deleted), as upstream.
-// Who may call: reading needs readonly, changes readwrite.
+// New resources go to the type's default provider (or ?provider=); Signal K's own types are checked
+// before a provider sees them (./resource-schemas.ts: 400 with the reason). Chart tiles are not
+// served here, as upstream's resources API passes them by (see docs/api.md).
+// Who may call: reading needs readonly, changes (the default provider too) readwrite.
 
 import { randomUUID } from 'node:crypto';
 import type { FastifyReply } from 'fastify';
 import { isRecord, type JsonValue } from '../../../core/json.js';
 import type { ApiRoutes } from '../types.js';
 import { createLogger } from '../../../core/log.js';
+import type { ProviderReply } from '../../plugins/provider-call.js';
+import { queryProblem, resourceProblem, validResourceId } from './resource-schemas.js';
 
 const log = createLogger('resources');
 const BASE = '/signalk/v2/api/resources';
 const ID = /^[A-Za-z0-9_.:~-]{1,128}$/;
+/** A chart tile request, upstream's CHART_TILE_REGEX (charts/<id>/<z>/<x>/<y>). */
+const CHART_TILE = /^charts\/[^?]+\/\d+\/\d+\/\d+$/;
 
 export type ResourceOp = 'list_resources' | 'get_resource' | 'set_resource' | 'delete_resource';
-/** A provider's answer (its export's JSON text), or why there is none and the HTTP status that stands for. */
-export type ProviderReply = { text: string } | { status: number; error: string };
 
 export interface ResourceProviders {
   types(): string[];
   providers(type: string): readonly string[];
+  /** The provider new resources of `type` go to; undefined when none serves it. */
+  defaultProvider(type: string): string | undefined;
+  /** Makes `pluginId` the default of `type`; throws when the choice could not be saved. */
+  chooseDefault(type: string, pluginId: string): void;
   /** Calls the provider's `resources_<op>` export with the request JSON. */
   call(pluginId: string, op: ResourceOp, request: Record<string, JsonValue>): Promise<ProviderReply>;
   /** Publishes the v2 delta of a change a provider made (value null: deleted). */
@@ -126,17 +137,41 @@ export function resourceRoutes(providers: ResourceProviders): ApiRoutes {
 
     app.get<{ Params: { type: string } }>(`${BASE}/:type/_providers`, { config: { access: 'read' } }, (req) => [...providers.providers(req.params.type)]);
 
+    app.get<{ Params: { type: string } }>(`${BASE}/:type/_providers/_default`, { config: { access: 'read' } }, (req, reply) => {
+      const id = providers.defaultProvider(req.params.type);
+      // Upstream answers the id as a JSON string.
+      return id === undefined ? reply.code(404).send(failed(404, `Resource type not found! (${req.params.type})`)) : reply.type('application/json').send(JSON.stringify(id));
+    });
+
+    app.post<{ Params: { type: string; providerId: string } }>(`${BASE}/:type/_providers/_default/:providerId`, { config: { access: 'write' } }, (req, reply) => {
+      const { type, providerId } = req.params;
+      if (providers.providers(type).length === 0) return reply.code(400).send(failed(400, `Invalid resource type (${type}) supplied!`));
+      if (!providers.providers(type).includes(providerId)) return reply.code(400).send(failed(400, `Resource provider not found for ${type}!`));
+      try {
+        providers.chooseDefault(type, providerId);
+      } catch (err) {
+        return reply.code(500).send(failed(500, `the default provider of ${type} could not be saved: ${(err as Error).message}`));
+      }
+      return reply.code(201).send({ state: 'COMPLETED', statusCode: 201, message: providerId });
+    });
+
     app.get<{ Params: { type: string } }>(`${BASE}/:type`, { config: { access: 'read' } }, async (req, reply) => {
       const { type } = req.params;
       const ids = addressed(type, search(req.url), reply);
       if (!ids) return reply;
-      const query = { ...parseQuery(search(req.url)), resourceType: type };
+      const parsed = parseQuery(search(req.url));
+      const problem = queryProblem(type, parsed);
+      if (problem) return reply.code(400).send(failed(400, problem));
+      const query = { ...parsed, resourceType: type };
       const lists = await Promise.all(ids.map(async (p) => objectAnswer(p, `resources_list_resources(${type})`, await providers.call(p, 'list_resources', query))));
       if (lists.every((l) => l === undefined)) return reply.code(502).send(failed(502, `no provider of ${type} answered the list (see the log)`));
       return Object.assign({}, ...lists.filter((l) => l !== undefined)) as Record<string, JsonValue>;
     });
 
     const getOne = async (type: string, id: string, property: string | undefined, url: string, reply: FastifyReply): Promise<unknown> => {
+      if (CHART_TILE.test(`${type}/${id}/${(property ?? '').replace(/\./g, '/')}`)) {
+        return reply.code(404).send(failed(404, 'chart tiles are not served through the resources API: a WebAssembly chart provider has no tile export (upstream serves tiles from JavaScript chart plugins)'));
+      }
       const ids = addressed(type, search(url), reply);
       if (!ids) return reply;
       const found = await holder(type, id, ids);
@@ -156,17 +191,25 @@ export function resourceRoutes(providers: ResourceProviders): ApiRoutes {
       const ids = addressed(type, search(req.url), reply);
       if (!ids) return reply;
       if (!isRecord(req.body)) return reply.code(400).send(failed(400, 'the body must be a JSON object (the resource)'));
-      return write(reply, type, randomUUID(), ids[0], req.body as JsonValue, true);
+      const problem = resourceProblem(type, req.body);
+      if (problem) return reply.code(400).send(failed(400, problem));
+      const target = ids.length === 1 ? ids[0] : providers.defaultProvider(type) ?? ids[0];
+      // A chart is known by its identifier, as upstream.
+      const identifier = type === 'charts' && typeof req.body.identifier === 'string' ? req.body.identifier : undefined;
+      if (identifier !== undefined && !validResourceId(type, identifier)) return reply.code(400).send(failed(400, `Invalid resource id provided (${identifier.slice(0, 140)})`));
+      return write(reply, type, identifier ?? randomUUID(), target, req.body as JsonValue, true);
     });
 
     app.put<{ Params: { type: string; id: string } }>(`${BASE}/:type/:id`, { config: { access: 'write' } }, async (req, reply) => {
       const { type, id } = req.params;
-      if (!ID.test(id)) return reply.code(400).send(failed(400, `Invalid resource id provided (${id.slice(0, 140)})`));
+      if (!ID.test(id) || !validResourceId(type, id)) return reply.code(400).send(failed(400, `Invalid resource id provided (${id.slice(0, 140)})`));
       const ids = addressed(type, search(req.url), reply);
       if (!ids) return reply;
       if (!isRecord(req.body)) return reply.code(400).send(failed(400, 'the body must be a JSON object (the resource)'));
-      // The provider that holds it, else the first of the type (upstream's default write provider).
-      const owner = ids.length === 1 ? ids[0] : ((await holder(type, id, ids))?.pluginId ?? ids[0]);
+      const problem = resourceProblem(type, req.body);
+      if (problem) return reply.code(400).send(failed(400, problem));
+      // The provider that holds it, else the type's default provider.
+      const owner = ids.length === 1 ? ids[0] : ((await holder(type, id, ids))?.pluginId ?? providers.defaultProvider(type) ?? ids[0]);
       return write(reply, type, id, owner, req.body as JsonValue, false);
     });
 

@@ -3,22 +3,20 @@
 // upstream's routes: observations, forecasts/daily, forecasts/point, warnings at ?lat=&lon=
 // (400 without a valid position), `?provider=<plugin id>` or the first registered; `count` and
 // `date` become options, other parameters `options.custom`. A provider handler may fetch (as-fetch):
-// the request waits for it, at most WEATHER_TIMEOUT_MS. Who may call: readonly.
+// the request waits for it, bounded by the provider call (runtime/plugins/provider-call.ts). Who
+// may call: readonly.
 
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import type { JsonValue } from '../../../core/json.js';
 import type { ApiRoutes } from '../types.js';
-import type { ProviderReply } from './resources.js';
-import { FETCH_TIMEOUT_MS } from '../../abi/as-fetch.js';
+import type { ProviderReply } from '../../plugins/provider-call.js';
+import { providerRoutes, type ProviderChoice } from './provider-routes.js';
 
 const BASE = '/signalk/v2/api/weather';
-/** A handler's fetch is bounded by as-fetch's 10 s; beyond that and some margin the client is told. */
-export const WEATHER_TIMEOUT_MS = FETCH_TIMEOUT_MS + 5_000;
 
 export type WeatherOp = 'observations' | 'forecasts' | 'warnings';
 
-export interface WeatherProviders {
-  list(): { id: string; name: string }[];
+export interface WeatherProviders extends ProviderChoice {
   call(pluginId: string, op: WeatherOp, request: Record<string, JsonValue>): Promise<ProviderReply>;
 }
 
@@ -37,23 +35,17 @@ function parseQuery(query: Record<string, string | undefined>): { position: { la
   return { position: { latitude, longitude }, options };
 }
 
-function withTimeout<T>(p: Promise<T>, ms: number): Promise<T | 'timeout'> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([p, new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), ms)))]).finally(() => clearTimeout(timer));
-}
-
-export function weatherRoutes(providers: WeatherProviders, timeoutMs = WEATHER_TIMEOUT_MS): ApiRoutes {
+export function weatherRoutes(providers: WeatherProviders): ApiRoutes {
   const answer = async (req: FastifyRequest, reply: FastifyReply, op: WeatherOp, type?: 'daily' | 'point'): Promise<unknown> => {
     const query = req.query as Record<string, string | undefined>;
     const parsed = parseQuery(query);
     if (typeof parsed === 'string') return reply.code(400).send(failed(400, parsed));
     const all = providers.list();
     if (all.length === 0) return reply.code(400).send(failed(400, 'No providers registered!'));
-    const chosen = query.provider === undefined ? all[0] : all.find((p) => p.id === query.provider);
+    const chosen = query.provider === undefined ? all.find((p) => p.isDefault) : all.find((p) => p.id === query.provider);
     if (!chosen) return reply.code(400).send(failed(400, `Requested provider not found! (${query.provider})`));
     const request: Record<string, JsonValue> = op === 'warnings' ? { position: parsed.position } : op === 'forecasts' ? { position: parsed.position, type: type ?? 'point', options: parsed.options } : { position: parsed.position, options: parsed.options };
-    const result = await withTimeout(providers.call(chosen.id, op, request), timeoutMs);
-    if (result === 'timeout') return reply.code(504).send(failed(504, `weather provider ${chosen.id} did not answer within ${timeoutMs} ms`));
+    const result = await providers.call(chosen.id, op, request);
     if ('error' in result) return reply.code(result.status).send(failed(result.status, result.error));
     let value: unknown;
     try {
@@ -66,7 +58,12 @@ export function weatherRoutes(providers: WeatherProviders, timeoutMs = WEATHER_T
   };
   return (app) => {
     const read = { config: { access: 'read' as const } };
-    app.get(`${BASE}/_providers`, read, () => Object.fromEntries(providers.list().map((p, i) => [p.id, { name: p.name, isDefault: i === 0 }])));
+    app.get(BASE, read, () => ({
+      forecasts: { description: 'Forecast data for the supplied location.' },
+      observations: { description: 'Observation data for the supplied location.' },
+      warnings: { description: 'Weather warnings for the supplied location.' },
+    }));
+    providerRoutes(app, BASE, providers);
     app.get(`${BASE}/observations`, read, (req, reply) => answer(req, reply, 'observations'));
     app.get(`${BASE}/forecasts`, read, () => ({
       daily: { description: 'Daily forecast data for the requested number of days.' },

@@ -93,3 +93,16 @@ pub fn has_capability(name: &str) -> bool {
 pub fn register_put_handler(context: &str, path: &str) -> bool {
     unsafe { sys::sk_register_put_handler(context.as_ptr(), context.len(), path.as_ptr(), path.len()) == 1 }
 }
+
+/// Registers the plugin as a radar provider under `name`; needs the `radarProvider` capability. The
+/// host then calls the plugin's `radar_*` exports: define them with [`crate::radar_radars!`] and
+/// [`crate::provider_handler!`].
+pub fn register_radar_provider(name: &str) -> bool {
+    unsafe { sys::sk_register_radar_provider(name.as_ptr(), name.len()) == 1 }
+}
+
+/// Sends one spoke frame (in the plugin's own encoding) to the WebSocket clients of the radar's
+/// spokes stream; false when refused (not a registered radar provider, or another's radar id).
+pub fn radar_emit_spokes(radar_id: &str, data: &[u8]) -> bool {
+    unsafe { sys::sk_radar_emit_spokes(radar_id.as_ptr(), radar_id.len(), data.as_ptr(), data.len()) == 1 }
+}

@@ -5,6 +5,7 @@
 //!   plugin that uses them loads on signalk-edge only.
 //! - [`json`]: a small JSON value (no crates needed).
 //! - [`http_endpoints!`] and [`http_handler!`]: the plugin's own HTTP endpoints.
+//! - [`provider_handler!`] and [`radar_radars!`]: provider exports (radar, resources, weather).
 //! - [`export_plugin!`] and [`put_handler!`]: the exports the host calls, with upstream's Rust
 //!   buffer convention (`allocate`/`deallocate`, strings as (ptr, len), results written into a
 //!   host buffer).

@@ -211,3 +211,33 @@ macro_rules! http_handler {
         }
     };
 }
+
+/// Exports a provider handler (upstream's `radar_*`, `resources_*`, `weather_*`): the function gets
+/// the plugin and the request as JSON text and answers JSON text, written into the host's buffer.
+///
+/// ```ignore
+/// signalk_edge_sdk::provider_handler!(radar_get_radar_info, Radar::info);
+/// ```
+#[macro_export]
+macro_rules! provider_handler {
+    ($export:ident, $handler:path) => {
+        #[no_mangle]
+        pub unsafe extern "C" fn $export(ptr: *const u8, len: usize, out: *mut u8, max: usize) -> i32 {
+            let answer: String = $handler(__signalk_plugin(), &$crate::ffi::arg(ptr, len));
+            $crate::ffi::write_out(&answer, out, max)
+        }
+    };
+}
+
+/// Exports `radar_get_radars`, which upstream calls without a request (`(out, max)` only): the
+/// function gets the plugin and answers the JSON array of its radar ids.
+#[macro_export]
+macro_rules! radar_radars {
+    ($handler:path) => {
+        #[no_mangle]
+        pub unsafe extern "C" fn radar_get_radars(out: *mut u8, max: usize) -> i32 {
+            let answer: String = $handler(__signalk_plugin());
+            $crate::ffi::write_out(&answer, out, max)
+        }
+    };
+}

@@ -17,6 +17,8 @@ extern "C" {
     pub fn sk_save_config(ptr: *const u8, len: usize) -> i32;
     pub fn sk_has_capability(ptr: *const u8, len: usize) -> i32;
     pub fn sk_register_put_handler(ctx_ptr: *const u8, ctx_len: usize, path_ptr: *const u8, path_len: usize) -> i32;
+    pub fn sk_register_radar_provider(name_ptr: *const u8, name_len: usize) -> i32;
+    pub fn sk_radar_emit_spokes(id_ptr: *const u8, id_len: usize, data_ptr: *const u8, data_len: usize) -> i32;
 }
 
 #[link(wasm_import_module = "signalk_hal")]

@@ -107,6 +107,7 @@ export function recordingTarget(model: () => SignalKModel, configFile: string): 
     addPutHandler: (context, path) => putHandlers.push(`${context}/${path}`) > 0,
     addResourceProvider: () => false,
     addWeatherProvider: () => false,
+    addRadarProvider: () => false,
     emitBinary: () => false,
     // No quota bites here: the fuzzer checks parsing and the model, not rates.
     quota: new PluginQuota({ ...DEFAULT_LIMITS.plugins, publishBytesPerSecond: 1e15, maxValueBytes: 1e15, maxPaths: 1e15, storedValueBytes: 1e15, logLinesPerSecond: 1e15, configWritesPerSecond: 1e15 }, DEFAULT_LIMITS.config),

@@ -20,7 +20,7 @@ import { prepareModule } from '../../../runtime/engine/prepare.js';
 import { validateModule } from '../../../runtime/engine/validate.js';
 import { CallGuard, CallTimeoutError } from '../../../runtime/plugins/call-guard.js';
 import { createDevices } from '../../../hal/devices.js';
-import type { HalHost } from '../../../runtime/abi/hal.js';
+import type { DeviceHost } from '../../../runtime/abi/devices/index.js';
 import { ensurePluginsBuilt } from '../../helpers/plugin-wasm.js';
 import { EXAMPLES, FIXTURES } from '../../helpers/plugins.js';
 import { RecordingHost } from '../../helpers/recording-host.js';
@@ -153,7 +153,7 @@ function seedModules(): Uint8Array[] {
   return out;
 }
 
-function denyAllHal(): HalHost {
+function denyAllHal(): DeviceHost {
   const noFlags = Object.fromEntries(FLAG_NAMES.map((n) => [n, false])) as Record<(typeof FLAG_NAMES)[number], boolean>;
   const policy = new CapabilityPolicy({ requestedFlags: noFlags, requests: [], granted: [], aliases: {} });
   return { pluginId: 'fuzz-wasm', devices: createDevices(), policy: () => policy, deny: (cap) => `not granted: ${cap}`, mqtt: () => undefined, dataReady: () => undefined };

@@ -1,15 +1,15 @@
 // The serial stream of a command plugin: the NMEA lines of one device, for its stdin. It is what a
 // `serial_open` handle in lines mode is (the same grant check, shared device, bounded line queue
 // and status), opened by the runtime from the manifest or configuration instead of by a call. A
-// refusal is recorded through the HalHost (logged once, listed in the plugin's status); grants are
+// refusal is recorded through the DeviceHost (logged once, listed in the plugin's status); grants are
 // re-checked when they change, so a grant given later opens the stream and a revoke closes it.
 
-import type { HalHost, HalSession } from './hal.js';
-import { SerialHandle, type HandleStatus } from './hal-handles.js';
+import type { DeviceHost, DeviceSession, HandleStatus } from './handles.js';
+import { SerialHandle } from './serial.js';
 
 const STREAM_HANDLE = 1;
 
-export class SerialStream implements HalSession {
+export class SerialStream implements DeviceSession {
   private handle: SerialHandle | undefined;
   private closed = false;
 
@@ -18,7 +18,7 @@ export class SerialStream implements HalSession {
    * for the plugin's status.
    */
   constructor(
-    private readonly host: HalHost,
+    private readonly host: DeviceHost,
     readonly device: string,
     private readonly onData: () => void,
     private readonly report: (problem: string | undefined) => void,
