@@ -13,6 +13,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { encodeActisense, encodeActisenseReceived } from '../../hal/can/gateway/actisense-binary.js';
+import { encodeYdwgRaw } from '../../hal/can/gateway/line-formats.js';
 import { toFrames, type N2kMessage } from '../../hal/can/gateway/message.js';
 import type { Runtime } from '../../runtime/app.js';
 import type { JsonValue } from '../../core/json.js';
@@ -61,6 +62,13 @@ function traffic(rounds: number): N2kMessage[] {
     );
   }
   return out;
+}
+
+/** The traffic of `rounds` as a Yacht Devices gateway reports it: one RAW line (CR LF) per frame. */
+function ydRawLines(rounds: number): string[] {
+  return traffic(rounds)
+    .flatMap((m) => toFrames(m, 0))
+    .map((f) => `10:15:00.000 R ${encodeYdwgRaw(f)}`);
 }
 
 function configure(dataDir: string, configuration: JsonValue): void {
@@ -198,12 +206,7 @@ test('a Yacht Devices gateway over UDP: RAW lines reach the model and a granted 
   await waitFor(() => source.status().state === 'open', 'the UDP socket to listen');
 
   const rounds = 4;
-  const lines = traffic(rounds)
-    .flatMap((m) => toFrames(m, 0))
-    .map(
-      (f) =>
-        `10:15:00.000 R ${f.id.toString(16).padStart(8, '0').toUpperCase()} ${[...f.data].map((x) => x.toString(16).padStart(2, '0').toUpperCase()).join(' ')}`,
-    );
+  const lines = ydRawLines(rounds);
   const bad = [
     'not a gateway line',
     '10:15:00.000 R 0DF8050Z 01 02',
@@ -214,10 +217,7 @@ test('a Yacht Devices gateway over UDP: RAW lines reach the model and a granted 
   // The gateway sends several lines per datagram; the bad ones come in datagrams of their own kind.
   const datagrams = [
     bad.join('\r\n'),
-    ...Array.from(
-      { length: Math.ceil(lines.length / 4) },
-      (_, i) => lines.slice(i * 4, i * 4 + 4).join('\r\n') + '\r\n',
-    ),
+    ...Array.from({ length: Math.ceil(lines.length / 4) }, (_, i) => lines.slice(i * 4, i * 4 + 4).join('')),
   ];
   for (const d of datagrams)
     await new Promise<void>((resolve, reject) =>
@@ -266,17 +266,7 @@ test("a Yacht Devices gateway over TCP: frames in, and a granted plugin's frame 
     await new Promise<void>((resolve) => server.close(() => resolve()));
   });
   await waitFor(() => gateway, 'the source to connect');
-  const frames = traffic(2).flatMap((m) => toFrames(m, 0));
-  gateway!.write(
-    frames
-      .map(
-        (f) =>
-          `10:15:00.000 R ${f.id.toString(16).padStart(8, '0')} ${Buffer.from(f.data)
-            .toString('hex')
-            .replace(/(..)(?!$)/g, '$1 ')}\r\n`,
-      )
-      .join(''),
-  );
+  gateway!.write(ydRawLines(2).join(''));
   await lastRoundArrived(rt.runtime, 2);
 
   // Reconfigured now that the connection is up, the plugin sends a request: a RAW transmit line.
@@ -309,4 +299,22 @@ test('an iKonvert on a pty: put on the bus at open, its !PDGY lines reach the mo
   const fix = traffic(1)[1];
   for (const frame of toFrames(fix, 0)) await lease.send(frame);
   await readUntil(far, Buffer.from(`!PDGY,${GNSS},255,${fix.data.toString('base64')}\r\n`));
+});
+
+test('a Yacht Devices gateway on USB serial (a pty): RAW lines in, a frame out as a RAW line', async (t) => {
+  const { rt, far } = await gatewayOnPty(t, (device) => ({
+    id: 'ydu',
+    type: 'ydwg-raw',
+    interface: 'can0',
+    transport: { kind: 'serial', device, baudRate: 115200 },
+  }));
+  const rounds = 2;
+  await far.write(ydRawLines(rounds).join(''));
+  await lastRoundArrived(rt.runtime, rounds);
+  t.deepEqual(rt.runtime.sources[0].status().errors, {});
+
+  const lease = rt.runtime.devices.can.acquire('can0');
+  t.teardown(() => lease.release());
+  await lease.send({ id: 0x18eaff00, data: Uint8Array.from(REQUEST.data) });
+  await readUntil(far, Buffer.from('18EAFF00 14 F0 01\r\n'));
 });
