@@ -98,17 +98,19 @@ async function freeUdpPort(): Promise<number> {
   return port;
 }
 
-/** A runtime whose gateway source (`source(device)`) is on one end of a pty pair; `far` is the gateway's end, open. */
+/** A runtime with a serial gateway source `id` of `type` driving can0 from one end of a pty pair; `far` is the gateway's end, open. */
 async function gatewayOnPty(
   t: ExecutionContext,
-  source: (device: string) => SourceSettings,
+  gateway: { id: string; type: 'actisense' | 'ikonvert' | 'ydwg-raw'; baudRate: number },
   options: RuntimeOptions = {},
 ): Promise<{ rt: TestRuntime; far: FileHandle }> {
   const dir = tempDir(t, 'ske-gateway-pty-');
   const [a, b] = [join(dir, 'a'), join(dir, 'b')];
   const pty = await startPtyPair(a, b);
   const far = await open(b, 'r+');
-  const rt = await startTestRuntime({ ...options, sources: [source(a)] });
+  const { id, type, baudRate } = gateway;
+  const source: SourceSettings = { id, type, interface: 'can0', transport: { kind: 'serial', device: a, baudRate } };
+  const rt = await startTestRuntime({ ...options, sources: [source] });
   t.teardown(async () => {
     await far.close();
     await rt.stop();
@@ -145,12 +147,7 @@ test('an NGT-1 on a pty: its binary frames reach the model and a granted plugin;
   configure(dataDir, { interface: 'can0' });
   const { rt, far } = await gatewayOnPty(
     t,
-    (device) => ({
-      id: 'ngt',
-      type: 'actisense',
-      interface: 'can0',
-      transport: { kind: 'serial', device, baudRate: 115200 },
-    }),
+    { id: 'ngt', type: 'actisense', baudRate: 115200 },
     {
       dataDir,
       pluginDirs: [plugins],
@@ -276,12 +273,7 @@ test("a Yacht Devices gateway over TCP: frames in, and a granted plugin's frame 
 });
 
 test('an iKonvert on a pty: put on the bus at open, its !PDGY lines reach the model, a sent frame goes out as !PDGY', async (t) => {
-  const { rt, far } = await gatewayOnPty(t, (device) => ({
-    id: 'ik',
-    type: 'ikonvert',
-    interface: 'can0',
-    transport: { kind: 'serial', device, baudRate: 230400 },
-  }));
+  const { rt, far } = await gatewayOnPty(t, { id: 'ik', type: 'ikonvert', baudRate: 230400 });
   const source = rt.runtime.sources[0];
   await readUntil(far, Buffer.from('$PDGY,N2NET_INIT,ALL\r\n'));
 
@@ -302,12 +294,7 @@ test('an iKonvert on a pty: put on the bus at open, its !PDGY lines reach the mo
 });
 
 test('a Yacht Devices gateway on USB serial (a pty): RAW lines in, a frame out as a RAW line', async (t) => {
-  const { rt, far } = await gatewayOnPty(t, (device) => ({
-    id: 'ydu',
-    type: 'ydwg-raw',
-    interface: 'can0',
-    transport: { kind: 'serial', device, baudRate: 115200 },
-  }));
+  const { rt, far } = await gatewayOnPty(t, { id: 'ydu', type: 'ydwg-raw', baudRate: 115200 });
   const rounds = 2;
   await far.write(ydRawLines(rounds).join(''));
   await lastRoundArrived(rt.runtime, rounds);
