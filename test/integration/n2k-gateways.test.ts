@@ -13,7 +13,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { createServer, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { encodeActisense, encodeActisenseReceived } from '../../hal/can/gateway/actisense-binary.js';
-import { encodeYdwgRaw } from '../../hal/can/gateway/line-formats.js';
+import { encodeActisenseAscii, encodeYdwgRaw } from '../../hal/can/gateway/line-formats.js';
 import { toFrames, type N2kMessage } from '../../hal/can/gateway/message.js';
 import type { Runtime } from '../../runtime/app.js';
 import type { JsonValue } from '../../core/json.js';
@@ -237,7 +237,10 @@ test('a Yacht Devices gateway over UDP: RAW lines reach the model and a granted 
   });
 });
 
-test("a Yacht Devices gateway over TCP: frames in, and a granted plugin's frame out as a RAW line", async (t) => {
+/** A gateway's TCP server on 127.0.0.1: the source connects to `port`; what it sends is collected in `received`. */
+async function tcpGateway(
+  t: ExecutionContext,
+): Promise<{ port: number; received: string[]; connected(): Promise<Socket> }> {
   let gateway: Socket | undefined;
   const received: string[] = [];
   const server = createServer((socket) => {
@@ -246,30 +249,71 @@ test("a Yacht Devices gateway over TCP: frames in, and a granted plugin's frame 
     socket.on('data', (text: string) => received.push(text));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  t.teardown(async () => {
+    gateway?.destroy();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
+  return { port, received, connected: () => waitFor(() => gateway, 'the source to connect') };
+}
+
+test("a Yacht Devices gateway over TCP: frames in, and a granted plugin's frame out as a RAW line", async (t) => {
+  const gateway = await tcpGateway(t);
   const plugins = await pluginFolder([{ from: FIXTURES, name: 'hal-can-reader' }]);
   const dataDir = tempDir(t, 'ske-ydwg-tcp-');
   configure(dataDir, { interface: 'can0' });
   const rt = await startTestRuntime({
     dataDir,
     pluginDirs: [plugins],
-    sources: [{ id: 'ydt', type: 'ydwg-raw', interface: 'can0', transport: { kind: 'tcp', host: '127.0.0.1', port } }],
+    sources: [
+      {
+        id: 'ydt',
+        type: 'ydwg-raw',
+        interface: 'can0',
+        transport: { kind: 'tcp', host: '127.0.0.1', port: gateway.port },
+      },
+    ],
     grants: { '*': DATA_GRANTS, [CAN_READER]: ['can:can0', 'can:can0:write'] },
   });
-  t.teardown(async () => {
-    await rt.stop();
-    gateway?.destroy();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
-  });
-  await waitFor(() => gateway, 'the source to connect');
-  gateway!.write(ydRawLines(2).join(''));
+  t.teardown(() => rt.stop());
+  (await gateway.connected()).write(ydRawLines(2).join(''));
   await lastRoundArrived(rt.runtime, 2);
 
   // Reconfigured now that the connection is up, the plugin sends a request: a RAW transmit line.
   await pluginSendsRequest(t, rt.runtime);
-  await waitFor(() => received.join('').includes('\r\n'), 'a line at the gateway');
-  t.is(received.join(''), '18EAFF00 14 F0 01\r\n');
+  await waitFor(() => gateway.received.join('').includes('\r\n'), 'a line at the gateway');
+  t.is(gateway.received.join(''), '18EAFF00 14 F0 01\r\n');
+});
+
+test('a W2K-1 over TCP: N2K ASCII lines in, a fast-packet message sent frame by frame goes out as one N2K ASCII line', async (t) => {
+  const gateway = await tcpGateway(t);
+  const rt = await startTestRuntime({
+    sources: [
+      {
+        id: 'w2k',
+        type: 'actisense-ascii',
+        interface: 'can0',
+        transport: { kind: 'tcp', host: '127.0.0.1', port: gateway.port },
+      },
+    ],
+  });
+  t.teardown(() => rt.stop());
+  const rounds = 3;
+  (await gateway.connected()).write(
+    traffic(rounds)
+      .map((m) => encodeActisenseAscii(m))
+      .join('') + 'A000000.000 23FF2 1F112 0188\r\n',
+  );
+  await lastRoundArrived(rt.runtime, rounds);
+  t.deepEqual(rt.runtime.sources[0].status().errors, {}, 'a short message is still a message');
+
+  const lease = rt.runtime.devices.can.acquire('can0');
+  t.teardown(() => lease.release());
+  const fix = traffic(1)[1];
+  for (const frame of toFrames(fix, 0)) await lease.send(frame);
+  await waitFor(() => gateway.received.join('').endsWith('\r\n'), 'a line at the gateway');
+  t.is(gateway.received.join(''), encodeActisenseAscii(fix));
 });
 
 test('an iKonvert on a pty: put on the bus at open, its !PDGY lines reach the model, a sent frame goes out as !PDGY', async (t) => {

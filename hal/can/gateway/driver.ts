@@ -3,7 +3,7 @@
 // delivered through CanInterfaces like SocketCAN's, so the N2K codec and plugins with a `can:`
 // grant read a gateway the same way. What the framing refuses is counted by reason in `dropped`
 // (the source's errors). Frames a plugin sends go out in the gateway's own format, where the
-// gateway can transmit (NGT-1, Yacht Devices RAW over serial or TCP, iKonvert).
+// gateway can transmit (NGT-1, iKonvert, W2K-1 over TCP, Yacht Devices RAW over serial or TCP).
 
 import { createLogger } from '../../../core/log.js';
 import { DriverBase, type ByteSink, type Driver, type DriverState } from '../../driver.js';
@@ -14,7 +14,7 @@ import type { SerialPorts } from '../../serial/ports.js';
 import type { CanDriver } from '../driver.js';
 import type { CanFrame } from '../frame.js';
 import { ActisenseFramer, encodeActisense } from './actisense-binary.js';
-import { decodeLine, encodeIkonvert, encodeYdwgRaw, type LineFormat } from './line-formats.js';
+import { decodeLine, encodeActisenseAscii, encodeIkonvert, encodeYdwgRaw, type LineFormat } from './line-formats.js';
 import { FastPacketJoiner, toFrames } from './message.js';
 
 const log = createLogger('gateway');
@@ -91,11 +91,16 @@ export class GatewayDriver extends DriverBase<CanFrame> implements CanDriver {
     if (!write)
       throw new Error(`${this.name} cannot send frames (${this.held ? 'receive-only transport' : 'not open'})`);
     if (this.format === 'ydwg-raw') return write(encodeYdwgRaw(frame));
-    if (this.format === 'actisense-ascii') throw new Error(`${this.name}: N2K ASCII is read-only here`);
-    // These gateways transmit whole messages and do the fast-packet framing on the bus themselves.
+    // The others transmit whole messages and do the fast-packet framing on the bus themselves.
     const m = this.joiner.add(frame);
     if (!m) return;
-    return write(this.format === 'actisense' ? encodeActisense(m) : encodeIkonvert(m));
+    return write(
+      this.format === 'actisense'
+        ? encodeActisense(m)
+        : this.format === 'ikonvert'
+          ? encodeIkonvert(m)
+          : encodeActisenseAscii(m),
+    );
   }
 
   /** Opens the transport, its bytes going to the gateway's framer. */

@@ -171,6 +171,11 @@ export function encodeYdwgRaw(frame: CanFrame): string {
   return `${frame.id.toString(16).padStart(8, '0').toUpperCase()} ${hex.join(' ')}\r\n`;
 }
 
+/** The line a W2K-1 transmits a whole message for: N2K ASCII (canboatjs's encodeActisenseN2KACSII). */
+export function encodeActisenseAscii(m: N2kMessage): string {
+  return `${stringMsg().encodeActisenseN2KACSII({ pgn: m.pgn, data: m.data, dst: m.dst, src: m.src, prio: m.prio })}\r\n`;
+}
+
 /** The line an iKonvert transmits a whole message for: `!PDGY,<pgn>,<dst>,<base64>` (canboatjs's encodePDGY). */
 export function encodeIkonvert(m: N2kMessage): string {
   return `${stringMsg().encodePDGY({ pgn: m.pgn, dst: m.dst, data: m.data })}\r\n`;
