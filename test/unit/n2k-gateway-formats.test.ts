@@ -244,3 +244,23 @@ test('canboat log lines carry their own time for a realtime replay: plain and JS
     "Actisense's own PGN: nothing to play",
   );
 });
+
+test('NGT-1 binary: a broken frame counts once; a stream of noise (wrong rate) is reported while it lasts', (t) => {
+  const got: N2kMessage[] = [];
+  const errors: string[] = [];
+  const framer = new ActisenseFramer({
+    message: (m) => got.push(m),
+    error: (reason, detail) => errors.push(`${reason}: ${detail}`),
+  });
+  const ok = encodeActisenseReceived(heading());
+  // DLE then a byte that is neither DLE, STX nor ETX: the frame is broken, its rest is not noise.
+  framer.push(Buffer.concat([Buffer.from([0x10, 0x02, 0x93, 0x13, 0x10, 0x05, 0x01, 0x02, 0x03, 0x10, 0x03]), ok]));
+  t.deepEqual(errors, ['garbage: DLE followed by 0x05 inside a frame']);
+  t.deepEqual(got, [heading()]);
+  errors.length = 0;
+  framer.push(Buffer.alloc(600, 0x55));
+  t.deepEqual(errors, ['garbage: 258 bytes outside any frame', 'garbage: 258 bytes outside any frame']);
+  framer.push(ok);
+  t.deepEqual(errors.slice(2), ['garbage: 84 bytes outside any frame']);
+  t.is(got.length, 2);
+});

@@ -38,7 +38,7 @@ export class ActisenseFramer {
   private escaped = false;
   /** Bytes seen outside any frame since the last frame; reported once a frame starts. */
   private stray = 0;
-  /** The rest of an overlong frame, up to the next frame: dropped without counting it again as stray bytes. */
+  /** The rest of an overlong or broken frame, up to the next frame: dropped without counting it again as stray bytes. */
   private discarding = false;
 
   constructor(private readonly sink: ActisenseSink) {}
@@ -73,6 +73,7 @@ export class ActisenseFramer {
         this.store(c);
       } else if (this.inFrame) {
         this.inFrame = false;
+        this.discarding = true;
         this.sink.error('garbage', `DLE followed by 0x${c.toString(16).padStart(2, '0')} inside a frame`);
       } else if (c === ETX && this.discarding) {
         this.discarding = false;
@@ -83,7 +84,7 @@ export class ActisenseFramer {
     }
     if (c === DLE) this.escaped = true;
     else if (this.inFrame) this.store(c);
-    else if (!this.discarding) this.stray++;
+    else if (!this.discarding && ++this.stray >= MAX_FRAME) this.flushStray(); // a stream of noise (wrong rate) shows while it lasts
   }
 
   private store(c: number): void {
