@@ -5,7 +5,9 @@
 //  (b) our N2kCodec.decode (the same plus result kinds, wire normalisation and delta validation);
 //  (c) candump line parsing alone;
 //  (d) end to end: a `fast` replay of the repeated log as a file → CanInterfaces → CanSource
-//      (codec) → bus → model, timed from start until the replay has ended.
+//      (codec) → bus → model, timed from start until the replay has ended;
+//  (e) the gateway framings, bytes → the same frames: Yacht Devices RAW lines, and NGT-1 binary
+//      (whole messages, cut into fast-packet frames again), against (c).
 // `node dist/bench/run.js can`, or as part of `npm run bench`.
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -19,6 +21,9 @@ import { SignalKModel } from '../runtime/model/model.js';
 import { PROJECT_ROOT } from '../runtime/config/settings.js';
 import { parseCandumpLine } from '../hal/can/candump.js';
 import { parseId, type CanFrame } from '../hal/can/frame.js';
+import { ActisenseFramer, encodeActisenseReceived } from '../hal/can/gateway/actisense-binary.js';
+import { decodeLine, encodeYdwgRaw } from '../hal/can/gateway/line-formats.js';
+import { FastPacketJoiner, toFrames, type N2kMessage } from '../hal/can/gateway/message.js';
 import { CanInterfaces } from '../hal/can/interfaces.js';
 import { SerialPorts } from '../hal/serial/ports.js';
 import { N2kCodec } from '../hal/codecs/n2k/codec.js';
@@ -78,6 +83,31 @@ function timeCandump(lines: string[]): number {
   });
 }
 
+/** Frames/s out of each gateway framing for the same frames: YD RAW lines, NGT-1 binary messages. */
+function timeGateways(frames: CanFrame[]): { ydwg: number; ngt1: number } {
+  const raw = frames.map((f) => `10:15:00.000 R ${encodeYdwgRaw(f).trimEnd()}`);
+  const joiner = new FastPacketJoiner();
+  const messages: N2kMessage[] = [];
+  for (const f of frames) {
+    try {
+      const m = joiner.add(f);
+      if (m) messages.push(m);
+    } catch {
+      // a fast packet the recording starts in the middle of
+    }
+  }
+  const binary = Buffer.concat(messages.map((m) => encodeActisenseReceived(m)));
+  const ngt1Frames = messages.reduce((n, m) => n + toFrames(m, 0).length, 0);
+  const ydwgMs = timeRounds(() => {
+    for (const l of raw) decodeLine('ydwg-raw', l, 0);
+  });
+  const ngt1Ms = timeRounds(() => {
+    const framer = new ActisenseFramer({ message: (m) => toFrames(m, 0), error: () => {} });
+    framer.push(binary);
+  });
+  return { ydwg: perSec(raw.length, ydwgMs), ngt1: perSec(ngt1Frames, ngt1Ms) };
+}
+
 async function timePipeline(lines: string[], dir: string): Promise<{ ms: number; deltas: number }> {
   const file = join(dir, 'bench.log');
   await writeFile(file, lines.join('\n') + '\n');
@@ -114,6 +144,7 @@ export async function benchCan(): Promise<string[]> {
     const libRate = perSec(frames.length, timeLibraries(frames));
     const codecRate = perSec(frames.length, timeCodec(frames));
     const candumpRate = perSec(lines.length, timeCandump(lines));
+    const gw = timeGateways(frames);
     const p = await timePipeline(lines, dir);
     const pipeRate = perSec(lines.length, p.ms);
     return [
@@ -124,6 +155,8 @@ export async function benchCan(): Promise<string[]> {
       `  replay fast → CanInterfaces → codec → bus → model:   ${fmt(pipeRate)} ` +
         `(${p.deltas.toLocaleString('en-US')} deltas, ${(p.ms / 1000).toFixed(1)} s)`,
       `  ratio codec / libraries: ${(codecRate / libRate).toFixed(2)}, pipeline / libraries: ${(pipeRate / libRate).toFixed(2)}`,
+      `  gateway framing to frames, Yacht Devices RAW lines:  ${fmt(gw.ydwg)} (ratio to candump parsing ${(gw.ydwg / candumpRate).toFixed(2)})`,
+      `  gateway framing to frames, NGT-1 binary messages:    ${fmt(gw.ngt1)} (ratio to candump parsing ${(gw.ngt1 / candumpRate).toFixed(2)})`,
     ];
   } finally {
     await rm(dir, { recursive: true, force: true });

@@ -1,5 +1,5 @@
 // `npm run compat`: signalk-server 2.32.0's example WASM plugins, fetched with `npm pack` into
-// .cache/compat (git-ignored, kept between runs), built from their sources with this project's
+// .cache/compat (scripts/upstream-package.ts), built from their sources with this project's
 // asc and the npm packages they import (the SDK, as-fetch, assemblyscript-json), each run in a
 // live runtime and checked through the API; plus this project's own Rust example. The weather
 // examples' fetches are answered by a local stand-in for OpenWeatherMap through the runtime's
@@ -7,11 +7,9 @@
 // result) and exits 1 when a row fails. Upstream's code is only read from the cache, never copied
 // into the repository.
 
-import { execFile } from 'node:child_process';
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { promisify } from 'node:util';
 import { PROJECT_ROOT, DEFAULT_PLUGIN_RESTART } from '../runtime/config/settings.js';
 import { startRuntime, type Runtime } from '../runtime/app.js';
 import type { HttpTransport } from '../runtime/abi/http-transport.js';
@@ -21,11 +19,9 @@ import { derivePluginId } from '../runtime/plugins/discovery.js';
 import { writePluginConfig } from '../runtime/plugins/plugin-config.js';
 import { configFile } from '../runtime/storage/plugin-storage.js';
 import { buildPlugin, OUTPUT_NAME } from './build-examples.js';
+import { extractUpstream, UPSTREAM, UPSTREAM_CACHE } from './upstream-package.js';
 
-const run = promisify(execFile);
-const UPSTREAM = 'signalk-server@2.32.0';
-const CACHE = join(PROJECT_ROOT, '.cache', 'compat');
-const TARBALL = join(CACHE, 'signalk-server-2.32.0.tgz');
+const CACHE = UPSTREAM_CACHE;
 const SOURCES = join(CACHE, 'examples');
 const BUILT = join(CACHE, 'plugins');
 const AS_EXAMPLES = ['example-hello-assemblyscript', 'example-routes-waypoints', 'example-weather-plugin', 'example-weather-provider'];
@@ -49,20 +45,6 @@ async function check(example: string, feature: string, body: () => Promise<strin
 
 function expect(cond: boolean, what: string): void {
   if (!cond) throw new Error(what);
-}
-
-/** The upstream package in the cache: `npm pack` once, then its examples/wasm-plugins extracted. */
-async function fetchUpstream(): Promise<void> {
-  mkdirSync(CACHE, { recursive: true });
-  if (!existsSync(TARBALL)) {
-    process.stdout.write(`fetching ${UPSTREAM} with npm pack into ${CACHE}\n`);
-    await run('npm', ['pack', UPSTREAM, '--pack-destination', CACHE, '--silent'], { cwd: CACHE, maxBuffer: 16 * 1024 * 1024 });
-    if (!existsSync(TARBALL)) throw new Error(`npm pack ${UPSTREAM} did not leave ${TARBALL}`);
-  }
-  if (!existsSync(join(SOURCES, 'example-hello-assemblyscript'))) {
-    mkdirSync(SOURCES, { recursive: true });
-    await run('tar', ['-xzf', TARBALL, '-C', SOURCES, '--strip-components=3', 'package/examples/wasm-plugins']);
-  }
 }
 
 /** Builds an example from its sources (cached by source hash); its .wasm goes where its manifest says. */
@@ -164,7 +146,7 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 async function main(): Promise<void> {
   const t0 = performance.now();
-  await fetchUpstream();
+  await extractUpstream('examples/wasm-plugins', SOURCES, 3, join(SOURCES, 'example-hello-assemblyscript'));
   const compiler = `assemblyscript ${(JSON.parse(readFileSync(join(PROJECT_ROOT, 'node_modules', 'assemblyscript', 'package.json'), 'utf8')) as { version: string }).version}`;
   const built: Record<string, string> = {};
   for (const name of AS_EXAMPLES) {

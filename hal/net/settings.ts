@@ -20,8 +20,9 @@ export interface TcpSourceSettings {
   port: number;
 }
 
-export function parseUdpSource(r: Reader, s: Record<string, unknown>, { key, id }: SourceEntry): UdpSourceSettings {
-  r.known(s, key, ['id', 'type', 'port', 'address']);
+/** `extraKeys`: keys of a type that carries UDP settings plus its own (an N2K gateway's `interface`). */
+export function parseUdpSource(r: Reader, s: Record<string, unknown>, { key, id }: SourceEntry, extraKeys: readonly string[] = []): UdpSourceSettings {
+  r.known(s, key, ['id', 'type', 'port', 'address', ...extraKeys]);
   const source: UdpSourceSettings = { id, type: 'udp', port: r.int(s.port, `${key}.port`, 1, 65535) };
   if (s.address !== undefined) {
     const address = r.str(s.address, `${key}.address`);
@@ -31,7 +32,7 @@ export function parseUdpSource(r: Reader, s: Record<string, unknown>, { key, id 
   return source;
 }
 
-export function parseTcpSource(r: Reader, s: Record<string, unknown>, { key, id }: SourceEntry): TcpSourceSettings {
-  r.known(s, key, ['id', 'type', 'host', 'port']);
+export function parseTcpSource(r: Reader, s: Record<string, unknown>, { key, id }: SourceEntry, extraKeys: readonly string[] = []): TcpSourceSettings {
+  r.known(s, key, ['id', 'type', 'host', 'port', ...extraKeys]);
   return { id, type: 'tcp', host: r.str(s.host, `${key}.host`), port: r.int(s.port, `${key}.port`, 1, 65535) };
 }

@@ -52,6 +52,13 @@ export class TcpDriver extends ReconnectingDriver {
     socket.on('close', () => this.lost(socket, 'connection closed by the server'));
   }
 
+  /** Writes to the connected server (a gateway taking frames to send); rejects while not connected. */
+  write(data: string | Uint8Array): Promise<void> {
+    const socket = this.socket;
+    if (!socket || this.state !== 'open') return Promise.reject(new Error(`${this.name} is not connected`));
+    return new Promise((resolve, reject) => socket.write(data, (err) => (err ? reject(err) : resolve())));
+  }
+
   protected release(): Promise<void> {
     const socket = this.socket;
     this.socket = undefined;

@@ -4,6 +4,7 @@
 
 import type { DeltaSink } from '../../core/delta.js';
 import type { Reader } from '../../core/settings-reader.js';
+import { gatewaySourceType } from '../can/gateway/settings.js';
 import { parseCanSource } from '../can/settings.js';
 import { CanReplayDriver } from '../can/replay.js';
 import { SharedCanInterface } from '../can/shared-interface.js';
@@ -58,6 +59,13 @@ export const SOURCE_TYPES = {
       return { codec: new N2kCodec(settings.id), driver: (sink) => new SharedCanInterface(devices.can, settings.interface, sink) };
     },
   }),
+  /** NMEA 2000 gateways, each driving a CAN interface shared with plugins granted it (hal/can/gateway/). */
+  actisense: gatewaySourceType('actisense'),
+  'actisense-ascii': gatewaySourceType('actisense-ascii'),
+  'ydwg-raw': gatewaySourceType('ydwg-raw'),
+  ikonvert: gatewaySourceType('ikonvert'),
+  /** A canboat log (plain, JSON or a gateway's text format) played back as a gateway. */
+  'n2k-replay': gatewaySourceType('n2k-replay'),
 };
 
 type Table = typeof SOURCE_TYPES;

@@ -28,16 +28,21 @@ export function systemTool(name: string, debianPackage: string, probe: readonly 
       : r.status !== 0
         ? `needs ${name}, which does not work here (\`${[name, ...probe].join(' ')}\` failed): reinstall ${debianPackage} or allow it (ptrace, etc.)`
         : undefined;
+  return { missing, test: requirement(missing, caller) };
+}
+
+/**
+ * Declares tests that need something this machine may lack (a program, the npm registry): where
+ * `missing` says why it is lacking, the test is skipped with that reason, recorded for the runner.
+ */
+export function requirement(missing: string | undefined, caller: string): SystemTool['test'] {
   const file = basename(fileURLToPath(caller));
-  return {
-    missing,
-    test(title, impl) {
-      if (missing === undefined) {
-        test(title, impl);
-        return;
-      }
-      test.skip(`${title} [skipped: ${missing}]`, impl);
-      recordSkip({ file, title, reason: missing });
-    },
+  return (title, impl) => {
+    if (missing === undefined) {
+      test(title, impl);
+      return;
+    }
+    test.skip(`${title} [skipped: ${missing}]`, impl);
+    recordSkip({ file, title, reason: missing });
   };
 }

@@ -251,7 +251,7 @@ test('one interface, two listeners with different PGN filters: each gets only it
   t.true(gotA.every((p) => p === 127250));
   t.is(gotB.length, framesOf(LOG_L, [130306, 128267]));
   t.deepEqual(new Set(gotB), new Set([130306, 128267]));
-  await t.throwsAsync(a.send({ id: 0x09f8012b, data: new Uint8Array(8) }), { message: /candump replay: frames cannot be sent/ });
+  await t.throwsAsync(a.send({ id: 0x09f8012b, data: new Uint8Array(8) }), { message: /log replay: frames cannot be sent/ });
 
   // The first release keeps the driver; the last closes it; a new acquire opens a fresh one.
   await a.release();
@@ -359,5 +359,5 @@ test('settings: can sources parse, and errors name the bad key', (t) => {
     t.true(err?.message.includes(msg), `${err?.message} should include ${msg}`);
   }
   const twice = t.throws(() => parseSettings({ sources: [{ id: 'a', type: 'can', interface: 'can0' }, { id: 'b', type: 'can', interface: 'can0' }] }, settingsFile));
-  t.true(twice?.message.includes('sources[1].interface: can0 is already used by another can source'), twice?.message);
+  t.true(twice?.message.includes('sources[1].interface: can0 is already used by another source'), twice?.message);
 });

@@ -87,6 +87,11 @@ test('every entry of the table parses settings of its own type, and the type lis
     udp: { port: 10110 },
     tcp: { host: '127.0.0.1', port: 10110 },
     can: { interface: 'can0' },
+    actisense: { interface: 'ngt1', device: '/dev/ttyUSB1' },
+    'actisense-ascii': { interface: 'w2k', transport: 'tcp', host: '127.0.0.1', port: 60001 },
+    'ydwg-raw': { interface: 'ydwg', transport: 'udp', port: 1456 },
+    ikonvert: { interface: 'ik', device: '/dev/ttyUSB2' },
+    'n2k-replay': { interface: 'log', file: 'log.txt' },
   };
   const names: string[] = Object.keys(SOURCE_TYPES);
   t.deepEqual(Object.keys(minimal).filter((n) => !names.includes(n)), [], 'no example for a type the table no longer has');
