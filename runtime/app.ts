@@ -75,7 +75,7 @@ export async function startRuntime(settings: Settings, services: RuntimeServices
   const board = resolveBoard({ settingsBoard: settings.board }).profile;
   // Bounds: built-in defaults, then the board's, then the settings'.
   const limits = resolveLimits(board.limits, settings.limits);
-  const plugins = await PluginManager.create({ settings, bus, model, limits, hal: { devices, aliases: board.devices, mqtt: () => mqtt?.connection }, httpTransport: services.httpTransport });
+  const plugins = await PluginManager.create({ settings, bus, model, limits, access: { devices, aliases: board.devices, mqtt: () => mqtt?.connection }, httpTransport: services.httpTransport });
   const sources = settings.sources.map((s) => createSource(s, bus, devices));
   const api = await startApi({
     host: settings.host,

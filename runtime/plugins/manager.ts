@@ -38,8 +38,8 @@ const log = createLogger('plugins');
 /** Quiet time after the last change event before a replaced .wasm is loaded. */
 const WATCH_DEBOUNCE_MS = 200;
 
-/** What plugins' HAL functions reach: the shared devices, board aliases, the MQTT connection. */
-export interface PluginHal {
+/** What plugins' device functions reach: the shared devices, board aliases, the MQTT connection. */
+export interface PluginDeviceAccess {
   devices: HalDevices;
   aliases: Readonly<Record<string, string>>;
   mqtt(): MqttAccess | undefined;
@@ -75,7 +75,7 @@ export class PluginManager {
     private readonly settings: Settings,
     private readonly bus: DeltaBus,
     model: SignalKModel,
-    hal: PluginHal,
+    access: PluginDeviceAccess,
     limits: Limits,
     httpTransport: HttpTransport | undefined,
   ) {
@@ -101,7 +101,7 @@ export class PluginManager {
       scheduler: new DeliveryScheduler(guard),
       grants: this.grants,
       limits,
-      ...hal,
+      ...access,
     };
     for (const found of discoverPlugins(settings.plugins.dirs)) {
       if (found.ok) {
@@ -117,10 +117,10 @@ export class PluginManager {
     for (const b of this.brokenPackages.values()) log.error(`plugin ${b.id} (${b.dir}): ${b.error}`);
   }
 
-  /** Without `hal`, plugins get devices of their own and no board aliases or MQTT (benchmarks, tools); without `limits`, the defaults and the settings' own. */
-  static async create(deps: { settings: Settings; bus: DeltaBus; model: SignalKModel; hal?: PluginHal; limits?: Limits; httpTransport?: HttpTransport }): Promise<PluginManager> {
-    const hal = deps.hal ?? { devices: createDevices(), aliases: {}, mqtt: () => undefined };
-    return new PluginManager(deps.settings, deps.bus, deps.model, hal, deps.limits ?? resolveLimits(deps.settings.limits), deps.httpTransport);
+  /** Without `access`, plugins get devices of their own and no board aliases or MQTT (benchmarks, tools); without `limits`, the defaults and the settings' own. */
+  static async create(deps: { settings: Settings; bus: DeltaBus; model: SignalKModel; access?: PluginDeviceAccess; limits?: Limits; httpTransport?: HttpTransport }): Promise<PluginManager> {
+    const access = deps.access ?? { devices: createDevices(), aliases: {}, mqtt: () => undefined };
+    return new PluginManager(deps.settings, deps.bus, deps.model, access, deps.limits ?? resolveLimits(deps.settings.limits), deps.httpTransport);
   }
 
   routes(): ApiRoutes[] {

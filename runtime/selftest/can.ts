@@ -16,7 +16,7 @@ import { SocketCanDriver, type SocketCanOptions } from '../../hal/can/socketcan.
 import { createSource } from '../../hal/sources/table.js';
 import type { CanSourceSettings } from '../../hal/can/settings.js';
 import { candumpLog, DEPTH_PGN, GNSS_PGN, HEADING_PGN, selftestMessages } from './n2k-frames.js';
-import { DENIED, PluginHal } from './plugin-hal.js';
+import { DENIED, PluginDevices } from './plugin-devices.js';
 import { reason, selftestBus, waitUntil } from './waiting.js';
 import type { CheckResult, DeviceUsed } from './report.js';
 
@@ -78,7 +78,7 @@ export async function checkCan(options: CanCheckOptions): Promise<CheckResult> {
   // SocketCAN with the check's seams (sysfs, binding) instead of the devices' default driver.
   if (!log) devices.can.define(iface, (i) => new SocketCanDriver({ ...socketcan, iface: i }));
   const source = createSource(settings, bus, devices);
-  const plugin = new PluginHal(devices, [`can:${iface}`], [`can:${iface}:${GRANTED_PGNS.join(',')}`]);
+  const plugin = new PluginDevices(devices, [`can:${iface}`], [`can:${iface}:${GRANTED_PGNS.join(',')}`]);
   const sender = log ? undefined : new SocketCanDriver({ ...socketcan, iface });
   try {
     // The plugin's handle first: the replay twin starts playing as soon as the interface opens.
@@ -98,7 +98,7 @@ export async function checkCan(options: CanCheckOptions): Promise<CheckResult> {
         await sleep(1);
       }
     }
-    const received: ReturnType<PluginHal['readFrames']> = [];
+    const received: ReturnType<PluginDevices['readFrames']> = [];
     const wantedByPlugin = frames.filter((f) => GRANTED_PGNS.includes(pgnOf(f.id))).length;
     await waitUntil(() => {
       received.push(...plugin.readFrames(handle));

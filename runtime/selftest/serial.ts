@@ -10,7 +10,7 @@ import { withChecksum } from '../../hal/codecs/nmea0183/sentence.js';
 import type { HalDevices } from '../../hal/devices.js';
 import type { SerialLease } from '../../hal/serial/ports.js';
 import { createSource } from '../../hal/sources/table.js';
-import { DENIED, PluginHal } from './plugin-hal.js';
+import { DENIED, PluginDevices } from './plugin-devices.js';
 import { reason, selftestBus, waitUntil } from './waiting.js';
 import type { CheckResult, DeviceUsed } from './report.js';
 
@@ -68,7 +68,7 @@ export async function checkSerial(options: SerialCheckOptions): Promise<CheckRes
 
   const bus = selftestBus();
   const source = createSource({ id: 'selftest-serial', type: 'serial', device: rx, baudRate }, bus, devices);
-  const plugin = new PluginHal(devices, [`serial:${rx}`], [`serial:${rx}`]);
+  const plugin = new PluginDevices(devices, [`serial:${rx}`], [`serial:${rx}`]);
   let writer: SerialLease | undefined;
   try {
     source.start();

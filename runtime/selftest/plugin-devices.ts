@@ -24,7 +24,7 @@ function grants(list: readonly string[]): Grant[] {
   });
 }
 
-export class PluginHal {
+export class PluginDevices {
   private readonly hal: DeviceImports;
   private readonly memory = new GuestMemory();
   private readonly raw = new WebAssembly.Memory({ initial: 1 });
