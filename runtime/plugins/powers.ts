@@ -13,6 +13,7 @@ import { validResourceType, type ResourceProviderRegistry } from './resource-pro
 import type { PluginReport, PluginStatus } from './status.js';
 import type { WeatherProviderRegistry } from './weather-providers.js';
 import type { RadarProviderRegistry } from './radar-providers.js';
+import type { NamedProviders } from './named-providers.js';
 
 export interface PowersDeps {
   grants: GrantTable;
@@ -101,22 +102,21 @@ export class PluginPowers {
   }
 
   addWeatherProvider(name: string): boolean {
-    if (!this.current.flag('weatherProvider')) {
-      this.denials.deny('weatherProvider', `sk_register_weather_provider(${name.slice(0, 80)})`);
-      return false;
-    }
-    this.deps.weather.add(this.id, name.slice(0, 120));
-    this.report.event(`weather provider ${name.slice(0, 120)}`);
-    return true;
+    return this.addNamedProvider('weather', this.deps.weather, name);
   }
 
   addRadarProvider(name: string): boolean {
-    if (!this.current.flag('radarProvider')) {
-      this.denials.deny('radarProvider', `sk_register_radar_provider(${name.slice(0, 80)})`);
+    return this.addNamedProvider('radar', this.deps.radars, name);
+  }
+
+  /** Weather and radar providers: a name each, allowed by the `<kind>Provider` grant. */
+  private addNamedProvider(kind: 'weather' | 'radar', registry: NamedProviders, name: string): boolean {
+    if (!this.current.flag(`${kind}Provider`)) {
+      this.denials.deny(`${kind}Provider`, `sk_register_${kind}_provider(${name.slice(0, 80)})`);
       return false;
     }
-    this.deps.radars.add(this.id, name.slice(0, 120));
-    this.report.event(`radar provider ${name.slice(0, 120)}`);
+    registry.add(this.id, name.slice(0, 120));
+    this.report.event(`${kind} provider ${name.slice(0, 120)}`);
     return true;
   }
 
