@@ -106,7 +106,9 @@ elif [ -z "$BOARD_ARG" ] && [ -f "$R$SVC_DIR/run" ]; then
   BOARD_ARG=$(sed -n 's/^exec .* --board \([a-z0-9-]*\).*/\1/p' "$R$SVC_DIR/run")
 fi
 [ "$LIVE" = 1 ] || [ -n "$BOARD_ARG" ] || die "--root needs --board ID: the image's board cannot be detected from this machine"
-eval "$(plan board ${BOARD_ARG:+--board "$BOARD_ARG"})" || die "cannot resolve the board"
+# eval of a failed command substitution succeeds, so the plan is taken first and checked.
+board_plan=$(plan board ${BOARD_ARG:+--board "$BOARD_ARG"}) || die "cannot resolve the board"
+eval "$board_plan"
 if [ "$LIVE" = 1 ]; then TARGET_NODE=$HOST_NODE; else TARGET_NODE=/usr/bin/node; fi
 PREFIX=$PROGRAM_DIR
 RUN_PREFIX=$PREFIX/current   # what the service runs: the `current` link into releases/
