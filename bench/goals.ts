@@ -33,8 +33,12 @@ export interface GoalOptions {
   vsSignalkServer: boolean;
   /** Length of the soak-load runs (the full soak is `npm run soak`, 10 minutes). */
   soakSeconds: number;
+  /** Goal groups to run (pipeline, plugin, idle, n2k, bus, load); all when empty. */
+  only: string[];
   log(line: string): void;
 }
+
+export const GOAL_GROUPS = ['pipeline', 'plugin', 'idle', 'n2k', 'bus', 'load'];
 
 async function freePort(): Promise<number> {
   const srv = createServer();
@@ -181,6 +185,8 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
     goals.push(g);
     opts.log(`  ${g.pass === undefined ? 'n/a ' : g.pass ? 'PASS' : 'FAIL'}  ${g.name}: ${g.figure}${g.anchor ? `  [${g.anchor}]` : ''}`);
   };
+  const want = (group: string) => opts.only.length === 0 || opts.only.includes(group);
+  if (opts.only.length > 0) notes.push(`goal groups run: ${opts.only.join(', ')} (of ${GOAL_GROUPS.join(', ')})`);
   try {
     let anchor: Anchor | undefined;
     if (opts.vsSignalkServer) {
@@ -194,6 +200,7 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
 
     // 1. Pipeline without plugins against the parser alone.
     // The parser runs beside the pipeline's measured run, so both carry the same load.
+    if (want('pipeline')) {
     let parser = NaN;
     const bare = await throughput(edge, { file: nmea.file, kind: 'nmea0183' }, nmea.lines, undefined, async () => {
       parser = await parserRate(nmea.file);
@@ -204,8 +211,10 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
       anchor: `Parser.parse alone ${k(parser)} lines/CPU-s, a child process run beside it`,
       pass: bare.rate / parser >= 0.6,
     });
+    }
 
     // 2. One plugin taking every delta, against signalk-server.
+    if (want('plugin')) {
     const [withPlugin, skPlugin] = await sideBySide(
       () => throughput(edge, { file: nmea.file, kind: 'nmea0183' }, nmea.lines, TAKE_ALL),
       sk && (() => throughput(sk, { file: nmea.file, kind: 'nmea0183' }, nmea.lines, TAKE_ALL)),
@@ -224,7 +233,8 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
       anchor: skPlugin ? `signalk-server ${skPlugin.rss.toFixed(0)} MB` : 'no anchor run',
       pass: skPlugin ? withPlugin.rss <= skPlugin.rss / 3 : undefined,
     });
-    {
+    }
+    if (want('idle')) {
       const { child } = await startEdge(join(root, 'idle'), {});
       try {
         await new Promise((r) => setTimeout(r, 5000));
@@ -245,6 +255,7 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
     }
 
     // 5. NMEA 2000: the soak's busy-bus candump, fast, from the first frame.
+    if (want('n2k')) {
     const candump = join(root, 'busy.candump');
     const frames = busyCandump(candump, N2K_FRAMES / BUS_FRAMES_PER_SECOND);
     const [n2k, skN2k] = await sideBySide(
@@ -257,7 +268,8 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
       anchor: skN2k ? `signalk-server ${k(skN2k.rate)} frames/CPU-s (filestream → canboatjs → n2k-signalk; ${skN2k.check})` : 'no anchor run',
       pass: skN2k ? n2k.rate / skN2k.rate >= 3 : undefined,
     });
-    {
+    }
+    if (want('bus')) {
       const seconds = 30;
       const file = join(root, 'realtime.candump');
       busyCandump(file, seconds + 10);
@@ -275,7 +287,7 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
     }
 
     // 6. The soak's load: full bus + 4 serial ports at 38,400 baud + 10 plugins + 5 clients + MQTT.
-    for (const takeAll of [false, true]) {
+    for (const takeAll of want('load') ? [false, true] : []) {
       const report = await runSoak({ seconds: opts.soakSeconds, pluginsTakeAll: takeAll, log: () => undefined });
       const what = takeAll ? 'the soak\'s load with the plugins taking every delta (printed beside, no goal)' : 'bus + 4 serial ports + 10 plugins subscribing to what they use + 5 clients < 10 % of a core';
       add({

@@ -134,7 +134,7 @@ export class N2kCodec {
       payload = r.data;
     }
     if (this.unmapped.has(pgn)) return { kind: 'skip', reason: 'no-values', detail: `PGN ${pgn} maps to no Signal K data` };
-    const timestamp = new Date(frame.time ?? Date.now()).toISOString();
+    const timestamp = this.isoTime(frame.time ?? Date.now());
     const key = this.memo?.remembers(pgn) ? DecodeMemo.key(frame.id, payload) : undefined;
     const hit = key === undefined ? undefined : this.memo?.get(key, id.src);
     if (hit) return this.fromEntry(hit, pgn, timestamp);
@@ -153,6 +153,18 @@ export class N2kCodec {
     // A proprietary PGN from a manufacturer none of canboat's definitions of it is for: the PGN is known, this message carries nothing it can read.
     if (!isRecord(message)) return { kind: 'skip', reason: 'no-values', detail: `PGN ${pgn} from ${id.src} matches none of canboat's definitions of it` };
     return this.map(message, pgn, id.src, key);
+  }
+
+  private lastMs = NaN;
+  private lastIso = '';
+
+  /** ISO 8601 text of epoch ms, made once per millisecond: a busy bus delivers several frames in each. */
+  private isoTime(ms: number): string {
+    if (ms !== this.lastMs) {
+      this.lastMs = ms;
+      this.lastIso = new Date(ms).toISOString();
+    }
+    return this.lastIso;
   }
 
   private fromEntry(entry: MemoEntry, pgn: number, timestamp: string): N2kDecodeResult {
