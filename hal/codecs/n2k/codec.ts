@@ -105,8 +105,8 @@ export class N2kCodec {
   private readonly memo: DecodeMemo | undefined;
   private readonly mapperState: MapperState | undefined;
   private readonly watch: StateWatch | undefined;
-  /** PGNs the mapper has no mapping for: not parsed at all. */
-  private readonly unmapped = new Set<number>();
+  /** PGNs the mapper has no mapping for (not parsed at all), with the skip's detail. */
+  private readonly unmapped = new Map<number, string>();
 
   /** `label` becomes `source.label` of every delta, so `$source` reads `<label>.<src>`. */
   constructor(readonly label: string) {
@@ -133,7 +133,8 @@ export class N2kCodec {
       if (r.kind === 'out-of-sequence') return { kind: 'error', reason: 'fast-packet', detail: `PGN ${pgn} from ${id.src}: frame out of sequence` };
       payload = r.data;
     }
-    if (this.unmapped.has(pgn)) return { kind: 'skip', reason: 'no-values', detail: `PGN ${pgn} maps to no Signal K data` };
+    const unmapped = this.unmapped.get(pgn);
+    if (unmapped !== undefined) return { kind: 'skip', reason: 'no-values', detail: unmapped };
     const timestamp = this.isoTime(frame.time ?? Date.now());
     const key = this.memo?.remembers(pgn) ? DecodeMemo.key(frame.id, payload) : undefined;
     const hit = key === undefined ? undefined : this.memo?.get(key, id.src);
@@ -207,7 +208,11 @@ export class N2kCodec {
     const { updates, context } = out;
     const memo = this.memo;
     // The mapper notes a PGN it has no mapping for: later messages of it are not parsed at all.
-    if (this.mapperState?.unknownPGNs[src]?.[pgn] !== undefined) this.unmapped.add(pgn);
+    if (this.mapperState?.unknownPGNs[src]?.[pgn] !== undefined) {
+      const detail = `${what} maps to no Signal K data`;
+      this.unmapped.set(pgn, detail);
+      return { kind: 'skip', reason: 'no-values', detail };
+    }
     if (key !== undefined && memo && !this.watch?.touched && this.sameAtAnotherTime(message, updates, context)) {
       const fields = memo.sourceFields(src);
       if (updates.length === 0) memo.set(key, { kind: 'no-values', detail: `${what} maps to no Signal K values`, ...fields });
