@@ -6,6 +6,7 @@
 // empty input, so start-up (module loading, plugin compilation) is not counted as throughput.
 
 import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -63,14 +64,25 @@ function nmeaInput(dir: string, anchor: Anchor | undefined): { file: string; lin
   return { file, lines: once * times, what: `${source === plaka ? 'signalk-server samples/plaka.log' : 'examples/data/demo-passage.nmea'} ×${times}` };
 }
 
-/** Library Parser.parse alone over the file's lines, in a child process: lines per CPU second. */
-async function parserRate(file: string): Promise<number> {
-  const child = startChild(process.execPath, [join(PROJECT_ROOT, 'dist', 'bench', 'parser-child.js'), file], {});
-  const code = await new Promise<number | null>((r) => child.proc.once('exit', r));
-  const out = child.output();
-  const parsed = /\{"rate":[^}]*\}/.exec(out);
-  if (code !== 0 || !parsed) throw new Error(`parser child failed (${code}): ${out.slice(-1000)}`);
-  return (JSON.parse(parsed[0]) as { rate: number }).rate;
+/**
+ * Library Parser.parse alone over the file's lines, in a child process parsing pass after pass
+ * until `stop` (so it runs exactly beside the measured run): lines per CPU second.
+ */
+function startParser(file: string): { stop(): Promise<{ rate: number; passes: number }> } {
+  const proc = spawn(process.execPath, [join(PROJECT_ROOT, 'dist', 'bench', 'parser-child.js'), file], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let out = '';
+  proc.stdout.on('data', (c: Buffer) => (out += c.toString()));
+  proc.stderr.on('data', (c: Buffer) => (out += c.toString()));
+  const exited = new Promise<number | null>((r) => proc.once('exit', r));
+  return {
+    async stop() {
+      proc.stdin.end();
+      const code = await exited;
+      const parsed = /\{"rate":[^}]*\}/.exec(out);
+      if (code !== 0 || !parsed) throw new Error(`parser child failed (${code}): ${out.slice(-1000)}`);
+      return JSON.parse(parsed[0]) as { rate: number; passes: number };
+    },
+  };
 }
 
 interface EdgeRun {
@@ -160,10 +172,13 @@ async function throughput(
   input: { file: string; kind: AnchorInput['kind'] },
   count: number,
   plugin?: AnchorPlugin,
-  beside?: () => Promise<void>,
+  /** Started with the measured run; what it returns is awaited when that run is done. */
+  beside?: () => () => Promise<void>,
 ): Promise<{ rate: number; rss: number; check: string }> {
   const base = await run(undefined, plugin);
-  const [full] = await Promise.all([run(input, plugin), beside?.()]);
+  const besideDone = beside?.();
+  const full = await run(input, plugin);
+  await besideDone?.();
   return { rate: count / Math.max(full.cpu - base.cpu, 1e-3), rss: full.rss, check: full.check };
 }
 
@@ -201,38 +216,41 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
     // 1. Pipeline without plugins against the parser alone.
     // The parser runs beside the pipeline's measured run, so both carry the same load.
     if (want('pipeline')) {
-    let parser = NaN;
-    const bare = await throughput(edge, { file: nmea.file, kind: 'nmea0183' }, nmea.lines, undefined, async () => {
-      parser = await parserRate(nmea.file);
-    });
-    add({
-      name: 'pipeline without plugins ≥ 0.6 of the parser alone',
-      figure: `${k(bare.rate)} lines/CPU-s (${bare.check}) = ${(bare.rate / parser).toFixed(2)} of Parser.parse`,
-      anchor: `Parser.parse alone ${k(parser)} lines/CPU-s, a child process run beside it`,
-      pass: bare.rate / parser >= 0.6,
-    });
+      let parser = { rate: NaN, passes: 0 };
+      const bare = await throughput(edge, { file: nmea.file, kind: 'nmea0183' }, nmea.lines, undefined, () => {
+        const child = startParser(nmea.file);
+        return async () => {
+          parser = await child.stop();
+        };
+      });
+      add({
+        name: 'pipeline without plugins ≥ 0.6 of the parser alone',
+        figure: `${k(bare.rate)} lines/CPU-s (${bare.check}) = ${(bare.rate / parser.rate).toFixed(2)} of Parser.parse`,
+        anchor: `Parser.parse alone ${k(parser.rate)} lines/CPU-s, a child process parsing the file beside the whole run (${parser.passes.toFixed(1)} passes)`,
+        pass: bare.rate / parser.rate >= 0.6,
+      });
     }
 
     // 2. One plugin taking every delta, against signalk-server.
     if (want('plugin')) {
-    const [withPlugin, skPlugin] = await sideBySide(
-      () => throughput(edge, { file: nmea.file, kind: 'nmea0183' }, nmea.lines, TAKE_ALL),
-      sk && (() => throughput(sk, { file: nmea.file, kind: 'nmea0183' }, nmea.lines, TAKE_ALL)),
-    );
-    add({
-      name: 'one AssemblyScript plugin taking every delta: ≥ 5× signalk-server lines/CPU-s',
-      figure: `${k(withPlugin.rate)} lines/CPU-s (${withPlugin.check})${skPlugin ? ` = ${(withPlugin.rate / skPlugin.rate).toFixed(1)}×` : ''}`,
-      anchor: skPlugin ? `signalk-server ${k(skPlugin.rate)} lines/CPU-s (${skPlugin.check})` : 'no anchor run',
-      pass: skPlugin ? withPlugin.rate / skPlugin.rate >= 5 : undefined,
-    });
+      const [withPlugin, skPlugin] = await sideBySide(
+        () => throughput(edge, { file: nmea.file, kind: 'nmea0183' }, nmea.lines, TAKE_ALL),
+        sk && (() => throughput(sk, { file: nmea.file, kind: 'nmea0183' }, nmea.lines, TAKE_ALL)),
+      );
+      add({
+        name: 'one AssemblyScript plugin taking every delta: ≥ 5× signalk-server lines/CPU-s',
+        figure: `${k(withPlugin.rate)} lines/CPU-s (${withPlugin.check})${skPlugin ? ` = ${(withPlugin.rate / skPlugin.rate).toFixed(1)}×` : ''}`,
+        anchor: skPlugin ? `signalk-server ${k(skPlugin.rate)} lines/CPU-s (${skPlugin.check})` : 'no anchor run',
+        pass: skPlugin ? withPlugin.rate / skPlugin.rate >= 5 : undefined,
+      });
 
-    // 3. Memory.
-    add({
-      name: 'RSS after that run ≤ 1/3 of signalk-server\'s',
-      figure: `${withPlugin.rss.toFixed(0)} MB${skPlugin ? ` = ${(withPlugin.rss / skPlugin.rss).toFixed(2)} of it` : ''}`,
-      anchor: skPlugin ? `signalk-server ${skPlugin.rss.toFixed(0)} MB` : 'no anchor run',
-      pass: skPlugin ? withPlugin.rss <= skPlugin.rss / 3 : undefined,
-    });
+      // 3. Memory.
+      add({
+        name: 'RSS after that run ≤ 1/3 of signalk-server\'s',
+        figure: `${withPlugin.rss.toFixed(0)} MB${skPlugin ? ` = ${(withPlugin.rss / skPlugin.rss).toFixed(2)} of it` : ''}`,
+        anchor: skPlugin ? `signalk-server ${skPlugin.rss.toFixed(0)} MB` : 'no anchor run',
+        pass: skPlugin ? withPlugin.rss <= skPlugin.rss / 3 : undefined,
+      });
     }
     if (want('idle')) {
       const { child } = await startEdge(join(root, 'idle'), {});
@@ -256,18 +274,18 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
 
     // 5. NMEA 2000: the soak's busy-bus candump, fast, from the first frame.
     if (want('n2k')) {
-    const candump = join(root, 'busy.candump');
-    const frames = busyCandump(candump, N2K_FRAMES / BUS_FRAMES_PER_SECOND);
-    const [n2k, skN2k] = await sideBySide(
-      () => throughput(edge, { file: candump, kind: 'n2k' }, frames),
-      sk && (() => throughput(sk, { file: candump, kind: 'n2k' }, frames)),
-    );
-    add({
-      name: 'NMEA 2000 ≥ 3× signalk-server frames/CPU-s, from the first frame',
-      figure: `${k(n2k.rate)} frames/CPU-s over all ${frames.toLocaleString('en-US')} frames (${n2k.check})${skN2k ? ` = ${(n2k.rate / skN2k.rate).toFixed(1)}×` : ''}`,
-      anchor: skN2k ? `signalk-server ${k(skN2k.rate)} frames/CPU-s (filestream → canboatjs → n2k-signalk; ${skN2k.check})` : 'no anchor run',
-      pass: skN2k ? n2k.rate / skN2k.rate >= 3 : undefined,
-    });
+      const candump = join(root, 'busy.candump');
+      const frames = busyCandump(candump, N2K_FRAMES / BUS_FRAMES_PER_SECOND);
+      const [n2k, skN2k] = await sideBySide(
+        () => throughput(edge, { file: candump, kind: 'n2k' }, frames),
+        sk && (() => throughput(sk, { file: candump, kind: 'n2k' }, frames)),
+      );
+      add({
+        name: 'NMEA 2000 ≥ 3× signalk-server frames/CPU-s, from the first frame',
+        figure: `${k(n2k.rate)} frames/CPU-s over all ${frames.toLocaleString('en-US')} frames (${n2k.check})${skN2k ? ` = ${(n2k.rate / skN2k.rate).toFixed(1)}×` : ''}`,
+        anchor: skN2k ? `signalk-server ${k(skN2k.rate)} frames/CPU-s (filestream → canboatjs → n2k-signalk; ${skN2k.check})` : 'no anchor run',
+        pass: skN2k ? n2k.rate / skN2k.rate >= 3 : undefined,
+      });
     }
     if (want('bus')) {
       const seconds = 30;
@@ -289,7 +307,9 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
     // 6. The soak's load: full bus + 4 serial ports at 38,400 baud + 10 plugins + 5 clients + MQTT.
     for (const takeAll of want('load') ? [false, true] : []) {
       const report = await runSoak({ seconds: opts.soakSeconds, pluginsTakeAll: takeAll, log: () => undefined });
-      const what = takeAll ? 'the soak\'s load with the plugins taking every delta (printed beside, no goal)' : 'bus + 4 serial ports + 10 plugins subscribing to what they use + 5 clients < 10 % of a core';
+      const what = takeAll
+        ? 'the soak\'s load with the plugins taking every delta and the clients subscribed to everything (printed beside, no goal)'
+        : 'bus + 4 serial ports + 10 plugins and 5 clients subscribing to what they use < 10 % of a core';
       add({
         name: what,
         figure: `${pct(report.cpuShare, 1)} over ${opts.soakSeconds} s; RSS ${report.figures['rss.afterWarmUpMB']} → ${report.figures['rss.endMB']} MB (${(report.rssGrowth * 100).toFixed(1)} %)${report.ok ? '' : `; soak failures: ${report.failures.join('; ')}`}`,
