@@ -56,15 +56,24 @@ const LEAF_KEYS = new Set(['value', 'values', '$source', 'timestamp', 'meta']);
 /** Longer than any real context (`vessels.urn:mrn:signalk:uuid:<uuid>` is 65 characters). */
 const MAX_CONTEXT = 256;
 
+/** What is wrong with a value's path for the model (too long, a leaf key as a segment), if anything. */
+function checkPath(path: string): string | undefined {
+  if (path.length > 256) return 'is longer than 256 characters';
+  const reserved = path.split('.').find((s) => LEAF_KEYS.has(s));
+  return reserved === undefined ? undefined : `${path} uses "${reserved}", a key of the model's leaves, as a segment`;
+}
+
+/** Paths codecs produced that passed checkPath (bounded: emptied when full). */
+const goodPaths = new Set<string>();
+
 function checkPathList(list: unknown, where: string): string | undefined {
   if (!Array.isArray(list)) return `${where} must be an array`;
   for (let i = 0; i < list.length; i++) {
     const pv: unknown = list[i];
     if (!isRecord(pv)) return `${where}[${i}] must be an object`;
     if (typeof pv.path !== 'string') return `${where}[${i}].path must be a string`;
-    if (pv.path.length > 256) return `${where}[${i}].path is longer than 256 characters`;
-    const reserved = pv.path.split('.').find((s) => LEAF_KEYS.has(s));
-    if (reserved !== undefined) return `${where}[${i}].path ${pv.path} uses "${reserved}", a key of the model's leaves, as a segment`;
+    const pathFault = checkPath(pv.path);
+    if (pathFault) return `${where}[${i}].path ${pathFault}`;
     if (!isJson(pv.value)) return `${where}[${i}].value (${pv.path}) is not JSON data (NaN, Infinity, undefined or too deep)`;
   }
   return undefined;
@@ -79,6 +88,13 @@ export function codecValuesFault(values: readonly { path: unknown; value: unknow
   for (let i = 0; i < values.length; i++) {
     const pv = values[i];
     if (typeof pv.path !== 'string') return `values[${i}].path is not a string`;
+    // Libraries build some paths from input fields (an RPM sentence's engine id): checked, once per path.
+    if (!goodPaths.has(pv.path)) {
+      const pathFault = checkPath(pv.path);
+      if (pathFault) return `values[${i}].path ${pathFault}`;
+      if (goodPaths.size >= 4096) goodPaths.clear();
+      goodPaths.add(pv.path);
+    }
     const v = pv.value;
     // Most values are plain numbers: decided without the recursive walk.
     if (typeof v === 'number' ? !Number.isFinite(v) : !isJson(v)) return `values[${i}].value (${pv.path}) is not JSON data (NaN, Infinity or undefined)`;
