@@ -14,6 +14,11 @@ import type { CallGuard } from './call-guard.js';
 /** At most this much plugin work per guarded run (less with a short bound: a quarter of it). */
 const MAX_SLICE_MS = 50;
 const MIN_RUN_INTERVAL_MS = 50;
+/**
+ * A plugin with this many deltas queued is served at the next turn, without waiting for the
+ * interval: a fast source (a replay) fills the inbox (10,000) faster than 50 ms allow.
+ */
+export const URGENT_QUEUE = 1000;
 
 /** A plugin with queued deliveries, as the scheduler sees it (implemented by PluginRunner). */
 export interface DeliveryTarget {
@@ -30,7 +35,8 @@ export interface DeliveryTarget {
 
 export class DeliveryScheduler {
   private ready = new Set<DeliveryTarget>();
-  private timer: NodeJS.Immediate | NodeJS.Timeout | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private immediate: NodeJS.Immediate | undefined;
   private lastRun = -Infinity;
   private readonly sliceMs: number;
 
@@ -38,10 +44,10 @@ export class DeliveryScheduler {
     this.sliceMs = Math.min(MAX_SLICE_MS, guard.timeoutMs / 4);
   }
 
-  /** `target` has queued deltas: serve it in the next run. */
-  wake(target: DeliveryTarget): void {
+  /** `target` has `queued` deltas waiting: serve it in the next run. */
+  wake(target: DeliveryTarget, queued = 0): void {
     this.ready.add(target);
-    this.schedule();
+    this.schedule(queued >= URGENT_QUEUE);
   }
 
   /** Forget `target` (stopped, crashed): its queue is gone. */
@@ -49,14 +55,21 @@ export class DeliveryScheduler {
     this.ready.delete(target);
   }
 
-  private schedule(): void {
-    if (this.timer !== undefined || this.ready.size === 0) return;
-    const wait = this.lastRun + MIN_RUN_INTERVAL_MS - performance.now();
+  private schedule(urgent = false): void {
+    if (this.immediate !== undefined || this.ready.size === 0) return;
+    const wait = urgent ? 0 : this.lastRun + MIN_RUN_INTERVAL_MS - performance.now();
+    if (this.timer !== undefined) {
+      if (wait > 0) return;
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     const run = () => {
       this.timer = undefined;
+      this.immediate = undefined;
       this.run();
     };
-    this.timer = wait > 0 ? setTimeout(run, wait) : setImmediate(run);
+    if (wait > 0) this.timer = setTimeout(run, wait);
+    else this.immediate = setImmediate(run);
   }
 
   private run(): void {
@@ -95,6 +108,7 @@ export class DeliveryScheduler {
       target.fail(err);
     }
     for (const target of batch.slice(0, last + 1)) target.flush();
-    this.schedule();
+    // Work left over (a slice ran out): the next turn, after I/O; otherwise the interval applies.
+    this.schedule(served.length > 0 || last + 1 < batch.length);
   }
 }
