@@ -107,6 +107,8 @@ export class N2kCodec {
   private readonly watch: StateWatch | undefined;
   /** PGNs the mapper has no mapping for (not parsed at all), with the skip's detail. */
   private readonly unmapped = new Map<number, string>();
+  private lastMs = NaN;
+  private lastIso = '';
 
   /** `label` becomes `source.label` of every delta, so `$source` reads `<label>.<src>`. */
   constructor(readonly label: string) {
@@ -155,9 +157,6 @@ export class N2kCodec {
     if (!isRecord(message)) return { kind: 'skip', reason: 'no-values', detail: `PGN ${pgn} from ${id.src} matches none of canboat's definitions of it` };
     return this.map(message, pgn, id.src, key);
   }
-
-  private lastMs = NaN;
-  private lastIso = '';
 
   /** ISO 8601 text of epoch ms, made once per millisecond: a busy bus delivers several frames in each. */
   private isoTime(ms: number): string {
