@@ -29,9 +29,10 @@ import { heapGrowth } from './heap-diff.js';
 export interface SoakOptions {
   seconds: number;
   /**
-   * Six plugins take every delta (the take-all fixture) instead of six derive-all copies on the
-   * few paths each uses; the clients then subscribe to everything (`subscribe=all`), otherwise to
-   * what an instrument display shows (INSTRUMENT_PATHS, each change as it comes).
+   * true: six plugins take every delta (the take-all fixture) instead of six derive-all copies on
+   * the few paths each uses. false: the derive-all copies, and the clients subscribe to what an
+   * instrument display shows (INSTRUMENT_PATHS, each change as it comes) instead of everything
+   * (`subscribe=all`, as when this is left out: `npm run soak`).
    */
   pluginsTakeAll?: boolean;
   /**
@@ -263,7 +264,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         return false;
       }
     }, 'the runtime to serve', 30_000);
-    for (let i = 0; i < WS_CLIENTS; i++) clients.push(await openClient(base.replace(/^http/, 'ws'), opts.pluginsTakeAll === true));
+    for (let i = 0; i < WS_CLIENTS; i++) clients.push(await openClient(base.replace(/^http/, 'ws'), opts.pluginsTakeAll !== false));
     const lines = nmeaLines();
     for (let i = 0; i < SERIAL_STREAMS; i++) {
       const w = new SerialWriter(ptys[i]!.a, lines, i * 97);
