@@ -80,3 +80,14 @@ test('memo: an address claim after a remembered message gives later answers its 
   t.is(typeof after?.canName, 'string', 'the claim reaches a remembered message');
   t.deepEqual(source(codec.decode(rudder)), after);
 });
+
+test('a frame stamped outside what ISO 8601 timestamps can write is stamped now, not a thrown RangeError (fuzz finding)', (t) => {
+  const rudder = frames().find((f) => f.id === 0x09f10dcc)!;
+  const before = Date.now();
+  for (const time of [1502991391127074e6, 1111503064744030, -1]) {
+    const r = new N2kCodec('n2k').decode({ ...rudder, time });
+    t.is(r.kind, 'delta');
+    const stamp = r.kind === 'delta' ? Date.parse(r.delta.updates[0]!.timestamp!) : NaN;
+    t.true(stamp >= before - 1 && stamp <= Date.now() + 1, `${time}`);
+  }
+});

@@ -94,6 +94,9 @@ function hasMapperState(m: object): m is MapperState {
   return 'state' in m && isRecord(m.state) && 'unknownPGNs' in m && isRecord(m.unknownPGNs);
 }
 
+/** 9999-12-31T23:59:59.999Z: later times need ISO 8601's expanded years, which Signal K's timestamps do not allow. */
+const LAST_ISO_MS = 253_402_300_799_999;
+
 /** A second timestamp for the timestamp-dependence check: a day and 1.5 s later. */
 const shifted = (iso: string) => new Date(Date.parse(iso) + 86_401_500).toISOString();
 
@@ -161,8 +164,12 @@ export class N2kCodec {
   /** ISO 8601 text of epoch ms, made once per millisecond: a busy bus delivers several frames in each. */
   private isoTime(ms: number): string {
     if (ms !== this.lastMs) {
+      // A stamp ISO 8601's four-digit years cannot write (a damaged log) is "now", as canboatjs
+      // makes an invalid one.
+      if (!(ms >= 0 && ms <= LAST_ISO_MS)) return new Date().toISOString();
+      const time = new Date(ms);
       this.lastMs = ms;
-      this.lastIso = new Date(ms).toISOString();
+      this.lastIso = time.toISOString();
     }
     return this.lastIso;
   }
