@@ -18,7 +18,7 @@ const MIN_RUN_INTERVAL_MS = 50;
  * A plugin with this many deltas queued is served at the next turn, without waiting for the
  * interval: a fast source (a replay) fills the inbox (10,000) faster than 50 ms allow.
  */
-export const URGENT_QUEUE = 1000;
+const URGENT_QUEUE = 1000;
 
 /** A plugin with queued deliveries, as the scheduler sees it (implemented by PluginRunner). */
 export interface DeliveryTarget {

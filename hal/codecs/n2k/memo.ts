@@ -12,7 +12,7 @@
 
 import type { JsonValue, PathValue } from '../../../runtime/bus/delta.js';
 
-export const MEMO_ENTRIES = 8192;
+const MEMO_ENTRIES = 8192;
 
 export type MemoEntry =
   | {
