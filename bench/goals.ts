@@ -33,8 +33,12 @@ export interface GoalOptions {
   vsSignalkServer: boolean;
   /** Length of the soak-load runs (the full soak is `npm run soak`, 10 minutes). */
   soakSeconds: number;
+  /** Goal groups to run (pipeline, plugin, idle, n2k, bus, load); all when empty. */
+  only: string[];
   log(line: string): void;
 }
+
+export const GOAL_GROUPS = ['pipeline', 'plugin', 'idle', 'n2k', 'bus', 'load'];
 
 async function freePort(): Promise<number> {
   const srv = createServer();
@@ -181,6 +185,8 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
     goals.push(g);
     opts.log(`  ${g.pass === undefined ? 'n/a ' : g.pass ? 'PASS' : 'FAIL'}  ${g.name}: ${g.figure}${g.anchor ? `  [${g.anchor}]` : ''}`);
   };
+  const want = (group: string) => opts.only.length === 0 || opts.only.includes(group);
+  if (opts.only.length > 0) notes.push(`goal groups run: ${opts.only.join(', ')} (of ${GOAL_GROUPS.join(', ')})`);
   try {
     let anchor: Anchor | undefined;
     if (opts.vsSignalkServer) {
@@ -194,37 +200,41 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
 
     // 1. Pipeline without plugins against the parser alone.
     // The parser runs beside the pipeline's measured run, so both carry the same load.
-    let parser = NaN;
-    const bare = await throughput(edge, { file: nmea.file, kind: 'nmea0183' }, nmea.lines, undefined, async () => {
-      parser = await parserRate(nmea.file);
-    });
-    add({
-      name: 'pipeline without plugins ≥ 0.6 of the parser alone',
-      figure: `${k(bare.rate)} lines/CPU-s (${bare.check}) = ${(bare.rate / parser).toFixed(2)} of Parser.parse`,
-      anchor: `Parser.parse alone ${k(parser)} lines/CPU-s, a child process run beside it`,
-      pass: bare.rate / parser >= 0.6,
-    });
+    if (want('pipeline')) {
+      let parser = NaN;
+      const bare = await throughput(edge, { file: nmea.file, kind: 'nmea0183' }, nmea.lines, undefined, async () => {
+        parser = await parserRate(nmea.file);
+      });
+      add({
+        name: 'pipeline without plugins ≥ 0.6 of the parser alone',
+        figure: `${k(bare.rate)} lines/CPU-s (${bare.check}) = ${(bare.rate / parser).toFixed(2)} of Parser.parse`,
+        anchor: `Parser.parse alone ${k(parser)} lines/CPU-s, a child process run beside it`,
+        pass: bare.rate / parser >= 0.6,
+      });
+    }
 
     // 2. One plugin taking every delta, against signalk-server.
-    const [withPlugin, skPlugin] = await sideBySide(
-      () => throughput(edge, { file: nmea.file, kind: 'nmea0183' }, nmea.lines, TAKE_ALL),
-      sk && (() => throughput(sk, { file: nmea.file, kind: 'nmea0183' }, nmea.lines, TAKE_ALL)),
-    );
-    add({
-      name: 'one AssemblyScript plugin taking every delta: ≥ 5× signalk-server lines/CPU-s',
-      figure: `${k(withPlugin.rate)} lines/CPU-s (${withPlugin.check})${skPlugin ? ` = ${(withPlugin.rate / skPlugin.rate).toFixed(1)}×` : ''}`,
-      anchor: skPlugin ? `signalk-server ${k(skPlugin.rate)} lines/CPU-s (${skPlugin.check})` : 'no anchor run',
-      pass: skPlugin ? withPlugin.rate / skPlugin.rate >= 5 : undefined,
-    });
+    if (want('plugin')) {
+      const [withPlugin, skPlugin] = await sideBySide(
+        () => throughput(edge, { file: nmea.file, kind: 'nmea0183' }, nmea.lines, TAKE_ALL),
+        sk && (() => throughput(sk, { file: nmea.file, kind: 'nmea0183' }, nmea.lines, TAKE_ALL)),
+      );
+      add({
+        name: 'one AssemblyScript plugin taking every delta: ≥ 5× signalk-server lines/CPU-s',
+        figure: `${k(withPlugin.rate)} lines/CPU-s (${withPlugin.check})${skPlugin ? ` = ${(withPlugin.rate / skPlugin.rate).toFixed(1)}×` : ''}`,
+        anchor: skPlugin ? `signalk-server ${k(skPlugin.rate)} lines/CPU-s (${skPlugin.check})` : 'no anchor run',
+        pass: skPlugin ? withPlugin.rate / skPlugin.rate >= 5 : undefined,
+      });
 
-    // 3. Memory.
-    add({
-      name: 'RSS after that run ≤ 1/3 of signalk-server\'s',
-      figure: `${withPlugin.rss.toFixed(0)} MB${skPlugin ? ` = ${(withPlugin.rss / skPlugin.rss).toFixed(2)} of it` : ''}`,
-      anchor: skPlugin ? `signalk-server ${skPlugin.rss.toFixed(0)} MB` : 'no anchor run',
-      pass: skPlugin ? withPlugin.rss <= skPlugin.rss / 3 : undefined,
-    });
-    {
+      // 3. Memory.
+      add({
+        name: 'RSS after that run ≤ 1/3 of signalk-server\'s',
+        figure: `${withPlugin.rss.toFixed(0)} MB${skPlugin ? ` = ${(withPlugin.rss / skPlugin.rss).toFixed(2)} of it` : ''}`,
+        anchor: skPlugin ? `signalk-server ${skPlugin.rss.toFixed(0)} MB` : 'no anchor run',
+        pass: skPlugin ? withPlugin.rss <= skPlugin.rss / 3 : undefined,
+      });
+    }
+    if (want('idle')) {
       const { child } = await startEdge(join(root, 'idle'), {});
       try {
         await new Promise((r) => setTimeout(r, 5000));
@@ -245,19 +255,21 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
     }
 
     // 5. NMEA 2000: the soak's busy-bus candump, fast, from the first frame.
-    const candump = join(root, 'busy.candump');
-    const frames = busyCandump(candump, N2K_FRAMES / BUS_FRAMES_PER_SECOND);
-    const [n2k, skN2k] = await sideBySide(
-      () => throughput(edge, { file: candump, kind: 'n2k' }, frames),
-      sk && (() => throughput(sk, { file: candump, kind: 'n2k' }, frames)),
-    );
-    add({
-      name: 'NMEA 2000 ≥ 3× signalk-server frames/CPU-s, from the first frame',
-      figure: `${k(n2k.rate)} frames/CPU-s over all ${frames.toLocaleString('en-US')} frames (${n2k.check})${skN2k ? ` = ${(n2k.rate / skN2k.rate).toFixed(1)}×` : ''}`,
-      anchor: skN2k ? `signalk-server ${k(skN2k.rate)} frames/CPU-s (filestream → canboatjs → n2k-signalk; ${skN2k.check})` : 'no anchor run',
-      pass: skN2k ? n2k.rate / skN2k.rate >= 3 : undefined,
-    });
-    {
+    if (want('n2k')) {
+      const candump = join(root, 'busy.candump');
+      const frames = busyCandump(candump, N2K_FRAMES / BUS_FRAMES_PER_SECOND);
+      const [n2k, skN2k] = await sideBySide(
+        () => throughput(edge, { file: candump, kind: 'n2k' }, frames),
+        sk && (() => throughput(sk, { file: candump, kind: 'n2k' }, frames)),
+      );
+      add({
+        name: 'NMEA 2000 ≥ 3× signalk-server frames/CPU-s, from the first frame',
+        figure: `${k(n2k.rate)} frames/CPU-s over all ${frames.toLocaleString('en-US')} frames (${n2k.check})${skN2k ? ` = ${(n2k.rate / skN2k.rate).toFixed(1)}×` : ''}`,
+        anchor: skN2k ? `signalk-server ${k(skN2k.rate)} frames/CPU-s (filestream → canboatjs → n2k-signalk; ${skN2k.check})` : 'no anchor run',
+        pass: skN2k ? n2k.rate / skN2k.rate >= 3 : undefined,
+      });
+    }
+    if (want('bus')) {
       const seconds = 30;
       const file = join(root, 'realtime.candump');
       busyCandump(file, seconds + 10);
@@ -275,9 +287,11 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
     }
 
     // 6. The soak's load: full bus + 4 serial ports at 38,400 baud + 10 plugins + 5 clients + MQTT.
-    for (const takeAll of [false, true]) {
+    for (const takeAll of want('load') ? [false, true] : []) {
       const report = await runSoak({ seconds: opts.soakSeconds, pluginsTakeAll: takeAll, log: () => undefined });
-      const what = takeAll ? 'the soak\'s load with the plugins taking every delta (printed beside, no goal)' : 'bus + 4 serial ports + 10 plugins subscribing to what they use + 5 clients < 10 % of a core';
+      const what = takeAll
+        ? 'the soak\'s load with the plugins taking every delta and the clients subscribed to everything (printed beside, no goal)'
+        : 'bus + 4 serial ports + 10 plugins and 5 clients subscribing to what they use < 10 % of a core';
       add({
         name: what,
         figure: `${pct(report.cpuShare, 1)} over ${opts.soakSeconds} s; RSS ${report.figures['rss.afterWarmUpMB']} → ${report.figures['rss.endMB']} MB (${(report.rssGrowth * 100).toFixed(1)} %)${report.ok ? '' : `; soak failures: ${report.failures.join('; ')}`}`,

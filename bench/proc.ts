@@ -37,7 +37,10 @@ export async function untilQuiet(pid: number, opts: { windowMs?: number; quietSh
     await sleep(250);
     const now = Date.now();
     samples.push([now, cpuSeconds(pid)]);
-    while (samples.length > 1 && now - samples[0]![0] > windowMs) samples.shift();
+    // Keep the newest sample at least a window old: dropping every sample older than the window
+    // left the oldest kept one short of 0.9 window whenever polls came ~350 ms apart, and a quiet
+    // process was waited for until jitter let one through (minutes, here).
+    while (samples.length > 2 && now - samples[1]![0] >= windowMs) samples.shift();
     const [t1, c1] = samples[0]!;
     if (now - t0 >= (opts.minMs ?? 0) && now - t1 >= windowMs * 0.9 && (samples[samples.length - 1]![1] - c1) / ((now - t1) / 1000) < quietShare) return c1;
     if (now - t0 > (opts.timeoutMs ?? 600_000)) throw new Error(`process ${pid} still busy after ${opts.timeoutMs ?? 600_000} ms`);

@@ -1,4 +1,4 @@
-// `npm run bench [name...] [--vs-signalk-server] [--soak-seconds N]`: runs each benchmark (or the
+// `npm run bench [name...] [--vs-signalk-server] [--soak-seconds N] [--goals n2k,bus,...]`: runs each benchmark (or the
 // named ones) in turn and prints its figures. To add one, export an `async () => string[]` from a
 // module in bench/ and list it here. `--vs-signalk-server` runs signalk-server 2.32 beside the
 // `goals` bench (installed into a cache folder on first use; see bench/anchor.ts).
@@ -23,7 +23,7 @@ const flag = (name: string): string | undefined => {
 const soakSeconds = Number(flag('--soak-seconds') ?? 60);
 
 const benches: [string, () => Promise<string[]>][] = [
-  ['goals', () => benchGoals({ vsSignalkServer: args.includes('--vs-signalk-server'), soakSeconds, log: (l) => process.stdout.write(`${l}\n`) })],
+  ['goals', () => benchGoals({ vsSignalkServer: args.includes('--vs-signalk-server'), soakSeconds, only: (flag('--goals') ?? '').split(',').filter(Boolean), log: (l) => process.stdout.write(`${l}\n`) })],
   ['pipeline', benchPipeline],
   ['can', benchCan],
   ['engine', benchEngine],
@@ -37,7 +37,7 @@ const benches: [string, () => Promise<string[]>][] = [
 
 async function main(): Promise<void> {
   setLogLevel('warn');
-  const only = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--soak-seconds');
+  const only = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--soak-seconds' && args[i - 1] !== '--goals');
   for (const [name, run] of benches) {
     if (only.length > 0 && !only.includes(name)) continue;
     process.stdout.write(`== ${name}\n`);

@@ -38,14 +38,38 @@ export interface DeltaSink {
 }
 
 /**
- * The one check a delta our own codecs built still needs: the field libraries hand over NaN for
+ * The structure of a leaf in the full model (its value, its sources, their times, its metadata).
+ * A path through one of them would rewrite another source's leaf under that source's name, so
+ * none is a path segment.
+ */
+const LEAF_KEYS = new Set(['value', 'values', '$source', 'timestamp', 'meta']);
+
+/** What is wrong with a value's path for the model (too long, a leaf key as a segment), if anything. */
+export function checkPath(path: string): string | undefined {
+  if (path.length > 256) return 'is longer than 256 characters';
+  const reserved = path.split('.').find((s) => LEAF_KEYS.has(s));
+  return reserved === undefined ? undefined : `${path} uses "${reserved}", a key of the model's leaves, as a segment`;
+}
+
+/** Paths codecs produced that passed checkPath (bounded: emptied when full). */
+const goodPaths = new Set<string>();
+
+/**
+ * The checks a delta our own codecs built still needs: the field libraries hand over NaN for
  * fields cut short (a talker bug) and the model and every JSON encoder would carry it as null.
- * Paths, structure and nesting are the codec's own making; see `DeltaSink.publishTrusted`.
+ * Structure and nesting are the codec's own making; see `DeltaSink.publishTrusted`.
  */
 export function codecValuesFault(values: readonly { path: unknown; value: unknown }[]): string | undefined {
   for (let i = 0; i < values.length; i++) {
     const pv = values[i];
     if (typeof pv.path !== 'string') return `values[${i}].path is not a string`;
+    // Libraries build some paths from input fields (an RPM sentence's engine id): checked, once per path.
+    if (!goodPaths.has(pv.path)) {
+      const pathFault = checkPath(pv.path);
+      if (pathFault) return `values[${i}].path ${pathFault}`;
+      if (goodPaths.size >= 4096) goodPaths.clear();
+      goodPaths.add(pv.path);
+    }
     const v = pv.value;
     // Most values are plain numbers: decided without the recursive walk.
     if (typeof v === 'number' ? !Number.isFinite(v) : !isJson(v)) return `values[${i}].value (${pv.path}) is not JSON data (NaN, Infinity or undefined)`;

@@ -17,6 +17,7 @@ export type CandumpLine =
 
 const NONE: CandumpLine = { kind: 'none' };
 const TIME = /^\((\d+\.\d+)\)$/;
+const SECONDS = /^\d+\.\d+$/;
 const HEX = /^[0-9A-Fa-f]+$/;
 const BYTE = /^[0-9A-Fa-f]{2}$/;
 const LENGTH = /^\[(\d{1,2})\]$/;
@@ -78,7 +79,48 @@ function plainFrame(tokens: string[]): { id: number; data: Uint8Array } | Candum
   return { id, data: Uint8Array.from(bytes, (b) => parseInt(b, 16)) };
 }
 
+/** The value of a hex digit's char code, -1 for any other character. */
+function hexValue(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const l = c | 0x20;
+  return l >= 0x61 && l <= 0x66 ? l - 0x57 : -1;
+}
+
+/**
+ * `(seconds.fraction) iface ID#DATA` of `candump -l`, the format of recordings and replays, read
+ * without splitting the line: 8-digit id, 0-16 data digits, single spaces. undefined for
+ * anything else (the general parser then reads the line and says what is wrong with it).
+ */
+function fastLogLine(line: string): CandumpLine | undefined {
+  if (line.charCodeAt(0) !== 0x28) return undefined;
+  const close = line.indexOf(') ', 1);
+  const space = close < 0 ? -1 : line.indexOf(' ', close + 2);
+  const hash = space + 9;
+  if (space <= close + 2 || line.charCodeAt(hash) !== 0x23) return undefined;
+  let id = 0;
+  for (let i = space + 1; i < hash; i++) {
+    const v = hexValue(line.charCodeAt(i));
+    if (v < 0) return undefined;
+    id = id * 16 + v;
+  }
+  if (id & CAN_ERR_FLAG || id > MAX_EXTENDED_ID) return undefined;
+  const digits = line.length - hash - 1;
+  if (digits % 2 !== 0 || digits > MAX_DATA * 2) return undefined;
+  const data = new Uint8Array(digits / 2);
+  for (let i = 0, at = hash + 1; i < data.length; i++, at += 2) {
+    const hi = hexValue(line.charCodeAt(at));
+    const lo = hexValue(line.charCodeAt(at + 1));
+    if (hi < 0 || lo < 0) return undefined;
+    data[i] = hi * 16 + lo;
+  }
+  const stamp = line.slice(1, close);
+  if (!SECONDS.test(stamp)) return undefined;
+  return { kind: 'frame', iface: line.slice(close + 2, space), frame: { id, data, time: Number(stamp) * 1000 } };
+}
+
 export function parseCandumpLine(line: string): CandumpLine {
+  const fast = fastLogLine(line);
+  if (fast) return fast;
   const tokens = line.trim().split(/\s+/);
   if (tokens[0] === '' || tokens[0].startsWith('#')) return NONE;
   let time: number | undefined;

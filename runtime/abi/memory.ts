@@ -10,6 +10,8 @@ const encoder = new TextEncoder();
 
 export class GuestMemory {
   private memory: WebAssembly.Memory | undefined;
+  /** A Buffer over the current memory buffer, for encoding strings straight into it. */
+  private bytes: Buffer | undefined;
 
   attach(memory: WebAssembly.Memory): void {
     this.memory = memory;
@@ -64,6 +66,19 @@ export class GuestMemory {
     const n = Math.min(bytes.length, target.length);
     target.set(bytes.subarray(0, n));
     return n;
+  }
+
+  /**
+   * Writes `text` as UTF-16LE code units (an AssemblyScript string's body) at ptr, encoding straight
+   * into memory without an intermediate copy; false when [ptr, ptr + 2 × length) is out of bounds.
+   */
+  writeUtf16(ptr: number, text: string): boolean {
+    const buf = this.buffer();
+    const p = ptr >>> 0;
+    const size = text.length * 2;
+    if (!buf || !Number.isInteger(ptr) || p + size > buf.byteLength) return false;
+    if (this.bytes?.buffer !== buf) this.bytes = Buffer.from(buf);
+    return this.bytes.write(text, p, size, 'utf16le') === size;
   }
 
   writeString(ptr: number, max: number, text: string): number {

@@ -1,16 +1,9 @@
 // The validation every untrusted delta passes at the bus boundary, and filtering a delta's updates.
 
-import type { Delta, PathValue, Update } from '../../core/delta.js';
+import { checkPath, type Delta, type PathValue, type Update } from '../../core/delta.js';
 import { isJson, isRecord } from '../../core/json.js';
 
 export type ParseResult = { ok: true; delta: Delta } | { ok: false; reason: string };
-
-/**
- * The structure of a leaf in the full model (its value, its sources, their times, its metadata).
- * A path through one of them would rewrite another source's leaf under that source's name, so
- * none is a path segment.
- */
-const LEAF_KEYS = new Set(['value', 'values', '$source', 'timestamp', 'meta']);
 
 /** Longer than any real context (`vessels.urn:mrn:signalk:uuid:<uuid>` is 65 characters). */
 const MAX_CONTEXT = 256;
@@ -21,9 +14,8 @@ function checkPathList(list: unknown, where: string): string | undefined {
     const pv: unknown = list[i];
     if (!isRecord(pv)) return `${where}[${i}] must be an object`;
     if (typeof pv.path !== 'string') return `${where}[${i}].path must be a string`;
-    if (pv.path.length > 256) return `${where}[${i}].path is longer than 256 characters`;
-    const reserved = pv.path.split('.').find((s) => LEAF_KEYS.has(s));
-    if (reserved !== undefined) return `${where}[${i}].path ${pv.path} uses "${reserved}", a key of the model's leaves, as a segment`;
+    const pathFault = checkPath(pv.path);
+    if (pathFault) return `${where}[${i}].path ${pathFault}`;
     if (!isJson(pv.value)) return `${where}[${i}].value (${pv.path}) is not JSON data (NaN, Infinity, undefined or too deep)`;
   }
   return undefined;

@@ -104,8 +104,15 @@ function assemblyScript(exports: WebAssembly.Exports, memory: GuestMemory): Mars
     if (unpin) unpin(ptr);
   };
   const readString = (ptr: number): string => readAsString(memory, ptr);
+  /** An AssemblyScript string made with `__new` and encoded straight into memory, pinned. */
+  const placeString = (text: string): number => {
+    const ptr = alloc(text.length * 2, AS_STRING_ID) >>> 0;
+    if (!memory.writeUtf16(ptr, text)) throw new HostMarshalError(`__new returned an unusable block (${ptr})`);
+    if (pin) pin(ptr);
+    return ptr;
+  };
   const withString = <T>(text: string, body: (ptr: number) => T): T => {
-    const ptr = place(Buffer.from(text, 'utf16le'), AS_STRING_ID);
+    const ptr = placeString(text);
     try {
       return body(ptr);
     } finally {
@@ -126,7 +133,7 @@ function assemblyScript(exports: WebAssembly.Exports, memory: GuestMemory): Mars
     },
     callHandler: (fn, requestJson, maxBytes) => withString(requestJson, (ptr) => readAsString(memory, fn(ptr, requestJson.length), maxBytes)),
     callHandlerResumable(fn, requestJson, maxBytes, run) {
-      const ptr = place(Buffer.from(requestJson, 'utf16le'), AS_STRING_ID);
+      const ptr = placeString(requestJson);
       const read = (result: number): string => readAsString(memory, result, maxBytes);
       const result = keepUntilSettled(() => run(() => fn(ptr, requestJson.length)), () => release(ptr));
       return typeof result === 'number' ? read(result) : result.then(read);

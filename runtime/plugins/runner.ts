@@ -263,7 +263,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
       this.log.limited('warn', 'inbox', `inbox full (${INBOX_LIMIT} deltas): oldest dropped; the plugin cannot keep up`);
     }
     // Over its CPU share, the throttle's timer wakes it when the share has refilled.
-    if (!this.buffering && !this.throttleTimer) this.deps.scheduler.wake(this);
+    if (!this.buffering && !this.throttleTimer) this.deps.scheduler.wake(this, this.inbox.length);
   }
 
   // ---- DeliveryTarget (called by the scheduler) ----

@@ -7,7 +7,7 @@
 // the stream sent was read by its client.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, cpSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync, cpSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt from 'mqtt';
@@ -24,11 +24,22 @@ import { freePort } from '../helpers/child-runtime.js';
 import { cpuSeconds, rssMB } from '../../bench/proc.js';
 import { writePluginConfig } from '../../runtime/plugins/plugin-config.js';
 import { configFile } from '../../runtime/storage/plugin-storage.js';
+import { heapGrowth } from './heap-diff.js';
 
 export interface SoakOptions {
   seconds: number;
-  /** Six plugins take every delta (the take-all fixture) instead of six derive-all copies on the few paths each uses. */
+  /**
+   * true: six plugins take every delta (the take-all fixture) instead of six derive-all copies on
+   * the few paths each uses. false: the derive-all copies, and the clients subscribe to what an
+   * instrument display shows (INSTRUMENT_PATHS, each change as it comes) instead of everything
+   * (`subscribe=all`, as when this is left out: `npm run soak`).
+   */
   pluginsTakeAll?: boolean;
+  /**
+   * A folder for two V8 heap snapshots of the runtime, after warm-up and at the end (each pauses
+   * the runtime for seconds); the report then says what grew between them.
+   */
+  heapSnapshots?: string;
   /** Print progress lines (RSS samples, events). */
   log(line: string): void;
 }
@@ -42,6 +53,8 @@ export interface SoakReport {
   /** The runtime's CPU time over the run's wall time, in cores (0.1 = 10 % of one core). */
   cpuShare: number;
   figures: Record<string, number | string>;
+  /** With `heapSnapshots`: the heap between the two snapshots, kinds that grew most first. */
+  heap?: string[];
 }
 
 const FRAMES_PER_SECOND = 2000;
@@ -149,14 +162,18 @@ interface StreamClient {
   ws: WebSocket;
 }
 
-async function openClient(url: string): Promise<StreamClient> {
-  const ws = new WebSocket(`${url}/signalk/v1/stream?subscribe=all`);
+/** What each client shows when clients subscribe to what they use: an instrument display's paths. */
+const INSTRUMENT_PATHS = ['navigation.position', 'navigation.speedOverGround', 'navigation.courseOverGroundTrue', 'navigation.headingMagnetic', 'environment.depth.belowTransducer', 'environment.wind.*'];
+
+async function openClient(url: string, all: boolean): Promise<StreamClient> {
+  const ws = new WebSocket(`${url}/signalk/v1/stream?subscribe=${all ? 'all' : 'none'}`);
   const client: StreamClient = { received: 0, deltas: 0, ws };
   ws.on('message', (data) => {
     client.received++;
     if (String(data).includes('"updates"')) client.deltas++;
   });
   await new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject));
+  if (!all) ws.send(JSON.stringify({ context: 'vessels.self', subscribe: INSTRUMENT_PATHS.map((path) => ({ path, policy: 'instant' })) }));
   return client;
 }
 
@@ -233,7 +250,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
 
     // The runtime, as installers run it.
     const base = `http://127.0.0.1:${port}`;
-    child = spawn(process.execPath, [...NODE_FLAGS, join(PROJECT_ROOT, 'dist', 'runtime', 'cli', 'main.js'), 'run', '--settings', join(dir, 'settings.json')], {
+    const snapshotFlags = opts.heapSnapshots ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${opts.heapSnapshots}`] : [];
+    child = spawn(process.execPath, [...NODE_FLAGS, ...snapshotFlags, join(PROJECT_ROOT, 'dist', 'runtime', 'cli', 'main.js'), 'run', '--settings', join(dir, 'settings.json')], {
       stdio: ['ignore', 'ignore', 'pipe'],
       env: { ...process.env, SIGNALK_EDGE_LOG: 'warn' },
     });
@@ -246,7 +264,7 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         return false;
       }
     }, 'the runtime to serve', 30_000);
-    for (let i = 0; i < WS_CLIENTS; i++) clients.push(await openClient(base.replace(/^http/, 'ws')));
+    for (let i = 0; i < WS_CLIENTS; i++) clients.push(await openClient(base.replace(/^http/, 'ws'), opts.pluginsTakeAll !== false));
     const lines = nmeaLines();
     for (let i = 0; i < SERIAL_STREAMS; i++) {
       const w = new SerialWriter(ptys[i]!.a, lines, i * 97);
@@ -288,6 +306,27 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         },
       ],
     ];
+    const snapshots: string[] = [];
+    let firstSnapshotAt = 0;
+    const snapshot = async (): Promise<void> => {
+      if (!opts.heapSnapshots || !child) return;
+      const dir = opts.heapSnapshots;
+      const before = new Set(readdirSync(dir));
+      child.kill('SIGUSR2');
+      // Written synchronously by the runtime: done once the new file has stopped growing.
+      let file = '';
+      let size = -1;
+      await waitFor(() => {
+        file ||= readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f)) ?? '';
+        const now = file ? statSync(join(dir, file)).size : -1;
+        const done = now > 0 && now === size;
+        size = now;
+        return done;
+      }, 'the heap snapshot', 120_000);
+      snapshots.push(join(dir, file));
+      if (snapshots.length === 1) firstSnapshotAt = seconds();
+      opts.log(`t=${seconds().toFixed(0)}s: heap snapshot ${file} (${(size / 1048576).toFixed(0)} MB)`);
+    };
     let lastAccepted = 0;
     while (seconds() < opts.seconds) {
       await new Promise((r) => setTimeout(r, SAMPLE_MS));
@@ -298,7 +337,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       opts.log(`t=${seconds().toFixed(0)}s rss=${mb.toFixed(1)} MB bus=${Math.round((status.bus.accepted - lastAccepted) / (SAMPLE_MS / 1000))} deltas/s`);
       lastAccepted = status.bus.accepted;
       while (events.length > 0 && seconds() >= events[0]![0]) await events.shift()![1]();
+      if (snapshots.length === 0 && seconds() >= opts.seconds / 3) await snapshot();
     }
+    await snapshot();
 
     const cpuShare = (cpuSeconds(child.pid!) - cpu0) / seconds();
     figures['cpu.shareOfCore'] = `${(cpuShare * 100).toFixed(1)} %`;
@@ -356,7 +397,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     // Memory: the floor (lowest sample, i.e. after a collection) of the first third after warm-up
     // against the floor of the last third. RSS swings ±10 MB between collections under this load,
     // so medians of a few samples move by more than 5 % with nothing leaking; a leak lifts the floor.
-    const warm = opts.seconds / 3;
+    // With heap snapshots, from the end of the first: writing one leaves RSS about 200 MB higher
+    // for good (the snapshot generator's native memory), which is not growth of the runtime.
+    const warm = Math.max(opts.seconds / 3, firstSnapshotAt);
     const after = rss.filter(([t]) => t >= warm);
     const third = Math.max(1, Math.floor(after.length / 3));
     const early = Math.min(...after.slice(0, third).map(([, m]) => m));
@@ -366,7 +409,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     figures['rss.endMB'] = late.toFixed(1);
     figures['rss.peakMB'] = Math.max(...rss.map(([, m]) => m)).toFixed(1);
     if (growth > 0.05) failures.push(`RSS grew ${(growth * 100).toFixed(1)} % after warm-up (${early.toFixed(1)} → ${late.toFixed(1)} MB)`);
-    return { ok: failures.length === 0, failures, rss, rssGrowth: growth, cpuShare, figures };
+    const heap = snapshots.length === 2 ? heapGrowth(snapshots[0]!, snapshots[1]!) : undefined;
+    return { ok: failures.length === 0, failures, rss, rssGrowth: growth, cpuShare, figures, heap };
   } finally {
     for (const c of clients) c.ws.terminate();
     await Promise.all(writers.map((w) => w.stop().catch(() => undefined)));

@@ -14,6 +14,8 @@ import { createWasi } from '../../runtime/abi/wasi.js';
 import { STREAM_PATH } from '../../runtime/api/stream.js';
 import { DeltaBus } from '../../runtime/bus/bus.js';
 import { parseDelta } from '../../runtime/bus/delta.js';
+import { Nmea0183Codec } from '../../hal/codecs/nmea0183/codec.js';
+import { withChecksum } from '../../hal/codecs/nmea0183/sentence.js';
 import { matchesPattern } from '../../runtime/bus/subscription.js';
 import { addGrant, GrantTable, readGrantsFile } from '../../runtime/capabilities/store.js';
 import { parseSettings } from '../../runtime/config/settings.js';
@@ -232,4 +234,13 @@ test('stream: star-heavy patterns neither fail nor stall delivery, to that clien
   t.true(matchesPattern(`${'*a'.repeat(14)}*b`, `${'a'.repeat(14)}b`));
   t.true(matchesPattern('x*'.repeat(10_000), 'x'.repeat(10_000)));
   t.false(matchesPattern('x*'.repeat(10_000), 'xx'));
+});
+
+test('nmea0183: a path the library builds from an input field (RPM engine id) over 256 characters is the codec\'s error, not a trusted delta the bus would refuse', (t) => {
+  const codec = new Nmea0183Codec('t');
+  const long = codec.decode(withChecksum(`$VWRPM,E,${'9'.repeat(280)},1000,10,A`));
+  t.like(long, { kind: 'error', reason: 'invalid' });
+  const reserved = codec.decode(withChecksum('$VWRPM,E,value,1000,10,A'));
+  t.true(reserved.kind === 'error' || (reserved.kind === 'delta' && parseDelta(reserved.delta).ok), 'a leaf key as a segment never reaches the bus unchecked');
+  t.like(codec.decode(withChecksum('$VWRPM,E,1,1000,10,A')), { kind: 'delta' });
 });

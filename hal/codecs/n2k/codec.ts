@@ -1,7 +1,9 @@
-// CAN frame → NMEA 2000 PGN → Signal K delta. canboatjs's FromPgn does the PGN semantics and
-// fast-packet reassembly (fed frame by frame exactly as its own SocketCAN stream feeds it);
-// @signalk/n2k-signalk's N2kMapper maps PGNs to Signal K paths. One codec per source: both keep
-// per-device state (partial fast packets, device metadata). Never throws.
+// CAN frame → NMEA 2000 PGN → Signal K delta. canboatjs's FromPgn does the PGN semantics (fed
+// whole messages, as `coalesced` input, once fast-packet frames are reassembled here by its own
+// rules); @signalk/n2k-signalk's N2kMapper maps PGNs to Signal K paths. A message seen before
+// (same id, same bytes) is answered from the decode memo without either library (memo.ts says
+// when that is exact). One codec per source: all of it keeps per-device state (partial fast
+// packets, device metadata). Never throws.
 
 import type { FromPgn } from '@canboat/canboatjs';
 import type { N2kMapper } from '@signalk/n2k-signalk';
@@ -10,6 +12,8 @@ import type { Codec } from '../codec.js';
 import type { Delta, PathValue, Update } from '../../../core/delta.js';
 import { isRecord, type JsonValue } from '../../../core/json.js';
 import { parseId, type CanFrame } from '../../can/frame.js';
+import { FastPacketAssembler } from './fast-packet.js';
+import { DecodeMemo, StateWatch, type MemoEntry, type SourceState } from './memo.js';
 
 /** Why a frame produced no delta and counts as an error. */
 export type N2kCodecError = 'fast-packet' | 'unparsed' | 'invalid';
@@ -28,20 +32,20 @@ export type N2kDecodeResult =
  * A mapped value as it goes on the wire in signalk-server, which sends the same mapper output as
  * JSON: "not available" fields come out of canboatjs as NaN, and inside an object (attitude's
  * yaw/pitch/roll) JSON turns them into null and drops undefined members; a Date becomes its
- * toJSON() text. undefined when nothing is left to send.
+ * toJSON() text. undefined when nothing is left to send. Frozen: memo entries share it.
  */
 function wireValue(v: unknown, depth = 0): JsonValue | undefined {
   if (typeof v === 'number') return Number.isFinite(v) ? v : null;
   if (typeof v === 'string' || typeof v === 'boolean' || v === null) return v;
   if (depth > 32 || typeof v !== 'object') return undefined;
   if ('toJSON' in v && typeof v.toJSON === 'function') return wireValue(v.toJSON(), depth + 1);
-  if (Array.isArray(v)) return v.map((x) => wireValue(x, depth + 1) ?? null);
+  if (Array.isArray(v)) return Object.freeze(v.map((x) => wireValue(x, depth + 1) ?? null)) as JsonValue[];
   const out: { [key: string]: JsonValue } = {};
   for (const [k, x] of Object.entries(v)) {
     const w = wireValue(x, depth + 1);
     if (w !== undefined) out[k] = w;
   }
-  return out;
+  return Object.freeze(out);
 }
 
 /**
@@ -54,81 +58,186 @@ function wireValues(values: unknown[]): PathValue[] {
   for (const pv of values) {
     if (!isRecord(pv) || typeof pv.path !== 'string' || (typeof pv.value === 'number' && !Number.isFinite(pv.value))) continue;
     const value = wireValue(pv.value);
-    if (value !== undefined) out.push({ path: pv.path, value });
+    if (value !== undefined) out.push(Object.freeze({ path: pv.path, value }));
   }
   return out;
 }
 
 const canboatjs = lazyModule<typeof import('@canboat/canboatjs')>('@canboat/canboatjs');
+const canboatPgns = lazyModule<typeof import('@canboat/canboatjs/dist/pgns.js')>('@canboat/canboatjs/dist/pgns.js');
 const n2kSignalk = lazyModule<typeof import('@signalk/n2k-signalk')>('@signalk/n2k-signalk');
+
+/** How canboat's database carries a PGN: unknown, in one frame, or as a fast packet. */
+type Transport = 'unknown' | 'single' | 'fast';
+const transports = new Map<number, Transport>();
+
+/** The transport of the definition canboatjs picks for a PGN (the one with match fields when there are several). */
+function transportOf(pgn: number): Transport {
+  let t = transports.get(pgn);
+  if (t === undefined) {
+    const list = canboatPgns().getPgn(pgn);
+    const def = list && list.length > 1 ? (list.find((d) => d.Fields.some((f) => f.Match !== undefined)) ?? list[0]) : list?.[0];
+    t = def === undefined ? 'unknown' : def.Type === 'Fast' ? 'fast' : 'single';
+    transports.set(pgn, t);
+  }
+  return t;
+}
+
+/** What N2kMapper keeps that the memo reads: per-source state and the PGNs it has no mapping for. */
+interface MapperState {
+  state: SourceState;
+  unknownPGNs: Record<string, Record<string, unknown> | undefined>;
+}
+
+function hasMapperState(m: object): m is MapperState {
+  return 'state' in m && isRecord(m.state) && 'unknownPGNs' in m && isRecord(m.unknownPGNs);
+}
+
+/** 9999-12-31T23:59:59.999Z: later times need ISO 8601's expanded years, which Signal K's timestamps do not allow. */
+const LAST_ISO_MS = 253_402_300_799_999;
+
+/** A second timestamp for the timestamp-dependence check: a day and 1.5 s later. */
+const shifted = (iso: string) => new Date(Date.parse(iso) + 86_401_500).toISOString();
 
 export class N2kCodec implements Codec<CanFrame> {
   private readonly parser: FromPgn = new (canboatjs().FromPgn)({});
   private readonly mapper: N2kMapper = new (n2kSignalk().N2kMapper)({});
-  /** Set by the parser's events during one synchronous parse() call. */
-  private unknown = false;
+  private readonly fastPackets = new FastPacketAssembler();
+  /** undefined when the mapper does not keep its state where the memo can watch it. */
+  private readonly memo: DecodeMemo | undefined;
+  private readonly mapperState: MapperState | undefined;
+  private readonly watch: StateWatch | undefined;
+  /** PGNs the mapper has no mapping for (not parsed at all), with the skip's detail. */
+  private readonly unmapped = new Map<number, string>();
+  private lastMs = NaN;
+  private lastIso = '';
 
   /** `label` becomes `source.label` of every delta, so `$source` reads `<label>.<src>`. */
   constructor(readonly label: string) {
-    this.parser.on('warning', () => {
-      this.unknown = true;
-    });
     // Parse failures also arrive through parse()'s callback; without a listener, EventEmitter would throw.
     this.parser.on('error', () => {});
+    this.parser.on('warning', () => {});
+    if (hasMapperState(this.mapper)) {
+      this.mapperState = this.mapper;
+      this.watch = new StateWatch(this.mapper);
+      this.memo = new DecodeMemo(this.watch.real);
+    }
   }
 
   decode(frame: CanFrame): N2kDecodeResult {
     const id = parseId(frame.id);
-    const data = Buffer.from(frame.data.buffer, frame.data.byteOffset, frame.data.byteLength);
-    const header: Record<string, unknown> = { ...id };
-    if (frame.time !== undefined) header.timestamp = new Date(frame.time);
-    this.unknown = false;
+    const pgn = id.pgn;
+    const transport = transportOf(pgn);
+    if (transport === 'unknown') return { kind: 'skip', reason: 'unknown-pgn', detail: `PGN ${pgn} is not in canboat's PGN database` };
+    let payload: Uint8Array = frame.data;
+    if (transport === 'fast') {
+      const r = this.fastPackets.push(id.src, pgn, frame.data);
+      if (r.kind === 'pending') return { kind: 'pending', pgn };
+      // canboatjs reports a fast-packet frame out of sequence (a lost frame, or a log starting mid-message) the same way.
+      if (r.kind === 'out-of-sequence') return { kind: 'error', reason: 'fast-packet', detail: `PGN ${pgn} from ${id.src}: frame out of sequence` };
+      payload = r.data;
+    }
+    const unmapped = this.unmapped.get(pgn);
+    if (unmapped !== undefined) return { kind: 'skip', reason: 'no-values', detail: unmapped };
+    const timestamp = this.isoTime(frame.time ?? Date.now());
+    const key = this.memo?.remembers(pgn) ? DecodeMemo.key(frame.id, payload) : undefined;
+    const hit = key === undefined ? undefined : this.memo?.get(key, id.src);
+    if (hit) return this.fromEntry(hit, pgn, timestamp);
+
+    const data = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     let failure: unknown;
     let message: unknown;
     try {
-      message = this.parser.parse({ pgn: header, length: data.length, data }, (err: unknown) => {
+      message = this.parser.parse({ pgn: { ...id, timestamp: new Date(timestamp) }, length: data.length, data, coalesced: true }, (err: unknown) => {
         if (err) failure = err;
       });
     } catch (err) {
       failure = err;
     }
-    if (failure !== undefined) {
-      const text = failure instanceof Error ? failure.message : String(failure);
-      // canboatjs reports a fast-packet frame out of sequence (a lost frame, or a log starting mid-message) this way.
-      if (text.startsWith('Could not parse')) return { kind: 'error', reason: 'fast-packet', detail: `PGN ${id.pgn} from ${id.src}: frame out of sequence` };
-      return { kind: 'error', reason: 'unparsed', detail: `PGN ${id.pgn} from ${id.src}: ${text}` };
-    }
-    if (!isRecord(message)) {
-      if (this.unknown) return { kind: 'skip', reason: 'unknown-pgn', detail: `PGN ${id.pgn} is not in canboat's PGN database` };
-      return { kind: 'pending', pgn: id.pgn };
-    }
-    return this.map(message, id.pgn);
+    if (failure !== undefined) return { kind: 'error', reason: 'unparsed', detail: `PGN ${pgn} from ${id.src}: ${failure instanceof Error ? failure.message : String(failure)}` };
+    // A proprietary PGN from a manufacturer none of canboat's definitions of it is for: the PGN is known, this message carries nothing it can read.
+    if (!isRecord(message)) return { kind: 'skip', reason: 'no-values', detail: `PGN ${pgn} from ${id.src} matches none of canboat's definitions of it` };
+    return this.map(message, pgn, id.src, key);
   }
 
-  private map(message: Record<string, unknown>, pgn: number): N2kDecodeResult {
-    const what = `PGN ${pgn}${typeof message.description === 'string' ? ` (${message.description})` : ''}`;
+  /** ISO 8601 text of epoch ms, made once per millisecond: a busy bus delivers several frames in each. */
+  private isoTime(ms: number): string {
+    if (ms !== this.lastMs) {
+      // A stamp ISO 8601's four-digit years cannot write (a damaged log) is "now", as canboatjs
+      // makes an invalid one.
+      if (!(ms >= 0 && ms <= LAST_ISO_MS)) return new Date().toISOString();
+      const time = new Date(ms);
+      this.lastMs = ms;
+      this.lastIso = time.toISOString();
+    }
+    return this.lastIso;
+  }
+
+  private fromEntry(entry: MemoEntry, pgn: number, timestamp: string): N2kDecodeResult {
+    if (entry.kind === 'no-values') return { kind: 'skip', reason: 'no-values', detail: entry.detail };
+    const updates: Update[] = entry.updates.map((u) => ({ source: u.source as Update['source'], values: u.values as PathValue[], timestamp }));
+    const delta: Delta = { updates };
+    if (entry.context !== undefined) delta.context = entry.context;
+    return { kind: 'delta', delta, pgn };
+  }
+
+  /** The mapper's output for `message`; undefined when it threw (said in `error`). */
+  private mapped(message: Record<string, unknown>): { updates: Update[]; context: string | undefined } | { error: string } {
     let mapped: unknown;
     try {
       mapped = this.mapper.toDelta(message);
     } catch (err) {
-      return { kind: 'error', reason: 'unparsed', detail: `${what}: ${(err as Error).message}` };
+      return { error: (err as Error).message };
     }
-    if (!isRecord(mapped) || !Array.isArray(mapped.updates)) return { kind: 'skip', reason: 'no-values', detail: `${what} maps to no Signal K data` };
-    // Fresh update objects with our label; the mapper leaves label empty for the server to fill in.
     const updates: Update[] = [];
+    if (!isRecord(mapped) || !Array.isArray(mapped.updates)) return { updates, context: undefined };
+    // Fresh update objects with our label; the mapper leaves label empty for the server to fill in.
     for (const u of mapped.updates) {
       if (!isRecord(u) || !Array.isArray(u.values)) continue;
       const values = wireValues(u.values);
       if (values.length === 0) continue;
-      const source = { ...(isRecord(u.source) ? (wireValue(u.source) as Record<string, JsonValue>) : {}), label: this.label };
+      const source = Object.freeze({ ...(isRecord(u.source) ? (wireValue(u.source) as Record<string, JsonValue>) : {}), label: this.label });
       const update: Update = { source, values };
       if (typeof u.timestamp === 'string') update.timestamp = u.timestamp;
       updates.push(update);
     }
-    if (updates.length === 0) return { kind: 'skip', reason: 'no-values', detail: `${what} maps to no Signal K values` };
     // AIS targets (129038, 129039, 129794, 129809, 129810, ...) carry their own vessel's context.
+    return { updates, context: typeof mapped.context === 'string' ? mapped.context : undefined };
+  }
+
+  private map(message: Record<string, unknown>, pgn: number, src: number, key: string | undefined): N2kDecodeResult {
+    const what = `PGN ${pgn}${typeof message.description === 'string' ? ` (${message.description})` : ''}`;
+    if (this.watch) this.watch.touched = false;
+    const out = this.mapped(message);
+    if ('error' in out) return { kind: 'error', reason: 'unparsed', detail: `${what}: ${out.error}` };
+    const { updates, context } = out;
+    const memo = this.memo;
+    // The mapper notes a PGN it has no mapping for: later messages of it are not parsed at all.
+    if (this.mapperState?.unknownPGNs[src]?.[pgn] !== undefined) {
+      const detail = `${what} maps to no Signal K data`;
+      this.unmapped.set(pgn, detail);
+      return { kind: 'skip', reason: 'no-values', detail };
+    }
+    if (key !== undefined && memo && !this.watch?.touched && this.sameAtAnotherTime(message, updates, context)) {
+      const fields = memo.sourceFields(src);
+      if (updates.length === 0) memo.set(key, { kind: 'no-values', detail: `${what} maps to no Signal K values`, ...fields });
+      else memo.set(key, { kind: 'delta', updates: updates.map((u) => ({ source: u.source as Record<string, JsonValue>, values: Object.freeze(u.values ?? []) })), context, ...fields });
+    }
+    if (updates.length === 0) return { kind: 'skip', reason: 'no-values', detail: `${what} maps to no Signal K values` };
     const delta: Delta = { updates };
-    if (typeof mapped.context === 'string') delta.context = mapped.context;
+    if (context !== undefined) delta.context = context;
     return { kind: 'delta', delta, pgn };
+  }
+
+  /** Whether the mapper gives the same values for the message stamped at another time; marks the PGN timed when not. */
+  private sameAtAnotherTime(message: Record<string, unknown>, updates: Update[], context: string | undefined): boolean {
+    if (typeof message.timestamp !== 'string') return false;
+    const again = this.mapped({ ...message, timestamp: shifted(message.timestamp) });
+    const same =
+      !('error' in again) &&
+      again.context === context &&
+      JSON.stringify(again.updates.map((u) => [u.source, u.values])) === JSON.stringify(updates.map((u) => [u.source, u.values]));
+    if (!same && typeof message.pgn === 'number') this.memo?.markTimed(message.pgn);
+    return same;
   }
 }

@@ -1,0 +1,108 @@
+// Decoded NMEA 2000 messages, remembered by (CAN id, payload): the same bytes from the same
+// device decode to the same Signal K values, and a bus repeats most of its messages byte for byte
+// (static data, settled readings). What may be remembered is decided by watching the mapper
+// (n2k-signalk's N2kMapper) rather than by a list of PGNs, so it follows the library:
+// - a mapping that reads or writes its per-source state (course calculation type, AIS, address
+//   claims) makes that one result unremembered;
+// - a result that changes with the message's timestamp (an ETA as time-to-go) marks its PGN as
+//   never remembered;
+// - the source fields the mapper takes from state (canName, deviceInstance) are kept with the
+//   entry and checked on every hit, so an address claim after the fact is seen.
+// Bounded: the oldest entry goes when full, so a bus whose values never repeat costs one lookup.
+
+import type { PathValue } from '../../../core/delta.js';
+import type { JsonValue } from '../../../core/json.js';
+
+const MEMO_ENTRIES = 8192;
+
+export type MemoEntry =
+  | {
+      kind: 'delta';
+      updates: readonly { source: Readonly<Record<string, JsonValue>>; values: readonly PathValue[] }[];
+      context: string | undefined;
+      canName: unknown;
+      deviceInstance: unknown;
+    }
+  | { kind: 'no-values'; detail: string; canName: unknown; deviceInstance: unknown };
+
+/** The mapper's per-source state as N2kMapper keeps it (`state[src]`), read without being watched. */
+export type SourceState = Record<string, Record<string, unknown> | undefined>;
+
+/** Watches a mapper's per-source state: `touched` is set by any use beyond the two source fields. */
+export class StateWatch {
+  touched = false;
+  readonly real: SourceState;
+  private readonly views = new WeakMap<object, object>();
+
+  /** Replaces `holder.state` by a watched view of it; returns the unwatched state. */
+  constructor(holder: { state: SourceState }) {
+    this.real = holder.state;
+    const touch = () => (this.touched = true);
+    holder.state = new Proxy(this.real, {
+      get: (target, key) => {
+        const value: unknown = Reflect.get(target, key);
+        return typeof value === 'object' && value !== null ? this.view(value) : value;
+      },
+      set: (target, key, value) => (touch(), Reflect.set(target, key, value)),
+      deleteProperty: (target, key) => (touch(), Reflect.deleteProperty(target, key)),
+    });
+  }
+
+  private view(source: object): object {
+    let view = this.views.get(source);
+    if (!view) {
+      const touch = () => (this.touched = true);
+      view = new Proxy(source, {
+        get: (target, key) => {
+          if (key !== 'canName' && key !== 'deviceInstance') touch();
+          return Reflect.get(target, key);
+        },
+        has: (target, key) => (touch(), Reflect.has(target, key)),
+        ownKeys: (target) => (touch(), Reflect.ownKeys(target)),
+        set: (target, key, value) => (touch(), Reflect.set(target, key, value)),
+        deleteProperty: (target, key) => (touch(), Reflect.deleteProperty(target, key)),
+      });
+      this.views.set(source, view);
+    }
+    return view;
+  }
+}
+
+export class DecodeMemo {
+  private readonly entries = new Map<string, MemoEntry>();
+  /** PGNs whose mapped values depend on the message's timestamp. */
+  private readonly timed = new Set<number>();
+
+  constructor(private readonly state: SourceState) {}
+
+  static key(id: number, payload: Uint8Array): string {
+    return `${id}:${Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('latin1')}`;
+  }
+
+  /** The entry for `key` when the source's state fields still match it. */
+  get(key: string, src: number): MemoEntry | undefined {
+    const entry = this.entries.get(key);
+    if (!entry) return undefined;
+    const state = this.state[src];
+    return entry.canName === state?.canName && entry.deviceInstance === state?.deviceInstance ? entry : undefined;
+  }
+
+  remembers(pgn: number): boolean {
+    return !this.timed.has(pgn);
+  }
+
+  markTimed(pgn: number): void {
+    this.timed.add(pgn);
+  }
+
+  /** Source state fields an entry made now depends on. */
+  sourceFields(src: number): { canName: unknown; deviceInstance: unknown } {
+    const state = this.state[src];
+    return { canName: state?.canName, deviceInstance: state?.deviceInstance };
+  }
+
+  set(key: string, entry: MemoEntry): void {
+    if (this.entries.size >= MEMO_ENTRIES) this.entries.delete(this.entries.keys().next().value as string);
+    this.entries.set(key, entry);
+  }
+}
