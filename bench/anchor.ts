@@ -20,7 +20,11 @@ export interface Anchor {
 }
 
 function cacheDir(): string {
-  return join(process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'signalk-edge', `signalk-server-${ANCHOR_VERSION}`);
+  return join(
+    process.env.XDG_CACHE_HOME ?? join(homedir(), '.cache'),
+    'signalk-edge',
+    `signalk-server-${ANCHOR_VERSION}`,
+  );
 }
 
 function installed(root: string): Anchor | undefined {
@@ -46,9 +50,21 @@ export function findAnchor(log: (line: string) => void): Anchor {
   mkdirSync(root, { recursive: true });
   writeFileSync(
     join(root, 'package.json'),
-    JSON.stringify({ name: 'signalk-edge-bench-anchor', private: true, dependencies: { 'signalk-server': ANCHOR_VERSION }, overrides: { '@signalk/streams': '6.0.0' } }, null, 2),
+    JSON.stringify(
+      {
+        name: 'signalk-edge-bench-anchor',
+        private: true,
+        dependencies: { 'signalk-server': ANCHOR_VERSION },
+        overrides: { '@signalk/streams': '6.0.0' },
+      },
+      null,
+      2,
+    ),
   );
-  execFileSync('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', '--loglevel=http'], { cwd: root, stdio: ['ignore', 'inherit', 'inherit'] });
+  execFileSync('npm', ['install', '--omit=dev', '--no-audit', '--no-fund', '--loglevel=http'], {
+    cwd: root,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
   const done = installed(root);
   if (!done) throw new Error(`npm install in ${root} did not install signalk-server`);
   return done;
@@ -69,7 +85,13 @@ function pipeElements(input: AnchorInput): unknown[] {
 }
 
 /** signalk-server on `port` with its config in `configDir`, replaying `input` when given. */
-export async function startAnchor(anchor: Anchor, configDir: string, port: number, input?: AnchorInput, plugin?: AnchorPlugin): Promise<Child> {
+export async function startAnchor(
+  anchor: Anchor,
+  configDir: string,
+  port: number,
+  input?: AnchorInput,
+  plugin?: AnchorPlugin,
+): Promise<Child> {
   mkdirSync(configDir, { recursive: true });
   const settings = {
     vessel: { uuid: 'urn:mrn:signalk:uuid:c0d79334-4e25-4245-8892-54e8ccc8021d' },
@@ -79,13 +101,19 @@ export async function startAnchor(anchor: Anchor, configDir: string, port: numbe
     interfaces: {},
   };
   writeFileSync(join(configDir, 'settings.json'), JSON.stringify(settings, null, 2));
-  writeFileSync(join(configDir, 'package.json'), JSON.stringify({ name: 'signalk-server-config', version: '0.0.1', private: true }));
+  writeFileSync(
+    join(configDir, 'package.json'),
+    JSON.stringify({ name: 'signalk-server-config', version: '0.0.1', private: true }),
+  );
   if (plugin) {
     cpSync(plugin.dir, join(configDir, 'node_modules', ...plugin.packageName.split('/')), { recursive: true });
     // signalk-server keeps a plugin's switch in a flat file and leaves a plugin without one disabled.
     const id = plugin.packageName.replace(/[@/]/g, '_');
     mkdirSync(join(configDir, 'plugin-config-data'), { recursive: true });
-    writeFileSync(join(configDir, 'plugin-config-data', `${id}.json`), JSON.stringify({ enabled: true, configuration: {} }));
+    writeFileSync(
+      join(configDir, 'plugin-config-data', `${id}.json`),
+      JSON.stringify({ enabled: true, configuration: {} }),
+    );
   }
   const child = startChild(process.execPath, [join(anchor.serverDir, 'bin', 'signalk-server')], {
     env: { ...process.env, SIGNALK_NODE_CONFIG_DIR: configDir, PORT: String(port), DEBUG: '' },

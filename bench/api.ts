@@ -50,7 +50,18 @@ async function child(mode: string, dataDir: string | undefined): Promise<void> {
   bus.subscribe((msg) => model.apply(msg.delta));
   // A self vessel with a few dozen values, as a small boat has.
   const values = Array.from({ length: 40 }, (_, i) => ({ path: `environment.sensor${i}.temperature`, value: 290 + i }));
-  bus.publish({ updates: [{ source: { label: 'bench', type: 'NMEA0183', talker: 'II', sentence: 'XDR' }, timestamp: new Date().toISOString(), values }] }, 'bench');
+  bus.publish(
+    {
+      updates: [
+        {
+          source: { label: 'bench', type: 'NMEA0183', talker: 'II', sentence: 'XDR' },
+          timestamp: new Date().toISOString(),
+          values,
+        },
+      ],
+    },
+    'bench',
+  );
   const api = await startApi({
     host: '127.0.0.1',
     port: 0,
@@ -68,7 +79,13 @@ interface Reply {
   status: number;
 }
 
-function call(agent: Agent, url: string, method: string, body: string | undefined, token: string | undefined): Promise<Reply> {
+function call(
+  agent: Agent,
+  url: string,
+  method: string,
+  body: string | undefined,
+  token: string | undefined,
+): Promise<Reply> {
   const headers: Record<string, string> = body === undefined ? {} : { 'content-type': 'application/json' };
   if (token) headers.authorization = `Bearer ${token}`;
   return new Promise((resolve, reject) => {
@@ -86,7 +103,12 @@ function rssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : NaN;
 }
 
-async function load(url: string, method: string, body: string | undefined, token: string | undefined): Promise<{ p50: number; p99: number; perSecond: number }> {
+async function load(
+  url: string,
+  method: string,
+  body: string | undefined,
+  token: string | undefined,
+): Promise<{ p50: number; p99: number; perSecond: number }> {
   const agent = new Agent({ keepAlive: true, maxSockets: IN_FLIGHT });
   try {
     for (let i = 0; i < 200; i++) await call(agent, url, method, body, token); // warm-up
@@ -112,21 +134,36 @@ async function load(url: string, method: string, body: string | undefined, token
   }
 }
 
-async function serve(mode: 'open' | 'secure', token: string | undefined, dataDir: string | undefined): Promise<string[]> {
-  const proc = spawn(execPath, [fileURLToPath(import.meta.url), 'child', mode, dataDir ?? ''], { stdio: ['ignore', 'pipe', 'inherit'] });
+async function serve(
+  mode: 'open' | 'secure',
+  token: string | undefined,
+  dataDir: string | undefined,
+): Promise<string[]> {
+  const proc = spawn(execPath, [fileURLToPath(import.meta.url), 'child', mode, dataDir ?? ''], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   try {
     const [base] = (await once(createInterface({ input: proc.stdout }), 'line')) as [string];
     const label = mode === 'open' ? 'security off' : 'security on, Bearer token';
     const lines: string[] = [`[${label}] RSS of the API process, idle after start: ${rssMb(proc.pid!).toFixed(1)} MB`];
     const cases: [string, string, string, string | undefined][] = [
       ['GET  /signalk/v1/api/vessels/self', `${base}/signalk/v1/api/vessels/self`, 'GET', undefined],
-      ['PUT  .../electrical/switches/anchorLight/state', `${base}/signalk/v1/api/vessels/self/electrical/switches/anchorLight/state`, 'PUT', '{"value":1}'],
+      [
+        'PUT  .../electrical/switches/anchorLight/state',
+        `${base}/signalk/v1/api/vessels/self/electrical/switches/anchorLight/state`,
+        'PUT',
+        '{"value":1}',
+      ],
     ];
     for (const [name, url, method, body] of cases) {
       const r = await load(url, method, body, token);
-      lines.push(`[${label}] ${name}: p50 ${(r.p50 * 1000).toFixed(0)} µs, p99 ${(r.p99 * 1000).toFixed(0)} µs sequential; ${r.perSecond.toFixed(0)} req/s with ${IN_FLIGHT} in flight`);
+      lines.push(
+        `[${label}] ${name}: p50 ${(r.p50 * 1000).toFixed(0)} µs, p99 ${(r.p99 * 1000).toFixed(0)} µs sequential; ${r.perSecond.toFixed(0)} req/s with ${IN_FLIGHT} in flight`,
+      );
     }
-    lines.push(`[${label}] RSS of the API process after ${2 * (SEQUENTIAL + CONCURRENT + 200)} requests: ${rssMb(proc.pid!).toFixed(1)} MB`);
+    lines.push(
+      `[${label}] RSS of the API process after ${2 * (SEQUENTIAL + CONCURRENT + 200)} requests: ${rssMb(proc.pid!).toFixed(1)} MB`,
+    );
     return lines;
   } finally {
     proc.kill();
@@ -160,9 +197,16 @@ export async function benchApi(): Promise<string[]> {
   try {
     const lines = [...(await serve('open', undefined, undefined)), ...(await serve('secure', token, dataDir))];
     const open = await gateCost(new SecurityGate({ bindHost: '127.0.0.1', selfContext: 'vessels.self' }), {});
-    const secure = await gateCost(new SecurityGate({ security: SECURE, dataDir, bindHost: '127.0.0.1', selfContext: 'vessels.self' }), { authorization: `Bearer ${token}` });
-    lines.push(`security gate per request: ${open.toFixed(2)} µs with security off (host check only), ${secure.toFixed(2)} µs with a known token (signature remembered; expiry, revocation and user looked up); ratio ${(secure / open).toFixed(1)}`);
-    lines.push(`first request with a new token (JWT HS256 verified by jose through WebCrypto): ${(await firstVerifyCost(dataDir)).toFixed(1)} µs`);
+    const secure = await gateCost(
+      new SecurityGate({ security: SECURE, dataDir, bindHost: '127.0.0.1', selfContext: 'vessels.self' }),
+      { authorization: `Bearer ${token}` },
+    );
+    lines.push(
+      `security gate per request: ${open.toFixed(2)} µs with security off (host check only), ${secure.toFixed(2)} µs with a known token (signature remembered; expiry, revocation and user looked up); ratio ${(secure / open).toFixed(1)}`,
+    );
+    lines.push(
+      `first request with a new token (JWT HS256 verified by jose through WebCrypto): ${(await firstVerifyCost(dataDir)).toFixed(1)} µs`,
+    );
     return lines;
   } finally {
     rmSync(dataDir, { recursive: true, force: true });

@@ -65,7 +65,11 @@ function timeLibraries(frames: CanFrame[]): number {
     parser.on('error', () => {});
     const mapper = new N2kMapper({});
     for (const f of frames) {
-      const msg = parser.parse({ pgn: { ...parseId(f.id) }, length: f.data.length, data: Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength) });
+      const msg = parser.parse({
+        pgn: { ...parseId(f.id) },
+        length: f.data.length,
+        data: Buffer.from(f.data.buffer, f.data.byteOffset, f.data.byteLength),
+      });
       if (msg) mapper.toDelta(msg);
     }
   });
@@ -115,10 +119,14 @@ async function timePipeline(lines: string[], dir: string): Promise<{ ms: number;
   const model = new SignalKModel(URN);
   const bus = new DeltaBus(model.selfContext);
   bus.subscribe((m) => model.apply(m.delta));
-  const source = createSource({ id: 'bench', type: 'can', interface: 'bench0', driver: 'candump', file, rate: 'fast', loop: false }, bus, {
-    serial: new SerialPorts(),
-    can: new CanInterfaces(),
-  });
+  const source = createSource(
+    { id: 'bench', type: 'can', interface: 'bench0', driver: 'candump', file, rate: 'fast', loop: false },
+    bus,
+    {
+      serial: new SerialPorts(),
+      can: new CanInterfaces(),
+    },
+  );
   const t0 = performance.now();
   source.start();
   try {

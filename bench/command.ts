@@ -45,7 +45,11 @@ function passage(lines: number): Buffer {
   const out: string[] = [];
   for (let i = 0; i < lines; i++) {
     const knots = (4 + (i % 40) / 10).toFixed(1);
-    out.push(i % 2 === 0 ? sentence(`IIVHW,${i % 360}.0,T,,M,${knots},N,,K`) : sentence(`GPRMC,123519,A,4807.038,N,01131.000,E,${knots},${(i * 7) % 360}.0,230394,003.1,W`));
+    out.push(
+      i % 2 === 0
+        ? sentence(`IIVHW,${i % 360}.0,T,,M,${knots},N,,K`)
+        : sentence(`GPRMC,123519,A,4807.038,N,01131.000,E,${knots},${(i * 7) % 360}.0,230394,003.1,W`),
+    );
   }
   return Buffer.from(out.join(''), 'latin1');
 }
@@ -72,7 +76,9 @@ async function openWriter(path: string): Promise<SerialPort> {
 }
 
 function write(port: SerialPort, data: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => port.write(data, (err) => (err ? reject(err) : port.drain((e) => (e ? reject(e) : resolve())))));
+  return new Promise((resolve, reject) =>
+    port.write(data, (err) => (err ? reject(err) : port.drain((e) => (e ? reject(e) : resolve())))),
+  );
 }
 
 interface Harness {
@@ -82,7 +88,13 @@ interface Harness {
   close(): Promise<void>;
 }
 
-async function harness(id: string, from: string, configuration: JsonValue, grants: string[], callTimeoutMs?: number): Promise<Harness> {
+async function harness(
+  id: string,
+  from: string,
+  configuration: JsonValue,
+  grants: string[],
+  callTimeoutMs?: number,
+): Promise<Harness> {
   const pluginDir = mkdtempSync(join(tmpdir(), 'ske-bench-command-'));
   const dataDir = mkdtempSync(join(tmpdir(), 'ske-bench-command-data-'));
   cpSync(from, join(pluginDir, 'plugin'), { recursive: true });
@@ -118,7 +130,12 @@ interface Figures {
 }
 
 /** Starts the plugin on the pty (writer end `a`, plugin end `b`), times the first delta, then LINES lines in batches. */
-async function measure(pty: { a: string; b: string }, id: string, from: string, configuration: JsonValue): Promise<Figures> {
+async function measure(
+  pty: { a: string; b: string },
+  id: string,
+  from: string,
+  configuration: JsonValue,
+): Promise<Figures> {
   const h = await harness(id, from, configuration, [`serial:${pty.b}`]);
   const writer = await openWriter(pty.a);
   try {
@@ -148,13 +165,16 @@ async function measure(pty: { a: string; b: string }, id: string, from: string, 
       const target = base.deltas + Math.min(i + BATCH, LINES) - 1;
       await until(() => emitted() >= target, `${target} deltas`).catch((err: unknown) => {
         const st = h.runner.status();
-        throw new Error(`${(err as Error).message}: ${st.state}, ${st.deltas.emitted} emitted, ${st.deltas.rejected} rejected, ${st.deltas.feedbackDropped} cut, hal ${JSON.stringify(st.hal)}, error ${st.errorMessage}`);
+        throw new Error(
+          `${(err as Error).message}: ${st.state}, ${st.deltas.emitted} emitted, ${st.deltas.rejected} rejected, ${st.deltas.feedbackDropped} cut, hal ${JSON.stringify(st.hal)}, error ${st.errorMessage}`,
+        );
       });
     }
     const seconds = (performance.now() - t1) / 1000;
     const dropped = h.runner.status().hal[0]?.dropped ?? 0;
     if (dropped > 0) throw new Error(`${id}: the serial queue dropped ${dropped} lines`);
-    if (received() - base.lines < LINES) throw new Error(`${id}: received ${received() - base.lines} of ${LINES} lines`);
+    if (received() - base.lines < LINES)
+      throw new Error(`${id}: received ${received() - base.lines} of ${LINES} lines`);
     return { startMs, linesPerSecond: LINES / seconds, rssMB };
   } finally {
     await new Promise<void>((r) => writer.close(() => r()));
@@ -164,7 +184,13 @@ async function measure(pty: { a: string; b: string }, id: string, from: string, 
 
 /** A command plugin spinning without reading stdin: time until it is stopped, and its CPU use after. */
 async function runaway(boundMs: number): Promise<string> {
-  const h = await harness(PROBE, join(PROJECT_ROOT, 'test', 'fixtures', 'plugins', 'command-probe'), { mode: 'spin' }, [], boundMs);
+  const h = await harness(
+    PROBE,
+    join(PROJECT_ROOT, 'test', 'fixtures', 'plugins', 'command-probe'),
+    { mode: 'spin' },
+    [],
+    boundMs,
+  );
   try {
     await h.manager.startAll();
     // Time for the program to start (about 0.7 s): its stdin is written from then on.
@@ -172,7 +198,11 @@ async function runaway(boundMs: number): Promise<string> {
     let t0 = 0;
     // Deltas for its stdin until it has been stopped; the first batch alone fills the 64 KB pipe.
     while (h.runner.currentState === 'running') {
-      for (let i = 0; i < 1000; i++) h.bus.publish({ updates: [{ source: { label: 'bench' }, values: [{ path: 'test.input.tick', value: i }] }] }, 'bench');
+      for (let i = 0; i < 1000; i++)
+        h.bus.publish(
+          { updates: [{ source: { label: 'bench' }, values: [{ path: 'test.input.tick', value: i }] }] },
+          'bench',
+        );
       if (t0 === 0) t0 = performance.now();
       await new Promise((r) => setTimeout(r, 5));
     }
@@ -191,14 +221,26 @@ async function runaway(boundMs: number): Promise<string> {
 }
 
 const KINDS = {
-  library: { id: LIBRARY, from: join(PROJECT_ROOT, 'test', 'fixtures', 'plugins', 'nmea-current-lib'), config: (device: string): JsonValue => ({ device }) },
-  command: { id: COMMAND, from: join(PROJECT_ROOT, 'examples', 'nmea-command'), config: (device: string): JsonValue => ({ serialDevice: device }) },
+  library: {
+    id: LIBRARY,
+    from: join(PROJECT_ROOT, 'test', 'fixtures', 'plugins', 'nmea-current-lib'),
+    config: (device: string): JsonValue => ({ device }),
+  },
+  command: {
+    id: COMMAND,
+    from: join(PROJECT_ROOT, 'examples', 'nmea-command'),
+    config: (device: string): JsonValue => ({ serialDevice: device }),
+  },
 };
 type Kind = keyof typeof KINDS;
 
 /** Runs measure() for one kind in a fresh process; returns its figures. */
 async function inChild(kind: Kind, pty: PtyPair): Promise<Figures> {
-  const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), 'child', kind, pty.a, pty.b], { maxBuffer: 1 << 20 });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    ['--expose-gc', fileURLToPath(import.meta.url), 'child', kind, pty.a, pty.b],
+    { maxBuffer: 1 << 20 },
+  );
   const last = stdout.trim().split('\n').pop() ?? '';
   return JSON.parse(last) as Figures;
 }

@@ -51,12 +51,20 @@ async function benchNode(lines: string[]): Promise<void> {
     for (let i = 0; i < 15; i++) {
       plugin?.close();
       const t0 = performance.now();
-      plugin = await loadPluginBytes({ id: `derive-${i}`, bytes, vfsRoot: ensurePluginStorage(dataDir, `derive-${i}`), host: benchHost(`derive-${i}`, () => counter.emitted++) });
+      plugin = await loadPluginBytes({
+        id: `derive-${i}`,
+        bytes,
+        vfsRoot: ensurePluginStorage(dataDir, `derive-${i}`),
+        host: benchHost(`derive-${i}`, () => counter.emitted++),
+      });
       loadMs.push(performance.now() - t0);
     }
     const p = plugin!;
     p.start('{}');
-    const delta = JSON.stringify({ context: 'vessels.self', updates: [{ source: { label: 'bench' }, values: [{ path: 'environment.depth.belowTransducer', value: 12.3 }] }] });
+    const delta = JSON.stringify({
+      context: 'vessels.self',
+      updates: [{ source: { label: 'bench' }, values: [{ path: 'environment.depth.belowTransducer', value: 12.3 }] }],
+    });
     const n = 50_000;
     for (let i = 0; i < 2000; i++) p.deliverDelta(delta); // warm-up
     let t0 = performance.now();
@@ -71,13 +79,24 @@ async function benchNode(lines: string[]): Promise<void> {
     const rss0 = process.memoryUsage().rss;
     const many: PluginInstance[] = [];
     for (let i = 0; i < 20; i++) {
-      many.push(await loadPluginBytes({ id: `mem-${i}`, bytes, vfsRoot: ensurePluginStorage(dataDir, `mem-${i}`), host: benchHost(`mem-${i}`, () => counter.emitted++) }));
+      many.push(
+        await loadPluginBytes({
+          id: `mem-${i}`,
+          bytes,
+          vfsRoot: ensurePluginStorage(dataDir, `mem-${i}`),
+          host: benchHost(`mem-${i}`, () => counter.emitted++),
+        }),
+      );
     }
     const perInstance = (process.memoryUsage().rss - rss0) / many.length;
     for (const m of many) m.close();
 
-    lines.push(`node wasm+wasi  load (validate+compile+instantiate) median ${median(loadMs).toFixed(2)} ms, first ${loadMs[0]!.toFixed(2)} ms (derive-all, ${bytes.length} B)`);
-    lines.push(`node wasm+wasi  delta_handler round trip (parse delta, emit one) ${deltaUs.toFixed(2)} µs/delta = ${Math.round(1e6 / deltaUs)} deltas/s`);
+    lines.push(
+      `node wasm+wasi  load (validate+compile+instantiate) median ${median(loadMs).toFixed(2)} ms, first ${loadMs[0]!.toFixed(2)} ms (derive-all, ${bytes.length} B)`,
+    );
+    lines.push(
+      `node wasm+wasi  delta_handler round trip (parse delta, emit one) ${deltaUs.toFixed(2)} µs/delta = ${Math.round(1e6 / deltaUs)} deltas/s`,
+    );
     lines.push(`node wasm+wasi  bare export call (plugin_stop) ${callUs.toFixed(3)} µs/call`);
     lines.push(`node wasm+wasi  memory ≈ ${mb(perInstance)} MB RSS per instance (20 instances)`);
   } finally {
@@ -109,8 +128,12 @@ async function benchWasmer(lines: string[]): Promise<void> {
   await sandbox.close();
   await wasmer.close();
   if (echoed !== '{"updates":[]}\n') throw new Error(`wasi-echo returned ${JSON.stringify(echoed)}`);
-  lines.push(`@wasmer/sdk     init (Wasmer.create, bundled wasm) ${initMs.toFixed(0)} ms; package load + sandbox ${sandboxMs.toFixed(0)} ms`);
-  lines.push(`@wasmer/sdk     run of a WASI command (stdin line → stdout) median ${median(runMs).toFixed(1)} ms, first ${runMs[0]!.toFixed(1)} ms`);
+  lines.push(
+    `@wasmer/sdk     init (Wasmer.create, bundled wasm) ${initMs.toFixed(0)} ms; package load + sandbox ${sandboxMs.toFixed(0)} ms`,
+  );
+  lines.push(
+    `@wasmer/sdk     run of a WASI command (stdin line → stdout) median ${median(runMs).toFixed(1)} ms, first ${runMs[0]!.toFixed(1)} ms`,
+  );
   lines.push(`@wasmer/sdk     memory ≈ ${mb(rss)} MB RSS for the runtime and one sandbox`);
 }
 

@@ -15,7 +15,10 @@ import { busyCandump, runSoak } from '../test/soak/soak.js';
 import { findAnchor, startAnchor, type Anchor, type AnchorInput, type AnchorPlugin } from './anchor.js';
 import { cpuSeconds, rssMB, startChild, untilQuiet, untilServing, type Child } from './proc.js';
 
-const TAKE_ALL: AnchorPlugin = { dir: join(PROJECT_ROOT, 'test', 'fixtures', 'plugins', 'take-all'), packageName: '@signalk-edge-fixture/take-all' };
+const TAKE_ALL: AnchorPlugin = {
+  dir: join(PROJECT_ROOT, 'test', 'fixtures', 'plugins', 'take-all'),
+  packageName: '@signalk-edge-fixture/take-all',
+};
 /** plaka.log repeated 8 times: 928k lines, the issue's input. */
 const NMEA_REPEAT = 8;
 const N2K_FRAMES = 400_000;
@@ -60,7 +63,11 @@ function nmeaInput(dir: string, anchor: Anchor | undefined): { file: string; lin
   const times = source === plaka ? NMEA_REPEAT : Math.ceil((116_000 * NMEA_REPEAT) / once);
   const file = join(dir, 'input.nmea');
   writeFileSync(file, text.repeat(times));
-  return { file, lines: once * times, what: `${source === plaka ? 'signalk-server samples/plaka.log' : 'examples/data/demo-passage.nmea'} ×${times}` };
+  return {
+    file,
+    lines: once * times,
+    what: `${source === plaka ? 'signalk-server samples/plaka.log' : 'examples/data/demo-passage.nmea'} ×${times}`,
+  };
 }
 
 /** Library Parser.parse alone over the file's lines, in a child process: lines per CPU second. */
@@ -83,7 +90,8 @@ async function startEdge(dir: string, run: EdgeRun): Promise<{ child: Child; bas
   const port = await freePort();
   mkdirSync(dir, { recursive: true });
   const plugins = join(dir, 'plugins');
-  if (run.plugin) cpSync(run.plugin.dir, join(plugins, 'plugin'), { recursive: true, filter: (src) => !src.endsWith('assembly') });
+  if (run.plugin)
+    cpSync(run.plugin.dir, join(plugins, 'plugin'), { recursive: true, filter: (src) => !src.endsWith('assembly') });
   const settings = {
     port,
     host: '127.0.0.1',
@@ -93,9 +101,13 @@ async function startEdge(dir: string, run: EdgeRun): Promise<{ child: Child; bas
     plugins: { dirs: run.plugin ? [plugins] : [], watch: false },
   };
   writeFileSync(join(dir, 'settings.json'), JSON.stringify(settings, null, 2));
-  const child = startChild(process.execPath, [join(PROJECT_ROOT, 'dist', 'runtime', 'cli', 'main.js'), 'run', '--settings', join(dir, 'settings.json')], {
-    env: { ...process.env, SIGNALK_EDGE_LOG: 'warn' },
-  });
+  const child = startChild(
+    process.execPath,
+    [join(PROJECT_ROOT, 'dist', 'runtime', 'cli', 'main.js'), 'run', '--settings', join(dir, 'settings.json')],
+    {
+      env: { ...process.env, SIGNALK_EDGE_LOG: 'warn' },
+    },
+  );
   const base = `http://127.0.0.1:${port}`;
   await untilServing(child, `${base}/signalk`);
   return { child, base };
@@ -107,7 +119,10 @@ async function quietCost(child: Child): Promise<{ cpu: number; rss: number }> {
   return { cpu, rss: rssMB(child.pid) };
 }
 
-type Runner = (input: { file: string; kind: AnchorInput['kind'] } | undefined, plugin?: AnchorPlugin) => Promise<{ cpu: number; rss: number; check: string }>;
+type Runner = (
+  input: { file: string; kind: AnchorInput['kind'] } | undefined,
+  plugin?: AnchorPlugin,
+) => Promise<{ cpu: number; rss: number; check: string }>;
 
 function edgeRunner(root: string): Runner {
   let n = 0;
@@ -118,14 +133,30 @@ function edgeRunner(root: string): Runner {
         ? []
         : input.kind === 'nmea0183'
           ? [{ id: 'replay', type: 'replay', file: input.file, rate: 'fast', linesPerSecond: 1, loop: false }]
-          : [{ id: 'n2k', type: 'can', interface: 'can0', driver: 'candump', file: input.file, rate: 'fast', loop: false }];
+          : [
+              {
+                id: 'n2k',
+                type: 'can',
+                interface: 'can0',
+                driver: 'candump',
+                file: input.file,
+                rate: 'fast',
+                loop: false,
+              },
+            ];
     const { child, base } = await startEdge(dir, { sources, plugin });
     try {
       const cost = await quietCost(child);
-      const status = (await (await fetch(`${base}/edge/v1/status`)).json()) as { sources: { lines: number; deltas: number }[] };
-      const plugins = plugin ? ((await (await fetch(`${base}/plugins`)).json()) as { deltas?: { received: number } }[]) : [];
+      const status = (await (await fetch(`${base}/edge/v1/status`)).json()) as {
+        sources: { lines: number; deltas: number }[];
+      };
+      const plugins = plugin
+        ? ((await (await fetch(`${base}/plugins`)).json()) as { deltas?: { received: number } }[])
+        : [];
       const s = status.sources[0];
-      const check = s ? `${s.lines} in, ${s.deltas} deltas${plugin ? `, plugin took ${plugins[0]?.deltas?.received ?? '?'}` : ''}` : 'no input';
+      const check = s
+        ? `${s.lines} in, ${s.deltas} deltas${plugin ? `, plugin took ${plugins[0]?.deltas?.received ?? '?'}` : ''}`
+        : 'no input';
       return { ...cost, check };
     } finally {
       await child.stop();
@@ -138,12 +169,23 @@ function anchorRunner(anchor: Anchor, root: string): Runner {
   return async (input, plugin) => {
     const dir = join(root, `sk-${n++}`);
     const port = await freePort();
-    const child = await startAnchor(anchor, dir, port, input && (input.kind === 'nmea0183' ? { kind: 'nmea0183', file: input.file } : { kind: 'n2k', file: input.file }), plugin);
+    const child = await startAnchor(
+      anchor,
+      dir,
+      port,
+      input && (input.kind === 'nmea0183' ? { kind: 'nmea0183', file: input.file } : { kind: 'n2k', file: input.file }),
+      plugin,
+    );
     try {
       const cost = await quietCost(child);
       // What reached the model, so a stalled or misconfigured replay is visible in the output.
       const self = await (await fetch(`http://127.0.0.1:${port}/signalk/v1/api/vessels/self`)).json().catch(() => ({}));
-      const plugins = plugin ? ((await (await fetch(`http://127.0.0.1:${port}/skServer/plugins`)).json().catch(() => [])) as { id: string; state?: string }[]) : [];
+      const plugins = plugin
+        ? ((await (await fetch(`http://127.0.0.1:${port}/skServer/plugins`)).json().catch(() => [])) as {
+            id: string;
+            state?: string;
+          }[])
+        : [];
       const pluginStatus = plugins.find((p) => p.id === plugin?.packageName.replace(/[@/]/g, '_'));
       // signalk-server 2.32 counts nothing per plugin and never calls `poll`: its state shows the plugin ran.
       const check = `${Object.keys(self as object).length} self keys${plugin ? `, plugin ${pluginStatus?.state ?? 'not loaded'}` : ''}`;
@@ -172,7 +214,10 @@ async function throughput(
  * load from whatever else runs on the machine; measured one after the other, the anchor's figure
  * moved between 53k and 88k lines/CPU-s from run to run here.
  */
-async function sideBySide<T>(ours: () => Promise<T>, anchor: (() => Promise<T>) | undefined): Promise<[T, T | undefined]> {
+async function sideBySide<T>(
+  ours: () => Promise<T>,
+  anchor: (() => Promise<T>) | undefined,
+): Promise<[T, T | undefined]> {
   return Promise.all([ours(), anchor?.()]);
 }
 
@@ -183,7 +228,9 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
   const notes: string[] = [];
   const add = (g: Goal) => {
     goals.push(g);
-    opts.log(`  ${g.pass === undefined ? 'n/a ' : g.pass ? 'PASS' : 'FAIL'}  ${g.name}: ${g.figure}${g.anchor ? `  [${g.anchor}]` : ''}`);
+    opts.log(
+      `  ${g.pass === undefined ? 'n/a ' : g.pass ? 'PASS' : 'FAIL'}  ${g.name}: ${g.figure}${g.anchor ? `  [${g.anchor}]` : ''}`,
+    );
   };
   const want = (group: string) => opts.only.length === 0 || opts.only.includes(group);
   if (opts.only.length > 0) notes.push(`goal groups run: ${opts.only.join(', ')} (of ${GOAL_GROUPS.join(', ')})`);
@@ -228,7 +275,7 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
 
       // 3. Memory.
       add({
-        name: 'RSS after that run ≤ 1/3 of signalk-server\'s',
+        name: "RSS after that run ≤ 1/3 of signalk-server's",
         figure: `${withPlugin.rss.toFixed(0)} MB${skPlugin ? ` = ${(withPlugin.rss / skPlugin.rss).toFixed(2)} of it` : ''}`,
         anchor: skPlugin ? `signalk-server ${skPlugin.rss.toFixed(0)} MB` : 'no anchor run',
         pass: skPlugin ? withPlugin.rss <= skPlugin.rss / 3 : undefined,
@@ -247,8 +294,18 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
         await new Promise((r) => setTimeout(r, 60_000));
         const share = (cpuSeconds(child.pid) - c0) / ((Date.now() - t0) / 1000);
         const rss = rssMB(child.pid);
-        add({ name: 'bare runtime (nothing configured) ≤ 60 MB RSS', figure: `${rss.toFixed(1)} MB after 100 s idle (${early.toFixed(1)} MB 5 s after start)`, anchor: '', pass: rss <= 60 });
-        add({ name: 'idle CPU, nothing configured < 0.1 % of a core', figure: `${pct(share, 3)} over 60 s from 40 s after start (/proc ticks are 10 ms: 0.017 % resolution)`, anchor: '', pass: share < 0.001 });
+        add({
+          name: 'bare runtime (nothing configured) ≤ 60 MB RSS',
+          figure: `${rss.toFixed(1)} MB after 100 s idle (${early.toFixed(1)} MB 5 s after start)`,
+          anchor: '',
+          pass: rss <= 60,
+        });
+        add({
+          name: 'idle CPU, nothing configured < 0.1 % of a core',
+          figure: `${pct(share, 3)} over 60 s from 40 s after start (/proc ticks are 10 ms: 0.017 % resolution)`,
+          anchor: '',
+          pass: share < 0.001,
+        });
       } finally {
         await child.stop();
       }
@@ -265,7 +322,9 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
       add({
         name: 'NMEA 2000 ≥ 3× signalk-server frames/CPU-s, from the first frame',
         figure: `${k(n2k.rate)} frames/CPU-s over all ${frames.toLocaleString('en-US')} frames (${n2k.check})${skN2k ? ` = ${(n2k.rate / skN2k.rate).toFixed(1)}×` : ''}`,
-        anchor: skN2k ? `signalk-server ${k(skN2k.rate)} frames/CPU-s (filestream → canboatjs → n2k-signalk; ${skN2k.check})` : 'no anchor run',
+        anchor: skN2k
+          ? `signalk-server ${k(skN2k.rate)} frames/CPU-s (filestream → canboatjs → n2k-signalk; ${skN2k.check})`
+          : 'no anchor run',
         pass: skN2k ? n2k.rate / skN2k.rate >= 3 : undefined,
       });
     }
@@ -273,14 +332,23 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
       const seconds = 30;
       const file = join(root, 'realtime.candump');
       busyCandump(file, seconds + 10);
-      const { child } = await startEdge(join(root, 'bus'), { sources: [{ id: 'n2k', type: 'can', interface: 'can0', driver: 'candump', file, rate: 'realtime', loop: false }] });
+      const { child } = await startEdge(join(root, 'bus'), {
+        sources: [
+          { id: 'n2k', type: 'can', interface: 'can0', driver: 'candump', file, rate: 'realtime', loop: false },
+        ],
+      });
       try {
         await new Promise((r) => setTimeout(r, 5000));
         const c0 = cpuSeconds(child.pid);
         const t0 = Date.now();
         await new Promise((r) => setTimeout(r, seconds * 1000));
         const share = (cpuSeconds(child.pid) - c0) / ((Date.now() - t0) / 1000);
-        add({ name: `full NMEA 2000 bus (${BUS_FRAMES_PER_SECOND} frames/s, real time) ≤ 3 % of a core`, figure: `${pct(share)} over ${seconds} s`, anchor: '', pass: share <= 0.03 });
+        add({
+          name: `full NMEA 2000 bus (${BUS_FRAMES_PER_SECOND} frames/s, real time) ≤ 3 % of a core`,
+          figure: `${pct(share)} over ${seconds} s`,
+          anchor: '',
+          pass: share <= 0.03,
+        });
       } finally {
         await child.stop();
       }
@@ -290,7 +358,7 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
     for (const takeAll of want('load') ? [false, true] : []) {
       const report = await runSoak({ seconds: opts.soakSeconds, pluginsTakeAll: takeAll, log: () => undefined });
       const what = takeAll
-        ? 'the soak\'s load with the plugins taking every delta and the clients subscribed to everything (printed beside, no goal)'
+        ? "the soak's load with the plugins taking every delta and the clients subscribed to everything (printed beside, no goal)"
         : 'bus + 4 serial ports + 10 plugins and 5 clients subscribing to what they use < 10 % of a core';
       add({
         name: what,
@@ -300,7 +368,7 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
       });
     }
     add({
-      name: 'the 10-minute soak\'s RSS growth < 3 %',
+      name: "the 10-minute soak's RSS growth < 3 %",
       figure: `not run here: \`npm run soak\` (10 minutes) prints it; the ${opts.soakSeconds} s runs above print theirs`,
       anchor: '',
       pass: undefined,
@@ -314,7 +382,10 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
   return [
     ...notes,
     'CPU figures are CPU seconds of each process (user + system) in this one run; on a shared machine both sides carry the same load.',
-    ...goals.map((g) => `${g.pass === undefined ? 'n/a ' : g.pass ? 'PASS' : 'FAIL'}  ${g.name}: ${g.figure}${g.anchor ? `  [anchor: ${g.anchor}]` : ''}`),
+    ...goals.map(
+      (g) =>
+        `${g.pass === undefined ? 'n/a ' : g.pass ? 'PASS' : 'FAIL'}  ${g.name}: ${g.figure}${g.anchor ? `  [anchor: ${g.anchor}]` : ''}`,
+    ),
     `Closing note: ${passed} of ${goals.length} goals pass; failed: ${failed.map((g) => g.name).join('; ') || 'none'}; not measured: ${open.map((g) => g.name).join('; ') || 'none'}.`,
   ];
 }

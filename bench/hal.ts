@@ -38,7 +38,9 @@ async function openWriter(path: string): Promise<SerialPort> {
 }
 
 function pump(port: SerialPort, data: Buffer): Promise<void> {
-  return new Promise((resolve, reject) => port.write(data, (err) => (err ? reject(err) : port.drain((e) => (e ? reject(e) : resolve())))));
+  return new Promise((resolve, reject) =>
+    port.write(data, (err) => (err ? reject(err) : port.drain((e) => (e ? reject(e) : resolve())))),
+  );
 }
 
 async function until(done: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
@@ -53,9 +55,21 @@ async function until(done: () => boolean, what: string, timeoutMs = 120_000): Pr
 async function intoPlugin(pty: PtyPair, data: Buffer, mode: number, lines: number): Promise<number> {
   const pluginDir = mkdtempSync(join(tmpdir(), 'ske-bench-hal-'));
   const dataDir = mkdtempSync(join(tmpdir(), 'ske-bench-hal-data-'));
-  cpSync(join(PROJECT_ROOT, 'test', 'fixtures', 'plugins', 'hal-serial-probe'), join(pluginDir, 'probe'), { recursive: true });
-  writePluginConfig(configFile(dataDir, PROBE), { enabled: true, configuration: { device: pty.b, mode, baudRate: 460800 } });
-  const settings: Settings = { port: 0, host: '127.0.0.1', dataDir, sources: [], plugins: { dirs: [pluginDir], watch: false }, grants: { [PROBE]: ['dataRead', 'dataWrite', `serial:${pty.b}`] } };
+  cpSync(join(PROJECT_ROOT, 'test', 'fixtures', 'plugins', 'hal-serial-probe'), join(pluginDir, 'probe'), {
+    recursive: true,
+  });
+  writePluginConfig(configFile(dataDir, PROBE), {
+    enabled: true,
+    configuration: { device: pty.b, mode, baudRate: 460800 },
+  });
+  const settings: Settings = {
+    port: 0,
+    host: '127.0.0.1',
+    dataDir,
+    sources: [],
+    plugins: { dirs: [pluginDir], watch: false },
+    grants: { [PROBE]: ['dataRead', 'dataWrite', `serial:${pty.b}`] },
+  };
   const model = new SignalKModel('urn:mrn:imo:mmsi:123456789');
   const bus = new DeltaBus(model.selfContext);
   bus.subscribe((m) => model.apply(m.delta));

@@ -23,7 +23,6 @@ const data = workerData as Data;
 const port = parentPort;
 if (!port) throw new Error('isolation-worker.js runs as a worker thread');
 
-
 async function main(): Promise<void> {
   if (data.mode === 'idle') {
     port!.on('message', () => undefined); // stays alive until terminated
@@ -47,7 +46,12 @@ async function main(): Promise<void> {
     return;
   }
   const outbox: string[] = [];
-  const plugin = await loadPluginBytes({ id: 'worker-plugin', bytes: data.wasm!, vfsRoot: data.vfsRoot!, host: benchHost('worker-plugin', (json) => outbox.push(json)) });
+  const plugin = await loadPluginBytes({
+    id: 'worker-plugin',
+    bytes: data.wasm!,
+    vfsRoot: data.vfsRoot!,
+    host: benchHost('worker-plugin', (json) => outbox.push(json)),
+  });
   plugin.start('{}');
   port!.on('message', (batch: string[]) => {
     for (const json of batch) plugin.deliverDelta(json);

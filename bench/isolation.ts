@@ -25,8 +25,8 @@ const DERIVE_ALL = join(PROJECT_ROOT, 'test', 'fixtures', 'plugins', 'derive-all
 
 /** (module (func (export "spin") (loop (br 0))) (func (export "nop") (result i32) (i32.const 1))) */
 const SPIN_WASM = new Uint8Array([
-  0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 2, 96, 0, 0, 96, 0, 1, 127, 3, 3, 2, 0, 1, 7, 14, 2, 4, 115, 112, 105, 110, 0, 0, 3, 110, 111, 112, 0, 1, 10, 14,
-  2, 7, 0, 3, 64, 12, 0, 11, 11, 4, 0, 65, 1, 11,
+  0, 97, 115, 109, 1, 0, 0, 0, 1, 8, 2, 96, 0, 0, 96, 0, 1, 127, 3, 3, 2, 0, 1, 7, 14, 2, 4, 115, 112, 105, 110, 0, 0,
+  3, 110, 111, 112, 0, 1, 10, 14, 2, 7, 0, 3, 64, 12, 0, 11, 11, 4, 0, 65, 1, 11,
 ]);
 
 const mb = (bytes: number): string => (bytes / 1048576).toFixed(1);
@@ -85,7 +85,9 @@ async function guardFigures(lines: string[]): Promise<void> {
     }
     stops.push(performance.now() - t0);
   }
-  lines.push(`isolation       CallGuard stops an infinite wasm loop after ${median(stops).toFixed(1)} ms with a 200 ms bound (median of 3)`);
+  lines.push(
+    `isolation       CallGuard stops an infinite wasm loop after ${median(stops).toFixed(1)} ms with a 200 ms bound (median of 3)`,
+  );
 }
 
 /** In a fresh process: RSS growth per worker with `n` workers of `mode` running. */
@@ -96,7 +98,10 @@ async function rssChild(mode: 'idle' | 'plugin', n: number): Promise<{ perWorker
     await settle();
     const base = rss();
     const wasm = readFileSync(DERIVE_ALL);
-    for (let i = 0; i < n; i++) workers.push(await startWorker(mode === 'idle' ? { mode } : { mode, wasm, vfsRoot: ensurePluginStorage(dataDir, `w${i}`) }));
+    for (let i = 0; i < n; i++)
+      workers.push(
+        await startWorker(mode === 'idle' ? { mode } : { mode, wasm, vfsRoot: ensurePluginStorage(dataDir, `w${i}`) }),
+      );
     await settle();
     return { perWorker: (rss() - base) / n };
   } finally {
@@ -108,7 +113,11 @@ async function rssChild(mode: 'idle' | 'plugin', n: number): Promise<{ perWorker
 async function workerFigures(lines: string[], dataDir: string): Promise<void> {
   const run = promisify(execFile);
   const child = async (mode: string, n: number) => {
-    const { stdout } = await run(process.execPath, ['--expose-gc', fileURLToPath(import.meta.url), 'rss', mode, String(n)], { timeout: 120_000 });
+    const { stdout } = await run(
+      process.execPath,
+      ['--expose-gc', fileURLToPath(import.meta.url), 'rss', mode, String(n)],
+      { timeout: 120_000 },
+    );
     return JSON.parse(stdout) as { perWorker: number };
   };
   const idle = await child('idle', 10);
@@ -118,13 +127,21 @@ async function workerFigures(lines: string[], dataDir: string): Promise<void> {
   );
 
   // Deltas through one worker in batches of 100, answered with the plugin's outputs.
-  const w = await startWorker({ mode: 'plugin', wasm: readFileSync(DERIVE_ALL), vfsRoot: ensurePluginStorage(dataDir, 'w') });
-  const delta = JSON.stringify({ context: 'vessels.self', updates: [{ source: { label: 'bench' }, values: [{ path: 'environment.depth.belowTransducer', value: 12.3 }] }] });
-  const batch = Array.from({ length: 100 }, () => delta);
-  const roundTrip = () => new Promise<number>((resolve) => {
-    w.once('message', (out: string[]) => resolve(out.length));
-    w.postMessage(batch);
+  const w = await startWorker({
+    mode: 'plugin',
+    wasm: readFileSync(DERIVE_ALL),
+    vfsRoot: ensurePluginStorage(dataDir, 'w'),
   });
+  const delta = JSON.stringify({
+    context: 'vessels.self',
+    updates: [{ source: { label: 'bench' }, values: [{ path: 'environment.depth.belowTransducer', value: 12.3 }] }],
+  });
+  const batch = Array.from({ length: 100 }, () => delta);
+  const roundTrip = () =>
+    new Promise<number>((resolve) => {
+      w.once('message', (out: string[]) => resolve(out.length));
+      w.postMessage(batch);
+    });
   for (let i = 0; i < 20; i++) await roundTrip();
   const total = 50_000;
   const t0 = performance.now();
@@ -132,7 +149,9 @@ async function workerFigures(lines: string[], dataDir: string): Promise<void> {
   for (let i = 0; i < total / batch.length; i++) outs += await roundTrip();
   const perSecond = total / ((performance.now() - t0) / 1000);
   if (outs !== total) throw new Error(`worker plugin emitted ${outs} for ${total}`);
-  lines.push(`isolation       deltas/s into derive-all in a worker (batches of 100, outputs posted back) ${Math.round(perSecond).toLocaleString('en')}`);
+  lines.push(
+    `isolation       deltas/s into derive-all in a worker (batches of 100, outputs posted back) ${Math.round(perSecond).toLocaleString('en')}`,
+  );
   await w.terminate();
 
   // A synchronous host call answered by the main thread's event loop.
@@ -156,7 +175,9 @@ async function workerFigures(lines: string[], dataDir: string): Promise<void> {
   const t1 = performance.now();
   await spinner.terminate();
   const terminateMs = performance.now() - t1;
-  lines.push(`isolation       synchronous host call worker → main thread → worker ${us(hostUs)} µs (${count} calls); terminate() of a spinning worker ${terminateMs.toFixed(1)} ms`);
+  lines.push(
+    `isolation       synchronous host call worker → main thread → worker ${us(hostUs)} µs (${count} calls); terminate() of a spinning worker ${terminateMs.toFixed(1)} ms`,
+  );
 }
 
 export async function benchIsolation(): Promise<string[]> {

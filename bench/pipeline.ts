@@ -58,7 +58,8 @@ async function subscribe(url: string): Promise<{ received: () => number; close: 
   let updates = 0;
   ws.on('message', (data: WebSocket.RawData) => {
     const msg: unknown = JSON.parse(data.toString());
-    if (typeof msg === 'object' && msg !== null && 'updates' in msg && Array.isArray(msg.updates)) updates += msg.updates.length;
+    if (typeof msg === 'object' && msg !== null && 'updates' in msg && Array.isArray(msg.updates))
+      updates += msg.updates.length;
   });
   await new Promise<void>((resolve, reject) => {
     ws.once('open', () => resolve());
@@ -67,7 +68,10 @@ async function subscribe(url: string): Promise<{ received: () => number; close: 
   return { received: () => updates, close: () => ws.close() };
 }
 
-async function timePipeline(lines: string[], dir: string): Promise<{ ms: number; deltas: number; received: number; peakRss: number }> {
+async function timePipeline(
+  lines: string[],
+  dir: string,
+): Promise<{ ms: number; deltas: number; received: number; peakRss: number }> {
   const file = join(dir, 'bench.nmea');
   await writeFile(file, lines.join('\r\n') + '\r\n');
   const runtime = await startRuntime({
@@ -78,7 +82,11 @@ async function timePipeline(lines: string[], dir: string): Promise<{ ms: number;
     plugins: { dirs: [], watch: false },
   });
   const client = await subscribe(runtime.api.url);
-  const source = createSource({ id: 'bench', type: 'replay', file, rate: 'fast', linesPerSecond: 1, loop: false }, runtime.bus, createDevices());
+  const source = createSource(
+    { id: 'bench', type: 'replay', file, rate: 'fast', linesPerSecond: 1, loop: false },
+    runtime.bus,
+    createDevices(),
+  );
   let peakRss = process.memoryUsage().rss;
   const t0 = performance.now();
   source.start();
@@ -88,7 +96,8 @@ async function timePipeline(lines: string[], dir: string): Promise<{ ms: number;
       peakRss = Math.max(peakRss, process.memoryUsage().rss);
       const status = source.status();
       if (status.state === 'ended' && client.received() >= status.deltas) break;
-      if (performance.now() - t0 > 300_000) throw new Error(`subscriber got ${client.received()} of ${status.deltas} updates in 5 min`);
+      if (performance.now() - t0 > 300_000)
+        throw new Error(`subscriber got ${client.received()} of ${status.deltas} updates in 5 min`);
     }
     return { ms: performance.now() - t0, deltas: source.status().deltas, received: client.received(), peakRss };
   } finally {

@@ -26,7 +26,9 @@ function settingsFor(pluginDir: string, dataDir: string): Settings {
   return { port: 0, host: '127.0.0.1', dataDir, sources: [], plugins: { dirs: [pluginDir], watch: false } };
 }
 
-async function startManager(pluginDir: string): Promise<{ manager: PluginManager; bus: DeltaBus; dataDir: string; startMs: number }> {
+async function startManager(
+  pluginDir: string,
+): Promise<{ manager: PluginManager; bus: DeltaBus; dataDir: string; startMs: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ske-bench-data-'));
   const model = new SignalKModel('urn:mrn:imo:mmsi:123456789');
   const bus = new DeltaBus(model.selfContext);
@@ -35,7 +37,8 @@ async function startManager(pluginDir: string): Promise<{ manager: PluginManager
   const t0 = performance.now();
   await manager.startAll();
   const startMs = performance.now() - t0;
-  if (manager.runner(PLUGIN_ID)?.currentState !== 'running') throw new Error(`derive-all did not start: ${JSON.stringify(manager.list())}`);
+  if (manager.runner(PLUGIN_ID)?.currentState !== 'running')
+    throw new Error(`derive-all did not start: ${JSON.stringify(manager.list())}`);
   return { manager, bus, dataDir, startMs };
 }
 
@@ -43,11 +46,19 @@ async function startManager(pluginDir: string): Promise<{ manager: PluginManager
 async function guardCost(dataDir: string, n = 20_000): Promise<string[]> {
   const counter = { emitted: 0 };
   const bytes = readFileSync(join(FIXTURE, 'plugin.wasm'));
-  const plugin = await loadPluginBytes({ id: 'guard-bench', bytes, vfsRoot: ensurePluginStorage(dataDir, 'guard-bench'), host: benchHost('guard-bench', () => counter.emitted++) });
+  const plugin = await loadPluginBytes({
+    id: 'guard-bench',
+    bytes,
+    vfsRoot: ensurePluginStorage(dataDir, 'guard-bench'),
+    host: benchHost('guard-bench', () => counter.emitted++),
+  });
   try {
     plugin.start('{}');
     const guard = new CallGuard(1000);
-    const delta = JSON.stringify({ context: 'vessels.self', updates: [{ source: { label: 'bench' }, values: [{ path: 'environment.wind.speedApparent', value: 7 }] }] });
+    const delta = JSON.stringify({
+      context: 'vessels.self',
+      updates: [{ source: { label: 'bench' }, values: [{ path: 'environment.wind.speedApparent', value: 7 }] }],
+    });
     const deliver = () => plugin.deliverDelta(delta);
     const usPer = (run: () => void): number => {
       const t0 = performance.now();

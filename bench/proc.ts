@@ -28,7 +28,10 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  * is processed), after `minMs`; rejects after `timeoutMs`. Returns the CPU seconds at the start of
  * the quiet window, so the wait itself is not counted.
  */
-export async function untilQuiet(pid: number, opts: { windowMs?: number; quietShare?: number; minMs?: number; timeoutMs?: number } = {}): Promise<number> {
+export async function untilQuiet(
+  pid: number,
+  opts: { windowMs?: number; quietShare?: number; minMs?: number; timeoutMs?: number } = {},
+): Promise<number> {
   const windowMs = opts.windowMs ?? 2000;
   const quietShare = opts.quietShare ?? 0.02;
   const t0 = Date.now();
@@ -42,8 +45,14 @@ export async function untilQuiet(pid: number, opts: { windowMs?: number; quietSh
     // process was waited for until jitter let one through (minutes, here).
     while (samples.length > 2 && now - samples[1]![0] >= windowMs) samples.shift();
     const [t1, c1] = samples[0]!;
-    if (now - t0 >= (opts.minMs ?? 0) && now - t1 >= windowMs * 0.9 && (samples[samples.length - 1]![1] - c1) / ((now - t1) / 1000) < quietShare) return c1;
-    if (now - t0 > (opts.timeoutMs ?? 600_000)) throw new Error(`process ${pid} still busy after ${opts.timeoutMs ?? 600_000} ms`);
+    if (
+      now - t0 >= (opts.minMs ?? 0) &&
+      now - t1 >= windowMs * 0.9 &&
+      (samples[samples.length - 1]![1] - c1) / ((now - t1) / 1000) < quietShare
+    )
+      return c1;
+    if (now - t0 > (opts.timeoutMs ?? 600_000))
+      throw new Error(`process ${pid} still busy after ${opts.timeoutMs ?? 600_000} ms`);
   }
 }
 
@@ -81,14 +90,16 @@ export function startChild(command: string, args: string[], opts: { cwd?: string
 export async function untilServing(child: Child, url: string, timeoutMs = 120_000): Promise<void> {
   const t0 = Date.now();
   for (;;) {
-    if (child.proc.exitCode !== null) throw new Error(`exited with ${child.proc.exitCode}: ${child.output().slice(-2000)}`);
+    if (child.proc.exitCode !== null)
+      throw new Error(`exited with ${child.proc.exitCode}: ${child.output().slice(-2000)}`);
     try {
       await fetch(url);
       return;
     } catch {
       // not yet listening
     }
-    if (Date.now() - t0 > timeoutMs) throw new Error(`not serving ${url} after ${timeoutMs} ms: ${child.output().slice(-2000)}`);
+    if (Date.now() - t0 > timeoutMs)
+      throw new Error(`not serving ${url} after ${timeoutMs} ms: ${child.output().slice(-2000)}`);
     await sleep(200);
   }
 }

@@ -13,7 +13,9 @@ export async function withPtyPair(body: (pty: PtyPair) => Promise<string[]>): Pr
     pty = await startPtyPair(join(dir, 'a'), join(dir, 'b'));
   } catch (err) {
     rmSync(dir, { recursive: true, force: true });
-    return [`skipped: no pseudo-terminal pair (${(err as Error).message.split('\n')[0]}); run npm run build (it builds the pty addon)`];
+    return [
+      `skipped: no pseudo-terminal pair (${(err as Error).message.split('\n')[0]}); run npm run build (it builds the pty addon)`,
+    ];
   }
   try {
     return await body(pty);

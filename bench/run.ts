@@ -23,7 +23,16 @@ const flag = (name: string): string | undefined => {
 const soakSeconds = Number(flag('--soak-seconds') ?? 60);
 
 const benches: [string, () => Promise<string[]>][] = [
-  ['goals', () => benchGoals({ vsSignalkServer: args.includes('--vs-signalk-server'), soakSeconds, only: (flag('--goals') ?? '').split(',').filter(Boolean), log: (l) => process.stdout.write(`${l}\n`) })],
+  [
+    'goals',
+    () =>
+      benchGoals({
+        vsSignalkServer: args.includes('--vs-signalk-server'),
+        soakSeconds,
+        only: (flag('--goals') ?? '').split(',').filter(Boolean),
+        log: (l) => process.stdout.write(`${l}\n`),
+      }),
+  ],
   ['pipeline', benchPipeline],
   ['can', benchCan],
   ['engine', benchEngine],
@@ -37,7 +46,9 @@ const benches: [string, () => Promise<string[]>][] = [
 
 async function main(): Promise<void> {
   setLogLevel('warn');
-  const only = args.filter((a, i) => !a.startsWith('--') && args[i - 1] !== '--soak-seconds' && args[i - 1] !== '--goals');
+  const only = args.filter(
+    (a, i) => !a.startsWith('--') && args[i - 1] !== '--soak-seconds' && args[i - 1] !== '--goals',
+  );
   for (const [name, run] of benches) {
     if (only.length > 0 && !only.includes(name)) continue;
     process.stdout.write(`== ${name}\n`);

@@ -24,7 +24,8 @@ function settingsFor(pluginDir: string, cacheDir: string, dataDir: string): Sett
 function assertAllRunning(manager: PluginManager, expected: number): void {
   const list = manager.list();
   const running = list.filter((p) => p.state === 'running').length;
-  if (running !== expected || list.length !== expected) throw new Error(`${running} of ${expected} plugins running: ${JSON.stringify(list)}`);
+  if (running !== expected || list.length !== expected)
+    throw new Error(`${running} of ${expected} plugins running: ${JSON.stringify(list)}`);
 }
 
 async function measureStart(pluginDir: string, cacheDir: string, dataDir: string): Promise<Record<string, number>> {
@@ -41,7 +42,12 @@ async function measureStart(pluginDir: string, cacheDir: string, dataDir: string
   return { ms, plugins };
 }
 
-async function measureRss(pluginDir: string, cacheDir: string, dataDir: string, expected: number): Promise<Record<string, number>> {
+async function measureRss(
+  pluginDir: string,
+  cacheDir: string,
+  dataDir: string,
+  expected: number,
+): Promise<Record<string, number>> {
   const runtime = await startRuntime(settingsFor(pluginDir, cacheDir, dataDir));
   try {
     assertAllRunning(runtime.plugins, expected);
@@ -56,10 +62,14 @@ async function measureRss(pluginDir: string, cacheDir: string, dataDir: string, 
 async function main(): Promise<void> {
   setLogLevel('warn');
   const [mode, pluginDir, cacheDir, count] = process.argv.slice(2);
-  if ((mode !== 'start' && mode !== 'rss') || !pluginDir || !cacheDir) throw new Error('usage: startup-child.js start|rss <pluginDir> <cacheDir> [plugins]');
+  if ((mode !== 'start' && mode !== 'rss') || !pluginDir || !cacheDir)
+    throw new Error('usage: startup-child.js start|rss <pluginDir> <cacheDir> [plugins]');
   const dataDir = mkdtempSync(join(tmpdir(), 'ske-bench-child-'));
   try {
-    const result = mode === 'start' ? await measureStart(pluginDir, cacheDir, dataDir) : await measureRss(pluginDir, cacheDir, dataDir, Number(count ?? 0));
+    const result =
+      mode === 'start'
+        ? await measureStart(pluginDir, cacheDir, dataDir)
+        : await measureRss(pluginDir, cacheDir, dataDir, Number(count ?? 0));
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
     rmSync(dataDir, { recursive: true, force: true });

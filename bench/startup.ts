@@ -51,7 +51,14 @@ function pluginDirWith(count: number, subscribePath = '*'): string {
   for (let i = 0; i < count; i++) {
     const copy = join(dir, `derive-all-${i}`);
     mkdirSync(copy);
-    writeFileSync(join(copy, 'package.json'), JSON.stringify({ ...pkg, name: `@signalk-edge-bench/derive-all-${i}`, signalkEdge: { subscriptions: [{ context: '*', path: subscribePath }] } }));
+    writeFileSync(
+      join(copy, 'package.json'),
+      JSON.stringify({
+        ...pkg,
+        name: `@signalk-edge-bench/derive-all-${i}`,
+        signalkEdge: { subscriptions: [{ context: '*', path: subscribePath }] },
+      }),
+    );
     writeFileSync(join(copy, 'plugin.wasm'), withCustomSection(wasm, 'signalk-edge-bench', `copy ${i}`));
   }
   return dir;
@@ -80,10 +87,12 @@ async function coldWarm(pluginDir: string, plugins: number, reps: number): Promi
       mkdirSync(cacheDir);
       cold.push((await child(['start', pluginDir, cacheDir])).ms);
       const filled = cacheEntries(cacheDir);
-      if (filled.size !== plugins) throw new Error(`cold start of ${plugins} plugins left ${filled.size} cache entries`);
+      if (filled.size !== plugins)
+        throw new Error(`cold start of ${plugins} plugins left ${filled.size} cache entries`);
       warm.push((await child(['start', pluginDir, cacheDir])).ms);
       const after = cacheEntries(cacheDir);
-      if (after.size !== plugins || [...filled].some(([f, mtime]) => after.get(f) !== mtime)) throw new Error('warm start rewrote cache entries (a miss)');
+      if (after.size !== plugins || [...filled].some(([f, mtime]) => after.get(f) !== mtime))
+        throw new Error('warm start rewrote cache entries (a miss)');
     }
   } finally {
     rmSync(cacheDir, { recursive: true, force: true });
@@ -93,7 +102,8 @@ async function coldWarm(pluginDir: string, plugins: number, reps: number): Promi
 
 async function medianRss(pluginDir: string, plugins: number, cacheDir: string, reps: number): Promise<number> {
   const samples: number[] = [];
-  for (let i = 0; i < reps; i++) samples.push((await child(['rss', pluginDir, cacheDir, String(plugins)], ['--expose-gc'])).rss);
+  for (let i = 0; i < reps; i++)
+    samples.push((await child(['rss', pluginDir, cacheDir, String(plugins)], ['--expose-gc'])).rss);
   return median(samples);
 }
 
@@ -103,12 +113,19 @@ async function deltasPerSecond(pluginDir: string, plugins: number, deltas: numbe
   const model = new SignalKModel('urn:mrn:imo:mmsi:123456789');
   const bus = new DeltaBus(model.selfContext);
   bus.subscribe((m) => model.apply(m.delta));
-  const settings: Settings = { port: 0, host: '127.0.0.1', dataDir, sources: [], plugins: { dirs: [pluginDir], watch: false } };
+  const settings: Settings = {
+    port: 0,
+    host: '127.0.0.1',
+    dataDir,
+    sources: [],
+    plugins: { dirs: [pluginDir], watch: false },
+  };
   const manager = await PluginManager.create({ settings, bus, model });
   try {
     await manager.startAll();
     const running = manager.list().filter((p) => p.state === 'running').length;
-    if (running !== plugins) throw new Error(`${running} of ${plugins} plugins running: ${JSON.stringify(manager.list())}`);
+    if (running !== plugins)
+      throw new Error(`${running} of ${plugins} plugins running: ${JSON.stringify(manager.list())}`);
     let outputs = 0;
     bus.subscribe((m) => {
       if (m.delta.updates[0]?.$source?.startsWith(BENCH_SCOPE)) outputs++;
@@ -131,7 +148,8 @@ async function deltasPerSecond(pluginDir: string, plugins: number, deltas: numbe
     const t0 = performance.now();
     await feed(deltas, t0 + 60_000);
     const seconds = (performance.now() - t0) / 1000;
-    if (outputs !== plugins * deltas) throw new Error(`${plugins} plugins emitted ${outputs} values for ${deltas} deltas`);
+    if (outputs !== plugins * deltas)
+      throw new Error(`${plugins} plugins emitted ${outputs} values for ${deltas} deltas`);
     return deltas / seconds;
   } finally {
     await manager.stopAll();
@@ -145,7 +163,13 @@ const rate = (n: number): string => Math.round(n).toLocaleString('en');
 /** Runs all measurements; returns the lines to print. */
 export async function benchStartup(reps = 5, rssReps = 3, deltas = 10_000): Promise<string[]> {
   await buildAll(() => undefined);
-  const dirs = { 0: pluginDirWith(0), 1: pluginDirWith(1), 10: pluginDirWith(10), feed1: pluginDirWith(1, 'environment.*'), feed10: pluginDirWith(10, 'environment.*') };
+  const dirs = {
+    0: pluginDirWith(0),
+    1: pluginDirWith(1),
+    10: pluginDirWith(10),
+    feed1: pluginDirWith(1, 'environment.*'),
+    feed10: pluginDirWith(10, 'environment.*'),
+  };
   const rssCache = mkdtempSync(join(tmpdir(), 'ske-bench-cache-'));
   try {
     const lines: string[] = [];
@@ -166,7 +190,9 @@ export async function benchStartup(reps = 5, rssReps = 3, deltas = 10_000): Prom
       `startup         RSS per plugin ≈ ${mb(rss[1]! - rss[0]!)} MB (1 vs 0), ${mb((rss[10]! - rss[0]!) / 10)} MB (10 vs 0, averaged); 10/0 plugins ${ratio(rss[10]!, rss[0]!)}`,
     );
 
-    lines.push('startup         call overhead host→plugin: see the `engine` bench (bare export call, delta_handler round trip)');
+    lines.push(
+      'startup         call overhead host→plugin: see the `engine` bench (bare export call, delta_handler round trip)',
+    );
 
     // Copies subscribed `*` would feed on each other's bench.derived outputs without end, so here
     // each takes every context's environment.* (all the bench publishes) and not the others' outputs.

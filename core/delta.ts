@@ -72,7 +72,8 @@ export function codecValuesFault(values: readonly { path: unknown; value: unknow
     }
     const v = pv.value;
     // Most values are plain numbers: decided without the recursive walk.
-    if (typeof v === 'number' ? !Number.isFinite(v) : !isJson(v)) return `values[${i}].value (${pv.path}) is not JSON data (NaN, Infinity or undefined)`;
+    if (typeof v === 'number' ? !Number.isFinite(v) : !isJson(v))
+      return `values[${i}].value (${pv.path}) is not JSON data (NaN, Infinity or undefined)`;
   }
   return undefined;
 }

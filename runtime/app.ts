@@ -43,7 +43,11 @@ function selfUrn(settings: Settings): string {
   const file = join(settings.dataDir, 'identity.json');
   try {
     const stored: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    if (typeof stored === 'object' && stored !== null && typeof (stored as { selfUrn?: unknown }).selfUrn === 'string') {
+    if (
+      typeof stored === 'object' &&
+      stored !== null &&
+      typeof (stored as { selfUrn?: unknown }).selfUrn === 'string'
+    ) {
       return (stored as { selfUrn: string }).selfUrn;
     }
   } catch {
@@ -75,7 +79,14 @@ export async function startRuntime(settings: Settings, services: RuntimeServices
   const board = resolveBoard({ settingsBoard: settings.board }).profile;
   // Bounds: built-in defaults, then the board's, then the settings'.
   const limits = resolveLimits(board.limits, settings.limits);
-  const plugins = await PluginManager.create({ settings, bus, model, limits, access: { devices, aliases: board.devices, mqtt: () => mqtt?.connection }, httpTransport: services.httpTransport });
+  const plugins = await PluginManager.create({
+    settings,
+    bus,
+    model,
+    limits,
+    access: { devices, aliases: board.devices, mqtt: () => mqtt?.connection },
+    httpTransport: services.httpTransport,
+  });
   const sources = settings.sources.map((s) => createSource(s, bus, devices));
   const api = await startApi({
     host: settings.host,

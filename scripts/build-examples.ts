@@ -45,7 +45,12 @@ const HAL_SDK = join(PROJECT_ROOT, 'sdk', 'assemblyscript', 'assembly');
 /** Hash of what determines the output: sources, package.json, asconfig, the HAL SDK, compiler and SDK versions. */
 function cacheKey(dir: string, compiler: string): string {
   const h = createHash('sha256').update(compiler);
-  const inputs = [...filesUnder(join(dir, 'assembly')), join(dir, 'package.json'), join(dir, 'asconfig.json'), ...filesUnder(HAL_SDK)];
+  const inputs = [
+    ...filesUnder(join(dir, 'assembly')),
+    join(dir, 'package.json'),
+    join(dir, 'asconfig.json'),
+    ...filesUnder(HAL_SDK),
+  ];
   for (const f of inputs) {
     h.update(relative(PROJECT_ROOT, f)).update('\0');
     if (existsSync(f)) h.update(readFileSync(f));
@@ -68,14 +73,18 @@ export async function buildPlugin(dir: string, compiler: string): Promise<'built
   const asconfig = join(dir, 'asconfig.json');
   // Relative: asc joins an extended config's `lib` folders (e.g. @assemblyscript/wasi-shim's, for
   // command plugins) to its base dir, which an absolute config path breaks.
-  args.push(...(existsSync(asconfig) ? ['--config', relative(process.cwd(), asconfig), '--target', 'release'] : DEFAULT_ARGS));
+  args.push(
+    ...(existsSync(asconfig) ? ['--config', relative(process.cwd(), asconfig), '--target', 'release'] : DEFAULT_ARGS),
+  );
   // One compiler process per plugin: asc keeps library state between in-process runs, and a
   // command plugin's WASI-shim configuration broke the next plugin's build that way.
   try {
     await run(process.execPath, [ASC, ...args], { maxBuffer: 16 * 1024 * 1024 });
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr ?? '';
-    throw new PluginBuildError(`asc failed for plugin ${relative(PROJECT_ROOT, dir)}: ${(err as Error).message.split('\n')[0]}\n${stderr.trim()}`);
+    throw new PluginBuildError(
+      `asc failed for plugin ${relative(PROJECT_ROOT, dir)}: ${(err as Error).message.split('\n')[0]}\n${stderr.trim()}`,
+    );
   }
   if (!existsSync(out)) throw new PluginBuildError(`asc failed for plugin ${relative(PROJECT_ROOT, dir)}: no output`);
   writeFileSync(stamp, key);
@@ -88,19 +97,26 @@ export async function buildAll(print: (line: string) => void = (l) => process.st
     const t0 = performance.now();
     const state = await buildPlugin(dir, compiler);
     const ms = (performance.now() - t0).toFixed(0);
-    print(`${state === 'built' ? 'built ' : 'cached'} ${relative(PROJECT_ROOT, join(dir, OUTPUT_NAME))}${state === 'built' ? ` (${ms} ms)` : ''}`);
+    print(
+      `${state === 'built' ? 'built ' : 'cached'} ${relative(PROJECT_ROOT, join(dir, OUTPUT_NAME))}${state === 'built' ? ` (${ms} ms)` : ''}`,
+    );
   }
   const rustDirs = rustPluginDirs(PLUGIN_ROOTS);
   const rust = rustToolchain();
   if (!rust.ok) {
-    if (rustDirs.length > 0) print(`skipped ${rustDirs.length} Rust plugin(s) (${rustDirs.map((d) => relative(PROJECT_ROOT, d)).join(', ')}): ${rust.reason}`);
+    if (rustDirs.length > 0)
+      print(
+        `skipped ${rustDirs.length} Rust plugin(s) (${rustDirs.map((d) => relative(PROJECT_ROOT, d)).join(', ')}): ${rust.reason}`,
+      );
     return;
   }
   for (const dir of rustDirs) {
     const t0 = performance.now();
     const state = await buildRustPlugin(dir, OUTPUT_NAME, rust.version);
     const ms = (performance.now() - t0).toFixed(0);
-    print(`${state === 'built' ? 'built ' : 'cached'} ${relative(PROJECT_ROOT, join(dir, OUTPUT_NAME))}${state === 'built' ? ` (${ms} ms, ${rust.version})` : ''}`);
+    print(
+      `${state === 'built' ? 'built ' : 'cached'} ${relative(PROJECT_ROOT, join(dir, OUTPUT_NAME))}${state === 'built' ? ` (${ms} ms, ${rust.version})` : ''}`,
+    );
   }
 }
 

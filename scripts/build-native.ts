@@ -24,9 +24,14 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href && !upToDate()
   const gyp = process.env.npm_config_node_gyp;
   const [cmd, args] = gyp ? [process.execPath, [gyp]] : ['node-gyp', []];
   const nodedir = process.env.npm_config_nodedir;
-  const r = spawnSync(cmd, [...args, 'rebuild', '--loglevel=warn', ...(nodedir ? [`--nodedir=${nodedir}`] : [])], { cwd: NATIVE_DIR, stdio: ['ignore', 'ignore', 'inherit'] });
+  const r = spawnSync(cmd, [...args, 'rebuild', '--loglevel=warn', ...(nodedir ? [`--nodedir=${nodedir}`] : [])], {
+    cwd: NATIVE_DIR,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   if (r.status !== 0) {
-    console.error(`build-native: node-gyp failed building ${NATIVE_DIR} (${r.error?.message ?? `exit ${r.status}`}); run it through npm (npm run build), which provides node-gyp; it needs python3, make, a C compiler and Node's headers`);
+    console.error(
+      `build-native: node-gyp failed building ${NATIVE_DIR} (${r.error?.message ?? `exit ${r.status}`}); run it through npm (npm run build), which provides node-gyp; it needs python3, make, a C compiler and Node's headers`,
+    );
     process.exit(1);
   }
   console.log(`build-native: built ${PTY_ADDON}`);

@@ -36,10 +36,13 @@ export function rustToolchain(): RustToolchain {
 /** The toolchain at these paths, or why it cannot build plugins (naming the packages to install). */
 export function detectRustToolchain(cargo: string, rustc: string): RustToolchain {
   const install = `install the Debian packages: apt-get install ${RUST_PACKAGES}`;
-  if (!existsSync(cargo) || !existsSync(rustc)) return { ok: false, reason: `no Debian Rust toolchain (${cargo}, ${rustc}); ${install}` };
+  if (!existsSync(cargo) || !existsSync(rustc))
+    return { ok: false, reason: `no Debian Rust toolchain (${cargo}, ${rustc}); ${install}` };
   try {
     const version = execFileSync(rustc, ['--version'], { encoding: 'utf8' }).trim();
-    const libdir = execFileSync(rustc, ['--print', 'target-libdir', '--target', RUST_TARGET], { encoding: 'utf8' }).trim();
+    const libdir = execFileSync(rustc, ['--print', 'target-libdir', '--target', RUST_TARGET], {
+      encoding: 'utf8',
+    }).trim();
     if (!existsSync(libdir) || !readdirSync(libdir).some((f) => f.startsWith('libstd-'))) {
       return { ok: false, reason: `${version} has no ${RUST_TARGET} standard library; ${install}` };
     }
@@ -71,7 +74,13 @@ export function filesUnder(dir: string): string[] {
 
 function cacheKey(dir: string, version: string): string {
   const h = createHash('sha256').update(version).update(RUST_TARGET);
-  const inputs = [join(dir, 'Cargo.toml'), join(dir, 'Cargo.lock'), ...filesUnder(join(dir, 'src')), join(SDK, 'Cargo.toml'), ...filesUnder(join(SDK, 'src'))];
+  const inputs = [
+    join(dir, 'Cargo.toml'),
+    join(dir, 'Cargo.lock'),
+    ...filesUnder(join(dir, 'src')),
+    join(SDK, 'Cargo.toml'),
+    ...filesUnder(join(SDK, 'src')),
+  ];
   for (const f of inputs) {
     h.update(relative(PROJECT_ROOT, f)).update('\0');
     if (existsSync(f)) h.update(readFileSync(f));
@@ -107,13 +116,27 @@ export async function buildRustPlugin(dir: string, output: string, version: stri
   const key = cacheKey(dir, version);
   if (existsSync(out) && existsSync(stamp) && readFileSync(stamp, 'utf8') === key) return 'cached';
   try {
-    await runCargo(['build', '--release', '--offline', '--locked', '--target', RUST_TARGET, '--manifest-path', join(dir, 'Cargo.toml')]);
+    await runCargo([
+      'build',
+      '--release',
+      '--offline',
+      '--locked',
+      '--target',
+      RUST_TARGET,
+      '--manifest-path',
+      join(dir, 'Cargo.toml'),
+    ]);
   } catch (err) {
     const stderr = (err as { stderr?: string }).stderr ?? '';
-    throw new RustBuildError(`cargo failed for plugin ${relative(PROJECT_ROOT, dir)}: ${(err as Error).message.split('\n')[0]}\n${stderr.trim()}`);
+    throw new RustBuildError(
+      `cargo failed for plugin ${relative(PROJECT_ROOT, dir)}: ${(err as Error).message.split('\n')[0]}\n${stderr.trim()}`,
+    );
   }
   const built = join(TARGET_DIR, RUST_TARGET, 'release', `${crateName(dir)}.wasm`);
-  if (!existsSync(built)) throw new RustBuildError(`cargo built no ${relative(PROJECT_ROOT, built)} for plugin ${relative(PROJECT_ROOT, dir)}`);
+  if (!existsSync(built))
+    throw new RustBuildError(
+      `cargo built no ${relative(PROJECT_ROOT, built)} for plugin ${relative(PROJECT_ROOT, dir)}`,
+    );
   copyFileSync(built, out);
   writeFileSync(stamp, key);
   return 'built';

@@ -22,7 +22,10 @@ const dir = mkdtempSync(join(tmpdir(), 'ske-test-run-'));
 const log = join(dir, 'skips.jsonl');
 // ava exports no path to its CLI (package.json `bin`): it sits beside its main entry point.
 const cli = join(dirname(fileURLToPath(import.meta.resolve('ava'))), 'cli.mjs');
-const child = spawn(process.execPath, [cli, ...avaArgs], { stdio: 'inherit', env: { ...process.env, [SKIP_LOG_ENV]: log } });
+const child = spawn(process.execPath, [cli, ...avaArgs], {
+  stdio: 'inherit',
+  env: { ...process.env, [SKIP_LOG_ENV]: log },
+});
 for (const signal of ['SIGINT', 'SIGTERM'] as const) process.on(signal, () => child.kill(signal));
 
 child.on('exit', (code, signal) => {
@@ -33,7 +36,9 @@ child.on('exit', (code, signal) => {
         .map((l) => JSON.parse(l) as SkipRecord)
     : [];
   rmSync(dir, { recursive: true, force: true });
-  const lines = [`${skips.length} test${skips.length === 1 ? '' : 's'} skipped for a missing system tool${skips.length ? ':' : ''}`];
+  const lines = [
+    `${skips.length} test${skips.length === 1 ? '' : 's'} skipped for a missing system tool${skips.length ? ':' : ''}`,
+  ];
   for (const s of skips) lines.push(`  ${s.file} › ${s.title}: ${s.reason}`);
   console.log(`\n${lines.join('\n')}`);
   process.exitCode = code ?? (signal ? 1 : 0);

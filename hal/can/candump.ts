@@ -55,7 +55,8 @@ function logFrame(text: string): { id: number; data: Uint8Array } | CandumpLine 
   if (dlc >= 0) payload = payload.slice(0, dlc);
   if (payload !== '' && !HEX.test(payload)) return malformed(`data ${JSON.stringify(payload)} is not hex`);
   if (payload.length % 2 !== 0) return malformed(`data ${payload} has an odd number of hex digits`);
-  if (payload.length > MAX_DATA * 2) return malformed(`data has ${payload.length / 2} bytes, at most ${MAX_DATA} fit a CAN frame`);
+  if (payload.length > MAX_DATA * 2)
+    return malformed(`data has ${payload.length / 2} bytes, at most ${MAX_DATA} fit a CAN frame`);
   const data = new Uint8Array(payload.length / 2);
   for (let i = 0; i < data.length; i++) data[i] = parseInt(payload.slice(2 * i, 2 * i + 2), 16);
   return { id, data };
@@ -75,7 +76,8 @@ function plainFrame(tokens: string[]): { id: number; data: Uint8Array } | Candum
   const bad = bytes.find((b) => !BYTE.test(b));
   if (bad !== undefined) return malformed(`data byte ${JSON.stringify(bad)} is not two hex digits`);
   const rest = tokens.slice(2 + n);
-  if (rest.length > 0 && !rest[0].startsWith("'")) return malformed(`unexpected ${JSON.stringify(rest.join(' '))} after ${n} data bytes`);
+  if (rest.length > 0 && !rest[0].startsWith("'"))
+    return malformed(`unexpected ${JSON.stringify(rest.join(' '))} after ${n} data bytes`);
   return { id, data: Uint8Array.from(bytes, (b) => parseInt(b, 16)) };
 }
 

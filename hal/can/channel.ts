@@ -71,7 +71,9 @@ let loading: Promise<ChannelBinding> | undefined;
 export function loadChannelBinding(): Promise<ChannelBinding> {
   loading ??= loadSocketcan().catch((first: unknown) =>
     loadCanboat().catch((second: unknown) => {
-      throw new Error(`no CAN socket binding (socketcan: ${(first as Error).message}; @canboat/canboatjs: ${(second as Error).message})`);
+      throw new Error(
+        `no CAN socket binding (socketcan: ${(first as Error).message}; @canboat/canboatjs: ${(second as Error).message})`,
+      );
     }),
   );
   return loading;

@@ -48,8 +48,10 @@ export function isValidFrame(frame: CanFrame): boolean {
  * valid ones, so an invalid frame here is a bug and throws.
  */
 export function encodeFrame(frame: CanFrame, buf: Uint8Array, offset: number): void {
-  if (!isValidFrame(frame)) throw new RangeError(`not a valid CAN frame: id ${frame.id}, ${frame.data.length} data bytes`);
-  if (offset < 0 || offset + FRAME_BYTES > buf.length) throw new RangeError(`no room for a CAN frame at ${offset} in ${buf.length} bytes`);
+  if (!isValidFrame(frame))
+    throw new RangeError(`not a valid CAN frame: id ${frame.id}, ${frame.data.length} data bytes`);
+  if (offset < 0 || offset + FRAME_BYTES > buf.length)
+    throw new RangeError(`no room for a CAN frame at ${offset} in ${buf.length} bytes`);
   new DataView(buf.buffer, buf.byteOffset, buf.byteLength).setUint32(offset, frame.id, true);
   buf[offset + 4] = frame.data.length;
   buf.fill(0, offset + 5, offset + FRAME_BYTES);

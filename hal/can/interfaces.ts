@@ -65,7 +65,11 @@ class OpenInterface {
       try {
         fn(frame);
       } catch (err) {
-        log.limited('error', `listener:${this.iface}`, `${this.iface}: frame listener failed: ${(err as Error).stack ?? String(err)}`);
+        log.limited(
+          'error',
+          `listener:${this.iface}`,
+          `${this.iface}: frame listener failed: ${(err as Error).stack ?? String(err)}`,
+        );
       }
     }
   }
@@ -87,7 +91,10 @@ export class CanInterfaces {
 
   /** Shares the interface, opening its driver on first use. */
   acquire(iface: string): CanLease {
-    const held = this.devices.acquire(iface, () => new OpenInterface(iface, (this.factories.get(iface) ?? this.fallback)(iface)));
+    const held = this.devices.acquire(
+      iface,
+      () => new OpenInterface(iface, (this.factories.get(iface) ?? this.fallback)(iface)),
+    );
     return this.lease(held);
   }
 
@@ -95,7 +102,12 @@ export class CanInterfaces {
   list(): { iface: string; users: number; state: DriverState; lastError?: string }[] {
     return this.devices.list().map(({ entry, users }) => {
       const lastError = entry.driver.lastError;
-      return { iface: entry.iface, users, state: entry.driver.state, ...(lastError === undefined ? {} : { lastError }) };
+      return {
+        iface: entry.iface,
+        users,
+        state: entry.driver.state,
+        ...(lastError === undefined ? {} : { lastError }),
+      };
     });
   }
 

@@ -28,15 +28,22 @@ const IFACE = /^[A-Za-z0-9_.-]{1,15}$/;
 /** A CAN interface name no earlier source drives (a `can` source or an N2K gateway). */
 export function parseInterface(r: Reader, v: unknown, key: string, earlier: SourceEntry['earlier']): string {
   const iface = r.str(v, key);
-  if (!IFACE.test(iface)) r.fail(key, `must be an interface name like can0 (1-15 letters, digits, _ . -), got ${JSON.stringify(iface)}`);
-  if (earlier.some((o) => 'interface' in o && o.interface === iface)) r.fail(key, `${iface} is already used by another source`);
+  if (!IFACE.test(iface))
+    r.fail(key, `must be an interface name like can0 (1-15 letters, digits, _ . -), got ${JSON.stringify(iface)}`);
+  if (earlier.some((o) => 'interface' in o && o.interface === iface))
+    r.fail(key, `${iface} is already used by another source`);
   return iface;
 }
 
 /** Parses one `type: "can"` entry: two sources cannot drive the same interface. */
-export function parseCanSource(r: Reader, s: Record<string, unknown>, { key, id, base, earlier }: SourceEntry): CanSourceSettings {
+export function parseCanSource(
+  r: Reader,
+  s: Record<string, unknown>,
+  { key, id, base, earlier }: SourceEntry,
+): CanSourceSettings {
   const iface = parseInterface(r, s.interface, `${key}.interface`, earlier);
-  const driver = s.driver === undefined ? 'socketcan' : r.oneOf(s.driver, `${key}.driver`, ['socketcan', 'candump'] as const);
+  const driver =
+    s.driver === undefined ? 'socketcan' : r.oneOf(s.driver, `${key}.driver`, ['socketcan', 'candump'] as const);
   if (driver === 'socketcan') {
     r.known(s, key, ['id', 'type', 'interface', 'driver']);
     return { id, type: 'can', interface: iface, driver };

@@ -62,7 +62,8 @@ export class SocketCanDriver extends ReconnectingDriver<CanFrame> implements Can
   send(frame: CanFrame): Promise<void> {
     const channel = this.channel;
     if (!channel || this._state !== 'open') return Promise.reject(new Error(`${this.options.iface} is not open`));
-    if (!isValidFrame(frame)) return Promise.reject(new Error(`not a valid CAN frame: id ${frame.id}, ${frame.data.length} bytes`));
+    if (!isValidFrame(frame))
+      return Promise.reject(new Error(`not a valid CAN frame: id ${frame.id}, ${frame.data.length} bytes`));
     try {
       channel.send({ id: frame.id, ext: true, rtr: false, data: Buffer.from(frame.data) });
       return Promise.resolve();
@@ -102,14 +103,26 @@ export class SocketCanDriver extends ReconnectingDriver<CanFrame> implements Can
     const m = parseChannelMessage(msg);
     // socketcan flags ext/rtr/err; canboatjs's channel masks the id and flags nothing, so there an
     // id that fits 11 bits is taken for a standard frame (no NMEA 2000 device sends such an id).
-    const reason = !m ? 'unreadable' : m.err ? 'error-frame' : m.rtr ? 'remote' : m.data.length > 8 ? 'oversize' : undefined;
+    const reason = !m
+      ? 'unreadable'
+      : m.err
+        ? 'error-frame'
+        : m.rtr
+          ? 'remote'
+          : m.data.length > 8
+            ? 'oversize'
+            : undefined;
     if (m && !reason && (m.ext || m.id > 0x7ff)) {
       this.data.emit({ id: m.id, data: m.data, time: Date.now() });
       return;
     }
     const why = reason ?? 'standard-id';
     this.count(why);
-    log.limited('warn', `${this.options.iface}:${why}`, `${this.options.iface}: dropped a ${why} frame (NMEA 2000 uses 29-bit data frames)`);
+    log.limited(
+      'warn',
+      `${this.options.iface}:${why}`,
+      `${this.options.iface}: dropped a ${why} frame (NMEA 2000 uses 29-bit data frames)`,
+    );
   }
 
   private async checkLink(channel: RawChannel): Promise<void> {

@@ -222,7 +222,9 @@ export class MqttConnection {
   publish(topic: string, payload: string | Uint8Array, opts: PublishOptions = {}): Promise<void> {
     const qos = opts.qos ?? 0;
     const retain = opts.retain ?? false;
-    const bad = topicError(topic) ?? (qos === 0 || qos === 1 || qos === 2 ? undefined : `QoS must be 0, 1 or 2, got ${String(qos)}`);
+    const bad =
+      topicError(topic) ??
+      (qos === 0 || qos === 1 || qos === 2 ? undefined : `QoS must be 0, 1 or 2, got ${String(qos)}`);
     if (bad !== undefined) {
       this.counters.dropped++;
       return Promise.reject(new Error(bad));
@@ -246,19 +248,29 @@ export class MqttConnection {
       };
       if (this._state === 'connected' && this.client) {
         if (qos > 0 && this.inFlight.size >= this.maxQueued) {
-          settle(new MqttUnavailableError(`${this.maxQueued} messages to ${this.url} are unacknowledged; message to ${topic} dropped`));
+          settle(
+            new MqttUnavailableError(
+              `${this.maxQueued} messages to ${this.url} are unacknowledged; message to ${topic} dropped`,
+            ),
+          );
           return;
         }
         // A broker reading slower than we write (a weak link) must not grow the socket buffer without end.
         if (qos === 0 && this.unwritten.size >= this.maxQueued) {
-          settle(new MqttUnavailableError(`${this.maxQueued} QoS 0 messages to ${this.url} wait to be written; message to ${topic} dropped`));
+          settle(
+            new MqttUnavailableError(
+              `${this.maxQueued} QoS 0 messages to ${this.url} wait to be written; message to ${topic} dropped`,
+            ),
+          );
           return;
         }
         this.send(this.client, topic, body, qos, retain, settle);
         return;
       }
       if (qos === 0) {
-        settle(new MqttUnavailableError(`not connected to ${this.url} (${this._state}); QoS 0 message to ${topic} dropped`));
+        settle(
+          new MqttUnavailableError(`not connected to ${this.url} (${this._state}); QoS 0 message to ${topic} dropped`),
+        );
         return;
       }
       if (this._state === 'stopped') {
@@ -268,10 +280,18 @@ export class MqttConnection {
       if (this.waiting.length + this.inFlight.size >= this.maxQueued) {
         const oldest = this.waiting.shift();
         if (oldest === undefined) {
-          settle(new MqttUnavailableError(`${this.maxQueued} messages to ${this.url} are unacknowledged; message to ${topic} dropped`));
+          settle(
+            new MqttUnavailableError(
+              `${this.maxQueued} messages to ${this.url} are unacknowledged; message to ${topic} dropped`,
+            ),
+          );
           return;
         }
-        oldest.settle(new MqttUnavailableError(`offline queue for ${this.url} full (${this.maxQueued}); oldest message, to ${oldest.topic}, dropped`));
+        oldest.settle(
+          new MqttUnavailableError(
+            `offline queue for ${this.url} full (${this.maxQueued}); oldest message, to ${oldest.topic}, dropped`,
+          ),
+        );
       }
       this.waiting.push({ topic, payload: body, qos, retain, settle });
     });
@@ -326,7 +346,14 @@ export class MqttConnection {
     for (const w of waiting) this.send(client, w.topic, w.payload, w.qos, w.retain, w.settle);
   }
 
-  private send(client: MqttClient, topic: string, payload: Buffer, qos: MqttQos, retain: boolean, settle: (err?: Error) => void): void {
+  private send(
+    client: MqttClient,
+    topic: string,
+    payload: Buffer,
+    qos: MqttQos,
+    retain: boolean,
+    settle: (err?: Error) => void,
+  ): void {
     (qos === 0 ? this.unwritten : this.inFlight).add(settle);
     client.publish(topic, payload, { qos, retain }, (err?: Error) => settle(err));
   }
@@ -368,7 +395,8 @@ export class MqttConnection {
       this.broker.delete(filter);
       client.unsubscribe(filter, (err?: Error) => {
         // Failing because the connection went away is no news: the next connection starts clean.
-        if (err && this._state === 'connected') log.limited('warn', `unsubscribe:${filter}`, `${this.url}: unsubscribe ${filter}: ${err.message}`);
+        if (err && this._state === 'connected')
+          log.limited('warn', `unsubscribe:${filter}`, `${this.url}: unsubscribe ${filter}: ${err.message}`);
       });
     }
   }
@@ -381,7 +409,11 @@ export class MqttConnection {
         try {
           listener(topic, payload);
         } catch (err) {
-          log.limited('error', `listener:${filter}`, `listener for ${filter} failed on ${topic}: ${(err as Error).stack ?? String(err)}`);
+          log.limited(
+            'error',
+            `listener:${filter}`,
+            `listener for ${filter} failed on ${topic}: ${(err as Error).stack ?? String(err)}`,
+          );
         }
       }
     }

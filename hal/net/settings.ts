@@ -21,18 +21,32 @@ export interface TcpSourceSettings {
 }
 
 /** `extraKeys`: keys of a type that carries UDP settings plus its own (an N2K gateway's `interface`). */
-export function parseUdpSource(r: Reader, s: Record<string, unknown>, { key, id }: SourceEntry, extraKeys: readonly string[] = []): UdpSourceSettings {
+export function parseUdpSource(
+  r: Reader,
+  s: Record<string, unknown>,
+  { key, id }: SourceEntry,
+  extraKeys: readonly string[] = [],
+): UdpSourceSettings {
   r.known(s, key, ['id', 'type', 'port', 'address', ...extraKeys]);
   const source: UdpSourceSettings = { id, type: 'udp', port: r.int(s.port, `${key}.port`, 1, 65535) };
   if (s.address !== undefined) {
     const address = r.str(s.address, `${key}.address`);
-    if (isIP(address) === 0) r.fail(`${key}.address`, `must be an IP address to listen on (0.0.0.0, ::, 192.168.1.10), got ${JSON.stringify(address)}`);
+    if (isIP(address) === 0)
+      r.fail(
+        `${key}.address`,
+        `must be an IP address to listen on (0.0.0.0, ::, 192.168.1.10), got ${JSON.stringify(address)}`,
+      );
     source.address = address;
   }
   return source;
 }
 
-export function parseTcpSource(r: Reader, s: Record<string, unknown>, { key, id }: SourceEntry, extraKeys: readonly string[] = []): TcpSourceSettings {
+export function parseTcpSource(
+  r: Reader,
+  s: Record<string, unknown>,
+  { key, id }: SourceEntry,
+  extraKeys: readonly string[] = [],
+): TcpSourceSettings {
   r.known(s, key, ['id', 'type', 'host', 'port', ...extraKeys]);
   return { id, type: 'tcp', host: r.str(s.host, `${key}.host`), port: r.int(s.port, `${key}.port`, 1, 65535) };
 }

@@ -29,7 +29,10 @@ export class SerialPorts {
   private readonly configured = new Map<string, number>();
 
   /** `makeDriver` is the seam for tests; boards use the serialport driver. */
-  constructor(private readonly makeDriver: (device: string, baudRate: number) => ByteDriver = (path, baudRate) => new SerialDriver({ path, baudRate })) {}
+  constructor(
+    private readonly makeDriver: (device: string, baudRate: number) => ByteDriver = (path, baudRate) =>
+      new SerialDriver({ path, baudRate }),
+  ) {}
 
   /** The rate a data source set for the device in settings: what users without a rate of their own get. */
   configure(device: string, baudRate: number): void {
@@ -40,7 +43,9 @@ export class SerialPorts {
   acquire(device: string, baudRate?: number): SerialLease {
     const open = this.devices.get(device);
     if (open && baudRate !== undefined && baudRate !== open.baudRate) {
-      throw new SerialPortInUseError(`${device} is already open at ${open.baudRate} baud; cannot share it at ${baudRate}`);
+      throw new SerialPortInUseError(
+        `${device} is already open at ${open.baudRate} baud; cannot share it at ${baudRate}`,
+      );
     }
     const held = this.devices.acquire(device, () => {
       const rate = baudRate ?? this.configured.get(device) ?? DEFAULT_BAUD_RATE;
@@ -51,6 +56,8 @@ export class SerialPorts {
 
   /** Devices open now with their user counts (status, tests). */
   list(): { device: string; baudRate: number; users: number; state: ByteDriver['state'] }[] {
-    return this.devices.list().map(({ name, entry, users }) => ({ device: name, baudRate: entry.baudRate, users, state: entry.driver.state }));
+    return this.devices
+      .list()
+      .map(({ name, entry, users }) => ({ device: name, baudRate: entry.baudRate, users, state: entry.driver.state }));
   }
 }

@@ -24,7 +24,11 @@ export interface ReplaySourceSettings {
 
 export const VALID_BAUD_RATES = [4800, 9600, 19200, 38400, 57600, 115200, 230400, 460800];
 
-export function parseSerialSource(r: Reader, s: Record<string, unknown>, { key, id }: SourceEntry): SerialSourceSettings {
+export function parseSerialSource(
+  r: Reader,
+  s: Record<string, unknown>,
+  { key, id }: SourceEntry,
+): SerialSourceSettings {
   r.known(s, key, ['id', 'type', 'device', 'baudRate']);
   return {
     id,
@@ -34,14 +38,19 @@ export function parseSerialSource(r: Reader, s: Record<string, unknown>, { key, 
   };
 }
 
-export function parseReplaySource(r: Reader, s: Record<string, unknown>, { key, id, base }: SourceEntry): ReplaySourceSettings {
+export function parseReplaySource(
+  r: Reader,
+  s: Record<string, unknown>,
+  { key, id, base }: SourceEntry,
+): ReplaySourceSettings {
   r.known(s, key, ['id', 'type', 'file', 'rate', 'linesPerSecond', 'loop']);
   return {
     id,
     type: 'replay',
     file: r.existingFile(s.file, `${key}.file`, base),
     rate: s.rate === undefined ? 'realtime' : r.oneOf(s.rate, `${key}.rate`, ['realtime', 'fast'] as const),
-    linesPerSecond: s.linesPerSecond === undefined ? 10 : r.int(s.linesPerSecond, `${key}.linesPerSecond`, 1, 1_000_000),
+    linesPerSecond:
+      s.linesPerSecond === undefined ? 10 : r.int(s.linesPerSecond, `${key}.linesPerSecond`, 1, 1_000_000),
     loop: s.loop === undefined ? false : r.bool(s.loop, `${key}.loop`),
   };
 }

@@ -29,23 +29,35 @@ export const SOURCE_TYPES = {
     create: ({ id, device, baudRate }, devices) => {
       // The source's rate is the device's for plugins that open it without one.
       devices.serial.configure(device, baudRate);
-      return { codec: new Nmea0183Codec(id), driver: (sink) => new SharedSerialDevice(devices.serial, device, baudRate, new LineFramer(linesTo(sink))) };
+      return {
+        codec: new Nmea0183Codec(id),
+        driver: (sink) => new SharedSerialDevice(devices.serial, device, baudRate, new LineFramer(linesTo(sink))),
+      };
     },
   }),
   /** An NMEA 0183 log file played back (demo, tests). */
   replay: sourceType({
     parse: parseReplaySource,
-    create: ({ id, file, rate, linesPerSecond, loop }) => ({ codec: new Nmea0183Codec(id), driver: (sink) => new ReplayDriver({ file, rate, linesPerSecond, loop }, linesTo(sink)) }),
+    create: ({ id, file, rate, linesPerSecond, loop }) => ({
+      codec: new Nmea0183Codec(id),
+      driver: (sink) => new ReplayDriver({ file, rate, linesPerSecond, loop }, linesTo(sink)),
+    }),
   }),
   /** NMEA 0183 datagrams received on a UDP port. */
   udp: sourceType({
     parse: parseUdpSource,
-    create: ({ id, port, address }) => ({ codec: new Nmea0183Codec(id), driver: (sink) => new UdpDriver({ port, address }, new LineFramer(linesTo(sink))) }),
+    create: ({ id, port, address }) => ({
+      codec: new Nmea0183Codec(id),
+      driver: (sink) => new UdpDriver({ port, address }, new LineFramer(linesTo(sink))),
+    }),
   }),
   /** NMEA 0183 read from a TCP server. */
   tcp: sourceType({
     parse: parseTcpSource,
-    create: ({ id, host, port }) => ({ codec: new Nmea0183Codec(id), driver: (sink) => new TcpDriver({ host, port }, new LineFramer(linesTo(sink))) }),
+    create: ({ id, host, port }) => ({
+      codec: new Nmea0183Codec(id),
+      driver: (sink) => new TcpDriver({ host, port }, new LineFramer(linesTo(sink))),
+    }),
   }),
   /** NMEA 2000 on a CAN interface (SocketCAN, or a candump log), shared with plugins granted it. */
   can: sourceType({
@@ -56,7 +68,10 @@ export const SOURCE_TYPES = {
         const { file, rate, loop } = settings;
         devices.can.define(settings.interface, () => new CanReplayDriver({ file, rate, loop }));
       }
-      return { codec: new N2kCodec(settings.id), driver: (sink) => new SharedCanInterface(devices.can, settings.interface, sink) };
+      return {
+        codec: new N2kCodec(settings.id),
+        driver: (sink) => new SharedCanInterface(devices.can, settings.interface, sink),
+      };
     },
   }),
   /** NMEA 2000 gateways, each driving a CAN interface shared with plugins granted it (hal/can/gateway/). */

@@ -120,9 +120,13 @@ export function createAsFetch(opts: AsFetchOptions): AsFetch {
       const pair = memory.readU32(dataStart + 4 * i);
       const pairStart = pair === undefined ? undefined : memory.readU32(pair + 4);
       const pairLength = pair === undefined ? undefined : memory.readU32(pair + 12);
-      if (pairStart === undefined || pairLength === undefined || pairLength < 2) throw new FetchRefused(`header ${i} is not a [name, value] pair`);
-      const [name, value] = [0, 1].map((k) => readAsString(memory, memory.readU32(pairStart + 4 * k) ?? 0, MAX_HEADER_CHARS * 2));
-      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name!) || /[\r\n\0]/.test(value!)) throw new FetchRefused(`header ${JSON.stringify(name)} is not a valid HTTP header`);
+      if (pairStart === undefined || pairLength === undefined || pairLength < 2)
+        throw new FetchRefused(`header ${i} is not a [name, value] pair`);
+      const [name, value] = [0, 1].map((k) =>
+        readAsString(memory, memory.readU32(pairStart + 4 * k) ?? 0, MAX_HEADER_CHARS * 2),
+      );
+      if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name!) || /[\r\n\0]/.test(value!))
+        throw new FetchRefused(`header ${JSON.stringify(name)} is not a valid HTTP header`);
       // The host sets these: a Host of its own would reach another virtual host behind the granted address.
       if (HOST_SET_HEADERS.has(name!.toLowerCase())) throw new FetchRefused(`header ${name} is set by the host`);
       out.push([name!, value!]);
@@ -138,13 +142,18 @@ export function createAsFetch(opts: AsFetchOptions): AsFetch {
     } catch {
       throw new FetchRefused(`not a URL: ${JSON.stringify(text.slice(0, 200))}`);
     }
-    if (url.protocol !== 'http:' && url.protocol !== 'https:') throw new FetchRefused(`${url.protocol} URLs are not fetched (http and https only)`);
+    if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      throw new FetchRefused(`${url.protocol} URLs are not fetched (http and https only)`);
     if (!host.hasCapability('network')) throw new FetchRefused('the network capability is not requested and granted');
     const hostname = url.hostname.replace(/^\[(.*)\]$/, '$1');
     const port = url.port === '' ? (url.protocol === 'https:' ? 443 : 80) : Number(url.port);
-    if (!host.allowsNet(hostname, port)) throw new FetchRefused(`${hostname}:${port} is not granted (grant it with: signalk-edge grant ${id} net:${hostname}:${port})`);
+    if (!host.allowsNet(hostname, port))
+      throw new FetchRefused(
+        `${hostname}:${port} is not granted (grant it with: signalk-edge grant ${id} net:${hostname}:${port})`,
+      );
     const headers = readHeaders(headersPtr);
-    const body = method === 'POST' && bodyPtr !== 0 ? readAsObject(memory, bodyPtr, FETCH_MAX_BYTES).slice() : undefined;
+    const body =
+      method === 'POST' && bodyPtr !== 0 ? readAsObject(memory, bodyPtr, FETCH_MAX_BYTES).slice() : undefined;
     return { url, method, headers, ...(body ? { body } : {}), timeoutMs: FETCH_TIMEOUT_MS, maxBytes: FETCH_MAX_BYTES };
   };
 
@@ -162,7 +171,10 @@ export function createAsFetch(opts: AsFetchOptions): AsFetch {
     }
     let req: HttpRequest;
     try {
-      if (!resumableCall) throw new FetchRefused('a fetch can pause plugin_start and weather provider handlers only (the host resumes nothing else)');
+      if (!resumableCall)
+        throw new FetchRefused(
+          'a fetch can pause plugin_start and weather provider handlers only (the host resumes nothing else)',
+        );
       if (frame === 0) throw new FetchRefused('Asyncify is not initialised (_initAsyncify not called)');
       req = request(method, urlPtr >>> 0, headersPtr >>> 0, bodyPtr >>> 0);
     } catch (err) {
@@ -177,21 +189,32 @@ export function createAsFetch(opts: AsFetchOptions): AsFetch {
     const timedOut = new Promise<never>((_, reject) => {
       deadline = setTimeout(() => reject(new Error(`no answer within ${req.timeoutMs} ms`)), req.timeoutMs);
     });
-    Promise.race([opts.transport(req), timedOut]).finally(() => clearTimeout(deadline)).then(
-      (res) => {
-        if (res.status < 200 || res.status > 299) log.limited('info', 'as-fetch:status', `fetch ${method} ${req.url.href}: HTTP ${res.status}`);
-        return res.body;
-      },
-      (err: unknown) => {
-        log.limited('warn', 'as-fetch:failed', `fetch ${method} ${req.url.href} failed: ${(err as Error).message}; the plugin gets an empty body`);
-        return new Uint8Array(0);
-      },
-    ).then((body) => {
-      if (closed || !wasm || !paused) return;
-      answer = body;
-      wasm.start_rewind(frame);
-      paused.resume();
-    }, (err: unknown) => paused?.reject(err as Error));
+    Promise.race([opts.transport(req), timedOut])
+      .finally(() => clearTimeout(deadline))
+      .then(
+        (res) => {
+          if (res.status < 200 || res.status > 299)
+            log.limited('info', 'as-fetch:status', `fetch ${method} ${req.url.href}: HTTP ${res.status}`);
+          return res.body;
+        },
+        (err: unknown) => {
+          log.limited(
+            'warn',
+            'as-fetch:failed',
+            `fetch ${method} ${req.url.href} failed: ${(err as Error).message}; the plugin gets an empty body`,
+          );
+          return new Uint8Array(0);
+        },
+      )
+      .then(
+        (body) => {
+          if (closed || !wasm || !paused) return;
+          answer = body;
+          wasm.start_rewind(frame);
+          paused.resume();
+        },
+        (err: unknown) => paused?.reject(err as Error),
+      );
     return 0;
   };
 

@@ -19,7 +19,6 @@ const NOTIFICATION_STATES = new Set(['normal', 'alert', 'warn', 'alarm', 'emerge
 /** Capabilities upstream answers through sk_has_capability; any other name is 0 there too. */
 const QUERYABLE_CAPABILITIES = new Set(['network', 'rawSockets']);
 
-
 function parseJson(text: string): { ok: true; value: JsonValue } | { ok: false } {
   try {
     return { ok: true, value: JSON.parse(text) as JsonValue };
@@ -94,7 +93,11 @@ export function createEnvImports(host: HostServices, memory: GuestMemory): EnvIm
   const functions: Record<string, HostFunction> = {
     abort(msg, file, line, col) {
       // AssemblyScript strings here are UTF-16 objects, not (ptr, len): report the location only.
-      log.limited('warn', `${id}:abort`, `plugin ${id}: abort at line ${line}:${col} (message @${msg >>> 0}, file @${file >>> 0})`);
+      log.limited(
+        'warn',
+        `${id}:abort`,
+        `plugin ${id}: abort at line ${line}:${col} (message @${msg >>> 0}, file @${file >>> 0})`,
+      );
     },
     seed: () => Date.now() * Math.random(),
     'console.log': (ptr, len) => logText('console.log', ptr, len, (m) => host.debug(m)),
@@ -111,7 +114,9 @@ export function createEnvImports(host: HostServices, memory: GuestMemory): EnvIm
       const full = str('sk_get_path', pathPtr, pathLen);
       const split = full === undefined ? undefined : splitFullPath(full);
       if (!split) return 0;
-      return guard('sk_get_path', 0, () => writeJson('sk_get_path', host.getPath(split.path, split.context), bufPtr, bufMax));
+      return guard('sk_get_path', 0, () =>
+        writeJson('sk_get_path', host.getPath(split.path, split.context), bufPtr, bufMax),
+      );
     },
 
     sk_handle_message(ptr, len, version) {
@@ -126,8 +131,17 @@ export function createEnvImports(host: HostServices, memory: GuestMemory): EnvIm
       const text = str('sk_publish_notification', valPtr, valLen);
       if (path === undefined || text === undefined || path === '') return -1;
       const parsed = parseJson(text);
-      if (!parsed.ok || !isRecord(parsed.value) || typeof parsed.value.state !== 'string' || !NOTIFICATION_STATES.has(parsed.value.state)) {
-        log.limited('warn', `${id}:notification`, `plugin ${id}: notification ${path} needs a JSON object with a valid state`);
+      if (
+        !parsed.ok ||
+        !isRecord(parsed.value) ||
+        typeof parsed.value.state !== 'string' ||
+        !NOTIFICATION_STATES.has(parsed.value.state)
+      ) {
+        log.limited(
+          'warn',
+          `${id}:notification`,
+          `plugin ${id}: notification ${path} needs a JSON object with a valid state`,
+        );
         return -1;
       }
       const value = parsed.value;
@@ -184,7 +198,11 @@ export function createEnvImports(host: HostServices, memory: GuestMemory): EnvIm
       const data = memory.readBytes(dataPtr, dataLen, MAX_BINARY_FRAME);
       if (streamId === undefined) return 0;
       if (data === undefined) {
-        log.limited('warn', `${id}:binary:size`, `plugin ${id}: sk_emit_binary_stream: frame outside memory or over ${MAX_BINARY_FRAME} bytes; refused`);
+        log.limited(
+          'warn',
+          `${id}:binary:size`,
+          `plugin ${id}: sk_emit_binary_stream: frame outside memory or over ${MAX_BINARY_FRAME} bytes; refused`,
+        );
         return 0;
       }
       return guard('sk_emit_binary_stream', 0, () => (host.emitBinaryStream(streamId, data) ? 1 : 0));

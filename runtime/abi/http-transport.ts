@@ -50,7 +50,10 @@ export const nodeHttpTransport: HttpTransport = (req) =>
       res.on('error', fail);
     });
     // `timeout` is for an idle socket; the whole exchange is bounded too.
-    const timer = setTimeout(() => r.destroy(new HttpFetchError(`no complete answer within ${req.timeoutMs} ms`)), req.timeoutMs);
+    const timer = setTimeout(
+      () => r.destroy(new HttpFetchError(`no complete answer within ${req.timeoutMs} ms`)),
+      req.timeoutMs,
+    );
     r.on('timeout', () => r.destroy(new HttpFetchError(`no answer within ${req.timeoutMs} ms`)));
     r.on('error', fail);
     r.on('close', () => clearTimeout(timer));

@@ -63,7 +63,9 @@ class LineSink {
 
   private report(): void {
     if (this.dropped === 0) return;
-    this.log.warn(`${this.stream}: ${this.dropped} more line(s) not logged (over ${LINES_PER_WINDOW} per ${WINDOW_MS / 1000} s)`);
+    this.log.warn(
+      `${this.stream}: ${this.dropped} more line(s) not logged (over ${LINES_PER_WINDOW} per ${WINDOW_MS / 1000} s)`,
+    );
     this.dropped = 0;
   }
 }

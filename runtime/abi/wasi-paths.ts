@@ -52,7 +52,8 @@ export class VfsPaths {
       // A trailing slash makes the kernel follow a symlink in the last component, even for lstat.
       const trailing = wasiPath.length > 1 && wasiPath.endsWith('/');
       if (trailing) wasiPath = wasiPath.replace(/\/+$/, '');
-      if (wasiPath !== base && !wasiPath.startsWith(base === '/' ? '/' : `${base}/`)) return { errno: ERRNO_NOTCAPABLE };
+      if (wasiPath !== base && !wasiPath.startsWith(base === '/' ? '/' : `${base}/`))
+        return { errno: ERRNO_NOTCAPABLE };
       // The root itself: it may be opened or looked at, never unlinked, renamed or replaced.
       if (wasiPath === '/') return last === 'follows' ? { path: '/' } : { errno: ERRNO_NOTCAPABLE };
       const host = this.root + wasiPath;

@@ -29,7 +29,10 @@ function nowNs(clock: number): bigint {
 }
 
 /** The `poll_oneoff(in, out, nsubscriptions, nevents_out)` import. */
-export function createPollOneoff(memory: GuestMemory, sleep: (ms: number) => void = (ms) => Atomics.wait(sleeper, 0, 0, ms)) {
+export function createPollOneoff(
+  memory: GuestMemory,
+  sleep: (ms: number) => void = (ms) => Atomics.wait(sleeper, 0, 0, ms),
+) {
   return (inPtr: number, outPtr: number, count: number, neventsPtr: number): number => {
     count >>>= 0;
     if (count === 0) return ERRNO_INVAL;
@@ -49,8 +52,11 @@ export function createPollOneoff(memory: GuestMemory, sleep: (ms: number) => voi
       if (waitNs === undefined || ns < waitNs) waitNs = ns;
     }
     // Any descriptor subscription answers at once; else sleep for the nearest clock, bounded.
-    const onlyClocks = Array.from({ length: count }, (_, i) => inView.getUint8(i * SUBSCRIPTION_SIZE + 8)).every((t) => t === EVENTTYPE_CLOCK);
-    if (onlyClocks && waitNs !== undefined && waitNs > 0n) sleep(Math.min(MAX_SLEEP_MS, Math.ceil(Number(waitNs) / 1e6)));
+    const onlyClocks = Array.from({ length: count }, (_, i) => inView.getUint8(i * SUBSCRIPTION_SIZE + 8)).every(
+      (t) => t === EVENTTYPE_CLOCK,
+    );
+    if (onlyClocks && waitNs !== undefined && waitNs > 0n)
+      sleep(Math.min(MAX_SLEEP_MS, Math.ceil(Number(waitNs) / 1e6)));
     events.fill(0);
     const outView = new DataView(events.buffer, events.byteOffset, events.byteLength);
     for (let i = 0; i < count; i++) {

@@ -131,7 +131,9 @@ export function createWasi(vfsRoot: string, memory: GuestMemory, opts: WasiOptio
     stdout: nullFd,
     stderr: nullFd,
   });
-  const imports = { ...(wasi.getImportObject() as { wasi_snapshot_preview1: Record<string, unknown> }).wasi_snapshot_preview1 };
+  const imports = {
+    ...(wasi.getImportObject() as { wasi_snapshot_preview1: Record<string, unknown> }).wasi_snapshot_preview1,
+  };
   const fn = (name: string): WasiFunction => imports[name] as WasiFunction;
   const readlink = fn('path_readlink');
   const symlink = fn('path_symlink');
@@ -142,7 +144,14 @@ export function createWasi(vfsRoot: string, memory: GuestMemory, opts: WasiOptio
   const renumber = fn('fd_renumber');
   const vfs = new VfsPaths(vfsRoot);
 
-  imports.path_readlink = (fd: number, pathPtr: number, pathLen: number, buf: number, bufLen: number, usedPtr: number): number => {
+  imports.path_readlink = (
+    fd: number,
+    pathPtr: number,
+    pathLen: number,
+    buf: number,
+    bufLen: number,
+    usedPtr: number,
+  ): number => {
     const errno = readlink(fd, pathPtr, pathLen, buf, bufLen, usedPtr);
     if (errno !== 0) return errno;
     const used = memory.view(usedPtr, 4);
@@ -160,7 +169,8 @@ export function createWasi(vfsRoot: string, memory: GuestMemory, opts: WasiOptio
     return descendingTarget(target) ? symlink(oldPtr, oldLen, fd, newPtr, newLen) : ERRNO_NOTCAPABLE;
   };
   // Never a hard link of a symlink (a copy of an outside-pointing link): of what it resolves to.
-  imports.path_link = (oldFd: number, oldFlags: number, ...rest: number[]): number => link(oldFd, oldFlags | LOOKUP_SYMLINK_FOLLOW, ...rest);
+  imports.path_link = (oldFd: number, oldFlags: number, ...rest: number[]): number =>
+    link(oldFd, oldFlags | LOOKUP_SYMLINK_FOLLOW, ...rest);
   let opened = '';
   imports.path_open = (...args: number[]): number => {
     const errno = open(...args);
@@ -174,7 +184,8 @@ export function createWasi(vfsRoot: string, memory: GuestMemory, opts: WasiOptio
       for (const p of paths) {
         const path = memory.readString(args[p.ptr]!, args[p.len]!);
         if (path === undefined) return ERRNO_OVERFLOW;
-        const follow = p.alwaysFollow === true || (p.flags !== undefined && (args[p.flags]! & LOOKUP_SYMLINK_FOLLOW) !== 0);
+        const follow =
+          p.alwaysFollow === true || (p.flags !== undefined && (args[p.flags]! & LOOKUP_SYMLINK_FOLLOW) !== 0);
         const resolved = vfs.resolve(args[p.fd]!, path, follow, p.last);
         if ('errno' in resolved) return resolved.errno;
         opened = resolved.path; // path_open records it with the new descriptor
@@ -195,7 +206,8 @@ export function createWasi(vfsRoot: string, memory: GuestMemory, opts: WasiOptio
     return errno;
   };
   imports.proc_raise = (): number => ERRNO_NOTCAPABLE;
-  for (const name of ['sock_accept', 'sock_recv', 'sock_send', 'sock_shutdown']) imports[name] = (): number => ERRNO_NOTCAPABLE;
+  for (const name of ['sock_accept', 'sock_recv', 'sock_send', 'sock_shutdown'])
+    imports[name] = (): number => ERRNO_NOTCAPABLE;
   imports.poll_oneoff = createPollOneoff(memory);
   imports.fd_write = (fd: number, iovs: number, count: number, nwrittenPtr: number): number => {
     if (fd !== 1 && fd !== 2) return fdWrite(fd, iovs, count, nwrittenPtr);
@@ -221,11 +233,14 @@ export function createWasi(vfsRoot: string, memory: GuestMemory, opts: WasiOptio
     const fdAllocate = fn('fd_allocate');
     const setSize = fn('fd_filestat_set_size');
     // stdout and stderr go to the log (rate limited), stdin is /dev/null: no disk either way.
-    const fits = (fd: number, bytes: number | undefined): boolean => isStdio(fd) || bytes === undefined || quota.admit(bytes);
+    const fits = (fd: number, bytes: number | undefined): boolean =>
+      isStdio(fd) || bytes === undefined || quota.admit(bytes);
     imports.fd_write = (fd: number, iovs: number, count: number, written: number): number =>
       fits(fd, iovecBytes(memory, iovs, count)) ? fdWriteOut(fd, iovs, count, written) : ERRNO_DQUOT;
     imports.fd_pwrite = (fd: number, iovs: number, count: number, offset: bigint, written: number): number =>
-      fits(fd, iovecBytes(memory, iovs, count)) ? (fdPwrite as unknown as (...a: unknown[]) => number)(fd, iovs, count, offset, written) : ERRNO_DQUOT;
+      fits(fd, iovecBytes(memory, iovs, count))
+        ? (fdPwrite as unknown as (...a: unknown[]) => number)(fd, iovs, count, offset, written)
+        : ERRNO_DQUOT;
     imports.fd_allocate = (fd: number, offset: bigint, len: bigint): number =>
       fits(fd, Number(len)) ? (fdAllocate as unknown as (...a: unknown[]) => number)(fd, offset, len) : ERRNO_DQUOT;
     imports.fd_filestat_set_size = (fd: number, size: bigint): number =>
@@ -246,7 +261,10 @@ export function createWasi(vfsRoot: string, memory: GuestMemory, opts: WasiOptio
     },
     close() {
       // node:wasi serves no call before it has a memory: bind a throwaway one when instantiation failed.
-      if (!bound) wasi.initialize({ exports: { memory: new WebAssembly.Memory({ initial: 0 }) } } as unknown as WebAssembly.Instance);
+      if (!bound)
+        wasi.initialize({
+          exports: { memory: new WebAssembly.Memory({ initial: 0 }) },
+        } as unknown as WebAssembly.Instance);
       bound = true;
       for (const fd of vfs.drain()) fdClose(fd);
       opts.output.flush();

@@ -76,7 +76,8 @@ function setAt(doc: unknown, keys: string[], value: unknown): unknown {
 function applyPatch(doc: unknown, ops: unknown[]): unknown {
   for (const op of ops) {
     if (!isRecord(op)) throw new HttpError(400, 'a JSON Patch is an array of operation objects');
-    for (const field of ['path', 'from']) if (typeof op[field] === 'string') checkKeys((op[field] as string).split('/'));
+    for (const field of ['path', 'from'])
+      if (typeof op[field] === 'string') checkKeys((op[field] as string).split('/'));
   }
   try {
     // validate: a malformed operation is refused before anything is applied.
@@ -95,7 +96,11 @@ interface Target {
 
 export function appDataRoutes(opts: { dataDir: string; securityEnabled: boolean }): (app: FastifyInstance) => void {
   const target = (req: FastifyRequest, scope: Scope): Target => {
-    const parts = req.url.split('?')[0].slice(`${APP_DATA_PREFIX}/${scope}/`.length).split('/').filter((s) => s !== '');
+    const parts = req.url
+      .split('?')[0]
+      .slice(`${APP_DATA_PREFIX}/${scope}/`.length)
+      .split('/')
+      .filter((s) => s !== '');
     let decoded: string[];
     try {
       decoded = parts.map((s) => decodeURIComponent(s));
@@ -103,7 +108,8 @@ export function appDataRoutes(opts: { dataDir: string; securityEnabled: boolean 
       throw new HttpError(400, 'malformed percent-encoding');
     }
     const [appId, rawVersion, ...keys] = decoded;
-    if (appId === undefined || !APP_ID.test(appId) || appId === '.' || appId === '..') throw new HttpError(400, 'invalid application id');
+    if (appId === undefined || !APP_ID.test(appId) || appId === '.' || appId === '..')
+      throw new HttpError(400, 'invalid application id');
     const version = rawVersion === undefined ? undefined : normalizeVersion(rawVersion);
     if (rawVersion !== undefined && version === undefined) throw new HttpError(400, 'invalid application version');
     checkKeys(keys);
@@ -115,7 +121,9 @@ export function appDataRoutes(opts: { dataDir: string; securityEnabled: boolean 
     const t = target(req, scope);
     if (t.file === undefined) {
       if (!existsSync(t.dir)) throw new HttpError(404, 'no data stored for this application');
-      return readdirSync(t.dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5));
+      return readdirSync(t.dir)
+        .filter((f) => f.endsWith('.json'))
+        .map((f) => f.slice(0, -5));
     }
     let data = readDocument(t.file);
     if (t.keys.length > 0) {
@@ -130,7 +138,8 @@ export function appDataRoutes(opts: { dataDir: string; securityEnabled: boolean 
   };
 
   const write = (req: FastifyRequest, scope: Scope): void => {
-    if (!opts.securityEnabled) throw new HttpError(405, 'security is not enabled: application data needs a logged-in user');
+    if (!opts.securityEnabled)
+      throw new HttpError(405, 'security is not enabled: application data needs a logged-in user');
     const t = target(req, scope);
     if (t.file === undefined) throw new HttpError(400, 'a write needs an application version: .../<app>/<version>');
     let doc: unknown;
@@ -138,7 +147,8 @@ export function appDataRoutes(opts: { dataDir: string; securityEnabled: boolean 
     else if (Array.isArray(req.body)) doc = applyPatch(readDocument(t.file), req.body);
     else doc = req.body;
     const text = JSON.stringify(doc, null, 2);
-    if (Buffer.byteLength(text) > MAX_DOCUMENT_BYTES) throw new HttpError(413, `application data larger than ${MAX_DOCUMENT_BYTES} bytes`);
+    if (Buffer.byteLength(text) > MAX_DOCUMENT_BYTES)
+      throw new HttpError(413, `application data larger than ${MAX_DOCUMENT_BYTES} bytes`);
     writeFileAtomic(t.file, text, 0o600);
   };
 
@@ -147,7 +157,8 @@ export function appDataRoutes(opts: { dataDir: string; securityEnabled: boolean 
       const url = `${APP_DATA_PREFIX}/${scope}/*`;
       const userScope = scope === 'user';
       app.get<{ Querystring: { keys?: string } }>(url, { config: { access: 'read' } }, (req) => {
-        if (userScope && req.principal.kind === 'anonymous') throw new HttpError(401, 'user application data needs a login');
+        if (userScope && req.principal.kind === 'anonymous')
+          throw new HttpError(401, 'user application data needs a login');
         return read(req, scope);
       });
       app.post(url, { config: { access: userScope ? 'write' : 'admin' } }, (req, reply) => {

@@ -44,7 +44,11 @@ export class BinaryStreamHub {
   match(pathname: string): string | undefined {
     // Upstream's radar spokes URL is another name for the stream radars/<id>.
     const spokes = RADAR_SPOKES.exec(pathname);
-    const raw = spokes ? `radars/${spokes[1]}` : pathname.startsWith(`${STREAMS_PATH}/`) ? pathname.slice(STREAMS_PATH.length + 1) : undefined;
+    const raw = spokes
+      ? `radars/${spokes[1]}`
+      : pathname.startsWith(`${STREAMS_PATH}/`)
+        ? pathname.slice(STREAMS_PATH.length + 1)
+        : undefined;
     if (raw === undefined) return undefined;
     let id: string;
     try {
@@ -99,7 +103,11 @@ export class BinaryStreamHub {
     const out: Record<string, StreamStats & { clients: number; clientDrops: number[] }> = {};
     for (const id of new Set([...this.stats.keys(), ...this.clients.keys()])) {
       const set = [...(this.clients.get(id) ?? [])];
-      out[id] = { ...(this.stats.get(id) ?? { frames: 0, sent: 0, dropped: 0 }), clients: set.length, clientDrops: set.map((c) => c.dropped) };
+      out[id] = {
+        ...(this.stats.get(id) ?? { frames: 0, sent: 0, dropped: 0 }),
+        clients: set.length,
+        clientDrops: set.map((c) => c.dropped),
+      };
     }
     return out;
   }

@@ -42,7 +42,9 @@ export class OutboundBudget {
         if (total <= this.maxBytes) break;
         total -= bytes;
         this.evicted++;
-        this.log.warn(`stream client ${c.id} disconnected: ${bytes} bytes waiting, all clients together over the ${this.maxBytes}-byte budget (limits.stream.totalBufferBytes); ${this.evicted} evicted so far`);
+        this.log.warn(
+          `stream client ${c.id} disconnected: ${bytes} bytes waiting, all clients together over the ${this.maxBytes}-byte budget (limits.stream.totalBufferBytes); ${this.evicted} evicted so far`,
+        );
         c.evict('server send budget exceeded: slowest clients disconnected first');
       }
     }

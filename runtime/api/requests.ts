@@ -51,7 +51,13 @@ export class PutRequests {
    * One PUT: permission, the plugin's handler, a record. `requestId` is the client's (stream) or
    * undefined (REST: a new one). A refusal (permission, no handler) is an HttpError, recorded too.
    */
-  async perform(principal: Principal, rawContext: string, path: string, value: JsonValue, requestId?: string): Promise<PutReply> {
+  async perform(
+    principal: Principal,
+    rawContext: string,
+    path: string,
+    value: JsonValue,
+    requestId?: string,
+  ): Promise<PutReply> {
     const id = requestId ?? randomUUID();
     const context = this.model.resolveContext(rawContext);
     const answer = (statusCode: number, state: PutReply['state'], message?: string): PutReply => {
@@ -65,30 +71,57 @@ export class PutRequests {
       throw new HttpError(status, message);
     };
     if (principal.kind !== 'local' && principal.permission !== 'readwrite' && principal.permission !== 'admin') {
-      refuse(principal.kind === 'anonymous' ? 401 : 403, `PUT needs readwrite permission; ${principal.kind} ${principal.id} has ${principal.permission}`);
+      refuse(
+        principal.kind === 'anonymous' ? 401 : 403,
+        `PUT needs readwrite permission; ${principal.kind} ${principal.id} has ${principal.permission}`,
+      );
     }
-    if (!this.gate.canPut(principal, context, path)) refuse(403, `no PUT permission for ${path} in ${context} (security.acls)`);
+    if (!this.gate.canPut(principal, context, path))
+      refuse(403, `no PUT permission for ${path} in ${context} (security.acls)`);
     const result = await this.put(context, path, value);
     if (result === undefined) refuse(405, `no PUT handler is registered for ${path} in ${context}`);
-    const statusCode = Number.isInteger(result!.statusCode) && result!.statusCode >= 100 && result!.statusCode <= 599 ? result!.statusCode : 500;
+    const statusCode =
+      Number.isInteger(result!.statusCode) && result!.statusCode >= 100 && result!.statusCode <= 599
+        ? result!.statusCode
+        : 500;
     return answer(statusCode, result!.state, result!.message);
   }
 
   /** A stream message with `put`: checked, performed, answered through `send`. */
   async fromStream(principal: Principal, msg: Record<string, unknown>, send: (reply: unknown) => void): Promise<void> {
     const { requestId, put, context } = msg;
-    const validId = typeof requestId === 'string' && requestId !== '' && requestId.length <= MAX_ID_LENGTH ? requestId : undefined;
-    const fail = (message: string) => send({ ...(validId ? { requestId: validId } : {}), state: 'COMPLETED', statusCode: 400, message });
-    if (requestId !== undefined && validId === undefined) return fail(`requestId must be a string of 1 to ${MAX_ID_LENGTH} characters`);
-    if (validId !== undefined && this.records.has(validId)) return fail(`requestId ${JSON.stringify(validId)} is already in use`);
-    if (!isRecord(put) || typeof put.path !== 'string' || put.path === '' || !('value' in put)) return fail('put must be an object {path, value}');
-    if (context !== undefined && (typeof context !== 'string' || context === '')) return fail('context must be a non-empty string');
+    const validId =
+      typeof requestId === 'string' && requestId !== '' && requestId.length <= MAX_ID_LENGTH ? requestId : undefined;
+    const fail = (message: string) =>
+      send({ ...(validId ? { requestId: validId } : {}), state: 'COMPLETED', statusCode: 400, message });
+    if (requestId !== undefined && validId === undefined)
+      return fail(`requestId must be a string of 1 to ${MAX_ID_LENGTH} characters`);
+    if (validId !== undefined && this.records.has(validId))
+      return fail(`requestId ${JSON.stringify(validId)} is already in use`);
+    if (!isRecord(put) || typeof put.path !== 'string' || put.path === '' || !('value' in put))
+      return fail('put must be an object {path, value}');
+    if (context !== undefined && (typeof context !== 'string' || context === ''))
+      return fail('context must be a non-empty string');
     const id = validId ?? randomUUID();
     try {
-      send(await this.perform(principal, (context as string | undefined) ?? 'vessels.self', put.path, put.value as JsonValue, id));
+      send(
+        await this.perform(
+          principal,
+          (context as string | undefined) ?? 'vessels.self',
+          put.path,
+          put.value as JsonValue,
+          id,
+        ),
+      );
     } catch (err) {
       const status = err instanceof HttpError ? err.status : 500;
-      send({ requestId: id, state: status === 500 ? 'FAILED' : 'COMPLETED', statusCode: status, message: (err as Error).message, href: `${REQUESTS_PATH}/${encodeURIComponent(id)}` });
+      send({
+        requestId: id,
+        state: status === 500 ? 'FAILED' : 'COMPLETED',
+        statusCode: status,
+        message: (err as Error).message,
+        href: `${REQUESTS_PATH}/${encodeURIComponent(id)}`,
+      });
     }
   }
 
@@ -118,7 +151,8 @@ export function requestRoutes(requests: PutRequests, gate: SecurityGate): (app: 
       if (access) return access;
       const put = requests.lookup(req.params.id);
       if (put) {
-        if (req.principal.permission === 'none') throw new HttpError(401, 'authentication required to read a PUT request');
+        if (req.principal.permission === 'none')
+          throw new HttpError(401, 'authentication required to read a PUT request');
         return put;
       }
       throw new HttpError(404, `no request ${JSON.stringify(req.params.id.slice(0, 40))}`);

@@ -21,7 +21,10 @@ export const API_PREFIX = '/signalk/v1/api';
 /** The path segments after the API prefix, or undefined when the URL is not under it. */
 export function apiSegments(pathname: string): string[] | undefined {
   if (pathname !== API_PREFIX && !pathname.startsWith(`${API_PREFIX}/`)) return undefined;
-  const rest = pathname.slice(API_PREFIX.length).split('/').filter((s) => s !== '');
+  const rest = pathname
+    .slice(API_PREFIX.length)
+    .split('/')
+    .filter((s) => s !== '');
   try {
     return rest.map((s) => decodeURIComponent(s));
   } catch {
@@ -40,22 +43,41 @@ export function getSubtree(model: SignalKModel, segments: string[]): unknown {
 }
 
 /** A PUT to `<context type>/<id>/<path...>`: its context, path and value. */
-export function putTarget(model: SignalKModel, segments: string[], body: unknown): { context: string; path: string; value: JsonValue } {
+export function putTarget(
+  model: SignalKModel,
+  segments: string[],
+  body: unknown,
+): { context: string; path: string; value: JsonValue } {
   if (segments.length < 3) {
-    throw new HttpError(400, 'PUT needs a context and a path, e.g. /signalk/v1/api/vessels/self/steering/autopilot/state');
+    throw new HttpError(
+      400,
+      'PUT needs a context and a path, e.g. /signalk/v1/api/vessels/self/steering/autopilot/state',
+    );
   }
-  if (!isRecord(body) || !('value' in body)) throw new HttpError(400, 'request body must be a JSON object with a "value" member');
+  if (!isRecord(body) || !('value' in body))
+    throw new HttpError(400, 'request body must be a JSON object with a "value" member');
   // Parsed JSON is JSON data by construction.
-  return { context: model.resolveContext(`${segments[0]}.${segments[1]}`), path: segments.slice(2).join('.'), value: body.value as JsonValue };
+  return {
+    context: model.resolveContext(`${segments[0]}.${segments[1]}`),
+    path: segments.slice(2).join('.'),
+    value: body.value as JsonValue,
+  };
 }
 
-export function restRoutes(deps: { model: SignalKModel; requests: PutRequests; gate: SecurityGate }): (app: FastifyInstance) => Promise<void> {
+export function restRoutes(deps: {
+  model: SignalKModel;
+  requests: PutRequests;
+  gate: SecurityGate;
+}): (app: FastifyInstance) => Promise<void> {
   const { model, requests, gate } = deps;
   const urls = [API_PREFIX, `${API_PREFIX}/*`];
   return async (app) => {
     // History is not kept: say so as the specification allows, instead of a bare 404.
     app.get('/signalk/v1/snapshot/*', { config: { access: 'read' } }, (_req, reply) =>
-      reply.code(501).send({ error: 'snapshots (/signalk/v1/snapshot) are not supported: signalk-edge keeps no history', statusCode: 501 }),
+      reply.code(501).send({
+        error: 'snapshots (/signalk/v1/snapshot) are not supported: signalk-edge keeps no history',
+        statusCode: 501,
+      }),
     );
     for (const url of urls) {
       app.get(url, { config: { access: 'read' } }, (req) => {

@@ -75,7 +75,9 @@ export const STATUS_PATH = '/edge/v1/status';
 
 function reject(socket: Duplex, status: number, text: string, error: string): void {
   const body = JSON.stringify({ error, statusCode: status });
-  socket.end(`HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+  socket.end(
+    `HTTP/1.1 ${status} ${text}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+  );
 }
 
 /** Our JSON errors, also for fastify's own (bad body, 413, 415, 404). */
@@ -87,9 +89,15 @@ function errorBody(err: FastifyError | HttpError): { status: number; message: st
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return { status: 400, message: 'request body is empty; expected JSON' };
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return { status: 400, message: 'request body is not valid JSON (or holds a __proto__ or constructor.prototype key)' };
+      return {
+        status: 400,
+        message: 'request body is not valid JSON (or holds a __proto__ or constructor.prototype key)',
+      };
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return { status: 415, message: `unsupported content type; requests that change state take a JSON body (content-type: application/json)` };
+      return {
+        status: 415,
+        message: `unsupported content type; requests that change state take a JSON body (content-type: application/json)`,
+      };
     default:
       return { status: err.statusCode && err.statusCode >= 400 ? err.statusCode : 500, message: err.message };
   }
@@ -97,12 +105,23 @@ function errorBody(err: FastifyError | HttpError): { status: number; message: st
 
 export async function startApi(opts: ApiOptions): Promise<ApiServer> {
   assertSafeBind(opts.host, opts.security);
-  const gate = new SecurityGate({ security: opts.security, dataDir: opts.dataDir, bindHost: opts.host, selfContext: opts.model.selfContext });
+  const gate = new SecurityGate({
+    security: opts.security,
+    dataDir: opts.dataDir,
+    bindHost: opts.host,
+    selfContext: opts.model.selfContext,
+  });
   const stream = new StreamServer({ bus: opts.bus, model: opts.model, limits: opts.streamLimits });
   let fallbackHost = `${opts.host}:${opts.port}`;
 
   // requestTimeout: a client gets 30 s to send a request (fastify's default is none; Node's 300 s).
-  const app: FastifyInstance = Fastify({ bodyLimit: MAX_BODY_BYTES, requestTimeout: 30_000, routerOptions: { ignoreTrailingSlash: true }, forceCloseConnections: true, logger: false });
+  const app: FastifyInstance = Fastify({
+    bodyLimit: MAX_BODY_BYTES,
+    requestTimeout: 30_000,
+    routerOptions: { ignoreTrailingSlash: true },
+    forceCloseConnections: true,
+    logger: false,
+  });
   // JSON only: form and text bodies (what a cross-site page can send without a preflight) get 415.
   app.removeAllContentTypeParsers();
   // fastify's own JSON parser: refuses `__proto__` and `constructor.prototype` keys (prototype poisoning).
@@ -115,7 +134,10 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
   });
   app.decorateRequest('principal');
   app.addHook('onRequest', async (req, reply) => {
-    const verdict = await gate.admit({ method: req.method, url: req.url, headers: req.headers }, req.routeOptions.config?.access ?? 'admin');
+    const verdict = await gate.admit(
+      { method: req.method, url: req.url, headers: req.headers },
+      req.routeOptions.config?.access ?? 'admin',
+    );
     if (!verdict.ok) return reply.code(verdict.status).send({ error: verdict.error, statusCode: verdict.status });
     req.principal = verdict.principal;
   });
@@ -123,22 +145,37 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
     const { status, message } = errorBody(err);
     if (status >= 500) log.error(`${req.method} ${req.url.split('?')[0]} failed: ${err.stack ?? String(err)}`);
     if (status === 413) reply.header('connection', 'close');
-    return reply.code(status).send({ error: status >= 500 && !(err instanceof HttpError) ? `internal error: ${message}` : message, statusCode: status });
+    return reply.code(status).send({
+      error: status >= 500 && !(err instanceof HttpError) ? `internal error: ${message}` : message,
+      statusCode: status,
+    });
   });
-  app.setNotFoundHandler((req, reply) => reply.code(404).send({ error: `no such endpoint: ${req.method} ${req.url.split('?')[0]}`, statusCode: 404 }));
+  app.setNotFoundHandler((req, reply) =>
+    reply.code(404).send({ error: `no such endpoint: ${req.method} ${req.url.split('?')[0]}`, statusCode: 404 }),
+  );
 
-  app.get('/signalk', { config: { access: 'public' } }, (req) => discoveryDocument(req.raw, String(opts.model.get(['version'])), fallbackHost));
+  app.get('/signalk', { config: { access: 'public' } }, (req) =>
+    discoveryDocument(req.raw, String(opts.model.get(['version'])), fallbackHost),
+  );
   const requests = new PutRequests(opts.model, opts.put, gate);
   app.register(restRoutes({ model: opts.model, requests, gate }));
   app.register(async (scoped) => requestRoutes(requests, gate)(scoped));
   app.get(STATUS_PATH, { config: { access: 'read' } }, () => {
     const { accepted, rejected, lastRejection } = opts.bus.stats;
-    return { sources: opts.sources(), bus: { accepted, rejected, lastRejection }, stream: stream.stats(), mqtt: opts.mqtt?.() };
+    return {
+      sources: opts.sources(),
+      bus: { accepted, rejected, lastRejection },
+      stream: stream.stats(),
+      mqtt: opts.mqtt?.(),
+    };
   });
   app.register(async (scoped) => securityRoutes(gate)(scoped));
   for (const routes of opts.routes) app.register(async (scoped) => routes(scoped));
   app.register(async (scoped) => landingRoutes(scoped));
-  if (opts.dataDir) app.register(async (scoped) => appDataRoutes({ dataDir: opts.dataDir!, securityEnabled: gate.settings.enabled })(scoped));
+  if (opts.dataDir)
+    app.register(async (scoped) =>
+      appDataRoutes({ dataDir: opts.dataDir!, securityEnabled: gate.settings.enabled })(scoped),
+    );
   app.register(webappRoutes(new WebappDirectory(opts.webappDirs ?? [])));
 
   app.server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
@@ -149,10 +186,12 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
       // answered as not found below
     }
     const binaryStream = url ? opts.binaryStreams?.match(url.pathname) : undefined;
-    if (!url || (url.pathname !== STREAM_PATH && binaryStream === undefined)) return reject(socket, 404, 'Not Found', `no WebSocket endpoint at ${url?.pathname ?? '?'}`);
+    if (!url || (url.pathname !== STREAM_PATH && binaryStream === undefined))
+      return reject(socket, 404, 'Not Found', `no WebSocket endpoint at ${url?.pathname ?? '?'}`);
     gate.admit({ method: 'GET', url: req.url ?? '/', headers: req.headers, upgrade: true }, 'read').then(
       (verdict) => {
-        if (!verdict.ok) return reject(socket, verdict.status, verdict.status === 401 ? 'Unauthorized' : 'Forbidden', verdict.error);
+        if (!verdict.ok)
+          return reject(socket, verdict.status, verdict.status === 401 ? 'Unauthorized' : 'Forbidden', verdict.error);
         if (binaryStream !== undefined) {
           opts.binaryStreams?.accept(req, socket, head, binaryStream);
           return;

@@ -12,7 +12,14 @@ import type { Logger } from '../../core/log.js';
 import { isRecord } from '../../core/json.js';
 import { currentValues, valuesToDeltas } from './snapshot.js';
 import type { MetaAnnouncer } from './stream-meta.js';
-import { MAX_ROWS, parseSubscribe, parseUnsubscribe, rowMatches, timerRate, type SubscriptionRow } from './subscriptions.js';
+import {
+  MAX_ROWS,
+  parseSubscribe,
+  parseUnsubscribe,
+  rowMatches,
+  timerRate,
+  type SubscriptionRow,
+} from './subscriptions.js';
 import { TokenBucket } from '../security/token-bucket.js';
 import type { BudgetedClient, OutboundBudget } from './client-budget.js';
 
@@ -115,9 +122,13 @@ export class StreamSession implements BudgetedClient {
     // `{}` is @signalk/client's keepalive.
     if (Object.keys(msg).length === 0) return;
     // Parsing and matching cost grows with the rows: a client sending big messages fast is refused.
-    const rows = (Array.isArray(msg.subscribe) ? msg.subscribe.length : 0) + (Array.isArray(msg.unsubscribe) ? msg.unsubscribe.length : 0);
+    const rows =
+      (Array.isArray(msg.subscribe) ? msg.subscribe.length : 0) +
+      (Array.isArray(msg.unsubscribe) ? msg.unsubscribe.length : 0);
     if (!this.rowBucket.take(Math.max(1, rows))) {
-      this.reject(`too many subscription rows per second (limits.stream.subscribeRowsPerSecond ${this.deps.limits.subscribeRowsPerSecond}): message ignored`);
+      this.reject(
+        `too many subscription rows per second (limits.stream.subscribeRowsPerSecond ${this.deps.limits.subscribeRowsPerSecond}): message ignored`,
+      );
       return;
     }
     // A PUT request (requests.ts) is answered by its own message with the request id.
@@ -164,7 +175,8 @@ export class StreamSession implements BudgetedClient {
       const now = Date.now();
       const values = currentValues(this.deps.model, (v) => added.some((r) => rowMatches(r, v.context, v.path)));
       const timed = added.filter((r) => r.policy === 'ideal' || r.minPeriod > 0);
-      for (const v of values) for (const r of timed) if (rowMatches(r, v.context, v.path)) r.lastSent.set(keyOf(v.context, v.path), now);
+      for (const v of values)
+        for (const r of timed) if (rowMatches(r, v.context, v.path)) r.lastSent.set(keyOf(v.context, v.path), now);
       this.sendDeltas(valuesToDeltas(values));
     }
   }
@@ -172,7 +184,10 @@ export class StreamSession implements BudgetedClient {
   private activate(row: SubscriptionRow): ActiveRow {
     const r: ActiveRow = { ...row, lastSent: new Map(), pending: new Map() };
     if (r.policy === 'fixed') {
-      r.ticker = setInterval(() => this.sendDeltas(valuesToDeltas(currentValues(this.deps.model, (v) => rowMatches(r, v.context, v.path)))), r.period);
+      r.ticker = setInterval(
+        () => this.sendDeltas(valuesToDeltas(currentValues(this.deps.model, (v) => rowMatches(r, v.context, v.path)))),
+        r.period,
+      );
     } else if (r.policy === 'ideal') {
       // Ticking at half the period bounds a silent path's gap by one period.
       r.ticker = setInterval(() => this.refreshIdeal(r), Math.max(r.period / 2, 5));
@@ -210,7 +225,9 @@ export class StreamSession implements BudgetedClient {
       { keep: [] as ActiveRow[], drop: [] as ActiveRow[] },
     );
     if (drop.length === 0 && !parsed.all) {
-      this.reject(`unsubscribe: no subscription with context ${JSON.stringify(parsed.context)} and paths ${JSON.stringify(parsed.paths)}`);
+      this.reject(
+        `unsubscribe: no subscription with context ${JSON.stringify(parsed.context)} and paths ${JSON.stringify(parsed.paths)}`,
+      );
     }
     for (const r of drop) this.deactivate(r);
     this.rows = keep;
@@ -286,19 +303,22 @@ export class StreamSession implements BudgetedClient {
     if (r.flushTimer || r.pending.size === 0) return;
     let due = Infinity;
     for (const key of r.pending.keys()) due = Math.min(due, (r.lastSent.get(key) ?? now) + r.minPeriod);
-    r.flushTimer = setTimeout(() => {
-      r.flushTimer = undefined;
-      const at = Date.now();
-      const ready: CurrentValue[] = [];
-      for (const [key, v] of r.pending) {
-        if (at - (r.lastSent.get(key) ?? 0) < r.minPeriod) continue;
-        ready.push(v);
-        r.pending.delete(key);
-        r.lastSent.set(key, at);
-      }
-      this.sendDeltas(valuesToDeltas(ready));
-      this.scheduleFlush(r, at);
-    }, Math.max(0, due - now));
+    r.flushTimer = setTimeout(
+      () => {
+        r.flushTimer = undefined;
+        const at = Date.now();
+        const ready: CurrentValue[] = [];
+        for (const [key, v] of r.pending) {
+          if (at - (r.lastSent.get(key) ?? 0) < r.minPeriod) continue;
+          ready.push(v);
+          r.pending.delete(key);
+          r.lastSent.set(key, at);
+        }
+        this.sendDeltas(valuesToDeltas(ready));
+        this.scheduleFlush(r, at);
+      },
+      Math.max(0, due - now),
+    );
   }
 
   private sendDeltas(deltas: Delta[]): void {
@@ -337,7 +357,11 @@ export class StreamSession implements BudgetedClient {
       this.stuckSince ??= now;
       this.dropped++;
       this.deps.counters.dropped++;
-      this.deps.log.limited('warn', `slow:${this.id}`, `stream client ${this.id} is not keeping up: ${this.dropped} messages dropped so far`);
+      this.deps.log.limited(
+        'warn',
+        `slow:${this.id}`,
+        `stream client ${this.id} is not keeping up: ${this.dropped} messages dropped so far`,
+      );
       if (now - this.stuckSince >= this.deps.limits.stuckCloseMs) {
         this.deps.counters.closedSlow++;
         this.deps.log.warn(`stream client ${this.id} stayed stuck for ${now - this.stuckSince} ms: disconnecting it`);

@@ -11,7 +11,13 @@ import { SERVER_ID, SERVER_VERSION } from './discovery.js';
 import type { CanRead } from '../security/acl.js';
 import { readableDelta, readableModel } from '../security/stream-filter.js';
 import { MetaAnnouncer } from './stream-meta.js';
-import { StreamSession, type PutHandler, type SessionCounters, type SessionDeps, type SessionLimits } from './session.js';
+import {
+  StreamSession,
+  type PutHandler,
+  type SessionCounters,
+  type SessionDeps,
+  type SessionLimits,
+} from './session.js';
 import { OutboundBudget } from './client-budget.js';
 import { DEFAULT_LIMITS as BOUNDS, type StreamBounds } from '../security/limits.js';
 
@@ -50,7 +56,11 @@ export function streamLimits(bounds: StreamBounds): Omit<StreamLimits, 'stuckClo
   return { ...rest, maxBufferedBytes: clientBufferBytes };
 }
 
-export const DEFAULT_LIMITS: StreamLimits = { ...streamLimits(BOUNDS.stream), stuckCloseMs: 30_000, heartbeatMs: 30_000 };
+export const DEFAULT_LIMITS: StreamLimits = {
+  ...streamLimits(BOUNDS.stream),
+  stuckCloseMs: 30_000,
+  heartbeatMs: 30_000,
+};
 /** Client messages are subscriptions: small. */
 const MAX_MESSAGE_BYTES = 64 * 1024;
 
@@ -78,25 +88,52 @@ export class StreamServer {
   constructor(private readonly opts: StreamOptions) {
     this.limits = { ...DEFAULT_LIMITS, ...opts.limits };
     this.budget = new OutboundBudget(this.limits.totalBufferBytes, () => this.sessions.values(), log);
-    this.deps = { model: opts.model, log, limits: this.limits, counters: this.counters, budget: this.budget, load: { timerRate: 0 } };
+    this.deps = {
+      model: opts.model,
+      log,
+      limits: this.limits,
+      counters: this.counters,
+      budget: this.budget,
+      load: { timerRate: 0 },
+    };
     this.unsubscribeBus = opts.bus.subscribe((msg) => this.fanOut(msg));
     this.heartbeat = setInterval(() => this.ping(), this.limits.heartbeatMs);
     this.heartbeat.unref();
   }
 
   /** `canRead`: the client's path ACL filter (security gate), undefined when it may read everything; `put`: its PUT messages. */
-  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer, url: URL, canRead?: CanRead, put?: PutHandler): void {
+  handleUpgrade(
+    req: IncomingMessage,
+    socket: Duplex,
+    head: Buffer,
+    url: URL,
+    canRead?: CanRead,
+    put?: PutHandler,
+  ): void {
     if (this.sessions.size >= this.limits.maxClients) {
       this.refused++;
-      log.limited('warn', 'max-clients', `stream client from ${req.socket.remoteAddress ?? '?'} refused: ${this.limits.maxClients} clients connected (limits.stream.maxClients); ${this.refused} refused so far`);
+      log.limited(
+        'warn',
+        'max-clients',
+        `stream client from ${req.socket.remoteAddress ?? '?'} refused: ${this.limits.maxClients} clients connected (limits.stream.maxClients); ${this.refused} refused so far`,
+      );
       const body = `too many stream clients (${this.limits.maxClients})`;
-      socket.end(`HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 10\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`);
+      socket.end(
+        `HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nRetry-After: 10\r\nContent-Type: text/plain\r\nContent-Length: ${body.length}\r\n\r\n${body}`,
+      );
       return;
     }
     this.wss.handleUpgrade(req, socket, head, (ws) => this.accept(ws, url, req, socket, canRead, put));
   }
 
-  private accept(ws: WebSocket, url: URL, req: IncomingMessage, socket: Duplex, canRead: CanRead | undefined, put: PutHandler | undefined): void {
+  private accept(
+    ws: WebSocket,
+    url: URL,
+    req: IncomingMessage,
+    socket: Duplex,
+    canRead: CanRead | undefined,
+    put: PutHandler | undefined,
+  ): void {
     const id = `${this.nextId++}@${req.socket.remoteAddress ?? '?'}`;
     const q = url.searchParams.get('subscribe') ?? 'self';
     const initial = q === 'all' || q === 'none' ? q : 'self';
@@ -124,8 +161,15 @@ export class StreamServer {
     });
     log.debug(`stream client ${id} connected (subscribe=${initial})`);
     const model = this.opts.model;
-    session.start(initial, { name: SERVER_ID, version: SERVER_VERSION, self: model.selfContext, roles: ['master', 'main'], timestamp: new Date().toISOString() });
-    if (q !== initial) session.reject(`unknown subscribe=${JSON.stringify(q).slice(0, 40)} (self, all or none): using self`);
+    session.start(initial, {
+      name: SERVER_ID,
+      version: SERVER_VERSION,
+      self: model.selfContext,
+      roles: ['master', 'main'],
+      timestamp: new Date().toISOString(),
+    });
+    if (q !== initial)
+      session.reject(`unknown subscribe=${JSON.stringify(q).slice(0, 40)} (self, all or none): using self`);
   }
 
   private fanOut(msg: BusDelta): void {
@@ -141,7 +185,11 @@ export class StreamServer {
         }
       } catch (err) {
         // A failure in one client's rows costs that client the delta, not every client after it.
-        log.limited('error', `fanout:${session.id}`, `stream client ${session.id}: delivery failed: ${(err as Error).stack ?? String(err)}`);
+        log.limited(
+          'error',
+          `fanout:${session.id}`,
+          `stream client ${session.id}: delivery failed: ${(err as Error).stack ?? String(err)}`,
+        );
       }
     }
   }
@@ -160,7 +208,13 @@ export class StreamServer {
   }
 
   stats(): StreamStats {
-    return { clients: this.sessions.size, ...this.counters, refused: this.refused, evicted: this.budget.evicted, timerRate: Math.round(this.deps.load.timerRate) };
+    return {
+      clients: this.sessions.size,
+      ...this.counters,
+      refused: this.refused,
+      evicted: this.budget.evicted,
+      timerRate: Math.round(this.deps.load.timerRate),
+    };
   }
 
   close(): void {

@@ -68,8 +68,10 @@ function milliseconds(raw: unknown, name: string, where: string, warnings: strin
 /** Reads `{context, subscribe: [{path, period, minPeriod, policy, format}]}`. */
 export function parseSubscribe(msg: Record<string, unknown>, selfContext: string): ParsedSubscribe {
   const context = contextPattern(msg.context);
-  if (context === undefined) return { error: `subscribe: context must be a non-empty string, got ${shown(msg.context)}` };
-  if (!Array.isArray(msg.subscribe)) return { error: 'subscribe must be an array of {path, period?, minPeriod?, policy?, format?}' };
+  if (context === undefined)
+    return { error: `subscribe: context must be a non-empty string, got ${shown(msg.context)}` };
+  if (!Array.isArray(msg.subscribe))
+    return { error: 'subscribe must be an array of {path, period?, minPeriod?, policy?, format?}' };
   if (msg.subscribe.length > MAX_ROWS) return { error: `subscribe: at most ${MAX_ROWS} rows` };
   const matchContext = contextMatcher(context, selfContext);
   const warnings: string[] = [];
@@ -80,11 +82,15 @@ export function parseSubscribe(msg: Record<string, unknown>, selfContext: string
       warnings.push(`${where} must be an object with a non-empty string path: ignored`);
       return;
     }
-    if (raw.format !== undefined && raw.format !== 'delta') warnings.push(`${where}: only format "delta" is supported, using it`);
+    if (raw.format !== undefined && raw.format !== 'delta')
+      warnings.push(`${where}: only format "delta" is supported, using it`);
     let policy: Policy | undefined;
     if (raw.policy !== undefined) {
       if (POLICIES.includes(raw.policy as Policy)) policy = raw.policy as Policy;
-      else warnings.push(`${where}.policy must be one of ${POLICIES.join(', ')}, got ${shown(raw.policy)}: using the default`);
+      else
+        warnings.push(
+          `${where}.policy must be one of ${POLICIES.join(', ')}, got ${shown(raw.policy)}: using the default`,
+        );
     }
     const period = milliseconds(raw.period, 'period', where, warnings);
     const minPeriod = milliseconds(raw.minPeriod, 'minPeriod', where, warnings);
@@ -110,11 +116,14 @@ export type ParsedUnsubscribe = { all: true } | { all: false; context: string; p
  */
 export function parseUnsubscribe(msg: Record<string, unknown>): ParsedUnsubscribe {
   const context = contextPattern(msg.context);
-  if (context === undefined) return { error: `unsubscribe: context must be a non-empty string, got ${shown(msg.context)}` };
-  if (!Array.isArray(msg.unsubscribe) || msg.unsubscribe.length === 0) return { error: 'unsubscribe must be a non-empty array of {path}' };
+  if (context === undefined)
+    return { error: `unsubscribe: context must be a non-empty string, got ${shown(msg.context)}` };
+  if (!Array.isArray(msg.unsubscribe) || msg.unsubscribe.length === 0)
+    return { error: 'unsubscribe must be a non-empty array of {path}' };
   const paths: string[] = [];
   for (const raw of msg.unsubscribe as unknown[]) {
-    if (!isRecord(raw) || typeof raw.path !== 'string' || raw.path === '') return { error: 'unsubscribe rows must be objects with a non-empty string path' };
+    if (!isRecord(raw) || typeof raw.path !== 'string' || raw.path === '')
+      return { error: 'unsubscribe rows must be objects with a non-empty string path' };
     paths.push(raw.path);
   }
   if (context === '*' && paths.includes('*')) return { all: true };

@@ -14,4 +14,8 @@ export interface PutResult {
 }
 
 /** Handles a PUT to a model path; undefined when no handler is registered for the path. */
-export type PutDispatcher = (context: string, path: string, value: JsonValue) => Promise<PutResult> | PutResult | undefined;
+export type PutDispatcher = (
+  context: string,
+  path: string,
+  value: JsonValue,
+) => Promise<PutResult> | PutResult | undefined;

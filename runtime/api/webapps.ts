@@ -95,7 +95,8 @@ export class WebappDirectory {
     }
     for (const app of this.list()) {
       const prefix = `/${app.name}`;
-      if (decoded === prefix || decoded.startsWith(`${prefix}/`)) return { app, file: decoded.slice(prefix.length + 1) };
+      if (decoded === prefix || decoded.startsWith(`${prefix}/`))
+        return { app, file: decoded.slice(prefix.length + 1) };
     }
     return undefined;
   }
@@ -106,7 +107,12 @@ function send(reply: FastifyReply, app: Webapp, file: string): FastifyReply {
   // The entry page is revalidated every time: it names the current bundles.
   const entry = name.endsWith('.html') || name.endsWith('/');
   if (entry) reply.header('cache-control', 'no-cache');
-  return reply.sendFile(name, app.root, { maxAge: MAX_AGE_MS, cacheControl: !entry, dotfiles: 'deny', index: ['index.html'] });
+  return reply.sendFile(name, app.root, {
+    maxAge: MAX_AGE_MS,
+    cacheControl: !entry,
+    dotfiles: 'deny',
+    index: ['index.html'],
+  });
 }
 
 /**

@@ -49,7 +49,8 @@ export function detectBoard(facts: BoardFacts, profiles: readonly BoardProfile[]
 
   for (const [where, model] of models) {
     for (const p of candidates) {
-      if (p.detect!.model.some((re) => new RegExp(re).test(model))) return { board: p.id, reason: `${where} ${JSON.stringify(model)}` };
+      if (p.detect!.model.some((re) => new RegExp(re).test(model)))
+        return { board: p.id, reason: `${where} ${JSON.stringify(model)}` };
     }
   }
   const revision = facts.cpuinfo ? cpuinfoField(facts.cpuinfo, 'Revision') : undefined;

@@ -54,7 +54,9 @@ function main(argv: string[]): void {
   const profile = resolved.profile;
   switch (mode) {
     case 'board': {
-      const serial = deviceAliases(profile).filter((a) => a.kind === 'serial').map((a) => `${a.alias}=${a.target}`);
+      const serial = deviceAliases(profile)
+        .filter((a) => a.kind === 'serial')
+        .map((a) => `${a.alias}=${a.target}`);
       const vars: Record<string, string> = {
         BOARD: profile.id,
         BOARD_NAME: profile.name,
@@ -93,13 +95,24 @@ function main(argv: string[]): void {
       try {
         manifest = readManifest(values.release);
       } catch (err) {
-        throw new SettingsError(values.release, '', `not a release made by scripts/release.sh: ${MANIFEST_FILE} ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (err as Error).message}`);
+        throw new SettingsError(
+          values.release,
+          '',
+          `not a release made by scripts/release.sh: ${MANIFEST_FILE} ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'missing' : (err as Error).message}`,
+        );
       }
-      if (!/^[0-9A-Za-z][0-9A-Za-z.+_-]*$/.test(manifest.version)) throw new SettingsError(MANIFEST_FILE, 'version', `not usable as a folder name: ${JSON.stringify(manifest.version)}`);
+      if (!/^[0-9A-Za-z][0-9A-Za-z.+_-]*$/.test(manifest.version))
+        throw new SettingsError(
+          MANIFEST_FILE,
+          'version',
+          `not usable as a folder name: ${JSON.stringify(manifest.version)}`,
+        );
       const facts = machineFacts({ root: values.root, nodePath: values.node, profile });
       const problems = misfits(manifest, facts);
       if (problems.length > 0) {
-        console.error(`refusing ${manifest.name} ${manifest.version} for ${manifest.target}:\n  ${problems.join('\n  ')}\nuse ${tarballFor(manifest, facts)}`);
+        console.error(
+          `refusing ${manifest.name} ${manifest.version} for ${manifest.target}:\n  ${problems.join('\n  ')}\nuse ${tarballFor(manifest, facts)}`,
+        );
         process.exitCode = 3;
         return;
       }
@@ -114,7 +127,11 @@ function main(argv: string[]): void {
       return;
     }
     default:
-      throw new SettingsError('install-plan', '', `unknown mode ${JSON.stringify(mode)} (board, dropin, settings, run, logrun, rclocal, fits)`);
+      throw new SettingsError(
+        'install-plan',
+        '',
+        `unknown mode ${JSON.stringify(mode)} (board, dropin, settings, run, logrun, rclocal, fits)`,
+      );
   }
 }
 

@@ -89,7 +89,8 @@ export function parseProfile(input: unknown, file: string): BoardProfile {
   }
   profile.nodeFlags = arrayOf(r, o.nodeFlags ?? [], 'nodeFlags').map((v, i) => {
     const flag = r.str(v, `nodeFlags[${i}]`);
-    if (!/^--[a-z0-9-]+(=[A-Za-z0-9_.,:/-]+)?$/.test(flag)) r.fail(`nodeFlags[${i}]`, `must look like --flag or --flag=value, got ${JSON.stringify(flag)}`);
+    if (!/^--[a-z0-9-]+(=[A-Za-z0-9_.,:/-]+)?$/.test(flag))
+      r.fail(`nodeFlags[${i}]`, `must look like --flag or --flag=value, got ${JSON.stringify(flag)}`);
     return flag;
   });
   const devices = r.obj(o.devices ?? {}, 'devices');
@@ -97,7 +98,8 @@ export function parseProfile(input: unknown, file: string): BoardProfile {
     const key = `devices.${alias}`;
     if (!/^[A-Za-z0-9_-]{1,32}$/.test(alias)) r.fail(key, 'alias must be 1-32 letters, digits, _ or -');
     const target = r.str(v, key);
-    if (!target.startsWith('/dev/') && !CAN_IFACE.test(target)) r.fail(key, `must be a /dev/ path or a CAN interface name, got ${JSON.stringify(target)}`);
+    if (!target.startsWith('/dev/') && !CAN_IFACE.test(target))
+      r.fail(key, `must be a /dev/ path or a CAN interface name, got ${JSON.stringify(target)}`);
     profile.devices[alias] = target;
   }
   const paths = r.obj(o.paths, 'paths');
@@ -105,7 +107,8 @@ export function parseProfile(input: unknown, file: string): BoardProfile {
   for (const k of ['data', 'cache', 'program'] as const) {
     if (k === 'program' && paths[k] === undefined) continue;
     const p = r.str(paths[k], `paths.${k}`);
-    if (!p.startsWith('/') || /\s/.test(p)) r.fail(`paths.${k}`, `must be an absolute path without spaces, got ${JSON.stringify(p)}`);
+    if (!p.startsWith('/') || /\s/.test(p))
+      r.fail(`paths.${k}`, `must be an absolute path without spaces, got ${JSON.stringify(p)}`);
     profile.paths[k] = p;
   }
   return profile;
@@ -125,13 +128,22 @@ export function deviceAliases(profile: BoardProfile): DeviceAlias[] {
 }
 
 export function loadProfile(id: string, dir = BOARDS_DIR): BoardProfile {
-  if (!ID.test(id)) throw new SettingsError('--board', '', `not a board id: ${JSON.stringify(id)} (known: ${profileIds(dir).join(', ')})`);
+  if (!ID.test(id))
+    throw new SettingsError(
+      '--board',
+      '',
+      `not a board id: ${JSON.stringify(id)} (known: ${profileIds(dir).join(', ')})`,
+    );
   const file = join(dir, `${id}.json`);
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
   } catch {
-    throw new SettingsError('--board', '', `unknown board ${JSON.stringify(id)} (known: ${profileIds(dir).join(', ')})`);
+    throw new SettingsError(
+      '--board',
+      '',
+      `unknown board ${JSON.stringify(id)} (known: ${profileIds(dir).join(', ')})`,
+    );
   }
   let json: unknown;
   try {

@@ -22,13 +22,19 @@ function readOptional(file: string): string | undefined {
 
 /** The detection inputs of the machine whose /proc is mounted at `procDir`. */
 export function readBoardFacts(procDir = '/proc'): BoardFacts {
-  return { model: readOptional(join(procDir, 'device-tree', 'model')), cpuinfo: readOptional(join(procDir, 'cpuinfo')) };
+  return {
+    model: readOptional(join(procDir, 'device-tree', 'model')),
+    cpuinfo: readOptional(join(procDir, 'cpuinfo')),
+  };
 }
 
-export function resolveBoard(opts: { override?: string; settingsBoard?: string; procDir?: string; boardsDir?: string } = {}): ResolvedBoard {
+export function resolveBoard(
+  opts: { override?: string; settingsBoard?: string; procDir?: string; boardsDir?: string } = {},
+): ResolvedBoard {
   const dir = opts.boardsDir ?? BOARDS_DIR;
   if (opts.override) return { profile: loadProfile(opts.override, dir), how: 'override', reason: '--board' };
-  if (opts.settingsBoard) return { profile: loadProfile(opts.settingsBoard, dir), how: 'settings', reason: 'settings "board"' };
+  if (opts.settingsBoard)
+    return { profile: loadProfile(opts.settingsBoard, dir), how: 'settings', reason: 'settings "board"' };
   const detection = detectBoard(readBoardFacts(opts.procDir), loadAllProfiles(dir));
   return { profile: loadProfile(detection.board, dir), how: 'detected', reason: detection.reason };
 }

@@ -72,7 +72,8 @@ export class DeltaBus {
   private deliver(delta: Delta, version: DeltaVersion): void {
     this.stats.accepted++;
     // Resolved here, once, so the shared JSON text is right for every subscriber as it is.
-    if (delta.context === undefined || delta.context === 'vessels.self') delta = { ...delta, context: this.selfContext };
+    if (delta.context === undefined || delta.context === 'vessels.self')
+      delta = { ...delta, context: this.selfContext };
     const msg = new BusDelta(delta, version);
     // Snapshot: a listener may unsubscribe itself while being called.
     const ls = this.listeners;

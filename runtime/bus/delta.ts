@@ -16,7 +16,8 @@ function checkPathList(list: unknown, where: string): string | undefined {
     if (typeof pv.path !== 'string') return `${where}[${i}].path must be a string`;
     const pathFault = checkPath(pv.path);
     if (pathFault) return `${where}[${i}].path ${pathFault}`;
-    if (!isJson(pv.value)) return `${where}[${i}].value (${pv.path}) is not JSON data (NaN, Infinity, undefined or too deep)`;
+    if (!isJson(pv.value))
+      return `${where}[${i}].value (${pv.path}) is not JSON data (NaN, Infinity, undefined or too deep)`;
   }
   return undefined;
 }

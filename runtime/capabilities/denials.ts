@@ -38,7 +38,9 @@ export class DenialLog {
     const capability = printable(requested);
     const now = new Date().toISOString();
     const message = `${call} denied: ${capability} is not granted to ${this.pluginId} (grant it with: signalk-edge grant ${this.pluginId} ${capability})`;
-    const seen = this.byCapability.get(capability) ?? (this.byCapability.size >= MAX_DISTINCT ? this.others(message, now) : undefined);
+    const seen =
+      this.byCapability.get(capability) ??
+      (this.byCapability.size >= MAX_DISTINCT ? this.others(message, now) : undefined);
     if (seen) {
       seen.count++;
       seen.last = now;
@@ -56,7 +58,9 @@ export class DenialLog {
     if (!entry) {
       entry = { capability: OTHERS, message, count: 0, first: now, last: now };
       this.byCapability.set(OTHERS, entry);
-      this.log.warn(`${this.pluginId} was refused ${MAX_DISTINCT} different capabilities; further refusals are counted under "${OTHERS}" and not logged one by one`);
+      this.log.warn(
+        `${this.pluginId} was refused ${MAX_DISTINCT} different capabilities; further refusals are counted under "${OTHERS}" and not logged one by one`,
+      );
     }
     return entry;
   }

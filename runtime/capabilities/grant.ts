@@ -56,16 +56,19 @@ export function parseGrant(text: string): ParsedGrant {
     case 'serial': {
       const write = rest.endsWith(':write');
       const device = write ? rest.slice(0, -':write'.length) : rest;
-      if (!NAME.test(device)) return fail(`serial grant needs a device path or board alias: serial:/dev/ttyUSB0, serial:nmea1 or serial:*`);
+      if (!NAME.test(device))
+        return fail(`serial grant needs a device path or board alias: serial:/dev/ttyUSB0, serial:nmea1 or serial:*`);
       return { ok: true, grant: { kind: 'serial', device, write } };
     }
     case 'can': {
       const [iface = '', spec, ...extra] = rest.split(':');
-      if (!IFACE.test(iface) || extra.length > 0) return fail('CAN grant looks like can:can0, can:can0:129025,130306 or can:can0:write');
+      if (!IFACE.test(iface) || extra.length > 0)
+        return fail('CAN grant looks like can:can0, can:can0:129025,130306 or can:can0:write');
       if (spec === 'write') return { ok: true, grant: { kind: 'can-write', iface } };
       if (spec === undefined) return { ok: true, grant: { kind: 'can', iface, pgns: 'all' } };
       const pgns = spec.split(',').map(Number);
-      if (pgns.some((p) => !Number.isInteger(p) || p < 0 || p > MAX_PGN)) return fail(`CAN grant has a bad PGN list ${JSON.stringify(spec)} (numbers 0-${MAX_PGN}, comma separated)`);
+      if (pgns.some((p) => !Number.isInteger(p) || p < 0 || p > MAX_PGN))
+        return fail(`CAN grant has a bad PGN list ${JSON.stringify(spec)} (numbers 0-${MAX_PGN}, comma separated)`);
       return { ok: true, grant: { kind: 'can', iface, pgns: new Set(pgns) } };
     }
     case 'mqtt': {
@@ -80,13 +83,19 @@ export function parseGrant(text: string): ParsedGrant {
       const host = rest.slice(0, at);
       const portText = rest.slice(at + 1);
       const port = portText === '*' ? '*' : Number(portText);
-      if (at <= 0 || !NAME.test(host.replace(/[[\]:]/g, '')) || (port !== '*' && (!Number.isInteger(port) || port < 1 || port > 65535))) {
+      if (
+        at <= 0 ||
+        !NAME.test(host.replace(/[[\]:]/g, '')) ||
+        (port !== '*' && (!Number.isInteger(port) || port < 1 || port > 65535))
+      ) {
         return fail('network grant looks like net:<host>:<port>, e.g. net:192.168.1.10:10110 or net:*:2000');
       }
       return { ok: true, grant: { kind: 'net', host, port } };
     }
     default:
-      return fail(`unknown capability ${JSON.stringify(text)} (one of ${FLAG_NAMES.join(', ')}, serial:…, can:…, mqtt:publish:…, mqtt:subscribe:…, net:…)`);
+      return fail(
+        `unknown capability ${JSON.stringify(text)} (one of ${FLAG_NAMES.join(', ')}, serial:…, can:…, mqtt:publish:…, mqtt:subscribe:…, net:…)`,
+      );
   }
 }
 
@@ -108,7 +117,9 @@ export function formatGrant(g: Grant): string {
 }
 
 /** Parses a list, naming the first bad entry. */
-export function parseGrantList(list: readonly string[]): { ok: true; grants: Grant[] } | { ok: false; index: number; reason: string } {
+export function parseGrantList(
+  list: readonly string[],
+): { ok: true; grants: Grant[] } | { ok: false; index: number; reason: string } {
   const grants: Grant[] = [];
   for (let i = 0; i < list.length; i++) {
     const parsed = parseGrant(list[i]!);

@@ -28,10 +28,15 @@ export class CapabilityPolicy {
   constructor(private readonly input: PolicyInput) {
     this.requests = [...input.requests, ...implicitRequests(input.requestedFlags)];
     const grantedFlags = new Set(input.granted.filter((g): g is Kind<'flag'> => g.kind === 'flag').map((g) => g.name));
-    this.effectiveFlags = Object.fromEntries(FLAG_NAMES.map((n) => [n, input.requestedFlags[n] && grantedFlags.has(n)])) as Flags;
+    this.effectiveFlags = Object.fromEntries(
+      FLAG_NAMES.map((n) => [n, input.requestedFlags[n] && grantedFlags.has(n)]),
+    ) as Flags;
     // Granting rawSockets alone allows any host, as upstream; net: grants narrow it to those.
     const netGrants = input.granted.some((g) => g.kind === 'net');
-    this.granted = this.effectiveFlags.rawSockets && !netGrants ? [...input.granted, { kind: 'net', host: '*', port: '*' }] : [...input.granted];
+    this.granted =
+      this.effectiveFlags.rawSockets && !netGrants
+        ? [...input.granted, { kind: 'net', host: '*', port: '*' }]
+        : [...input.granted];
   }
 
   flags(): Flags {
@@ -49,7 +54,8 @@ export class CapabilityPolicy {
 
   serial(device: string, write: boolean): boolean {
     const path = this.resolve(device);
-    const ok = (g: Grant) => g.kind === 'serial' && (g.device === '*' || this.resolve(g.device) === path) && (!write || g.write);
+    const ok = (g: Grant) =>
+      g.kind === 'serial' && (g.device === '*' || this.resolve(g.device) === path) && (!write || g.write);
     return this.requests.some(ok) && this.granted.some(ok);
   }
 
@@ -91,7 +97,8 @@ export class CapabilityPolicy {
   }
 
   net(host: string, port: number): boolean {
-    const ok = (g: Grant) => g.kind === 'net' && (g.host === '*' || g.host === host) && (g.port === '*' || g.port === port);
+    const ok = (g: Grant) =>
+      g.kind === 'net' && (g.host === '*' || g.host === host) && (g.port === '*' || g.port === port);
     return this.requests.some(ok) && this.granted.some(ok);
   }
 
@@ -136,7 +143,12 @@ function intersect(r: Grant, g: Grant, resolve: (n: string) => string): string |
   if (r.kind === 'can' && g.kind === 'can') {
     const iface = pick(r.iface, g.iface, resolve);
     if (iface === undefined) return undefined;
-    const pgns = r.pgns === 'all' ? g.pgns : g.pgns === 'all' ? r.pgns : new Set([...r.pgns].filter((p) => (g.pgns as ReadonlySet<number>).has(p)));
+    const pgns =
+      r.pgns === 'all'
+        ? g.pgns
+        : g.pgns === 'all'
+          ? r.pgns
+          : new Set([...r.pgns].filter((p) => (g.pgns as ReadonlySet<number>).has(p)));
     return pgns !== 'all' && pgns.size === 0 ? undefined : formatGrant({ kind: 'can', iface, pgns });
   }
   if (r.kind === 'can-write' && g.kind === 'can-write') {

@@ -28,12 +28,14 @@ export function grantsFilePath(dataDir: string): string {
 
 /** Validates `{ "<plugin id>" | "*": ["grant", ...] }` from untrusted JSON; the message names the bad entry. */
 export function parseGrantLists(input: unknown, where: string): GrantLists {
-  if (typeof input !== 'object' || input === null || Array.isArray(input)) throw new GrantsFileError(`${where}: must be an object of plugin id → list of grants`);
+  if (typeof input !== 'object' || input === null || Array.isArray(input))
+    throw new GrantsFileError(`${where}: must be an object of plugin id → list of grants`);
   // Plugin ids are data: without a prototype, `__proto__` is a key like any other and
   // `constructor` finds nothing that is not in the file.
   const out = Object.create(null) as GrantLists;
   for (const [id, list] of Object.entries(input)) {
-    if (!Array.isArray(list) || list.some((g) => typeof g !== 'string')) throw new GrantsFileError(`${where}.${id}: must be a list of grant strings`);
+    if (!Array.isArray(list) || list.some((g) => typeof g !== 'string'))
+      throw new GrantsFileError(`${where}.${id}: must be a list of grant strings`);
     const parsed = parseGrantList(list as string[]);
     if (!parsed.ok) throw new GrantsFileError(`${where}.${id}[${parsed.index}]: ${parsed.reason}`);
     out[id] = [...(list as string[])];
@@ -57,12 +59,19 @@ export function readGrantsFile(dataDir: string): GrantLists {
   } catch (err) {
     throw new GrantsFileError(`${file}: not valid JSON: ${(err as Error).message}`);
   }
-  const grants = typeof json === 'object' && json !== null && !Array.isArray(json) ? (json as Record<string, unknown>).grants : undefined;
+  const grants =
+    typeof json === 'object' && json !== null && !Array.isArray(json)
+      ? (json as Record<string, unknown>).grants
+      : undefined;
   return parseGrantLists(grants ?? {}, `${file}: grants`);
 }
 
 function writeGrantsFile(dataDir: string, grants: GrantLists): void {
-  const sorted = Object.fromEntries(Object.entries(grants).filter(([, l]) => l.length > 0).sort(([a], [b]) => a.localeCompare(b)));
+  const sorted = Object.fromEntries(
+    Object.entries(grants)
+      .filter(([, l]) => l.length > 0)
+      .sort(([a], [b]) => a.localeCompare(b)),
+  );
   writeFileAtomic(grantsFilePath(dataDir), `${JSON.stringify({ version: 1, grants: sorted }, null, 2)}\n`);
 }
 
@@ -126,10 +135,18 @@ export class GrantTable {
   }
 
   /** Grant strings for a plugin with where each comes from. */
-  listFor(pluginId: string): { grant: string; from: 'settings' | 'default' | 'grants file'; scope: 'plugin' | 'all plugins' }[] {
+  listFor(
+    pluginId: string,
+  ): { grant: string; from: 'settings' | 'default' | 'grants file'; scope: 'plugin' | 'all plugins' }[] {
     const out: { grant: string; from: 'settings' | 'default' | 'grants file'; scope: 'plugin' | 'all plugins' }[] = [];
-    for (const [from, lists] of [[this.settingsLabel, this.settingsGrants], ['grants file', this.fileGrants]] as const) {
-      for (const [key, scope] of [['*', 'all plugins'], [pluginId, 'plugin']] as const) {
+    for (const [from, lists] of [
+      [this.settingsLabel, this.settingsGrants],
+      ['grants file', this.fileGrants],
+    ] as const) {
+      for (const [key, scope] of [
+        ['*', 'all plugins'],
+        [pluginId, 'plugin'],
+      ] as const) {
         for (const grant of Object.hasOwn(lists, key) ? lists[key]! : []) out.push({ grant, from, scope });
       }
     }
@@ -138,7 +155,9 @@ export class GrantTable {
 
   /** Every (plugin id or `*`, grant) pair from settings and file. */
   all(): { pluginId: string; grant: string }[] {
-    return [this.settingsGrants, this.fileGrants].flatMap((lists) => Object.entries(lists).flatMap(([pluginId, list]) => list.map((grant) => ({ pluginId, grant }))));
+    return [this.settingsGrants, this.fileGrants].flatMap((lists) =>
+      Object.entries(lists).flatMap(([pluginId, list]) => list.map((grant) => ({ pluginId, grant }))),
+    );
   }
 
   grantsFor(pluginId: string): Grant[] {

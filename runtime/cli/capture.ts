@@ -40,10 +40,19 @@ function canInterfaces(net: string): string[] {
 
 /** Serial devices by kernel name, then the stable by-id/by-path links with their targets. */
 function serialDevices(dev: string): string[] {
-  const names = existsSync(dev) ? readdirSync(dev).filter((n) => SERIAL_NAME.test(n)).sort().map((n) => join(dev, n)) : [];
+  const names = existsSync(dev)
+    ? readdirSync(dev)
+        .filter((n) => SERIAL_NAME.test(n))
+        .sort()
+        .map((n) => join(dev, n))
+    : [];
   const links = ['by-id', 'by-path'].flatMap((sub) => {
     const dir = join(dev, 'serial', sub);
-    return existsSync(dir) ? readdirSync(dir).sort().map((n) => `${join(dir, n)} -> ${readlinkSync(join(dir, n))}`) : [];
+    return existsSync(dir)
+      ? readdirSync(dir)
+          .sort()
+          .map((n) => `${join(dir, n)} -> ${readlinkSync(join(dir, n))}`)
+      : [];
   });
   return [...names, ...links];
 }
@@ -67,8 +76,18 @@ export function captureBoard(dir: string, roots: CaptureRoots = DEFAULT_ROOTS): 
     writeFileSync(join(dir, to), readFileSync(from));
     files.push(to);
   }
-  writeFileSync(join(dir, 'can'), canInterfaces(roots.net).map((l) => `${l}\n`).join(''));
-  writeFileSync(join(dir, 'serial'), serialDevices(roots.dev).map((l) => `${l}\n`).join(''));
+  writeFileSync(
+    join(dir, 'can'),
+    canInterfaces(roots.net)
+      .map((l) => `${l}\n`)
+      .join(''),
+  );
+  writeFileSync(
+    join(dir, 'serial'),
+    serialDevices(roots.dev)
+      .map((l) => `${l}\n`)
+      .join(''),
+  );
   files.push('can', 'serial');
   const detection = detectBoard(readBoardFacts(roots.proc), loadAllProfiles());
   return { files, board: detection.board, reason: detection.reason };

@@ -25,7 +25,10 @@ function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);
 }
 
-export async function compilePlugins(settings: Settings, out: NodeJS.WriteStream = process.stderr): Promise<CompileSummary> {
+export async function compilePlugins(
+  settings: Settings,
+  out: NodeJS.WriteStream = process.stderr,
+): Promise<CompileSummary> {
   const engine = engineOptions(settings);
   const found = discoverPlugins(settings.plugins.dirs);
   const summary: CompileSummary = { compiled: [], cached: [], failed: [] };
@@ -55,7 +58,9 @@ export async function compilePlugins(settings: Settings, out: NodeJS.WriteStream
 }
 
 export function formatSummary(s: CompileSummary, cacheDir: string): string {
-  const lines = [`${s.compiled.length} compiled, ${s.cached.length} cached already, ${s.failed.length} failed (cache: ${cacheDir})`];
+  const lines = [
+    `${s.compiled.length} compiled, ${s.cached.length} cached already, ${s.failed.length} failed (cache: ${cacheDir})`,
+  ];
   for (const f of s.failed) lines.push(`  failed ${f.id}: ${f.cause}`);
   return lines.join('\n');
 }

@@ -20,9 +20,21 @@ export function checkRelease(root: string, profile: BoardProfile): Check[] {
       const problems = misfits(manifest, machineFacts({ nodePath: process.execPath, profile }));
       checks.push(
         problems.length > 0
-          ? { status: 'fail', topic: 'release', message: `${manifest.version} for ${manifest.target} does not fit: ${problems.join('; ')}` }
-          : { status: 'ok', topic: 'release', message: `${manifest.version} for ${manifest.target}, Node ABI ${manifest.node.abi}` },
-        ...manifest.omitted.map((o): Check => ({ status: 'warn', topic: 'release', message: `left out of this release: ${o.feature} (${o.reason})` })),
+          ? {
+              status: 'fail',
+              topic: 'release',
+              message: `${manifest.version} for ${manifest.target} does not fit: ${problems.join('; ')}`,
+            }
+          : {
+              status: 'ok',
+              topic: 'release',
+              message: `${manifest.version} for ${manifest.target}, Node ABI ${manifest.node.abi}`,
+            },
+        ...manifest.omitted.map((o): Check => ({
+          status: 'warn',
+          topic: 'release',
+          message: `left out of this release: ${o.feature} (${o.reason})`,
+        })),
       );
     } catch (err) {
       checks.push({ status: 'fail', topic: 'release', message: `${MANIFEST_FILE}: ${(err as Error).message}` });
@@ -30,7 +42,12 @@ export function checkRelease(root: string, profile: BoardProfile): Check[] {
   }
   for (const a of loadAddons(root)) {
     if (!a.error) checks.push({ status: 'ok', topic: 'addon', message: `${a.feature}: ${a.file} loads` });
-    else checks.push({ status: OPTIONAL.has(a.pkg) ? 'warn' : 'fail', topic: 'addon', message: `${a.feature} disabled: ${a.file ?? a.pkg} does not load here: ${a.error}` });
+    else
+      checks.push({
+        status: OPTIONAL.has(a.pkg) ? 'warn' : 'fail',
+        topic: 'addon',
+        message: `${a.feature} disabled: ${a.file ?? a.pkg} does not load here: ${a.error}`,
+      });
   }
   return checks;
 }

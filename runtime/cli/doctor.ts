@@ -83,10 +83,15 @@ export function checkDeviceRefs(refs: readonly DeviceRef[]): Check[] {
   return refs.map(({ owner, device }): Check => {
     const st = statOrUndefined(device);
     if (!st) return { status: 'fail', topic: 'device', message: `${owner} needs ${device}, which does not exist` };
-    if (!st.isCharacterDevice()) return { status: 'fail', topic: 'device', message: `${owner} needs ${device}, which is not a character device` };
+    if (!st.isCharacterDevice())
+      return { status: 'fail', topic: 'device', message: `${owner} needs ${device}, which is not a character device` };
     const perms = `${modeString(st)} group ${groupName(st.gid)}`;
     if (!canReadWrite(device)) {
-      return { status: 'fail', topic: 'device', message: `${owner} needs ${device} (${perms}), which ${userInfo().username} cannot read and write: add the user to group ${groupName(st.gid)}` };
+      return {
+        status: 'fail',
+        topic: 'device',
+        message: `${owner} needs ${device} (${perms}), which ${userInfo().username} cannot read and write: add the user to group ${groupName(st.gid)}`,
+      };
     }
     return { status: 'ok', topic: 'device', message: `${owner}: ${device} present, ${perms}, read/write ok` };
   });
@@ -97,9 +102,14 @@ function checkAliases(board: ResolvedBoard): Check[] {
   return deviceAliases(board.profile).map(({ alias, kind, target }): Check => {
     if (kind === 'can') {
       const dir = `/sys/class/net/${target}`;
-      if (!existsSync(dir)) return { status: 'info', topic: 'device', message: `${alias} → CAN ${target}: no such interface` };
+      if (!existsSync(dir))
+        return { status: 'info', topic: 'device', message: `${alias} → CAN ${target}: no such interface` };
       const state = readFileSync(join(dir, 'operstate'), 'utf8').trim();
-      return { status: state === 'down' ? 'warn' : 'ok', topic: 'device', message: `${alias} → CAN ${target}: ${state}` };
+      return {
+        status: state === 'down' ? 'warn' : 'ok',
+        topic: 'device',
+        message: `${alias} → CAN ${target}: ${state}`,
+      };
     }
     const st = statOrUndefined(target);
     if (!st) return { status: 'info', topic: 'device', message: `${alias} → ${target}: not present` };
@@ -134,7 +144,15 @@ function checkFolder(topic: string, dir: string, missing: string): Check {
 /** Serial devices that grants name (aliases resolved); a grants file that does not parse is a failure. */
 function grantedDevices(settings: Settings, board: ResolvedBoard): { refs: DeviceRef[]; checks: Check[] } {
   const table = new GrantTable(settings.grants, settings.dataDir);
-  const checks: Check[] = table.error ? [{ status: 'fail', topic: 'grants', message: `${table.error} (the runtime ignores it and keeps the previous grants)` }] : [];
+  const checks: Check[] = table.error
+    ? [
+        {
+          status: 'fail',
+          topic: 'grants',
+          message: `${table.error} (the runtime ignores it and keeps the previous grants)`,
+        },
+      ]
+    : [];
   const refs: DeviceRef[] = [];
   for (const { pluginId, grant } of table.all()) {
     const parsed = parseGrant(grant);
@@ -147,11 +165,21 @@ function grantedDevices(settings: Settings, board: ResolvedBoard): { refs: Devic
 
 function checkDaemontools(name: string, serviceDir: string): Check {
   const link = join(serviceDir, name);
-  if (!existsSync(link)) return { status: 'warn', topic: 'service', message: `${link} missing: not started at boot (run scripts/install.sh; /data/rc.local links it)` };
+  if (!existsSync(link))
+    return {
+      status: 'warn',
+      topic: 'service',
+      message: `${link} missing: not started at boot (run scripts/install.sh; /data/rc.local links it)`,
+    };
   const r = spawnSync('svstat', [link], { encoding: 'utf8', timeout: 10_000 });
-  if (r.error) return { status: 'info', topic: 'service', message: `${link} present (svstat unavailable: ${r.error.message})` };
+  if (r.error)
+    return { status: 'info', topic: 'service', message: `${link} present (svstat unavailable: ${r.error.message})` };
   const text = r.stdout.trim();
-  return { status: /: up /.test(text) ? 'ok' : 'warn', topic: 'service', message: text || `${link}: svstat said nothing` };
+  return {
+    status: /: up /.test(text) ? 'ok' : 'warn',
+    topic: 'service',
+    message: text || `${link}: svstat said nothing`,
+  };
 }
 
 function checkService(name: string, runDir: string): Check {
@@ -159,7 +187,8 @@ function checkService(name: string, runDir: string): Check {
   const r = spawnSync('systemctl', ['is-active', `${name}.service`], { encoding: 'utf8', timeout: 10_000 });
   if (r.error) return { status: 'warn', topic: 'service', message: `systemctl failed: ${r.error.message}` };
   const state = r.stdout.trim() || 'unknown';
-  const status: CheckStatus = state === 'active' || state === 'activating' || state === 'reloading' ? 'ok' : state === 'failed' ? 'fail' : 'warn';
+  const status: CheckStatus =
+    state === 'active' || state === 'activating' || state === 'reloading' ? 'ok' : state === 'failed' ? 'fail' : 'warn';
   return { status, topic: 'service', message: `${name}.service is ${state}` };
 }
 
@@ -170,14 +199,24 @@ export function checkSecurity(settings: Settings): Check {
   } catch (err) {
     return { status: 'fail', topic: 'auth', message: (err as Error).message };
   }
-  if (!settings.security?.enabled) return { status: 'info', topic: 'auth', message: `off: the API on ${settings.host} serves this machine only, without logins` };
+  if (!settings.security?.enabled)
+    return {
+      status: 'info',
+      topic: 'auth',
+      message: `off: the API on ${settings.host} serves this machine only, without logins`,
+    };
   const store = new SecurityStore(settings.dataDir);
   try {
     const users = store.listUsers();
     const admins = users.filter((u) => u.permission === 'admin').length;
     const pending = store.listRequests().filter((r) => r.state === 'PENDING').length;
     const summary = `on: ${users.length} user(s), ${admins} admin(s), ${store.listDevices().length} approved device(s), ${pending} pending access request(s)${settings.security.allowReadOnly ? '; reading without a login allowed' : ''}`;
-    if (admins === 0) return { status: 'warn', topic: 'auth', message: `${summary}; no admin: signalk-edge user add <name> --permission admin --data ${settings.dataDir}` };
+    if (admins === 0)
+      return {
+        status: 'warn',
+        topic: 'auth',
+        message: `${summary}; no admin: signalk-edge user add <name> --permission admin --data ${settings.dataDir}`,
+      };
     return { status: 'ok', topic: 'auth', message: summary };
   } catch (err) {
     return { status: 'fail', topic: 'auth', message: (err as Error).message };
@@ -186,12 +225,18 @@ export function checkSecurity(settings: Settings): Check {
 
 export function runDoctor(input: DoctorInput): Check[] {
   const { settings, board } = input;
-  const sources: DeviceRef[] = settings.sources.flatMap((s) => (s.type === 'serial' ? [{ owner: `source ${s.id}`, device: s.device }] : []));
+  const sources: DeviceRef[] = settings.sources.flatMap((s) =>
+    s.type === 'serial' ? [{ owner: `source ${s.id}`, device: s.device }] : [],
+  );
   const how = board.how === 'detected' ? `detected: ${board.reason}` : `from ${board.reason}`;
   const grants = grantedDevices(settings, board);
   const name = input.service ?? SERVICE;
   return [
-    { status: 'info', topic: 'board', message: `${board.profile.id} — ${board.profile.name} (${how}); memory ${board.profile.memory.totalMB} MB total, ${board.profile.memory.perPluginMB} MB per plugin` },
+    {
+      status: 'info',
+      topic: 'board',
+      message: `${board.profile.id} — ${board.profile.name} (${how}); memory ${board.profile.memory.totalMB} MB total, ${board.profile.memory.perPluginMB} MB per plugin`,
+    },
     checkNode(),
     ...checkRelease(input.programDir ?? PROJECT_ROOT, board.profile),
     ...checkAliases(board),
@@ -199,8 +244,14 @@ export function runDoctor(input: DoctorInput): Check[] {
     ...checkDeviceRefs([...sources, ...grants.refs]),
     checkFolder('data', settings.dataDir, 'created at first start'),
     checkSecurity(settings),
-    checkFolder('cache', settings.cacheDir ?? join(settings.dataDir, 'cache'), 'scripts/install.sh creates it; `signalk-edge compile` fills it'),
-    board.profile.service === 'daemontools' ? checkDaemontools(name, input.serviceDir ?? '/service') : checkService(name, input.systemdRunDir ?? '/run/systemd/system'),
+    checkFolder(
+      'cache',
+      settings.cacheDir ?? join(settings.dataDir, 'cache'),
+      'scripts/install.sh creates it; `signalk-edge compile` fills it',
+    ),
+    board.profile.service === 'daemontools'
+      ? checkDaemontools(name, input.serviceDir ?? '/service')
+      : checkService(name, input.systemdRunDir ?? '/run/systemd/system'),
   ];
 }
 
@@ -208,6 +259,10 @@ export function formatReport(checks: readonly Check[]): string {
   const lines = checks.map((c) => `${c.status.padEnd(4)}  ${c.topic.padEnd(7)} ${c.message}`);
   const failed = checks.filter((c) => c.status === 'fail').length;
   const warned = checks.filter((c) => c.status === 'warn').length;
-  lines.push(failed ? `${failed} problem(s) found${warned ? `, ${warned} warning(s)` : ''}` : `no problems found${warned ? ` (${warned} warning(s))` : ''}`);
+  lines.push(
+    failed
+      ? `${failed} problem(s) found${warned ? `, ${warned} warning(s)` : ''}`
+      : `no problems found${warned ? ` (${warned} warning(s))` : ''}`,
+  );
   return lines.join('\n');
 }

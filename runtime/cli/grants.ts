@@ -5,7 +5,14 @@ import type { Settings } from '../config/settings.js';
 import { resolveBoard } from '../board/resolve.js';
 import { parseGrant } from '../capabilities/grant.js';
 import { CapabilityPolicy } from '../capabilities/policy.js';
-import { addGrant, defaultGrants, grantsFilePath, GrantTable, readGrantsFile, removeGrant } from '../capabilities/store.js';
+import {
+  addGrant,
+  defaultGrants,
+  grantsFilePath,
+  GrantTable,
+  readGrantsFile,
+  removeGrant,
+} from '../capabilities/store.js';
 import { discoverPlugins, type PluginManifest } from '../plugins/discovery.js';
 
 export class GrantCommandError extends Error {}
@@ -24,7 +31,12 @@ function table(settings: Settings): GrantTable {
 
 function policyOf(settings: Settings, manifest: PluginManifest, grants: GrantTable): CapabilityPolicy {
   const aliases = resolveBoard({ settingsBoard: settings.board }).profile.devices;
-  return new CapabilityPolicy({ requestedFlags: manifest.requested, requests: manifest.requests, granted: grants.grantsFor(manifest.id), aliases });
+  return new CapabilityPolicy({
+    requestedFlags: manifest.requested,
+    requests: manifest.requests,
+    granted: grants.grantsFor(manifest.id),
+    aliases,
+  });
 }
 
 /** Adds grants; returns the lines to print (warnings included). */
@@ -37,7 +49,9 @@ export function grant(settings: Settings, pluginId: string, capabilities: string
   const plugins = installed(settings);
   const lines: string[] = [];
   if (pluginId !== '*' && !plugins.has(pluginId)) {
-    lines.push(`warning: no installed plugin has the id ${pluginId} (installed: ${[...plugins.keys()].join(', ') || 'none'}); granted anyway`);
+    lines.push(
+      `warning: no installed plugin has the id ${pluginId} (installed: ${[...plugins.keys()].join(', ') || 'none'}); granted anyway`,
+    );
   }
   for (const c of capabilities) {
     const added = addGrant(settings.dataDir, pluginId, c);
@@ -47,7 +61,9 @@ export function grant(settings: Settings, pluginId: string, capabilities: string
   if (manifest) {
     const effective = policyOf(settings, manifest, table(settings)).describe().effective;
     lines.push(`in effect for ${pluginId}: ${effective.join(', ') || 'nothing'}`);
-    lines.push(`(a running signalk-edge applies this within a second; grants file ${grantsFilePath(settings.dataDir)})`);
+    lines.push(
+      `(a running signalk-edge applies this within a second; grants file ${grantsFilePath(settings.dataDir)})`,
+    );
   }
   return lines;
 }
@@ -61,10 +77,14 @@ export function revoke(settings: Settings, pluginId: string, capabilities: strin
       continue;
     }
     if (settings.grants?.[pluginId]?.includes(c)) {
-      throw new GrantCommandError(`${c} is granted to ${pluginId} in the settings file, not the grants file: remove it from "grants" there`);
+      throw new GrantCommandError(
+        `${c} is granted to ${pluginId} in the settings file, not the grants file: remove it from "grants" there`,
+      );
     }
     if (!settings.grants && defaultGrants()[pluginId]?.includes(c)) {
-      throw new GrantCommandError(`${c} is a default grant for every plugin: set "grants" in the settings file to change the defaults`);
+      throw new GrantCommandError(
+        `${c} is a default grant for every plugin: set "grants" in the settings file to change the defaults`,
+      );
     }
     lines.push(`${pluginId} did not have ${c} in ${grantsFilePath(settings.dataDir)}`);
   }
@@ -83,7 +103,9 @@ export function listGrants(settings: Settings, only?: string): string[] {
     const d = policyOf(settings, manifest, grants).describe();
     lines.push(`${id}`);
     lines.push(`  requests:  ${d.requested.join(', ') || 'nothing'}`);
-    const granted = grants.listFor(id).map((g) => `${g.grant} (${g.from}${g.scope === 'all plugins' ? ', all plugins' : ''})`);
+    const granted = grants
+      .listFor(id)
+      .map((g) => `${g.grant} (${g.from}${g.scope === 'all plugins' ? ', all plugins' : ''})`);
     lines.push(`  granted:   ${granted.join(', ') || 'nothing'}`);
     lines.push(`  in effect: ${d.effective.join(', ') || 'nothing'}`);
   }

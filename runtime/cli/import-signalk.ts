@@ -31,7 +31,6 @@ export interface ImportReport {
 /** Capabilities upstream grants from the manifest and signalk-edge grants by default to every plugin. */
 const DEFAULT_FLAGS = new Set(['dataRead', 'dataWrite', 'putHandlers']);
 
-
 function readJson(file: string): unknown {
   return JSON.parse(readFileSync(file, 'utf8'));
 }
@@ -54,7 +53,9 @@ function copyTree(from: string, to: string, skipped: string[], skip: (path: stri
 }
 
 /** The upstream config file as {enabled, enableDebug, configuration}, or why it cannot be used. */
-function readUpstreamConfig(file: string): { enabled: boolean; enableDebug: boolean; configuration: JsonValue } | string {
+function readUpstreamConfig(
+  file: string,
+): { enabled: boolean; enableDebug: boolean; configuration: JsonValue } | string {
   let parsed: unknown;
   try {
     parsed = readJson(file);
@@ -64,7 +65,11 @@ function readUpstreamConfig(file: string): { enabled: boolean; enableDebug: bool
   if (!isRecord(parsed)) return 'not a JSON object';
   const configuration = parsed.configuration ?? {};
   if (!isRecord(configuration)) return '"configuration" is not an object';
-  return { enabled: parsed.enabled === true, enableDebug: parsed.enableDebug === true, configuration: configuration as JsonValue };
+  return {
+    enabled: parsed.enabled === true,
+    enableDebug: parsed.enableDebug === true,
+    configuration: configuration as JsonValue,
+  };
 }
 
 export interface ImportOptions {
@@ -81,7 +86,9 @@ export function importSignalkConfig(opts: ImportOptions): ImportReport {
   const configData = join(from, 'plugin-config-data');
   const modules = join(from, 'node_modules');
   if (!existsSync(configData) && !existsSync(modules)) {
-    throw new ImportError(`${opts.from} does not look like a signalk-server config folder (no plugin-config-data/, no node_modules/)`);
+    throw new ImportError(
+      `${opts.from} does not look like a signalk-server config folder (no plugin-config-data/, no node_modules/)`,
+    );
   }
   const report: ImportReport = { took: [], left: [], toGrant: [] };
   const dataDir = opts.settings.dataDir;
@@ -91,7 +98,10 @@ export function importSignalkConfig(opts: ImportOptions): ImportReport {
   const wasmPlugins: PluginManifest[] = [];
   for (const p of found) {
     if (!p.ok) report.left.push(`package at ${relative(from, p.broken.dir)}: ${p.broken.error}`);
-    else if (!existsSync(p.manifest.wasmPath)) report.left.push(`${p.manifest.packageName}: its ${relative(p.manifest.dir, p.manifest.wasmPath)} is missing (not built?)`);
+    else if (!existsSync(p.manifest.wasmPath))
+      report.left.push(
+        `${p.manifest.packageName}: its ${relative(p.manifest.dir, p.manifest.wasmPath)} is missing (not built?)`,
+      );
     else wasmPlugins.push(p.manifest);
   }
   const imported = new Set<string>();
@@ -121,23 +131,29 @@ export function importSignalkConfig(opts: ImportOptions): ImportReport {
       .filter(([name, wanted]) => wanted && !granted.has(name) && !DEFAULT_FLAGS.has(name))
       .map(([name]) => name);
     if (missing.length > 0) report.toGrant.push(`signalk-edge grant ${m.id} ${missing.join(' ')}`);
-    if (m.requested.network || m.requested.rawSockets) report.toGrant.push(`signalk-edge grant ${m.id} net:<host>:<port>   (each host it talks to)`);
+    if (m.requested.network || m.requested.rawSockets)
+      report.toGrant.push(`signalk-edge grant ${m.id} net:<host>:<port>   (each host it talks to)`);
   }
   // What else the operator had installed or configured.
   const installedNames = dependencyNames(join(from, 'package.json'));
   // WASM packages were reported above, imported or not.
   const wasmDirs = new Set(found.map((p) => (p.ok ? p.manifest.dir : p.broken.dir)));
   for (const name of installedNames) {
-    if (!wasmDirs.has(join(modules, name))) report.left.push(`${name}: not a WASM plugin (a Node.js plugin or webapp does not run on signalk-edge)`);
+    if (!wasmDirs.has(join(modules, name)))
+      report.left.push(`${name}: not a WASM plugin (a Node.js plugin or webapp does not run on signalk-edge)`);
   }
   if (existsSync(configData)) {
     for (const entry of readdirSync(configData)) {
       const id = entry.endsWith('.json') ? entry.slice(0, -'.json'.length) : undefined;
-      if (id !== undefined && !imported.has(id)) report.left.push(`plugin-config-data/${entry}: configuration of ${id}, which is not an imported WASM plugin`);
+      if (id !== undefined && !imported.has(id))
+        report.left.push(`plugin-config-data/${entry}: configuration of ${id}, which is not an imported WASM plugin`);
     }
   }
   for (const file of ['settings.json', 'security.json', 'defaults.json', 'baseDeltas.json']) {
-    if (existsSync(join(from, file))) report.left.push(`${file}: server settings are not imported (sources, vessel and security are configured in signalk-edge's settings)`);
+    if (existsSync(join(from, file)))
+      report.left.push(
+        `${file}: server settings are not imported (sources, vessel and security are configured in signalk-edge's settings)`,
+      );
   }
   return report;
 }
@@ -160,7 +176,9 @@ function importState(m: PluginManifest, from: string, dataDir: string, report: I
       report.left.push(`${m.id}: configuration ${relative(from, theirConfig)} is ${config}; not imported`);
     } else {
       writePluginConfig(ourConfig, config);
-      report.took.push(`${m.id}: configuration (${config.enabled ? 'enabled' : 'disabled'}${config.enableDebug ? ', debug on' : ''})`);
+      report.took.push(
+        `${m.id}: configuration (${config.enabled ? 'enabled' : 'disabled'}${config.enableDebug ? ', debug on' : ''})`,
+      );
     }
   }
 
@@ -172,7 +190,8 @@ function importState(m: PluginManifest, from: string, dataDir: string, report: I
   const files = listFiles(theirVfs).filter((f) => !lstatSync(join(theirVfs, f)).isSymbolicLink());
   const kept = files.filter((f) => before.has(f));
   report.took.push(`${m.id}: ${files.length - kept.length} VFS file(s)`);
-  if (kept.length > 0) report.left.push(`${m.id}: ${kept.length} VFS file(s) exist here already, kept ours: ${kept.join(', ')}`);
+  if (kept.length > 0)
+    report.left.push(`${m.id}: ${kept.length} VFS file(s) exist here already, kept ours: ${kept.join(', ')}`);
   for (const l of links) report.left.push(`${m.id}: VFS symlink ${relative(theirVfs, l)} not copied`);
 }
 
@@ -195,6 +214,10 @@ export function formatImportReport(r: ImportReport, from: string): string {
   const lines = [`signalk-edge import-signalk-config ${from}`];
   lines.push(`took (${r.took.length}):`, ...r.took.map((l) => `  ${l}`));
   lines.push(`left (${r.left.length}):`, ...r.left.map((l) => `  ${l}`));
-  if (r.toGrant.length > 0) lines.push('to grant what the manifests declare (signalk-server grants it, signalk-edge asks you):', ...r.toGrant.map((l) => `  ${l}`));
+  if (r.toGrant.length > 0)
+    lines.push(
+      'to grant what the manifests declare (signalk-server grants it, signalk-edge asks you):',
+      ...r.toGrant.map((l) => `  ${l}`),
+    );
   return lines.join('\n');
 }

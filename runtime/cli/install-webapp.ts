@@ -18,11 +18,15 @@ export class InstallWebappError extends Error {}
 async function fetchTarball(spec: string, into: string): Promise<string> {
   try {
     // --ignore-scripts: packing a folder would otherwise run its prepack/prepare scripts.
-    const { stdout } = await run('npm', ['pack', spec, '--pack-destination', into, '--silent', '--ignore-scripts'], { maxBuffer: 1024 * 1024 });
+    const { stdout } = await run('npm', ['pack', spec, '--pack-destination', into, '--silent', '--ignore-scripts'], {
+      maxBuffer: 1024 * 1024,
+    });
     const name = stdout.trim().split('\n').pop() ?? '';
     return join(into, name);
   } catch (err) {
-    throw new InstallWebappError(`npm pack ${spec} failed (no registry access? pass a tarball made with npm pack): ${(err as Error).message.split('\n')[0]}`);
+    throw new InstallWebappError(
+      `npm pack ${spec} failed (no registry access? pass a tarball made with npm pack): ${(err as Error).message.split('\n')[0]}`,
+    );
   }
 }
 
@@ -44,7 +48,10 @@ async function extract(tarball: string, into: string): Promise<string> {
   }
   // npm tarballs hold one top folder, `package/` by convention.
   const top = readdirSync(into).filter((e) => statSync(join(into, e)).isDirectory());
-  if (top.length !== 1) throw new InstallWebappError(`${tarball} is not an npm package tarball (expected one top folder, found ${top.length})`);
+  if (top.length !== 1)
+    throw new InstallWebappError(
+      `${tarball} is not an npm package tarball (expected one top folder, found ${top.length})`,
+    );
   return join(into, top[0]);
 }
 
@@ -60,9 +67,13 @@ export async function installWebapp(spec: string, pluginDir: string): Promise<We
     const tarball = local ? resolve(spec) : await fetchTarball(spec, work);
     const unpacked = await extract(tarball, staging);
     const app = readWebapp(unpacked);
-    if (!app) throw new InstallWebappError(`${spec} is not a Signal K webapp: its package.json needs a name and one of the keywords ${WEBAPP_KEYWORDS.join(', ')}`);
+    if (!app)
+      throw new InstallWebappError(
+        `${spec} is not a Signal K webapp: its package.json needs a name and one of the keywords ${WEBAPP_KEYWORDS.join(', ')}`,
+      );
     const target = resolve(modules, app.name);
-    if (!target.startsWith(modules + sep)) throw new InstallWebappError(`package name ${JSON.stringify(app.name)} is not a valid folder name`);
+    if (!target.startsWith(modules + sep))
+      throw new InstallWebappError(`package name ${JSON.stringify(app.name)} is not a valid folder name`);
     mkdirSync(resolve(target, '..'), { recursive: true });
     // Replace an older version in two renames, so the folder is never half-written.
     const old = `${target}.old-${process.pid}`;

@@ -67,7 +67,10 @@ ${SELFTEST_USAGE}
              a local .tgz (npm pack output) installs offline, a package name is fetched with npm pack
 ${SELFTEST_HELP}`;
 
-function resolveSettings(values: { settings?: string; data?: string; port?: string }): { settings: Settings; from: string } {
+function resolveSettings(values: { settings?: string; data?: string; port?: string }): {
+  settings: Settings;
+  from: string;
+} {
   const dataDir = values.data ?? defaultDataDir();
   const file = values.settings ?? join(dataDir, 'settings.json');
   let settings: Settings;
@@ -82,7 +85,8 @@ function resolveSettings(values: { settings?: string; data?: string; port?: stri
   }
   if (values.port !== undefined) {
     const port = Number(values.port);
-    if (!Number.isInteger(port) || port < 0 || port > 65535) throw new SettingsError('--port', '', `not a port number: ${values.port}`);
+    if (!Number.isInteger(port) || port < 0 || port > 65535)
+      throw new SettingsError('--port', '', `not a port number: ${values.port}`);
     settings.port = port;
   }
   return { settings, from };
@@ -112,7 +116,12 @@ async function run(args: string[]): Promise<void> {
   board:         ${board.profile.id} (${board.how === 'detected' ? `detected: ${board.reason}` : `from ${board.reason}`})
   data folder:   ${settings.dataDir}
   sources:       ${settings.sources.map((s) => `${s.id} (${s.type})`).join(', ') || 'none'}
-  plugins:       ${runtime.plugins.list().map((p) => `${p.id} (${p.state})`).join(', ') || 'none'}
+  plugins:       ${
+    runtime.plugins
+      .list()
+      .map((p) => `${p.id} (${p.state})`)
+      .join(', ') || 'none'
+  }
   discovery:     ${base}/signalk
   full model:    ${base}/signalk/v1/api/
   self vessel:   ${base}/signalk/v1/api/vessels/self
@@ -137,7 +146,15 @@ Press Ctrl-C to stop.`);
 }
 
 function doctor(args: string[]): void {
-  const { values } = parseArgs({ args, options: { settings: { type: 'string' }, data: { type: 'string' }, board: { type: 'string' }, capture: { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: {
+      settings: { type: 'string' },
+      data: { type: 'string' },
+      board: { type: 'string' },
+      capture: { type: 'string' },
+    },
+  });
   if (values.capture !== undefined) {
     const { files, board, reason } = captureBoard(values.capture);
     console.log(`captured ${files.join(', ')} into ${values.capture}; detected ${board} (${reason})
@@ -153,7 +170,10 @@ to make it a detection fixture: copy the folder to test/fixtures/boards/<name>/ 
 
 /** Same settings and board resolution as `run`, so the cache keys (cap) match what `run` loads. */
 async function compile(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, options: { settings: { type: 'string' }, data: { type: 'string' }, board: { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    options: { settings: { type: 'string' }, data: { type: 'string' }, board: { type: 'string' } },
+  });
   const { settings, from } = resolveSettings(values);
   settings.board = resolveBoard({ override: values.board, settingsBoard: settings.board }).profile.id;
   console.log(`signalk-edge compile (settings: ${from})`);
@@ -163,12 +183,21 @@ async function compile(args: string[]): Promise<void> {
 }
 
 function grantCommand(command: 'grant' | 'revoke' | 'grants', args: string[]): void {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { settings: { type: 'string' }, data: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { settings: { type: 'string' }, data: { type: 'string' } },
+  });
   const { settings } = resolveSettings(values);
   const [plugin, ...capabilities] = positionals;
-  if (command !== 'grants' && plugin === undefined) throw new GrantCommandError(`${command} needs a plugin id and a capability\n${USAGE}`);
+  if (command !== 'grants' && plugin === undefined)
+    throw new GrantCommandError(`${command} needs a plugin id and a capability\n${USAGE}`);
   const lines =
-    command === 'grants' ? listGrants(settings, plugin) : command === 'grant' ? grant(settings, plugin!, capabilities) : revoke(settings, plugin!, capabilities);
+    command === 'grants'
+      ? listGrants(settings, plugin)
+      : command === 'grant'
+        ? grant(settings, plugin!, capabilities)
+        : revoke(settings, plugin!, capabilities);
   console.log(lines.join('\n'));
 }
 
@@ -179,37 +208,61 @@ async function securityCommand(command: 'user' | 'access', args: string[]): Prom
     options: { settings: { type: 'string' }, data: { type: 'string' }, permission: { type: 'string' } },
   });
   const { settings } = resolveSettings(values);
-  const lines = command === 'user' ? await userCommand(settings, positionals, values) : await accessCommand(settings, positionals, values);
+  const lines =
+    command === 'user'
+      ? await userCommand(settings, positionals, values)
+      : await accessCommand(settings, positionals, values);
   console.log(lines.join('\n'));
 }
 
 function importCommand(args: string[]): void {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { settings: { type: 'string' }, data: { type: 'string' }, plugins: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { settings: { type: 'string' }, data: { type: 'string' }, plugins: { type: 'string' } },
+  });
   const [from] = positionals;
-  if (from === undefined || positionals.length > 1) throw new ImportError(`import-signalk-config needs one folder\n${USAGE}`);
+  if (from === undefined || positionals.length > 1)
+    throw new ImportError(`import-signalk-config needs one folder\n${USAGE}`);
   const { settings, from: settingsFrom } = resolveSettings(values);
   // The demo's plugin folders are the bundled examples: never a place to install into.
   const demo = settingsFrom.startsWith('built-in demo');
   const pluginDir = values.plugins ?? (demo ? undefined : settings.plugins.dirs[0]);
-  if (pluginDir === undefined) throw new ImportError('no plugin folder to install into: pass --plugins DIR, or set plugins.dirs in the settings');
+  if (pluginDir === undefined)
+    throw new ImportError('no plugin folder to install into: pass --plugins DIR, or set plugins.dirs in the settings');
   const report = importSignalkConfig({ from, pluginDir, settings });
   console.log(formatImportReport(report, from));
-  if (demo || !settings.plugins.dirs.includes(resolve(pluginDir))) console.log(`note: the runtime loads plugins from its settings' plugins.dirs; add ${pluginDir} there if it is not listed`);
+  if (demo || !settings.plugins.dirs.includes(resolve(pluginDir)))
+    console.log(
+      `note: the runtime loads plugins from its settings' plugins.dirs; add ${pluginDir} there if it is not listed`,
+    );
 }
 
 async function webappCommand(args: string[]): Promise<void> {
-  const { values, positionals } = parseArgs({ args, allowPositionals: true, options: { settings: { type: 'string' }, data: { type: 'string' }, plugins: { type: 'string' } } });
+  const { values, positionals } = parseArgs({
+    args,
+    allowPositionals: true,
+    options: { settings: { type: 'string' }, data: { type: 'string' }, plugins: { type: 'string' } },
+  });
   const [spec] = positionals;
-  if (spec === undefined || positionals.length > 1) throw new InstallWebappError(`install-webapp needs one package name or tarball\n${USAGE}`);
+  if (spec === undefined || positionals.length > 1)
+    throw new InstallWebappError(`install-webapp needs one package name or tarball\n${USAGE}`);
   const { settings, from } = resolveSettings(values);
   const pluginDir = values.plugins ?? (from.startsWith('built-in demo') ? undefined : settings.plugins.dirs[0]);
-  if (pluginDir === undefined) throw new InstallWebappError('no plugin folder to install into: pass --plugins DIR, or set plugins.dirs in the settings');
+  if (pluginDir === undefined)
+    throw new InstallWebappError(
+      'no plugin folder to install into: pass --plugins DIR, or set plugins.dirs in the settings',
+    );
   const app = await installWebapp(spec, pluginDir);
   console.log(`installed ${app.name} ${app.version} into ${app.dir}\nserved at /${app.name}/`);
 }
 
 async function selftest(args: string[]): Promise<void> {
-  const { values } = parseArgs({ args, strict: false, options: { settings: { type: 'string' }, data: { type: 'string' }, board: { type: 'string' } } });
+  const { values } = parseArgs({
+    args,
+    strict: false,
+    options: { settings: { type: 'string' }, data: { type: 'string' }, board: { type: 'string' } },
+  });
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   const { settings } = resolveSettings({ settings: str(values.settings), data: str(values.data) });
   const board = resolveBoard({ override: str(values.board), settingsBoard: settings.board });
@@ -260,11 +313,18 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     process.exitCode = 2;
     return;
   }
-  if (err instanceof GrantCommandError || err instanceof GrantsFileError || err instanceof SecurityCommandError || err instanceof ImportError || err instanceof SelftestUsageError || err instanceof InstallWebappError) {
+  if (
+    err instanceof GrantCommandError ||
+    err instanceof GrantsFileError ||
+    err instanceof SecurityCommandError ||
+    err instanceof ImportError ||
+    err instanceof SelftestUsageError ||
+    err instanceof InstallWebappError
+  ) {
     console.error(`signalk-edge: ${err.message}`);
     process.exitCode = 2;
     return;
   }
-  console.error(err instanceof Error ? err.stack ?? err.message : String(err));
+  console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
   process.exitCode = 1;
 });

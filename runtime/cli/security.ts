@@ -14,7 +14,10 @@ export const MIN_PASSWORD_LENGTH = 8;
 
 function permissionOf(value: string | undefined, fallback: Permission): Permission {
   if (value === undefined) return fallback;
-  if (!PERMISSIONS.includes(value as Permission)) throw new SecurityCommandError(`--permission must be one of ${PERMISSIONS.join(', ')}, got ${JSON.stringify(value)}`);
+  if (!PERMISSIONS.includes(value as Permission))
+    throw new SecurityCommandError(
+      `--permission must be one of ${PERMISSIONS.join(', ')}, got ${JSON.stringify(value)}`,
+    );
   return value as Permission;
 }
 
@@ -44,7 +47,11 @@ async function readPassword(input: NodeJS.ReadStream = process.stdin): Promise<s
   return first;
 }
 
-export async function userCommand(settings: Settings, args: string[], opts: { permission?: string }): Promise<string[]> {
+export async function userCommand(
+  settings: Settings,
+  args: string[],
+  opts: { permission?: string },
+): Promise<string[]> {
   const store = new SecurityStore(settings.dataDir);
   const [verb, name] = args;
   const needName = (): string => {
@@ -58,11 +65,15 @@ export async function userCommand(settings: Settings, args: string[], opts: { pe
         const username = needName();
         checkUsername(username);
         const existing = store.user(username);
-        if (verb === 'add' && existing) throw new SecurityCommandError(`user ${username} exists; \`signalk-edge user passwd ${username}\` changes the password`);
+        if (verb === 'add' && existing)
+          throw new SecurityCommandError(
+            `user ${username} exists; \`signalk-edge user passwd ${username}\` changes the password`,
+          );
         if (verb === 'passwd' && !existing) throw new SecurityCommandError(`no user ${username}`);
         const permission = permissionOf(opts.permission, existing?.permission ?? 'readonly');
         const password = await readPassword();
-        if (password.length < MIN_PASSWORD_LENGTH) throw new SecurityCommandError(`the password must have at least ${MIN_PASSWORD_LENGTH} characters`);
+        if (password.length < MIN_PASSWORD_LENGTH)
+          throw new SecurityCommandError(`the password must have at least ${MIN_PASSWORD_LENGTH} characters`);
         store.putUser({ username, permission, password: await hashPassword(password) });
         return [`${verb === 'add' ? 'added' : 'updated'} user ${username} (${permission}) in ${store.dir}/users.json`];
       }
@@ -74,7 +85,9 @@ export async function userCommand(settings: Settings, args: string[], opts: { pe
       case 'list':
       case undefined: {
         const users = store.listUsers();
-        return users.length === 0 ? ['no users (add one: signalk-edge user add <name> --permission admin)'] : users.map((u) => `${u.username}\t${u.permission}`);
+        return users.length === 0
+          ? ['no users (add one: signalk-edge user add <name> --permission admin)']
+          : users.map((u) => `${u.username}\t${u.permission}`);
       }
       default:
         throw new SecurityCommandError(`unknown user command ${JSON.stringify(verb)} (add, passwd, remove, list)`);
@@ -85,7 +98,11 @@ export async function userCommand(settings: Settings, args: string[], opts: { pe
   }
 }
 
-export async function accessCommand(settings: Settings, args: string[], opts: { permission?: string }): Promise<string[]> {
+export async function accessCommand(
+  settings: Settings,
+  args: string[],
+  opts: { permission?: string },
+): Promise<string[]> {
   const store = new SecurityStore(settings.dataDir);
   const [verb, id] = args;
   const ttl = settings.security?.deviceTtlSeconds ?? DEFAULT_DEVICE_TTL_S;
@@ -96,19 +113,38 @@ export async function accessCommand(settings: Settings, args: string[], opts: { 
         const pending = store.listRequests().filter((r) => r.state === 'PENDING');
         const devices = store.listDevices();
         return [
-          pending.length === 0 ? 'no pending access requests' : 'pending access requests (approve: signalk-edge access approve <request id> [--permission P]):',
-          ...pending.map((r) => `  ${r.requestId}\t${r.clientId}\t${r.permission}\tfrom ${r.ip} at ${r.requestedAt}\t${JSON.stringify(r.description)}`),
-          devices.length === 0 ? 'no approved devices' : 'approved devices (revoke: signalk-edge access revoke <client id>):',
-          ...devices.map((d) => `  ${d.clientId}\t${d.permission}\tsince ${d.approvedAt}\t${JSON.stringify(d.description)}`),
+          pending.length === 0
+            ? 'no pending access requests'
+            : 'pending access requests (approve: signalk-edge access approve <request id> [--permission P]):',
+          ...pending.map(
+            (r) =>
+              `  ${r.requestId}\t${r.clientId}\t${r.permission}\tfrom ${r.ip} at ${r.requestedAt}\t${JSON.stringify(r.description)}`,
+          ),
+          devices.length === 0
+            ? 'no approved devices'
+            : 'approved devices (revoke: signalk-edge access revoke <client id>):',
+          ...devices.map(
+            (d) => `  ${d.clientId}\t${d.permission}\tsince ${d.approvedAt}\t${JSON.stringify(d.description)}`,
+          ),
         ];
       }
       case 'approve':
       case 'deny': {
-        if (!id) throw new SecurityCommandError(`access ${verb} needs a request id or client id (signalk-edge access list)`);
+        if (!id)
+          throw new SecurityCommandError(`access ${verb} needs a request id or client id (signalk-edge access list)`);
         const tokens = new TokenService(store);
         const permission = opts.permission === undefined ? undefined : permissionOf(opts.permission, 'readonly');
-        const done = await store.answerRequest(id, verb === 'approve', (device) => tokens.issueForDevice(device, ttl), permission);
-        return [verb === 'approve' ? `approved ${done.clientId} (${done.permission}); the device gets its token when it next polls` : `denied ${done.clientId}`];
+        const done = await store.answerRequest(
+          id,
+          verb === 'approve',
+          (device) => tokens.issueForDevice(device, ttl),
+          permission,
+        );
+        return [
+          verb === 'approve'
+            ? `approved ${done.clientId} (${done.permission}); the device gets its token when it next polls`
+            : `denied ${done.clientId}`,
+        ];
       }
       case 'revoke': {
         if (!id) throw new SecurityCommandError('access revoke needs a client id (signalk-edge access list)');

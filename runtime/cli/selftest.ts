@@ -38,25 +38,35 @@ interface Parsed {
 function positive(text: string | undefined, name: string, fallback: number): number {
   if (text === undefined) return fallback;
   const n = Number(text);
-  if (!Number.isInteger(n) || n <= 0) throw new SelftestUsageError(`--${name} needs a positive whole number, got ${JSON.stringify(text)}`);
+  if (!Number.isInteger(n) || n <= 0)
+    throw new SelftestUsageError(`--${name} needs a positive whole number, got ${JSON.stringify(text)}`);
   return n;
 }
 
 export function parseSelftestArgs(values: Record<string, string | boolean | undefined>): Parsed {
-  const out: Parsed = { lines: positive(values.lines as string | undefined, 'lines', 40), rounds: positive(values['frames-rounds'] as string | undefined, 'frames-rounds', 20) };
+  const out: Parsed = {
+    lines: positive(values.lines as string | undefined, 'lines', 40),
+    rounds: positive(values['frames-rounds'] as string | undefined, 'frames-rounds', 20),
+  };
   if (typeof values.serial === 'string') {
     const ports = values.serial.split(',').map((p) => p.trim());
-    if (ports.length > 2 || ports.some((p) => p === '')) throw new SelftestUsageError(`--serial takes one port (TX↔RX loopback) or two wired to each other: --serial A,B; got ${JSON.stringify(values.serial)}`);
+    if (ports.length > 2 || ports.some((p) => p === ''))
+      throw new SelftestUsageError(
+        `--serial takes one port (TX↔RX loopback) or two wired to each other: --serial A,B; got ${JSON.stringify(values.serial)}`,
+      );
     out.serial = { tx: ports[0]!, rx: ports[1] ?? ports[0]! };
   }
   if (values.baud !== undefined) out.baud = positive(values.baud as string, 'baud', 4800);
-  if (typeof values.can === 'string' && values['can-twin']) throw new SelftestUsageError('--can and --can-twin exclude each other');
+  if (typeof values.can === 'string' && values['can-twin'])
+    throw new SelftestUsageError('--can and --can-twin exclude each other');
   if (typeof values.can === 'string') out.can = { iface: values.can, twin: false };
   if (values['can-twin']) out.can = { iface: 'twin0', twin: true };
   if (typeof values.plugin === 'string') out.plugin = values.plugin;
   if (typeof values.report === 'string') out.report = values.report;
-  if (!out.serial && !out.can && !out.plugin) throw new SelftestUsageError('selftest needs something to test: --serial, --can/--can-twin and/or --plugin');
-  if (out.plugin && !out.serial && !out.can) throw new SelftestUsageError('--plugin needs the devices to run it against: --serial and/or --can/--can-twin');
+  if (!out.serial && !out.can && !out.plugin)
+    throw new SelftestUsageError('selftest needs something to test: --serial, --can/--can-twin and/or --plugin');
+  if (out.plugin && !out.serial && !out.can)
+    throw new SelftestUsageError('--plugin needs the devices to run it against: --serial and/or --can/--can-twin');
   return out;
 }
 
@@ -82,7 +92,15 @@ function baudFor(port: string, parsed: Parsed, settings: Settings, board: Resolv
 export async function runSelftest(args: string[], settings: Settings, board: ResolvedBoard): Promise<number> {
   let values: Record<string, string | boolean | undefined>;
   try {
-    ({ values } = parseArgs({ args, options: { ...SELFTEST_OPTIONS, settings: { type: 'string' }, data: { type: 'string' }, board: { type: 'string' } } }));
+    ({ values } = parseArgs({
+      args,
+      options: {
+        ...SELFTEST_OPTIONS,
+        settings: { type: 'string' },
+        data: { type: 'string' },
+        board: { type: 'string' },
+      },
+    }));
   } catch (err) {
     throw new SelftestUsageError(`${(err as Error).message}\nusage:\n${SELFTEST_USAGE}`);
   }
@@ -94,7 +112,12 @@ export async function runSelftest(args: string[], settings: Settings, board: Res
     checks.push(c);
     console.log(formatCheck(c));
   };
-  const serial = parsed.serial && { tx: alias(parsed.serial.tx), rx: alias(parsed.serial.rx), baudRate: baudFor(parsed.serial.tx, parsed, settings, board), lines: parsed.lines };
+  const serial = parsed.serial && {
+    tx: alias(parsed.serial.tx),
+    rx: alias(parsed.serial.rx),
+    baudRate: baudFor(parsed.serial.tx, parsed, settings, board),
+    lines: parsed.lines,
+  };
   const can = parsed.can && { iface: alias(parsed.can.iface), twin: parsed.can.twin, rounds: parsed.rounds };
   if (serial) report(await checkSerial({ ...serial, devices: createDevices() }));
   if (can) report(await checkCan({ ...can, devices: createDevices() }));
@@ -103,7 +126,13 @@ export async function runSelftest(args: string[], settings: Settings, board: Res
     const ok = (name: string) => checks.find((c) => c.check === name)?.outcome === 'pass';
     const usable = { ...(serial && ok('serial') ? { serial } : {}), ...(can && ok('can') ? { can } : {}) };
     if (!usable.serial && !usable.can) {
-      report({ check: 'plugin', outcome: 'skip', message: `${parsed.plugin} not started: none of its devices passed its own check`, devices: [], figures: {} });
+      report({
+        check: 'plugin',
+        outcome: 'skip',
+        message: `${parsed.plugin} not started: none of its devices passed its own check`,
+        devices: [],
+        figures: {},
+      });
     } else {
       report(await checkPlugin({ id: parsed.plugin, settings, ...usable, watchMs: 3_000 }));
     }

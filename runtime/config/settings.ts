@@ -23,7 +23,12 @@ export interface PluginRestartSettings {
 }
 
 /** Upstream's policy: 1 s doubling, give up after 3 crashes. */
-export const DEFAULT_PLUGIN_RESTART: PluginRestartSettings = { baseMs: 1000, maxMs: 30_000, maxCrashes: 3, stableMs: 30_000 };
+export const DEFAULT_PLUGIN_RESTART: PluginRestartSettings = {
+  baseMs: 1000,
+  maxMs: 30_000,
+  maxCrashes: 3,
+  stableMs: 30_000,
+};
 
 /** A call into a plugin running longer than this is stopped and counts as a crash. */
 export const DEFAULT_CALL_TIMEOUT_MS = 1000;
@@ -77,7 +82,9 @@ export function defaultDataDir(): string {
  */
 export function demoSettings(dataDir = defaultDataDir()): Settings {
   // Examples not built are left out too (the Rust one, where Debian's Rust toolchain is missing).
-  const examples = discoverPlugins([join(PROJECT_ROOT, 'examples')]).flatMap((p) => (p.ok && !p.manifest.command && existsSync(p.manifest.wasmPath) ? [p.manifest.dir] : []));
+  const examples = discoverPlugins([join(PROJECT_ROOT, 'examples')]).flatMap((p) =>
+    p.ok && !p.manifest.command && existsSync(p.manifest.wasmPath) ? [p.manifest.dir] : [],
+  );
   return {
     port: 3000,
     host: '127.0.0.1',
@@ -94,7 +101,21 @@ export function parseSettings(input: unknown, file: string): Settings {
   const r: Reader = new Reader(file);
   const base = dirname(resolve(file));
   const o = r.obj(input, '');
-  r.known(o, '', ['port', 'host', 'dataDir', 'selfUrn', 'sources', 'plugins', 'board', 'cacheDir', 'grants', 'mqtt', 'security', 'limits', 'resourcesApi']);
+  r.known(o, '', [
+    'port',
+    'host',
+    'dataDir',
+    'selfUrn',
+    'sources',
+    'plugins',
+    'board',
+    'cacheDir',
+    'grants',
+    'mqtt',
+    'security',
+    'limits',
+    'resourcesApi',
+  ]);
   const settings: Settings = {
     port: o.port === undefined ? 3000 : r.int(o.port, 'port', 0, 65535),
     host: o.host === undefined ? '127.0.0.1' : r.str(o.host, 'host'),
@@ -104,7 +125,8 @@ export function parseSettings(input: unknown, file: string): Settings {
   };
   if (o.board !== undefined) {
     const board = r.str(o.board, 'board');
-    if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(board)) r.fail('board', `must be a board id like rpi4, got ${JSON.stringify(board)}`);
+    if (!/^[a-z0-9][a-z0-9-]{0,31}$/.test(board))
+      r.fail('board', `must be a board id like rpi4, got ${JSON.stringify(board)}`);
     settings.board = board;
   }
   if (o.cacheDir !== undefined) settings.cacheDir = resolve(base, r.str(o.cacheDir, 'cacheDir'));
@@ -123,12 +145,19 @@ export function parseSettings(input: unknown, file: string): Settings {
     const api = r.obj(o.resourcesApi, 'resourcesApi');
     r.known(api, 'resourcesApi', ['defaultProviders']);
     const d = r.obj(api.defaultProviders ?? {}, 'resourcesApi.defaultProviders');
-    settings.resourcesApi = { defaultProviders: Object.fromEntries(Object.entries(d).map(([type, id]) => [type, r.str(id, `resourcesApi.defaultProviders.${type}`)])) };
+    settings.resourcesApi = {
+      defaultProviders: Object.fromEntries(
+        Object.entries(d).map(([type, id]) => [type, r.str(id, `resourcesApi.defaultProviders.${type}`)]),
+      ),
+    };
   }
   if (o.selfUrn !== undefined) {
     const urn = r.str(o.selfUrn, 'selfUrn');
     if (!/^urn:mrn:(signalk:uuid:[0-9a-fA-F-]{36}|imo:mmsi:\d{9})$/.test(urn)) {
-      r.fail('selfUrn', `must look like urn:mrn:signalk:uuid:<uuid> or urn:mrn:imo:mmsi:<9 digits>, got ${JSON.stringify(urn)}`);
+      r.fail(
+        'selfUrn',
+        `must look like urn:mrn:signalk:uuid:<uuid> or urn:mrn:imo:mmsi:<9 digits>, got ${JSON.stringify(urn)}`,
+      );
     }
     settings.selfUrn = urn;
   }
@@ -137,10 +166,13 @@ export function parseSettings(input: unknown, file: string): Settings {
     const p = r.obj(o.plugins, 'plugins');
     r.known(p, 'plugins', ['dirs', 'watch', 'restart', 'callTimeoutMs']);
     if (p.dirs !== undefined) {
-      settings.plugins.dirs = r.list(p.dirs, 'plugins.dirs').map((d: unknown, i: number) => resolve(base, r.str(d, `plugins.dirs[${i}]`)));
+      settings.plugins.dirs = r
+        .list(p.dirs, 'plugins.dirs')
+        .map((d: unknown, i: number) => resolve(base, r.str(d, `plugins.dirs[${i}]`)));
     }
     if (p.watch !== undefined) settings.plugins.watch = r.bool(p.watch, 'plugins.watch');
-    if (p.callTimeoutMs !== undefined) settings.plugins.callTimeoutMs = r.int(p.callTimeoutMs, 'plugins.callTimeoutMs', 10, 60_000);
+    if (p.callTimeoutMs !== undefined)
+      settings.plugins.callTimeoutMs = r.int(p.callTimeoutMs, 'plugins.callTimeoutMs', 10, 60_000);
     if (p.restart !== undefined) {
       const rs = r.obj(p.restart, 'plugins.restart');
       r.known(rs, 'plugins.restart', ['baseMs', 'maxMs', 'maxCrashes', 'stableMs']);
@@ -148,9 +180,14 @@ export function parseSettings(input: unknown, file: string): Settings {
       const baseMs = rs.baseMs === undefined ? d.baseMs : r.int(rs.baseMs, 'plugins.restart.baseMs', 1, 3_600_000);
       settings.plugins.restart = {
         baseMs,
-        maxMs: rs.maxMs === undefined ? Math.max(d.maxMs, baseMs) : r.int(rs.maxMs, 'plugins.restart.maxMs', baseMs, 3_600_000),
-        maxCrashes: rs.maxCrashes === undefined ? d.maxCrashes : r.int(rs.maxCrashes, 'plugins.restart.maxCrashes', 1, 1000),
-        stableMs: rs.stableMs === undefined ? d.stableMs : r.int(rs.stableMs, 'plugins.restart.stableMs', 0, 86_400_000),
+        maxMs:
+          rs.maxMs === undefined
+            ? Math.max(d.maxMs, baseMs)
+            : r.int(rs.maxMs, 'plugins.restart.maxMs', baseMs, 3_600_000),
+        maxCrashes:
+          rs.maxCrashes === undefined ? d.maxCrashes : r.int(rs.maxCrashes, 'plugins.restart.maxCrashes', 1, 1000),
+        stableMs:
+          rs.stableMs === undefined ? d.stableMs : r.int(rs.stableMs, 'plugins.restart.stableMs', 0, 86_400_000),
       };
     }
   }

@@ -47,7 +47,9 @@ function currentRuntimeVersion(): string {
 export function cacheEntryPath(cacheDir: string, input: Uint8Array, opts: PrepareOptions): string {
   const key = createHash('sha256')
     .update(input)
-    .update(`\0runtime ${currentRuntimeVersion()}\0prepare ${PREPARE_VERSION}\0cap ${capPages(opts.memoryLimitMB)}\0node ${process.versions.v8}`)
+    .update(
+      `\0runtime ${currentRuntimeVersion()}\0prepare ${PREPARE_VERSION}\0cap ${capPages(opts.memoryLimitMB)}\0node ${process.versions.v8}`,
+    )
     .digest('hex');
   return join(cacheDir, `${key}.prep`);
 }
@@ -56,7 +58,10 @@ function encodeEntry(payload: Uint8Array): Buffer {
   const header = Buffer.alloc(HEADER_BYTES);
   MAGIC.copy(header, 0);
   header.writeUInt32LE(payload.length, MAGIC.length);
-  createHash('sha256').update(payload).digest().copy(header, MAGIC.length + 4);
+  createHash('sha256')
+    .update(payload)
+    .digest()
+    .copy(header, MAGIC.length + 4);
   return Buffer.concat([header, payload]);
 }
 
@@ -80,7 +85,11 @@ function readEntry(file: string): Buffer | undefined {
 }
 
 /** Validated and prepared module bytes for `input`, from the cache when a sound entry exists. */
-export function prepareCached(id: string, input: Uint8Array, opts: PrepareOptions & { cacheDir?: string }): CachedPrepare {
+export function prepareCached(
+  id: string,
+  input: Uint8Array,
+  opts: PrepareOptions & { cacheDir?: string },
+): CachedPrepare {
   const file = opts.cacheDir === undefined ? undefined : cacheEntryPath(opts.cacheDir, input, opts);
   let refused: string | undefined;
   const entry = file === undefined ? undefined : readEntry(file);
@@ -93,7 +102,10 @@ export function prepareCached(id: string, input: Uint8Array, opts: PrepareOption
   validateModule(id, input);
   const prepared = prepareModule(id, input, opts);
   if (file === undefined) return { bytes: prepared.bytes, cache: 'off' };
-  const result: CachedPrepare = refused === undefined ? { bytes: prepared.bytes, cache: 'miss' } : { bytes: prepared.bytes, cache: 'rebuilt', refused };
+  const result: CachedPrepare =
+    refused === undefined
+      ? { bytes: prepared.bytes, cache: 'miss' }
+      : { bytes: prepared.bytes, cache: 'rebuilt', refused };
   try {
     writeFileAtomic(file, encodeEntry(prepared.bytes));
   } catch (err) {

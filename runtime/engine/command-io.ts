@@ -101,7 +101,9 @@ export class LogBudget {
   /** Reports what was suppressed (window end, or the stream closed). */
   flush(): void {
     if (this.suppressed === 0) return;
-    this.log.info(`${this.prefix}(${this.suppressed} more lines suppressed; at most ${this.perWindow} per ${this.windowMs / 1000} s are logged)`);
+    this.log.info(
+      `${this.prefix}(${this.suppressed} more lines suppressed; at most ${this.perWindow} per ${this.windowMs / 1000} s are logged)`,
+    );
     this.suppressed = 0;
   }
 }

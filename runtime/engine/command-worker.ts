@@ -62,7 +62,9 @@ const readingStopped = new Promise<void>((resolve) => (stopReading = resolve));
 async function waitExit(p: Process): Promise<string> {
   try {
     const out = await p.wait();
-    return out.reason === 'exited' ? `exited with code ${out.exitCode}` : `was ${out.reason} (exit code ${out.exitCode})`;
+    return out.reason === 'exited'
+      ? `exited with code ${out.exitCode}`
+      : `was ${out.reason} (exit code ${out.exitCode})`;
   } catch (err) {
     // A trap: "command execution failed: RuntimeError: ... unreachable", then a stack.
     return `trapped: ${message(err).split('\n')[0]}`;
@@ -90,7 +92,10 @@ async function readStdout(p: Process): Promise<void> {
   const flush = (): void => {
     if (lines.length > 0) post({ type: 'lines', lines: lines.splice(0) });
   };
-  const splitter = new Utf8Lines({ line: (text) => lines.push(text), overlong: (bytes) => post({ type: 'overlong', bytes }) });
+  const splitter = new Utf8Lines({
+    line: (text) => lines.push(text),
+    overlong: (bytes) => post({ type: 'overlong', bytes }),
+  });
   await read(p.stdout, (chunk) => {
     splitter.push(chunk);
     flush();
@@ -128,8 +133,15 @@ async function initSdk(maxMB: number): Promise<void> {
   const init = typeof glue === 'object' && glue !== null ? (glue as { default?: unknown }).default : undefined;
   if (typeof init !== 'function') throw new Error('@wasmer/sdk: pkg/wasmer_sdk_js.js has no init function');
   const wasm = await readFile(new URL('../pkg/wasmer_sdk_js_bg.wasm', entry));
-  const memory = new WebAssembly.Memory({ initial: SDK_INITIAL_PAGES, maximum: Math.max(SDK_INITIAL_PAGES, maxMB * 16), shared: true });
-  await (init as (options: { module_or_path: Uint8Array; memory: WebAssembly.Memory }) => Promise<unknown>)({ module_or_path: wasm, memory });
+  const memory = new WebAssembly.Memory({
+    initial: SDK_INITIAL_PAGES,
+    maximum: Math.max(SDK_INITIAL_PAGES, maxMB * 16),
+    shared: true,
+  });
+  await (init as (options: { module_or_path: Uint8Array; memory: WebAssembly.Memory }) => Promise<unknown>)({
+    module_or_path: wasm,
+    memory,
+  });
 }
 
 /** Makes the sandbox, copies the VFS in and spawns the program. */
@@ -142,7 +154,9 @@ async function start(): Promise<Process> {
   await box.fs.mkdir(GUEST_VFS, { recursive: true });
   const copiedBytes = await copyIn(box, data.vfsRoot);
   copiedIn = true;
-  const p = await box.command(pkg, [data.configJson], { cwd: GUEST_VFS }).spawn({ stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
+  const p = await box
+    .command(pkg, [data.configJson], { cwd: GUEST_VFS })
+    .spawn({ stdin: 'pipe', stdout: 'pipe', stderr: 'pipe' });
   proc = p;
   ended = waitExit(p);
   post({ type: 'started', copiedBytes });
@@ -183,7 +197,10 @@ async function shutdown(graceMs: number): Promise<void> {
     const exit = ended;
     if (proc && exit) {
       let timer: NodeJS.Timeout | undefined;
-      const finished = await Promise.race([exit.then(() => true), new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs)))]);
+      const finished = await Promise.race([
+        exit.then(() => true),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(false), graceMs))),
+      ]);
       clearTimeout(timer);
       // Cooperative only: the worker is terminated right after `closed` whatever the program does.
       if (!finished) await proc.kill().catch(() => undefined);

@@ -100,7 +100,10 @@ export async function loadCommandPlugin(opts: CommandLoadOptions): Promise<Plugi
     throw new PluginLoadError(id, `cannot read ${opts.wasmPath}: ${message(err)}`);
   }
   // The same preparation as library plugins: validation, the memory cap in the binary, the AOT cache.
-  const prepared = prepareCached(id, bytes, { memoryLimitMB: opts.memoryLimitMB ?? DEFAULT_MEMORY_LIMIT_MB, cacheDir: opts.cacheDir });
+  const prepared = prepareCached(id, bytes, {
+    memoryLimitMB: opts.memoryLimitMB ?? DEFAULT_MEMORY_LIMIT_MB,
+    cacheDir: opts.cacheDir,
+  });
   let module: WebAssembly.Module;
   try {
     module = await WebAssembly.compile(prepared.bytes);
@@ -111,7 +114,11 @@ export async function loadCommandPlugin(opts: CommandLoadOptions): Promise<Plugi
     throw new PluginLoadError(id, 'a command plugin must be a WASI program exporting _start');
   }
   const foreign = WebAssembly.Module.imports(module).find((i) => !WASI_MODULES.has(i.module));
-  if (foreign) throw new PluginLoadError(id, `command plugins get WASI only: import ${foreign.module}.${foreign.name} is not provided`);
+  if (foreign)
+    throw new PluginLoadError(
+      id,
+      `command plugins get WASI only: import ${foreign.module}.${foreign.name} is not provided`,
+    );
   return new CommandPlugin(opts, prepared.bytes, (opts.memoryLimitMB ?? DEFAULT_MEMORY_LIMIT_MB) + SDK_OWN_MB);
 }
 
@@ -158,7 +165,15 @@ class CommandPlugin implements PluginInstance {
     this.serial =
       device === undefined
         ? undefined
-        : new SerialStream(opts.hal, device, () => this.pump(), (problem) => (problem === undefined ? opts.host.setStatus(`reading NMEA from ${device} on stdin`) : opts.host.setError(problem)));
+        : new SerialStream(
+            opts.hal,
+            device,
+            () => this.pump(),
+            (problem) =>
+              problem === undefined
+                ? opts.host.setStatus(`reading NMEA from ${device} on stdin`)
+                : opts.host.setError(problem),
+          );
     this.hal = this.serial;
   }
 
@@ -166,7 +181,9 @@ class CommandPlugin implements PluginInstance {
     if (this.state !== 'loaded') throw new Error(`plugin ${this.id}: a command instance starts once`);
     this.state = 'running';
     this.serial?.open();
-    this.launching = this.launch(configJson).catch((err: unknown) => this.fail(new Error(`cannot start its worker: ${message(err)}`)));
+    this.launching = this.launch(configJson).catch((err: unknown) =>
+      this.fail(new Error(`cannot start its worker: ${message(err)}`)),
+    );
     return 0;
   }
 
@@ -180,7 +197,11 @@ class CommandPlugin implements PluginInstance {
   deliverDelta(json: string): void {
     if (this.deltas.push(json)) {
       this.droppedDeltas++;
-      this.log.limited('warn', 'stdin-full', `stdin queue full (${MAX_QUEUED_DELTAS} deltas): oldest dropped, ${this.droppedDeltas} so far; the program does not keep up`);
+      this.log.limited(
+        'warn',
+        'stdin-full',
+        `stdin queue full (${MAX_QUEUED_DELTAS} deltas): oldest dropped, ${this.droppedDeltas} so far; the program does not keep up`,
+      );
     }
     this.pump();
   }
@@ -203,7 +224,9 @@ class CommandPlugin implements PluginInstance {
     this.serial?.close();
     clearTimeout(this.runawayTimer);
     const root = this.opts.vfsRoot;
-    const done = this.shutdown(graceMs).catch((err: unknown) => this.log.warn(`closing the command worker failed: ${message(err)}`));
+    const done = this.shutdown(graceMs).catch((err: unknown) =>
+      this.log.warn(`closing the command worker failed: ${message(err)}`),
+    );
     pendingCloses.set(root, done);
     void done.then(() => {
       if (pendingCloses.get(root) === done) pendingCloses.delete(root);
@@ -216,7 +239,12 @@ class CommandPlugin implements PluginInstance {
     // The previous instance's VFS write-back comes first.
     await pendingCloses.get(this.opts.vfsRoot);
     if (this.state === 'closed') return;
-    const workerData: CommandWorkerData = { bytes: this.bytes, sdkMemoryMB: this.sdkMemoryMB, configJson, vfsRoot: this.opts.vfsRoot };
+    const workerData: CommandWorkerData = {
+      bytes: this.bytes,
+      sdkMemoryMB: this.sdkMemoryMB,
+      configJson,
+      vfsRoot: this.opts.vfsRoot,
+    };
     const worker = new Worker(WORKER_URL, { workerData, name: `command ${this.id}` });
     this.worker = worker;
     worker.on('message', (m: FromWorker) => this.onMessage(m));
@@ -271,7 +299,11 @@ class CommandPlugin implements PluginInstance {
 
   private publish(lines: string[]): void {
     if (this.state === 'closed') {
-      this.log.limited('info', 'late-output', `${lines.length} stdout line(s) written after the plugin was stopped: not published`);
+      this.log.limited(
+        'info',
+        'late-output',
+        `${lines.length} stdout line(s) written after the plugin was stopped: not published`,
+      );
       return;
     }
     this.opts.events.output(lines);
@@ -286,7 +318,15 @@ class CommandPlugin implements PluginInstance {
     // A program still starting (Wasmer compiles it after the spawn) is not a runaway: input that
     // fills its pipe meanwhile waits STARTUP_ALLOWANCE_MS before the bound applies.
     const wait = Math.max(this.opts.runawayMs, this.startedAt + STARTUP_ALLOWANCE_MS - Date.now());
-    this.runawayTimer = setTimeout(() => this.fail(new Error(`the program took no input for ${this.opts.runawayMs} ms while its stdin was full (plugins.callTimeoutMs) and was stopped`)), wait);
+    this.runawayTimer = setTimeout(
+      () =>
+        this.fail(
+          new Error(
+            `the program took no input for ${this.opts.runawayMs} ms while its stdin was full (plugins.callTimeoutMs) and was stopped`,
+          ),
+        ),
+      wait,
+    );
     this.send({ type: 'stdin', chunk });
   }
 
@@ -300,7 +340,9 @@ class CommandPlugin implements PluginInstance {
     let size = 0;
     while (size < STDIN_CHUNK_BYTES) {
       this.serialTurn = !this.serialTurn;
-      const line = this.serialTurn ? (this.serial?.takeLine() ?? this.takeDelta()) : (this.takeDelta() ?? this.serial?.takeLine());
+      const line = this.serialTurn
+        ? (this.serial?.takeLine() ?? this.takeDelta())
+        : (this.takeDelta() ?? this.serial?.takeLine());
       if (line === undefined) break;
       parts.push(line, NEWLINE);
       size += line.length + 1;
@@ -317,11 +359,18 @@ class CommandPlugin implements PluginInstance {
     const answer = new Promise<Extract<FromWorker, { type: 'closed' }>>((resolve) => (this.onClosed = resolve));
     this.send({ type: 'shutdown', graceMs });
     let timer: NodeJS.Timeout | undefined;
-    const closed = await Promise.race([answer, new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), graceMs + CLOSE_TIMEOUT_MS)))]);
+    const closed = await Promise.race([
+      answer,
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), graceMs + CLOSE_TIMEOUT_MS))),
+    ]);
     clearTimeout(timer);
     await worker.terminate();
-    if (!closed) this.log.warn(`its worker did not finish within ${graceMs + CLOSE_TIMEOUT_MS} ms: terminated, the VFS was not written back`);
+    if (!closed)
+      this.log.warn(
+        `its worker did not finish within ${graceMs + CLOSE_TIMEOUT_MS} ms: terminated, the VFS was not written back`,
+      );
     else if (closed.error) this.log.warn(closed.error);
-    else if (closed.written + closed.removed > 0) this.log.debug(`VFS written back: ${closed.written} file(s) written, ${closed.removed} removed`);
+    else if (closed.written + closed.removed > 0)
+      this.log.debug(`VFS written back: ${closed.written} file(s) written, ${closed.removed} removed`);
   }
 }

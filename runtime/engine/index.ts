@@ -13,7 +13,14 @@ import { AS_FETCH_MODULE, createAsFetch, type AsFetch } from '../abi/as-fetch.js
 import { nodeHttpTransport, type HttpTransport } from '../abi/http-transport.js';
 import { createLogger } from '../../core/log.js';
 import { PluginLoadError } from './errors.js';
-import { asFunction, createMarshal, detectKind, PUT_RESPONSE_MAX_BYTES, type Marshal, type PluginKind } from './marshal.js';
+import {
+  asFunction,
+  createMarshal,
+  detectKind,
+  PUT_RESPONSE_MAX_BYTES,
+  type Marshal,
+  type PluginKind,
+} from './marshal.js';
 import { prepareCached } from './aot-cache.js';
 import { DEFAULT_MEMORY_LIMIT_MB } from './prepare.js';
 import type { HostServices, PluginInstance } from './types.js';
@@ -66,9 +73,14 @@ export async function loadPlugin(opts: LoadOptions): Promise<PluginInstance> {
   return loadPluginBytes({ ...opts, bytes });
 }
 
-export async function loadPluginBytes(opts: Omit<LoadOptions, 'wasmPath'> & { bytes: Uint8Array }): Promise<PluginInstance> {
+export async function loadPluginBytes(
+  opts: Omit<LoadOptions, 'wasmPath'> & { bytes: Uint8Array },
+): Promise<PluginInstance> {
   const { id, host } = opts;
-  const prepared = prepareCached(id, opts.bytes, { memoryLimitMB: opts.memoryLimitMB ?? DEFAULT_MEMORY_LIMIT_MB, cacheDir: opts.cacheDir });
+  const prepared = prepareCached(id, opts.bytes, {
+    memoryLimitMB: opts.memoryLimitMB ?? DEFAULT_MEMORY_LIMIT_MB,
+    cacheDir: opts.cacheDir,
+  });
   log.debug(`plugin ${id}: prepared module (cache ${prepared.cache})`);
   let module: WebAssembly.Module;
   try {
@@ -92,8 +104,16 @@ export async function loadPluginBytes(opts: Omit<LoadOptions, 'wasmPath'> & { by
     hal?.close().catch((err: unknown) => log.warn(`plugin ${id}: closing HAL handles failed: ${message(err)}`));
   };
   try {
-    wasi = createWasi(opts.vfsRoot, memory, { pluginId: id, output: createWasiOutput(pluginLog), quotaBytes: opts.storageQuotaBytes });
-    const imports: Record<string, Record<string, unknown>> = { env: env.functions, wasi_snapshot_preview1: wasi.imports, [AS_FETCH_MODULE]: asFetch.functions };
+    wasi = createWasi(opts.vfsRoot, memory, {
+      pluginId: id,
+      output: createWasiOutput(pluginLog),
+      quotaBytes: opts.storageQuotaBytes,
+    });
+    const imports: Record<string, Record<string, unknown>> = {
+      env: env.functions,
+      wasi_snapshot_preview1: wasi.imports,
+      [AS_FETCH_MODULE]: asFetch.functions,
+    };
     if (hal) imports[DEVICE_MODULE] = hal.functions;
     checkImports(id, module, imports);
     const wasiLayer = wasi;
@@ -107,7 +127,8 @@ export async function loadPluginBytes(opts: Omit<LoadOptions, 'wasmPath'> & { by
         throw new PluginLoadError(id, `instantiation failed: ${message(err)}`);
       }
       const mem = instance.exports.memory;
-      if (!(mem instanceof WebAssembly.Memory)) throw new PluginLoadError(id, 'the module exports no memory named "memory"');
+      if (!(mem instanceof WebAssembly.Memory))
+        throw new PluginLoadError(id, 'the module exports no memory named "memory"');
       memory.attach(mem);
       asFetch.bind(instance.exports);
       try {
@@ -115,8 +136,17 @@ export async function loadPluginBytes(opts: Omit<LoadOptions, 'wasmPath'> & { by
       } catch (err) {
         throw new PluginLoadError(id, `initialization (_initialize or _start) failed: ${message(err)}`);
       }
-      const reenter = (fn: () => number): number => (opts.guard ? opts.guard(fn, 'a call resumed after a fetch') : fn());
-      return new LibraryPlugin(id, kind, instance.exports, createMarshal(kind, instance.exports, memory), hal, { asFetch, reenter }, release);
+      const reenter = (fn: () => number): number =>
+        opts.guard ? opts.guard(fn, 'a call resumed after a fetch') : fn();
+      return new LibraryPlugin(
+        id,
+        kind,
+        instance.exports,
+        createMarshal(kind, instance.exports, memory),
+        hal,
+        { asFetch, reenter },
+        release,
+      );
     };
     return opts.guard ? opts.guard(start, 'loading the module') : start();
   } catch (err) {
@@ -222,7 +252,9 @@ class LibraryPlugin implements PluginInstance {
 
   callResumable(handler: string, requestJson: string, maxBytes: number): string | Promise<string> {
     const { asFetch, reenter } = this.fetch;
-    return this.marshal.callHandlerResumable(this.fn(handler), requestJson, maxBytes, (call) => asFetch.resumable(call, reenter));
+    return this.marshal.callHandlerResumable(this.fn(handler), requestJson, maxBytes, (call) =>
+      asFetch.resumable(call, reenter),
+    );
   }
 
   close(): void {
@@ -240,10 +272,16 @@ function parsePutResponse(text: string): PutResult {
   } catch {
     return { state: 'FAILED', statusCode: 500, message: `PUT handler returned invalid JSON: ${text.slice(0, 100)}` };
   }
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) return { state: 'FAILED', statusCode: 500, message: 'PUT handler response is not an object' };
+  if (typeof v !== 'object' || v === null || Array.isArray(v))
+    return { state: 'FAILED', statusCode: 500, message: 'PUT handler response is not an object' };
   const r = v as Record<string, unknown>;
   const state = r.state === 'COMPLETED' || r.state === 'PENDING' || r.state === 'FAILED' ? r.state : undefined;
   const statusCode = typeof r.statusCode === 'number' && Number.isInteger(r.statusCode) ? r.statusCode : undefined;
-  if (!state || statusCode === undefined) return { state: 'FAILED', statusCode: 500, message: `PUT handler response lacks state/statusCode: ${text.slice(0, 100)}` };
+  if (!state || statusCode === undefined)
+    return {
+      state: 'FAILED',
+      statusCode: 500,
+      message: `PUT handler response lacks state/statusCode: ${text.slice(0, 100)}`,
+    };
   return typeof r.message === 'string' ? { state, statusCode, message: r.message } : { state, statusCode };
 }

@@ -33,13 +33,18 @@ export function detectKind(exportNames: ReadonlySet<string>): PluginKind | { rea
   // (TinyGo); without them it is a WASI program, which runs only as a declared command plugin.
   if (!has('plugin_start')) {
     return has('_start')
-      ? { reason: 'a WASI command module (exports _start but no plugin_start): declare "signalkEdge": {"kind": "command"} in package.json to run it as a command plugin' }
+      ? {
+          reason:
+            'a WASI command module (exports _start but no plugin_start): declare "signalkEdge": {"kind": "command"} in package.json to run it as a command plugin',
+        }
       : { reason: 'not a Signal K plugin: no plugin_start export' };
   }
   if (!has('plugin_stop')) return { reason: 'not a Signal K plugin: no plugin_stop export' };
   if (has('allocate')) return 'rust';
-  if (!has('plugin_name') && !has('plugin_id')) return { reason: 'not a Signal K plugin: exports neither plugin_name nor plugin_id' };
-  if (!has('__new')) return { reason: 'AssemblyScript plugin without the runtime exports (__new): build it with --exportRuntime' };
+  if (!has('plugin_name') && !has('plugin_id'))
+    return { reason: 'not a Signal K plugin: exports neither plugin_name nor plugin_id' };
+  if (!has('__new'))
+    return { reason: 'AssemblyScript plugin without the runtime exports (__new): build it with --exportRuntime' };
   return 'assemblyscript';
 }
 
@@ -51,7 +56,11 @@ export interface Marshal {
    * Calls fn(ptr, len) with `text` as UTF-8 bytes (plugin_start) through `run`, which may return a
    * promise when the call pauses (./as-fetch.ts); the bytes stay in place until it settles.
    */
-  callWithBytes(fn: WasmFunction, text: string, run?: (call: () => number) => number | Promise<number>): number | Promise<number>;
+  callWithBytes(
+    fn: WasmFunction,
+    text: string,
+    run?: (call: () => number) => number | Promise<number>,
+  ): number | Promise<number>;
   /** Calls fn with `text` as the kind's string argument (delta_handler). */
   callWithString(fn: WasmFunction, text: string): void;
   /**
@@ -65,7 +74,12 @@ export interface Marshal {
    * callHandler through `run`, which returns a promise when the call paused for a fetch
    * (AssemblyScript with as-fetch); the request stays in place until it settles.
    */
-  callHandlerResumable(fn: WasmFunction, requestJson: string, maxBytes: number, run: (call: () => number) => number | Promise<number>): string | Promise<string>;
+  callHandlerResumable(
+    fn: WasmFunction,
+    requestJson: string,
+    maxBytes: number,
+    run: (call: () => number) => number | Promise<number>,
+  ): string | Promise<string>;
 }
 
 export class HostMarshalError extends Error {}
@@ -79,7 +93,8 @@ export function readAsObject(memory: GuestMemory, ptr: number, max = Number.MAX_
   if (!header) throw new HostMarshalError(`object pointer ${ptr >>> 0} is outside memory`);
   const size = new DataView(header.buffer, header.byteOffset, 4).getUint32(0, true);
   const body = memory.view(ptr, size, max);
-  if (!body) throw new HostMarshalError(`object at ${ptr >>> 0} (${size} bytes) is outside memory or over ${max} bytes`);
+  if (!body)
+    throw new HostMarshalError(`object at ${ptr >>> 0} (${size} bytes) is outside memory or over ${max} bytes`);
   return body;
 }
 
@@ -96,7 +111,8 @@ function assemblyScript(exports: WebAssembly.Exports, memory: GuestMemory): Mars
   /** Allocates and pins (the incremental GC may run inside the call that receives the object). */
   const place = (bytes: Uint8Array, classId: number): number => {
     const ptr = alloc(bytes.length, classId) >>> 0;
-    if (memory.write(ptr, bytes.length, bytes) < 0) throw new HostMarshalError(`__new returned an unusable block (${ptr})`);
+    if (memory.write(ptr, bytes.length, bytes) < 0)
+      throw new HostMarshalError(`__new returned an unusable block (${ptr})`);
     if (pin) pin(ptr);
     return ptr;
   };
@@ -126,16 +142,23 @@ function assemblyScript(exports: WebAssembly.Exports, memory: GuestMemory): Mars
     callWithBytes(fn, text, run = (call) => call()) {
       const bytes = encoder.encode(text);
       const ptr = place(bytes, AS_BUFFER_ID);
-      return keepUntilSettled(() => run(() => fn(ptr, bytes.length)), () => release(ptr));
+      return keepUntilSettled(
+        () => run(() => fn(ptr, bytes.length)),
+        () => release(ptr),
+      );
     },
     callWithString(fn, text) {
       withString(text, (ptr) => fn(ptr));
     },
-    callHandler: (fn, requestJson, maxBytes) => withString(requestJson, (ptr) => readAsString(memory, fn(ptr, requestJson.length), maxBytes)),
+    callHandler: (fn, requestJson, maxBytes) =>
+      withString(requestJson, (ptr) => readAsString(memory, fn(ptr, requestJson.length), maxBytes)),
     callHandlerResumable(fn, requestJson, maxBytes, run) {
       const ptr = placeString(requestJson);
       const read = (result: number): string => readAsString(memory, result, maxBytes);
-      const result = keepUntilSettled(() => run(() => fn(ptr, requestJson.length)), () => release(ptr));
+      const result = keepUntilSettled(
+        () => run(() => fn(ptr, requestJson.length)),
+        () => release(ptr),
+      );
       return typeof result === 'number' ? read(result) : result.then(read);
     },
   };
@@ -146,7 +169,8 @@ function rust(exports: WebAssembly.Exports, memory: GuestMemory): Marshal {
   const deallocate = asFunction(exports, 'deallocate');
   const reserve = (size: number): number => {
     const ptr = allocate(size) >>> 0;
-    if (ptr === 0 || !memory.view(ptr, size)) throw new HostMarshalError(`allocate(${size}) returned an unusable pointer (${ptr})`);
+    if (ptr === 0 || !memory.view(ptr, size))
+      throw new HostMarshalError(`allocate(${size}) returned an unusable pointer (${ptr})`);
     return ptr;
   };
   const free = (ptr: number, size: number): void => {
@@ -180,7 +204,10 @@ function rust(exports: WebAssembly.Exports, memory: GuestMemory): Marshal {
       const size = Math.max(bytes.length, 1);
       const ptr = reserve(size);
       memory.write(ptr, bytes.length, bytes);
-      return keepUntilSettled(() => run(() => fn(ptr, bytes.length)), () => free(ptr, size));
+      return keepUntilSettled(
+        () => run(() => fn(ptr, bytes.length)),
+        () => free(ptr, size),
+      );
     },
     callWithString(fn, text) {
       withBytes(text, (ptr, len) => fn(ptr, len));
@@ -189,7 +216,8 @@ function rust(exports: WebAssembly.Exports, memory: GuestMemory): Marshal {
       const answer = (call: (out: number) => number): string =>
         withBuffer(maxBytes, (out) => {
           const written = call(out);
-          if (written > maxBytes) throw new HostMarshalError(`the response claims ${written} bytes, over the ${maxBytes}-byte buffer`);
+          if (written > maxBytes)
+            throw new HostMarshalError(`the response claims ${written} bytes, over the ${maxBytes}-byte buffer`);
           return readOut(out, written, maxBytes);
         });
       // A handler of two parameters takes no request, only the output buffer (upstream's radar_get_radars).

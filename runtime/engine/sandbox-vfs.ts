@@ -13,7 +13,8 @@ import { writeFileAtomic } from '../storage/atomic.js';
 export const GUEST_VFS = '/workspace';
 
 /** A name the host may join to a path: no separators, not `.` or `..`. */
-const safeName = (name: string): boolean => name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0');
+const safeName = (name: string): boolean =>
+  name !== '' && name !== '.' && name !== '..' && !name.includes('/') && !name.includes('\0');
 
 /** Copies the host VFS folder into the sandbox's /workspace; returns the bytes copied. */
 export async function copyIn(sandbox: Sandbox, hostDir: string, guestDir = GUEST_VFS): Promise<number> {
@@ -42,7 +43,12 @@ export interface CopyOutResult {
  * Mirrors the sandbox's /workspace onto the host VFS folder: changed and new files are written
  * (atomically), what the program deleted is deleted. Unchanged files are not rewritten (SD cards).
  */
-export async function copyOut(sandbox: Sandbox, hostDir: string, guestDir = GUEST_VFS, result: CopyOutResult = { written: 0, removed: 0 }): Promise<CopyOutResult> {
+export async function copyOut(
+  sandbox: Sandbox,
+  hostDir: string,
+  guestDir = GUEST_VFS,
+  result: CopyOutResult = { written: 0, removed: 0 },
+): Promise<CopyOutResult> {
   const seen = new Set<string>();
   for (const entry of await sandbox.fs.readDir(guestDir)) {
     if (!safeName(entry.name)) continue;

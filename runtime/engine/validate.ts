@@ -4,7 +4,22 @@
 import { PluginLoadError } from './errors.js';
 
 const MAGIC = [0x00, 0x61, 0x73, 0x6d];
-const SECTION_NAMES = ['custom', 'type', 'import', 'function', 'table', 'memory', 'global', 'export', 'start', 'element', 'code', 'data', 'data count', 'tag'];
+const SECTION_NAMES = [
+  'custom',
+  'type',
+  'import',
+  'function',
+  'table',
+  'memory',
+  'global',
+  'export',
+  'start',
+  'element',
+  'code',
+  'data',
+  'data count',
+  'tag',
+];
 
 /** Reads an unsigned LEB128 (u32) at `at`; undefined when the bytes end inside it. */
 function readU32(bytes: Uint8Array, at: number): { value: number; next: number } | undefined {
@@ -25,7 +40,8 @@ function findTruncation(bytes: Uint8Array): string | undefined {
     const id = bytes[at]!;
     const name = SECTION_NAMES[id] ?? `#${id}`;
     const size = readU32(bytes, at + 1);
-    if (!size) return `truncated module: the ${name} section header is cut off at byte ${at} (file is ${bytes.length} bytes)`;
+    if (!size)
+      return `truncated module: the ${name} section header is cut off at byte ${at} (file is ${bytes.length} bytes)`;
     const remaining = bytes.length - size.next;
     if (size.value > remaining) {
       return `truncated module: the ${name} section needs ${size.value} bytes but only ${remaining} remain (file is ${bytes.length} bytes)`;
@@ -44,9 +60,16 @@ export function validateModule(pluginId: string, bytes: Uint8Array): void {
   }
   const version = bytes[4]! | (bytes[5]! << 8);
   const layer = bytes[6]! | (bytes[7]! << 8);
-  if (layer === 1) throw new PluginLoadError(pluginId, 'a WebAssembly component, not a core module (components are not supported yet)');
+  if (layer === 1)
+    throw new PluginLoadError(
+      pluginId,
+      'a WebAssembly component, not a core module (components are not supported yet)',
+    );
   if (version !== 1 || layer !== 0) {
-    throw new PluginLoadError(pluginId, `unsupported wasm binary version ${version} (layer ${layer}); expected version 1`);
+    throw new PluginLoadError(
+      pluginId,
+      `unsupported wasm binary version ${version} (layer ${layer}); expected version 1`,
+    );
   }
   const truncated = findTruncation(bytes);
   if (truncated) throw new PluginLoadError(pluginId, truncated);
@@ -65,11 +88,16 @@ export function validateModule(pluginId: string, bytes: Uint8Array): void {
  * Checks every import of the module against what the host provides, before instantiation, so a
  * plugin built for a newer host fails with the name of what is missing.
  */
-export function checkImports(pluginId: string, module: WebAssembly.Module, provided: Record<string, Record<string, unknown>>): void {
+export function checkImports(
+  pluginId: string,
+  module: WebAssembly.Module,
+  provided: Record<string, Record<string, unknown>>,
+): void {
   const missing: string[] = [];
   for (const imp of WebAssembly.Module.imports(module)) {
     const fn = provided[imp.module]?.[imp.name];
-    if (imp.kind !== 'function' || typeof fn !== 'function') missing.push(`${imp.module}.${imp.name}${imp.kind === 'function' ? '' : ` (${imp.kind})`}`);
+    if (imp.kind !== 'function' || typeof fn !== 'function')
+      missing.push(`${imp.module}.${imp.name}${imp.kind === 'function' ? '' : ` (${imp.kind})`}`);
   }
   if (missing.length === 1) throw new PluginLoadError(pluginId, `missing import ${missing[0]}`);
   if (missing.length > 1) throw new PluginLoadError(pluginId, `missing imports ${missing.join(', ')}`);

@@ -19,7 +19,6 @@ const newNode = (): MetaNode => ({ children: new Map() });
 
 let tree: MetaNode | undefined;
 
-
 /** Schema metadata is shared by every leaf that carries it: frozen, so no holder can change it for the others. */
 function deepFreeze<T>(v: T): T {
   if (typeof v === 'object' && v !== null) {

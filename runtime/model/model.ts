@@ -160,7 +160,12 @@ export class SignalKModel {
       if (isNode(value)) {
         for (const [k, v] of Object.entries(value)) {
           if (FORBIDDEN.has(k)) continue;
-          if (this.isBranch(context, k)) log.limited('warn', `branch:${ref}`, `${ref}: empty-path value for ${context} tried to replace the branch ${k}; ignored`);
+          if (this.isBranch(context, k))
+            log.limited(
+              'warn',
+              `branch:${ref}`,
+              `${ref}: empty-path value for ${context} tried to replace the branch ${k}; ignored`,
+            );
           else {
             // The key may have held the node of a deeper context (`vessels.x.k`).
             if (isNode(contextNode[k])) this.contextNodes.clear();
@@ -200,7 +205,8 @@ export class SignalKModel {
 
   /** Whether values are stored under `key` of the context (an index path equals it or starts with it). */
   private isBranch(context: string, key: string): boolean {
-    for (const path of this.index.get(context)?.keys() ?? []) if (path === key || path.startsWith(`${key}.`)) return true;
+    for (const path of this.index.get(context)?.keys() ?? [])
+      if (path === key || path.startsWith(`${key}.`)) return true;
     return false;
   }
 
@@ -210,7 +216,9 @@ export class SignalKModel {
     const sources = this.root.sources as Node;
     const bucket = (isNode(sources[s.label]) ? sources[s.label] : (sources[s.label] = {})) as Node;
     if (s.type === 'NMEA0183' && s.talker && !FORBIDDEN.has(s.talker)) {
-      const talker = (isNode(bucket[s.talker]) ? bucket[s.talker] : (bucket[s.talker] = { talker: s.talker, sentences: {} })) as Node;
+      const talker = (
+        isNode(bucket[s.talker]) ? bucket[s.talker] : (bucket[s.talker] = { talker: s.talker, sentences: {} })
+      ) as Node;
       if (s.sentence) (talker.sentences as Node)[s.sentence] = timestamp;
     } else if (s.type === 'NMEA2000' && s.src !== undefined && !FORBIDDEN.has(String(s.src))) {
       const dev = (isNode(bucket[s.src]) ? bucket[s.src] : (bucket[s.src] = { n2k: { src: s.src, pgns: {} } })) as Node;

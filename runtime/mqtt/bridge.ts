@@ -62,7 +62,8 @@ type Parsed = { ok: true; value: JsonValue } | { ok: false; reason: string; deta
 /** A message payload as a value: JSON, or a plain number JSON does not accept. */
 export function parsePayload(payload: Buffer): Parsed {
   if (payload.length === 0) return { ok: false, reason: 'empty', detail: 'empty payload' };
-  if (payload.length > MAX_PAYLOAD_BYTES) return { ok: false, reason: 'too large', detail: `${payload.length} bytes, limit ${MAX_PAYLOAD_BYTES}` };
+  if (payload.length > MAX_PAYLOAD_BYTES)
+    return { ok: false, reason: 'too large', detail: `${payload.length} bytes, limit ${MAX_PAYLOAD_BYTES}` };
   let text: string;
   try {
     text = utf8.decode(payload);
@@ -100,7 +101,9 @@ export class MqttBridge {
     const { bus, connection } = this.options;
     if (this.rules.length > 0) this.unsubscribers.push(bus.subscribe((msg) => this.onDelta(msg.delta)));
     for (const rule of this.options.subscribe) {
-      this.unsubscribers.push(connection.subscribe(rule.topic, rule.qos, (topic, payload) => this.onMessage(rule, topic, payload)));
+      this.unsubscribers.push(
+        connection.subscribe(rule.topic, rule.qos, (topic, payload) => this.onMessage(rule, topic, payload)),
+      );
     }
   }
 

@@ -22,7 +22,13 @@ export interface MqttService {
 export function startMqtt(settings: MqttSettings, bus: DeltaBus, selfContext: string): MqttService {
   const { url, clientId, username, password } = settings;
   const connection = new MqttConnection({ url, clientId, username, password });
-  const bridge = new MqttBridge({ bus, connection, selfContext, publish: settings.publish, subscribe: settings.subscribe });
+  const bridge = new MqttBridge({
+    bus,
+    connection,
+    selfContext,
+    publish: settings.publish,
+    subscribe: settings.subscribe,
+  });
   connection.connect();
   bridge.start();
   return {

@@ -57,7 +57,10 @@ export function parseMqttSettings(r: Reader, input: unknown): MqttSettings {
     // reported below
   }
   if (!parsed || !URL_PROTOCOLS.includes(parsed.protocol) || parsed.hostname === '') {
-    r.fail('mqtt.url', `must be a broker URL like mqtt://host:1883 (${URL_PROTOCOLS.map((p) => p.slice(0, -1)).join(', ')}), got ${JSON.stringify(url)}`);
+    r.fail(
+      'mqtt.url',
+      `must be a broker URL like mqtt://host:1883 (${URL_PROTOCOLS.map((p) => p.slice(0, -1)).join(', ')}), got ${JSON.stringify(url)}`,
+    );
   }
   const settings: MqttSettings = { url, publish: [], subscribe: [] };
   if (o.clientId !== undefined) settings.clientId = r.str(o.clientId, 'mqtt.clientId');

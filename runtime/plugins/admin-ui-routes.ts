@@ -51,19 +51,28 @@ export function adminUiRoutes(dir: PluginDirectory & { ids(): string[] }): ApiRo
     const runner = dir.runner(id);
     if (runner) return runner;
     const broken = dir.broken(id);
-    throw new HttpError(broken ? 409 : 404, broken ? `plugin ${id} cannot be used: ${broken.error}` : `no plugin ${JSON.stringify(id)}`);
+    throw new HttpError(
+      broken ? 409 : 404,
+      broken ? `plugin ${id} cannot be used: ${broken.error}` : `no plugin ${JSON.stringify(id)}`,
+    );
   };
   return (app) => {
     app.get(PREFIX, { config: { access: 'admin' } }, async () => {
       const all = await Promise.all(dir.ids().flatMap((id) => (dir.runner(id) ? [listing(dir.runner(id)!)] : [])));
       return all.sort((a, b) => String(a.name).localeCompare(String(b.name)));
     });
-    app.get<{ Params: { id: string } }>(`${PREFIX}/:id/config`, { config: { access: 'admin' } }, (req) => options(runnerOf(req.params.id)));
-    app.post<{ Params: { id: string } }>(`${PREFIX}/:id/config`, { config: { access: 'admin' } }, async (req, reply) => {
-      const runner = runnerOf(req.params.id);
-      await saveConfig(runner, req.body);
-      // Upstream answers a JSON string.
-      return reply.type('application/json').send(JSON.stringify(`Saved configuration for plugin ${runner.id}`));
-    });
+    app.get<{ Params: { id: string } }>(`${PREFIX}/:id/config`, { config: { access: 'admin' } }, (req) =>
+      options(runnerOf(req.params.id)),
+    );
+    app.post<{ Params: { id: string } }>(
+      `${PREFIX}/:id/config`,
+      { config: { access: 'admin' } },
+      async (req, reply) => {
+        const runner = runnerOf(req.params.id);
+        await saveConfig(runner, req.body);
+        // Upstream answers a JSON string.
+        return reply.type('application/json').send(JSON.stringify(`Saved configuration for plugin ${runner.id}`));
+      },
+    );
   };
 }

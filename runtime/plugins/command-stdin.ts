@@ -7,7 +7,10 @@ import type { CommandStdinOptions } from '../engine/command.js';
 import type { CommandStdin } from './discovery.js';
 
 export function commandStdin(manifest: CommandStdin, configuration: JsonValue | undefined): CommandStdinOptions {
-  const configured = typeof configuration === 'object' && configuration !== null && !Array.isArray(configuration) ? configuration.serialDevice : undefined;
+  const configured =
+    typeof configuration === 'object' && configuration !== null && !Array.isArray(configuration)
+      ? configuration.serialDevice
+      : undefined;
   const serial = typeof configured === 'string' && configured !== '' ? configured : manifest.serial;
   return serial === undefined ? { deltas: manifest.deltas } : { serial, deltas: manifest.deltas };
 }

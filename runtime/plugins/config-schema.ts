@@ -50,14 +50,18 @@ function describe(e: ErrorObject, at: string): string {
 
 /** Validates `value` (named `at` in messages) and returns a copy with schema defaults filled in. */
 export function validateConfig(schema: JsonValue | undefined, value: JsonValue, at = 'configuration'): SchemaResult {
-  if (schema === undefined || typeof schema !== 'object' || schema === null || Array.isArray(schema)) return { ok: true, value };
+  if (schema === undefined || typeof schema !== 'object' || schema === null || Array.isArray(schema))
+    return { ok: true, value };
   let validate = compiled.get(schema);
   if (!validate) {
     try {
       // Without $id: two plugins may reuse one, and ajv keeps schemas by id.
       validate = ajv.compile(Object.fromEntries(Object.entries(schema).filter(([k]) => k !== '$id' && k !== '$async')));
     } catch (err) {
-      return { ok: false, errors: [`the plugin's configuration schema is not valid JSON Schema: ${(err as Error).message}`] };
+      return {
+        ok: false,
+        errors: [`the plugin's configuration schema is not valid JSON Schema: ${(err as Error).message}`],
+      };
     }
     compiled.set(schema, validate);
   }

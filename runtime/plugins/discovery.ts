@@ -54,7 +54,6 @@ export function derivePluginId(packageName: string): string {
   return packageName.replace(/@/g, '_').replace(/\//g, '_');
 }
 
-
 const NPM_NAME = /^(@[a-z0-9][a-z0-9._~-]*\/)?[a-z0-9][a-z0-9._~-]*$/i;
 
 function parseCapabilities(raw: unknown): Flags | string {
@@ -79,7 +78,8 @@ function parseCapabilities(raw: unknown): Flags | string {
 function parseRequests(edge: unknown): Grant[] | string {
   if (!isRecord(edge) || edge.requests === undefined) return [];
   const raw = edge.requests;
-  if (!Array.isArray(raw) || raw.some((r) => typeof r !== 'string')) return 'signalkEdge.requests must be an array of capability strings';
+  if (!Array.isArray(raw) || raw.some((r) => typeof r !== 'string'))
+    return 'signalkEdge.requests must be an array of capability strings';
   const parsed = parseGrantList(raw as string[]);
   return parsed.ok ? parsed.grants : `signalkEdge.requests[${parsed.index}]: ${parsed.reason}`;
 }
@@ -109,12 +109,17 @@ function parseCommand(edge: unknown): CommandStdin | undefined | string {
   if (!isRecord(edge) || edge.kind === undefined || edge.kind === 'library') {
     return isRecord(edge) && edge.stdin !== undefined ? 'signalkEdge.stdin needs "kind": "command"' : undefined;
   }
-  if (edge.kind !== 'command') return `signalkEdge.kind must be "library" or "command", got ${JSON.stringify(edge.kind)}`;
+  if (edge.kind !== 'command')
+    return `signalkEdge.kind must be "library" or "command", got ${JSON.stringify(edge.kind)}`;
   const stdin = edge.stdin ?? {};
   if (!isRecord(stdin)) return 'signalkEdge.stdin must be an object';
-  if (stdin.serial !== undefined && (typeof stdin.serial !== 'string' || stdin.serial === '')) return 'signalkEdge.stdin.serial must name a serial device or board alias';
-  if (stdin.deltas !== undefined && typeof stdin.deltas !== 'boolean') return `signalkEdge.stdin.deltas must be true or false, got ${JSON.stringify(stdin.deltas)}`;
-  return stdin.serial === undefined ? { deltas: stdin.deltas === true } : { serial: stdin.serial, deltas: stdin.deltas === true };
+  if (stdin.serial !== undefined && (typeof stdin.serial !== 'string' || stdin.serial === ''))
+    return 'signalkEdge.stdin.serial must name a serial device or board alias';
+  if (stdin.deltas !== undefined && typeof stdin.deltas !== 'boolean')
+    return `signalkEdge.stdin.deltas must be true or false, got ${JSON.stringify(stdin.deltas)}`;
+  return stdin.serial === undefined
+    ? { deltas: stdin.deltas === true }
+    : { serial: stdin.serial, deltas: stdin.deltas === true };
 }
 
 /**
@@ -135,7 +140,9 @@ function readPluginPackage(dir: string): DiscoveredPackage | undefined {
   if (!isRecord(pkg)) return broken('package.json must hold an object');
   const keywords = Array.isArray(pkg.keywords) ? pkg.keywords : [];
   if (pkg.wasmManifest === undefined) {
-    return keywords.includes('signalk-wasm-plugin') ? broken('package.json has the signalk-wasm-plugin keyword but no wasmManifest') : undefined;
+    return keywords.includes('signalk-wasm-plugin')
+      ? broken('package.json has the signalk-wasm-plugin keyword but no wasmManifest')
+      : undefined;
   }
   if (typeof pkg.name !== 'string' || !NPM_NAME.test(pkg.name)) {
     return broken(`package.json name must be an npm package name, got ${JSON.stringify(pkg.name)}`);
@@ -176,7 +183,11 @@ function readPluginPackage(dir: string): DiscoveredPackage | undefined {
 function subfolders(dir: string): string[] {
   try {
     return readdirSync(dir, { withFileTypes: true })
-      .filter((e) => e.isDirectory() || (e.isSymbolicLink() && statSync(join(dir, e.name), { throwIfNoEntry: false })?.isDirectory()))
+      .filter(
+        (e) =>
+          e.isDirectory() ||
+          (e.isSymbolicLink() && statSync(join(dir, e.name), { throwIfNoEntry: false })?.isDirectory()),
+      )
       .map((e) => join(dir, e.name))
       .sort();
   } catch {

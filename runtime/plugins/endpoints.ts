@@ -21,7 +21,10 @@ const HANDLER_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/;
 const PATH = /^\/[A-Za-z0-9_\-.~:/]{0,255}$/;
 
 /** The endpoints a plugin declares, and a line per entry that was skipped. */
-export function parseEndpoints(text: string | undefined, hasExport: (name: string) => boolean): { endpoints: HttpEndpoint[]; problems: string[] } {
+export function parseEndpoints(
+  text: string | undefined,
+  hasExport: (name: string) => boolean,
+): { endpoints: HttpEndpoint[]; problems: string[] } {
   if (text === undefined) return { endpoints: [], problems: [] };
   let list: unknown;
   try {
@@ -38,17 +41,24 @@ export function parseEndpoints(text: string | undefined, hasExport: (name: strin
     const { path, handler } = e;
     const what = JSON.stringify(entry).slice(0, 120);
     if (!METHODS.has(method)) problems.push(`${what}: method must be GET, POST, PUT or DELETE`);
-    else if (typeof path !== 'string' || !PATH.test(path)) problems.push(`${what}: path must start with / and use URL path characters`);
-    else if (typeof handler !== 'string' || !HANDLER_NAME.test(handler)) problems.push(`${what}: handler must be an export name`);
+    else if (typeof path !== 'string' || !PATH.test(path))
+      problems.push(`${what}: path must start with / and use URL path characters`);
+    else if (typeof handler !== 'string' || !HANDLER_NAME.test(handler))
+      problems.push(`${what}: handler must be an export name`);
     else if (!hasExport(handler)) problems.push(`${what}: the module does not export ${handler}`);
     else endpoints.push({ method: method as HttpEndpoint['method'], path, handler });
   }
-  if (list.length > MAX_ENDPOINTS) problems.push(`only the first ${MAX_ENDPOINTS} of ${list.length} endpoints are served`);
+  if (list.length > MAX_ENDPOINTS)
+    problems.push(`only the first ${MAX_ENDPOINTS} of ${list.length} endpoints are served`);
   return { endpoints, problems };
 }
 
 /** The endpoint answering `method path`, with its `:name` parameters; the first match wins, as in express. */
-export function matchEndpoint(endpoints: readonly HttpEndpoint[], method: string, path: string): { endpoint: HttpEndpoint; params: Record<string, string> } | undefined {
+export function matchEndpoint(
+  endpoints: readonly HttpEndpoint[],
+  method: string,
+  path: string,
+): { endpoint: HttpEndpoint; params: Record<string, string> } | undefined {
   const parts = path.split('/').filter((p) => p !== '');
   for (const endpoint of endpoints) {
     if (endpoint.method !== method) continue;
@@ -92,8 +102,16 @@ export function requestJson(req: {
     query[key] = all.length === 1 ? all[0] : all;
   }
   const headers: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(req.headers)) if (v !== undefined && !SECRET_HEADERS.has(k.toLowerCase())) headers[k] = v;
-  return JSON.stringify({ method: req.method, path: req.path, query, params: req.params, body: req.body ?? {}, headers });
+  for (const [k, v] of Object.entries(req.headers))
+    if (v !== undefined && !SECRET_HEADERS.has(k.toLowerCase())) headers[k] = v;
+  return JSON.stringify({
+    method: req.method,
+    path: req.path,
+    query,
+    params: req.params,
+    body: req.body ?? {},
+    headers,
+  });
 }
 
 export interface HttpAnswer {
@@ -105,7 +123,14 @@ export interface HttpAnswer {
 
 const HEADER_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]{1,64}$/;
 /** Headers the server owns (framing, the login cookie, security policy): a plugin's value is dropped. */
-const SERVER_HEADERS = new Set(['content-length', 'transfer-encoding', 'connection', 'set-cookie', 'access-control-allow-origin', 'access-control-allow-credentials']);
+const SERVER_HEADERS = new Set([
+  'content-length',
+  'transfer-encoding',
+  'connection',
+  'set-cookie',
+  'access-control-allow-origin',
+  'access-control-allow-credentials',
+]);
 
 /** The handler's response JSON as an answer; a string when it is unusable (the reason). */
 export function parseResponse(text: string): HttpAnswer | string {
@@ -117,7 +142,8 @@ export function parseResponse(text: string): HttpAnswer | string {
   }
   if (!isRecord(v)) return 'returned JSON that is not an object {statusCode, headers, body}';
   const status = v.statusCode ?? 200;
-  if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599) return `returned statusCode ${JSON.stringify(status)}, not an HTTP status`;
+  if (typeof status !== 'number' || !Number.isInteger(status) || status < 100 || status > 599)
+    return `returned statusCode ${JSON.stringify(status)}, not an HTTP status`;
   const headers: Record<string, string> = {};
   if (isRecord(v.headers)) {
     for (const [k, value] of Object.entries(v.headers)) {

@@ -15,7 +15,13 @@ function signature(file: string): string | undefined {
  * Calls onChange after `file` settles into new content (and, with `removal`, after it is deleted);
  * returns a function that stops watching. Event-driven: nothing runs while nothing changes.
  */
-export function watchFile(file: string, debounceMs: number, onChange: () => void, log: Logger, removal = false): () => void {
+export function watchFile(
+  file: string,
+  debounceMs: number,
+  onChange: () => void,
+  log: Logger,
+  removal = false,
+): () => void {
   const name = basename(file);
   let last = signature(file);
   let timer: NodeJS.Timeout | undefined;

@@ -85,7 +85,11 @@ export function createHostServices(target: HostTarget): HostServices {
     pluginId: id,
     debug(message) {
       if (!target.quota.admitLogLine()) {
-        log.limited('warn', 'log-quota', `log lines dropped: more than limits.plugins.logLinesPerSecond (${target.quota.q.logLinesPerSecond})`);
+        log.limited(
+          'warn',
+          'log-quota',
+          `log lines dropped: more than limits.plugins.logLinesPerSecond (${target.quota.q.logLinesPerSecond})`,
+        );
         return;
       }
       if (target.debugEnabled()) log.info(`debug: ${logLine(message)}`);

@@ -108,7 +108,11 @@ export class PluginManager {
         try {
           this.runners.set(found.manifest.id, new PluginRunner(found.manifest, deps));
         } catch (err) {
-          this.brokenPackages.set(found.manifest.id, { id: found.manifest.id, dir: found.manifest.dir, error: (err as Error).message });
+          this.brokenPackages.set(found.manifest.id, {
+            id: found.manifest.id,
+            dir: found.manifest.dir,
+            error: (err as Error).message,
+          });
         }
       } else {
         this.brokenPackages.set(found.broken.id, found.broken);
@@ -118,9 +122,23 @@ export class PluginManager {
   }
 
   /** Without `access`, plugins get devices of their own and no board aliases or MQTT (benchmarks, tools); without `limits`, the defaults and the settings' own. */
-  static async create(deps: { settings: Settings; bus: DeltaBus; model: SignalKModel; access?: PluginDeviceAccess; limits?: Limits; httpTransport?: HttpTransport }): Promise<PluginManager> {
+  static async create(deps: {
+    settings: Settings;
+    bus: DeltaBus;
+    model: SignalKModel;
+    access?: PluginDeviceAccess;
+    limits?: Limits;
+    httpTransport?: HttpTransport;
+  }): Promise<PluginManager> {
     const access = deps.access ?? { devices: createDevices(), aliases: {}, mqtt: () => undefined };
-    return new PluginManager(deps.settings, deps.bus, deps.model, access, deps.limits ?? resolveLimits(deps.settings.limits), deps.httpTransport);
+    return new PluginManager(
+      deps.settings,
+      deps.bus,
+      deps.model,
+      access,
+      deps.limits ?? resolveLimits(deps.settings.limits),
+      deps.httpTransport,
+    );
   }
 
   routes(): ApiRoutes[] {
@@ -142,7 +160,11 @@ export class PluginManager {
         call: (pluginId, op, request) => call(pluginId, `resources_${op}`, request),
         changed: (pluginId, type, id, value) => {
           const source = { label: pluginId, type: 'plugin' };
-          const reason = this.bus.publish({ updates: [{ source, $source: pluginId, values: [{ path: `resources.${type}.${id}`, value }] }] }, `plugin:${pluginId}`, 2);
+          const reason = this.bus.publish(
+            { updates: [{ source, $source: pluginId, values: [{ path: `resources.${type}.${id}`, value }] }] },
+            `plugin:${pluginId}`,
+            2,
+          );
           if (reason) log.warn(`resource change of ${type}/${id} not published: ${reason}`);
         },
       }),
@@ -195,7 +217,9 @@ export class PluginManager {
     });
     if (this.unwatch.length === 0) {
       if (this.settings.plugins.watch !== false) {
-        this.unwatch = runners.map((r) => watchFile(r.manifest.wasmPath, WATCH_DEBOUNCE_MS, () => void r.reload(), r.log));
+        this.unwatch = runners.map((r) =>
+          watchFile(r.manifest.wasmPath, WATCH_DEBOUNCE_MS, () => void r.reload(), r.log),
+        );
       }
       // Grants apply while plugins run: `signalk-edge grant`/`revoke` edit the grants file.
       this.unwatch.push(
@@ -210,7 +234,9 @@ export class PluginManager {
     }
     await Promise.all(runners.map((r) => r.start()));
     const states = runners.map((r) => `${r.id} ${r.currentState}`).join(', ');
-    log.info(`${runners.length} plugin(s): ${states || 'none'}${this.brokenPackages.size ? `; ${this.brokenPackages.size} broken` : ''}`);
+    log.info(
+      `${runners.length} plugin(s): ${states || 'none'}${this.brokenPackages.size ? `; ${this.brokenPackages.size} broken` : ''}`,
+    );
   }
 
   async stopAll(): Promise<void> {

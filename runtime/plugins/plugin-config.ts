@@ -26,7 +26,8 @@ function depthOf(value: JsonValue): number {
     if (typeof v !== 'object' || v === null) continue;
     const depth = d + 1;
     if (depth > max) max = depth;
-    for (const child of Array.isArray(v) ? v : Object.values(v)) if (typeof child === 'object' && child !== null) stack.push([child, depth]);
+    for (const child of Array.isArray(v) ? v : Object.values(v))
+      if (typeof child === 'object' && child !== null) stack.push([child, depth]);
   }
   return max;
 }
@@ -34,9 +35,15 @@ function depthOf(value: JsonValue): number {
 /** Throws ConfigBoundsError when `configuration` nests deeper than allowed or its compact JSON is too big; returns that JSON. */
 export function checkConfigBounds(configuration: JsonValue, bounds: ConfigBounds = DEFAULT_LIMITS.config): string {
   const depth = depthOf(configuration);
-  if (depth > bounds.maxDepth) throw new ConfigBoundsError(`configuration nests ${depth} levels deep; at most ${bounds.maxDepth} (limits.config.maxDepth)`);
+  if (depth > bounds.maxDepth)
+    throw new ConfigBoundsError(
+      `configuration nests ${depth} levels deep; at most ${bounds.maxDepth} (limits.config.maxDepth)`,
+    );
   const text = JSON.stringify(configuration);
-  if (text.length > bounds.maxBytes) throw new ConfigBoundsError(`configuration is ${text.length} bytes of JSON; at most ${bounds.maxBytes} (limits.config.maxBytes)`);
+  if (text.length > bounds.maxBytes)
+    throw new ConfigBoundsError(
+      `configuration is ${text.length} bytes of JSON; at most ${bounds.maxBytes} (limits.config.maxBytes)`,
+    );
   return text;
 }
 
@@ -58,7 +65,8 @@ function readObject(file: string): JsonObject | undefined {
     return undefined;
   }
   const parsed: unknown = JSON.parse(text);
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`${file} must hold a JSON object`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new Error(`${file} must hold a JSON object`);
   return parsed as JsonObject;
 }
 
@@ -81,7 +89,11 @@ export function readPluginConfig(file: string): StoredPluginConfig {
  * configuration is out of `bounds` or the write fails. `bounds` null: the configuration is the one
  * already stored (enabling or disabling must work whatever an older version let through).
  */
-export function writePluginConfig(file: string, update: Partial<StoredPluginConfig>, bounds: ConfigBounds | null = DEFAULT_LIMITS.config): void {
+export function writePluginConfig(
+  file: string,
+  update: Partial<StoredPluginConfig>,
+  bounds: ConfigBounds | null = DEFAULT_LIMITS.config,
+): void {
   if (update.configuration !== undefined && bounds !== null) checkConfigBounds(update.configuration, bounds);
   let current: JsonObject = {};
   try {

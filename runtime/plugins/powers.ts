@@ -147,7 +147,10 @@ export class PluginPowers {
     this.deps.radars.removePlugin(this.id);
   }
 
-  status(): Pick<PluginStatus, 'capabilities' | 'putHandlers' | 'resourceProvider' | 'weatherProvider' | 'radarProvider'> {
+  status(): Pick<
+    PluginStatus,
+    'capabilities' | 'putHandlers' | 'resourceProvider' | 'weatherProvider' | 'radarProvider'
+  > {
     return {
       capabilities: { ...this.current.describe(), denied: this.denials.list() },
       putHandlers: this.deps.puts.ofPlugin(this.id),

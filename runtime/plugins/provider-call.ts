@@ -16,19 +16,32 @@ export const PROVIDER_RESPONSE_MAX_BYTES = 1024 * 1024;
 /** A handler's fetch is bounded by as-fetch's 10 s; beyond that and some margin the client is told. */
 export const PROVIDER_TIMEOUT_MS = FETCH_TIMEOUT_MS + 5_000;
 
-export type ProviderCall = (pluginId: string, handler: string, request: Record<string, JsonValue>) => Promise<ProviderReply>;
+export type ProviderCall = (
+  pluginId: string,
+  handler: string,
+  request: Record<string, JsonValue>,
+) => Promise<ProviderReply>;
 
 /** Calls `handler` of the plugin `runner(pluginId)` returns; 504 when it has not answered within `timeoutMs`. */
-export function providerCaller(runner: (pluginId: string) => PluginRunner | undefined, timeoutMs = PROVIDER_TIMEOUT_MS): ProviderCall {
+export function providerCaller(
+  runner: (pluginId: string) => PluginRunner | undefined,
+  timeoutMs = PROVIDER_TIMEOUT_MS,
+): ProviderCall {
   return async (pluginId, handler, request) => {
     const r = runner(pluginId);
     if (!r) return { status: 503, error: `no plugin ${pluginId}` };
     let timer: NodeJS.Timeout | undefined;
     const late = new Promise<ProviderReply>((resolve) => {
-      timer = setTimeout(() => resolve({ status: 504, error: `plugin ${pluginId}: ${handler} did not answer within ${timeoutMs} ms` }), timeoutMs);
+      timer = setTimeout(
+        () => resolve({ status: 504, error: `plugin ${pluginId}: ${handler} did not answer within ${timeoutMs} ms` }),
+        timeoutMs,
+      );
     });
     try {
-      return await Promise.race([r.callHandlerResumable(handler, JSON.stringify(request), PROVIDER_RESPONSE_MAX_BYTES), late]);
+      return await Promise.race([
+        r.callHandlerResumable(handler, JSON.stringify(request), PROVIDER_RESPONSE_MAX_BYTES),
+        late,
+      ]);
     } finally {
       clearTimeout(timer);
     }

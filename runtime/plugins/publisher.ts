@@ -56,12 +56,20 @@ export class EmittedDeltaPublisher {
       for (const { delta, lineage, version } of deltas) {
         if (lineage.generation > MAX_GENERATIONS) {
           cut++;
-          log.limited('warn', `loop:${origin}`, `${origin}: delta dropped, it continues a chain of ${MAX_GENERATIONS} plugin outputs answering each other (feedback loop)`);
+          log.limited(
+            'warn',
+            `loop:${origin}`,
+            `${origin}: delta dropped, it continues a chain of ${MAX_GENERATIONS} plugin outputs answering each other (feedback loop)`,
+          );
           continue;
         }
         if (lineage.root.derived >= MAX_DERIVED) {
           cut++;
-          log.limited('warn', `fanout:${origin}`, `${origin}: delta dropped, plugins already emitted ${MAX_DERIVED} deltas derived from one incoming delta (plugins re-emitting each other's outputs)`);
+          log.limited(
+            'warn',
+            `fanout:${origin}`,
+            `${origin}: delta dropped, plugins already emitted ${MAX_DERIVED} deltas derived from one incoming delta (plugins re-emitting each other's outputs)`,
+          );
           continue;
         }
         lineage.root.derived++;

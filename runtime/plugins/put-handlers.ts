@@ -40,6 +40,8 @@ export class PutHandlerRegistry {
   }
 
   ofPlugin(pluginId: string): { context: string; path: string }[] {
-    return [...this.routes.values()].filter((r) => r.pluginId === pluginId).map(({ context, path }) => ({ context, path }));
+    return [...this.routes.values()]
+      .filter((r) => r.pluginId === pluginId)
+      .map(({ context, path }) => ({ context, path }));
   }
 }

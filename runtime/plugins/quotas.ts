@@ -76,7 +76,11 @@ export class CpuShare {
   /** Held at its share without a break for `overMs`. */
   over(): boolean {
     const now = performance.now();
-    return this.throttledSince !== undefined && now - this.lastThrottle <= CPU_BREAK_MS && now - this.throttledSince >= this.overMs;
+    return (
+      this.throttledSince !== undefined &&
+      now - this.lastThrottle <= CPU_BREAK_MS &&
+      now - this.throttledSince >= this.overMs
+    );
   }
 
   throttledNow(): boolean {
@@ -97,7 +101,14 @@ export class PluginQuota {
   /** `context\0path` → bytes of the latest value published there. */
   private readonly stored = new Map<string, number>();
   private storedBytes = 0;
-  readonly refused: QuotaRefusals = { publishRate: 0, valueSize: 0, paths: 0, storedBytes: 0, logLines: 0, configWrites: 0 };
+  readonly refused: QuotaRefusals = {
+    publishRate: 0,
+    valueSize: 0,
+    paths: 0,
+    storedBytes: 0,
+    logLines: 0,
+    configWrites: 0,
+  };
   readonly cpu: CpuShare;
 
   constructor(
@@ -181,7 +192,12 @@ export class PluginQuota {
       refused: { ...this.refused },
       paths: this.stored.size,
       storedValueBytes: this.storedBytes,
-      cpu: { usedMs: Math.round(cpu.usedMs), throttled: cpu.throttled, throttledNow: cpu.throttledNow(), share: cpu.share },
+      cpu: {
+        usedMs: Math.round(cpu.usedMs),
+        throttled: cpu.throttled,
+        throttledNow: cpu.throttledNow(),
+        share: cpu.share,
+      },
     };
   }
 }

@@ -13,7 +13,8 @@ export class RadarProviderRegistry extends NamedProviders {
    * provider stays theirs (upstream: the first provider to claim an id wins).
    */
   claim(pluginId: string, radarIds: readonly string[]): string[] {
-    for (const [radar, owner] of this.claims) if (owner === pluginId && !radarIds.includes(radar)) this.claims.delete(radar);
+    for (const [radar, owner] of this.claims)
+      if (owner === pluginId && !radarIds.includes(radar)) this.claims.delete(radar);
     const own: string[] = [];
     for (const radar of radarIds) {
       const owner = this.claims.get(radar) ?? pluginId;

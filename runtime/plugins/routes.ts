@@ -39,7 +39,8 @@ class InvalidConfig extends HttpError {
 }
 
 function allow(method: string, allowed: string[]): void {
-  if (!allowed.includes(method)) throw new HttpError(405, `method ${method} not allowed here (allowed: ${allowed.join(', ')})`);
+  if (!allowed.includes(method))
+    throw new HttpError(405, `method ${method} not allowed here (allowed: ${allowed.join(', ')})`);
 }
 
 export async function saveConfig(runner: PluginRunner, body: unknown): Promise<unknown> {
@@ -47,10 +48,15 @@ export async function saveConfig(runner: PluginRunner, body: unknown): Promise<u
   if (!isRecord(body)) throw new HttpError(400, 'request body must be a JSON object {configuration, enabled}');
   const { configuration, enabled, enableDebug } = body;
   if (configuration === undefined && enabled === undefined && enableDebug === undefined) {
-    throw new HttpError(400, 'request body needs "configuration" (an object), "enabled" and/or "enableDebug" (true or false)');
+    throw new HttpError(
+      400,
+      'request body needs "configuration" (an object), "enabled" and/or "enableDebug" (true or false)',
+    );
   }
-  if (enabled !== undefined && typeof enabled !== 'boolean') throw new HttpError(400, `enabled must be true or false, got ${JSON.stringify(enabled)}`);
-  if (enableDebug !== undefined && typeof enableDebug !== 'boolean') throw new HttpError(400, `enableDebug must be true or false, got ${JSON.stringify(enableDebug)}`);
+  if (enabled !== undefined && typeof enabled !== 'boolean')
+    throw new HttpError(400, `enabled must be true or false, got ${JSON.stringify(enabled)}`);
+  if (enableDebug !== undefined && typeof enableDebug !== 'boolean')
+    throw new HttpError(400, `enableDebug must be true or false, got ${JSON.stringify(enableDebug)}`);
   if (configuration !== undefined) {
     if (!isRecord(configuration)) throw new HttpError(400, 'configuration must be a JSON object');
     // Before validation, which walks the value: too deep or too big is a 400 with the reason.
@@ -88,7 +94,11 @@ interface PluginRequest {
   headers: Record<string, string | string[] | undefined>;
 }
 
-async function handle(dir: PluginDirectory, req: PluginRequest, rest: string): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> {
+async function handle(
+  dir: PluginDirectory,
+  req: PluginRequest,
+  rest: string,
+): Promise<{ status: number; body: unknown; headers?: Record<string, string> }> {
   const parts = rest.split('/').filter((p) => p !== '');
   if (parts.length === 0) {
     allow(req.method, ['GET']);
@@ -106,7 +116,10 @@ async function handle(dir: PluginDirectory, req: PluginRequest, rest: string): P
   const action = parts.slice(1).join('/');
   if (action === '') {
     allow(req.method, ['GET']);
-    return { status: 200, body: runner ? runner.status() : { ...broken, state: 'error', enabled: false, errorMessage: broken?.error } };
+    return {
+      status: 200,
+      body: runner ? runner.status() : { ...broken, state: 'error', enabled: false, errorMessage: broken?.error },
+    };
   }
   if (!runner) throw new HttpError(409, `plugin ${id} cannot be used: ${broken?.error}`);
   switch (action) {
@@ -126,7 +139,13 @@ async function handle(dir: PluginDirectory, req: PluginRequest, rest: string): P
       return { status: 200, body: runner.status() };
     default: {
       const path = `/${action}`;
-      const answer = runner.handleHttp({ method: req.method, path, query: req.query, body: req.body, headers: req.headers });
+      const answer = runner.handleHttp({
+        method: req.method,
+        path,
+        query: req.query,
+        body: req.body,
+        headers: req.headers,
+      });
       if (!answer) throw new HttpError(404, `no such plugin endpoint: ${req.method} ${path}`);
       return answer;
     }
@@ -149,11 +168,16 @@ export function pluginRoutes(dir: PluginDirectory): ApiRoutes {
         handler: async (req, reply) => {
           try {
             const [path, search = ''] = req.url.split('?', 2);
-            const { status, body, headers } = await handle(dir, { method: req.method, body: req.body, query: new URLSearchParams(search), headers: req.headers }, path.slice(prefix.length));
+            const { status, body, headers } = await handle(
+              dir,
+              { method: req.method, body: req.body, query: new URLSearchParams(search), headers: req.headers },
+              path.slice(prefix.length),
+            );
             if (headers) reply.headers(headers);
             return reply.code(status).send(body);
           } catch (err) {
-            if (err instanceof InvalidConfig) return reply.code(err.status).send({ error: err.message, details: err.details });
+            if (err instanceof InvalidConfig)
+              return reply.code(err.status).send({ error: err.message, details: err.details });
             if (err instanceof HttpError) return reply.code(err.status).send({ error: err.message });
             return reply.code(500).send({ error: (err as Error).message });
           }

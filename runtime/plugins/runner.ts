@@ -34,7 +34,14 @@ import { Outbox } from './outbox.js';
 import { OperationQueue } from './operation-queue.js';
 import { PluginQuota } from './quotas.js';
 import { logLine } from './host-services.js';
-import { HTTP_RESPONSE_MAX_BYTES, matchEndpoint, parseResponse, requestJson, type HttpAnswer, type HttpEndpoint } from './endpoints.js';
+import {
+  HTTP_RESPONSE_MAX_BYTES,
+  matchEndpoint,
+  parseResponse,
+  requestJson,
+  type HttpAnswer,
+  type HttpEndpoint,
+} from './endpoints.js';
 import { HostMarshalError } from '../engine/marshal.js';
 import type { Limits } from '../security/limits.js';
 import { Lifecycle, type PluginState } from './lifecycle.js';
@@ -104,7 +111,9 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   private pollTimer: NodeJS.Timeout | undefined;
   private restartTimer: NodeJS.Timeout | undefined;
   /** Lifecycle operations run one at a time. */
-  private readonly operations = new OperationQueue((err) => this.log.error(`lifecycle operation failed: ${message(err)}`));
+  private readonly operations = new OperationQueue((err) =>
+    this.log.error(`lifecycle operation failed: ${message(err)}`),
+  );
   private readonly powers: PluginPowers;
   private halDataPending = false;
   /** A provider handler paused for a fetch: nothing else may enter the instance until it returns. */
@@ -144,7 +153,9 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.configFile = configFile(deps.dataDir, manifest.id);
     this.quota = new PluginQuota(deps.limits.plugins, deps.limits.config);
     this.name = manifest.packageName;
-    this.filter = subscriptionFilter(manifest.subscriptions, deps.model.selfContext, (c) => deps.model.resolveContext(c));
+    this.filter = subscriptionFilter(manifest.subscriptions, deps.model.selfContext, (c) =>
+      deps.model.resolveContext(c),
+    );
     this.host = createHostServices(this);
     this.powers = new PluginPowers(manifest, deps, this.log, this.report);
     this.endpoints = new EndpointList(this.log);
@@ -156,7 +167,16 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
       mqtt: () => deps.mqtt(),
       dataReady: () => this.scheduleHalData(),
     };
-    this.source = { manifest, dataDir: deps.dataDir, engine: deps.engine, guard: deps.guard, storageMB: deps.limits.plugins.storageMB, host: this.host, hal, commandEvents: this.commandEvents };
+    this.source = {
+      manifest,
+      dataDir: deps.dataDir,
+      engine: deps.engine,
+      guard: deps.guard,
+      storageMB: deps.limits.plugins.storageMB,
+      host: this.host,
+      hal,
+      commandEvents: this.commandEvents,
+    };
     let stored;
     try {
       stored = readPluginConfig(this.configFile);
@@ -260,7 +280,11 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     if (!this.filter(delta)) return;
     if (this.inbox.push({ json: msg.json, lineage })) {
       this.report.deltas.dropped++;
-      this.log.limited('warn', 'inbox', `inbox full (${INBOX_LIMIT} deltas): oldest dropped; the plugin cannot keep up`);
+      this.log.limited(
+        'warn',
+        'inbox',
+        `inbox full (${INBOX_LIMIT} deltas): oldest dropped; the plugin cannot keep up`,
+      );
     }
     // Over its CPU share, the throttle's timer wakes it when the share has refilled.
     if (!this.buffering && !this.throttleTimer) this.deps.scheduler.wake(this, this.inbox.length);
@@ -324,11 +348,22 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     if (!this.lifecycle.serving) {
       return { state: 'FAILED', statusCode: 503, message: `plugin ${this.id} is ${this.lifecycle.state}` };
     }
-    if (this.pausedIn !== undefined) return { state: 'FAILED', statusCode: 503, message: `plugin ${this.id} is busy: ${this.pausedIn} waits for a fetch` };
+    if (this.pausedIn !== undefined)
+      return {
+        state: 'FAILED',
+        statusCode: 503,
+        message: `plugin ${this.id} is busy: ${this.pausedIn} waits for a fetch`,
+      };
     const valueJson = JSON.stringify(value);
     // Not charged to the plugin's CPU share: the caller decides how often a PUT runs, and a client must not get a plugin stopped.
     const result = this.call((i) => i.handlePut(context, path, valueJson), 'PUT handler', false);
-    return result ?? { state: 'FAILED', statusCode: 500, message: `plugin ${this.id} crashed handling the PUT: ${this.report.errorMessage}` };
+    return (
+      result ?? {
+        state: 'FAILED',
+        statusCode: 500,
+        message: `plugin ${this.id} crashed handling the PUT: ${this.report.errorMessage}`,
+      }
+    );
   }
 
   /** The instance's HTTP endpoints, the last instance's while none runs (see EndpointList). */
@@ -340,7 +375,13 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
    * Answers a request to one of the plugin's HTTP endpoints (`path` below /plugins/<id>); undefined
    * when no endpoint matches. A trap or runaway is a crash (500); an unusable or oversized answer is 502.
    */
-  handleHttp(req: { method: string; path: string; query: URLSearchParams; body: unknown; headers: Record<string, string | string[] | undefined> }): HttpAnswer | undefined {
+  handleHttp(req: {
+    method: string;
+    path: string;
+    query: URLSearchParams;
+    body: unknown;
+    headers: Record<string, string | string[] | undefined>;
+  }): HttpAnswer | undefined {
     const found = matchEndpoint(this.httpEndpoints(), req.method, req.path);
     if (!found) return undefined;
     const fail = (status: number, error: string): HttpAnswer => ({ status, headers: {}, body: { error } });
@@ -368,7 +409,9 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   callHandler(handler: string, request: string, maxBytes: number): { text: string } | HandlerFailure {
     if (!this.lifecycle.serving) return { status: 503, error: `plugin ${this.id} is ${this.lifecycle.state}` };
     if (this.pausedIn !== undefined) return this.busy();
-    return this.callHandlerExport(handler, (i) => (i.callHandler ? { text: i.callHandler(handler, request, maxBytes) } : undefined));
+    return this.callHandlerExport(handler, (i) =>
+      i.callHandler ? { text: i.callHandler(handler, request, maxBytes) } : undefined,
+    );
   }
 
   /**
@@ -376,7 +419,11 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
    * it waits for its fetch the plugin is busy (deltas queue, poll and hal_data wait, other calls
    * answer 503), and each re-entry runs under the call bound.
    */
-  async callHandlerResumable(handler: string, request: string, maxBytes: number): Promise<{ text: string } | HandlerFailure> {
+  async callHandlerResumable(
+    handler: string,
+    request: string,
+    maxBytes: number,
+  ): Promise<{ text: string } | HandlerFailure> {
     if (this.pausedIn !== undefined) return this.busy();
     const instance = this.instance;
     if (!instance?.callResumable || !this.lifecycle.serving) return this.callHandler(handler, request, maxBytes);
@@ -390,7 +437,8 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     try {
       return { text: await result.pending };
     } catch (err) {
-      if (err instanceof HostMarshalError) return { status: 502, error: `plugin ${this.id} ${handler}: ${err.message}` };
+      if (err instanceof HostMarshalError)
+        return { status: 502, error: `plugin ${this.id} ${handler}: ${err.message}` };
       if (this.instance === instance) this.crash(err);
       return { status: 500, error: `plugin ${this.id} crashed in ${handler}: ${message(err)}` };
     } finally {
@@ -409,9 +457,13 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   }
 
   /** One uncharged call of a handler export (a client must not get a plugin stopped): a crash answers 500, an unusable answer 502. */
-  private callHandlerExport<T extends object>(handler: string, body: (instance: PluginInstance) => T | undefined): T | HandlerFailure {
+  private callHandlerExport<T extends object>(
+    handler: string,
+    body: (instance: PluginInstance) => T | undefined,
+  ): T | HandlerFailure {
     const result = this.call((i) => callExport(i, handler, () => body(i)), handler, false);
-    if (result === undefined) return { status: 500, error: `plugin ${this.id} crashed in ${handler}: ${this.report.errorMessage}` };
+    if (result === undefined)
+      return { status: 500, error: `plugin ${this.id} crashed in ${handler}: ${this.report.errorMessage}` };
     if ('error' in result) return { status: 502, error: `plugin ${this.id} ${result.error}` };
     return result;
   }
@@ -588,7 +640,10 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.schemaKnown = true;
     this.report.statusMessage = '';
     this.startError = undefined;
-    const rc = this.call((i) => i.start(startConfig(this.schema, this.configuration, this.enableDebug)), 'plugin_start');
+    const rc = this.call(
+      (i) => i.start(startConfig(this.schema, this.configuration, this.enableDebug)),
+      'plugin_start',
+    );
     if (this.instance !== instance) return; // trapped or timed out in plugin_start: crash() took over
     if (typeof rc === 'object') {
       // Paused at a fetch: starting (also after a reload) with deltas waiting in the inbox, no
@@ -653,7 +708,11 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   private crash(err: unknown): void {
     const why = message(err);
     const { maxCrashes } = this.deps.restart;
-    const decision = afterCrash(this.deps.restart, this.crashes, this.lifecycle.serving ? Date.now() - this.startedAt : undefined);
+    const decision = afterCrash(
+      this.deps.restart,
+      this.crashes,
+      this.lifecycle.serving ? Date.now() - this.startedAt : undefined,
+    );
     this.crashes = decision.crashes;
     this.epoch++;
     this.teardown();
@@ -673,7 +732,9 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       this.restarts++;
-      void this.operations.enqueue(() => (this.lifecycle.state === 'crashed' ? this.startFresh(`restart ${this.restarts} after crash`) : undefined));
+      void this.operations.enqueue(() =>
+        this.lifecycle.state === 'crashed' ? this.startFresh(`restart ${this.restarts} after crash`) : undefined,
+      );
     }, delay);
   }
 

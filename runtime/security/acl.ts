@@ -36,7 +36,10 @@ export function parseAcls(r: Reader, raw: unknown): Acl[] {
             const pk = `${rk}.permissions[${k}]`;
             const po = r.obj(p, pk);
             r.known(po, pk, ['subject', 'permission']);
-            return { subject: r.str(po.subject, `${pk}.subject`), permission: r.oneOf(po.permission, `${pk}.permission`, ['read', 'write', 'put'] as const) };
+            return {
+              subject: r.str(po.subject, `${pk}.subject`),
+              permission: r.oneOf(po.permission, `${pk}.permission`, ['read', 'write', 'put'] as const),
+            };
           }),
         };
       }),
@@ -74,7 +77,9 @@ export class AclCheck {
     const resource = acl?.resources.find((res) => res.paths.some((p) => p.test(path)));
     if (!resource) return false;
     return resource.permissions.some(
-      (p) => (p.subject === subject || p.subject === 'any') && (op === 'read' ? p.permission === 'read' || p.permission === 'write' : p.permission === 'put'),
+      (p) =>
+        (p.subject === subject || p.subject === 'any') &&
+        (op === 'read' ? p.permission === 'read' || p.permission === 'write' : p.permission === 'put'),
     );
   }
 }
@@ -85,7 +90,8 @@ const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'obj
 
 /** A model branch of one context with only the values `canRead` allows; undefined when none is left. */
 function pruneBranch(node: unknown, context: string, path: string[], canRead: CanRead): unknown {
-  if (!isObject(node) || 'value' in node || 'values' in node) return canRead(context, path.join('.')) ? node : undefined;
+  if (!isObject(node) || 'value' in node || 'values' in node)
+    return canRead(context, path.join('.')) ? node : undefined;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(node)) {
     const kept = pruneBranch(v, context, [...path, k], canRead);
@@ -98,8 +104,14 @@ function pruneBranch(node: unknown, context: string, path: string[], canRead: Ca
  * What a REST GET of `segments` (context type, id, path...) may show: the whole tree and context
  * collections are pruned value by value. `resolve` turns `vessels.self` into the full context.
  */
-export function pruneTree(node: unknown, segments: string[], canRead: CanRead, resolve: (context: string) => string): unknown {
-  if (segments.length >= 2) return pruneBranch(node, resolve(`${segments[0]}.${segments[1]}`), segments.slice(2), canRead);
+export function pruneTree(
+  node: unknown,
+  segments: string[],
+  canRead: CanRead,
+  resolve: (context: string) => string,
+): unknown {
+  if (segments.length >= 2)
+    return pruneBranch(node, resolve(`${segments[0]}.${segments[1]}`), segments.slice(2), canRead);
   if (!isObject(node)) return node;
   const out: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(node)) {

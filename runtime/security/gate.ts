@@ -92,13 +92,24 @@ export class SecurityGate {
       if (badOrigin) return { ok: false, status: 403, error: badOrigin };
     }
     // CORS preflights carry no credentials; the request that follows is judged on its own.
-    const access = req.method === 'OPTIONS' ? 'public' : typeof rule === 'function' ? rule(req.method, req.url.split('?')[0]) : rule;
+    const access =
+      req.method === 'OPTIONS' ? 'public' : typeof rule === 'function' ? rule(req.method, req.url.split('?')[0]) : rule;
     const { principal, tokenError } = await this.identify(req);
     if (RANK[principal.permission] >= NEED[access]) return { ok: true, principal };
     if (principal.kind === 'anonymous') {
-      return { ok: false, status: 401, error: tokenError ?? 'authentication required: log in (POST /signalk/v1/auth/login) or request device access (POST /signalk/v1/access/requests)' };
+      return {
+        ok: false,
+        status: 401,
+        error:
+          tokenError ??
+          'authentication required: log in (POST /signalk/v1/auth/login) or request device access (POST /signalk/v1/access/requests)',
+      };
     }
-    return { ok: false, status: 403, error: `${principal.kind} ${principal.id} has ${principal.permission} permission; this needs ${access === 'read' ? 'readonly' : access === 'write' ? 'readwrite' : 'admin'}` };
+    return {
+      ok: false,
+      status: 403,
+      error: `${principal.kind} ${principal.id} has ${principal.permission} permission; this needs ${access === 'read' ? 'readonly' : access === 'write' ? 'readwrite' : 'admin'}`,
+    };
   }
 
   /** Whether the principal may PUT to `path` in `context` (path ACLs; always when security is off). */

@@ -119,7 +119,8 @@ export function parseLimits(r: Reader, input: unknown, key: string): PartialLimi
       const v = g[name];
       if (v === undefined) continue;
       if (name === 'cpuShare') {
-        if (typeof v !== 'number' || !(v >= min && v <= max)) r.fail(`${gkey}.${name}`, `must be a number from ${min} to ${max}, got ${JSON.stringify(v)}`);
+        if (typeof v !== 'number' || !(v >= min && v <= max))
+          r.fail(`${gkey}.${name}`, `must be a number from ${min} to ${max}, got ${JSON.stringify(v)}`);
         parsed[name] = v;
       } else parsed[name] = r.int(v, `${gkey}.${name}`, min, max);
     }
@@ -130,7 +131,11 @@ export function parseLimits(r: Reader, input: unknown, key: string): PartialLimi
 
 /** Defaults, then the board's, then the settings' values. */
 export function resolveLimits(...layers: (PartialLimits | undefined)[]): Limits {
-  const out: Limits = { stream: { ...DEFAULT_LIMITS.stream }, plugins: { ...DEFAULT_LIMITS.plugins }, config: { ...DEFAULT_LIMITS.config } };
+  const out: Limits = {
+    stream: { ...DEFAULT_LIMITS.stream },
+    plugins: { ...DEFAULT_LIMITS.plugins },
+    config: { ...DEFAULT_LIMITS.config },
+  };
   for (const layer of layers) {
     if (!layer) continue;
     Object.assign(out.stream, layer.stream);

@@ -32,7 +32,8 @@ export class OriginPolicy {
   checkHost(header: string | undefined): string | undefined {
     if (header === undefined) return undefined; // HTTP/1.0 clients; browsers always send Host
     const host = hostOf(header);
-    if (host !== undefined && (isIP(host) !== 0 || this.names.has(host) || host.endsWith('.localhost'))) return undefined;
+    if (host !== undefined && (isIP(host) !== 0 || this.names.has(host) || host.endsWith('.localhost')))
+      return undefined;
     return `host ${JSON.stringify(header.slice(0, 100))} is not served here; add the name to security.hostnames if this server is reached by it`;
   }
 

@@ -24,14 +24,20 @@ const BODY_LIMIT = 4096;
 
 function field(body: Record<string, unknown>, key: string, max: number): string {
   const v = body[key];
-  if (typeof v !== 'string' || v === '' || v.length > max) throw new HttpError(400, `"${key}" must be a non-empty string of at most ${max} characters`);
+  if (typeof v !== 'string' || v === '' || v.length > max)
+    throw new HttpError(400, `"${key}" must be a non-empty string of at most ${max} characters`);
   return v;
 }
 
 function requestReply(r: AccessRequest, token?: string): Record<string, unknown> {
   const reply: Record<string, unknown> = { requestId: r.requestId, href: `/signalk/v1/requests/${r.requestId}` };
   if (r.state === 'PENDING') return { ...reply, state: 'PENDING', statusCode: 202 };
-  return { ...reply, state: 'COMPLETED', statusCode: 200, accessRequest: { permission: r.state === 'APPROVED' ? 'APPROVED' : 'DENIED', ...(token ? { token } : {}) } };
+  return {
+    ...reply,
+    state: 'COMPLETED',
+    statusCode: 200,
+    accessRequest: { permission: r.state === 'APPROVED' ? 'APPROVED' : 'DENIED', ...(token ? { token } : {}) },
+  };
 }
 
 export function securityRoutes(gate: SecurityGate): (app: FastifyInstance) => void {
@@ -39,21 +45,34 @@ export function securityRoutes(gate: SecurityGate): (app: FastifyInstance) => vo
   return (app) => {
     if (!store || !tokens) {
       // Security off: upstream's answer without security (webapps such as Freeboard-SK ask before anything else).
-      app.get('/skServer/loginStatus', { config: { access: 'public' } }, () => ({ status: 'notLoggedIn', readOnlyAccess: false, authenticationRequired: false }));
+      app.get('/skServer/loginStatus', { config: { access: 'public' } }, () => ({
+        status: 'notLoggedIn',
+        readOnlyAccess: false,
+        authenticationRequired: false,
+      }));
       return;
     }
     const failures = new Map<string, { count: number; since: number }>();
     const isSecure = (proto: string) => proto === 'https';
 
     const setCookie = (reply: FastifyReply, token: string, maxAge: number | undefined, secure: boolean) =>
-      reply.setCookie(AUTH_COOKIE, token, { httpOnly: true, sameSite: 'strict', path: '/', secure, ...(maxAge ? { maxAge } : {}) });
+      reply.setCookie(AUTH_COOKIE, token, {
+        httpOnly: true,
+        sameSite: 'strict',
+        path: '/',
+        secure,
+        ...(maxAge ? { maxAge } : {}),
+      });
 
     app.post('/signalk/v1/auth/login', { config: { access: 'public' }, bodyLimit: BODY_LIMIT }, async (req, reply) => {
       const ip = req.ip;
       const now = Date.now();
       const f = failures.get(ip);
       if (f && now - f.since < FAILED_WINDOW_MS && f.count >= MAX_FAILED_LOGINS) {
-        throw new HttpError(429, `too many failed logins from ${ip}; try again in ${Math.ceil((f.since + FAILED_WINDOW_MS - now) / 1000)} s`);
+        throw new HttpError(
+          429,
+          `too many failed logins from ${ip}; try again in ${Math.ceil((f.since + FAILED_WINDOW_MS - now) / 1000)} s`,
+        );
       }
       if (!isRecord(req.body)) throw new HttpError(400, 'request body must be a JSON object {username, password}');
       const username = field(req.body, 'username', 64);
@@ -64,18 +83,25 @@ export function securityRoutes(gate: SecurityGate): (app: FastifyInstance) => vo
         entry.count++;
         failures.set(ip, entry);
         // Bounded: addresses whose window is over are forgotten when the table grows.
-        if (failures.size > MAX_TRACKED_ADDRESSES) for (const [k, v] of failures) if (now - v.since >= FAILED_WINDOW_MS) failures.delete(k);
+        if (failures.size > MAX_TRACKED_ADDRESSES)
+          for (const [k, v] of failures) if (now - v.since >= FAILED_WINDOW_MS) failures.delete(k);
         throw new HttpError(401, 'Invalid username/password');
       }
       failures.delete(ip);
       const { token } = await tokens.issueForUser(username, settings.loginTtlSeconds);
-      setCookie(reply, token, req.body.rememberMe === true ? settings.loginTtlSeconds : undefined, isSecure(req.protocol));
+      setCookie(
+        reply,
+        token,
+        req.body.rememberMe === true ? settings.loginTtlSeconds : undefined,
+        isSecure(req.protocol),
+      );
       return { token, timeToLive: settings.loginTtlSeconds, type: 'Bearer' };
     });
 
     const logout = async (req: FastifyRequest, reply: FastifyReply) => {
       const { principal } = await gate.identify({ method: req.method, url: req.url, headers: req.headers });
-      if (principal.jti !== undefined && principal.exp !== undefined && principal.kind === 'user') store.revoke(principal.jti, principal.exp);
+      if (principal.jti !== undefined && principal.exp !== undefined && principal.kind === 'user')
+        store.revoke(principal.jti, principal.exp);
       reply.clearCookie(AUTH_COOKIE, { path: '/' });
       return { message: principal.jti ? 'logged out; the token is revoked' : 'logged out' };
     };
@@ -93,22 +119,28 @@ export function securityRoutes(gate: SecurityGate): (app: FastifyInstance) => vo
       };
     });
 
-    app.post('/signalk/v1/access/requests', { config: { access: 'public' }, bodyLimit: BODY_LIMIT }, async (req, reply) => {
-      if (!isRecord(req.body)) throw new HttpError(400, 'request body must be a JSON object {clientId, description, permissions?}');
-      const clientId = field(req.body, 'clientId', 128);
-      const description = field(req.body, 'description', 256);
-      const asked = req.body.permissions ?? 'readonly';
-      if (!PERMISSIONS.includes(asked as Permission)) throw new HttpError(400, `"permissions" must be one of ${PERMISSIONS.join(', ')}`);
-      let created: AccessRequest;
-      try {
-        created = store.addRequest({ clientId, description, permission: asked as Permission, ip: req.ip });
-      } catch (err) {
-        if (err instanceof SecurityError) throw new HttpError(503, err.message);
-        throw err;
-      }
-      reply.code(202);
-      return requestReply(created);
-    });
+    app.post(
+      '/signalk/v1/access/requests',
+      { config: { access: 'public' }, bodyLimit: BODY_LIMIT },
+      async (req, reply) => {
+        if (!isRecord(req.body))
+          throw new HttpError(400, 'request body must be a JSON object {clientId, description, permissions?}');
+        const clientId = field(req.body, 'clientId', 128);
+        const description = field(req.body, 'description', 256);
+        const asked = req.body.permissions ?? 'readonly';
+        if (!PERMISSIONS.includes(asked as Permission))
+          throw new HttpError(400, `"permissions" must be one of ${PERMISSIONS.join(', ')}`);
+        let created: AccessRequest;
+        try {
+          created = store.addRequest({ clientId, description, permission: asked as Permission, ip: req.ip });
+        } catch (err) {
+          if (err instanceof SecurityError) throw new HttpError(503, err.message);
+          throw err;
+        }
+        reply.code(202);
+        return requestReply(created);
+      },
+    );
   };
 }
 

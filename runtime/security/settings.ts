@@ -42,7 +42,15 @@ function strings(r: Reader, v: unknown, key: string): string[] {
 
 export function parseSecuritySettings(r: Reader, raw: unknown): SecuritySettings {
   const o = r.obj(raw, 'security');
-  r.known(o, 'security', ['enabled', 'allowReadOnly', 'allowedOrigins', 'hostnames', 'loginTtlSeconds', 'deviceTtlSeconds', 'acls']);
+  r.known(o, 'security', [
+    'enabled',
+    'allowReadOnly',
+    'allowedOrigins',
+    'hostnames',
+    'loginTtlSeconds',
+    'deviceTtlSeconds',
+    'acls',
+  ]);
   const origins = o.allowedOrigins === undefined ? [] : strings(r, o.allowedOrigins, 'security.allowedOrigins');
   origins.forEach((origin, i) => {
     let parsed: URL | undefined;
@@ -52,20 +60,30 @@ export function parseSecuritySettings(r: Reader, raw: unknown): SecuritySettings
       // reported below
     }
     if (!parsed || !/^https?:$/.test(parsed.protocol) || parsed.origin !== origin) {
-      r.fail(`security.allowedOrigins[${i}]`, `must be an origin like http://plotter.local:8080 (scheme, host, optional port; no path), got ${JSON.stringify(origin)}`);
+      r.fail(
+        `security.allowedOrigins[${i}]`,
+        `must be an origin like http://plotter.local:8080 (scheme, host, optional port; no path), got ${JSON.stringify(origin)}`,
+      );
     }
   });
   const hostnames = o.hostnames === undefined ? [] : strings(r, o.hostnames, 'security.hostnames');
   hostnames.forEach((h, i) => {
-    if (!/^[A-Za-z0-9.-]{1,253}$/.test(h)) r.fail(`security.hostnames[${i}]`, `must be a host name without port, got ${JSON.stringify(h)}`);
+    if (!/^[A-Za-z0-9.-]{1,253}$/.test(h))
+      r.fail(`security.hostnames[${i}]`, `must be a host name without port, got ${JSON.stringify(h)}`);
   });
   return {
     enabled: o.enabled === undefined ? true : r.bool(o.enabled, 'security.enabled'),
     allowReadOnly: o.allowReadOnly === undefined ? false : r.bool(o.allowReadOnly, 'security.allowReadOnly'),
     allowedOrigins: origins,
     hostnames: hostnames.map((h) => h.toLowerCase()),
-    loginTtlSeconds: o.loginTtlSeconds === undefined ? DEFAULT_LOGIN_TTL_S : r.int(o.loginTtlSeconds, 'security.loginTtlSeconds', 60, 10 * 365 * 86400),
-    deviceTtlSeconds: o.deviceTtlSeconds === undefined ? DEFAULT_DEVICE_TTL_S : r.int(o.deviceTtlSeconds, 'security.deviceTtlSeconds', 60, 10 * 365 * 86400),
+    loginTtlSeconds:
+      o.loginTtlSeconds === undefined
+        ? DEFAULT_LOGIN_TTL_S
+        : r.int(o.loginTtlSeconds, 'security.loginTtlSeconds', 60, 10 * 365 * 86400),
+    deviceTtlSeconds:
+      o.deviceTtlSeconds === undefined
+        ? DEFAULT_DEVICE_TTL_S
+        : r.int(o.deviceTtlSeconds, 'security.deviceTtlSeconds', 60, 10 * 365 * 86400),
     acls: o.acls === undefined ? [] : parseAcls(r, o.acls),
   };
 }
@@ -81,5 +99,7 @@ export class UnsafeStartError extends Error {}
 /** Refuses what would put an open API on the network; the message says how to fix it. */
 export function assertSafeBind(host: string, security: SecuritySettings | undefined): void {
   if (security?.enabled || isLoopback(host)) return;
-  throw new UnsafeStartError(`refusing to serve on ${host} with security off: any device on the network could switch the boat's equipment and rewrite plugin configuration. Turn security on ("security": {"enabled": true} in the settings, then create an admin with \`signalk-edge user add <name> --permission admin\`), or bind to 127.0.0.1.`);
+  throw new UnsafeStartError(
+    `refusing to serve on ${host} with security off: any device on the network could switch the boat's equipment and rewrite plugin configuration. Turn security on ("security": {"enabled": true} in the settings, then create an admin with \`signalk-edge user add <name> --permission admin\`), or bind to 127.0.0.1.`,
+  );
 }

@@ -89,7 +89,10 @@ class JsonList<T> {
       throw new SecurityError(`${this.path}: ${(err as Error).message}`);
     }
     const list = typeof json === 'object' && json !== null ? (json as Record<string, unknown>)[this.key] : undefined;
-    if (!Array.isArray(list) || !list.every((x) => typeof x === 'object' && x !== null && this.complete(x as Record<string, unknown>))) {
+    if (
+      !Array.isArray(list) ||
+      !list.every((x) => typeof x === 'object' && x !== null && this.complete(x as Record<string, unknown>))
+    ) {
       throw new SecurityError(`${this.path}: expected {"${this.key}": [...]} with complete entries`);
     }
     return (this.cached = list as T[]);
@@ -105,7 +108,8 @@ class JsonList<T> {
 }
 
 export function checkUsername(name: string): void {
-  if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(name)) throw new SecurityError(`user name must be 1-64 letters, digits, _ . @ or -, got ${JSON.stringify(name)}`);
+  if (!/^[A-Za-z0-9_.@-]{1,64}$/.test(name))
+    throw new SecurityError(`user name must be 1-64 letters, digits, _ . @ or -, got ${JSON.stringify(name)}`);
 }
 
 const isPermission = (v: unknown): v is Permission => PERMISSIONS.includes(v as Permission);
@@ -120,10 +124,26 @@ export class SecurityStore {
   constructor(dataDir: string) {
     this.dir = join(dataDir, 'security');
     const file = (name: string) => join(this.dir, name);
-    this.users = new JsonList(file('users.json'), 'users', (u) => typeof u.username === 'string' && typeof u.password === 'string' && isPermission(u.permission));
-    this.devices = new JsonList(file('devices.json'), 'devices', (d) => typeof d.clientId === 'string' && typeof d.tokenId === 'string' && isPermission(d.permission));
-    this.requests = new JsonList(file('requests.json'), 'requests', (r) => typeof r.requestId === 'string' && typeof r.clientId === 'string' && typeof r.state === 'string');
-    this.revoked = new JsonList(file('revoked.json'), 'revoked', (r) => typeof r.jti === 'string' && typeof r.exp === 'number');
+    this.users = new JsonList(
+      file('users.json'),
+      'users',
+      (u) => typeof u.username === 'string' && typeof u.password === 'string' && isPermission(u.permission),
+    );
+    this.devices = new JsonList(
+      file('devices.json'),
+      'devices',
+      (d) => typeof d.clientId === 'string' && typeof d.tokenId === 'string' && isPermission(d.permission),
+    );
+    this.requests = new JsonList(
+      file('requests.json'),
+      'requests',
+      (r) => typeof r.requestId === 'string' && typeof r.clientId === 'string' && typeof r.state === 'string',
+    );
+    this.revoked = new JsonList(
+      file('revoked.json'),
+      'revoked',
+      (r) => typeof r.jti === 'string' && typeof r.exp === 'number',
+    );
   }
 
   /** The signing key: 32 random bytes made once, kept 0600. */
@@ -132,7 +152,9 @@ export class SecurityStore {
     try {
       const hex = readFileSync(path, 'utf8').trim();
       if (/^[0-9a-f]{64}$/.test(hex)) return Buffer.from(hex, 'hex');
-      throw new SecurityError(`${path}: not a 64-digit hex key; remove it to make a new one (every token becomes invalid)`);
+      throw new SecurityError(
+        `${path}: not a 64-digit hex key; remove it to make a new one (every token becomes invalid)`,
+      );
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
     }
@@ -186,19 +208,40 @@ export class SecurityStore {
     const existing = list.find((r) => r.clientId === req.clientId && r.state === 'PENDING');
     if (existing) return existing;
     if (list.filter((r) => r.state === 'PENDING').length >= MAX_PENDING_REQUESTS) {
-      throw new SecurityError(`too many pending access requests (${MAX_PENDING_REQUESTS}); an admin must answer some first (signalk-edge access list)`);
+      throw new SecurityError(
+        `too many pending access requests (${MAX_PENDING_REQUESTS}); an admin must answer some first (signalk-edge access list)`,
+      );
     }
-    const added: AccessRequest = { ...req, requestId: randomBytes(12).toString('hex'), state: 'PENDING', requestedAt: new Date().toISOString() };
+    const added: AccessRequest = {
+      ...req,
+      requestId: randomBytes(12).toString('hex'),
+      state: 'PENDING',
+      requestedAt: new Date().toISOString(),
+    };
     this.requests.write([...list, added]);
     return added;
   }
   /** Approves (making the device and its token with `issue`) or denies the pending request of `idOrClient`. */
-  async answerRequest(idOrClient: string, approve: boolean, issue: (device: Device) => Promise<string>, permission?: Permission): Promise<AccessRequest> {
+  async answerRequest(
+    idOrClient: string,
+    approve: boolean,
+    issue: (device: Device) => Promise<string>,
+    permission?: Permission,
+  ): Promise<AccessRequest> {
     const list = this.listRequests();
     const req = list.find((r) => r.state === 'PENDING' && (r.requestId === idOrClient || r.clientId === idOrClient));
-    if (!req) throw new SecurityError(`no pending access request ${JSON.stringify(idOrClient)} (signalk-edge access list shows them)`);
+    if (!req)
+      throw new SecurityError(
+        `no pending access request ${JSON.stringify(idOrClient)} (signalk-edge access list shows them)`,
+      );
     if (approve) {
-      const device: Device = { clientId: req.clientId, description: req.description, permission: permission ?? req.permission, tokenId: '', approvedAt: new Date().toISOString() };
+      const device: Device = {
+        clientId: req.clientId,
+        description: req.description,
+        permission: permission ?? req.permission,
+        tokenId: '',
+        approvedAt: new Date().toISOString(),
+      };
       device.tokenId = randomBytes(12).toString('hex');
       req.token = await issue(device);
       req.permission = device.permission;

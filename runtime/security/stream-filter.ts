@@ -9,7 +9,11 @@ import type { CanRead } from './acl.js';
 
 /** The delta with the values and meta `canRead` allows for `context`; undefined when none is left. */
 export function readableDelta(msg: BusDelta, context: string, canRead: CanRead): BusDelta | undefined {
-  const { updates, whole } = filterUpdates(msg.delta.updates, (v) => canRead(context, v.path), (m) => canRead(context, m.path));
+  const { updates, whole } = filterUpdates(
+    msg.delta.updates,
+    (v) => canRead(context, v.path),
+    (m) => canRead(context, m.path),
+  );
   if (whole) return msg;
   return updates.length === 0 ? undefined : new BusDelta({ ...msg.delta, updates });
 }

@@ -38,7 +38,13 @@ export class TokenService {
   constructor(private readonly store: SecurityStore) {}
 
   private secret(): Promise<webcrypto.CryptoKey> {
-    return (this.key ??= webcrypto.subtle.importKey('raw', this.store.secret(), { name: 'HMAC', hash: 'SHA-256' }, false, ['sign', 'verify']));
+    return (this.key ??= webcrypto.subtle.importKey(
+      'raw',
+      this.store.secret(),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign', 'verify'],
+    ));
   }
 
   /** The token's claims when its signature is good, from the bounded cache or verified now. */
@@ -52,7 +58,8 @@ export class TokenService {
       return { error: err instanceof errors.JWTExpired ? 'token expired: log in again' : 'invalid token' };
     }
     const { sub, jti, exp } = payload;
-    if (typeof sub !== 'string' || typeof jti !== 'string' || typeof exp !== 'number') return { error: 'invalid token' };
+    if (typeof sub !== 'string' || typeof jti !== 'string' || typeof exp !== 'number')
+      return { error: 'invalid token' };
     if (this.verified.size >= VERIFIED_MAX) this.verified.delete(this.verified.keys().next().value as string);
     const claims = { sub, jti, exp };
     this.verified.set(token, claims);
@@ -61,7 +68,13 @@ export class TokenService {
 
   private async sign(subject: string, jti: string, ttlSeconds: number): Promise<{ token: string; exp: number }> {
     const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
-    const token = await new SignJWT({}).setProtectedHeader({ alg: 'HS256' }).setSubject(subject).setJti(jti).setIssuedAt().setExpirationTime(exp).sign(await this.secret());
+    const token = await new SignJWT({})
+      .setProtectedHeader({ alg: 'HS256' })
+      .setSubject(subject)
+      .setJti(jti)
+      .setIssuedAt()
+      .setExpirationTime(exp)
+      .sign(await this.secret());
     return { token, exp };
   }
 

@@ -36,7 +36,6 @@ export interface CanCheckOptions {
 /** The PGNs the stand-in plugin is granted: one single-frame and the fast-packet one. */
 const GRANTED_PGNS = [DEPTH_PGN, GNSS_PGN];
 
-
 export async function checkCan(options: CanCheckOptions): Promise<CheckResult> {
   const { iface, twin, rounds, devices } = options;
   const socketcan = options.socketcan ?? {};
@@ -51,16 +50,33 @@ export async function checkCan(options: CanCheckOptions): Promise<CheckResult> {
     : existsSync(join(sysfs, iface)) && !existsSync(join(sysfs, iface, 'device'))
       ? { name: iface, kind: 'twin', twin: 'virtual CAN interface (no controller behind it), no CAN hardware' }
       : { name: iface, kind: 'hardware' };
-  const failed = (message: string, figures: CheckResult['figures'] = {}): CheckResult => ({ check: 'can', outcome: 'fail', message, devices: [device], figures });
+  const failed = (message: string, figures: CheckResult['figures'] = {}): CheckResult => ({
+    check: 'can',
+    outcome: 'fail',
+    message,
+    devices: [device],
+    figures,
+  });
   if (!log && !existsSync(join(sysfs, iface))) {
-    return { check: 'can', outcome: 'skip', message: `hardware absent: no CAN interface ${iface} (${join(sysfs, iface)} does not exist)`, devices: [device], figures: {} };
+    return {
+      check: 'can',
+      outcome: 'skip',
+      message: `hardware absent: no CAN interface ${iface} (${join(sysfs, iface)} does not exist)`,
+      devices: [device],
+      figures: {},
+    };
   }
   if (!log) {
     // ARPHRD_CAN (280): CAN controllers and vcan alike; anything else is some other network interface.
-    const type = existsSync(join(sysfs, iface, 'type')) ? readFileSync(join(sysfs, iface, 'type'), 'utf8').trim() : '280';
+    const type = existsSync(join(sysfs, iface, 'type'))
+      ? readFileSync(join(sysfs, iface, 'type'), 'utf8').trim()
+      : '280';
     if (type !== '280') return failed(`${iface} is not a CAN interface (link type ${type})`);
     const state = readFileSync(join(sysfs, iface, 'operstate'), 'utf8').trim();
-    if (state === 'down') return failed(`${iface} is down: ip link set ${iface} up type can bitrate 250000 (add "loopback on" with no other node)`);
+    if (state === 'down')
+      return failed(
+        `${iface} is down: ip link set ${iface} up type can bitrate 250000 (add "loopback on" with no other node)`,
+      );
   }
   if (log) writeFileSync(log, candumpLog(frames, iface));
 
@@ -90,8 +106,14 @@ export async function checkCan(options: CanCheckOptions): Promise<CheckResult> {
     const started = performance.now();
     if (sender) {
       sender.open();
-      const opened = await waitUntil(() => sender.state === 'open' && source.status().state === 'open', options.openTimeoutMs ?? 5_000);
-      if (!opened) return failed(`cannot open ${iface}: ${reason(sender.lastError ?? source.status().lastError, 'still connecting')}`);
+      const opened = await waitUntil(
+        () => sender.state === 'open' && source.status().state === 'open',
+        options.openTimeoutMs ?? 5_000,
+      );
+      if (!opened)
+        return failed(
+          `cannot open ${iface}: ${reason(sender.lastError ?? source.status().lastError, 'still connecting')}`,
+        );
       for (const f of frames) {
         await sender.send(f);
         // 250 kbit/s carries ~1,800 frames/s: a short pause keeps the transmit queue from overflowing.
@@ -100,10 +122,13 @@ export async function checkCan(options: CanCheckOptions): Promise<CheckResult> {
     }
     const received: ReturnType<PluginDevices['readFrames']> = [];
     const wantedByPlugin = frames.filter((f) => GRANTED_PGNS.includes(pgnOf(f.id))).length;
-    await waitUntil(() => {
-      received.push(...plugin.readFrames(handle));
-      return source.status().lines >= frames.length && received.length >= wantedByPlugin;
-    }, options.receiveTimeoutMs ?? 5_000 + frames.length * 5);
+    await waitUntil(
+      () => {
+        received.push(...plugin.readFrames(handle));
+        return source.status().lines >= frames.length && received.length >= wantedByPlugin;
+      },
+      options.receiveTimeoutMs ?? 5_000 + frames.length * 5,
+    );
     received.push(...plugin.readFrames(handle));
     const seconds = Math.max((performance.now() - started) / 1000, 1e-3);
     const status = source.status();
@@ -127,15 +152,28 @@ export async function checkCan(options: CanCheckOptions): Promise<CheckResult> {
     };
     const problems: string[] = [];
     if (status.lines !== frames.length) problems.push(`source read ${status.lines}/${frames.length} frames`);
-    if (errors > 0) problems.push(`${errors} errors (${Object.entries(status.errors).map(([k, v]) => `${k} ${v}`).join(', ')})`);
+    if (errors > 0)
+      problems.push(
+        `${errors} errors (${Object.entries(status.errors)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')})`,
+      );
     if (status.deltas !== messages.length) problems.push(`${status.deltas}/${messages.length} messages decoded`);
-    if ((byPgn.get(GNSS_PGN) ?? 0) !== rounds) problems.push(`${byPgn.get(GNSS_PGN) ?? 0}/${rounds} fast-packet messages reassembled`);
-    if (received.length !== wantedByPlugin) problems.push(`plugin read ${received.length}/${wantedByPlugin} frames of its granted PGNs`);
+    if ((byPgn.get(GNSS_PGN) ?? 0) !== rounds)
+      problems.push(`${byPgn.get(GNSS_PGN) ?? 0}/${rounds} fast-packet messages reassembled`);
+    if (received.length !== wantedByPlugin)
+      problems.push(`plugin read ${received.length}/${wantedByPlugin} frames of its granted PGNs`);
     if (outsideGrant > 0) problems.push(`plugin got ${outsideGrant} frames outside its grant`);
-    if (!filterEnforced) problems.push(`asking for an ungranted PGN was not refused (${typeof refused === 'number' ? 'opened' : refused.message})`);
+    if (!filterEnforced)
+      problems.push(
+        `asking for an ungranted PGN was not refused (${typeof refused === 'number' ? 'opened' : refused.message})`,
+      );
     const summary = `${frames.length} frames (${messages.length} messages, ${rounds} fast-packet) ${log ? 'replayed' : 'sent'}; source ${status.lines} received, ${status.deltas} decoded, ${errors} errors; plugin (PGNs ${GRANTED_PGNS.join(',')}) ${received.length}/${wantedByPlugin}; ${figures.framesPerSecond} frames/s`;
     if (problems.length === 0) return { check: 'can', outcome: 'pass', message: summary, devices: [device], figures };
-    const hint = status.lines === 0 && sender ? ` — nothing came back: put ${iface} in loopback mode (ip link set ${iface} type can loopback on) or connect a second node` : '';
+    const hint =
+      status.lines === 0 && sender
+        ? ` — nothing came back: put ${iface} in loopback mode (ip link set ${iface} type can loopback on) or connect a second node`
+        : '';
     return failed(`${problems.join('; ')}${hint} (${summary})`, figures);
   } finally {
     unsubscribe();

@@ -34,7 +34,12 @@ export class PluginDevices {
   constructor(devices: HalDevices, requested: readonly string[], granted: readonly string[]) {
     this.memory.attach(this.raw);
     const flags = Object.fromEntries(FLAG_NAMES.map((n) => [n, false])) as Flags;
-    const policy = new CapabilityPolicy({ requestedFlags: flags, requests: grants(requested), granted: grants(granted), aliases: {} });
+    const policy = new CapabilityPolicy({
+      requestedFlags: flags,
+      requests: grants(requested),
+      granted: grants(granted),
+      aliases: {},
+    });
     this.hal = createDeviceImports(
       {
         pluginId: PLUGIN_ID,

@@ -27,16 +27,23 @@ export interface PluginCheckOptions {
   watchMs: number;
 }
 
-
 export async function checkPlugin(options: PluginCheckOptions): Promise<CheckResult> {
   const { id, settings, serial, can } = options;
   const used: DeviceUsed[] = [];
   if (serial) used.push(...[...new Set([serial.tx, serial.rx])].map(serialDevice));
-  const fail = (message: string, figures: CheckResult['figures'] = {}): CheckResult => ({ check: 'plugin', outcome: 'fail', message, devices: used, figures });
+  const fail = (message: string, figures: CheckResult['figures'] = {}): CheckResult => ({
+    check: 'plugin',
+    outcome: 'fail',
+    message,
+    devices: used,
+    figures,
+  });
   const found = discoverPlugins(settings.plugins.dirs).find((p) => (p.ok ? p.manifest.id : p.broken.id) === id);
   if (!found) {
     const ids = discoverPlugins(settings.plugins.dirs).map((p) => (p.ok ? p.manifest.id : p.broken.id));
-    return fail(`no installed plugin ${id} in ${settings.plugins.dirs.join(', ') || '(no plugin folders)'}; installed: ${ids.join(', ') || 'none'}`);
+    return fail(
+      `no installed plugin ${id} in ${settings.plugins.dirs.join(', ') || '(no plugin folders)'}; installed: ${ids.join(', ') || 'none'}`,
+    );
   }
   if (!found.ok) return fail(`plugin ${id} is broken: ${found.broken.error}`);
 
@@ -48,19 +55,34 @@ export async function checkPlugin(options: PluginCheckOptions): Promise<CheckRes
     const file = join(tmp, 'selftest.candump');
     writeFileSync(file, candumpLog(frames, can.iface));
     used.push({ name: can.iface, kind: 'twin', twin: `candump replay of ${file}, no CAN hardware` });
-    sources.push({ id: 'selftest-can', type: 'can', interface: can.iface, driver: 'candump', file, rate: 'realtime', loop: false });
+    sources.push({
+      id: 'selftest-can',
+      type: 'can',
+      interface: can.iface,
+      driver: 'candump',
+      file,
+      rate: 'realtime',
+      loop: false,
+    });
   } else if (can) {
     used.push({ name: can.iface, kind: 'hardware' });
     sources.push({ id: 'selftest-can', type: 'can', interface: can.iface, driver: 'socketcan' });
   }
   // The plugin's own folder only, no file watching, no broker, the API on a free loopback port.
   const { mqtt: _mqtt, ...rest } = settings;
-  const rt = await startRuntime({ ...rest, port: 0, host: '127.0.0.1', sources, plugins: { ...settings.plugins, dirs: [found.manifest.dir], watch: false } });
+  const rt = await startRuntime({
+    ...rest,
+    port: 0,
+    host: '127.0.0.1',
+    sources,
+    plugins: { ...settings.plugins, dirs: [found.manifest.dir], watch: false },
+  });
   const paths = new Map<string, number>();
   const unsubscribe = rt.bus.subscribe((m) => {
     for (const u of m.delta.updates) {
       if ((u as { $source?: unknown }).$source !== id) continue;
-      for (const v of (u as { values?: { path: string }[] }).values ?? []) paths.set(v.path, (paths.get(v.path) ?? 0) + 1);
+      for (const v of (u as { values?: { path: string }[] }).values ?? [])
+        paths.set(v.path, (paths.get(v.path) ?? 0) + 1);
     }
   });
   const sender = can && !can.twin ? new SocketCanDriver({ iface: can.iface }) : undefined;
@@ -69,14 +91,17 @@ export async function checkPlugin(options: PluginCheckOptions): Promise<CheckRes
     const running = await waitUntil(() => status()?.state === 'running', 15_000);
     if (!running) {
       const s = status();
-      return fail(`plugin ${id} did not start: ${s ? `${s.state}${s.errorMessage ? `: ${s.errorMessage}` : ''}` : 'not loaded'}`);
+      return fail(
+        `plugin ${id} did not start: ${s ? `${s.state}${s.errorMessage ? `: ${s.errorMessage}` : ''}` : 'not loaded'}`,
+      );
     }
     const before = status()!.deltas.emitted;
     if (serial) {
       const lease = rt.devices.serial.acquire(serial.tx, serial.baudRate);
       try {
         await waitUntil(() => lease.driver.state === 'open', 5_000);
-        for (let i = 0; i < serial.lines && lease.driver.state === 'open'; i++) await lease.driver.write(`${testSentence(i)}\r\n`);
+        for (let i = 0; i < serial.lines && lease.driver.state === 'open'; i++)
+          await lease.driver.write(`${testSentence(i)}\r\n`);
       } finally {
         await lease.release();
       }
@@ -107,7 +132,11 @@ export async function checkPlugin(options: PluginCheckOptions): Promise<CheckRes
     };
     const summary = `${id} ${s.state}, emitted ${emitted} deltas${paths.size ? ` (${[...paths.keys()].join(', ')})` : ''}; handles: ${handles.join('; ') || 'none'}${denied.length ? `; refused: ${denied.join(', ')}` : ''}`;
     if (s.state !== 'running') return fail(`${summary}: ${s.errorMessage || 'stopped during the test'}`, figures);
-    if (emitted === 0) return fail(`${summary}: emitted nothing in ${options.watchMs} ms after the traffic (status: ${s.statusMessage || 'none'})`, figures);
+    if (emitted === 0)
+      return fail(
+        `${summary}: emitted nothing in ${options.watchMs} ms after the traffic (status: ${s.statusMessage || 'none'})`,
+        figures,
+      );
     return { check: 'plugin', outcome: 'pass', message: summary, devices: used, figures };
   } finally {
     unsubscribe();

@@ -55,6 +55,10 @@ export function formatSummary(report: SelftestReport): string {
   const { passed, failed, skipped } = report.summary;
   const twins = report.checks.some((c) => c.outcome !== 'skip' && c.devices.some((d) => d.kind === 'twin'));
   const verdict =
-    report.exitCode === 0 ? 'self-test passed' : report.exitCode === 1 ? 'self-test FAILED' : 'self-test tested nothing: no check had its hardware';
+    report.exitCode === 0
+      ? 'self-test passed'
+      : report.exitCode === 1
+        ? 'self-test FAILED'
+        : 'self-test tested nothing: no check had its hardware';
   return `${verdict}: ${passed} passed, ${failed} failed, ${skipped} skipped${twins ? ' (twins stood in for hardware where marked TWIN)' : ''}`;
 }

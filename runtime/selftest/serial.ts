@@ -25,7 +25,6 @@ export interface SerialCheckOptions {
   openTimeoutMs?: number;
 }
 
-
 /** Hardware, or a pseudo-terminal (a twin: no UART, no cable, whatever the baud rate). */
 export function serialDevice(path: string): DeviceUsed {
   let real = path;
@@ -34,7 +33,9 @@ export function serialDevice(path: string): DeviceUsed {
   } catch {
     // absent: reported by the caller
   }
-  return real.startsWith('/dev/pts/') ? { name: path, kind: 'twin', twin: `pseudo-terminal ${real}, no serial hardware` } : { name: path, kind: 'hardware' };
+  return real.startsWith('/dev/pts/')
+    ? { name: path, kind: 'twin', twin: `pseudo-terminal ${real}, no serial hardware` }
+    : { name: path, kind: 'hardware' };
 }
 
 /** Line `i` of the test traffic: position, wind, depth and a Garmin proprietary sentence in turn. */
@@ -42,7 +43,9 @@ export function testSentence(i: number): string {
   const minutes = (i % 60).toString().padStart(2, '0');
   switch (i % 4) {
     case 0:
-      return withChecksum(`$GPRMC,1015${minutes}.00,A,5946.${(1000 + i).toString().slice(-4)},N,02418.0026,E,5.2,090.0,150624,,`);
+      return withChecksum(
+        `$GPRMC,1015${minutes}.00,A,5946.${(1000 + i).toString().slice(-4)},N,02418.0026,E,5.2,090.0,150624,,`,
+      );
     case 1:
       return withChecksum(`$IIMWV,${(i % 360).toFixed(1).padStart(5, '0')},R,12.5,N,A`);
     case 2:
@@ -52,7 +55,6 @@ export function testSentence(i: number): string {
   }
 }
 
-
 function skip(devices: DeviceUsed[], message: string): CheckResult {
   return { check: 'serial', outcome: 'skip', message, devices, figures: {} };
 }
@@ -61,9 +63,16 @@ export async function checkSerial(options: SerialCheckOptions): Promise<CheckRes
   const { tx, rx, baudRate, lines, devices } = options;
   const used = tx === rx ? [serialDevice(tx)] : [serialDevice(tx), serialDevice(rx)];
   const absent = [...new Set([tx, rx])].filter((p) => !existsSync(p));
-  if (absent.length > 0) return skip(used, `hardware absent: ${absent.join(', ')} does not exist (plug the adapter in, or check the path)`);
+  if (absent.length > 0)
+    return skip(used, `hardware absent: ${absent.join(', ')} does not exist (plug the adapter in, or check the path)`);
   const notDevice = [...new Set([tx, rx])].filter((p) => !statSync(p).isCharacterDevice());
-  const failed = (message: string, figures: CheckResult['figures'] = {}): CheckResult => ({ check: 'serial', outcome: 'fail', message, devices: used, figures });
+  const failed = (message: string, figures: CheckResult['figures'] = {}): CheckResult => ({
+    check: 'serial',
+    outcome: 'fail',
+    message,
+    devices: used,
+    figures,
+  });
   if (notDevice.length > 0) return failed(`${notDevice.join(', ')} is not a serial device (not a character device)`);
 
   const bus = selftestBus();
@@ -76,7 +85,10 @@ export async function checkSerial(options: SerialCheckOptions): Promise<CheckRes
     const handle = plugin.openSerialLines(rx, baudRate);
     if (typeof handle !== 'number') return failed(`the granted plugin path could not open ${rx}: ${handle.message}`);
     const txDriver = writer.driver;
-    const opened = await waitUntil(() => txDriver.state === 'open' && source.status().state === 'open', options.openTimeoutMs ?? 5_000);
+    const opened = await waitUntil(
+      () => txDriver.state === 'open' && source.status().state === 'open',
+      options.openTimeoutMs ?? 5_000,
+    );
     if (!opened) {
       const why = reason(txDriver.lastError ?? source.status().lastError, 'still connecting');
       return failed(`cannot open ${txDriver.state === 'open' ? rx : tx} at ${baudRate} baud: ${why}`);
@@ -137,13 +149,23 @@ export async function checkSerial(options: SerialCheckOptions): Promise<CheckRes
     const problems: string[] = [];
     if (sourceLines !== lines) problems.push(`source read ${sourceLines}/${lines} lines`);
     if (received.length !== lines) problems.push(`plugin read ${received.length}/${lines} lines`);
-    if (sourceErrors > 0) problems.push(`${sourceErrors} bad lines (${Object.entries(now.errors).map(([k, v]) => `${k} ${v - (base.errors[k] ?? 0)}`).join(', ')})`);
+    if (sourceErrors > 0)
+      problems.push(
+        `${sourceErrors} bad lines (${Object.entries(now.errors)
+          .map(([k, v]) => `${k} ${v - (base.errors[k] ?? 0)}`)
+          .join(', ')})`,
+      );
     if (mismatched > 0) problems.push(`${mismatched} lines differ from what was sent`);
-    if (!grantEnforced) problems.push(`an ungranted device was not refused (${typeof refused === 'number' ? 'opened' : refused.message})`);
+    if (!grantEnforced)
+      problems.push(
+        `an ungranted device was not refused (${typeof refused === 'number' ? 'opened' : refused.message})`,
+      );
     const summary = `${lines} lines sent at ${baudRate} baud; source ${sourceLines} received, ${sourceErrors} errors, ${deltas} deltas; plugin ${received.length} received; ${bytesPerSecond} B/s`;
     if (problems.length === 0) return { check: 'serial', outcome: 'pass', message: summary, devices: used, figures };
     const nothing = sourceLines === 0 && received.length === 0;
-    const hint = nothing ? ` — nothing came back: is ${tx === rx ? `${tx}'s TX looped to its RX` : `${tx} wired to ${rx} (null-modem: TX↔RX, GND)`}?` : '';
+    const hint = nothing
+      ? ` — nothing came back: is ${tx === rx ? `${tx}'s TX looped to its RX` : `${tx} wired to ${rx} (null-modem: TX↔RX, GND)`}?`
+      : '';
     return failed(`${problems.join('; ')}${hint} (${summary})`, figures);
   } finally {
     await plugin.close();

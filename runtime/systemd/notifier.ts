@@ -51,7 +51,9 @@ export function systemdNotifierFromEnv(env: NodeJS.ProcessEnv = process.env): Sy
     async ready(status) {
       await sender.send('READY=1', `STATUS=${status.replace(/\n/g, ' ')}`);
       watchdog?.start();
-      log.info(`told systemd READY=1${watchdog ? `; feeding watchdog every ${watchdog.timing.pingEveryMs} ms while the loop is healthy` : ''}`);
+      log.info(
+        `told systemd READY=1${watchdog ? `; feeding watchdog every ${watchdog.timing.pingEveryMs} ms while the loop is healthy` : ''}`,
+      );
     },
     async stopping() {
       watchdog?.stop();

@@ -53,7 +53,8 @@ export class SdNotifySender {
         resolve();
       });
       child.on('close', (code) => {
-        if (code !== 0 && code !== null) log.limited('warn', 'notify-exit', `${this.binary} ${assignments[0]} exited ${code}: ${stderr.trim()}`);
+        if (code !== 0 && code !== null)
+          log.limited('warn', 'notify-exit', `${this.binary} ${assignments[0]} exited ${code}: ${stderr.trim()}`);
         resolve();
       });
     });

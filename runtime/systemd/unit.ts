@@ -23,7 +23,16 @@ export function deviceAllowFor(path: string): string {
 
 /** The command that runs the service on the board: node, the profile's flags, `run` on the data folder. */
 export function serviceCommand(profile: BoardProfile, opts: DropInOptions): string {
-  return [opts.nodePath, ...profile.nodeFlags, `${opts.prefix}/dist/runtime/cli/main.js`, 'run', '--data', profile.paths.data, '--board', profile.id].join(' ');
+  return [
+    opts.nodePath,
+    ...profile.nodeFlags,
+    `${opts.prefix}/dist/runtime/cli/main.js`,
+    'run',
+    '--data',
+    profile.paths.data,
+    '--board',
+    profile.id,
+  ].join(' ');
 }
 
 export function renderBoardDropIn(profile: BoardProfile, opts: DropInOptions): string {
@@ -44,6 +53,7 @@ export function renderBoardDropIn(profile: BoardProfile, opts: DropInOptions): s
     'DeviceAllow=',
     ...allow.map((a) => `DeviceAllow=${a}`),
   ];
-  if (can.length) lines.push(`# CAN (${can.join(', ')}) are network interfaces: reached through AF_CAN, no device node to allow.`);
+  if (can.length)
+    lines.push(`# CAN (${can.join(', ')}) are network interfaces: reached through AF_CAN, no device node to allow.`);
   return `${lines.join('\n')}\n`;
 }

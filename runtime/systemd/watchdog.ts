@@ -61,7 +61,11 @@ export class LoopWatchdog {
     const now = performance.now();
     const lag = now - this.expected;
     if (lag > this.timing.maxLagMs) {
-      log.limited('warn', 'loop-lag', `event loop stalled ${Math.round(lag)} ms (limit ${Math.round(this.timing.maxLagMs)} ms): watchdog ping withheld`);
+      log.limited(
+        'warn',
+        'loop-lag',
+        `event loop stalled ${Math.round(lag)} ms (limit ${Math.round(this.timing.maxLagMs)} ms): watchdog ping withheld`,
+      );
     } else if (now - this.lastPing >= this.timing.pingEveryMs && this.opts.ping()) {
       this.lastPing = now;
     }

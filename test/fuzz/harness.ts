@@ -24,7 +24,8 @@ export interface TargetModule {
   create(): Promise<FuzzTarget>;
 }
 
-export type FindingKind = 'crash' | 'property' | 'hang' | 'slow' | 'unhandled-rejection' | 'uncaught-exception' | 'warning' | 'error-log';
+export type FindingKind =
+  'crash' | 'property' | 'hang' | 'slow' | 'unhandled-rejection' | 'uncaught-exception' | 'warning' | 'error-log';
 
 /** A violated property: what the code under test must never do, with what it did. */
 export class Finding extends Error {

@@ -5,7 +5,9 @@
 
 import type { Rng } from './rng.js';
 
-const INTERESTING_BYTES = [0x00, 0x01, 0x7f, 0x80, 0xff, 0x0a, 0x0d, 0x20, 0x24, 0x21, 0x2a, 0x2c, 0x5c, 0x2e, 0x22, 0x7b, 0x5b];
+const INTERESTING_BYTES = [
+  0x00, 0x01, 0x7f, 0x80, 0xff, 0x0a, 0x0d, 0x20, 0x24, 0x21, 0x2a, 0x2c, 0x5c, 0x2e, 0x22, 0x7b, 0x5b,
+];
 
 /** Applies 1..maxOps random byte mutations; `dict` tokens are inserted or overwritten in place. */
 export function mutateBytes(rng: Rng, input: Uint8Array, dict: readonly Uint8Array[] = [], maxOps = 4): Uint8Array {
@@ -52,7 +54,9 @@ export function mutateBytes(rng: Rng, input: Uint8Array, dict: readonly Uint8Arr
       default: {
         // a dictionary token, inserted or overwriting
         const token = rng.pick(dict);
-        b = rng.chance(0.5) ? concat(b.subarray(0, at), token, b.subarray(at)) : concat(b.subarray(0, at), token, b.subarray(at + token.length));
+        b = rng.chance(0.5)
+          ? concat(b.subarray(0, at), token, b.subarray(at))
+          : concat(b.subarray(0, at), token, b.subarray(at + token.length));
       }
     }
   }
@@ -106,8 +110,33 @@ export const NASTY_STRINGS = [
   '9999999999999999999999',
 ];
 
-const NASTY_NUMBERS = [0, -0, 1, -1, 0.5, 2 ** 31 - 1, 2 ** 31, 2 ** 32, 2 ** 53, -(2 ** 53), 1e308, -1e308, 5e-324, 1e21, 123456789.123];
-const PROTO_KEYS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf', '__defineGetter__', 'then'];
+const NASTY_NUMBERS = [
+  0,
+  -0,
+  1,
+  -1,
+  0.5,
+  2 ** 31 - 1,
+  2 ** 31,
+  2 ** 32,
+  2 ** 53,
+  -(2 ** 53),
+  1e308,
+  -1e308,
+  5e-324,
+  1e21,
+  123456789.123,
+];
+const PROTO_KEYS = [
+  '__proto__',
+  'constructor',
+  'prototype',
+  'toString',
+  'hasOwnProperty',
+  'valueOf',
+  '__defineGetter__',
+  'then',
+];
 
 /** JSON written as text as it is: duplicate keys, non-JSON tokens (`NaN`, `1e400`), cut text. */
 export class RawJson {
@@ -153,7 +182,11 @@ export function randomString(rng: Rng, words: readonly string[] = []): string {
     case 2: {
       // segments joined by dots and stars (paths, patterns)
       const n = rng.logScale(40);
-      const parts = Array.from({ length: n }, () => (words.length > 0 && rng.chance(0.6) ? rng.pick(words) : rng.pick(['a', 'e', '*', '', 'navigation', 'x'.repeat(rng.logScale(300))])));
+      const parts = Array.from({ length: n }, () =>
+        words.length > 0 && rng.chance(0.6)
+          ? rng.pick(words)
+          : rng.pick(['a', 'e', '*', '', 'navigation', 'x'.repeat(rng.logScale(300))]),
+      );
       return parts.join(rng.pick(['.', '*', '.*', '']));
     }
     case 3:
@@ -183,18 +216,39 @@ export function randomJson(rng: Rng, keys: readonly string[] = [], depth = 0): J
       const o: Record<string, unknown> = {};
       const n = rng.logScale(6) - 1;
       for (let i = 0; i < n; i++) {
-        const k = keys.length > 0 && rng.chance(0.7) ? rng.pick(keys) : rng.chance(0.2) ? rng.pick(PROTO_KEYS) : randomString(rng);
-        Object.defineProperty(o, k, { value: randomJson(rng, keys, depth + 1), enumerable: true, writable: true, configurable: true });
+        const k =
+          keys.length > 0 && rng.chance(0.7)
+            ? rng.pick(keys)
+            : rng.chance(0.2)
+              ? rng.pick(PROTO_KEYS)
+              : randomString(rng);
+        Object.defineProperty(o, k, {
+          value: randomJson(rng, keys, depth + 1),
+          enumerable: true,
+          writable: true,
+          configurable: true,
+        });
       }
       return o;
     }
     default:
-      return rng.pick([new RawJson('NaN'), new RawJson('1e400'), new RawJson('-0'), new RawJson('123456789012345678901234567890'), new RawJson('"\\ud800"'), new RawJson('{"a":1,"a":2}')]);
+      return rng.pick([
+        new RawJson('NaN'),
+        new RawJson('1e400'),
+        new RawJson('-0'),
+        new RawJson('123456789012345678901234567890'),
+        new RawJson('"\\ud800"'),
+        new RawJson('{"a":1,"a":2}'),
+      ]);
   }
 }
 
 /** Containers of a tree (objects and arrays) up to a depth, for picking a mutation site. */
-function containers(v: JsonTree, out: (Record<string, unknown> | unknown[])[] = [], depth = 0): (Record<string, unknown> | unknown[])[] {
+function containers(
+  v: JsonTree,
+  out: (Record<string, unknown> | unknown[])[] = [],
+  depth = 0,
+): (Record<string, unknown> | unknown[])[] {
   if (depth > 24 || typeof v !== 'object' || v === null || v instanceof RawJson || v instanceof DeepNest) return out;
   out.push(v as Record<string, unknown> | unknown[]);
   for (const child of Array.isArray(v) ? v : Object.values(v)) containers(child, out, depth + 1);
@@ -206,7 +260,13 @@ export function cloneJson<T extends JsonTree>(v: T): T {
   if (Array.isArray(v)) return v.map(cloneJson) as T;
   if (typeof v === 'object' && v !== null && !(v instanceof RawJson) && !(v instanceof DeepNest)) {
     const o: Record<string, unknown> = {};
-    for (const k of Object.keys(v)) Object.defineProperty(o, k, { value: cloneJson((v as Record<string, unknown>)[k]), enumerable: true, writable: true, configurable: true });
+    for (const k of Object.keys(v))
+      Object.defineProperty(o, k, {
+        value: cloneJson((v as Record<string, unknown>)[k]),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     return o as T;
   }
   return v;
@@ -224,7 +284,8 @@ export function mutateJson(rng: Rng, input: JsonTree, keys: readonly string[] = 
     const sites = [root as unknown as Record<string, unknown>, ...containers(root.v)];
     const site = rng.pick(sites);
     const slots = Array.isArray(site) ? site.map((_, i) => i) : Object.keys(site);
-    const slot = site === (root as unknown) ? 'v' : slots.length > 0 ? rng.pick(slots as (string | number)[]) : undefined;
+    const slot =
+      site === (root as unknown) ? 'v' : slots.length > 0 ? rng.pick(slots as (string | number)[]) : undefined;
     const get = (): unknown => (slot === undefined ? undefined : (site as Record<string | number, unknown>)[slot]);
     const set = (value: unknown): void => {
       if (slot === undefined) return;
@@ -245,7 +306,16 @@ export function mutateJson(rng: Rng, input: JsonTree, keys: readonly string[] = 
         break;
       case 3: // add a key (prototype keys included) or an element
         if (Array.isArray(site)) site.splice(rng.int(site.length + 1), 0, randomJson(rng, keys));
-        else if (site !== (root as unknown)) setKey(site, rng.chance(0.4) ? rng.pick(PROTO_KEYS) : rng.chance(0.7) && keys.length > 0 ? rng.pick(keys) : randomString(rng), randomJson(rng, keys));
+        else if (site !== (root as unknown))
+          setKey(
+            site,
+            rng.chance(0.4)
+              ? rng.pick(PROTO_KEYS)
+              : rng.chance(0.7) && keys.length > 0
+                ? rng.pick(keys)
+                : randomString(rng),
+            randomJson(rng, keys),
+          );
         break;
       case 4: // nest very deep
         set(new DeepNest(rng.logScale(20_000), rng.chance(0.5) ? 'array' : 'object', get() ?? 1));
@@ -278,11 +348,24 @@ export function mutateJson(rng: Rng, input: JsonTree, keys: readonly string[] = 
         if (slot === undefined || Array.isArray(site) || site === (root as unknown)) break;
         const value = site[slot as string];
         delete site[slot as string];
-        setKey(site, rng.chance(0.5) ? rng.pick(PROTO_KEYS) : keys.length > 0 ? rng.pick(keys) : randomString(rng), value);
+        setKey(
+          site,
+          rng.chance(0.5) ? rng.pick(PROTO_KEYS) : keys.length > 0 ? rng.pick(keys) : randomString(rng),
+          value,
+        );
         break;
       }
       default: // a token that is not JSON
-        set(rng.pick([new RawJson('NaN'), new RawJson('Infinity'), new RawJson('1e999'), new RawJson('"\\u0000"'), new RawJson('"\\ud800"'), new RawJson('undefined')]));
+        set(
+          rng.pick([
+            new RawJson('NaN'),
+            new RawJson('Infinity'),
+            new RawJson('1e999'),
+            new RawJson('"\\u0000"'),
+            new RawJson('"\\ud800"'),
+            new RawJson('undefined'),
+          ]),
+        );
     }
   }
   return root.v;
@@ -302,7 +385,11 @@ export function mutateString(rng: Rng, s: string, words: readonly string[] = [])
       return out + s.slice(stars) + (rng.chance(0.5) ? '*x' : '');
     }
     case 2:
-      return s.slice(0, at) + rng.pick(['.', '..', '.__proto__.', '.constructor.prototype.', '\u0000', '"', '\\']) + s.slice(at);
+      return (
+        s.slice(0, at) +
+        rng.pick(['.', '..', '.__proto__.', '.constructor.prototype.', '\u0000', '"', '\\']) +
+        s.slice(at)
+      );
     case 3:
       return s.repeat(rng.logScale(400));
     case 4:
@@ -323,5 +410,12 @@ export function capText(text: string, max: number): string {
 
 /** Text-level damage to serialized JSON: cut, flipped, or bytes inserted. */
 export function damageText(rng: Rng, text: string): string {
-  return Buffer.from(mutateBytes(rng, utf8(text), [utf8('"'), utf8('{'), utf8('['), utf8(']'), utf8('}'), utf8(','), utf8(':'), utf8('\\u0000')], 3)).toString('utf8');
+  return Buffer.from(
+    mutateBytes(
+      rng,
+      utf8(text),
+      [utf8('"'), utf8('{'), utf8('['), utf8(']'), utf8('}'), utf8(','), utf8(':'), utf8('\\u0000')],
+      3,
+    ),
+  ).toString('utf8');
 }

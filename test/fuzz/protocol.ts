@@ -86,6 +86,7 @@ export type WorkerMessage =
 /** A preview of an input for humans: printable ASCII, the rest escaped, cut. */
 export function preview(bytes: Uint8Array, max = 160): string {
   let out = '';
-  for (const b of bytes.subarray(0, max)) out += b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
+  for (const b of bytes.subarray(0, max))
+    out += b >= 0x20 && b < 0x7f && b !== 0x5c ? String.fromCharCode(b) : `\\x${b.toString(16).padStart(2, '0')}`;
   return bytes.length > max ? `${out}… (${bytes.length} bytes)` : out;
 }

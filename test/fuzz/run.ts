@@ -19,7 +19,8 @@ function fail(message: string): never {
 
 function numberArg(name: string, text: string | undefined, min: number, max: number): number {
   const n = Number(text);
-  if (text === undefined || !Number.isInteger(n) || n < min || n > max) fail(`${name} needs an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
+  if (text === undefined || !Number.isInteger(n) || n < min || n > max)
+    fail(`${name} needs an integer from ${min} to ${max}, got ${JSON.stringify(text)}`);
   return n;
 }
 
@@ -43,9 +44,13 @@ function parseArgs(argv: string[]): Args {
     else if (flag === '--only') {
       const names = (value ?? '').split(',').filter((n) => n !== '');
       const bad = names.find((n) => !isTargetName(n));
-      if (names.length === 0 || bad !== undefined) fail(`--only takes a comma-separated list of ${TARGET_NAMES.join(', ')}; got ${JSON.stringify(value)}`);
+      if (names.length === 0 || bad !== undefined)
+        fail(`--only takes a comma-separated list of ${TARGET_NAMES.join(', ')}; got ${JSON.stringify(value)}`);
       args.only = names as TargetName[];
-    } else fail(`unknown option ${JSON.stringify(flag)} (--seed, --seconds, --only, --iterations, --hang-ms, --slow-ms, --json, --trace)`);
+    } else
+      fail(
+        `unknown option ${JSON.stringify(flag)} (--seed, --seconds, --only, --iterations, --hang-ms, --slow-ms, --json, --trace)`,
+      );
   }
   return args;
 }
@@ -85,12 +90,17 @@ async function main(): Promise<void> {
   });
   const targets = args.only ?? TARGET_NAMES;
   process.stdout.write(`fuzz: seed ${args.seed}, ${args.seconds} s per target, targets ${targets.join(', ')}\n`);
-  process.stdout.write(`fuzz: repeat with: node dist/test/fuzz/run.js --seed ${args.seed} --seconds ${args.seconds}${args.only ? ` --only ${args.only.join(',')}` : ''}\n`);
+  process.stdout.write(
+    `fuzz: repeat with: node dist/test/fuzz/run.js --seed ${args.seed} --seconds ${args.seconds}${args.only ? ` --only ${args.only.join(',')}` : ''}\n`,
+  );
   const summaries = await runFuzz({ ...args, onSummary: print });
   const findings = summaries.reduce((n, s) => n + s.findings.length, 0);
   const inputs = summaries.reduce((n, s) => n + s.iterations, 0);
-  if (args.json) writeFileSync(args.json, `${JSON.stringify({ seed: args.seed, seconds: args.seconds, summaries }, null, 2)}\n`);
-  process.stdout.write(`\nfuzz: seed ${args.seed}: ${inputs} inputs, ${findings} findings${processFault ? `; ${processFault}` : ''}\n`);
+  if (args.json)
+    writeFileSync(args.json, `${JSON.stringify({ seed: args.seed, seconds: args.seconds, summaries }, null, 2)}\n`);
+  process.stdout.write(
+    `\nfuzz: seed ${args.seed}: ${inputs} inputs, ${findings} findings${processFault ? `; ${processFault}` : ''}\n`,
+  );
   process.exitCode = findings > 0 || processFault ? 1 : 0;
 }
 

@@ -4,7 +4,20 @@
 // crash. Reproducible: the same seed gives each target the same input sequence.
 
 import { Worker } from 'node:worker_threads';
-import { PHASE, STATUS, TARGET_NAMES, currentInput, sharedBuffer, statusWords, type FindingReport, type RunnableTarget, type TargetName, type TargetSummary, type WorkerMessage, type WorkerParams } from './protocol.js';
+import {
+  PHASE,
+  STATUS,
+  TARGET_NAMES,
+  currentInput,
+  sharedBuffer,
+  statusWords,
+  type FindingReport,
+  type RunnableTarget,
+  type TargetName,
+  type TargetSummary,
+  type WorkerMessage,
+  type WorkerParams,
+} from './protocol.js';
 
 export interface FuzzOptions {
   seed: number;
@@ -33,7 +46,18 @@ export function isTargetName(name: string): name is TargetName {
 }
 
 function emptySummary(target: RunnableTarget, iterations: number, findings: FindingReport[]): TargetSummary {
-  return { target, covers: '', iterations, seconds: 0, outcomes: [], findings, slowestMs: 0, heapStartMB: 0, heapEndMB: 0, logWarnings: 0 };
+  return {
+    target,
+    covers: '',
+    iterations,
+    seconds: 0,
+    outcomes: [],
+    findings,
+    slowestMs: 0,
+    heapStartMB: 0,
+    heapEndMB: 0,
+    logWarnings: 0,
+  };
 }
 
 function runTarget(target: RunnableTarget, opts: FuzzOptions): Promise<TargetSummary> {
@@ -49,7 +73,10 @@ function runTarget(target: RunnableTarget, opts: FuzzOptions): Promise<TargetSum
     traceFile: opts.traceFile,
   };
   const hangMs = opts.hangMs ?? 10_000;
-  const worker = new Worker(new URL('./worker.js', import.meta.url), { workerData: params, resourceLimits: { maxOldGenerationSizeMb: HEAP_LIMIT_MB } });
+  const worker = new Worker(new URL('./worker.js', import.meta.url), {
+    workerData: params,
+    resourceLimits: { maxOldGenerationSizeMb: HEAP_LIMIT_MB },
+  });
   return new Promise<TargetSummary>((resolve) => {
     let settled = false;
     let stuck: FindingReport | undefined;
@@ -60,7 +87,14 @@ function runTarget(target: RunnableTarget, opts: FuzzOptions): Promise<TargetSum
 
     const report = (kind: FindingReport['kind'], message: string): FindingReport => {
       const input = currentInput(shared);
-      return { kind, message, count: 1, iteration: Atomics.load(status, STATUS.iteration), input: Buffer.from(input).toString('base64'), inputBytes: Atomics.load(status, STATUS.inputLength) };
+      return {
+        kind,
+        message,
+        count: 1,
+        iteration: Atomics.load(status, STATUS.iteration),
+        input: Buffer.from(input).toString('base64'),
+        inputBytes: Atomics.load(status, STATUS.inputLength),
+      };
     };
     const finish = (summary: TargetSummary): void => {
       if (settled) return;
@@ -78,9 +112,12 @@ function runTarget(target: RunnableTarget, opts: FuzzOptions): Promise<TargetSum
         lastProgress = now;
       }
       let problem: string | undefined;
-      if (phase === PHASE.setup && now - startedAt > SETUP_LIMIT_MS) problem = `setup did not finish within ${SETUP_LIMIT_MS} ms`;
-      else if (phase === PHASE.running && now - lastProgress > hangMs) problem = `no progress for ${hangMs} ms: the input below hangs the code under test`;
-      else if (phase === PHASE.closing && now - lastProgress > CLOSE_LIMIT_MS) problem = `closing did not finish within ${CLOSE_LIMIT_MS} ms`;
+      if (phase === PHASE.setup && now - startedAt > SETUP_LIMIT_MS)
+        problem = `setup did not finish within ${SETUP_LIMIT_MS} ms`;
+      else if (phase === PHASE.running && now - lastProgress > hangMs)
+        problem = `no progress for ${hangMs} ms: the input below hangs the code under test`;
+      else if (phase === PHASE.closing && now - lastProgress > CLOSE_LIMIT_MS)
+        problem = `closing did not finish within ${CLOSE_LIMIT_MS} ms`;
       if (problem && !stuck) {
         stuck = report('hang', problem);
         void worker.terminate();
@@ -97,7 +134,13 @@ function runTarget(target: RunnableTarget, opts: FuzzOptions): Promise<TargetSum
       // Its work is done; whatever it still holds open must not outlive the run.
       void worker.terminate();
       if (msg.kind === 'summary') finish(msg.summary);
-      else finish(emptySummary(target, msg.iterations, [...msg.findings, report('crash', `the target could not run: ${msg.error}`)]));
+      else
+        finish(
+          emptySummary(target, msg.iterations, [
+            ...msg.findings,
+            report('crash', `the target could not run: ${msg.error}`),
+          ]),
+        );
     });
     worker.on('error', (err) => {
       died = `the worker died: ${err.name}: ${err.message}`;
@@ -105,7 +148,13 @@ function runTarget(target: RunnableTarget, opts: FuzzOptions): Promise<TargetSum
     worker.on('exit', (code) => {
       const iterations = Atomics.load(status, STATUS.iteration);
       if (stuck) finish(emptySummary(target, iterations, [...early, stuck]));
-      else finish(emptySummary(target, iterations, [...early, report('crash', died ?? `the worker exited (code ${code}) without a summary`)]));
+      else
+        finish(
+          emptySummary(target, iterations, [
+            ...early,
+            report('crash', died ?? `the worker exited (code ${code}) without a summary`),
+          ]),
+        );
     });
   });
 }

@@ -10,7 +10,17 @@ import { runInNewContext } from 'node:vm';
 import { parentPort, workerData } from 'node:worker_threads';
 import { setLogLevel } from '../../core/log.js';
 import { Finding, Tally, normalize, type FindingKind, type TargetModule } from './harness.js';
-import { inputBytes, INPUT_MAX, PHASE, STATUS, statusWords, type FindingReport, type TargetSummary, type WorkerMessage, type WorkerParams } from './protocol.js';
+import {
+  inputBytes,
+  INPUT_MAX,
+  PHASE,
+  STATUS,
+  statusWords,
+  type FindingReport,
+  type TargetSummary,
+  type WorkerMessage,
+  type WorkerParams,
+} from './protocol.js';
 import { hashString, Rng } from './rng.js';
 
 const params = workerData as WorkerParams;
@@ -28,13 +38,21 @@ function note(kind: FindingKind, message: string): void {
     seen.count++;
     return;
   }
-  const finding: FindingReport = { kind, message: message.slice(0, 2000), count: 1, iteration, input: Buffer.from(current.subarray(0, INPUT_MAX)).toString('base64'), inputBytes: current.length };
+  const finding: FindingReport = {
+    kind,
+    message: message.slice(0, 2000),
+    count: 1,
+    iteration,
+    input: Buffer.from(current.subarray(0, INPUT_MAX)).toString('base64'),
+    inputBytes: current.length,
+  };
   findings.set(key, finding);
   post({ kind: 'finding', finding });
 }
 
 function describe(err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message}${err.stack ? `\n${err.stack.split('\n').slice(1, 6).join('\n')}` : ''}`;
+  if (err instanceof Error)
+    return `${err.name}: ${err.message}${err.stack ? `\n${err.stack.split('\n').slice(1, 6).join('\n')}` : ''}`;
   return String(err);
 }
 
@@ -71,7 +89,9 @@ function record(input: Uint8Array): void {
 
 /** Own property names of the prototypes a polluting input would reach. */
 function prototypeShape(): string {
-  return [Object.prototype, Array.prototype, Function.prototype, String.prototype].map((p) => Object.getOwnPropertyNames(p).length).join(',');
+  return [Object.prototype, Array.prototype, Function.prototype, String.prototype]
+    .map((p) => Object.getOwnPropertyNames(p).length)
+    .join(',');
 }
 
 // The heap figures are taken after a full collection, so they show kept state, not garbage.
@@ -108,7 +128,8 @@ async function main(): Promise<void> {
     const took = performance.now() - t0;
     slowestMs = Math.max(slowestMs, took);
     if (took > params.slowMs) note('slow', `one input took ${Math.round(took)} ms (bound ${params.slowMs} ms)`);
-    if (prototypeShape() !== shape) note('property', 'a built-in prototype gained or lost properties (prototype pollution)');
+    if (prototypeShape() !== shape)
+      note('property', 'a built-in prototype gained or lost properties (prototype pollution)');
     // Warnings, unhandled rejections and timers surface once the event loop turns: turn it after
     // every input, so what they report is blamed on the input that caused it.
     await yieldToLoop();

@@ -63,12 +63,25 @@ export async function startChildRuntime(opts: ChildOptions = {}): Promise<ChildR
   const settingsFile = join(dir, 'settings.json');
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  writeFileSync(settingsFile, JSON.stringify({ ...opts.settings, port, host: '127.0.0.1', dataDir, selfUrn: 'urn:mrn:imo:mmsi:230000002' }));
+  writeFileSync(
+    settingsFile,
+    JSON.stringify({ ...opts.settings, port, host: '127.0.0.1', dataDir, selfUrn: 'urn:mrn:imo:mmsi:230000002' }),
+  );
   opts.prepare?.(dataDir);
-  const child = spawn(process.execPath, [...(opts.nodeFlags ?? []), join(PROJECT_ROOT, 'dist', 'runtime', 'cli', 'main.js'), 'run', '--settings', settingsFile], {
-    stdio: ['ignore', 'ignore', 'pipe'],
-    env: { ...process.env, SIGNALK_EDGE_LOG: opts.logLevel ?? 'warn' },
-  });
+  const child = spawn(
+    process.execPath,
+    [
+      ...(opts.nodeFlags ?? []),
+      join(PROJECT_ROOT, 'dist', 'runtime', 'cli', 'main.js'),
+      'run',
+      '--settings',
+      settingsFile,
+    ],
+    {
+      stdio: ['ignore', 'ignore', 'pipe'],
+      env: { ...process.env, SIGNALK_EDGE_LOG: opts.logLevel ?? 'warn' },
+    },
+  );
   let tail = '';
   let bytes = 0;
   let exit: string | undefined;
@@ -88,10 +101,14 @@ export async function startChildRuntime(opts: ChildOptions = {}): Promise<ChildR
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitFor(async () => {
-      if (exit !== undefined) throw new Error(`the runtime ended (${exit}): ${tail}`);
-      return (await fetch(`${url}/signalk`)).ok;
-    }, 'the runtime to serve', 30_000);
+    await waitFor(
+      async () => {
+        if (exit !== undefined) throw new Error(`the runtime ended (${exit}): ${tail}`);
+        return (await fetch(`${url}/signalk`)).ok;
+      },
+      'the runtime to serve',
+      30_000,
+    );
   } catch (err) {
     await stop();
     throw err;

@@ -56,14 +56,19 @@ switch (verb) {
     // A start by hand resets the automatic-restart count, as systemd does.
     writeState(dir, { ActiveState: 'activating', SubState: 'start', NRestarts: 0, MainPID: 0 });
     const log = openSync(join(dir, 'supervisor.log'), 'a');
-    const child = spawn(process.execPath, [fileURLToPath(new URL('./fake-systemd.js', import.meta.url))], { detached: true, stdio: ['ignore', log, log], env: process.env });
+    const child = spawn(process.execPath, [fileURLToPath(new URL('./fake-systemd.js', import.meta.url))], {
+      detached: true,
+      stdio: ['ignore', log, log],
+      env: process.env,
+    });
     writeFileSync(join(dir, 'supervisor.pid'), String(child.pid));
     child.unref();
     break;
   }
   case 'show': {
     const state = readState(dir) as unknown as Record<string, unknown>;
-    for (let i = 1; i < args.length; i++) if (args[i] === '-p') console.log(`${args[i + 1]}=${String(state[args[i + 1]!])}`);
+    for (let i = 1; i < args.length; i++)
+      if (args[i] === '-p') console.log(`${args[i + 1]}=${String(state[args[i + 1]!])}`);
     break;
   }
   default:

@@ -21,7 +21,9 @@ export const UNIT = 'signalk-edge.service';
 
 export function readState(dir: string): UnitState {
   const file = join(dir, 'state.json');
-  return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as UnitState) : { ActiveState: 'inactive', SubState: 'dead', NRestarts: 0, MainPID: 0 };
+  return existsSync(file)
+    ? (JSON.parse(readFileSync(file, 'utf8')) as UnitState)
+    : { ActiveState: 'inactive', SubState: 'dead', NRestarts: 0, MainPID: 0 };
 }
 
 export function writeState(dir: string, state: UnitState): void {
@@ -82,14 +84,20 @@ async function supervise(dir: string, root: string): Promise<void> {
         if (watchdogMs) arm(watchdogMs, 'watchdog timeout');
         else clearTimeout(timer);
       }
-      if (m.fields.includes('WATCHDOG=1') && state.ActiveState === 'active' && watchdogMs) arm(watchdogMs, 'watchdog timeout');
+      if (m.fields.includes('WATCHDOG=1') && state.ActiveState === 'active' && watchdogMs)
+        arm(watchdogMs, 'watchdog timeout');
     }
     seen = listener.messages.length;
   }, 50);
   const start = (): void => {
     child = spawn(process.execPath, argv, {
       cwd: inRoot(root, directive(root, 'WorkingDirectory') ?? '/'),
-      env: { ...process.env, NOTIFY_SOCKET: listener.socket, WATCHDOG_USEC: String(watchdogMs * 1000), WATCHDOG_PID: '' },
+      env: {
+        ...process.env,
+        NOTIFY_SOCKET: listener.socket,
+        WATCHDOG_USEC: String(watchdogMs * 1000),
+        WATCHDOG_PID: '',
+      },
       stdio: ['ignore', 'pipe', 'pipe'],
     });
     child.stdout?.on('data', (c: Buffer) => appendFileSync(log, c));

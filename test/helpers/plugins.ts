@@ -38,7 +38,10 @@ export async function pluginFolder(packages: { from: string; name: string; as?: 
   for (const p of packages) {
     const target = join(dir, p.as ?? p.name);
     mkdirSync(target, { recursive: true });
-    cpSync(join(p.from, p.name), target, { recursive: true, filter: (src) => !src.includes(`${join(p.from, p.name)}/assembly`) });
+    cpSync(join(p.from, p.name), target, {
+      recursive: true,
+      filter: (src) => !src.includes(`${join(p.from, p.name)}/assembly`),
+    });
   }
   return dir;
 }
@@ -84,7 +87,10 @@ export async function pluginStatus(runtime: Runtime, id: string): Promise<Plugin
 }
 
 /** A WebSocket client on the runtime's stream that keeps every message. */
-export async function openStream(runtime: Runtime, query = 'subscribe=all'): Promise<{ messages: unknown[]; close(): void }> {
+export async function openStream(
+  runtime: Runtime,
+  query = 'subscribe=all',
+): Promise<{ messages: unknown[]; close(): void }> {
   const ws = new WebSocket(`${runtime.api.url.replace(/^http/, 'ws')}/signalk/v1/stream?${query}`);
   const messages: unknown[] = [];
   ws.on('message', (data) => messages.push(JSON.parse(String(data))));
@@ -96,7 +102,11 @@ export async function openStream(runtime: Runtime, query = 'subscribe=all'): Pro
 }
 
 /** A WebSocket client of a binary stream (or radar spokes) that keeps every binary frame. */
-export async function binaryClient(wsUrl: string, path: string, headers: Record<string, string> = {}): Promise<{ ws: WebSocket; frames: Buffer[] }> {
+export async function binaryClient(
+  wsUrl: string,
+  path: string,
+  headers: Record<string, string> = {},
+): Promise<{ ws: WebSocket; frames: Buffer[] }> {
   const ws = new WebSocket(`${wsUrl}${path}`, { headers });
   const frames: Buffer[] = [];
   ws.on('message', (data, isBinary) => {
@@ -122,6 +132,7 @@ export function configurePlugin(dataDir: string, id: string, configuration: Json
 
 /** The value at a dotted path of the self vessel in the runtime's model. */
 export function selfValue(runtime: Runtime, path: string): unknown {
-  const node = runtime.model.get([...runtime.model.selfContext.split('.'), ...path.split('.')]) as { value?: unknown } | undefined;
+  const node = runtime.model.get([...runtime.model.selfContext.split('.'), ...path.split('.')]) as
+    { value?: unknown } | undefined;
   return node?.value;
 }

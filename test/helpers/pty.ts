@@ -30,7 +30,8 @@ let addon: PtyAddon | undefined;
 
 function loadAddon(): PtyAddon {
   if (addon) return addon;
-  if (!existsSync(PTY_ADDON)) throw new Error(`${PTY_ADDON} is missing: run \`npm run build\` (it builds test/native with node-gyp)`);
+  if (!existsSync(PTY_ADDON))
+    throw new Error(`${PTY_ADDON} is missing: run \`npm run build\` (it builds test/native with node-gyp)`);
   addon = createRequire(import.meta.url)(PTY_ADDON) as PtyAddon;
   return addon;
 }

@@ -59,23 +59,26 @@ export async function startTestRuntime(opts: RuntimeOptions = {}): Promise<TestR
   const removeDataDir = () => (ownsDataDir ? rm(dataDir, { recursive: true, force: true }) : Promise.resolve());
   let runtime: Runtime;
   try {
-    runtime = await startRuntime({
-      port: 0,
-      host: '127.0.0.1',
-      dataDir,
-      selfUrn: opts.selfUrn ?? TEST_SELF_URN,
-      sources: opts.sources ?? [],
-      plugins: {
-        dirs: opts.pluginDirs ?? [],
-        watch: opts.watch ?? false,
-        restart: { ...DEFAULT_PLUGIN_RESTART, ...opts.restart },
-        ...(opts.callTimeoutMs === undefined ? {} : { callTimeoutMs: opts.callTimeoutMs }),
+    runtime = await startRuntime(
+      {
+        port: 0,
+        host: '127.0.0.1',
+        dataDir,
+        selfUrn: opts.selfUrn ?? TEST_SELF_URN,
+        sources: opts.sources ?? [],
+        plugins: {
+          dirs: opts.pluginDirs ?? [],
+          watch: opts.watch ?? false,
+          restart: { ...DEFAULT_PLUGIN_RESTART, ...opts.restart },
+          ...(opts.callTimeoutMs === undefined ? {} : { callTimeoutMs: opts.callTimeoutMs }),
+        },
+        ...(opts.grants ? { grants: opts.grants } : {}),
+        ...(opts.mqtt ? { mqtt: opts.mqtt } : {}),
+        ...(opts.security ? { security: opts.security } : {}),
+        ...(opts.limits ? { limits: opts.limits } : {}),
       },
-      ...(opts.grants ? { grants: opts.grants } : {}),
-      ...(opts.mqtt ? { mqtt: opts.mqtt } : {}),
-      ...(opts.security ? { security: opts.security } : {}),
-      ...(opts.limits ? { limits: opts.limits } : {}),
-    }, { httpTransport: opts.httpTransport });
+      { httpTransport: opts.httpTransport },
+    );
   } catch (err) {
     await removeDataDir();
     throw err;
@@ -98,8 +101,19 @@ export async function startTestRuntime(opts: RuntimeOptions = {}): Promise<TestR
 }
 
 /** A replay source of a log file: played once as fast as possible unless told otherwise. */
-export function replaySource(id: string, file: string, opts: Partial<Pick<ReplaySourceSettings, 'rate' | 'linesPerSecond' | 'loop'>> = {}): ReplaySourceSettings {
-  return { id, type: 'replay', file, rate: opts.rate ?? 'fast', linesPerSecond: opts.linesPerSecond ?? 1000, loop: opts.loop ?? false };
+export function replaySource(
+  id: string,
+  file: string,
+  opts: Partial<Pick<ReplaySourceSettings, 'rate' | 'linesPerSecond' | 'loop'>> = {},
+): ReplaySourceSettings {
+  return {
+    id,
+    type: 'replay',
+    file,
+    rate: opts.rate ?? 'fast',
+    linesPerSecond: opts.linesPerSecond ?? 1000,
+    loop: opts.loop ?? false,
+  };
 }
 
 export interface BareApi {
@@ -111,7 +125,11 @@ export interface BareApi {
 }
 
 /** Just bus → model → API, without sources or plugins: for testing the API on its own. */
-export async function startBareApi(opts: Partial<Pick<ApiOptions, 'routes' | 'put' | 'sources' | 'streamLimits' | 'security' | 'dataDir' | 'webappDirs'>> = {}): Promise<BareApi> {
+export async function startBareApi(
+  opts: Partial<
+    Pick<ApiOptions, 'routes' | 'put' | 'sources' | 'streamLimits' | 'security' | 'dataDir' | 'webappDirs'>
+  > = {},
+): Promise<BareApi> {
   const bus = new DeltaBus(`vessels.${TEST_SELF_URN}`);
   const model = new SignalKModel(TEST_SELF_URN);
   bus.subscribe((msg) => model.apply(msg.delta));

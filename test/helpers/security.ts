@@ -22,7 +22,12 @@ export interface CallOptions {
 }
 
 export function call(base: string, method: string, path: string, opts: CallOptions = {}): Promise<Reply> {
-  const raw = opts.body === undefined ? undefined : typeof opts.body === 'string' && opts.contentType ? opts.body : JSON.stringify(opts.body);
+  const raw =
+    opts.body === undefined
+      ? undefined
+      : typeof opts.body === 'string' && opts.contentType
+        ? opts.body
+        : JSON.stringify(opts.body);
   const headers: Record<string, string> = { ...opts.headers };
   if (raw !== undefined) headers['content-type'] = opts.contentType ?? 'application/json';
   if (opts.token) headers.authorization = `Bearer ${opts.token}`;
@@ -47,7 +52,11 @@ export function call(base: string, method: string, path: string, opts: CallOptio
 }
 
 /** A WebSocket upgrade: 101 and the open socket, or the HTTP status it was refused with. */
-export function upgrade(wsBase: string, query: string, headers: Record<string, string> = {}): Promise<{ status: number; ws?: WebSocket; messages: unknown[] }> {
+export function upgrade(
+  wsBase: string,
+  query: string,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; ws?: WebSocket; messages: unknown[] }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(`${wsBase}/signalk/v1/stream?${query}`, { headers });
     const messages: unknown[] = [];
@@ -63,7 +72,12 @@ export function upgrade(wsBase: string, query: string, headers: Record<string, s
   });
 }
 
-export async function addUser(dataDir: string, username: string, permission: Permission, password = `${username}-secret-pw`): Promise<void> {
+export async function addUser(
+  dataDir: string,
+  username: string,
+  permission: Permission,
+  password = `${username}-secret-pw`,
+): Promise<void> {
   new SecurityStore(dataDir).putUser({ username, permission, password: await hashPassword(password) });
 }
 

@@ -41,7 +41,7 @@ function assertGoodValues(t: import('ava').ExecutionContext, model: SignalKModel
   t.deepEqual(model.valueAt('vessels.self', 'navigation.position')?.value, { latitude: 60.5, longitude: 24.5 });
   t.is(model.valueAt('vessels.self', 'navigation.position')?.$source, `${label}.GP`);
   t.true(Math.abs(num(model, 'environment.wind.angleApparent') - 45 * DEG) < 1e-6);
-  t.true(Math.abs(num(model, 'environment.wind.speedApparent') - 12.5 * 1852 / 3600) < 1e-3);
+  t.true(Math.abs(num(model, 'environment.wind.speedApparent') - (12.5 * 1852) / 3600) < 1e-3);
   // 99.9 m from the line with the bad checksum never reached the model.
   t.is(num(model, 'environment.depth.belowTransducer'), 10.83);
   t.true(Math.abs(num(model, 'navigation.headingMagnetic') - 101.1 * DEG) < 1e-6);
@@ -63,7 +63,11 @@ test('framer: lines split across chunks, CR/LF/CRLF ends, overlong and binary-on
 
 test('replayed log with bad input: good lines reach the model, bad ones are counted by reason', async (t) => {
   const { bus, model } = pipeline();
-  const source = createSource({ id: 'bad', type: 'replay', file: FIXTURE, rate: 'fast', linesPerSecond: 10, loop: false }, bus, createDevices());
+  const source = createSource(
+    { id: 'bad', type: 'replay', file: FIXTURE, rate: 'fast', linesPerSecond: 10, loop: false },
+    bus,
+    createDevices(),
+  );
   source.start();
   await waitFor(() => source.status().state === 'ended', 'replay to end');
   const status = source.status();
@@ -100,7 +104,7 @@ test('the same bytes over a serial line (pty): same values, same counts', async 
   await waitFor(() => {
     const pos = model.valueAt('vessels.self', 'navigation.position')?.value;
     return typeof pos === 'object' && pos !== null && 'latitude' in pos && pos.latitude === 60.5;
-  }, 'the fixture\'s last position over the pty');
+  }, "the fixture's last position over the pty");
   const status = source.status();
   t.is(status.lines, EXPECTED.lines);
   t.is(status.deltas, EXPECTED.deltas);

@@ -31,12 +31,26 @@ test('frames reach the clients of the stream in order; a plugin emits only on it
 
   const client = await binaryClient(wsUrl, STREAM);
   t.teardown(() => client.ws.close());
-  await waitFor(async () => ((await http(runtime, 'GET', '/signalk/v2/api/streams')).body as Record<string, StreamStatus>)[`plugins/${ID}/frames`]?.clients === 1, 'the client registered');
+  await waitFor(
+    async () =>
+      ((await http(runtime, 'GET', '/signalk/v2/api/streams')).body as Record<string, StreamStatus>)[
+        `plugins/${ID}/frames`
+      ]?.clients === 1,
+    'the client registered',
+  );
   for (let i = 0; i < 5; i++) publish(runtime, [{ path: 'test.tick', value: i }]);
   await waitFor(() => client.frames.length === 5, 'five frames');
-  t.deepEqual(client.frames.map((f) => f[0]), [0, 1, 2, 3, 4]);
+  t.deepEqual(
+    client.frames.map((f) => f[0]),
+    [0, 1, 2, 3, 4],
+  );
   t.true(client.frames.every((f) => f.length === 16 && f[1] === 0xab));
-  t.like(((await http(runtime, 'GET', '/signalk/v2/api/streams')).body as Record<string, StreamStatus>)[`plugins/${ID}/frames`], { frames: 5, sent: 5, dropped: 0, clients: 1 });
+  t.like(
+    ((await http(runtime, 'GET', '/signalk/v2/api/streams')).body as Record<string, StreamStatus>)[
+      `plugins/${ID}/frames`
+    ],
+    { frames: 5, sent: 5, dropped: 0, clients: 1 },
+  );
 
   // No stream path, or an id that is not one: 404 on the upgrade.
   for (const bad of ['/signalk/v2/api/streams/lonely', '/signalk/v2/api/streams/a/b%00c']) {
@@ -62,18 +76,30 @@ test('a slow client has frames dropped and counted; a fast one gets every frame'
   });
   // The slow client stops reading: its socket fills, then the server's send buffer for it.
   (slow.ws as unknown as { _socket: { pause(): void } })._socket.pause();
-  await waitFor(async () => ((await http(runtime, 'GET', '/signalk/v2/api/streams')).body as Record<string, StreamStatus>)[`plugins/${ID}/frames`]?.clients === 2, 'both clients registered');
+  await waitFor(
+    async () =>
+      ((await http(runtime, 'GET', '/signalk/v2/api/streams')).body as Record<string, StreamStatus>)[
+        `plugins/${ID}/frames`
+      ]?.clients === 2,
+    'both clients registered',
+  );
   const FRAMES = 400; // 64 KiB each: 25 MiB, beyond what loopback socket buffers absorb
   // Paced by the fast client: a burst faster than any socket drains would be dropped for it too.
   for (let i = 0; i < FRAMES; i++) {
     publish(runtime, [{ path: 'test.big', value: i }]);
     await waitFor(() => fast.frames.length === i + 1, `frame ${i} at the fast client`);
   }
-  const s = ((await http(runtime, 'GET', '/signalk/v2/api/streams')).body as Record<string, StreamStatus>)[`plugins/${ID}/frames`];
+  const s = ((await http(runtime, 'GET', '/signalk/v2/api/streams')).body as Record<string, StreamStatus>)[
+    `plugins/${ID}/frames`
+  ];
   t.is(s.frames, FRAMES);
   t.true(s.dropped > 0, JSON.stringify(s));
   t.is(s.sent + s.dropped, 2 * FRAMES);
-  t.deepEqual([...s.clientDrops].sort((a, b) => a - b), [0, s.dropped], 'only the slow client lost frames');
+  t.deepEqual(
+    [...s.clientDrops].sort((a, b) => a - b),
+    [0, s.dropped],
+    'only the slow client lost frames',
+  );
   t.is((await pluginStatus(runtime, ID)).state, 'running', 'the plugin is not slowed or stopped by it');
 });
 
@@ -83,7 +109,10 @@ test('a spoke from a plugin that is granted radarProvider but never registered a
   t.teardown(stop);
   await waitFor(async () => (await pluginStatus(runtime, ID)).state === 'running', 'the plugin running');
   publish(runtime, [{ path: 'test.spoke', value: 1 }]);
-  await waitFor(async () => (await pluginStatus(runtime, ID)).statusMessage === 'spoke refused', 'the refusal reported');
+  await waitFor(
+    async () => (await pluginStatus(runtime, ID)).statusMessage === 'spoke refused',
+    'the refusal reported',
+  );
   t.false('radars/r1' in runtime.plugins.binaryStreams.status());
 });
 
@@ -92,14 +121,21 @@ test('without the radarProvider grant a spoke is refused', async (t) => {
   t.teardown(stop);
   await waitFor(async () => (await pluginStatus(runtime, ID)).state === 'running', 'the plugin running');
   publish(runtime, [{ path: 'test.spoke', value: 1 }]);
-  await waitFor(async () => (await pluginStatus(runtime, ID)).statusMessage === 'spoke refused', 'the refusal reported');
+  await waitFor(
+    async () => (await pluginStatus(runtime, ID)).statusMessage === 'spoke refused',
+    'the refusal reported',
+  );
   t.false('radars/r1' in runtime.plugins.binaryStreams.status());
 });
 
 test('with security on the stream upgrade needs a token', async (t) => {
   const dataDir = tempDir(t, 'ske-data-');
   await addUser(dataDir, 'guest', 'readonly');
-  const { runtime, url, wsUrl, stop } = await startTestRuntime({ dataDir, security: securityOn(), pluginDirs: [await folder()] });
+  const { runtime, url, wsUrl, stop } = await startTestRuntime({
+    dataDir,
+    security: securityOn(),
+    pluginDirs: [await folder()],
+  });
   t.teardown(stop);
   await waitFor(() => runtime.plugins.runner(ID)?.currentState === 'running', 'the plugin running');
   const refused = await new Promise<number>((resolve) => {
@@ -112,7 +148,10 @@ test('with security on the stream upgrade needs a token', async (t) => {
   const token = await login(url, 'guest');
   const client = await binaryClient(wsUrl, `${STREAM}?token=${token}`);
   t.teardown(() => client.ws.close());
-  await waitFor(() => (runtime.plugins.binaryStreams.status()[`plugins/${ID}/frames`]?.clients ?? 0) === 1, 'the client registered');
+  await waitFor(
+    () => (runtime.plugins.binaryStreams.status()[`plugins/${ID}/frames`]?.clients ?? 0) === 1,
+    'the client registered',
+  );
   publish(runtime, [{ path: 'test.tick', value: 1 }]);
   await waitFor(() => client.frames.length === 1, 'a frame');
 });

@@ -21,7 +21,15 @@ function doctor(args: string[]): Promise<{ code: number | null; out: string }> {
 
 function writeSettings(dir: string, device: string, cacheDir: string): string {
   const file = join(dir, 'settings.json');
-  writeFileSync(file, JSON.stringify({ board: 'rpi4', dataDir: join(dir, 'data'), cacheDir, sources: [{ id: 'nmea1', type: 'serial', device, baudRate: 4800 }] }));
+  writeFileSync(
+    file,
+    JSON.stringify({
+      board: 'rpi4',
+      dataDir: join(dir, 'data'),
+      cacheDir,
+      sources: [{ id: 'nmea1', type: 'serial', device, baudRate: 4800 }],
+    }),
+  );
   return file;
 }
 
@@ -47,14 +55,23 @@ test('doctor fails, naming the source, when its device is missing; and when the 
   mkdirSync(join(dir, 'data'));
   writeFileSync(join(dir, 'cache'), 'not a folder');
   const missing = join(dir, 'ttyUSB7');
-  const { code, out } = await doctor(['--settings', writeSettings(dir, missing, join(dir, 'cache')), '--board', 'cerbo-gx']);
+  const { code, out } = await doctor([
+    '--settings',
+    writeSettings(dir, missing, join(dir, 'cache')),
+    '--board',
+    'cerbo-gx',
+  ]);
   t.log(out);
   t.is(code, 1);
   t.regex(out, /cerbo-gx .*\(from --board\)/);
   t.regex(out, new RegExp(`fail\\s+device\\s+source nmea1 needs ${missing}, which does not exist`));
   t.regex(out, /fail\s+cache\s+.*cache is not a folder/);
   t.regex(out, /2 problem\(s\) found/);
-  t.regex(out, /warn\s+service\s+\/service\/signalk-edge missing: not started at boot/, 'Venus OS: daemontools, not systemd');
+  t.regex(
+    out,
+    /warn\s+service\s+\/service\/signalk-edge missing: not started at boot/,
+    'Venus OS: daemontools, not systemd',
+  );
 });
 
 test('doctor checks the devices that grants name (aliases resolved) and fails on a broken grants file', async (t) => {
@@ -65,7 +82,11 @@ test('doctor checks the devices that grants name (aliases resolved) and fails on
   t.teardown(() => pty.stop());
   const settings = writeSettings(dir, pty.a, join(dir, 'cache'));
   const grant = (...args: string[]) =>
-    new Promise<void>((resolve, reject) => spawn(process.execPath, [CLI, 'grant', ...args, '--settings', settings]).on('close', (c) => (c === 0 ? resolve() : reject(new Error(`grant exited ${c}`)))));
+    new Promise<void>((resolve, reject) =>
+      spawn(process.execPath, [CLI, 'grant', ...args, '--settings', settings]).on('close', (c) =>
+        c === 0 ? resolve() : reject(new Error(`grant exited ${c}`)),
+      ),
+    );
   await grant('wind-logger', `serial:${pty.b}`);
   await grant('ais', 'serial:nmea2'); // rpi4: nmea2 → /dev/ttyUSB1, absent here
   const { code, out } = await doctor(['--settings', settings]);
@@ -102,15 +123,28 @@ test('doctor refuses an unknown --board with the list of known boards', async (t
 test('doctor: security off on a network address fails; on without an admin warns; on with one is ok', async (t) => {
   const dir = tempDir(t, 'ske-doctor-');
   const file = join(dir, 'settings.json');
-  const write = (extra: object): void => writeFileSync(file, JSON.stringify({ board: 'rpi4', dataDir: join(dir, 'data'), cacheDir: join(dir, 'cache'), ...extra }));
+  const write = (extra: object): void =>
+    writeFileSync(
+      file,
+      JSON.stringify({ board: 'rpi4', dataDir: join(dir, 'data'), cacheDir: join(dir, 'cache'), ...extra }),
+    );
   write({ host: '0.0.0.0' });
   const open = await doctor(['--settings', file]);
   t.is(open.code, 1);
   t.regex(open.out, /fail\s+auth\s+refusing to serve on 0\.0\.0\.0 with security off/);
   write({ host: '127.0.0.1' });
-  t.regex((await doctor(['--settings', file])).out, /info\s+auth\s+off: the API on 127\.0\.0\.1 serves this machine only/);
+  t.regex(
+    (await doctor(['--settings', file])).out,
+    /info\s+auth\s+off: the API on 127\.0\.0\.1 serves this machine only/,
+  );
   write({ host: '0.0.0.0', security: { enabled: true } });
-  t.regex((await doctor(['--settings', file])).out, /warn\s+auth\s+on: 0 user\(s\), 0 admin\(s\).*no admin: signalk-edge user add/);
+  t.regex(
+    (await doctor(['--settings', file])).out,
+    /warn\s+auth\s+on: 0 user\(s\), 0 admin\(s\).*no admin: signalk-edge user add/,
+  );
   await addUser(join(dir, 'data'), 'skipper', 'admin');
-  t.regex((await doctor(['--settings', file])).out, /ok\s+auth\s+on: 1 user\(s\), 1 admin\(s\), 0 approved device\(s\), 0 pending access request\(s\)/);
+  t.regex(
+    (await doctor(['--settings', file])).out,
+    /ok\s+auth\s+on: 1 user\(s\), 1 admin\(s\), 0 approved device\(s\), 0 pending access request\(s\)/,
+  );
 });

@@ -10,7 +10,15 @@ import { join } from 'node:path';
 import type { JsonValue } from '../../core/json.js';
 import { DEMO_LOG } from '../../runtime/config/settings.js';
 import { configFile, ensurePluginStorage } from '../../runtime/storage/plugin-storage.js';
-import { configurePlugin, FIXTURES, http, pluginFolder, pluginStatus, selfValue, type PluginView } from '../helpers/plugins.js';
+import {
+  configurePlugin,
+  FIXTURES,
+  http,
+  pluginFolder,
+  pluginStatus,
+  selfValue,
+  type PluginView,
+} from '../helpers/plugins.js';
 import { startTestRuntime, type RuntimeOptions } from '../helpers/runtime.js';
 import { latencyMs, rssMB, startChildRuntime } from '../helpers/child-runtime.js';
 import { waitFor } from '../helpers/wait.js';
@@ -32,7 +40,11 @@ async function hogFolder(names: string[] = ['resource-hog']): Promise<string> {
   return dir;
 }
 
-async function hogRuntime(t: { teardown(fn: () => unknown): void }, configuration: JsonValue, opts: RuntimeOptions = {}) {
+async function hogRuntime(
+  t: { teardown(fn: () => unknown): void },
+  configuration: JsonValue,
+  opts: RuntimeOptions = {},
+) {
   const dataDir = mkdtempSync(join(tmpdir(), 'ske-bounds-'));
   configurePlugin(dataDir, HOG, configuration);
   const rt = await startTestRuntime({ pluginDirs: [await hogFolder()], ...opts, dataDir });
@@ -66,7 +78,9 @@ test('reproduction (finding 3): 16 values of 1 MiB a second under new paths are 
   }
   const s = await childStatus(child.url);
   const peak = Math.max(...samples);
-  t.log(`RSS ${start.toFixed(0)} → peak ${peak.toFixed(0)} MiB over 20 s; quota ${JSON.stringify(s.quota.refused)}, ${s.quota.paths} paths kept`);
+  t.log(
+    `RSS ${start.toFixed(0)} → peak ${peak.toFixed(0)} MiB over 20 s; quota ${JSON.stringify(s.quota.refused)}, ${s.quota.paths} paths kept`,
+  );
   // At least five polls' worth (a slow machine polls less often; each value is refused either way).
   t.true(s.quota.refused.publishRate + s.quota.refused.valueSize >= 16 * 5, 'the big values were refused');
   t.is(s.quota.paths, 0);
@@ -77,10 +91,18 @@ test('reproduction (finding 3): 16 values of 1 MiB a second under new paths are 
 });
 
 test('values under the size bound: distinct paths and the bytes the model keeps per plugin are bounded', async (t) => {
-  const rt = await hogRuntime(t, { mode: 'publish', valueBytes: 2000, perPoll: 50 }, {
-    limits: { plugins: { maxPaths: 120, storedValueBytes: 1024 * 1024, publishBytesPerSecond: 1024 * 1024 } },
-  });
-  await waitFor(async () => ((await pluginStatus(rt.runtime, HOG)) as HogStatus).quota.refused.paths > 0, 'the paths bound', 30_000);
+  const rt = await hogRuntime(
+    t,
+    { mode: 'publish', valueBytes: 2000, perPoll: 50 },
+    {
+      limits: { plugins: { maxPaths: 120, storedValueBytes: 1024 * 1024, publishBytesPerSecond: 1024 * 1024 } },
+    },
+  );
+  await waitFor(
+    async () => ((await pluginStatus(rt.runtime, HOG)) as HogStatus).quota.refused.paths > 0,
+    'the paths bound',
+    30_000,
+  );
   const s = (await pluginStatus(rt.runtime, HOG)) as HogStatus;
   t.is(s.quota.paths, 120, 'one value per delta: paths fill up to the bound');
   t.true(s.quota.storedValueBytes <= 1024 * 1024);
@@ -88,7 +110,7 @@ test('values under the size bound: distinct paths and the bytes the model keeps 
   t.falsy(selfValue(rt.runtime, 'test.hog.p00000120'));
 });
 
-test('reproduction (finding 4): a second plugin cannot take over another plugin\'s PUT path; disabling it leaves the owner answering', async (t) => {
+test("reproduction (finding 4): a second plugin cannot take over another plugin's PUT path; disabling it leaves the owner answering", async (t) => {
   const dataDir = mkdtempSync(join(tmpdir(), 'ske-put-'));
   const first = '_signalk-edge-fixture_a-owner';
   const second = '_signalk-edge-fixture_b-hijacker';
@@ -107,7 +129,11 @@ test('reproduction (finding 4): a second plugin cannot take over another plugin\
   t.deepEqual(owner.putHandlers, [{ context: 'vessels.self', path: 'test.owned' }]);
   t.deepEqual(refused.putHandlers, []);
   t.deepEqual(refused.putRefused, [{ context: 'vessels.self', path: 'test.owned', owner: owner.id }]);
-  t.true(refused.events?.some((e) => e.event === `PUT handler for vessels.self test.owned refused: plugin ${owner.id} owns that path`));
+  t.true(
+    refused.events?.some(
+      (e) => e.event === `PUT handler for vessels.self test.owned refused: plugin ${owner.id} owns that path`,
+    ),
+  );
   t.is(refused.statusMessage, 'put handler registered: 0', 'sk_register_put_handler returned the error code');
   const before = await put();
   t.is(before.status, 200);
@@ -125,9 +151,17 @@ test('reproduction (finding 5): deep or big configurations are refused with 400 
   const file = configFile(rt.dataDir, HOG);
   // Depth 4,500 in a 9 KB body: the audit's 33.6 MB file and false 200.
   const before = readFileSync(file, 'utf8');
-  const r1 = await http(rt.runtime, 'POST', `/plugins/${HOG}/config`, `{"configuration":{"deep":${'['.repeat(4500)}${']'.repeat(4500)}}}`);
+  const r1 = await http(
+    rt.runtime,
+    'POST',
+    `/plugins/${HOG}/config`,
+    `{"configuration":{"deep":${'['.repeat(4500)}${']'.repeat(4500)}}}`,
+  );
   t.is(r1.status, 400);
-  t.regex(String((r1.body as { error: string }).error), /nests 4501 levels deep; at most 32 \(limits\.config\.maxDepth\)/);
+  t.regex(
+    String((r1.body as { error: string }).error),
+    /nests 4501 levels deep; at most 32 \(limits\.config\.maxDepth\)/,
+  );
   t.is(readFileSync(file, 'utf8'), before, 'nothing written');
   // Depth 30 is fine, and the file is compact JSON: about the size of the request.
   let ok: JsonValue = 'leaf';
@@ -135,9 +169,14 @@ test('reproduction (finding 5): deep or big configurations are refused with 400 
   const body = JSON.stringify({ configuration: { ok } });
   const r2 = await http(rt.runtime, 'POST', `/plugins/${HOG}/config`, body);
   t.is(r2.status, 200);
-  t.true(statSync(file).size < body.length + 100, `stored ${statSync(file).size} bytes for a ${body.length}-byte request`);
+  t.true(
+    statSync(file).size < body.length + 100,
+    `stored ${statSync(file).size} bytes for a ${body.length}-byte request`,
+  );
   // Too big (within the HTTP body bound): 400.
-  const r3 = await http(rt.runtime, 'POST', `/plugins/${HOG}/config`, { configuration: { blob: 'z'.repeat(100 * 1024) } });
+  const r3 = await http(rt.runtime, 'POST', `/plugins/${HOG}/config`, {
+    configuration: { blob: 'z'.repeat(100 * 1024) },
+  });
   t.is(r3.status, 400);
   t.regex(String((r3.body as { error: string }).error), /limits\.config\.maxBytes/);
   // A write that fails (the file's place is taken by a folder) is an error, never "Saved".
@@ -164,7 +203,9 @@ test('reproduction (finding 7, log): 3.5 MB/s of debug and status lines leave a 
   await new Promise((r) => setTimeout(r, 8000));
   const rate = (child.logBytes() - b0) / ((performance.now() - t0) / 1000);
   const s = await childStatus(child.url);
-  t.log(`log ${(rate / 1024).toFixed(1)} KiB/s while the plugin tried 3.4 MiB/s; ${s.quota.refused.logLines} lines dropped`);
+  t.log(
+    `log ${(rate / 1024).toFixed(1)} KiB/s while the plugin tried 3.4 MiB/s; ${s.quota.refused.logLines} lines dropped`,
+  );
   t.true(s.quota.refused.logLines > 5000);
   t.true(rate < 64 * 1024, `${rate.toFixed(0)} bytes/s of log`);
 });
@@ -187,7 +228,9 @@ test('reproduction (finding 7, storage): the VFS is held to limits.plugins.stora
   await waitFor(() => Number(selfValue(rt.runtime, 'test.hog.errno')) === 19, 'EDQUOT', 20_000);
   const written = Number(selfValue(rt.runtime, 'test.hog.written'));
   const file = join(ensurePluginStorage(rt.dataDir, HOG), 'data', 'hog.bin');
-  t.log(`${(written / 1024 / 1024).toFixed(1)} MiB accepted, file ${(statSync(file).size / 1024 / 1024).toFixed(1)} MiB`);
+  t.log(
+    `${(written / 1024 / 1024).toFixed(1)} MiB accepted, file ${(statSync(file).size / 1024 / 1024).toFixed(1)} MiB`,
+  );
   t.true(written <= 5 * 1024 * 1024);
   t.true(statSync(file).size <= 5 * 1024 * 1024);
 });
@@ -220,15 +263,24 @@ test('reproduction (finding 7, CPU): a plugin spinning on every delta is throttl
   const sorted = [...latencies].sort((a, b) => a - b);
   const median = sorted[sorted.length >> 1]!;
   const p95 = sorted[Math.floor(sorted.length * 0.95)]!;
-  t.log(`plugin used ${(used * 100).toFixed(0)} % of the main thread (share ${share * 100} %), throttled ${last.quota.cpu.throttled} times; API latency median ${median.toFixed(0)} ms, p95 ${p95.toFixed(0)} ms, max ${sorted[sorted.length - 1]!.toFixed(0)} ms`);
+  t.log(
+    `plugin used ${(used * 100).toFixed(0)} % of the main thread (share ${share * 100} %), throttled ${last.quota.cpu.throttled} times; API latency median ${median.toFixed(0)} ms, p95 ${p95.toFixed(0)} ms, max ${sorted[sorted.length - 1]!.toFixed(0)} ms`,
+  );
   t.true(used < share + 0.1, `used ${(used * 100).toFixed(0)} %`);
   t.true(last.quota.cpu.throttled > 0);
   t.true(median < 100, `median latency ${median.toFixed(0)} ms`);
-  const stopped = await waitFor(async () => {
-    const s = await childStatus(child.url);
-    return s.state === 'failed' ? s : undefined;
-  }, 'the plugin to be stopped', 30_000);
-  t.regex(String(stopped.errorMessage), /used its whole share of the main thread \(limits\.plugins\.cpuShare 0\.25\) for 8000 ms/);
+  const stopped = await waitFor(
+    async () => {
+      const s = await childStatus(child.url);
+      return s.state === 'failed' ? s : undefined;
+    },
+    'the plugin to be stopped',
+    30_000,
+  );
+  t.regex(
+    String(stopped.errorMessage),
+    /used its whole share of the main thread \(limits\.plugins\.cpuShare 0\.25\) for 8000 ms/,
+  );
   t.regex(String(stopped.statusMessage), /over its CPU share/);
-  t.true(await latencyMs(`${child.url}/signalk/v1/api/vessels/self`) < 1000);
+  t.true((await latencyMs(`${child.url}/signalk/v1/api/vessels/self`)) < 1000);
 });

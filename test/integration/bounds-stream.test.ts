@@ -87,7 +87,11 @@ test('clients beyond limits.stream.maxClients are refused with 503 and counted; 
 
 test('over the total outbound budget the clients holding the most are disconnected first; a reading client is kept', async (t) => {
   // Each stuck client may hold 4 MiB, all together 3 MiB: the budget bites first.
-  const api = await bare(t, { maxBufferedBytes: 4 * 1024 * 1024, totalBufferBytes: 3 * 1024 * 1024, stuckCloseMs: 600_000 });
+  const api = await bare(t, {
+    maxBufferedBytes: 4 * 1024 * 1024,
+    totalBufferBytes: 3 * 1024 * 1024,
+    stuckCloseMs: 600_000,
+  });
   const reader = await connect(api.wsUrl, '?subscribe=all');
   if (!('ws' in reader)) return t.fail('reader refused');
   let seen = 0;
@@ -97,7 +101,21 @@ test('over the total outbound budget the clients holding the most are disconnect
   const blob = 'x'.repeat(64 * 1024);
   let n = 0;
   const pump = setInterval(() => {
-    for (let i = 0; i < 8; i++) api.bus.publish({ updates: [{ source: { label: 'test' }, values: [{ path: 'test.blob', value: blob }, { path: 'test.seq', value: ++n }] }] }, 'test');
+    for (let i = 0; i < 8; i++)
+      api.bus.publish(
+        {
+          updates: [
+            {
+              source: { label: 'test' },
+              values: [
+                { path: 'test.blob', value: blob },
+                { path: 'test.seq', value: ++n },
+              ],
+            },
+          ],
+        },
+        'test',
+      );
   }, 20);
   t.teardown(() => clearInterval(pump));
   await waitFor(async () => (await streamStatus(api.url)).evicted >= 2, 'both stuck clients to be evicted', 45_000);
@@ -118,15 +136,36 @@ test('subscription cost: periods costing more timer firings than the bound are r
   const errorsA = errorsOf(a.ws);
   const errorsB = errorsOf(b.ws);
   // 1000 rows every 10 ms: 100,000 firings a second.
-  a.ws.send(JSON.stringify({ context: '*', subscribe: Array.from({ length: 1000 }, (_, i) => ({ path: `p${i}`, period: 10 })) }));
+  a.ws.send(
+    JSON.stringify({
+      context: '*',
+      subscribe: Array.from({ length: 1000 }, (_, i) => ({ path: `p${i}`, period: 10 })),
+    }),
+  );
   await waitFor(() => errorsA.length > 0, 'the refusal');
   t.regex(errorsA[0]!, /timer firings per second.*maxClientTimerRate 200/);
   t.is((await streamStatus(api.url)).timerRate, 0);
   // Within the client's bound: 2 rows at 10 ms = 200 firings a second.
-  a.ws.send(JSON.stringify({ context: '*', subscribe: [{ path: 'x', period: 10 }, { path: 'y', period: 10 }] }));
+  a.ws.send(
+    JSON.stringify({
+      context: '*',
+      subscribe: [
+        { path: 'x', period: 10 },
+        { path: 'y', period: 10 },
+      ],
+    }),
+  );
   await waitFor(async () => (await streamStatus(api.url)).timerRate === 200, 'the rows to be active');
   // The other client hits the total bound (300) with 200 more.
-  b.ws.send(JSON.stringify({ context: '*', subscribe: [{ path: 'x', period: 10 }, { path: 'y', period: 10 }] }));
+  b.ws.send(
+    JSON.stringify({
+      context: '*',
+      subscribe: [
+        { path: 'x', period: 10 },
+        { path: 'y', period: 10 },
+      ],
+    }),
+  );
   await waitFor(() => errorsB.some((e) => /maxTotalTimerRate 300/.test(e)), 'the total bound');
   b.ws.send(JSON.stringify({ context: '*', subscribe: [{ path: 'x', period: 100 }] }));
   await waitFor(async () => (await streamStatus(api.url)).timerRate === 210, 'the cheap row to pass');
@@ -147,19 +186,29 @@ test('subscription rows per second: a storm of 1000-row messages is refused beyo
     c.ws.send(JSON.stringify({ context: '*', subscribe: rows }));
   }
   // The first subscribe finds the bucket one row short (the unsubscribe took it); the next four come within the same second.
-  await waitFor(() => errors.filter((e) => /subscribeRowsPerSecond 1000/.test(e)).length >= 4, 'the storm to be refused');
+  await waitFor(
+    () => errors.filter((e) => /subscribeRowsPerSecond 1000/.test(e)).length >= 4,
+    'the storm to be refused',
+  );
   t.pass();
 });
 
 test('reproduction (finding 2): 500 stuck clients subscribing to everything every 10 ms; the Cerbo GX runtime stays alive, bounded and answering', async (t) => {
   t.timeout(120_000);
   const child = await startChildRuntime({
-    settings: { board: 'cerbo-gx', sources: [{ id: 'demo', type: 'replay', file: DEMO_LOG, rate: 'realtime', linesPerSecond: 500, loop: true }] },
+    settings: {
+      board: 'cerbo-gx',
+      sources: [{ id: 'demo', type: 'replay', file: DEMO_LOG, rate: 'realtime', linesPerSecond: 500, loop: true }],
+    },
     nodeFlags: ['--max-old-space-size=128'],
     logLevel: 'warn',
   });
   t.teardown(() => child.stop());
-  await waitFor(async () => (await (await fetch(`${child.url}/signalk/v1/api/vessels/self/navigation`)).json()) as unknown, 'data', 30_000);
+  await waitFor(
+    async () => (await (await fetch(`${child.url}/signalk/v1/api/vessels/self/navigation`)).json()) as unknown,
+    'data',
+    30_000,
+  );
   const rssBefore = rssMB(child.pid);
   const clients: WebSocket[] = [];
   t.teardown(() => clients.forEach((ws) => ws.terminate()));
@@ -182,17 +231,24 @@ test('reproduction (finding 2): 500 stuck clients subscribing to everything ever
   const s = await streamStatus(child.url);
   const peak = Math.max(...samples);
   const sorted = [...latencies].sort((a, b) => a - b);
-  t.log(`RSS ${rssBefore.toFixed(0)} MiB before, peak ${peak.toFixed(0)} MiB with 500 stuck clients (${refused} refused at connect); API latency median ${sorted[sorted.length >> 1]!.toFixed(0)} ms, max ${sorted[sorted.length - 1]!.toFixed(0)} ms; stream ${JSON.stringify(s)}`);
+  t.log(
+    `RSS ${rssBefore.toFixed(0)} MiB before, peak ${peak.toFixed(0)} MiB with 500 stuck clients (${refused} refused at connect); API latency median ${sorted[sorted.length >> 1]!.toFixed(0)} ms, max ${sorted[sorted.length - 1]!.toFixed(0)} ms; stream ${JSON.stringify(s)}`,
+  );
   t.true(refused >= 500 - 32, 'the Cerbo GX profile takes 32 clients');
   t.true(s.refused >= refused);
-  t.true(peak < rssBefore + 80, `RSS stayed within 80 MiB of the start (${rssBefore.toFixed(0)} → ${peak.toFixed(0)} MiB)`);
+  t.true(
+    peak < rssBefore + 80,
+    `RSS stayed within 80 MiB of the start (${rssBefore.toFixed(0)} → ${peak.toFixed(0)} MiB)`,
+  );
   t.true(sorted[sorted.length >> 1]! < 500, 'the API answers');
 });
 
 test('reproduction (finding 8): one client with 1000 rows every 10 ms, resent every 10 ms, costs the runtime little CPU', async (t) => {
   t.timeout(90_000);
   const child = await startChildRuntime({
-    settings: { sources: [{ id: 'demo', type: 'replay', file: DEMO_LOG, rate: 'realtime', linesPerSecond: 100, loop: true }] },
+    settings: {
+      sources: [{ id: 'demo', type: 'replay', file: DEMO_LOG, rate: 'realtime', linesPerSecond: 100, loop: true }],
+    },
     logLevel: 'warn',
   });
   t.teardown(() => child.stop());
@@ -200,7 +256,10 @@ test('reproduction (finding 8): one client with 1000 rows every 10 ms, resent ev
   if (!('ws' in c)) return t.fail('refused');
   t.teardown(() => c.ws.terminate());
   c.ws.on('message', () => undefined);
-  const msg = JSON.stringify({ context: '*', subscribe: Array.from({ length: 1000 }, () => ({ path: '*', period: 10 })) });
+  const msg = JSON.stringify({
+    context: '*',
+    subscribe: Array.from({ length: 1000 }, () => ({ path: '*', period: 10 })),
+  });
   const cpu0 = cpuSeconds(child.pid);
   const t0 = performance.now();
   const storm = setInterval(() => c.ws.send(msg), 10);
@@ -213,7 +272,9 @@ test('reproduction (finding 8): one client with 1000 rows every 10 ms, resent ev
   clearInterval(storm);
   const share = (cpuSeconds(child.pid) - cpu0) / ((performance.now() - t0) / 1000);
   const sorted = latencies.sort((a, b) => a - b);
-  t.log(`runtime CPU ${(share * 100).toFixed(0)} % of a core during the storm; API latency median ${sorted[sorted.length >> 1]!.toFixed(0)} ms`);
+  t.log(
+    `runtime CPU ${(share * 100).toFixed(0)} % of a core during the storm; API latency median ${sorted[sorted.length >> 1]!.toFixed(0)} ms`,
+  );
   t.is(child.exited(), undefined);
   // On a busy machine the child cannot take a whole core whatever it does: the API latency shows a saturated event loop too.
   t.true(share < 0.5, `the storm took ${(share * 100).toFixed(0)} % of a core`);

@@ -28,12 +28,15 @@ import { waitFor } from '../helpers/wait.js';
 
 const run = promisify(execFile);
 const CLI = join(PROJECT_ROOT, 'dist', 'runtime', 'cli', 'main.js');
-const KIP_CONFIG = JSON.parse(readFileSync(join(PROJECT_ROOT, 'test', 'fixtures', 'webapps', 'kip-config.json'), 'utf8')) as Record<string, unknown>;
+const KIP_CONFIG = JSON.parse(
+  readFileSync(join(PROJECT_ROOT, 'test', 'fixtures', 'webapps', 'kip-config.json'), 'utf8'),
+) as Record<string, unknown>;
 const WEBAPPS = ['@mxtommy/kip', '@signalk/instrumentpanel'];
 
 const chromium = systemTool(CHROMIUM, 'chromium', ['--version'], import.meta.url);
 // One after another: they share the browser and two runtimes on two cores.
-const browserTest = (title: string, impl: ImplementationFn<[]>): void => (chromium.missing ? chromium.test(title, impl) : test.serial(title, impl));
+const browserTest = (title: string, impl: ImplementationFn<[]>): void =>
+  chromium.missing ? chromium.test(title, impl) : test.serial(title, impl);
 
 let rt: TestRuntime;
 let secured: TestRuntime;
@@ -46,15 +49,33 @@ test.before(async () => {
   const packs = mkdtempSync(join(work, 'packs-'));
   const apps = mkdtempSync(join(work, 'apps-'));
   for (const name of WEBAPPS) {
-    const { stdout } = await run('npm', ['pack', join(PROJECT_ROOT, 'node_modules', name), '--pack-destination', packs, '--silent'], { maxBuffer: 1024 * 1024 });
+    const { stdout } = await run(
+      'npm',
+      ['pack', join(PROJECT_ROOT, 'node_modules', name), '--pack-destination', packs, '--silent'],
+      { maxBuffer: 1024 * 1024 },
+    );
     await run(process.execPath, [CLI, 'install-webapp', join(packs, stdout.trim()), '--plugins', apps]);
   }
-  const demoPlugins = await pluginFolder(['true-wind', 'trip-log', 'anchor-light'].map((name) => ({ from: EXAMPLES, name })));
-  const demo = { id: 'demo', type: 'replay', file: DEMO_LOG, rate: 'realtime', linesPerSecond: 10, loop: true } as const;
+  const demoPlugins = await pluginFolder(
+    ['true-wind', 'trip-log', 'anchor-light'].map((name) => ({ from: EXAMPLES, name })),
+  );
+  const demo = {
+    id: 'demo',
+    type: 'replay',
+    file: DEMO_LOG,
+    rate: 'realtime',
+    linesPerSecond: 10,
+    loop: true,
+  } as const;
   rt = await startTestRuntime({ sources: [demo], pluginDirs: [demoPlugins, apps] });
   const securedData = mkdtempSync(join(work, 'secured-'));
   await addUser(securedData, 'crew', 'readwrite');
-  secured = await startTestRuntime({ sources: [demo], pluginDirs: [demoPlugins, apps], security: securityOn(), dataDir: securedData });
+  secured = await startTestRuntime({
+    sources: [demo],
+    pluginDirs: [demoPlugins, apps],
+    security: securityOn(),
+    dataDir: securedData,
+  });
   browser = await launchBrowser();
 });
 
@@ -72,11 +93,16 @@ async function widgetsChange(page: Page): Promise<boolean> {
   await sog.waitFor({ timeout: 30_000 });
   const first = { sog: await sog.screenshot(), depth: await depth.screenshot() };
   const changed = { sog: false, depth: false };
-  return waitFor(async () => {
-    if (!changed.sog) changed.sog = !(await sog.screenshot()).equals(first.sog);
-    if (!changed.depth) changed.depth = !(await depth.screenshot()).equals(first.depth);
-    return changed.sog && changed.depth;
-  }, 'the SOG and depth widgets redraw with new values', 40_000, 500);
+  return waitFor(
+    async () => {
+      if (!changed.sog) changed.sog = !(await sog.screenshot()).equals(first.sog);
+      if (!changed.depth) changed.depth = !(await depth.screenshot()).equals(first.depth);
+      return changed.sog && changed.depth;
+    },
+    'the SOG and depth widgets redraw with new values',
+    40_000,
+    500,
+  );
 }
 
 async function newPage(): Promise<Page> {
@@ -89,7 +115,9 @@ browserTest('KIP served by signalk-edge shows live, changing speed and depth fro
   const page = await newPage();
   t.teardown(() => page.close());
   let deltas = 0;
-  page.on('websocket', (ws) => ws.on('framereceived', (f) => void (String(f.payload).includes('"updates"') && deltas++)));
+  page.on('websocket', (ws) =>
+    ws.on('framereceived', (f) => void (String(f.payload).includes('"updates"') && deltas++)),
+  );
   // KIP keeps its configuration in localStorage when not logged in; a first visit gets the test dashboard.
   await page.addInitScript(
     `if (localStorage.getItem('dashboardsConfig') === null) for (const [k, v] of Object.entries(${JSON.stringify(KIP_CONFIG)})) localStorage.setItem(k, JSON.stringify(v));`,
@@ -113,7 +141,10 @@ browserTest('Instrumentpanel loads, opens its WebSocket and receives deltas', as
   const response = await page.goto(`${rt.url}/@signalk/instrumentpanel/`);
   t.is(response?.status(), 200);
   await waitFor(() => deltas >= 5, 'Instrumentpanel receives deltas', 30_000);
-  t.true(streams.some((u) => u.includes('/signalk/v1/stream')), streams.join(', '));
+  t.true(
+    streams.some((u) => u.includes('/signalk/v1/stream')),
+    streams.join(', '),
+  );
   await page.screenshot({ path: outputFile('instrumentpanel.png') });
 });
 
@@ -125,7 +156,8 @@ browserTest('the landing page links the webapps and lists the demo plugins and s
   const links = await Promise.all((await page.locator('#apps a').all()).map((a) => a.getAttribute('href')));
   t.deepEqual(links.sort(), ['/@mxtommy/kip/', '/@signalk/instrumentpanel/']);
   const plugins = await page.locator('#plugins tbody').innerText();
-  for (const name of ['true-wind', 'trip-log', 'anchor-light']) t.regex(plugins, new RegExp(name.replace('-', '.'), 'i'), plugins);
+  for (const name of ['true-wind', 'trip-log', 'anchor-light'])
+    t.regex(plugins, new RegExp(name.replace('-', '.'), 'i'), plugins);
   t.regex(plugins, /running/);
   const sources = await waitFor(async () => {
     const text = await page.locator('#sources tbody').innerText();
@@ -155,32 +187,60 @@ browserTest('security on: the landing page asks for a login; after it, the plugi
   t.true((await page.context().cookies()).some((c) => c.name === 'JAUTHENTICATION' && c.httpOnly));
 });
 
-browserTest('security on: KIP logs in as a user, reads its configuration from applicationData, streams with its token and saves back', async (t) => {
-  const token = await login(secured.url, 'crew');
-  const config = KIP_CONFIG as { appConfig: unknown; dashboardsConfig: unknown; themeConfig: unknown };
-  // KIP 4 keeps {<config name>: {app, dashboards, theme}} in the user's kip/11 document (as saved earlier from another display).
-  const seeded = await call(secured.url, 'POST', '/signalk/v1/applicationData/user/kip/11/default', { token, body: { app: config.appConfig, dashboards: config.dashboardsConfig, theme: config.themeConfig } });
-  t.is(seeded.status, 200);
-  const page = await newPage();
-  t.teardown(() => page.close());
-  const connection = { configVersion: 12, kipUUID: 'edge-test-kip', signalKUrl: secured.url, proxyEnabled: false, signalKSubscribeAll: false, useDeviceToken: false, loginName: 'crew', loginPassword: 'crew-secret-pw', useSharedConfig: true, sharedConfigName: 'default' };
-  await page.addInitScript(`if (localStorage.getItem('connectionConfig') === null) localStorage.setItem('connectionConfig', ${JSON.stringify(JSON.stringify(connection))});`);
-  const appData: number[] = [];
-  page.on('response', (r) => void (r.url().includes('/applicationData/') && r.request().method() === 'POST' && appData.push(r.status())));
-  let deltas = 0;
-  let streamUrl = '';
-  page.on('websocket', (ws) => {
-    streamUrl = ws.url();
-    ws.on('framereceived', (f) => void (String(f.payload).includes('"updates"') && deltas++));
-  });
-  await page.goto(`${secured.url}/@mxtommy/kip/`);
-  await waitFor(() => deltas > 5, 'KIP receives deltas with its login', 30_000);
-  t.regex(streamUrl, /token=/);
-  t.true(await widgetsChange(page));
-  // KIP writes its dashboards back with a JSON Patch; upstream's answers are what it expects.
-  await waitFor(() => appData.length > 0, 'KIP saves to applicationData', 20_000);
-  t.true(appData.every((s) => s === 200), appData.join(','));
-  const stored = await call(secured.url, 'GET', '/signalk/v1/applicationData/user/kip/11/default/dashboards', { token });
-  t.is((stored.body as { id: string }[])[0].id, 'edge-test-dashboard');
-  await page.screenshot({ path: outputFile('kip-logged-in.png') });
-});
+browserTest(
+  'security on: KIP logs in as a user, reads its configuration from applicationData, streams with its token and saves back',
+  async (t) => {
+    const token = await login(secured.url, 'crew');
+    const config = KIP_CONFIG as { appConfig: unknown; dashboardsConfig: unknown; themeConfig: unknown };
+    // KIP 4 keeps {<config name>: {app, dashboards, theme}} in the user's kip/11 document (as saved earlier from another display).
+    const seeded = await call(secured.url, 'POST', '/signalk/v1/applicationData/user/kip/11/default', {
+      token,
+      body: { app: config.appConfig, dashboards: config.dashboardsConfig, theme: config.themeConfig },
+    });
+    t.is(seeded.status, 200);
+    const page = await newPage();
+    t.teardown(() => page.close());
+    const connection = {
+      configVersion: 12,
+      kipUUID: 'edge-test-kip',
+      signalKUrl: secured.url,
+      proxyEnabled: false,
+      signalKSubscribeAll: false,
+      useDeviceToken: false,
+      loginName: 'crew',
+      loginPassword: 'crew-secret-pw',
+      useSharedConfig: true,
+      sharedConfigName: 'default',
+    };
+    await page.addInitScript(
+      `if (localStorage.getItem('connectionConfig') === null) localStorage.setItem('connectionConfig', ${JSON.stringify(JSON.stringify(connection))});`,
+    );
+    const appData: number[] = [];
+    page.on(
+      'response',
+      (r) =>
+        void (r.url().includes('/applicationData/') && r.request().method() === 'POST' && appData.push(r.status())),
+    );
+    let deltas = 0;
+    let streamUrl = '';
+    page.on('websocket', (ws) => {
+      streamUrl = ws.url();
+      ws.on('framereceived', (f) => void (String(f.payload).includes('"updates"') && deltas++));
+    });
+    await page.goto(`${secured.url}/@mxtommy/kip/`);
+    await waitFor(() => deltas > 5, 'KIP receives deltas with its login', 30_000);
+    t.regex(streamUrl, /token=/);
+    t.true(await widgetsChange(page));
+    // KIP writes its dashboards back with a JSON Patch; upstream's answers are what it expects.
+    await waitFor(() => appData.length > 0, 'KIP saves to applicationData', 20_000);
+    t.true(
+      appData.every((s) => s === 200),
+      appData.join(','),
+    );
+    const stored = await call(secured.url, 'GET', '/signalk/v1/applicationData/user/kip/11/default/dashboards', {
+      token,
+    });
+    t.is((stored.body as { id: string }[])[0].id, 'edge-test-dashboard');
+    await page.screenshot({ path: outputFile('kip-logged-in.png') });
+  },
+);

@@ -28,12 +28,33 @@ function flags(on: string[]): Flags {
   return Object.fromEntries(FLAG_NAMES.map((n) => [n, on.includes(n)])) as Flags;
 }
 
-function policy(requests: string[], granted: string[], requestedFlags: string[] = ['dataRead', 'dataWrite']): CapabilityPolicy {
-  return new CapabilityPolicy({ requestedFlags: flags(requestedFlags), requests: grants(requests), granted: grants(granted), aliases: { nmea1: '/dev/ttyUSB0', n2k: 'can0' } });
+function policy(
+  requests: string[],
+  granted: string[],
+  requestedFlags: string[] = ['dataRead', 'dataWrite'],
+): CapabilityPolicy {
+  return new CapabilityPolicy({
+    requestedFlags: flags(requestedFlags),
+    requests: grants(requests),
+    granted: grants(granted),
+    aliases: { nmea1: '/dev/ttyUSB0', n2k: 'can0' },
+  });
 }
 
 test('the grammar parses every kind and round-trips; bad strings name the problem', (t) => {
-  for (const text of ['rawSockets', 'serial:/dev/ttyUSB0', 'serial:nmea1:write', 'serial:*', 'can:can0', 'can:can0:129025,130306', 'can:can0:write', 'mqtt:publish:boat/+/temp', 'mqtt:subscribe:#', 'net:192.168.1.10:10110', 'net:*:*']) {
+  for (const text of [
+    'rawSockets',
+    'serial:/dev/ttyUSB0',
+    'serial:nmea1:write',
+    'serial:*',
+    'can:can0',
+    'can:can0:129025,130306',
+    'can:can0:write',
+    'mqtt:publish:boat/+/temp',
+    'mqtt:subscribe:#',
+    'net:192.168.1.10:10110',
+    'net:*:*',
+  ]) {
     const parsed = parseGrant(text);
     t.true(parsed.ok, text);
     if (parsed.ok) t.is(formatGrant(parsed.grant), text);
@@ -114,8 +135,17 @@ test('a denial is logged once per capability, counted, and logged again after gr
   for (let i = 0; i < 5; i++) denials.deny('serial:/dev/ttyUSB0', 'serial_open');
   denials.deny('mqtt:subscribe:#', 'mqtt_subscribe');
   t.is(lines.length, 2);
-  t.regex(lines[0]!, /serial_open denied: serial:\/dev\/ttyUSB0 is not granted to p1 \(grant it with: signalk-edge grant p1 serial:\/dev\/ttyUSB0\)/);
-  t.deepEqual(denials.list().map((d) => [d.capability, d.count]), [['serial:/dev/ttyUSB0', 5], ['mqtt:subscribe:#', 1]]);
+  t.regex(
+    lines[0]!,
+    /serial_open denied: serial:\/dev\/ttyUSB0 is not granted to p1 \(grant it with: signalk-edge grant p1 serial:\/dev\/ttyUSB0\)/,
+  );
+  t.deepEqual(
+    denials.list().map((d) => [d.capability, d.count]),
+    [
+      ['serial:/dev/ttyUSB0', 5],
+      ['mqtt:subscribe:#', 1],
+    ],
+  );
   denials.clear();
   denials.deny('serial:/dev/ttyUSB0', 'serial_open');
   t.is(lines.length, 3);
@@ -134,7 +164,11 @@ test('the grants file: add, remove, atomic JSON; a broken file keeps the grants 
   writeFileSync(join(dir, 'grants.json'), '{"grants": {"p1": ["serial:/dev/ttyUSB1", 5]}}');
   const result = table.reload();
   t.regex(result.error ?? '', /grants\.p1: must be a list of grant strings/);
-  t.deepEqual(table.grantsFor('p1').map(formatGrant), ['dataRead', 'serial:/dev/ttyUSB0'], 'previous grants still apply');
+  t.deepEqual(
+    table.grantsFor('p1').map(formatGrant),
+    ['dataRead', 'serial:/dev/ttyUSB0'],
+    'previous grants still apply',
+  );
   writeFileSync(join(dir, 'grants.json'), '{"grants": {}}');
   t.true(table.reload().changed);
   t.false(removeGrant(dir, 'p1', 'serial:/dev/ttyUSB0'));
@@ -146,7 +180,13 @@ test('CLI: grant, grants and revoke on an installed plugin; clear errors', async
   mkdirSync(plugins, { recursive: true });
   writeFileSync(
     join(plugins, 'package.json'),
-    JSON.stringify({ name: 'probe', version: '1.0.0', wasmManifest: 'plugin.wasm', wasmCapabilities: { serialPorts: true }, signalkEdge: { requests: ['serial:*:write'] } }),
+    JSON.stringify({
+      name: 'probe',
+      version: '1.0.0',
+      wasmManifest: 'plugin.wasm',
+      wasmCapabilities: { serialPorts: true },
+      signalkEdge: { requests: ['serial:*:write'] },
+    }),
   );
   const settings = join(data, 'settings.json');
   writeFileSync(settings, JSON.stringify({ dataDir: data, plugins: { dirs: ['plugins'] }, board: 'rpi4' }));
@@ -157,7 +197,10 @@ test('CLI: grant, grants and revoke on an installed plugin; clear errors', async
   t.regex(granted.stdout, /in effect for probe: dataRead, dataWrite, serial:nmea1\n/);
   const listed = await cli('grants');
   t.regex(listed.stdout, /probe\n {2}requests: {2}dataRead, dataWrite, serialPorts, serial:\*:write/);
-  t.regex(listed.stdout, /granted: {3}dataRead \(default, all plugins\), dataWrite \(default, all plugins\), putHandlers \(default, all plugins\), serial:nmea1 \(grants file\)/);
+  t.regex(
+    listed.stdout,
+    /granted: {3}dataRead \(default, all plugins\), dataWrite \(default, all plugins\), putHandlers \(default, all plugins\), serial:nmea1 \(grants file\)/,
+  );
   t.regex(listed.stdout, /in effect: dataRead, dataWrite, serial:nmea1/);
 
   const bad = await t.throwsAsync(cli('grant', 'probe', 'usb'));

@@ -65,18 +65,34 @@ test('memories get maximum = min(declared, cap), also when none is declared', (t
   const cap = capPages(2); // 2 MB = 32 pages
   t.is(cap, 32);
   t.is(reachablePages(prepareModule('t', memoryModule(1), { memoryLimitMB: 2 }).bytes), 32, 'no maximum declared');
-  t.is(reachablePages(prepareModule('t', memoryModule(1, 100), { memoryLimitMB: 2 }).bytes), 32, 'larger maximum declared');
+  t.is(
+    reachablePages(prepareModule('t', memoryModule(1, 100), { memoryLimitMB: 2 }).bytes),
+    32,
+    'larger maximum declared',
+  );
   t.is(reachablePages(prepareModule('t', memoryModule(1, 10), { memoryLimitMB: 2 }).bytes), 10, 'smaller maximum kept');
-  t.true(importedMaximum(prepareModule('t', memoryModule(1, undefined, true), { memoryLimitMB: 2 }).bytes, 32), 'imported memory capped');
-  const err = t.throws(() => prepareModule('big', memoryModule(40), { memoryLimitMB: 2 }), { instanceOf: PluginLoadError });
+  t.true(
+    importedMaximum(prepareModule('t', memoryModule(1, undefined, true), { memoryLimitMB: 2 }).bytes, 32),
+    'imported memory capped',
+  );
+  const err = t.throws(() => prepareModule('big', memoryModule(40), { memoryLimitMB: 2 }), {
+    instanceOf: PluginLoadError,
+  });
   t.regex(err?.message ?? '', /plugin big: needs 2\.5 MB of initial memory, over its 2 MB cap/);
-  for (const b of [memoryModule(1), memoryModule(1, 100)]) t.notThrows(() => validateModule('t', prepareModule('t', b, { memoryLimitMB: 2 }).bytes));
+  for (const b of [memoryModule(1), memoryModule(1, 100)])
+    t.notThrows(() => validateModule('t', prepareModule('t', b, { memoryLimitMB: 2 }).bytes));
 });
 
 test('an AssemblyScript plugin that allocates past its cap traps inside the plugin', async (t) => {
   await ensurePluginsBuilt();
   const host = new RecordingHost();
-  const plugin = await loadPluginBytes({ id: 'alloc', vfsRoot: mkdtempSync(join(tmpdir(), 'ske-vfs-')), host, bytes: readFileSync(fixtureWasm('alloc-on-delta')), memoryLimitMB: 16 });
+  const plugin = await loadPluginBytes({
+    id: 'alloc',
+    vfsRoot: mkdtempSync(join(tmpdir(), 'ske-vfs-')),
+    host,
+    bytes: readFileSync(fixtureWasm('alloc-on-delta')),
+    memoryLimitMB: 16,
+  });
   t.teardown(() => plugin.close());
   t.is(plugin.start('{}'), 0);
   let delivered = 0;
@@ -91,7 +107,10 @@ test('an AssemblyScript plugin that allocates past its cap traps inside the plug
 test('a plugin allocating in a loop is stopped at its cap and restarted; runtime RSS stays bounded', async (t) => {
   const dir = await pluginFolder([{ from: FIXTURES, name: 'alloc-on-delta' }]);
   // Default cap: 64 MB. Without it the plugin would grow to the 4 GB wasm32 limit.
-  const { runtime, stop } = await startTestRuntime({ pluginDirs: [dir], restart: { baseMs: 50, maxMs: 200, maxCrashes: 1000, stableMs: 60_000 } });
+  const { runtime, stop } = await startTestRuntime({
+    pluginDirs: [dir],
+    restart: { baseMs: 50, maxMs: 200, maxCrashes: 1000, stableMs: 60_000 },
+  });
   t.teardown(stop);
   const rssBefore = process.memoryUsage().rss;
   let peak = rssBefore;
@@ -112,12 +131,17 @@ test('a plugin allocating in a loop is stopped at its cap and restarted; runtime
   );
   clearInterval(feeder);
   // The plugin's own status line after each restart replaces the error (as upstream); the crash is in the events.
-  t.true((status.events ?? []).some((e) => /crashed: .*(unreachable|memory)/i.test(e.event)), JSON.stringify(status.events));
+  t.true(
+    (status.events ?? []).some((e) => /crashed: .*(unreachable|memory)/i.test(e.event)),
+    JSON.stringify(status.events),
+  );
   t.true(sent > 16 * 4, `${sent} deltas sent`);
   // Four lives of up to 64 MB each; a bound well under what they would take if nothing were freed
   // or capped (4 × 64 MB of touched pages on top of the runtime).
   const grew = (peak - rssBefore) / MB;
-  t.log(`RSS before ${(rssBefore / MB).toFixed(0)} MB, peak ${(peak / MB).toFixed(0)} MB (+${grew.toFixed(0)} MB) over ${status.restarts} restarts`);
+  t.log(
+    `RSS before ${(rssBefore / MB).toFixed(0)} MB, peak ${(peak / MB).toFixed(0)} MB (+${grew.toFixed(0)} MB) over ${status.restarts} restarts`,
+  );
   t.true(grew < 200, `RSS grew by ${grew.toFixed(0)} MB`);
 });
 
@@ -153,7 +177,13 @@ test('AOT cache: miss, then hit; flipped or truncated entries are refused and re
 
   // Another cap is another entry; the cached module still loads and runs.
   t.is(prepareCached('p', input, { ...opts, memoryLimitMB: 16 }).cache, 'miss');
-  const plugin = await loadPluginBytes({ id: 'p', vfsRoot: mkdtempSync(join(tmpdir(), 'ske-vfs-')), host: new RecordingHost(), bytes: input, ...opts });
+  const plugin = await loadPluginBytes({
+    id: 'p',
+    vfsRoot: mkdtempSync(join(tmpdir(), 'ske-vfs-')),
+    host: new RecordingHost(),
+    bytes: input,
+    ...opts,
+  });
   t.teardown(() => plugin.close());
   t.is(plugin.start('{}'), 0);
 });

@@ -26,7 +26,16 @@ test.serial('the harness reports each kind of finding with the input that caused
   const [summary] = await runFuzz({ seed: SEED, seconds: 30, only: [SELF_CHECK], hangMs: 1000, slowMs: 200 });
   if (!summary) return t.fail('no summary');
   const byKind = new Map(summary.findings.map((f) => [f.kind, f]));
-  t.deepEqual([...byKind.keys()].sort(), ['crash', 'error-log', 'hang', 'property', 'slow', 'uncaught-exception', 'unhandled-rejection', 'warning']);
+  t.deepEqual([...byKind.keys()].sort(), [
+    'crash',
+    'error-log',
+    'hang',
+    'property',
+    'slow',
+    'uncaught-exception',
+    'unhandled-rejection',
+    'warning',
+  ]);
   // The self-check target misbehaves on input #n in the n-th way; its input is the byte n.
   const expected: [string, number][] = [
     ['property', 1],

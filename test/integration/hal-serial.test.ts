@@ -33,7 +33,8 @@ function configure(dataDir: string, id: string, configuration: JsonValue): void 
 }
 
 function selfValue(runtime: Runtime, path: string): unknown {
-  const node = runtime.model.get([...runtime.model.selfContext.split('.'), ...path.split('.')]) as { value?: unknown } | undefined;
+  const node = runtime.model.get([...runtime.model.selfContext.split('.'), ...path.split('.')]) as
+    { value?: unknown } | undefined;
   return node?.value;
 }
 
@@ -66,11 +67,21 @@ test('the example plugin, granted the pty, parses $PGRME into deltas; ungranted 
   // With the grant (settings), through a board-free path.
   const data = tempDir(t, 'ske-hil-data-');
   configure(data, PROPRIETARY, { device: pty.b, baudRate: 4800 });
-  const granted = await startTestRuntime({ pluginDirs: [plugins], dataDir: data, grants: { '*': ['dataRead', 'dataWrite'], [PROPRIETARY]: [`serial:${pty.b}`] } });
+  const granted = await startTestRuntime({
+    pluginDirs: [plugins],
+    dataDir: data,
+    grants: { '*': ['dataRead', 'dataWrite'], [PROPRIETARY]: [`serial:${pty.b}`] },
+  });
   t.teardown(() => granted.stop());
-  await waitFor(() => granted.runtime.devices.serial.list().some((d) => d.device === pty.b && d.state === 'open'), 'plugin opens the pty');
+  await waitFor(
+    () => granted.runtime.devices.serial.list().some((d) => d.device === pty.b && d.state === 'open'),
+    'plugin opens the pty',
+  );
   writeFileSync(pty.a, `$GPGGA,garbage*00\r\n${pgrme(3.1, 4.2, 5.3)}`);
-  await waitFor(() => selfValue(granted.runtime, 'navigation.gnss.estimatedHorizontalError') !== undefined, 'PGRME delta in the model');
+  await waitFor(
+    () => selfValue(granted.runtime, 'navigation.gnss.estimatedHorizontalError') !== undefined,
+    'PGRME delta in the model',
+  );
   t.is(selfValue(granted.runtime, 'navigation.gnss.estimatedHorizontalError'), 3.1);
   t.is(selfValue(granted.runtime, 'navigation.gnss.estimatedVerticalError'), 4.2);
   const after = await pluginStatus(granted.runtime, PROPRIETARY);
@@ -86,13 +97,22 @@ test('grant and revoke at run time change what a running plugin may do', async (
   configure(data, PROPRIETARY, { device: pty.b });
   const rt: TestRuntime = await startTestRuntime({ pluginDirs: [plugins], dataDir: data });
   t.teardown(() => rt.stop());
-  await waitFor(async () => ((await pluginStatus(rt.runtime, PROPRIETARY)).capabilities as { denied: unknown[] }).denied.length > 0, 'denied before the grant');
+  await waitFor(
+    async () => ((await pluginStatus(rt.runtime, PROPRIETARY)).capabilities as { denied: unknown[] }).denied.length > 0,
+    'denied before the grant',
+  );
 
   // Granted while running: the plugin's next attempt (it retries each poll) opens the device.
   addGrant(data, PROPRIETARY, `serial:${pty.b}`);
-  await waitFor(() => rt.runtime.devices.serial.list().some((d) => d.device === pty.b && d.state === 'open'), 'open after the grant, no restart');
+  await waitFor(
+    () => rt.runtime.devices.serial.list().some((d) => d.device === pty.b && d.state === 'open'),
+    'open after the grant, no restart',
+  );
   writeFileSync(pty.a, pgrme(1.5, 2.5, 3.5));
-  await waitFor(() => selfValue(rt.runtime, 'navigation.gnss.estimatedHorizontalError') === 1.5, 'read after the grant');
+  await waitFor(
+    () => selfValue(rt.runtime, 'navigation.gnss.estimatedHorizontalError') === 1.5,
+    'read after the grant',
+  );
   const running = await pluginStatus(rt.runtime, PROPRIETARY);
   t.is(running.restarts, 0);
   t.deepEqual((running.capabilities as { denied: unknown[] }).denied, [], 'old denials cleared by the grant');
@@ -103,7 +123,10 @@ test('grant and revoke at run time change what a running plugin may do', async (
   const status = await pluginStatus(rt.runtime, PROPRIETARY);
   t.deepEqual(status.hal, []);
   t.false((status.capabilities as { effective: string[] }).effective.some((c) => c.startsWith('serial:')));
-  await waitFor(async () => ((await pluginStatus(rt.runtime, PROPRIETARY)).capabilities as { denied: unknown[] }).denied.length > 0, 'its retries are denied again');
+  await waitFor(
+    async () => ((await pluginStatus(rt.runtime, PROPRIETARY)).capabilities as { denied: unknown[] }).denied.length > 0,
+    'its retries are denied again',
+  );
   t.is(selfValue(rt.runtime, 'navigation.gnss.estimatedHorizontalError'), 1.5, 'nothing read after the revoke');
 });
 
@@ -124,7 +147,10 @@ test('a device used by a source and a plugin is opened once; a write needs a wri
   t.is(selfValue(rt.runtime, 'test.serial.open'), -2, 'read-only grant: opening for write is denied');
 
   addGrant(data, PROBE, `serial:${pty.b}:write`);
-  await waitFor(async () => ((await pluginStatus(rt.runtime, PROBE)).events ?? []).some((e) => e.event === 'grants changed'), 'grant applied');
+  await waitFor(
+    async () => ((await pluginStatus(rt.runtime, PROBE)).events ?? []).some((e) => e.event === 'grants changed'),
+    'grant applied',
+  );
   const peer = new SerialPort({ path: pty.a, baudRate: 4800 });
   t.teardown(() => new Promise<void>((resolve) => (peer.isOpen ? peer.close(() => resolve()) : resolve())));
   let received = '';
@@ -142,7 +168,10 @@ test('a device used by a source and a plugin is opened once; a write needs a wri
   // Both users get every line.
   peer.write('$GPRMC,123519,A,4807.038,N,01131.000,E,022.4,084.4,230394,003.1,W*6A\r\n');
   await waitFor(() => selfValue(rt.runtime, 'navigation.speedOverGround') !== undefined, 'source decoded the line');
-  await waitFor(() => String(selfValue(rt.runtime, 'test.serial.last')).startsWith('$GPRMC'), 'plugin read the same line');
+  await waitFor(
+    () => String(selfValue(rt.runtime, 'test.serial.last')).startsWith('$GPRMC'),
+    'plugin read the same line',
+  );
 
   // A stopped plugin's handles are closed: the source keeps the device open alone.
   await fetch(`${rt.url}/plugins/${PROBE}/disable`, { method: 'POST' });

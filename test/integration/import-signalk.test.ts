@@ -39,14 +39,28 @@ async function signalkFolder(t: { teardown(fn: () => void): void }): Promise<str
   const modules = join(dir, 'node_modules');
   json(join(dir, 'package.json'), {
     name: 'signalk-server-config',
-    dependencies: { '@signalk-edge/trip-log': '0.1.0', '@signalk-edge-fixture/buffer-ffi': '0.0.1', 'signalk-to-nmea0183': '1.0.0', 'unbuilt-wasm': '1.0.0' },
+    dependencies: {
+      '@signalk-edge/trip-log': '0.1.0',
+      '@signalk-edge-fixture/buffer-ffi': '0.0.1',
+      'signalk-to-nmea0183': '1.0.0',
+      'unbuilt-wasm': '1.0.0',
+    },
   });
   json(join(dir, 'settings.json'), { interfaces: {}, pipedProviders: [] });
   cpSync(join(EXAMPLES, 'trip-log'), join(modules, '@signalk-edge', 'trip-log'), { recursive: true });
   cpSync(join(FIXTURES, 'buffer-ffi'), join(modules, '@signalk-edge-fixture', 'buffer-ffi'), { recursive: true });
   mkdirSync(join(modules, '@signalk-edge-fixture', 'buffer-ffi', 'node_modules', 'dev-only'), { recursive: true });
-  json(join(modules, 'signalk-to-nmea0183', 'package.json'), { name: 'signalk-to-nmea0183', version: '1.0.0', keywords: ['signalk-node-server-plugin'] });
-  json(join(modules, 'unbuilt-wasm', 'package.json'), { name: 'unbuilt-wasm', version: '1.0.0', wasmManifest: 'build/plugin.wasm', keywords: ['signalk-wasm-plugin'] });
+  json(join(modules, 'signalk-to-nmea0183', 'package.json'), {
+    name: 'signalk-to-nmea0183',
+    version: '1.0.0',
+    keywords: ['signalk-node-server-plugin'],
+  });
+  json(join(modules, 'unbuilt-wasm', 'package.json'), {
+    name: 'unbuilt-wasm',
+    version: '1.0.0',
+    wasmManifest: 'build/plugin.wasm',
+    keywords: ['signalk-wasm-plugin'],
+  });
   const data = join(dir, 'plugin-config-data');
   json(join(data, `${IDS.tripLog}.json`), { enabled: true, enableDebug: true, configuration: {} });
   json(join(data, 'signalk-to-nmea0183.json'), { enabled: true, configuration: { sentences: ['RMC'] } });
@@ -66,21 +80,34 @@ test('import-signalk-config takes the WASM plugins, their configuration and VFS,
   const out = run.stdout;
   t.regex(out, /took \(5\):/);
   t.regex(out, /left \(5\):/);
-  t.regex(out, new RegExp(`@signalk-edge/trip-log 0\\.1\\.0 \\(plugin ${IDS.tripLog}\\) → ${plugins}/@signalk-edge/trip-log`));
+  t.regex(
+    out,
+    new RegExp(`@signalk-edge/trip-log 0\\.1\\.0 \\(plugin ${IDS.tripLog}\\) → ${plugins}/@signalk-edge/trip-log`),
+  );
   t.regex(out, new RegExp(`${IDS.tripLog}: configuration \\(enabled, debug on\\)`));
   t.regex(out, new RegExp(`${IDS.tripLog}: 1 VFS file\\(s\\)`));
   t.regex(out, new RegExp(`${BUFFER_FFI}: no configuration there \\(it was disabled\\): imported disabled`));
   t.regex(out, /unbuilt-wasm: its build\/plugin\.wasm is missing/);
   t.regex(out, /signalk-to-nmea0183: not a WASM plugin/);
-  t.regex(out, /plugin-config-data\/signalk-to-nmea0183\.json: configuration of signalk-to-nmea0183, which is not an imported WASM plugin/);
+  t.regex(
+    out,
+    /plugin-config-data\/signalk-to-nmea0183\.json: configuration of signalk-to-nmea0183, which is not an imported WASM plugin/,
+  );
   t.regex(out, /settings\.json: server settings are not imported/);
   t.regex(out, new RegExp(`${IDS.tripLog}: VFS symlink config/planted not copied`));
   t.regex(out, /add .* there if it is not listed/, 'the plugin folder is not in the (demo) settings');
 
-  t.deepEqual(JSON.parse(readFileSync(configFile(dataDir, IDS.tripLog), 'utf8')), { enabled: true, enableDebug: true, configuration: {} });
+  t.deepEqual(JSON.parse(readFileSync(configFile(dataDir, IDS.tripLog), 'utf8')), {
+    enabled: true,
+    enableDebug: true,
+    configuration: {},
+  });
   t.like(JSON.parse(readFileSync(configFile(dataDir, BUFFER_FFI), 'utf8')), { enabled: false });
   t.false(existsSync(join(vfsRoot(dataDir, IDS.tripLog), 'config', 'planted')));
-  t.false(existsSync(join(plugins, '@signalk-edge-fixture', 'buffer-ffi', 'node_modules')), "the package's node_modules stay behind");
+  t.false(
+    existsSync(join(plugins, '@signalk-edge-fixture', 'buffer-ffi', 'node_modules')),
+    "the package's node_modules stay behind",
+  );
 
   const { runtime, stop } = await startTestRuntime({ pluginDirs: [plugins], dataDir });
   t.teardown(stop);
@@ -121,7 +148,14 @@ test('import-signalk-config refuses what is not a signalk-server config folder, 
   json(join(broken, 'plugin-config-data', 'x.json'), {});
   mkdirSync(join(broken, 'node_modules', 'bad'), { recursive: true });
   writeFileSync(join(broken, 'node_modules', 'bad', 'package.json'), '{not json');
-  const report = await cli(['import-signalk-config', broken, '--data', dataDir, '--plugins', tempDir(t, 'ske-plugins-')]);
+  const report = await cli([
+    'import-signalk-config',
+    broken,
+    '--data',
+    dataDir,
+    '--plugins',
+    tempDir(t, 'ske-plugins-'),
+  ]);
   t.is(report.code, 0);
   t.regex(report.stdout, /took \(0\):/);
   t.regex(report.stdout, /package at node_modules\/bad: package\.json is not valid JSON/);

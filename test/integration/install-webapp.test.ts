@@ -39,10 +39,15 @@ test('install-webapp: a tarball made with npm pack installs offline and is serve
   // A tarball with a symbolic link (npm never packs one) is refused: it could serve any file.
   const evil = join(src, 'evil', 'package');
   mkdirSync(evil, { recursive: true });
-  writeFileSync(join(evil, 'package.json'), JSON.stringify({ name: 'evil-app', version: '1.0.0', keywords: ['signalk-webapp'] }));
+  writeFileSync(
+    join(evil, 'package.json'),
+    JSON.stringify({ name: 'evil-app', version: '1.0.0', keywords: ['signalk-webapp'] }),
+  );
   symlinkSync('/etc/passwd', join(evil, 'passwd'));
   await run('tar', ['-czf', join(packs, 'evil.tgz'), '-C', join(src, 'evil'), 'package']);
-  const linked = await t.throwsAsync(run(process.execPath, [CLI, 'install-webapp', join(packs, 'evil.tgz'), '--plugins', plugins]));
+  const linked = await t.throwsAsync(
+    run(process.execPath, [CLI, 'install-webapp', join(packs, 'evil.tgz'), '--plugins', plugins]),
+  );
   t.regex(String((linked as { stderr?: string }).stderr), /holds a link .*passwd/);
   t.is((await call(url, 'GET', '/evil-app/passwd')).status, 404);
 
@@ -51,6 +56,8 @@ test('install-webapp: a tarball made with npm pack installs offline and is serve
   mkdirSync(other);
   writeFileSync(join(other, 'package.json'), JSON.stringify({ name: 'just-a-lib', version: '1.0.0' }));
   const { stdout: libPacked } = await run('npm', ['pack', other, '--pack-destination', packs, '--silent']);
-  const err = await t.throwsAsync(run(process.execPath, [CLI, 'install-webapp', join(packs, libPacked.trim()), '--plugins', plugins]));
+  const err = await t.throwsAsync(
+    run(process.execPath, [CLI, 'install-webapp', join(packs, libPacked.trim()), '--plugins', plugins]),
+  );
   t.regex(String((err as { stderr?: string }).stderr), /not a Signal K webapp/);
 });

@@ -1,7 +1,19 @@
 import test, { type ExecutionContext } from 'ava';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, existsSync, lstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  readlinkSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PROJECT_ROOT, parseSettings } from '../../runtime/config/settings.js';
@@ -18,9 +30,16 @@ const RELEASE = join(PROJECT_ROOT, 'scripts', 'release.sh');
 const BUILD_MS = 15 * 60_000;
 
 /** Runs a command; `input` goes to its stdin (else none), `env` is added to this process's. */
-function sh(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } = {}): Promise<{ code: number | null; out: string }> {
+function sh(
+  cmd: string,
+  args: string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv } = {},
+): Promise<{ code: number | null; out: string }> {
   return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'], env: { ...process.env, ...opts.env } });
+    const child = spawn(cmd, args, {
+      stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
+      env: { ...process.env, ...opts.env },
+    });
     child.stdin?.end(opts.input);
     let out = '';
     child.stdout?.on('data', (c: Buffer) => (out += c.toString()));
@@ -68,7 +87,10 @@ function fakeImage(opts: { node?: TargetId; nodejsPackage?: string } = {}): stri
   }
   if (opts.nodejsPackage) {
     mkdirSync(join(root, 'var', 'lib', 'dpkg'), { recursive: true });
-    writeFileSync(join(root, 'var', 'lib', 'dpkg', 'status'), `Package: bash\nVersion: 5.2\n\nPackage: nodejs\nStatus: install ok installed\nVersion: ${opts.nodejsPackage}\n`);
+    writeFileSync(
+      join(root, 'var', 'lib', 'dpkg', 'status'),
+      `Package: bash\nVersion: 5.2\n\nPackage: nodejs\nStatus: install ok installed\nVersion: ${opts.nodejsPackage}\n`,
+    );
   }
   return root;
 }
@@ -82,8 +104,11 @@ async function releaseTarball(t: ExecutionContext, target: TargetId): Promise<st
   t.timeout(BUILD_MS);
   const started = Date.now();
   release ??= sh(RELEASE, ['--no-build', '--out', releaseDir]).then((r) => {
-    const tarballs = Object.fromEntries(Object.keys(TARGETS).map((id) => [id, new RegExp(`release: (\\S+-${id}\\.tar\\.gz)`).exec(r.out)?.[1]]));
-    if (r.code !== 0 || Object.values(tarballs).some((f) => !f || !existsSync(f))) throw new Error(`release.sh failed: ${r.out}`);
+    const tarballs = Object.fromEntries(
+      Object.keys(TARGETS).map((id) => [id, new RegExp(`release: (\\S+-${id}\\.tar\\.gz)`).exec(r.out)?.[1]]),
+    );
+    if (r.code !== 0 || Object.values(tarballs).some((f) => !f || !existsSync(f)))
+      throw new Error(`release.sh failed: ${r.out}`);
     return { tarballs: tarballs as Record<TargetId, string>, out: r.out, ms: Date.now() - started };
   });
   const made = await release;
@@ -115,7 +140,11 @@ test('release tarball → install.sh --root: tree, enablement, board config; ide
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const tarball = await releaseTarball(t, 'linux-arm64');
 
-  const first = await sh(INSTALL, ['--root', root, '--board', 'rpi4', '--tarball', tarball, '--admin-user', 'skipper'], { input: 'correct-horse-battery\n' });
+  const first = await sh(
+    INSTALL,
+    ['--root', root, '--board', 'rpi4', '--tarball', tarball, '--admin-user', 'skipper'],
+    { input: 'correct-horse-battery\n' },
+  );
   t.is(first.code, 0, first.out);
   t.log(first.out);
 
@@ -123,7 +152,9 @@ test('release tarball → install.sh --root: tree, enablement, board config; ide
   const securityDir = join(root, 'var', 'lib', 'signalk-edge', 'security');
   t.regex(first.out, /added admin user skipper/);
   t.notRegex(first.out, /create the first admin/);
-  const users = JSON.parse(readFileSync(join(securityDir, 'users.json'), 'utf8')) as { users: { username: string; permission: string; password: string }[] };
+  const users = JSON.parse(readFileSync(join(securityDir, 'users.json'), 'utf8')) as {
+    users: { username: string; permission: string; password: string }[];
+  };
   t.like(users.users, [{ username: 'skipper', permission: 'admin' }]);
   t.regex(users.users[0].password, /^scrypt\$/);
   t.is(lstatSync(join(securityDir, 'users.json')).mode & 0o777, 0o600);
@@ -132,7 +163,15 @@ test('release tarball → install.sh --root: tree, enablement, board config; ide
   // The program, with its production dependencies for an offline boat, and no dev dependencies.
   const prefix = join(root, 'opt', 'signalk-edge', 'current');
   t.is(readlinkSync(prefix), 'releases/0.1.0');
-  for (const f of ['release.json', 'dist/runtime/cli/main.js', 'dist/runtime/app.js', 'boards/rpi4.json', 'node_modules/ws/package.json', 'node_modules/serialport/package.json', 'node_modules/@signalk/nmea0183-signalk/package.json']) {
+  for (const f of [
+    'release.json',
+    'dist/runtime/cli/main.js',
+    'dist/runtime/app.js',
+    'boards/rpi4.json',
+    'node_modules/ws/package.json',
+    'node_modules/serialport/package.json',
+    'node_modules/@signalk/nmea0183-signalk/package.json',
+  ]) {
     t.true(existsSync(join(prefix, f)), f);
   }
   t.false(existsSync(join(prefix, 'node_modules', 'ava')), 'no dev dependencies');
@@ -140,15 +179,27 @@ test('release tarball → install.sh --root: tree, enablement, board config; ide
 
   // Unit, board drop-in, enablement by symlink.
   const units = join(root, 'etc', 'systemd', 'system');
-  t.is(readFileSync(join(units, 'signalk-edge.service'), 'utf8'), readFileSync(join(PROJECT_ROOT, 'systemd', 'signalk-edge.service'), 'utf8'));
+  t.is(
+    readFileSync(join(units, 'signalk-edge.service'), 'utf8'),
+    readFileSync(join(PROJECT_ROOT, 'systemd', 'signalk-edge.service'), 'utf8'),
+  );
   const dropIn = readFileSync(join(units, 'signalk-edge.service.d', '10-board.conf'), 'utf8');
   t.regex(dropIn, /^MemoryMax=768M$/m);
   t.regex(dropIn, /^DeviceAllow=char-ttyUSB rw$/m);
-  t.regex(dropIn, /^ExecStart=\/usr\/bin\/node --max-old-space-size=384 \/opt\/signalk-edge\/current\/dist\/runtime\/cli\/main\.js run --data \/var\/lib\/signalk-edge --board rpi4$/m);
-  t.is(readlinkSync(join(units, 'multi-user.target.wants', 'signalk-edge.service')), '/etc/systemd/system/signalk-edge.service');
+  t.regex(
+    dropIn,
+    /^ExecStart=\/usr\/bin\/node --max-old-space-size=384 \/opt\/signalk-edge\/current\/dist\/runtime\/cli\/main\.js run --data \/var\/lib\/signalk-edge --board rpi4$/m,
+  );
+  t.is(
+    readlinkSync(join(units, 'multi-user.target.wants', 'signalk-edge.service')),
+    '/etc/systemd/system/signalk-edge.service',
+  );
 
   // User in dialout, in the image's files.
-  t.regex(readFileSync(join(root, 'etc', 'passwd'), 'utf8'), /^signalk-edge:x:\d+:\d+:[^:]*:\/var\/lib\/signalk-edge:\/usr\/sbin\/nologin$/m);
+  t.regex(
+    readFileSync(join(root, 'etc', 'passwd'), 'utf8'),
+    /^signalk-edge:x:\d+:\d+:[^:]*:\/var\/lib\/signalk-edge:\/usr\/sbin\/nologin$/m,
+  );
   t.regex(readFileSync(join(root, 'etc', 'group'), 'utf8'), /^dialout:x:20:signalk-edge$/m);
 
   // A valid settings file for the board, data and cache folders.
@@ -207,21 +258,33 @@ test('Venus OS (Cerbo GX): program and daemontools service under /data, linked a
   const first = await sh(INSTALL, ['--root', root, '--board', 'cerbo-gx', '--tarball', tarball]);
   t.is(first.code, 0, first.out);
   t.log(first.out);
-  t.true(existsSync(join(root, 'data', 'signalk-edge-app', 'current', 'dist', 'runtime', 'cli', 'main.js')), 'program under /data (root fs is replaced by updates)');
+  t.true(
+    existsSync(join(root, 'data', 'signalk-edge-app', 'current', 'dist', 'runtime', 'cli', 'main.js')),
+    'program under /data (root fs is replaced by updates)',
+  );
   t.false(existsSync(join(root, 'etc', 'systemd', 'system', 'signalk-edge.service')), 'no systemd unit');
   t.false(existsSync(join(root, 'usr', 'local', 'bin', 'signalk-edge')));
   const run = readFileSync(join(root, 'data', 'signalk-edge-service', 'run'), 'utf8');
   t.regex(run, /^exec 2>&1$/m);
-  t.regex(run, /^exec \/usr\/bin\/node --max-old-space-size=128 \/data\/signalk-edge-app\/current\/dist\/runtime\/cli\/main\.js run --data \/data\/signalk-edge --board cerbo-gx$/m);
+  t.regex(
+    run,
+    /^exec \/usr\/bin\/node --max-old-space-size=128 \/data\/signalk-edge-app\/current\/dist\/runtime\/cli\/main\.js run --data \/data\/signalk-edge --board cerbo-gx$/m,
+  );
   t.is(lstatSync(join(root, 'data', 'signalk-edge-service', 'run')).mode & 0o777, 0o755);
-  t.regex(readFileSync(join(root, 'data', 'signalk-edge-service', 'log', 'run'), 'utf8'), /^exec multilog t .* \/var\/log\/signalk-edge$/m);
+  t.regex(
+    readFileSync(join(root, 'data', 'signalk-edge-service', 'log', 'run'), 'utf8'),
+    /^exec multilog t .* \/var\/log\/signalk-edge$/m,
+  );
   const rcLocal = readFileSync(join(root, 'data', 'rc.local'), 'utf8');
   t.regex(rcLocal, /^echo other boot work$/m, 'existing boot work kept');
   t.regex(rcLocal, /^ln -sfn \/data\/signalk-edge-service \/service\/signalk-edge$/m);
   const settingsFile = join(root, 'data', 'signalk-edge', 'settings.json');
   t.is(parseSettings(JSON.parse(readFileSync(settingsFile, 'utf8')), settingsFile).board, 'cerbo-gx');
   // No --admin-user: the installer says how to make the first admin.
-  t.regex(first.out, /next: create the first admin \(clients must log in\): signalk-edge user add <name> --permission admin --data \/data\/signalk-edge/);
+  t.regex(
+    first.out,
+    /next: create the first admin \(clients must log in\): signalk-edge user add <name> --permission admin --data \/data\/signalk-edge/,
+  );
 
   const before = treeHash(root);
   const second = await sh(INSTALL, ['--root', root, '--tarball', tarball]);
@@ -233,7 +296,11 @@ test('Venus OS (Cerbo GX): program and daemontools service under /data, linked a
   t.is(un.code, 0, un.out);
   t.false(existsSync(join(root, 'data', 'signalk-edge-app')));
   t.false(existsSync(join(root, 'data', 'signalk-edge-service')));
-  t.is(readFileSync(join(root, 'data', 'rc.local'), 'utf8'), '#!/bin/sh\necho other boot work\n', 'rc.local back as it was');
+  t.is(
+    readFileSync(join(root, 'data', 'rc.local'), 'utf8'),
+    '#!/bin/sh\necho other boot work\n',
+    'rc.local back as it was',
+  );
   t.true(existsSync(settingsFile), 'data kept');
 });
 
@@ -253,16 +320,30 @@ for (const target of ['linux-arm64', 'linux-armv7'] as const) {
       t.is(elf!.machine, TARGETS[target].elfMachine, `${file}: ${elf!.machineName}`);
       t.is(elf!.bits, TARGETS[target].elfBits, `${file}: ${elf!.bits}-bit`);
     }
-    t.false(files.some((f) => readElfIdent(join(pkg, f))?.machineName === 'x86-64'), 'no x86-64 file');
+    t.false(
+      files.some((f) => readElfIdent(join(pkg, f))?.machineName === 'x86-64'),
+      'no x86-64 file',
+    );
     const manifest = readManifest(pkg);
     t.is(manifest.target, target);
     t.is(manifest.node.abi, Number(process.versions.modules));
-    t.deepEqual(manifest.addons.map((a) => a.file), files, 'release.json lists every .node file');
+    t.deepEqual(
+      manifest.addons.map((a) => a.file),
+      files,
+      'release.json lists every .node file',
+    );
     t.true(manifest.addons.every((a) => a.machine === readElfIdent(join(pkg, a.file))!.machineName));
     // The addons NMEA 2000 over SocketCAN needs were built for the target, not left out.
-    for (const f of ['node_modules/socketcan/build/Release/can.node', 'node_modules/@canboat/canboatjs/build/Release/canSocket.node']) t.true(files.includes(f), f);
+    for (const f of [
+      'node_modules/socketcan/build/Release/can.node',
+      'node_modules/@canboat/canboatjs/build/Release/canSocket.node',
+    ])
+      t.true(files.includes(f), f);
     t.deepEqual(manifest.omitted, []);
-    t.false(files.some((f) => f.includes('/obj.target/')), 'no build leftovers');
+    t.false(
+      files.some((f) => f.includes('/obj.target/')),
+      'no build leftovers',
+    );
   });
 }
 
@@ -272,8 +353,14 @@ test('install.sh refuses a tarball for another target or another Node ABI, namin
   t.teardown(() => rmSync(arm64Image, { recursive: true, force: true }));
   const wrongTarget = await sh(INSTALL, ['--root', arm64Image, '--board', 'rpi5', '--tarball', x64]);
   t.is(wrongTarget.code, 1, wrongTarget.out);
-  t.regex(wrongTarget.out, /this tarball is for linux-x64, the machine is linux-arm64 \(the image's \/usr\/bin\/node \(AArch64, 64-bit\)\)/);
-  t.regex(wrongTarget.out, /use signalk-edge-0\.1\.0-linux-arm64\.tar\.gz \(scripts\/release\.sh --target linux-arm64\)/);
+  t.regex(
+    wrongTarget.out,
+    /this tarball is for linux-x64, the machine is linux-arm64 \(the image's \/usr\/bin\/node \(AArch64, 64-bit\)\)/,
+  );
+  t.regex(
+    wrongTarget.out,
+    /use signalk-edge-0\.1\.0-linux-arm64\.tar\.gz \(scripts\/release\.sh --target linux-arm64\)/,
+  );
   t.false(existsSync(join(arm64Image, 'opt')), 'nothing installed');
 
   const armv7 = await releaseTarball(t, 'linux-armv7');
@@ -281,7 +368,12 @@ test('install.sh refuses a tarball for another target or another Node ABI, namin
   t.teardown(() => rmSync(node22, { recursive: true, force: true }));
   const wrongAbi = await sh(INSTALL, ['--root', node22, '--board', 'rpi4', '--tarball', armv7]);
   t.is(wrongAbi.code, 1, wrongAbi.out);
-  t.regex(wrongAbi.out, new RegExp(`its addons are for Node ABI ${process.versions.modules} .* the machine's is 127 \\(nodejs 22\\.x in the image's /var/lib/dpkg/status\\)`));
+  t.regex(
+    wrongAbi.out,
+    new RegExp(
+      `its addons are for Node ABI ${process.versions.modules} .* the machine's is 127 \\(nodejs 22\\.x in the image's /var/lib/dpkg/status\\)`,
+    ),
+  );
   t.false(existsSync(join(node22, 'opt')), 'nothing installed');
 
   // A 32-bit OS on a Pi 4 takes the armv7 tarball; one whose node cannot be seen must be told.
@@ -289,7 +381,10 @@ test('install.sh refuses a tarball for another target or another Node ABI, namin
   t.teardown(() => rmSync(noNode, { recursive: true, force: true }));
   const unknown = await sh(INSTALL, ['--root', noNode, '--board', 'rpi4', '--tarball', armv7]);
   t.is(unknown.code, 1, unknown.out);
-  t.regex(unknown.out, /cannot tell the machine's target: the image has no \/usr\/bin\/node and board rpi4 comes as linux-arm64 or linux-armv7/);
+  t.regex(
+    unknown.out,
+    /cannot tell the machine's target: the image has no \/usr\/bin\/node and board rpi4 comes as linux-arm64 or linux-armv7/,
+  );
 });
 
 test('upgrade under --root: releases side by side, data backed up, second run changes nothing, --rollback by hand', async (t) => {
@@ -312,8 +407,15 @@ test('upgrade under --root: releases side by side, data backed up, second run ch
   t.is(readlinkSync(join(opt, 'current')), 'releases/0.2.0');
   t.is(readlinkSync(join(opt, 'previous')), 'releases/0.1.0');
   t.is(JSON.parse(readFileSync(join(opt, 'current', 'package.json'), 'utf8')).version, '0.2.0');
-  t.is(readFileSync(join(data, 'backups', '0.1.0', 'settings.json'), 'utf8'), settings, 'settings backed up before the switch');
-  t.is(readFileSync(join(data, 'backups', '0.1.0', 'plugin-config-data', 'anchor-alarm', 'state.json'), 'utf8'), '{"radius":40}');
+  t.is(
+    readFileSync(join(data, 'backups', '0.1.0', 'settings.json'), 'utf8'),
+    settings,
+    'settings backed up before the switch',
+  );
+  t.is(
+    readFileSync(join(data, 'backups', '0.1.0', 'plugin-config-data', 'anchor-alarm', 'state.json'), 'utf8'),
+    '{"radius":40}',
+  );
   t.is(readFileSync(join(data, 'settings.json'), 'utf8'), settings, 'settings kept');
   t.regex(readFileSync(join(opt, 'upgrades.log'), 'utf8'), /switched from 0\.1\.0 to 0\.2\.0 \(linux-arm64\)$/m);
 
@@ -330,8 +432,16 @@ test('upgrade under --root: releases side by side, data backed up, second run ch
   t.log(back.out);
   t.is(readlinkSync(join(opt, 'current')), 'releases/0.1.0');
   t.is(readlinkSync(join(opt, 'previous')), 'releases/0.2.0');
-  t.is(readFileSync(join(data, 'plugin-config-data', 'anchor-alarm', 'state.json'), 'utf8'), '{"radius":40}', '0.1.0 data restored');
-  t.is(readFileSync(join(data, 'backups', '0.2.0', 'plugin-config-data', 'anchor-alarm', 'state.json'), 'utf8'), '{"radiusMeters":40}', "0.2.0's data kept");
+  t.is(
+    readFileSync(join(data, 'plugin-config-data', 'anchor-alarm', 'state.json'), 'utf8'),
+    '{"radius":40}',
+    '0.1.0 data restored',
+  );
+  t.is(
+    readFileSync(join(data, 'backups', '0.2.0', 'plugin-config-data', 'anchor-alarm', 'state.json'), 'utf8'),
+    '{"radiusMeters":40}',
+    "0.2.0's data kept",
+  );
   t.is(readFileSync(join(data, 'settings.json'), 'utf8'), settings);
   t.regex(readFileSync(join(opt, 'upgrades.log'), 'utf8'), /rollback by hand from 0\.2\.0 to 0\.1\.0$/m);
 });
@@ -340,7 +450,10 @@ test('upgrade under --root: releases side by side, data backed up, second run ch
 function standInSystemd(t: ExecutionContext, root: string): { env: NodeJS.ProcessEnv; dir: string } {
   const dir = mkdtempSync(join(tmpdir(), 'ske-systemd-'));
   const bin = join(dir, 'systemctl');
-  writeFileSync(bin, `#!/bin/sh\nexec ${process.execPath} ${join(PROJECT_ROOT, 'dist', 'test', 'helpers', 'fake-systemctl.js')} "$@"\n`);
+  writeFileSync(
+    bin,
+    `#!/bin/sh\nexec ${process.execPath} ${join(PROJECT_ROOT, 'dist', 'test', 'helpers', 'fake-systemctl.js')} "$@"\n`,
+  );
   chmodSync(bin, 0o755);
   const env = { SYSTEMCTL: bin, FAKE_SYSTEMD_DIR: dir, FAKE_SYSTEMD_ROOT: root, FAKE_RESTART_SEC: '1' };
   t.teardown(async () => {
@@ -355,7 +468,9 @@ test('stand-in service manager: upgrades that never send READY or trip the watch
   t.teardown(() => rmSync(root, { recursive: true, force: true }));
   const v1 = await releaseTarball(t, 'linux-x64');
   // A stand-in for a broken build: it starts and runs but never tells systemd READY=1.
-  const never = await variant(v1, '0.2.0', (pkg) => writeFileSync(join(pkg, 'dist', 'runtime', 'cli', 'main.js'), 'setInterval(() => {}, 1000);\n'));
+  const never = await variant(v1, '0.2.0', (pkg) =>
+    writeFileSync(join(pkg, 'dist', 'runtime', 'cli', 'main.js'), 'setInterval(() => {}, 1000);\n'),
+  );
   const good = await variant(v1, '0.3.0');
   const { env, dir } = standInSystemd(t, root);
   // A real start needs a few seconds, more on a busy machine; the broken build is given less.
@@ -365,7 +480,18 @@ test('stand-in service manager: upgrades that never send READY or trip the watch
   const opt = join(root, 'opt', 'signalk-edge');
   // Settings for this host: data inside the root, API on a free loopback port.
   mkdirSync(join(data, 'plugin-config-data', 'anchor-alarm'), { recursive: true });
-  const settings = JSON.stringify({ board: 'generic', host: '127.0.0.1', port: 0, dataDir: data, cacheDir: join(root, 'var', 'cache', 'signalk-edge'), sources: [] }, null, 2);
+  const settings = JSON.stringify(
+    {
+      board: 'generic',
+      host: '127.0.0.1',
+      port: 0,
+      dataDir: data,
+      cacheDir: join(root, 'var', 'cache', 'signalk-edge'),
+      sources: [],
+    },
+    null,
+    2,
+  );
   writeFileSync(join(data, 'settings.json'), settings);
   writeFileSync(join(data, 'plugin-config-data', 'anchor-alarm', 'state.json'), '{"radius":40}');
 
@@ -388,7 +514,11 @@ test('stand-in service manager: upgrades that never send READY or trip the watch
   t.is(readlinkSync(join(opt, 'current')), 'releases/0.1.0');
   t.is(readState(dir).ActiveState, 'active', '0.1.0 serving again');
   t.is(readFileSync(join(data, 'settings.json'), 'utf8'), settings, 'settings intact');
-  t.is(readFileSync(join(data, 'plugin-config-data', 'anchor-alarm', 'state.json'), 'utf8'), '{"radius":40}', 'plugin data intact');
+  t.is(
+    readFileSync(join(data, 'plugin-config-data', 'anchor-alarm', 'state.json'), 'utf8'),
+    '{"radius":40}',
+    'plugin data intact',
+  );
   const log = readFileSync(join(opt, 'upgrades.log'), 'utf8');
   t.regex(log, /0\.2\.0 failed after the switch from 0\.1\.0: no READY within 30 s/);
   t.regex(log, /automatic rollback from 0\.2\.0 to 0\.1\.0: 0\.2\.0: no READY/);
@@ -397,7 +527,9 @@ test('stand-in service manager: upgrades that never send READY or trip the watch
   t.is(up.code, 0, up.out);
   t.is(readlinkSync(join(opt, 'current')), 'releases/0.3.0');
   await waitFor(() => readState(dir).ActiveState === 'active', '0.3.0 active');
-  const byHand = await sh(join(opt, 'current', 'scripts', 'install.sh'), ['--root', root, '--rollback', ...health], { env });
+  const byHand = await sh(join(opt, 'current', 'scripts', 'install.sh'), ['--root', root, '--rollback', ...health], {
+    env,
+  });
   t.is(byHand.code, 0, byHand.out);
   t.is(readlinkSync(join(opt, 'current')), 'releases/0.1.0');
   t.is(readState(dir).ActiveState, 'active');
@@ -405,18 +537,27 @@ test('stand-in service manager: upgrades that never send READY or trip the watch
 
   // A build that reports READY and then never feeds the watchdog (its unit says WatchdogSec=3).
   const hangs = await variant(v1, '0.4.0', (pkg) => {
-    writeFileSync(join(pkg, 'dist', 'runtime', 'cli', 'main.js'), "import { spawnSync } from 'node:child_process';\nspawnSync('systemd-notify', ['--ready']);\nsetInterval(() => {}, 1000);\n");
+    writeFileSync(
+      join(pkg, 'dist', 'runtime', 'cli', 'main.js'),
+      "import { spawnSync } from 'node:child_process';\nspawnSync('systemd-notify', ['--ready']);\nsetInterval(() => {}, 1000);\n",
+    );
     const unit = join(pkg, 'systemd', 'signalk-edge.service');
     writeFileSync(unit, readFileSync(unit, 'utf8').replace(/^WatchdogSec=30$/m, 'WatchdogSec=3'));
   });
-  const tripped = await sh(INSTALL, ['--root', root, '--tarball', hangs, '--health-timeout', '60', '--settle', '10'], { env });
+  const tripped = await sh(INSTALL, ['--root', root, '--tarball', hangs, '--health-timeout', '60', '--settle', '10'], {
+    env,
+  });
   t.log(tripped.out);
   t.is(tripped.code, 3, tripped.out);
   t.regex(tripped.out, /0\.4\.0 is not healthy: restarted within 10 s of READY, crash or watchdog/);
   t.regex(readFileSync(join(dir, 'service.log'), 'utf8'), /fake-systemd: watchdog timeout/);
   t.is(readlinkSync(join(opt, 'current')), 'releases/0.1.0');
   t.is(readState(dir).ActiveState, 'active');
-  t.regex(readFileSync(join(root, 'etc', 'systemd', 'system', 'signalk-edge.service'), 'utf8'), /^WatchdogSec=30$/m, "0.1.0's unit back");
+  t.regex(
+    readFileSync(join(root, 'etc', 'systemd', 'system', 'signalk-edge.service'), 'utf8'),
+    /^WatchdogSec=30$/m,
+    "0.1.0's unit back",
+  );
   t.is(readFileSync(join(data, 'settings.json'), 'utf8'), settings);
   t.is(readFileSync(join(data, 'plugin-config-data', 'anchor-alarm', 'state.json'), 'utf8'), '{"radius":40}');
 });

@@ -25,7 +25,10 @@ test('decodes checksum-valid $PGRME once granted and counts what it ignores', as
   const pty = await startPtyPair(device, join(dir, 'far'));
   t.teardown(() => pty.stop());
   const dataDir = join(dir, 'data');
-  const { runtime, stop } = await startTestRuntime({ pluginDirs: [await pluginFolder([{ from: EXAMPLES, name: 'nmea-proprietary' }])], dataDir });
+  const { runtime, stop } = await startTestRuntime({
+    pluginDirs: [await pluginFolder([{ from: EXAMPLES, name: 'nmea-proprietary' }])],
+    dataDir,
+  });
   t.teardown(stop);
 
   const put = await http(runtime, 'PUT', `/plugins/${ID}/config`, { configuration: { device } });
@@ -64,6 +67,9 @@ test('decodes checksum-valid $PGRME once granted and counts what it ignores', as
     const s = await pluginStatus(runtime, ID);
     return s.statusMessage?.includes('malformed') && !s.statusMessage.includes(' 0 malformed') ? s : undefined;
   }, 'the status with every count');
-  t.is(status.statusMessage, `Reading $PGRME from ${device}: horizontal error 3.2 m; 2 decoded, 1 bad checksum, 1 malformed, 2 other lines ignored`);
+  t.is(
+    status.statusMessage,
+    `Reading $PGRME from ${device}: horizontal error 3.2 m; 2 decoded, 1 bad checksum, 1 malformed, 2 other lines ignored`,
+  );
   t.is(status.deltas?.emitted, 2);
 });

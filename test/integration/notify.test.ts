@@ -57,7 +57,8 @@ async function startChild(socket: string, env: Record<string, string> = {}): Pro
 const reply = <K extends keyof Reply>(h: Harness, key: K, what: string): Promise<NonNullable<Reply[K]>> =>
   waitFor(() => h.replies.find((r) => r[key] !== undefined)?.[key], what, 30_000) as Promise<NonNullable<Reply[K]>>;
 
-const pingsBetween = (pings: NotifyMessage[], from: bigint, to: bigint) => pings.filter((m) => m.at > from && m.at < to);
+const pingsBetween = (pings: NotifyMessage[], from: bigint, to: bigint) =>
+  pings.filter((m) => m.at > from && m.at < to);
 
 function tempSocket(t: { teardown(fn: () => void): void }): string {
   return join(tempDir(t, 'ske-sock-'), 'notify');
@@ -77,7 +78,10 @@ test.serial('READY=1, then WATCHDOG=1 while healthy, none while the loop is bloc
   t.teardown(() => h.cleanup());
   try {
     const ready = await waitFor(() => h.listener.with('READY=1')[0], 'READY=1', 30_000);
-    t.true(ready.fields.some((f) => /^STATUS=serving http:\/\/127\.0\.0\.1:\d+\/signalk$/.test(f)), ready.fields.join(' '));
+    t.true(
+      ready.fields.some((f) => /^STATUS=serving http:\/\/127\.0\.0\.1:\d+\/signalk$/.test(f)),
+      ready.fields.join(' '),
+    );
     await waitFor(() => h.listener.with('WATCHDOG=1').length >= 3, 'three watchdog pings', 30_000);
     t.true(h.listener.with('WATCHDOG=1')[0]!.at > ready.at, 'pings start after READY=1');
 
@@ -85,13 +89,19 @@ test.serial('READY=1, then WATCHDOG=1 while healthy, none while the loop is bloc
     const blocked = await reply(h, 'blocked', 'the 6 s block to end');
     const from = BigInt(blocked.from);
     const to = BigInt(blocked.to);
-    await waitFor(() => h.listener.with('WATCHDOG=1').filter((m) => m.at > to).length >= 2, 'pings to resume after the block', 30_000);
+    await waitFor(
+      () => h.listener.with('WATCHDOG=1').filter((m) => m.at > to).length >= 2,
+      'pings to resume after the block',
+      30_000,
+    );
 
     const pings = h.listener.with('WATCHDOG=1');
     const during = pingsBetween(pings, from + GRACE_NS, to);
     const before = pings.filter((m) => m.at < from);
     const gaps = pings.slice(1).map((m, i) => Number(m.at - pings[i]!.at) / 1e6);
-    t.log(`pings: ${before.length} before the block, ${during.length} during it, ${pings.length - before.length - during.length} after; longest gap ${Math.round(Math.max(...gaps))} ms, median ${Math.round(gaps.sort((a, b) => a - b)[Math.floor(gaps.length / 2)]!)} ms`);
+    t.log(
+      `pings: ${before.length} before the block, ${during.length} during it, ${pings.length - before.length - during.length} after; longest gap ${Math.round(Math.max(...gaps))} ms, median ${Math.round(gaps.sort((a, b) => a - b)[Math.floor(gaps.length / 2)]!)} ms`,
+    );
     t.is(during.length, 0, 'no WATCHDOG=1 while the event loop is blocked');
     t.true(before.length >= 3);
 
@@ -116,7 +126,11 @@ test.serial('a loop that keeps stalling (timers fire, but late) gets no pings ei
     // would go on pinging; the lateness check must not.
     h.child.send({ stall: { busyMs: 900, everyMs: 1000, forMs: 6000 } });
     const stalled = await reply(h, 'stalled', 'the stall period to end');
-    await waitFor(() => h.listener.with('WATCHDOG=1').some((m) => m.at > BigInt(stalled.to)), 'pings to resume', 30_000);
+    await waitFor(
+      () => h.listener.with('WATCHDOG=1').some((m) => m.at > BigInt(stalled.to)),
+      'pings to resume',
+      30_000,
+    );
     const during = pingsBetween(h.listener.with('WATCHDOG=1'), BigInt(stalled.from) + GRACE_NS, BigInt(stalled.to));
     t.log(`pings during 6 s of 90 % stalls: ${during.length}`);
     t.is(during.length, 0);

@@ -32,11 +32,23 @@ test('endpoints answer with the request JSON upstream hands a handler, under bot
   const status = await pluginStatus(runtime, ID);
   t.deepEqual(
     (status.httpEndpoints as { method: string; path: string }[]).map((e) => `${e.method} ${e.path}`),
-    ['GET /api/echo', 'POST /api/echo', 'GET /api/items/:itemId', 'GET /api/text', 'GET /api/count', 'GET /api/trap', 'GET /api/spin', 'GET /api/invalid', 'GET /api/huge'],
+    [
+      'GET /api/echo',
+      'POST /api/echo',
+      'GET /api/items/:itemId',
+      'GET /api/text',
+      'GET /api/count',
+      'GET /api/trap',
+      'GET /api/spin',
+      'GET /api/invalid',
+      'GET /api/huge',
+    ],
     'the entry naming a missing export and the PATCH entry are skipped',
   );
 
-  const get = await call(url, 'GET', `/plugins/${ID}/api/echo?a=1&a=2&b=x&token=secret`, { headers: { authorization: 'Bearer secret', cookie: 'JAUTHENTICATION=secret', 'x-trace': 't1' } });
+  const get = await call(url, 'GET', `/plugins/${ID}/api/echo?a=1&a=2&b=x&token=secret`, {
+    headers: { authorization: 'Bearer secret', cookie: 'JAUTHENTICATION=secret', 'x-trace': 't1' },
+  });
   t.is(get.status, 200, JSON.stringify(get.body));
   t.is(get.headers['x-fixture'], 'echo');
   const echo = get.body as Echo;
@@ -77,7 +89,11 @@ test('endpoints answer with the request JSON upstream hands a handler, under bot
 });
 
 test('a handler that traps, loops, answers invalid JSON or a huge body gets a clear error; a crash restarts the plugin', async (t) => {
-  const { runtime, stop } = await startTestRuntime({ pluginDirs: [await folder()], restart: { baseMs: 50, maxCrashes: 10 }, callTimeoutMs: 300 });
+  const { runtime, stop } = await startTestRuntime({
+    pluginDirs: [await folder()],
+    restart: { baseMs: 50, maxCrashes: 10 },
+    callTimeoutMs: 300,
+  });
   t.teardown(stop);
   await waitFor(async () => (await pluginStatus(runtime, ID)).state === 'running', 'the plugin running');
 
@@ -88,7 +104,10 @@ test('a handler that traps, loops, answers invalid JSON or a huge body gets a cl
 
   const huge = await http(runtime, 'GET', `/plugins/${ID}/api/huge`);
   t.is(huge.status, 502);
-  t.regex((huge.body as { error: string }).error, /http_huge: object at \d+ \(\d+ bytes\) is outside memory or over 65536 bytes/);
+  t.regex(
+    (huge.body as { error: string }).error,
+    /http_huge: object at \d+ \(\d+ bytes\) is outside memory or over 65536 bytes/,
+  );
   t.is((await pluginStatus(runtime, ID)).state, 'running');
 
   const trap = await http(runtime, 'GET', `/plugins/${ID}/api/trap`);
@@ -115,7 +134,11 @@ test('with security on: GET endpoints need readonly, other methods admin', async
   await addUser(dataDir, 'guest', 'readonly');
   await addUser(dataDir, 'crew', 'readwrite');
   await addUser(dataDir, 'skipper', 'admin');
-  const { runtime, url, stop } = await startTestRuntime({ dataDir, security: securityOn(), pluginDirs: [await folder()] });
+  const { runtime, url, stop } = await startTestRuntime({
+    dataDir,
+    security: securityOn(),
+    pluginDirs: [await folder()],
+  });
   t.teardown(stop);
   await waitFor(() => runtime.plugins.runner(ID)?.currentState === 'running', 'the plugin running');
   const [guest, crew, skipper] = [await login(url, 'guest'), await login(url, 'crew'), await login(url, 'skipper')];
@@ -128,7 +151,9 @@ test('with security on: GET endpoints need readonly, other methods admin', async
 
 test('endpoint lists, matching and responses are read defensively', (t) => {
   const has = (n: string) => n !== 'gone';
-  t.deepEqual(parseEndpoints('not json', has).problems, ['http_endpoints() is not JSON: Unexpected token \'o\', "not json" is not valid JSON']);
+  t.deepEqual(parseEndpoints('not json', has).problems, [
+    'http_endpoints() is not JSON: Unexpected token \'o\', "not json" is not valid JSON',
+  ]);
   t.deepEqual(parseEndpoints('{}', has).problems, ['http_endpoints() is not a JSON array']);
   const { endpoints, problems } = parseEndpoints(
     JSON.stringify([
@@ -147,11 +172,16 @@ test('endpoint lists, matching and responses are read defensively', (t) => {
   t.is(matchEndpoint(endpoints, 'POST', '/a/1'), undefined);
 
   t.deepEqual(parseResponse('{"body": {"ok": true}}'), { status: 200, headers: {}, body: { ok: true } });
-  t.deepEqual(parseResponse('{"statusCode": 201, "headers": {"Content-Type": "application/json", "X-A": 1, "Bad Name": "x", "X-Split": "a\\r\\nb"}, "body": "[1]"}'), {
-    status: 201,
-    headers: { 'content-type': 'application/json', 'x-a': '1' },
-    body: [1],
-  });
+  t.deepEqual(
+    parseResponse(
+      '{"statusCode": 201, "headers": {"Content-Type": "application/json", "X-A": 1, "Bad Name": "x", "X-Split": "a\\r\\nb"}, "body": "[1]"}',
+    ),
+    {
+      status: 201,
+      headers: { 'content-type': 'application/json', 'x-a': '1' },
+      body: [1],
+    },
+  );
   t.is(parseResponse('[]'), 'returned JSON that is not an object {statusCode, headers, body}');
   t.is(parseResponse('{"statusCode": 99}'), 'returned statusCode 99, not an HTTP status');
   t.is(parseResponse('{"statusCode": "200"}'), 'returned statusCode "200", not an HTTP status');

@@ -6,7 +6,16 @@ import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { buildPlugin } from '../../scripts/build-examples.js';
-import { EXAMPLES, FIXTURES, IDS, http, pluginFolder, pluginStatus, publish, type PluginView } from '../helpers/plugins.js';
+import {
+  EXAMPLES,
+  FIXTURES,
+  IDS,
+  http,
+  pluginFolder,
+  pluginStatus,
+  publish,
+  type PluginView,
+} from '../helpers/plugins.js';
 import { startTestRuntime } from '../helpers/runtime.js';
 import { tempDir } from '../helpers/temp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -41,7 +50,12 @@ test('list, config with schema validation, enable/disable persisted across a res
     state: 'running',
     enabled: true,
     restarts: 0,
-    capabilities: { requested: ['dataRead', 'dataWrite'], granted: ['dataRead', 'dataWrite', 'putHandlers'], effective: ['dataRead', 'dataWrite'], denied: [] },
+    capabilities: {
+      requested: ['dataRead', 'dataWrite'],
+      granted: ['dataRead', 'dataWrite', 'putHandlers'],
+      effective: ['dataRead', 'dataWrite'],
+      denied: [],
+    },
     hal: [],
   });
   t.is((tw?.subscriptions as unknown[]).length, 5);
@@ -56,7 +70,11 @@ test('list, config with schema validation, enable/disable persisted across a res
   const file = join(dataDir, 'plugin-config-data', IDS.trueWind, `${IDS.trueWind}.json`);
   t.like(JSON.parse(readFileSync(file, 'utf8')), { enabled: true, configuration: { smoothing: 3 } });
   t.like(await pluginStatus(runtime, IDS.trueWind), { state: 'running' });
-  t.true(((await pluginStatus(runtime, IDS.trueWind)).events ?? []).some((e) => e.event === 'starting: configuration changed'));
+  t.true(
+    ((await pluginStatus(runtime, IDS.trueWind)).events ?? []).some(
+      (e) => e.event === 'starting: configuration changed',
+    ),
+  );
 
   // POST works as upstream's admin UI sends it, and the body is checked.
   const viaPost = await http(runtime, 'POST', `/plugins/${IDS.deriveAll}/config`, { enabled: true, configuration: {} });
@@ -94,7 +112,10 @@ test('list, config with schema validation, enable/disable persisted across a res
   const enabled = await http(runtime, 'POST', `/plugins/${IDS.deriveAll}/enable`);
   t.like(enabled, { status: 200, body: { state: 'running', enabled: true } });
   publish(runtime, [{ path: 'environment.water.temperature', value: 9 }]);
-  await waitFor(() => runtime.model.valueAt('vessels.self', 'bench.derived')?.value === 18, 'derive-all output after enable');
+  await waitFor(
+    () => runtime.model.valueAt('vessels.self', 'bench.derived')?.value === 18,
+    'derive-all output after enable',
+  );
 });
 
 // A plugin with a real schema, compiled here from source: it echoes the configuration it was
@@ -119,7 +140,10 @@ test('a configuration that breaks the plugin schema is refused, naming each prop
   const pkg = join(dir, 'config-echo');
   mkdirSync(join(pkg, 'assembly'), { recursive: true });
   writeFileSync(join(pkg, 'assembly', 'index.ts'), CONFIG_ECHO);
-  writeFileSync(join(pkg, 'package.json'), JSON.stringify({ name: 'config-echo', version: '1.0.0', wasmManifest: 'plugin.wasm' }));
+  writeFileSync(
+    join(pkg, 'package.json'),
+    JSON.stringify({ name: 'config-echo', version: '1.0.0', wasmManifest: 'plugin.wasm' }),
+  );
   await buildPlugin(pkg, 'test');
   const { runtime, stop, dataDir } = await startTestRuntime({ pluginDirs: [dir] });
   t.teardown(stop);
@@ -137,12 +161,18 @@ test('a configuration that breaks the plugin schema is refused, naming each prop
     details: ['configuration.factor: must be <= 10, got 11', 'configuration.label: must be one of "a", "b", got "c"'],
   });
   const wrongType = await http(runtime, 'PUT', '/plugins/config-echo/config', { configuration: { factor: 'high' } });
-  t.deepEqual((wrongType.body as { details: string[] }).details, ['configuration.factor: must be number, got string "high"']);
+  t.deepEqual((wrongType.body as { details: string[] }).details, [
+    'configuration.factor: must be number, got string "high"',
+  ]);
   t.deepEqual(echoed(), { factor: 2, enableDebug: false }, 'a refused configuration changes nothing');
 
   const ok = await http(runtime, 'PUT', '/plugins/config-echo/config', { configuration: { label: 'b' } });
   t.is(ok.status, 200, JSON.stringify(ok.body));
-  t.deepEqual(echoed(), { label: 'b', factor: 2, enableDebug: false }, 'restarted with the new configuration, defaults filled in');
+  t.deepEqual(
+    echoed(),
+    { label: 'b', factor: 2, enableDebug: false },
+    'restarted with the new configuration, defaults filled in',
+  );
   const file = join(dataDir, 'plugin-config-data', 'config-echo', 'config-echo.json');
   t.deepEqual(JSON.parse(readFileSync(file, 'utf8')), { enabled: true, configuration: { label: 'b', factor: 2 } });
 });

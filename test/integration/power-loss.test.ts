@@ -59,7 +59,8 @@ function versionSeq(value: unknown): number | string {
   if (typeof value !== 'object' || value === null) return `not an object: ${JSON.stringify(value)?.slice(0, 80)}`;
   const { seq, pad, check } = value as Record<string, unknown>;
   if (typeof seq !== 'number' || !Number.isInteger(seq) || seq < 1) return `bad seq ${String(seq)}`;
-  if (pad !== padFor(seq) || check !== checkOf(`${seq}:${pad}`)) return `seq ${seq} with a pad or check of another version`;
+  if (pad !== padFor(seq) || check !== checkOf(`${seq}:${pad}`))
+    return `seq ${seq} with a pad or check of another version`;
   return seq;
 }
 
@@ -127,7 +128,11 @@ async function plugins(child: Child): Promise<{ id: string; state: string }[]> {
 }
 
 /** Runs `signalk-edge grant|revoke` as its own process; resolves with its exit code (null: killed). */
-function cli(settings: string, op: 'grant' | 'revoke', capability: string): { proc: ChildProcess; done: Promise<number | null> } {
+function cli(
+  settings: string,
+  op: 'grant' | 'revoke',
+  capability: string,
+): { proc: ChildProcess; done: Promise<number | null> } {
   const proc = spawn(process.execPath, [MAIN, op, WRITER, capability, '--settings', settings], { stdio: 'ignore' });
   children.add(proc);
   return { proc, done: new Promise((resolve) => proc.once('exit', (code) => resolve(code))) };
@@ -139,7 +144,9 @@ function grantsOf(dataDir: string): string[] {
 
 /** Files the runtime wrote with writeFileAtomic, and temp files it left, outside the plugins' VFS folders. */
 function runtimeFiles(dataDir: string): { json: string[]; temps: string[] } {
-  const all = readdirSync(dataDir, { recursive: true, encoding: 'utf8' }).filter((f) => !f.includes('/vfs/') && !f.endsWith('/vfs'));
+  const all = readdirSync(dataDir, { recursive: true, encoding: 'utf8' }).filter(
+    (f) => !f.includes('/vfs/') && !f.endsWith('/vfs'),
+  );
   return {
     json: all.filter((f) => f.endsWith('.json')).map((f) => join(dataDir, f)),
     temps: all.filter((f) => /(^|\/)\.[^/]+\.\d+\.[0-9a-f]{8}\.tmp$/.test(f)),
@@ -185,9 +192,17 @@ test('SIGKILL at random points while plugins save and settings change: every fil
     const child = await startRuntime(settings);
     await waitFor(async () => {
       const list = await plugins(child);
-      return list.length === 2 && list.every((p) => p.state === 'running') && (await selfValue(child, 'test.durable.loaded')) !== undefined;
+      return (
+        list.length === 2 &&
+        list.every((p) => p.state === 'running') &&
+        (await selfValue(child, 'test.durable.loaded')) !== undefined
+      );
     }, `cycle ${kill}: plugins running`);
-    t.is(await selfValue(child, 'test.durable.loaded'), fileSeq, `cycle ${kill}: the writer loaded the real file (seq ${fileSeq}), not a temp file`);
+    t.is(
+      await selfValue(child, 'test.durable.loaded'),
+      fileSeq,
+      `cycle ${kill}: the writer loaded the real file (seq ${fileSeq}), not a temp file`,
+    );
 
     // Work until the kill: REST PUTs, grant/revoke commands, acknowledged writes observed.
     const killAt = Date.now() + 80 + random() * 900;
@@ -241,9 +256,17 @@ test('SIGKILL at random points while plugins save and settings change: every fil
     const when = `after kill ${kill}: `;
     if (existsSync(state)) {
       const stateSeq = versionSeq(readJson(state, when));
-      t.true(typeof stateSeq === 'number' && stateSeq >= acked, `cycle ${kill}: ${state}: ${stateSeq} (acknowledged ${acked})`);
-      const saved = versionSeq((readJson(configFile(dataDir, WRITER), when) as { configuration?: unknown }).configuration);
-      t.true(typeof saved === 'number' && saved >= acked, `cycle ${kill}: writer config: ${saved} (acknowledged ${acked})`);
+      t.true(
+        typeof stateSeq === 'number' && stateSeq >= acked,
+        `cycle ${kill}: ${state}: ${stateSeq} (acknowledged ${acked})`,
+      );
+      const saved = versionSeq(
+        (readJson(configFile(dataDir, WRITER), when) as { configuration?: unknown }).configuration,
+      );
+      t.true(
+        typeof saved === 'number' && saved >= acked,
+        `cycle ${kill}: writer config: ${saved} (acknowledged ${acked})`,
+      );
       figures.writes = Math.max(figures.writes, typeof stateSeq === 'number' ? stateSeq : 0);
       if (existsSync(`${state}.tmp`)) figures.tempLeftAtRestart++;
       fileSeq = typeof stateSeq === 'number' ? stateSeq : -1;
@@ -253,15 +276,23 @@ test('SIGKILL at random points while plugins save and settings change: every fil
 
     // The REST-configured plugin's file: one of the configurations PUT, none older than acknowledged.
     const tripFile = configFile(dataDir, IDS.tripLog);
-    const trip = existsSync(tripFile) ? (readJson(tripFile, when) as { configuration?: { rest?: number } }).configuration : undefined;
+    const trip = existsSync(tripFile)
+      ? (readJson(tripFile, when) as { configuration?: { rest?: number } }).configuration
+      : undefined;
     const k = trip?.rest ?? 0;
-    t.true(k >= restAcked && k <= restSent, `cycle ${kill}: trip-log config is PUT ${k} (acknowledged ${restAcked}, sent ${restSent})`);
+    t.true(
+      k >= restAcked && k <= restSent,
+      `cycle ${kill}: trip-log config is PUT ${k} (acknowledged ${restAcked}, sent ${restSent})`,
+    );
     if (k > 0) t.deepEqual(trip, restConfig(k), `cycle ${kill}: trip-log config ${k} whole`);
 
     // grants.json: the state after the last finished command, or after the killed one.
     const now = grantsOf(dataDir);
     const allowed = [JSON.stringify(grants), ...(pendingGrants ? [JSON.stringify(pendingGrants)] : [])];
-    t.true(allowed.includes(JSON.stringify(now)), `cycle ${kill}: grants ${JSON.stringify(now)} in ${allowed.join(' | ')}`);
+    t.true(
+      allowed.includes(JSON.stringify(now)),
+      `cycle ${kill}: grants ${JSON.stringify(now)} in ${allowed.join(' | ')}`,
+    );
     grants = now;
 
     // Everything else the runtime wrote (identity, AOT cache index...) still parses.
@@ -272,7 +303,11 @@ test('SIGKILL at random points while plugins save and settings change: every fil
   const child = await startRuntime(settings);
   await waitFor(async () => (await selfValue(child, 'test.durable.loaded')) !== undefined, 'last start');
   t.is(await selfValue(child, 'test.durable.loaded'), fileSeq);
-  const res = await fetch(`${child.url}/plugins/${IDS.tripLog}/config`, { method: 'PUT', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ configuration: restConfig(++restSent) }) });
+  const res = await fetch(`${child.url}/plugins/${IDS.tripLog}/config`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ configuration: restConfig(++restSent) }),
+  });
   t.is(res.status, 200);
   t.is(await cli(settings, grants.includes(TOGGLED[0]!) ? 'revoke' : 'grant', TOGGLED[0]!).done, 0);
   await waitFor(async () => Number(await selfValue(child, 'test.durable.seq')) > fileSeq, 'the writer writes again');
@@ -280,7 +315,9 @@ test('SIGKILL at random points while plugins save and settings change: every fil
   await child.exited;
   t.deepEqual(runtimeFiles(dataDir).temps, [], 'no temp file of a killed runtime is left beside a file written since');
   const seconds = ((Date.now() - started) / 1000).toFixed(1);
-  t.log(`${KILLS} kills in ${seconds} s; ${figures.writes} writer versions; ${figures.restPuts} REST PUTs; ${figures.cliRuns} grant/revoke runs (${figures.cliKilled} killed); state.json.tmp left at ${figures.tempLeftAtRestart} restarts`);
+  t.log(
+    `${KILLS} kills in ${seconds} s; ${figures.writes} writer versions; ${figures.restPuts} REST PUTs; ${figures.cliRuns} grant/revoke runs (${figures.cliKilled} killed); state.json.tmp left at ${figures.tempLeftAtRestart} restarts`,
+  );
 });
 
 /** strace must be able to trace a child here (it may be absent, or ptrace refused in a container). */
@@ -301,66 +338,107 @@ function parseStrace(text: string): Syscall[] {
   return out;
 }
 
-strace.test('every atomic write, the runtime\'s and the plugin\'s through WASI, is fsynced before its rename and its folder after it', async (t) => {
-  const dataDir = tempDir(t, 'ske-power-trace-');
-  const folder = await pluginFolder([{ from: FIXTURES, name: 'durable-writer' }]);
-  const settings = join(dataDir, 'settings.json');
-  writeFileSync(
-    settings,
-    JSON.stringify({ port: 0, host: '127.0.0.1', dataDir, sources: [{ id: 'log', type: 'replay', file: DEMO_LOG, rate: 'realtime', linesPerSecond: 200, loop: true }], plugins: { dirs: [folder], watch: false } }),
-  );
-  const trace = join(dataDir, 'strace.txt');
-  const proc = spawn('strace', ['-f', '-qq', '-e', 'trace=openat,write,pwrite64,writev,fsync,fdatasync,close,rename,renameat,renameat2', '-o', trace, process.execPath, MAIN, 'run', '--settings', settings], {
-    stdio: 'ignore',
-  });
-  const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
-  // The runtime is strace's child: its pid starts every line of the trace. Signals go to it, not to
-  // strace, which goes on tracing whatever it is sent while the tracee is busy.
-  const tracee = (): number => Number(/^(\d+) /.exec(readFileSync(trace, 'utf8'))?.[1]);
-  t.teardown(() => {
-    for (const pid of [tracee(), proc.pid]) {
-      try {
-        if (pid) process.kill(pid, 'SIGKILL');
-      } catch {
-        // exited already
+strace.test(
+  "every atomic write, the runtime's and the plugin's through WASI, is fsynced before its rename and its folder after it",
+  async (t) => {
+    const dataDir = tempDir(t, 'ske-power-trace-');
+    const folder = await pluginFolder([{ from: FIXTURES, name: 'durable-writer' }]);
+    const settings = join(dataDir, 'settings.json');
+    writeFileSync(
+      settings,
+      JSON.stringify({
+        port: 0,
+        host: '127.0.0.1',
+        dataDir,
+        sources: [{ id: 'log', type: 'replay', file: DEMO_LOG, rate: 'realtime', linesPerSecond: 200, loop: true }],
+        plugins: { dirs: [folder], watch: false },
+      }),
+    );
+    const trace = join(dataDir, 'strace.txt');
+    const proc = spawn(
+      'strace',
+      [
+        '-f',
+        '-qq',
+        '-e',
+        'trace=openat,write,pwrite64,writev,fsync,fdatasync,close,rename,renameat,renameat2',
+        '-o',
+        trace,
+        process.execPath,
+        MAIN,
+        'run',
+        '--settings',
+        settings,
+      ],
+      {
+        stdio: 'ignore',
+      },
+    );
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    // The runtime is strace's child: its pid starts every line of the trace. Signals go to it, not to
+    // strace, which goes on tracing whatever it is sent while the tracee is busy.
+    const tracee = (): number => Number(/^(\d+) /.exec(readFileSync(trace, 'utf8'))?.[1]);
+    t.teardown(() => {
+      for (const pid of [tracee(), proc.pid]) {
+        try {
+          if (pid) process.kill(pid, 'SIGKILL');
+        } catch {
+          // exited already
+        }
       }
-    }
-  });
-  const state = join(vfsRoot(dataDir, WRITER), 'data', 'state.json');
-  await waitFor(() => existsSync(state) && (versionSeq(readJson(state)) as number) >= 5, 'five versions written', 30_000);
-  process.kill(tracee(), 'SIGTERM');
-  await exited;
+    });
+    const state = join(vfsRoot(dataDir, WRITER), 'data', 'state.json');
+    await waitFor(
+      () => existsSync(state) && (versionSeq(readJson(state)) as number) >= 5,
+      'five versions written',
+      30_000,
+    );
+    process.kill(tracee(), 'SIGTERM');
+    await exited;
 
-  // Replays the trace: the path behind each descriptor, when each path was last written and fsynced.
-  const fdPath = new Map<number, string>();
-  const lastWrite = new Map<string, number>();
-  const lastSync = new Map<string, number>();
-  const pending = new Map<string, string>(); // renamed target → its folder, until that folder is fsynced
-  const renamed: string[] = [];
-  const faults: string[] = [];
-  const syncCalls = new Set<string>(); // how the plugin's temp file was flushed
-  parseStrace(readFileSync(trace, 'utf8')).forEach((c, i) => {
-    const fd = Number(c.args.split(',')[0]);
-    const path = fdPath.get(fd);
-    if (c.call === 'openat' && c.result >= 0) fdPath.set(c.result, /"([^"]*)"/.exec(c.args)?.[1] ?? '');
-    else if (c.call === 'close') fdPath.delete(fd);
-    else if (/^(write|pwrite64|writev)$/.test(c.call) && path !== undefined) lastWrite.set(path, i);
-    else if (/^f(data)?sync$/.test(c.call) && path !== undefined) {
-      lastSync.set(path, i);
-      if (path === `${state}.tmp`) syncCalls.add(c.call);
-      for (const [target, dir] of pending) if (dir === path) pending.delete(target);
-    } else if (c.call.startsWith('rename') && c.result === 0) {
-      const [from, to] = [...c.args.matchAll(/"([^"]*)"/g)].map((m) => m[1]!);
-      if ((lastWrite.get(from!) ?? -1) > (lastSync.get(from!) ?? -1)) faults.push(`${from} renamed before its last write was fsynced`);
-      if (pending.has(to!)) faults.push(`${to} renamed again before its folder was fsynced`);
-      pending.set(to!, dirname(to!));
-      renamed.push(to!);
-    }
-  });
-  const config = configFile(dataDir, WRITER);
-  t.true(renamed.filter((p) => p === state).length >= 5, "the plugin's own renames of state.json are in the trace");
-  t.true(renamed.filter((p) => p === config).length >= 5, "the runtime's renames of the plugin's config file are in the trace");
-  t.deepEqual([...syncCalls].sort(), ['fdatasync', 'fsync'], 'WASI fd_datasync and fd_sync reach the kernel as fdatasync and fsync');
-  t.deepEqual(faults, [], 'every renamed file was fsynced after its last write, and its folder before the next rename');
-  t.deepEqual([...pending.keys()], [], 'every rename was followed by an fsync of its folder');
-});
+    // Replays the trace: the path behind each descriptor, when each path was last written and fsynced.
+    const fdPath = new Map<number, string>();
+    const lastWrite = new Map<string, number>();
+    const lastSync = new Map<string, number>();
+    const pending = new Map<string, string>(); // renamed target → its folder, until that folder is fsynced
+    const renamed: string[] = [];
+    const faults: string[] = [];
+    const syncCalls = new Set<string>(); // how the plugin's temp file was flushed
+    parseStrace(readFileSync(trace, 'utf8')).forEach((c, i) => {
+      const fd = Number(c.args.split(',')[0]);
+      const path = fdPath.get(fd);
+      if (c.call === 'openat' && c.result >= 0) fdPath.set(c.result, /"([^"]*)"/.exec(c.args)?.[1] ?? '');
+      else if (c.call === 'close') fdPath.delete(fd);
+      else if (/^(write|pwrite64|writev)$/.test(c.call) && path !== undefined) lastWrite.set(path, i);
+      else if (/^f(data)?sync$/.test(c.call) && path !== undefined) {
+        lastSync.set(path, i);
+        if (path === `${state}.tmp`) syncCalls.add(c.call);
+        for (const [target, dir] of pending) if (dir === path) pending.delete(target);
+      } else if (c.call.startsWith('rename') && c.result === 0) {
+        const [from, to] = [...c.args.matchAll(/"([^"]*)"/g)].map((m) => m[1]!);
+        if ((lastWrite.get(from!) ?? -1) > (lastSync.get(from!) ?? -1))
+          faults.push(`${from} renamed before its last write was fsynced`);
+        if (pending.has(to!)) faults.push(`${to} renamed again before its folder was fsynced`);
+        pending.set(to!, dirname(to!));
+        renamed.push(to!);
+      }
+    });
+    const config = configFile(dataDir, WRITER);
+    t.true(renamed.filter((p) => p === state).length >= 5, "the plugin's own renames of state.json are in the trace");
+    t.true(
+      renamed.filter((p) => p === config).length >= 5,
+      "the runtime's renames of the plugin's config file are in the trace",
+    );
+    t.deepEqual(
+      [...syncCalls].sort(),
+      ['fdatasync', 'fsync'],
+      'WASI fd_datasync and fd_sync reach the kernel as fdatasync and fsync',
+    );
+    t.deepEqual(
+      faults,
+      [],
+      'every renamed file was fsynced after its last write, and its folder before the next rename',
+    );
+    t.deepEqual([...pending.keys()], [], 'every rename was followed by an fsync of its folder');
+  },
+);

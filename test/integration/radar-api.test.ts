@@ -17,28 +17,48 @@ const R = `${API}/probe-1`;
 const granted = { [ID]: ['radarProvider'] };
 const folder = () => pluginFolder([{ from: FIXTURES, name: 'radar-probe' }]);
 
-async function start(t: Parameters<typeof tempDir>[0], opts: { grants?: Record<string, string[]>; callTimeoutMs?: number } = {}) {
-  const rt = await startTestRuntime({ pluginDirs: [await folder()], grants: opts.grants ?? granted, restart: { baseMs: 50 }, ...(opts.callTimeoutMs ? { callTimeoutMs: opts.callTimeoutMs } : {}) });
+async function start(
+  t: Parameters<typeof tempDir>[0],
+  opts: { grants?: Record<string, string[]>; callTimeoutMs?: number } = {},
+) {
+  const rt = await startTestRuntime({
+    pluginDirs: [await folder()],
+    grants: opts.grants ?? granted,
+    restart: { baseMs: 50 },
+    ...(opts.callTimeoutMs ? { callTimeoutMs: opts.callTimeoutMs } : {}),
+  });
   t.teardown(rt.stop);
   await waitFor(async () => (await pluginStatus(rt.runtime, ID)).state === 'running', 'the provider running');
   return rt;
 }
 
-const failed = (statusCode: number, message: string) => ({ status: statusCode, body: { state: 'FAILED', statusCode, message } });
+const failed = (statusCode: number, message: string) => ({
+  status: statusCode,
+  body: { state: 'FAILED', statusCode, message },
+});
 const OK = { status: 200, body: { state: 'COMPLETED', statusCode: 200, message: 'OK' } };
 
 test('radars are listed with their info; controls are read and set; targets acquired and cancelled', async (t) => {
   const { runtime, url } = await start(t);
   t.like(await pluginStatus(runtime, ID), { radarProvider: true, statusMessage: 'radar provider' });
   const info = { name: 'Probe radar', brand: 'Emulator', model: 'probe', radarIpAddress: '127.0.0.1' };
-  t.deepEqual(await http(runtime, 'GET', API), { status: 200, body: { version: '3.4.0', radars: { 'probe-1': info } } });
-  t.deepEqual((await http(runtime, 'GET', `${API}/_providers`)).body, { [ID]: { name: 'Probe radars', isDefault: true } });
+  t.deepEqual(await http(runtime, 'GET', API), {
+    status: 200,
+    body: { version: '3.4.0', radars: { 'probe-1': info } },
+  });
+  t.deepEqual((await http(runtime, 'GET', `${API}/_providers`)).body, {
+    [ID]: { name: 'Probe radars', isDefault: true },
+  });
   t.deepEqual((await http(runtime, 'GET', `${API}/_providers/_default`)).body, { id: ID });
   t.deepEqual(await http(runtime, 'GET', R), { status: 200, body: info });
   t.is((await call(url, 'GET', R)).headers['cache-control'], 'no-cache');
   t.like((await http(runtime, 'GET', `${R}/capabilities`)).body, { id: 'probe-1', spokesPerRevolution: 4 });
 
-  t.deepEqual((await http(runtime, 'GET', `${R}/controls`)).body, { power: 'standby', range: 1852, gain: { auto: true } });
+  t.deepEqual((await http(runtime, 'GET', `${R}/controls`)).body, {
+    power: 'standby',
+    range: 1852,
+    gain: { auto: true },
+  });
   // The shortcut routes go through radar_set_control (the fixture has no typed setters).
   t.deepEqual(await http(runtime, 'PUT', `${R}/range`, { value: 926 }), OK);
   t.deepEqual(await http(runtime, 'PUT', `${R}/gain`, { value: { auto: false, value: 40 } }), OK);
@@ -49,17 +69,29 @@ test('radars are listed with their info; controls are read and set; targets acqu
   t.like((await http(runtime, 'GET', `${R}/state`)).body, {
     id: 'probe-1',
     status: 'standby',
-    controls: { power: 'standby', range: 926, gain: { auto: false, value: 40 }, interference: 2, guardZone: { value: 0.5, endValue: 1, enabled: true } },
+    controls: {
+      power: 'standby',
+      range: 926,
+      gain: { auto: false, value: 40 },
+      interference: 2,
+      guardZone: { value: 0.5, endValue: 1, enabled: true },
+    },
   });
   t.deepEqual(await http(runtime, 'PUT', R, { value: { range: 3704 } }), OK);
   t.deepEqual((await http(runtime, 'GET', `${R}/controls/range`)).body, { value: 3704 });
 
   // The provider's refusal reaches the client.
-  t.deepEqual(await http(runtime, 'PUT', `${R}/range`, { value: 100000 }), failed(400, 'out of range: at most 74080 m'));
+  t.deepEqual(
+    await http(runtime, 'PUT', `${R}/range`, { value: 100000 }),
+    failed(400, 'out of range: at most 74080 m'),
+  );
 
   const acquired = await http(runtime, 'POST', `${R}/targets`, { bearing: 1.5, distance: 800 });
   t.deepEqual(acquired, { status: 201, body: { state: 'COMPLETED', statusCode: 201, message: 'OK', targetId: 1 } });
-  t.like((await http(runtime, 'GET', `${R}/targets`)).body, { radarId: 'probe-1', targets: [{ id: 1, position: { bearing: 1.5, distance: 800 } }] });
+  t.like((await http(runtime, 'GET', `${R}/targets`)).body, {
+    radarId: 'probe-1',
+    targets: [{ id: 1, position: { bearing: 1.5, distance: 800 } }],
+  });
   t.deepEqual(await http(runtime, 'DELETE', `${R}/targets/1`), OK);
   t.deepEqual(await http(runtime, 'DELETE', `${R}/targets/1`), failed(404, 'Target not found or already cancelled'));
   t.deepEqual(await http(runtime, 'PUT', `${R}/arpa/settings`, { value: { autoAcquire: true } }), OK);
@@ -83,24 +115,45 @@ test('switched to transmit, the radar sends spokes that reach a WebSocket client
 
 test('bad requests get 400 with the reason, unknown radars and controls 404', async (t) => {
   const { runtime } = await start(t);
-  t.deepEqual(await http(runtime, 'PUT', `${R}/power`, { value: 'on' }), failed(400, 'Invalid power state. Must be: off, standby, transmit, or warming'));
-  t.deepEqual(await http(runtime, 'PUT', `${R}/range`, { value: -5 }), failed(400, 'Invalid range value. Must be a positive number (meters)'));
-  t.deepEqual(await http(runtime, 'PUT', `${R}/sea`, { value: 3 }), failed(400, 'Invalid sea value. Must have "auto" boolean property'));
-  t.deepEqual(await http(runtime, 'POST', `${R}/targets`, { bearing: 7, distance: 100 }), failed(400, 'Bearing must be in radians [0, 2π)'));
-  t.deepEqual(await http(runtime, 'POST', `${R}/targets`, { bearing: 1 }), failed(400, 'Invalid request. Must provide bearing (radians) and distance (meters)'));
+  t.deepEqual(
+    await http(runtime, 'PUT', `${R}/power`, { value: 'on' }),
+    failed(400, 'Invalid power state. Must be: off, standby, transmit, or warming'),
+  );
+  t.deepEqual(
+    await http(runtime, 'PUT', `${R}/range`, { value: -5 }),
+    failed(400, 'Invalid range value. Must be a positive number (meters)'),
+  );
+  t.deepEqual(
+    await http(runtime, 'PUT', `${R}/sea`, { value: 3 }),
+    failed(400, 'Invalid sea value. Must have "auto" boolean property'),
+  );
+  t.deepEqual(
+    await http(runtime, 'POST', `${R}/targets`, { bearing: 7, distance: 100 }),
+    failed(400, 'Bearing must be in radians [0, 2π)'),
+  );
+  t.deepEqual(
+    await http(runtime, 'POST', `${R}/targets`, { bearing: 1 }),
+    failed(400, 'Invalid request. Must provide bearing (radians) and distance (meters)'),
+  );
   t.deepEqual(await http(runtime, 'DELETE', `${R}/targets/first`), failed(400, 'Invalid target ID. Must be a number'));
   t.deepEqual(await http(runtime, 'GET', `${API}/nope`), failed(404, 'Resource not found.'));
   t.deepEqual(await http(runtime, 'GET', `${API}/nope/state`), failed(404, 'Radar nope not found'));
   t.deepEqual(await http(runtime, 'PUT', `${API}/nope/power`, { value: 'off' }), failed(404, 'Resource not found.'));
   t.deepEqual(await http(runtime, 'GET', `${R}/controls/tilt`), failed(404, 'Control tilt not found'));
-  t.deepEqual(await http(runtime, 'POST', `${API}/_providers/_default/nobody`), failed(400, 'Provider nobody not found!'));
+  t.deepEqual(
+    await http(runtime, 'POST', `${API}/_providers/_default/nobody`),
+    failed(400, 'Provider nobody not found!'),
+  );
   t.is((await pluginStatus(runtime, ID)).state, 'running');
 });
 
 test('a handler that answers garbage or over 1 MiB is 502, one that never returns or traps is 500 with the reason; the runtime serves on', async (t) => {
   const { runtime } = await start(t, { callTimeoutMs: 300 });
   const garbage = await http(runtime, 'GET', `${R}/controls/garbage`);
-  t.deepEqual(garbage, failed(502, `plugin ${ID}: radar_get_control answered text that is not JSON: "the radar is fine"`));
+  t.deepEqual(
+    garbage,
+    failed(502, `plugin ${ID}: radar_get_control answered text that is not JSON: "the radar is fine"`),
+  );
   const huge = await http(runtime, 'GET', `${R}/controls/huge`);
   t.is(huge.status, 502);
   t.regex((huge.body as { message: string }).message, /radar_get_control: .*over 1048576 bytes/);
@@ -125,7 +178,10 @@ test('without the radarProvider grant the registration is refused and listed as 
   const status = await pluginStatus(runtime, ID);
   t.is(status.errorMessage, 'radar provider registration refused');
   t.is(status.radarProvider, false);
-  t.deepEqual((status.capabilities as { denied: { capability: string }[] }).denied.map((d) => d.capability), ['radarProvider']);
+  t.deepEqual(
+    (status.capabilities as { denied: { capability: string }[] }).denied.map((d) => d.capability),
+    ['radarProvider'],
+  );
   t.deepEqual(await http(runtime, 'GET', API), { status: 200, body: { version: '3.4.0', radars: {} } });
   t.deepEqual((await http(runtime, 'GET', `${API}/_providers`)).body, {});
   t.deepEqual(await http(runtime, 'GET', R), failed(404, 'Resource not found.'));
@@ -135,7 +191,12 @@ test('with security on: reading radars needs readonly, controlling them readwrit
   const dataDir = tempDir(t, 'ske-data-');
   await addUser(dataDir, 'guest', 'readonly');
   await addUser(dataDir, 'mate', 'readwrite');
-  const { runtime, url, stop } = await startTestRuntime({ dataDir, security: securityOn(), pluginDirs: [await folder()], grants: granted });
+  const { runtime, url, stop } = await startTestRuntime({
+    dataDir,
+    security: securityOn(),
+    pluginDirs: [await folder()],
+    grants: granted,
+  });
   t.teardown(stop);
   await waitFor(() => runtime.plugins.runner(ID)?.currentState === 'running', 'the provider running');
   t.is((await call(url, 'GET', API)).status, 401);

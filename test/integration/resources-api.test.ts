@@ -24,7 +24,10 @@ test('list, get, create, replace and delete through the provider; changes go out
   const { runtime, stop } = await startTestRuntime({ pluginDirs: [await folder()], grants: granted });
   t.teardown(stop);
   await waitFor(async () => (await pluginStatus(runtime, ID)).state === 'running', 'the provider running');
-  t.like(await pluginStatus(runtime, ID), { statusMessage: 'serving notes, buoys, spinning, garbled', resourceProvider: ['notes', 'buoys', 'spinning', 'garbled'] });
+  t.like(await pluginStatus(runtime, ID), {
+    statusMessage: 'serving notes, buoys, spinning, garbled',
+    resourceProvider: ['notes', 'buoys', 'spinning', 'garbled'],
+  });
 
   t.deepEqual((await http(runtime, 'GET', API)).body, {
     notes: { description: 'Path containing note resources' },
@@ -33,8 +36,13 @@ test('list, get, create, replace and delete through the provider; changes go out
     garbled: { description: 'Path containing garbled resources' },
   });
   t.deepEqual((await http(runtime, 'GET', `${API}/buoys/_providers`)).body, [ID]);
-  t.deepEqual((await http(runtime, 'GET', `${API}/buoys`)).body, { b1: { name: 'Fairway', position: { latitude: 60.1, longitude: 24.9 } } });
-  t.deepEqual((await http(runtime, 'GET', `${API}/buoys/b1`)).body, { name: 'Fairway', position: { latitude: 60.1, longitude: 24.9 } });
+  t.deepEqual((await http(runtime, 'GET', `${API}/buoys`)).body, {
+    b1: { name: 'Fairway', position: { latitude: 60.1, longitude: 24.9 } },
+  });
+  t.deepEqual((await http(runtime, 'GET', `${API}/buoys/b1`)).body, {
+    name: 'Fairway',
+    position: { latitude: 60.1, longitude: 24.9 },
+  });
   t.deepEqual((await http(runtime, 'GET', `${API}/buoys/b1/position/latitude`)).body, 60.1);
   t.like((await http(runtime, 'GET', `${API}/buoys/b1/depth`)).body, { state: 'FAILED', statusCode: 404 });
   const missing = await http(runtime, 'GET', `${API}/buoys/nope`);
@@ -45,41 +53,78 @@ test('list, get, create, replace and delete through the provider; changes go out
   t.is(created.status, 201, JSON.stringify(created.body));
   const { id } = created.body as { id: string };
   t.regex(id, /^[0-9a-f-]{36}$/);
-  t.deepEqual((await http(runtime, 'GET', `${API}/notes/${id}`)).body, { name: 'Anchorage', description: 'good holding' });
+  t.deepEqual((await http(runtime, 'GET', `${API}/notes/${id}`)).body, {
+    name: 'Anchorage',
+    description: 'good holding',
+  });
 
   const replaced = await http(runtime, 'PUT', `${API}/notes/${N2}`, { name: 'Fuel dock' });
   t.deepEqual(replaced, { status: 200, body: { state: 'COMPLETED', statusCode: 200, message: N2 } });
   // Query values reach the provider as JSON (upstream's parsing): limit=1 is a number.
   t.is(Object.keys((await http(runtime, 'GET', `${API}/notes`)).body as object).length, 2);
   t.is(Object.keys((await http(runtime, 'GET', `${API}/notes?limit=1`)).body as object).length, 1);
-  t.deepEqual(await http(runtime, 'GET', `${API}/notes?limit=0`), { status: 400, body: { state: 'FAILED', statusCode: 400, message: 'invalid query: limit must be >= 1' } });
+  t.deepEqual(await http(runtime, 'GET', `${API}/notes?limit=0`), {
+    status: 400,
+    body: { state: 'FAILED', statusCode: 400, message: 'invalid query: limit must be >= 1' },
+  });
 
   const refused = await http(runtime, 'PUT', `${API}/notes/${N3}`, { description: 'no name' });
-  t.deepEqual(refused, { status: 400, body: { state: 'FAILED', statusCode: 400, message: `saving notes resource ${N3} failed: a resource needs a name` } });
+  t.deepEqual(refused, {
+    status: 400,
+    body: { state: 'FAILED', statusCode: 400, message: `saving notes resource ${N3} failed: a resource needs a name` },
+  });
   t.is((await http(runtime, 'PUT', `${API}/notes/bad%20id`, { name: 'x' })).status, 400);
   // Signal K types: the id must be a v4 UUID, the body a valid note (upstream's checks), before the provider sees it.
-  t.deepEqual(await http(runtime, 'PUT', `${API}/notes/n5`, { name: 'x' }), { status: 400, body: { state: 'FAILED', statusCode: 400, message: 'Invalid resource id provided (n5)' } });
-  t.deepEqual(await http(runtime, 'PUT', `${API}/notes/${N4}`, { name: 'x', position: { latitude: 'north', longitude: 24 } }), {
+  t.deepEqual(await http(runtime, 'PUT', `${API}/notes/n5`, { name: 'x' }), {
     status: 400,
-    body: { state: 'FAILED', statusCode: 400, message: 'invalid note: position.latitude must be number' },
+    body: { state: 'FAILED', statusCode: 400, message: 'Invalid resource id provided (n5)' },
   });
-  t.like((await http(runtime, 'POST', `${API}/notes`, { name: 7 })).body, { statusCode: 400, message: 'invalid note: name must be string' });
+  t.deepEqual(
+    await http(runtime, 'PUT', `${API}/notes/${N4}`, { name: 'x', position: { latitude: 'north', longitude: 24 } }),
+    {
+      status: 400,
+      body: { state: 'FAILED', statusCode: 400, message: 'invalid note: position.latitude must be number' },
+    },
+  );
+  t.like((await http(runtime, 'POST', `${API}/notes`, { name: 7 })).body, {
+    statusCode: 400,
+    message: 'invalid note: name must be string',
+  });
   // A type of the plugin's own is not checked: any id the route accepts, any object.
   t.is((await http(runtime, 'PUT', `${API}/buoys/b2`, { name: 'Cardinal', light: 'Q(3)' })).status, 200);
   t.is((await http(runtime, 'PUT', `${API}/notes/${N4}`, [1, 2])).status, 400);
 
-  t.deepEqual(await http(runtime, 'DELETE', `${API}/notes/${N2}`), { status: 200, body: { state: 'COMPLETED', statusCode: 200, message: N2 } });
+  t.deepEqual(await http(runtime, 'DELETE', `${API}/notes/${N2}`), {
+    status: 200,
+    body: { state: 'COMPLETED', statusCode: 200, message: N2 },
+  });
   t.is((await http(runtime, 'DELETE', `${API}/notes/${N2}`)).status, 404);
   t.is((await http(runtime, 'GET', `${API}/notes/${N2}`)).status, 404);
 
   // No provider for a type, or one that is not a provider of it.
-  t.like((await http(runtime, 'GET', `${API}/routes`)).body, { state: 'FAILED', statusCode: 404, message: 'no provider for resource type routes' });
-  t.like((await http(runtime, 'GET', `${API}/notes?provider=someone-else`)).body, { statusCode: 404, message: 'someone-else is not a provider of notes' });
+  t.like((await http(runtime, 'GET', `${API}/routes`)).body, {
+    state: 'FAILED',
+    statusCode: 404,
+    message: 'no provider for resource type routes',
+  });
+  t.like((await http(runtime, 'GET', `${API}/notes?provider=someone-else`)).body, {
+    statusCode: 404,
+    message: 'someone-else is not a provider of notes',
+  });
   // The default provider: the only one; choosing another is refused; the choice is kept in the data folder.
   t.deepEqual((await http(runtime, 'GET', `${API}/notes/_providers/_default`)).body, ID);
-  t.deepEqual(await http(runtime, 'POST', `${API}/notes/_providers/_default/someone-else`), { status: 400, body: { state: 'FAILED', statusCode: 400, message: 'Resource provider not found for notes!' } });
-  t.deepEqual(await http(runtime, 'POST', `${API}/notes/_providers/_default/${ID}`), { status: 201, body: { state: 'COMPLETED', statusCode: 201, message: ID } });
-  t.like((await http(runtime, 'GET', `${API}/routes/_providers/_default`)).body, { statusCode: 404, message: 'Resource type not found! (routes)' });
+  t.deepEqual(await http(runtime, 'POST', `${API}/notes/_providers/_default/someone-else`), {
+    status: 400,
+    body: { state: 'FAILED', statusCode: 400, message: 'Resource provider not found for notes!' },
+  });
+  t.deepEqual(await http(runtime, 'POST', `${API}/notes/_providers/_default/${ID}`), {
+    status: 201,
+    body: { state: 'COMPLETED', statusCode: 201, message: ID },
+  });
+  t.like((await http(runtime, 'GET', `${API}/routes/_providers/_default`)).body, {
+    statusCode: 404,
+    message: 'Resource type not found! (routes)',
+  });
 });
 
 test('the v2 delta of a change is published on the bus, not merged into the v1 model', async (t) => {
@@ -91,7 +136,11 @@ test('the v2 delta of a change is published on the bus, not merged into the v1 m
   t.teardown(unsubscribe);
   t.is((await http(runtime, 'PUT', `${API}/notes/${N1}`, { name: 'Reef' })).status, 200);
   t.is((await http(runtime, 'DELETE', `${API}/notes/${N1}`)).status, 200);
-  const values = seen.flatMap((m) => ((m as { delta: { updates: { values: { path: string; value: unknown }[] }[] } }).delta?.updates ?? []).flatMap((u) => u.values));
+  const values = seen.flatMap((m) =>
+    ((m as { delta: { updates: { values: { path: string; value: unknown }[] }[] } }).delta?.updates ?? []).flatMap(
+      (u) => u.values,
+    ),
+  );
   t.deepEqual(values, [
     { path: `resources.notes.${N1}`, value: { name: 'Reef' } },
     { path: `resources.notes.${N1}`, value: null },
@@ -100,12 +149,20 @@ test('the v2 delta of a change is published on the bus, not merged into the v1 m
 });
 
 test('a provider whose list never returns is stopped at the call bound; garbage is a 502; it keeps serving after the restart', async (t) => {
-  const { runtime, stop } = await startTestRuntime({ pluginDirs: [await folder()], grants: granted, callTimeoutMs: 300, restart: { baseMs: 50 } });
+  const { runtime, stop } = await startTestRuntime({
+    pluginDirs: [await folder()],
+    grants: granted,
+    callTimeoutMs: 300,
+    restart: { baseMs: 50 },
+  });
   t.teardown(stop);
   await waitFor(async () => (await pluginStatus(runtime, ID)).state === 'running', 'the provider running');
 
   const garbled = await http(runtime, 'GET', `${API}/garbled`);
-  t.deepEqual(garbled, { status: 502, body: { state: 'FAILED', statusCode: 502, message: 'no provider of garbled answered the list (see the log)' } });
+  t.deepEqual(garbled, {
+    status: 502,
+    body: { state: 'FAILED', statusCode: 502, message: 'no provider of garbled answered the list (see the log)' },
+  });
 
   const spinning = await http(runtime, 'GET', `${API}/spinning`);
   t.is(spinning.status, 502);
@@ -113,7 +170,10 @@ test('a provider whose list never returns is stopped at the call bound; garbage 
   t.is(status.crashes, 1);
   t.regex(String(status.errorMessage), /resources_list_resources did not return within 300 ms/);
   // While it restarts its types are gone (404), then back.
-  await waitFor(async () => (await http(runtime, 'GET', `${API}/buoys`)).status === 200, 'the provider back after the restart');
+  await waitFor(
+    async () => (await http(runtime, 'GET', `${API}/buoys`)).status === 200,
+    'the provider back after the restart',
+  );
   t.like((await http(runtime, 'GET', `${API}/buoys`)).body, { b1: { name: 'Fairway' } });
 });
 
@@ -135,7 +195,12 @@ test('with security on: reading resources needs readonly, changing them readwrit
   const dataDir = tempDir(t, 'ske-data-');
   await addUser(dataDir, 'guest', 'readonly');
   await addUser(dataDir, 'crew', 'readwrite');
-  const { runtime, url, stop } = await startTestRuntime({ dataDir, security: securityOn(), pluginDirs: [await folder()], grants: granted });
+  const { runtime, url, stop } = await startTestRuntime({
+    dataDir,
+    security: securityOn(),
+    pluginDirs: [await folder()],
+    grants: granted,
+  });
   t.teardown(stop);
   await waitFor(() => runtime.plugins.runner(ID)?.currentState === 'running', 'the provider running');
   const [guest, crew] = [await login(url, 'guest'), await login(url, 'crew')];

@@ -17,7 +17,17 @@ import { RecordingHost } from '../helpers/recording-host.js';
 import { exampleWasm, fixtureWasm } from '../helpers/plugin-wasm.js';
 import { readSignatures } from '../helpers/wasm-signatures.js';
 import { startBroker } from '../helpers/mqtt-broker.js';
-import { EXAMPLES, FIXTURES, binaryClient, configurePlugin, http, pluginFolder, pluginStatus, publish, selfValue } from '../helpers/plugins.js';
+import {
+  EXAMPLES,
+  FIXTURES,
+  binaryClient,
+  configurePlugin,
+  http,
+  pluginFolder,
+  pluginStatus,
+  publish,
+  selfValue,
+} from '../helpers/plugins.js';
 import { startTestRuntime } from '../helpers/runtime.js';
 import { tempDir } from '../helpers/temp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -35,7 +45,11 @@ if (!toolchain.ok) {
 
 anyTest('without the toolchain the reason names the Debian packages to install', (t) => {
   const missing = detectRustToolchain('/nonexistent/cargo', '/nonexistent/rustc');
-  t.deepEqual(missing, { ok: false, reason: 'no Debian Rust toolchain (/nonexistent/cargo, /nonexistent/rustc); install the Debian packages: apt-get install rustc cargo libstd-rust-dev-wasm32' });
+  t.deepEqual(missing, {
+    ok: false,
+    reason:
+      'no Debian Rust toolchain (/nonexistent/cargo, /nonexistent/rustc); install the Debian packages: apt-get install rustc cargo libstd-rust-dev-wasm32',
+  });
   const broken = detectRustToolchain(process.execPath, process.execPath); // exists, but is no rustc
   t.false(broken.ok);
   t.regex(broken.ok ? '' : broken.reason, /apt-get install rustc cargo libstd-rust-dev-wasm32/);
@@ -45,12 +59,16 @@ const ID = '_signalk-edge_depth-watch-rust';
 const ALARM_DEPTH = 'environment.depth.alarmDepth';
 const NOTIFICATION = 'notifications.environment.depth.belowKeel';
 
-const depth = (runtime: Parameters<typeof publish>[0], metres: number): void => publish(runtime, [{ path: 'environment.depth.belowKeel', value: metres }]);
+const depth = (runtime: Parameters<typeof publish>[0], metres: number): void =>
+  publish(runtime, [{ path: 'environment.depth.belowKeel', value: metres }]);
 
 test('depth-watch starts with its configuration, follows depth deltas and raises and clears the alarm', async (t) => {
   const dataDir = tempDir(t, 'ske-data-');
   configurePlugin(dataDir, ID, { alarmDepth: 4 });
-  const { runtime, stop } = await startTestRuntime({ pluginDirs: [await pluginFolder([{ from: EXAMPLES, name: 'depth-watch-rust' }])], dataDir });
+  const { runtime, stop } = await startTestRuntime({
+    pluginDirs: [await pluginFolder([{ from: EXAMPLES, name: 'depth-watch-rust' }])],
+    dataDir,
+  });
   t.teardown(stop);
   const status = await pluginStatus(runtime, ID);
   t.like(status, { state: 'running', name: 'Depth watch (Rust)' });
@@ -61,18 +79,26 @@ test('depth-watch starts with its configuration, follows depth deltas and raises
   await waitFor(() => selfValue(runtime, 'environment.depth.shallowest') === 6.5, 'shallowest 6.5');
   t.is(selfValue(runtime, NOTIFICATION), undefined, 'no alarm above the alarm depth');
   depth(runtime, 3.2);
-  const alarm = await waitFor(() => selfValue(runtime, NOTIFICATION) as { state: string; message: string } | undefined, 'the alarm');
+  const alarm = await waitFor(
+    () => selfValue(runtime, NOTIFICATION) as { state: string; message: string } | undefined,
+    'the alarm',
+  );
   t.is(alarm.state, 'alarm');
   t.regex(alarm.message, /3\.2 m is below 4\.0 m/);
   t.is(runtime.model.valueAt('vessels.self', NOTIFICATION)?.$source, ID);
   depth(runtime, 7);
-  await waitFor(() => (selfValue(runtime, NOTIFICATION) as { state?: string } | undefined)?.state === 'normal', 'the alarm cleared');
+  await waitFor(
+    () => (selfValue(runtime, NOTIFICATION) as { state?: string } | undefined)?.state === 'normal',
+    'the alarm cleared',
+  );
   t.is(selfValue(runtime, 'environment.depth.shallowest'), 3.2);
   t.regex((await pluginStatus(runtime, ID)).statusMessage ?? '', /Alarm below 4\.0 m; shallowest 3\.2 m; 1 alarms/);
 });
 
 test('depth-watch answers a PUT of the alarm depth and refuses a bad value', async (t) => {
-  const { runtime, stop } = await startTestRuntime({ pluginDirs: [await pluginFolder([{ from: EXAMPLES, name: 'depth-watch-rust' }])] });
+  const { runtime, stop } = await startTestRuntime({
+    pluginDirs: [await pluginFolder([{ from: EXAMPLES, name: 'depth-watch-rust' }])],
+  });
   t.teardown(stop);
   await waitFor(() => selfValue(runtime, ALARM_DEPTH) === 3, 'the default alarm depth');
   const url = `/signalk/v1/api/vessels/self/${ALARM_DEPTH.replace(/\./g, '/')}`;
@@ -80,7 +106,10 @@ test('depth-watch answers a PUT of the alarm depth and refuses a bad value', asy
   t.true(res.status < 300, JSON.stringify(res));
   await waitFor(() => selfValue(runtime, ALARM_DEPTH) === 10, 'alarm depth 10');
   depth(runtime, 8);
-  await waitFor(() => (selfValue(runtime, NOTIFICATION) as { state?: string } | undefined)?.state === 'alarm', 'alarm at the new depth');
+  await waitFor(
+    () => (selfValue(runtime, NOTIFICATION) as { state?: string } | undefined)?.state === 'alarm',
+    'alarm at the new depth',
+  );
 
   const bad = await http(runtime, 'PUT', url, { value: 'deep' });
   t.is(bad.status, 400, JSON.stringify(bad));
@@ -88,7 +117,9 @@ test('depth-watch answers a PUT of the alarm depth and refuses a bad value', asy
 });
 
 test('depth-watch answers its HTTP endpoints (Rust buffer convention)', async (t) => {
-  const { runtime, stop } = await startTestRuntime({ pluginDirs: [await pluginFolder([{ from: EXAMPLES, name: 'depth-watch-rust' }])] });
+  const { runtime, stop } = await startTestRuntime({
+    pluginDirs: [await pluginFolder([{ from: EXAMPLES, name: 'depth-watch-rust' }])],
+  });
   t.teardown(stop);
   await waitFor(() => selfValue(runtime, ALARM_DEPTH) === 3, 'the plugin started');
   t.deepEqual((await pluginStatus(runtime, ID)).httpEndpoints, [
@@ -96,7 +127,10 @@ test('depth-watch answers its HTTP endpoints (Rust buffer convention)', async (t
     { method: 'POST', path: '/api/reset' },
   ]);
   depth(runtime, 2);
-  await waitFor(() => (selfValue(runtime, NOTIFICATION) as { state?: string } | undefined)?.state === 'alarm', 'the alarm');
+  await waitFor(
+    () => (selfValue(runtime, NOTIFICATION) as { state?: string } | undefined)?.state === 'alarm',
+    'the alarm',
+  );
   const state = await http(runtime, 'GET', `/plugins/${ID}/api/state`);
   t.is(state.status, 200, JSON.stringify(state.body));
   t.deepEqual(state.body, { alarmDepth: 3, shallowest: 2, alarmed: true, alarms: 1 });
@@ -138,7 +172,10 @@ test("the SDK's HAL calls: a granted MQTT subscription read in hal_data, a grant
   t.teardown(stop);
   t.like(await pluginStatus(runtime, id), { state: 'running', statusMessage: 'bridging boat/+/temp' });
   t.is(selfValue(runtime, 'test.rust.published'), true);
-  t.regex(String(selfValue(runtime, 'test.rust.denied')), /mqtt_publish denied: mqtt:publish:elsewhere\/status is not granted/);
+  t.regex(
+    String(selfValue(runtime, 'test.rust.denied')),
+    /mqtt_publish denied: mqtt:publish:elsewhere\/status is not granted/,
+  );
   await waitFor(() => seen.includes('boat/rust/status=up'), 'the granted publish at the broker');
   await waitFor(() => runtime.mqtt?.state === 'connected', 'runtime connected');
   await watcher.publishAsync('boat/engine/temp', '81.5');
@@ -151,7 +188,10 @@ test("the SDK's HAL calls: a granted MQTT subscription read in hal_data, a grant
 test("the SDK's radar provider: radar_get_radars without a request (upstream's Rust convention), info, a control, spokes to a WebSocket client", async (t) => {
   const RADAR_ID = '_signalk-edge-fixture_rust-radar';
   const R = '/signalk/v2/api/vessels/self/radars/rust-1';
-  const { runtime, wsUrl, stop } = await startTestRuntime({ pluginDirs: [await pluginFolder([{ from: FIXTURES, name: 'rust-radar' }])], grants: { [RADAR_ID]: ['radarProvider'] } });
+  const { runtime, wsUrl, stop } = await startTestRuntime({
+    pluginDirs: [await pluginFolder([{ from: FIXTURES, name: 'rust-radar' }])],
+    grants: { [RADAR_ID]: ['radarProvider'] },
+  });
   t.teardown(stop);
   await waitFor(async () => (await pluginStatus(runtime, RADAR_ID)).state === 'running', 'the provider running');
   t.like(await pluginStatus(runtime, RADAR_ID), { radarProvider: true, statusMessage: 'radar provider' });
@@ -164,17 +204,35 @@ test("the SDK's radar provider: radar_get_radars without a request (upstream's R
   await waitFor(() => runtime.plugins.binaryStreams.status()['radars/rust-1']?.clients === 1, 'the client registered');
   t.like(await http(runtime, 'PUT', `${R}/power`, { value: 'transmit' }), { status: 200 });
   await waitFor(() => client.frames.length === 2, 'two spokes');
-  t.deepEqual(client.frames.map((f) => [...f]), [[0, 0xa5, 0xa5, 0xa5], [1, 0xa5, 0xa5, 0xa5]]);
+  t.deepEqual(
+    client.frames.map((f) => [...f]),
+    [
+      [0, 0xa5, 0xa5, 0xa5],
+      [1, 0xa5, 0xa5, 0xa5],
+    ],
+  );
   t.deepEqual((await http(runtime, 'GET', `${R}/controls`)).body, { power: 'transmit' });
-  t.deepEqual((await http(runtime, 'PUT', `${R}/controls/gain`, { value: { auto: true } })).body, { state: 'FAILED', statusCode: 400, message: 'only power here' });
-  t.deepEqual((await http(runtime, 'GET', `${R}/targets`)).body, { state: 'FAILED', statusCode: 501, message: 'Provider does not support ARPA targets' });
+  t.deepEqual((await http(runtime, 'PUT', `${R}/controls/gain`, { value: { auto: true } })).body, {
+    state: 'FAILED',
+    statusCode: 400,
+    message: 'only power here',
+  });
+  t.deepEqual((await http(runtime, 'GET', `${R}/targets`)).body, {
+    state: 'FAILED',
+    statusCode: 501,
+    message: 'Provider does not support ARPA targets',
+  });
 });
 
 test("the SDK's raw imports (sdk/rust/src/sys.rs) match the host's functions: names, arity, all i32", (t) => {
   const memory = new GuestMemory();
   const host = new Map<string, number>([
-    ...Object.entries(createEnvImports(new RecordingHost(), memory).functions).map(([n, f]) => [`env.${n}`, f.length] as const),
-    ...Object.entries(createDeviceImports({ pluginId: 'abi' } as DeviceHost, memory).functions).map(([n, f]) => [`${DEVICE_MODULE}.${n}`, f.length] as const),
+    ...Object.entries(createEnvImports(new RecordingHost(), memory).functions).map(
+      ([n, f]) => [`env.${n}`, f.length] as const,
+    ),
+    ...Object.entries(createDeviceImports({ pluginId: 'abi' } as DeviceHost, memory).functions).map(
+      ([n, f]) => [`${DEVICE_MODULE}.${n}`, f.length] as const,
+    ),
   ]);
   const sys = readFileSync(join(PROJECT_ROOT, 'sdk', 'rust', 'src', 'sys.rs'), 'utf8');
   let module = '';
@@ -194,12 +252,23 @@ test("the SDK's raw imports (sdk/rust/src/sys.rs) match the host's functions: na
     for (const [name, sig] of readSignatures(readFileSync(wasm)).imports) {
       if (name.startsWith('wasi_snapshot_preview1.')) continue;
       t.true(host.has(name), name);
-      t.deepEqual([...new Set([...sig.params, ...sig.results])].filter((v) => v !== 'i32'), [], name);
+      t.deepEqual(
+        [...new Set([...sig.params, ...sig.results])].filter((v) => v !== 'i32'),
+        [],
+        name,
+      );
     }
   }
 });
 
 test("the SDK's JSON and CAN frame code passes its own unit tests (cargo test on the host)", async (t) => {
-  const { stdout } = await runCargo(['test', '--offline', '--locked', '--quiet', '--manifest-path', join(PROJECT_ROOT, 'sdk', 'rust', 'Cargo.toml')]);
+  const { stdout } = await runCargo([
+    'test',
+    '--offline',
+    '--locked',
+    '--quiet',
+    '--manifest-path',
+    join(PROJECT_ROOT, 'sdk', 'rust', 'Cargo.toml'),
+  ]);
   t.regex(stdout, /test result: ok\. 3 passed/);
 });

@@ -11,7 +11,19 @@
 import test from 'ava';
 import { randomBytes } from 'node:crypto';
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
-import { existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, readlinkSync, realpathSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  readlinkSync,
+  realpathSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type AddressInfo, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -26,7 +38,15 @@ import { createWasi } from '../../runtime/abi/wasi.js';
 import { DEMO_LOG, PROJECT_ROOT } from '../../runtime/config/settings.js';
 import { pluginDir, vfsRoot } from '../../runtime/storage/plugin-storage.js';
 import { startBroker, type TestBroker } from '../helpers/mqtt-broker.js';
-import { configurePlugin, FIXTURES, openStream, pluginFolder, pluginStatus, publish, selfValue } from '../helpers/plugins.js';
+import {
+  configurePlugin,
+  FIXTURES,
+  openStream,
+  pluginFolder,
+  pluginStatus,
+  publish,
+  selfValue,
+} from '../helpers/plugins.js';
 import { fixtureWasm } from '../helpers/plugin-wasm.js';
 import { RecordingHost } from '../helpers/recording-host.js';
 import { tempDir } from '../helpers/temp.js';
@@ -74,7 +94,10 @@ function snapshot(dir: string, skip: string): Map<string, string> {
     const full = join(dir, name);
     if (full === skip || full.startsWith(`${skip}/`)) continue;
     const st = lstatSync(full);
-    out.set(name, `${st.isSymbolicLink() ? 'link' : st.isDirectory() ? 'dir' : 'file'} ${st.isDirectory() ? 0 : st.size} ${st.mtimeMs}`);
+    out.set(
+      name,
+      `${st.isSymbolicLink() ? 'link' : st.isDirectory() ? 'dir' : 'file'} ${st.isDirectory() ? 0 : st.size} ${st.mtimeMs}`,
+    );
   }
   return out;
 }
@@ -170,11 +193,16 @@ async function startSuite(): Promise<Suite> {
     controlUdp: controlUdp.port,
     nonce,
   });
-  const plugins = await pluginFolder(['hostile', 'hal-serial-probe', 'hal-mqtt-probe', 'hal-can-reader'].map((name) => ({ from: FIXTURES, name })));
+  const plugins = await pluginFolder(
+    ['hostile', 'hal-serial-probe', 'hal-mqtt-probe', 'hal-can-reader'].map((name) => ({ from: FIXTURES, name })),
+  );
   const rt = await startTestRuntime({
     dataDir,
     pluginDirs: [plugins],
-    sources: [replaySource('log', DEMO_LOG), { id: 'n2k', type: 'can', interface: 'can0', driver: 'candump', file: CANDUMP, rate: 'fast', loop: false }],
+    sources: [
+      replaySource('log', DEMO_LOG),
+      { id: 'n2k', type: 'can', interface: 'can0', driver: 'candump', file: CANDUMP, rate: 'fast', loop: false },
+    ],
     mqtt: { url: broker.url, publish: [], subscribe: [] },
     grants: {
       '*': ['dataRead', 'dataWrite'],
@@ -226,7 +254,8 @@ let sourcesBefore = '';
 let canCountsBefore = '';
 
 const hostile = (name: string): unknown => selfValue(suite.rt.runtime, `test.hostile.${name}`);
-const vfs = (name: string): { errno: number; content: string } => hostile(`vfs.${name}`) as { errno: number; content: string };
+const vfs = (name: string): { errno: number; content: string } =>
+  hostile(`vfs.${name}`) as { errno: number; content: string };
 const codes = (name: string): number[] => hostile(name) as number[];
 
 function canCounts(): string {
@@ -243,10 +272,16 @@ test.before(async () => {
   suite = await startSuite();
   const { rt } = suite;
   await waitFor(async () => {
-    for (const id of [HOSTILE, SERIAL_VICTIM, MQTT_VICTIM, CAN_VICTIM]) if ((await pluginStatus(rt.runtime, id)).state !== 'running') return false;
+    for (const id of [HOSTILE, SERIAL_VICTIM, MQTT_VICTIM, CAN_VICTIM])
+      if ((await pluginStatus(rt.runtime, id)).state !== 'running') return false;
     return true;
   }, 'every plugin running');
-  await waitFor(() => Number(selfValue(rt.runtime, 'test.serial.open')) > 0 && Number(selfValue(rt.runtime, 'test.mqtt.subscribe.0')) > 0, 'victims hold their handles');
+  await waitFor(
+    () =>
+      Number(selfValue(rt.runtime, 'test.serial.open')) > 0 &&
+      Number(selfValue(rt.runtime, 'test.mqtt.subscribe.0')) > 0,
+    'victims hold their handles',
+  );
   await waitFor(() => rt.runtime.sources.every((s) => s.status().state === 'ended'), 'replays end');
   writeFileSync(suite.victimPty.a, '$GPTXT,01,01,01,before*00\r\n');
   await waitFor(() => Number(selfValue(rt.runtime, 'test.serial.lines')) === 1, 'the victim reads its serial line');
@@ -305,43 +340,72 @@ test.serial('VFS: `..`, absolute paths, planted and own symlinks, hard links and
   t.is(vfs('symlink-descending').errno, 0);
   const root = vfsRoot(suite.dataDir, HOSTILE);
   for (const name of ['create-dotdot', 'link-out', 'rename-out']) t.is(vfs(name).errno, 0, name);
-  for (const suffix of ['', '-link', '-renamed']) t.true(existsSync(join(root, `HOSTILE-${suite.nonce}${suffix}`)), `HOSTILE-…${suffix} at the VFS root`);
+  for (const suffix of ['', '-link', '-renamed'])
+    t.true(existsSync(join(root, `HOSTILE-${suite.nonce}${suffix}`)), `HOSTILE-…${suffix} at the VFS root`);
   t.deepEqual(vfs('prestat-name'), { errno: 0, content: '/' }, 'the preopen is named /, not by its host path');
   t.is(vfs('list-dotdot').errno, 0);
   t.deepEqual(vfs('list-dotdot').content.split(',').sort(), readdirSync(root).sort(), '`..` lists the VFS root itself');
 });
 
-test.serial('process: stdio is /dev/null and stays open, output goes to the log, no signal is raised, a bounded sleep', (t) => {
-  const devNull = statSync('/dev/null', { bigint: true });
-  for (const fd of [0, 1, 2]) t.like(hostile(`stdio.${fd}`), { errno: 0, dev: String(devNull.dev), ino: String(devNull.ino) }, `fd ${fd}`);
-  t.is(hostile('stdio.write1'), 0, 'writes to stdout go to the log (test/plugins-upstream.test.ts)');
-  t.is(hostile('stdio.write2'), 0);
-  t.deepEqual(hostile('stdio.read0'), { errno: 0, bytes: 0 }, 'stdin is at its end at once');
-  for (const name of ['close0', 'close1', 'close2', 'renumber-root-to-1', 'renumber-1-to-9']) t.is(hostile(`stdio.${name}`), 76, name);
-  t.deepEqual([fdIdentity(1), fdIdentity(2)], suite.stdio, "the runtime's own stdout and stderr are untouched");
-  t.is(hostile('process.raise-kill'), 76);
-  t.is(hostile('process.raise-term'), 76);
-  t.is(hostile('process.sleep'), 0, 'poll_oneoff for 30 s returns after at most MAX_SLEEP_MS (the suite did not stall)');
-  t.is(hostile('process.environ'), `1/${`PLUGIN_ID=${HOSTILE}`.length + 1}`, 'PLUGIN_ID only, as upstream');
-  t.is(hostile('process.args'), '0/0');
-});
+test.serial(
+  'process: stdio is /dev/null and stays open, output goes to the log, no signal is raised, a bounded sleep',
+  (t) => {
+    const devNull = statSync('/dev/null', { bigint: true });
+    for (const fd of [0, 1, 2])
+      t.like(hostile(`stdio.${fd}`), { errno: 0, dev: String(devNull.dev), ino: String(devNull.ino) }, `fd ${fd}`);
+    t.is(hostile('stdio.write1'), 0, 'writes to stdout go to the log (test/plugins-upstream.test.ts)');
+    t.is(hostile('stdio.write2'), 0);
+    t.deepEqual(hostile('stdio.read0'), { errno: 0, bytes: 0 }, 'stdin is at its end at once');
+    for (const name of ['close0', 'close1', 'close2', 'renumber-root-to-1', 'renumber-1-to-9'])
+      t.is(hostile(`stdio.${name}`), 76, name);
+    t.deepEqual([fdIdentity(1), fdIdentity(2)], suite.stdio, "the runtime's own stdout and stderr are untouched");
+    t.is(hostile('process.raise-kill'), 76);
+    t.is(hostile('process.raise-term'), 76);
+    t.is(
+      hostile('process.sleep'),
+      0,
+      'poll_oneoff for 30 s returns after at most MAX_SLEEP_MS (the suite did not stall)',
+    );
+    t.is(hostile('process.environ'), `1/${`PLUGIN_ID=${HOSTILE}`.length + 1}`, 'PLUGIN_ID only, as upstream');
+    t.is(hostile('process.args'), '0/0');
+  },
+);
 
 test.serial("another plugin's handles are out of reach, and they keep working", async (t) => {
   const { rt } = suite;
-  for (const call of ['serial_read', 'serial_write', 'can_read', 'can_send', 'mqtt_poll', 'serial_close', 'can_close', 'mqtt_unsubscribe']) {
+  for (const call of [
+    'serial_read',
+    'serial_write',
+    'can_read',
+    'can_send',
+    'mqtt_poll',
+    'serial_close',
+    'can_close',
+    'mqtt_unsubscribe',
+  ]) {
     t.deepEqual(codes(`handles.${call}`), Array<number>(32).fill(-3), call);
   }
-  for (const call of ['tcp_send', 'tcp_recv_line', 'tcp_pending', 'udp_recv', 'udp_pending']) t.deepEqual(codes(`handles.${call}`), Array<number>(32).fill(-1), call);
+  for (const call of ['tcp_send', 'tcp_recv_line', 'tcp_pending', 'udp_recv', 'udp_pending'])
+    t.deepEqual(codes(`handles.${call}`), Array<number>(32).fill(-1), call);
 
   writeFileSync(suite.victimPty.a, '$GPTXT,01,01,01,after*00\r\n');
-  await waitFor(() => Number(selfValue(rt.runtime, 'test.serial.lines')) === 2, "the victim's serial handle still reads");
+  await waitFor(
+    () => Number(selfValue(rt.runtime, 'test.serial.lines')) === 2,
+    "the victim's serial handle still reads",
+  );
   t.is(selfValue(rt.runtime, 'test.serial.last'), '$GPTXT,01,01,01,after*00');
   const client = await mqtt.connectAsync(suite.broker.url);
   t.teardown(() => client.endAsync());
   await client.publishAsync('victim/data', 'for the victim only');
   await client.publishAsync('hostile/in', 'for the hostile plugin');
-  await waitFor(() => (selfValue(rt.runtime, 'test.mqtt.last') as { topic?: string } | undefined)?.topic === 'victim/data', "the victim's subscription still delivers");
-  await waitFor(() => (hostile('mqtt.received') as string[] | undefined)?.includes('hostile/in'), "the hostile's granted subscription delivers");
+  await waitFor(
+    () => (selfValue(rt.runtime, 'test.mqtt.last') as { topic?: string } | undefined)?.topic === 'victim/data',
+    "the victim's subscription still delivers",
+  );
+  await waitFor(
+    () => (hostile('mqtt.received') as string[] | undefined)?.includes('hostile/in'),
+    "the hostile's granted subscription delivers",
+  );
   t.deepEqual(hostile('mqtt.received'), ['hostile/in'], 'nothing of the victim reached the hostile plugin');
   t.is(canCounts(), canCountsBefore, 'the CAN victim lost no frame to the hostile plugin');
   const victim = await pluginStatus(rt.runtime, CAN_VICTIM);
@@ -349,7 +413,8 @@ test.serial("another plugin's handles are out of reach, and they keep working", 
 });
 
 test.serial('devices it was not granted are refused; granted ones open', (t) => {
-  for (const name of ['victim', 'victim-write', 'ttyS0', 'dotdot']) t.is(hostile(`serial.${name}`), -2, `serial ${name}`);
+  for (const name of ['victim', 'victim-write', 'ttyS0', 'dotdot'])
+    t.is(hostile(`serial.${name}`), -2, `serial ${name}`);
   t.true(Number(hostile('serial.granted-write')) > 0, 'control: the granted device opens for writing');
   t.true(Number(hostile('serial.granted')) > 0);
   t.is(hostile('serial.granted-close'), 0);
@@ -361,24 +426,47 @@ test.serial('devices it was not granted are refused; granted ones open', (t) => 
 });
 
 test.serial('hosts and ports it was not granted see nothing', async (t) => {
-  for (const name of ['tcp-secret', 'tcp-secret-localhost', 'tcp-secret-short', 'tcp-secret-v6mapped', 'tcp-control-port-wrap']) t.is(hostile(`net.${name}`), -1, name);
-  for (const name of ['udp-secret', 'udp-secret-localhost', 'udp-secret-broadcast']) t.is(hostile(`net.${name}`), -1, name);
+  for (const name of [
+    'tcp-secret',
+    'tcp-secret-localhost',
+    'tcp-secret-short',
+    'tcp-secret-v6mapped',
+    'tcp-control-port-wrap',
+  ])
+    t.is(hostile(`net.${name}`), -1, name);
+  for (const name of ['udp-secret', 'udp-secret-localhost', 'udp-secret-broadcast'])
+    t.is(hostile(`net.${name}`), -1, name);
   t.is(hostile('net.tcp-control'), 0);
   t.is(hostile('net.udp-control'), `HOSTILE-${suite.nonce}`.length);
-  await waitFor(() => suite.net.controlTcp.length > 0 && suite.net.controlUdp.length > 0, 'the granted servers are reached');
+  await waitFor(
+    () => suite.net.controlTcp.length > 0 && suite.net.controlUdp.length > 0,
+    'the granted servers are reached',
+  );
   t.deepEqual(suite.net.controlUdp, [`HOSTILE-${suite.nonce}`]);
   t.deepEqual(suite.net.secretTcp, [], 'no connection to the TCP server it was not granted');
   t.deepEqual(suite.net.secretUdp, [], 'no datagram to the UDP server it was not granted');
 });
 
 test.serial('MQTT topics and filters it was not granted are refused; the broker sees nothing of them', (t) => {
-  t.deepEqual([0, 1, 2, 3, 4, 5, 6].map((i) => hostile(`mqtt.subscribe.${i}`)), Array<number>(7).fill(-2), '#, +/#, victim/#, victim/+, $SYS/#, hostile/in/#, hostile/+');
+  t.deepEqual(
+    [0, 1, 2, 3, 4, 5, 6].map((i) => hostile(`mqtt.subscribe.${i}`)),
+    Array<number>(7).fill(-2),
+    '#, +/#, victim/#, victim/+, $SYS/#, hostile/in/#, hostile/+',
+  );
   t.is(hostile('mqtt.subscribe.7'), -1, 'a malformed filter');
-  t.deepEqual([0, 1, 2, 3, 4].map((i) => hostile(`mqtt.publish.${i}`)), Array<number>(5).fill(-2), 'victim/cmd, victim/x/y, $SYS/…, hostile/ok/sub, hostile/okx');
+  t.deepEqual(
+    [0, 1, 2, 3, 4].map((i) => hostile(`mqtt.publish.${i}`)),
+    Array<number>(5).fill(-2),
+    'victim/cmd, victim/x/y, $SYS/…, hostile/ok/sub, hostile/okx',
+  );
   t.is(hostile('mqtt.publish.5'), -1, 'a wildcard in a topic');
   t.is(hostile('mqtt.publish-control'), 0);
   t.true(Number(hostile('mqtt.subscribe-control')) > 0);
-  t.deepEqual([...new Set(suite.mqtt.subscribed)].sort(), ['hostile/in', 'victim/#'], 'the broker saw only the granted subscriptions');
+  t.deepEqual(
+    [...new Set(suite.mqtt.subscribed)].sort(),
+    ['hostile/in', 'victim/#'],
+    'the broker saw only the granted subscriptions',
+  );
   const fromHostile = suite.mqtt.published.filter((m) => m.payload.includes('HOSTILE'));
   t.deepEqual([...new Set(fromHostile.map((m) => m.topic))], ['hostile/ok'], 'the broker saw only the granted publish');
 });
@@ -388,33 +476,99 @@ test.serial('out-of-range pointers and lengths in every host function are refuse
   const memory = new GuestMemory();
   const envNames = Object.keys(createEnvImports(new RecordingHost(), memory).functions);
   const halNames = Object.keys(createDeviceImports({ pluginId: 'names' } as DeviceHost, memory).functions);
-  const wasi = createWasi(tempDir(t, 'ske-wasi-names-'), memory, { pluginId: 'test', output: createWasiOutput(createLogger('test')) });
+  const wasi = createWasi(tempDir(t, 'ske-wasi-names-'), memory, {
+    pluginId: 'test',
+    output: createWasiOutput(createLogger('test')),
+  });
   const wasiNames = Object.keys(wasi.imports);
   wasi.close();
-  for (const [module, names] of [['env', envNames], [DEVICE_MODULE, halNames], ['wasi_snapshot_preview1', wasiNames]] as const) {
-    t.deepEqual(names.filter((n) => !imported.includes(`${module}.${n}`)), [], `the hostile plugin imports every ${module} function`);
+  for (const [module, names] of [
+    ['env', envNames],
+    [DEVICE_MODULE, halNames],
+    ['wasi_snapshot_preview1', wasiNames],
+  ] as const) {
+    t.deepEqual(
+      names.filter((n) => !imported.includes(`${module}.${n}`)),
+      [],
+      `the hostile plugin imports every ${module} function`,
+    );
   }
-  const reported = Object.keys((suite.rt.runtime.model.get([...suite.rt.runtime.model.selfContext.split('.'), 'test', 'hostile', 'ptr']) ?? {}) as Record<string, unknown>);
+  const reported = Object.keys(
+    (suite.rt.runtime.model.get([...suite.rt.runtime.model.selfContext.split('.'), 'test', 'hostile', 'ptr']) ??
+      {}) as Record<string, unknown>,
+  );
   t.deepEqual(reported.sort(), ['env', 'signalk_hal', 'wasi']);
 
   // env: upstream's error return of each function (0 where it answers "nothing", -1 where it answers "error").
   const env = (fn: string): number[] => codes(`ptr.env.${fn}`);
-  for (const fn of ['console.log', 'sk_debug', 'sk_set_status', 'sk_set_error', 'sk_handle_message']) t.deepEqual(env(fn), [0, 0, 0, 0, 0], `${fn} returned without a trap`);
-  for (const fn of ['sk_get_self_path.path', 'sk_get_self_path.buf', 'sk_get_path.path', 'sk_get_path.buf', 'sk_read_config', 'sk_has_capability', 'sk_register_put_handler.context', 'sk_register_put_handler.path']) {
+  for (const fn of ['console.log', 'sk_debug', 'sk_set_status', 'sk_set_error', 'sk_handle_message'])
+    t.deepEqual(env(fn), [0, 0, 0, 0, 0], `${fn} returned without a trap`);
+  for (const fn of [
+    'sk_get_self_path.path',
+    'sk_get_self_path.buf',
+    'sk_get_path.path',
+    'sk_get_path.buf',
+    'sk_read_config',
+    'sk_has_capability',
+    'sk_register_put_handler.context',
+    'sk_register_put_handler.path',
+  ]) {
     t.deepEqual(env(fn), [0, 0, 0, 0, 0], fn);
   }
   t.true(env('sk_get_self_path.control')[0]! > 0, 'control: the same call with valid buffers answers');
-  for (const fn of ['sk_save_config', 'sk_publish_notification.path', 'sk_publish_notification.json']) t.deepEqual(env(fn), [-1, -1, -1, -1, -1], fn);
-  for (const fn of ['sk_register_resource_provider', 'sk_register_weather_provider', 'sk_register_radar_provider', 'sk_emit_binary_stream', 'sk_radar_emit_spokes']) t.deepEqual(env(fn), [0, 0, 0, 0, 0], fn);
-  for (const fn of ['sk_udp_join_multicast.group', 'sk_udp_join_multicast.iface', 'sk_udp_leave_multicast.group', 'sk_udp_leave_multicast.iface', 'sk_udp_send.address', 'sk_udp_send.data', 'sk_udp_recv.buf', 'sk_tcp_connect', 'sk_tcp_send', 'sk_tcp_recv_line', 'sk_tcp_recv_raw']) {
+  for (const fn of ['sk_save_config', 'sk_publish_notification.path', 'sk_publish_notification.json'])
+    t.deepEqual(env(fn), [-1, -1, -1, -1, -1], fn);
+  for (const fn of [
+    'sk_register_resource_provider',
+    'sk_register_weather_provider',
+    'sk_register_radar_provider',
+    'sk_emit_binary_stream',
+    'sk_radar_emit_spokes',
+  ])
+    t.deepEqual(env(fn), [0, 0, 0, 0, 0], fn);
+  for (const fn of [
+    'sk_udp_join_multicast.group',
+    'sk_udp_join_multicast.iface',
+    'sk_udp_leave_multicast.group',
+    'sk_udp_leave_multicast.iface',
+    'sk_udp_send.address',
+    'sk_udp_send.data',
+    'sk_udp_recv.buf',
+    'sk_tcp_connect',
+    'sk_tcp_send',
+    'sk_tcp_recv_line',
+    'sk_tcp_recv_raw',
+  ]) {
     t.deepEqual(env(fn), [-1, -1, -1, -1, -1], fn);
   }
   for (const fn of ['sk_udp_recv.address', 'sk_udp_recv.port', 'sk_udp_bind']) t.deepEqual(env(fn), [-1, -1, -1], fn);
-  for (const fn of ['sk_udp_set_multicast_ttl', 'sk_udp_set_multicast_loopback', 'sk_udp_set_broadcast', 'sk_udp_pending', 'sk_tcp_connected', 'sk_tcp_set_line_buffering', 'sk_tcp_pending']) t.deepEqual(env(fn), [-1, -1], `${fn} on a bad socket id`);
+  for (const fn of [
+    'sk_udp_set_multicast_ttl',
+    'sk_udp_set_multicast_loopback',
+    'sk_udp_set_broadcast',
+    'sk_udp_pending',
+    'sk_tcp_connected',
+    'sk_tcp_set_line_buffering',
+    'sk_tcp_pending',
+  ])
+    t.deepEqual(env(fn), [-1, -1], `${fn} on a bad socket id`);
 
   // signalk_hal: -1 invalid for every bad pointer or length; -5 for a buffer too small for one frame.
   const hal = (fn: string): number[] => codes(`ptr.signalk_hal.${fn}`);
-  for (const fn of ['hal_last_error', 'serial_open', 'serial_read', 'serial_write', 'can_open.iface', 'can_open.pgns', 'can_read', 'can_send', 'mqtt_publish.topic', 'mqtt_publish.payload', 'mqtt_subscribe', 'mqtt_poll']) {
+  for (const fn of [
+    'hal_last_error',
+    'serial_open',
+    'serial_read',
+    'serial_write',
+    'can_open.iface',
+    'can_open.pgns',
+    'can_read',
+    'can_send',
+    'mqtt_publish.topic',
+    'mqtt_publish.payload',
+    'mqtt_subscribe',
+    'mqtt_poll',
+  ]) {
     t.deepEqual(hal(fn), [-1, -1, -1, -1, -1], fn);
   }
   t.deepEqual(hal('serial_open_args'), [-1, -1, 0], 'bad mode, bad baud; control: the granted device');
@@ -425,12 +579,17 @@ test.serial('out-of-range pointers and lengths in every host function are refuse
 
   // WASI: node:wasi answers EOVERFLOW (61) or EINVAL (28) for memory it cannot reach; 8 EBADF for
   // a bad descriptor; 76 where signalk-edge refuses the call itself.
-  const wasiReports = Object.entries((suite.rt.runtime.model.get([...suite.rt.runtime.model.selfContext.split('.'), 'test', 'hostile', 'ptr', 'wasi']) ?? {}) as Record<string, unknown>);
+  const wasiReports = Object.entries(
+    (suite.rt.runtime.model.get([...suite.rt.runtime.model.selfContext.split('.'), 'test', 'hostile', 'ptr', 'wasi']) ??
+      {}) as Record<string, unknown>,
+  );
   const flat = new Map<string, number[]>();
   for (const [fn, node] of wasiReports) {
     const n = node as { value?: number[] } & Record<string, { value: number[] }>;
     if (n.value) flat.set(fn, n.value);
-    else for (const [arg, leaf] of Object.entries(n)) if (leaf && typeof leaf === 'object' && 'value' in leaf) flat.set(`${fn}.${arg}`, leaf.value);
+    else
+      for (const [arg, leaf] of Object.entries(n))
+        if (leaf && typeof leaf === 'object' && 'value' in leaf) flat.set(`${fn}.${arg}`, leaf.value);
   }
   const special: Record<string, number[]> = {
     proc_raise: [76, 76],
@@ -459,28 +618,45 @@ test.serial('out-of-range pointers and lengths in every host function are refuse
   t.like(hostile('stdio.0'), { errno: 0 }, 'the plugin is still whole after it');
 });
 
-test.serial("deltas claiming another source arrive tagged as the plugin, and cannot reach into another source's leaf", async (t) => {
-  const { rt } = suite;
-  const self = rt.runtime.model.selfContext;
-  const sog = rt.runtime.model.valueAt(self, 'navigation.speedOverGround');
-  t.is(sog?.$source, HOSTILE, 'its value carries the plugin as source');
-  t.is(sog?.value, 99.5);
-  const real = sog?.values?.['log.GP'];
-  t.is(typeof real?.value, 'number', "the real source's value is kept under its own name");
-  t.not(real?.value, 99.5);
-  for (const [ref, entry] of Object.entries(sog?.values ?? {})) t.is(typeof entry.value, 'number', `values.${ref} is a value, not something written into the leaf`);
-  t.not(sog?.timestamp, '2000-01-01T00:00:00.000Z');
-  for (const path of ['test.spoof.claimed', 'test.spoof.asVictim', 'test.spoof.refOnly']) t.is(rt.runtime.model.valueAt(self, path)?.$source, HOSTILE, path);
-  t.is(JSON.stringify(rt.runtime.model.get(['sources', 'log'])), sourcesBefore, "the real source's entry in /sources is untouched");
-  t.truthy((rt.runtime.model.get([...self.split('.'), 'navigation']) as Record<string, unknown>).speedOverGround, 'the navigation branch was not replaced');
-  const status = await pluginStatus(rt.runtime, HOSTILE);
-  t.true((status.deltas?.rejected ?? 0) >= 4, 'the deltas writing into a leaf were refused and counted');
-  await waitFor(() => stream.messages.some((m) => JSON.stringify(m).includes('test.spoof.claimed')), 'the stream carries the claims');
-  for (const m of stream.messages as { updates?: { $source?: string; source?: { label?: string }; values?: { path: string }[] }[] }[]) {
-    const claimed = (m.updates ?? []).filter((u) => u.values?.some((v) => v.path.startsWith('test.spoof.')));
-    for (const u of claimed) t.deepEqual([u.$source, u.source?.label], [HOSTILE, HOSTILE], 'on the stream too');
-  }
-});
+test.serial(
+  "deltas claiming another source arrive tagged as the plugin, and cannot reach into another source's leaf",
+  async (t) => {
+    const { rt } = suite;
+    const self = rt.runtime.model.selfContext;
+    const sog = rt.runtime.model.valueAt(self, 'navigation.speedOverGround');
+    t.is(sog?.$source, HOSTILE, 'its value carries the plugin as source');
+    t.is(sog?.value, 99.5);
+    const real = sog?.values?.['log.GP'];
+    t.is(typeof real?.value, 'number', "the real source's value is kept under its own name");
+    t.not(real?.value, 99.5);
+    for (const [ref, entry] of Object.entries(sog?.values ?? {}))
+      t.is(typeof entry.value, 'number', `values.${ref} is a value, not something written into the leaf`);
+    t.not(sog?.timestamp, '2000-01-01T00:00:00.000Z');
+    for (const path of ['test.spoof.claimed', 'test.spoof.asVictim', 'test.spoof.refOnly'])
+      t.is(rt.runtime.model.valueAt(self, path)?.$source, HOSTILE, path);
+    t.is(
+      JSON.stringify(rt.runtime.model.get(['sources', 'log'])),
+      sourcesBefore,
+      "the real source's entry in /sources is untouched",
+    );
+    t.truthy(
+      (rt.runtime.model.get([...self.split('.'), 'navigation']) as Record<string, unknown>).speedOverGround,
+      'the navigation branch was not replaced',
+    );
+    const status = await pluginStatus(rt.runtime, HOSTILE);
+    t.true((status.deltas?.rejected ?? 0) >= 4, 'the deltas writing into a leaf were refused and counted');
+    await waitFor(
+      () => stream.messages.some((m) => JSON.stringify(m).includes('test.spoof.claimed')),
+      'the stream carries the claims',
+    );
+    for (const m of stream.messages as {
+      updates?: { $source?: string; source?: { label?: string }; values?: { path: string }[] }[];
+    }[]) {
+      const claimed = (m.updates ?? []).filter((u) => u.values?.some((v) => v.path.startsWith('test.spoof.')));
+      for (const u of claimed) t.deepEqual([u.$source, u.source?.label], [HOSTILE, HOSTILE], 'on the stream too');
+    }
+  },
+);
 
 test.serial('nothing outside the VFS was read or written', (t) => {
   for (const s of suite.sentinels) {
@@ -488,15 +664,25 @@ test.serial('nothing outside the VFS was read or written', (t) => {
     t.is(statSync(s.path).mtimeMs, s.mtimeMs, `${s.path} mtime`);
   }
   const after = snapshot(suite.dataDir, vfsRoot(suite.dataDir, HOSTILE));
-  const changed = [...new Set([...after.keys(), ...suite.before.keys()])].filter((k) => after.get(k) !== suite.before.get(k));
+  const changed = [...new Set([...after.keys(), ...suite.before.keys()])].filter(
+    (k) => after.get(k) !== suite.before.get(k),
+  );
   t.deepEqual(changed, [], 'no file in the data folder outside the VFS appeared, changed or went');
   const marker = `HOSTILE-${suite.nonce}`;
   for (const dir of [suite.outsideDir, tmpdir(), PROJECT_ROOT, process.cwd(), '/']) {
-    t.deepEqual(readdirSync(dir).filter((n) => n.includes(marker)), [], `no ${marker}* in ${dir}`);
+    t.deepEqual(
+      readdirSync(dir).filter((n) => n.includes(marker)),
+      [],
+      `no ${marker}* in ${dir}`,
+    );
   }
-  const outside = readdirSync(suite.outsideDir, { recursive: true, encoding: 'utf8' }).filter((n) => n.includes(marker));
+  const outside = readdirSync(suite.outsideDir, { recursive: true, encoding: 'utf8' }).filter((n) =>
+    n.includes(marker),
+  );
   t.deepEqual(outside, []);
-  const reports = JSON.stringify(suite.rt.runtime.model.get([...suite.rt.runtime.model.selfContext.split('.'), 'test', 'hostile']));
+  const reports = JSON.stringify(
+    suite.rt.runtime.model.get([...suite.rt.runtime.model.selfContext.split('.'), 'test', 'hostile']),
+  );
   for (const s of suite.sentinels) t.false(reports.includes(s.content), `${relative(tmpdir(), s.path)} was not read`);
   const root = realpathSync(vfsRoot(suite.dataDir, HOSTILE));
   // Recursive listing follows the planted directory link: keep what really lies inside.
@@ -511,7 +697,9 @@ test.serial('nothing outside the VFS was read or written', (t) => {
 test.serial("the plugin's REST status lists the denials", async (t) => {
   const status = await pluginStatus(suite.rt.runtime, HOSTILE);
   t.is(status.state, 'running');
-  const denied = (status.capabilities as { denied: { capability: string; count: number }[] }).denied.map((d) => d.capability);
+  const denied = (status.capabilities as { denied: { capability: string; count: number }[] }).denied.map(
+    (d) => d.capability,
+  );
   const { victimPty, ports } = suite;
   for (const capability of [
     `serial:${victimPty.b}`,
@@ -567,7 +755,8 @@ test.serial('proc_exit inside a call crashes the plugin only; what its instance 
     return s.state === 'running' && (s.restarts ?? 0) > before;
   }, 'the plugin is restarted after its crash');
   t.deepEqual(held(), [root], 'the crashed instance left no descriptor open (its root and its five files closed)');
-  for (const id of [SERIAL_VICTIM, MQTT_VICTIM, CAN_VICTIM]) t.is((await pluginStatus(rt.runtime, id)).state, 'running', id);
+  for (const id of [SERIAL_VICTIM, MQTT_VICTIM, CAN_VICTIM])
+    t.is((await pluginStatus(rt.runtime, id)).state, 'running', id);
   writeFileSync(suite.victimPty.a, '$GPTXT,01,01,01,last*00\r\n');
   await waitFor(() => Number(selfValue(rt.runtime, 'test.serial.lines')) === 3, 'the runtime and the victims go on');
 });

@@ -25,9 +25,16 @@ async function secured(t: ExecutionContext, security: SecuritySettings = securit
   await addUser(dataDir, 'guest', 'readonly');
   await addUser(dataDir, 'crew', 'readwrite');
   await addUser(dataDir, 'skipper', 'admin');
-  const rt = await startTestRuntime({ dataDir, security, pluginDirs: [await pluginFolder([{ from: EXAMPLES, name: 'anchor-light' }])] });
+  const rt = await startTestRuntime({
+    dataDir,
+    security,
+    pluginDirs: [await pluginFolder([{ from: EXAMPLES, name: 'anchor-light' }])],
+  });
   t.teardown(rt.stop);
-  await waitFor(() => rt.runtime.model.valueAt('vessels.self', 'electrical.switches.anchorLight.state'), 'anchor light ready');
+  await waitFor(
+    () => rt.runtime.model.valueAt('vessels.self', 'electrical.switches.anchorLight.state'),
+    'anchor light ready',
+  );
   return rt;
 }
 
@@ -40,10 +47,23 @@ test('login: a token in the body and an httpOnly cookie; wrong passwords are ref
   const rt = await secured(t);
   const bad = await call(rt.url, 'POST', '/signalk/v1/auth/login', { body: { username: 'crew', password: 'nope' } });
   t.is(bad.status, 401);
-  t.is((await call(rt.url, 'POST', '/signalk/v1/auth/login', { body: { username: 'nobody', password: 'x' } })).status, 401);
-  t.is((await call(rt.url, 'POST', '/signalk/v1/auth/login', { body: 'username=crew', contentType: 'application/x-www-form-urlencoded' })).status, 415);
+  t.is(
+    (await call(rt.url, 'POST', '/signalk/v1/auth/login', { body: { username: 'nobody', password: 'x' } })).status,
+    401,
+  );
+  t.is(
+    (
+      await call(rt.url, 'POST', '/signalk/v1/auth/login', {
+        body: 'username=crew',
+        contentType: 'application/x-www-form-urlencoded',
+      })
+    ).status,
+    415,
+  );
 
-  const ok = await call(rt.url, 'POST', '/signalk/v1/auth/login', { body: { username: 'crew', password: 'crew-secret-pw' } });
+  const ok = await call(rt.url, 'POST', '/signalk/v1/auth/login', {
+    body: { username: 'crew', password: 'crew-secret-pw' },
+  });
   t.is(ok.status, 200);
   const { token, timeToLive } = ok.body as { token: string; timeToLive: number };
   t.regex(token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
@@ -52,21 +72,34 @@ test('login: a token in the body and an httpOnly cookie; wrong passwords are ref
   t.regex(cookie, /JAUTHENTICATION=[\w.-]+; Path=\/; HttpOnly; SameSite=Strict/);
 
   // Cookie (browsers) and both header forms clients use.
-  const viaCookie = await call(rt.url, 'GET', '/signalk/v1/api/vessels/self', { headers: { cookie: cookie.split(';')[0] } });
+  const viaCookie = await call(rt.url, 'GET', '/signalk/v1/api/vessels/self', {
+    headers: { cookie: cookie.split(';')[0] },
+  });
   t.is(viaCookie.status, 200);
-  t.is((await call(rt.url, 'GET', '/signalk/v1/api/vessels/self', { headers: { authorization: `JWT ${token}` } })).status, 200);
+  t.is(
+    (await call(rt.url, 'GET', '/signalk/v1/api/vessels/self', { headers: { authorization: `JWT ${token}` } })).status,
+    200,
+  );
   const status = await call(rt.url, 'GET', '/skServer/loginStatus', { token });
   t.like(status.body, { status: 'loggedIn', username: 'crew', userLevel: 'readwrite', readOnlyAccess: false });
 
   // Password guessing: after 10 failures in a minute, even the right password waits.
-  for (let i = 0; i < 10; i++) await call(rt.url, 'POST', '/signalk/v1/auth/login', { body: { username: 'crew', password: `guess${i}` } });
-  const throttled = await call(rt.url, 'POST', '/signalk/v1/auth/login', { body: { username: 'crew', password: 'crew-secret-pw' } });
+  for (let i = 0; i < 10; i++)
+    await call(rt.url, 'POST', '/signalk/v1/auth/login', { body: { username: 'crew', password: `guess${i}` } });
+  const throttled = await call(rt.url, 'POST', '/signalk/v1/auth/login', {
+    body: { username: 'crew', password: 'crew-secret-pw' },
+  });
   t.is(throttled.status, 429);
 });
 
 test('permission levels against every state-changing route and the stream', async (t) => {
   const rt = await secured(t);
-  const tokens: Record<string, string | undefined> = { anonymous: undefined, guest: await login(rt.url, 'guest'), crew: await login(rt.url, 'crew'), skipper: await login(rt.url, 'skipper') };
+  const tokens: Record<string, string | undefined> = {
+    anonymous: undefined,
+    guest: await login(rt.url, 'guest'),
+    crew: await login(rt.url, 'crew'),
+    skipper: await login(rt.url, 'skipper'),
+  };
   // Expected status per client: anonymous, readonly, readwrite, admin.
   const routes: [string, string, unknown, number[]][] = [
     ['GET', '/signalk/v1/api/vessels/self', undefined, [401, 200, 200, 200]],
@@ -132,7 +165,10 @@ test('revocation: logout, a removed user, an expired or tampered token', async (
   const skipper = await login(rt.url, 'skipper');
   t.is((await call(rt.url, 'GET', `${PLUGIN}/config`, { token: skipper })).status, 200);
   t.regex(await cli(rt.dataDir, 'user', 'remove', 'skipper'), /removed user skipper/);
-  await waitFor(async () => (await call(rt.url, 'GET', `${PLUGIN}/config`, { token: skipper })).status === 401, 'the removed user refused');
+  await waitFor(
+    async () => (await call(rt.url, 'GET', `${PLUGIN}/config`, { token: skipper })).status === 401,
+    'the removed user refused',
+  );
 
   const store = new SecurityStore(rt.dataDir);
   const expired = (await new TokenService(store).issueForUser('crew', -10)).token;
@@ -148,14 +184,30 @@ test('revocation: logout, a removed user, an expired or tampered token', async (
 
 test('device access request: pending, approved with the CLI, token handed out once, revoked with the CLI', async (t) => {
   const rt = await secured(t);
-  const asked = await call(rt.url, 'POST', '/signalk/v1/access/requests', { body: { clientId: 'tablet-1', description: 'Cockpit tablet', permissions: 'readwrite' } });
+  const asked = await call(rt.url, 'POST', '/signalk/v1/access/requests', {
+    body: { clientId: 'tablet-1', description: 'Cockpit tablet', permissions: 'readwrite' },
+  });
   t.is(asked.status, 202);
   const { requestId, href } = asked.body as { requestId: string; href: string };
   t.is(href, `/signalk/v1/requests/${requestId}`);
   t.like((await call(rt.url, 'GET', href)).body, { state: 'PENDING', statusCode: 202 });
   // Asking again while pending gives the same request.
-  t.like((await call(rt.url, 'POST', '/signalk/v1/access/requests', { body: { clientId: 'tablet-1', description: 'again' } })).body, { requestId });
-  t.is((await call(rt.url, 'POST', '/signalk/v1/access/requests', { body: { clientId: 'x', description: 'y', permissions: 'root' } })).status, 400);
+  t.like(
+    (
+      await call(rt.url, 'POST', '/signalk/v1/access/requests', {
+        body: { clientId: 'tablet-1', description: 'again' },
+      })
+    ).body,
+    { requestId },
+  );
+  t.is(
+    (
+      await call(rt.url, 'POST', '/signalk/v1/access/requests', {
+        body: { clientId: 'x', description: 'y', permissions: 'root' },
+      })
+    ).status,
+    400,
+  );
 
   t.regex(await cli(rt.dataDir, 'access', 'list'), new RegExp(`${requestId}\\ttablet-1\\treadwrite`));
   t.regex(await cli(rt.dataDir, 'access', 'approve', requestId), /approved tablet-1 \(readwrite\)/);
@@ -163,15 +215,27 @@ test('device access request: pending, approved with the CLI, token handed out on
   t.like(done.body, { state: 'COMPLETED', statusCode: 200, accessRequest: { permission: 'APPROVED' } });
   const token = (done.body as { accessRequest: { token: string } }).accessRequest.token;
   t.truthy(token);
-  t.is((await call(rt.url, 'GET', href)).body && ((await call(rt.url, 'GET', href)).body as { accessRequest: { token?: string } }).accessRequest.token, undefined, 'handed out once');
+  t.is(
+    (await call(rt.url, 'GET', href)).body &&
+      ((await call(rt.url, 'GET', href)).body as { accessRequest: { token?: string } }).accessRequest.token,
+    undefined,
+    'handed out once',
+  );
   t.is((await call(rt.url, 'PUT', ANCHOR, { body: { value: 1 }, token })).status, 200);
   t.is((await call(rt.url, 'POST', `${PLUGIN}/restart`, { token })).status, 403);
 
   t.regex(await cli(rt.dataDir, 'access', 'revoke', 'tablet-1'), /revoked tablet-1/);
-  await waitFor(async () => (await call(rt.url, 'PUT', ANCHOR, { body: { value: 0 }, token })).status === 401, 'the revoked device refused');
+  await waitFor(
+    async () => (await call(rt.url, 'PUT', ANCHOR, { body: { value: 0 }, token })).status === 401,
+    'the revoked device refused',
+  );
 
   // Denied: the device learns it, gets no token.
-  const other = (await call(rt.url, 'POST', '/signalk/v1/access/requests', { body: { clientId: 'phone', description: 'Unknown phone' } })).body as { href: string };
+  const other = (
+    await call(rt.url, 'POST', '/signalk/v1/access/requests', {
+      body: { clientId: 'phone', description: 'Unknown phone' },
+    })
+  ).body as { href: string };
   await cli(rt.dataDir, 'access', 'deny', 'phone');
   t.like((await call(rt.url, 'GET', other.href)).body, { state: 'COMPLETED', accessRequest: { permission: 'DENIED' } });
 });
@@ -185,7 +249,13 @@ test('path ACLs: reads are filtered on REST and on the stream; a PUT needs put o
           context: 'vessels.self',
           resources: [
             { paths: ['navigation.*'], permissions: [{ subject: 'any', permission: 'read' }] },
-            { paths: ['electrical.switches.*'], permissions: [{ subject: 'crew', permission: 'put' }, { subject: 'crew', permission: 'read' }] },
+            {
+              paths: ['electrical.switches.*'],
+              permissions: [
+                { subject: 'crew', permission: 'put' },
+                { subject: 'crew', permission: 'read' },
+              ],
+            },
           ],
         },
       ],
@@ -199,16 +269,27 @@ test('path ACLs: reads are filtered on REST and on the stream; a PUT needs put o
   const crew = await login(rt.url, 'crew');
   const skipper = await login(rt.url, 'skipper');
 
-  const seen = (await call(rt.url, 'GET', '/signalk/v1/api/vessels/self', { token: guest })).body as Record<string, unknown>;
+  const seen = (await call(rt.url, 'GET', '/signalk/v1/api/vessels/self', { token: guest })).body as Record<
+    string,
+    unknown
+  >;
   t.deepEqual(Object.keys(seen).sort(), ['navigation']);
-  t.is((await call(rt.url, 'GET', '/signalk/v1/api/vessels/self/environment/depth/belowKeel', { token: guest })).status, 404);
-  const full = (await call(rt.url, 'GET', '/signalk/v1/api/', { token: crew })).body as { vessels: Record<string, Record<string, unknown>> };
+  t.is(
+    (await call(rt.url, 'GET', '/signalk/v1/api/vessels/self/environment/depth/belowKeel', { token: guest })).status,
+    404,
+  );
+  const full = (await call(rt.url, 'GET', '/signalk/v1/api/', { token: crew })).body as {
+    vessels: Record<string, Record<string, unknown>>;
+  };
   t.deepEqual(Object.keys(Object.values(full.vessels)[0]).sort(), ['electrical', 'navigation']);
 
   t.is((await call(rt.url, 'PUT', ANCHOR, { body: { value: 1 }, token: crew })).status, 200);
   const adminPut = await call(rt.url, 'PUT', ANCHOR, { body: { value: 0 }, token: skipper });
   t.is(adminPut.status, 403, 'the ACL decides for admins too, as upstream');
-  t.regex(String((adminPut.body as { error: string }).error), /no PUT permission for electrical\.switches\.anchorLight\.state/);
+  t.regex(
+    String((adminPut.body as { error: string }).error),
+    /no PUT permission for electrical\.switches\.anchorLight\.state/,
+  );
 
   // The stream: cached values and live deltas, only the readable paths.
   const s = await upgrade(rt.wsUrl, `subscribe=self&token=${guest}`);
@@ -217,8 +298,16 @@ test('path ACLs: reads are filtered on REST and on the stream; a PUT needs put o
     { path: 'environment.depth.belowKeel', value: 8 },
     { path: 'navigation.speedOverGround', value: 4 },
   ]);
-  const paths = () => s.messages.flatMap((m) => ((m as { updates?: { values?: { path: string; value: unknown }[] }[] }).updates ?? []).flatMap((u) => u.values ?? []));
-  await waitFor(() => paths().some((v) => v.path === 'navigation.speedOverGround' && v.value === 4), 'the live navigation value');
+  const paths = () =>
+    s.messages.flatMap((m) =>
+      ((m as { updates?: { values?: { path: string; value: unknown }[] }[] }).updates ?? []).flatMap(
+        (u) => u.values ?? [],
+      ),
+    );
+  await waitFor(
+    () => paths().some((v) => v.path === 'navigation.speedOverGround' && v.value === 4),
+    'the live navigation value',
+  );
   t.deepEqual([...new Set(paths().map((v) => v.path))], ['navigation.speedOverGround']);
   s.ws?.close();
 });
@@ -235,16 +324,44 @@ test('@signalk/client logs in with a user and its REST calls carry the token', a
   // Node clients cannot send the login cookie on the WebSocket; read access for the stream is the setting.
   const rt = await secured(t, securityOn({ allowReadOnly: true }));
   const port = Number(new URL(rt.url).port);
-  const client = new Client({ hostname: '127.0.0.1', port, useTLS: false, reconnect: false, autoConnect: false, notifications: false, useAuthentication: true, username: 'crew', password: 'crew-secret-pw', deltaStreamBehaviour: 'self' });
+  const client = new Client({
+    hostname: '127.0.0.1',
+    port,
+    useTLS: false,
+    reconnect: false,
+    autoConnect: false,
+    notifications: false,
+    useAuthentication: true,
+    username: 'crew',
+    password: 'crew-secret-pw',
+    deltaStreamBehaviour: 'self',
+  });
   t.teardown(() => client.disconnect());
   await client.connect();
   t.regex(client.connection._token.token, /^[\w-]+\.[\w-]+\.[\w-]+$/);
-  const put = await client.connection.fetch('/vessels/self/electrical/switches/anchorLight/state', { method: 'PUT', body: JSON.stringify({ value: 1 }) });
+  const put = await client.connection.fetch('/vessels/self/electrical/switches/anchorLight/state', {
+    method: 'PUT',
+    body: JSON.stringify({ value: 1 }),
+  });
   t.like(put, { state: 'COMPLETED', statusCode: 200 });
-  await waitFor(() => rt.runtime.model.valueAt('vessels.self', 'electrical.switches.anchorLight.state')?.value === 1, 'light on');
+  await waitFor(
+    () => rt.runtime.model.valueAt('vessels.self', 'electrical.switches.anchorLight.state')?.value === 1,
+    'light on',
+  );
 
   // A wrong password: the client reports the refused login.
-  const wrong = new Client({ hostname: '127.0.0.1', port, useTLS: false, reconnect: false, autoConnect: false, notifications: false, useAuthentication: true, username: 'crew', password: 'bad', maxRetries: 1 });
+  const wrong = new Client({
+    hostname: '127.0.0.1',
+    port,
+    useTLS: false,
+    reconnect: false,
+    autoConnect: false,
+    notifications: false,
+    useAuthentication: true,
+    username: 'crew',
+    password: 'bad',
+    maxRetries: 1,
+  });
   const errors: unknown[] = [];
   wrong.on('error', (e) => errors.push(e));
   void wrong.connect().catch((e: unknown) => errors.push(e));

@@ -19,14 +19,27 @@ const PLUGIN = `/plugins/${IDS.anchorLight}`;
 
 async function anchorLightRuntime(t: ExecutionContext, security?: SecuritySettings) {
   const dataDir = tempDir(t, 'ske-sec-');
-  const rt = await startTestRuntime({ dataDir, security, pluginDirs: [await pluginFolder([{ from: EXAMPLES, name: 'anchor-light' }])] });
+  const rt = await startTestRuntime({
+    dataDir,
+    security,
+    pluginDirs: [await pluginFolder([{ from: EXAMPLES, name: 'anchor-light' }])],
+  });
   t.teardown(rt.stop);
-  await waitFor(() => rt.runtime.model.valueAt('vessels.self', 'electrical.switches.anchorLight.state'), 'anchor light ready');
+  await waitFor(
+    () => rt.runtime.model.valueAt('vessels.self', 'electrical.switches.anchorLight.state'),
+    'anchor light ready',
+  );
   return rt;
 }
 
 test('finding 1: an open API on a network address is refused at start, with a message that says what to do', async (t) => {
-  const settings = { ...demoSettings(tempDir(t, 'ske-sec-')), host: '0.0.0.0', port: 0, sources: [], plugins: { dirs: [] } };
+  const settings = {
+    ...demoSettings(tempDir(t, 'ske-sec-')),
+    host: '0.0.0.0',
+    port: 0,
+    sources: [],
+    plugins: { dirs: [] },
+  };
   const err = await t.throwsAsync(() => startRuntime(settings), { instanceOf: UnsafeStartError });
   t.regex(err!.message, /refusing to serve on 0\.0\.0\.0 with security off/);
   t.regex(err!.message, /signalk-edge user add/);
@@ -36,8 +49,11 @@ test('finding 1: an open API on a network address is refused at start, with a me
   const file = join(dir, 'settings.json');
   writeFileSync(file, JSON.stringify({ host: '0.0.0.0', port: 0, dataDir: dir }));
   const run = await new Promise<{ code: number | null; err: string }>((resolve) => {
-    execFile(process.execPath, [join(PROJECT_ROOT, 'dist', 'runtime', 'cli', 'main.js'), 'run', '--settings', file], { timeout: 30_000 }, (e, _out, err) =>
-      resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, err }),
+    execFile(
+      process.execPath,
+      [join(PROJECT_ROOT, 'dist', 'runtime', 'cli', 'main.js'), 'run', '--settings', file],
+      { timeout: 30_000 },
+      (e, _out, err) => resolve({ code: e ? (typeof e.code === 'number' ? e.code : null) : 0, err }),
     );
   });
   t.is(run.code, 2, run.err);
@@ -56,10 +72,18 @@ test('finding 1: without credentials, PUT, plugin config, enable/disable/restart
 
   t.is((await call(rt.url, 'PUT', `${PLUGIN}/config`, { body: { configuration: { x: 1 } } })).status, 401);
   t.is((await call(rt.url, 'POST', `${PLUGIN}/config`, { body: { enabled: false } })).status, 401);
-  for (const action of ['disable', 'enable', 'restart']) t.is((await call(rt.url, 'POST', `${PLUGIN}/${action}`)).status, 401, action);
+  for (const action of ['disable', 'enable', 'restart'])
+    t.is((await call(rt.url, 'POST', `${PLUGIN}/${action}`)).status, 401, action);
   t.is((await call(rt.url, 'POST', `/skServer/plugins/${IDS.anchorLight}/disable`)).status, 401);
-  t.is(existsSync(configFile) ? readFileSync(configFile, 'utf8') : undefined, before, 'the plugin configuration file is untouched');
-  t.like(rt.runtime.plugins.list().find((p) => p.id === IDS.anchorLight), { state: 'running', enabled: true });
+  t.is(
+    existsSync(configFile) ? readFileSync(configFile, 'utf8') : undefined,
+    before,
+    'the plugin configuration file is untouched',
+  );
+  t.like(
+    rt.runtime.plugins.list().find((p) => p.id === IDS.anchorLight),
+    { state: 'running', enabled: true },
+  );
 
   // A garbage or forged token is no better than none.
   t.is((await call(rt.url, 'PUT', ANCHOR, { body: { value: 1 }, token: 'eyJhbGciOiJIUzI1NiJ9.e30.bad' })).status, 401);
@@ -77,18 +101,36 @@ test('finding 6: cross-site POSTs (text/plain, forms, foreign Origin) are refuse
   const evil = { origin: 'http://evil.example' };
 
   // What a page can send without a CORS preflight: text/plain or a form, from its own origin.
-  const plain = await call(rt.url, 'POST', `${PLUGIN}/config`, { body: '{"enabled":false}', contentType: 'text/plain', headers: evil });
+  const plain = await call(rt.url, 'POST', `${PLUGIN}/config`, {
+    body: '{"enabled":false}',
+    contentType: 'text/plain',
+    headers: evil,
+  });
   t.is(plain.status, 403, JSON.stringify(plain.body));
   t.regex(String((plain.body as { error: string }).error), /origin "http:\/\/evil\.example" is not allowed/);
-  const form = await call(rt.url, 'POST', `${PLUGIN}/disable`, { body: 'x=1', contentType: 'application/x-www-form-urlencoded', headers: evil });
+  const form = await call(rt.url, 'POST', `${PLUGIN}/disable`, {
+    body: 'x=1',
+    contentType: 'application/x-www-form-urlencoded',
+    headers: evil,
+  });
   t.is(form.status, 403);
-  t.is((await call(rt.url, 'POST', `${PLUGIN}/disable`, { headers: evil })).status, 403, 'a bodyless POST from a foreign origin');
+  t.is(
+    (await call(rt.url, 'POST', `${PLUGIN}/disable`, { headers: evil })).status,
+    403,
+    'a bodyless POST from a foreign origin',
+  );
   t.is((await call(rt.url, 'PUT', ANCHOR, { body: { value: 1 }, headers: evil })).status, 403);
   // Without an Origin (not a browser), a text body is still no JSON: 415, nothing changes.
-  const noOrigin = await call(rt.url, 'POST', `${PLUGIN}/config`, { body: '{"enabled":false}', contentType: 'text/plain' });
+  const noOrigin = await call(rt.url, 'POST', `${PLUGIN}/config`, {
+    body: '{"enabled":false}',
+    contentType: 'text/plain',
+  });
   t.is(noOrigin.status, 415, JSON.stringify(noOrigin.body));
   t.is(existsSync(configFile) ? readFileSync(configFile, 'utf8') : undefined, before);
-  t.like(rt.runtime.plugins.list().find((p) => p.id === IDS.anchorLight), { state: 'running', enabled: true });
+  t.like(
+    rt.runtime.plugins.list().find((p) => p.id === IDS.anchorLight),
+    { state: 'running', enabled: true },
+  );
   t.is(rt.runtime.model.valueAt('vessels.self', 'electrical.switches.anchorLight.state')?.value, 0);
 
   // A cross-origin GET gets no CORS header, so the page cannot read the answer.
@@ -96,7 +138,9 @@ test('finding 6: cross-site POSTs (text/plain, forms, foreign Origin) are refuse
   t.is(read.headers['access-control-allow-origin'], undefined);
   // The server's own pages (same origin) may change things.
   const host = rt.url.slice('http://'.length);
-  t.true((await call(rt.url, 'PUT', ANCHOR, { body: { value: 1 }, headers: { origin: `http://${host}` } })).status < 300);
+  t.true(
+    (await call(rt.url, 'PUT', ANCHOR, { body: { value: 1 }, headers: { origin: `http://${host}` } })).status < 300,
+  );
 });
 
 test('finding 6: allowed origins get CORS and may make changes; others may not', async (t) => {
@@ -104,15 +148,27 @@ test('finding 6: allowed origins get CORS and may make changes; others may not',
   await addUser(rt.dataDir, 'crew', 'readwrite');
   const token = await login(rt.url, 'crew');
   const allowed = { origin: 'http://plotter.local:8080' };
-  const pre = await call(rt.url, 'OPTIONS', ANCHOR, { headers: { ...allowed, 'access-control-request-method': 'PUT', 'access-control-request-headers': 'authorization,content-type' } });
+  const pre = await call(rt.url, 'OPTIONS', ANCHOR, {
+    headers: {
+      ...allowed,
+      'access-control-request-method': 'PUT',
+      'access-control-request-headers': 'authorization,content-type',
+    },
+  });
   t.true(pre.status < 300, String(pre.status));
   t.is(pre.headers['access-control-allow-origin'], 'http://plotter.local:8080');
   const put = await call(rt.url, 'PUT', ANCHOR, { body: { value: 1 }, token, headers: allowed });
   t.true(put.status < 300, JSON.stringify(put.body));
   t.is(put.headers['access-control-allow-origin'], 'http://plotter.local:8080');
-  const other = await call(rt.url, 'PUT', ANCHOR, { body: { value: 0 }, token, headers: { origin: 'http://plotter.local:9999' } });
+  const other = await call(rt.url, 'PUT', ANCHOR, {
+    body: { value: 0 },
+    token,
+    headers: { origin: 'http://plotter.local:9999' },
+  });
   t.is(other.status, 403);
-  const otherPre = await call(rt.url, 'OPTIONS', ANCHOR, { headers: { origin: 'http://evil.example', 'access-control-request-method': 'PUT' } });
+  const otherPre = await call(rt.url, 'OPTIONS', ANCHOR, {
+    headers: { origin: 'http://evil.example', 'access-control-request-method': 'PUT' },
+  });
   t.is(otherPre.headers['access-control-allow-origin'], undefined);
 });
 
@@ -124,7 +180,14 @@ test('finding 6: DNS rebinding — a Host that is not ours is refused; IP litera
   t.is(rebound.status, 403);
   t.regex(String((rebound.body as { error: string }).error), /host "evil\.example:\d+" is not served here/);
   t.is((await get('attacker.localhost.evil.example')).status, 403);
-  for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, `[::1]:${port}`, `192.168.1.20:${port}`, `myboat.lan:${port}`, 'MyBoat.lan']) {
+  for (const host of [
+    `127.0.0.1:${port}`,
+    `localhost:${port}`,
+    `[::1]:${port}`,
+    `192.168.1.20:${port}`,
+    `myboat.lan:${port}`,
+    'MyBoat.lan',
+  ]) {
     t.is((await get(host)).status, 200, host);
   }
   // The WebSocket too.
@@ -136,7 +199,10 @@ test('finding 6: DNS rebinding — a Host that is not ours is refused; IP litera
 });
 
 test('finding 6: a WebSocket upgrade from a foreign Origin is refused; same-origin and allowed origins connect', async (t) => {
-  const rt = await anchorLightRuntime(t, securityOn({ allowReadOnly: true, allowedOrigins: ['http://plotter.local:8080'] }));
+  const rt = await anchorLightRuntime(
+    t,
+    securityOn({ allowReadOnly: true, allowedOrigins: ['http://plotter.local:8080'] }),
+  );
   const evil = await upgrade(rt.wsUrl, 'subscribe=self', { origin: 'http://evil.example' });
   t.is(evil.status, 403);
   const host = rt.url.slice('http://'.length);

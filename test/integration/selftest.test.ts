@@ -20,7 +20,10 @@ const PROPRIETARY = '_signalk-edge_nmea-proprietary';
 
 function cli(args: string[]): Promise<{ code: number | null; out: string; err: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [CLI, ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SIGNALK_EDGE_LOG: 'error' } });
+    const child = spawn(process.execPath, [CLI, ...args], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, SIGNALK_EDGE_LOG: 'error' },
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));
@@ -38,9 +41,22 @@ test('--serial A,B over a pty pair passes; the report holds the counts and names
   const pty = await startPtyPair(join(dir, 'a'), join(dir, 'b'));
   t.teardown(() => pty.stop());
   const report = join(dir, 'report.json');
-  const r = await cli(['selftest', '--serial', `${pty.a},${pty.b}`, '--lines', '24', '--report', report, '--data', join(dir, 'data')]);
+  const r = await cli([
+    'selftest',
+    '--serial',
+    `${pty.a},${pty.b}`,
+    '--lines',
+    '24',
+    '--report',
+    report,
+    '--data',
+    join(dir, 'data'),
+  ]);
   t.is(r.code, 0, r.out + r.err);
-  t.regex(r.out, /^PASS {2}serial .*\[TWIN: pseudo-terminal \/dev\/pts\/\d+, no serial hardware\].*: 24 lines sent at 4800 baud; source 24 received, 0 errors/m);
+  t.regex(
+    r.out,
+    /^PASS {2}serial .*\[TWIN: pseudo-terminal \/dev\/pts\/\d+, no serial hardware\].*: 24 lines sent at 4800 baud; source 24 received, 0 errors/m,
+  );
   t.regex(r.out, /self-test passed: 1 passed, 0 failed, 0 skipped \(twins stood in/);
   const json = readReport(report);
   t.like(json, { exitCode: 0, summary: { passed: 1, failed: 0, skipped: 0 } });
@@ -48,7 +64,15 @@ test('--serial A,B over a pty pair passes; the report holds the counts and names
   t.like(serial, {
     check: 'serial',
     outcome: 'pass',
-    figures: { baudRate: 4800, linesSent: 24, sourceLinesReceived: 24, sourceErrors: 0, pluginLinesReceived: 24, pluginLinesCorrupted: 0, grantEnforced: true },
+    figures: {
+      baudRate: 4800,
+      linesSent: 24,
+      sourceLinesReceived: 24,
+      sourceErrors: 0,
+      pluginLinesReceived: 24,
+      pluginLinesCorrupted: 0,
+      grantEnforced: true,
+    },
   });
   t.true((serial!.figures.bytesPerSecond as number) > 0);
   // 18 of the 24 lines decode to deltas: the 6 $PGRME are Garmin's own and no standard sentence.
@@ -64,9 +88,22 @@ test('--serial A with a TX↔RX loopback passes at the given baud', async (t) =>
   const loop = await startPtyLoopback(join(dir, 'loop'));
   t.teardown(() => loop.stop());
   const report = join(dir, 'report.json');
-  const r = await cli(['selftest', '--serial', loop.path, '--baud', '38400', '--report', report, '--data', join(dir, 'data')]);
+  const r = await cli([
+    'selftest',
+    '--serial',
+    loop.path,
+    '--baud',
+    '38400',
+    '--report',
+    report,
+    '--data',
+    join(dir, 'data'),
+  ]);
   t.is(r.code, 0, r.out + r.err);
-  t.like(readReport(report).checks[0], { outcome: 'pass', figures: { baudRate: 38400, linesSent: 40, sourceLinesReceived: 40, pluginLinesReceived: 40 } });
+  t.like(readReport(report).checks[0], {
+    outcome: 'pass',
+    figures: { baudRate: 38400, linesSent: 40, sourceLinesReceived: 40, pluginLinesReceived: 40 },
+  });
 });
 
 test('a wrong device fails with the reason and exit 1; an absent one is skipped as absent, never passed, exit 2', async (t) => {
@@ -81,10 +118,23 @@ test('a wrong device fails with the reason and exit 1; an absent one is skipped 
   // A pty whose far end nobody writes to: nothing comes back, and the hint says what to check.
   const unwired = await cli(['selftest', '--serial', pty.b, '--lines', '5', '--data', join(dir, 'data')]);
   t.is(unwired.code, 1);
-  t.regex(unwired.out, /source read 0\/5 lines; plugin read 0\/5 lines — nothing came back: is .*b's TX looped to its RX\?/);
+  t.regex(
+    unwired.out,
+    /source read 0\/5 lines; plugin read 0\/5 lines — nothing came back: is .*b's TX looped to its RX\?/,
+  );
 
   const report = join(dir, 'absent.json');
-  const absent = await cli(['selftest', '--serial', join(dir, 'ttyUSB9'), '--can', 'can9', '--report', report, '--data', join(dir, 'data')]);
+  const absent = await cli([
+    'selftest',
+    '--serial',
+    join(dir, 'ttyUSB9'),
+    '--can',
+    'can9',
+    '--report',
+    report,
+    '--data',
+    join(dir, 'data'),
+  ]);
   t.is(absent.code, 2);
   t.regex(absent.out, /^SKIP {2}serial .*hardware absent: .*ttyUSB9 does not exist/m);
   t.regex(absent.out, /^SKIP {2}can {4}can9: hardware absent: no CAN interface can9/m);
@@ -92,12 +142,24 @@ test('a wrong device fails with the reason and exit 1; an absent one is skipped 
   t.like(readReport(report), { exitCode: 2, summary: { passed: 0, failed: 0, skipped: 2 } });
 });
 
-test('--can-twin: N2K frames with fast-packet through the source and a plugin\'s PGN-filtered handle, reported as a twin', async (t) => {
+test("--can-twin: N2K frames with fast-packet through the source and a plugin's PGN-filtered handle, reported as a twin", async (t) => {
   const dir = tempDir(t, 'ske-selftest-');
   const report = join(dir, 'report.json');
-  const r = await cli(['selftest', '--can-twin', '--frames-rounds', '10', '--report', report, '--data', join(dir, 'data')]);
+  const r = await cli([
+    'selftest',
+    '--can-twin',
+    '--frames-rounds',
+    '10',
+    '--report',
+    report,
+    '--data',
+    join(dir, 'data'),
+  ]);
   t.is(r.code, 0, r.out + r.err);
-  t.regex(r.out, /^PASS {2}can {4}twin0 \[TWIN: candump replay of .*, no CAN hardware\]: 90 frames \(30 messages, 10 fast-packet\) replayed/m);
+  t.regex(
+    r.out,
+    /^PASS {2}can {4}twin0 \[TWIN: candump replay of .*, no CAN hardware\]: 90 frames \(30 messages, 10 fast-packet\) replayed/m,
+  );
   const [can] = readReport(report).checks;
   t.like(can, {
     outcome: 'pass',
@@ -135,7 +197,10 @@ test('--plugin: the installed example runs on the pty under its grants; ungrante
   t.is(granted.code, 0, granted.out + granted.err);
   const plugin = readReport(report).checks.find((c) => c.check === 'plugin');
   // 10 of the 40 lines are $PGRME, each one delta of the three error estimates.
-  t.like(plugin, { outcome: 'pass', figures: { state: 'running', deltasEmitted: 10, halHandles: `serial ${pty.b}: 40 received`, denied: '' } });
+  t.like(plugin, {
+    outcome: 'pass',
+    figures: { state: 'running', deltasEmitted: 10, halHandles: `serial ${pty.b}: 40 received`, denied: '' },
+  });
   t.regex(String(plugin!.figures.paths), /navigation\.gnss\.estimatedHorizontalError ×10/);
 });
 

@@ -32,7 +32,9 @@ async function getJson(url: string): Promise<unknown> {
 
 function positionIs(runtime: Runtime, latitude: number, longitude: number): boolean {
   const v = runtime.model.valueAt('vessels.self', 'navigation.position')?.value;
-  return typeof v === 'object' && v !== null && !Array.isArray(v) && v.latitude === latitude && v.longitude === longitude;
+  return (
+    typeof v === 'object' && v !== null && !Array.isArray(v) && v.latitude === latitude && v.longitude === longitude
+  );
 }
 
 test('serial source over a pty: sentences reach the model and REST, and the driver reconnects after the device goes away', async (t) => {
@@ -62,7 +64,14 @@ test('serial source over a pty: sentences reach the model and REST, and the driv
   await waitFor(() => source.status().state === 'open', 'the serial port to open');
 
   far = await open(b, 'r+');
-  await send(far, rmc('101500.00', '5946.1995', '02418.0026') + withChecksum('$IIMWV,045.0,R,12.5,N,A') + '\r\n' + withChecksum('$IIDBT,035.53,f,010.83,M,005.85,F') + '\r\n');
+  await send(
+    far,
+    rmc('101500.00', '5946.1995', '02418.0026') +
+      withChecksum('$IIMWV,045.0,R,12.5,N,A') +
+      '\r\n' +
+      withChecksum('$IIDBT,035.53,f,010.83,M,005.85,F') +
+      '\r\n',
+  );
   await waitFor(() => positionIs(rt, 59 + 46.1995 / 60, 24 + 18.0026 / 60), 'the first position in the model');
   await waitFor(() => rt.model.valueAt('vessels.self', 'environment.depth.belowTransducer'), 'depth in the model');
   t.is(rt.model.valueAt('vessels.self', 'navigation.position')?.$source, 'nmea1.GP');
@@ -98,7 +107,10 @@ test('serial source over a pty: sentences reach the model and REST, and the driv
 
 test('backoff doubles from its base up to its cap, and starts over after a reset', (t) => {
   const b = new Backoff(500, 30_000);
-  t.deepEqual([1, 2, 3, 4, 5, 6, 7, 8].map(() => b.next()), [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000]);
+  t.deepEqual(
+    [1, 2, 3, 4, 5, 6, 7, 8].map(() => b.next()),
+    [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000],
+  );
   b.reset();
   t.is(b.next(), 500);
 });
@@ -106,7 +118,11 @@ test('backoff doubles from its base up to its cap, and starts over after a reset
 test('a device absent at start is retried until it appears; stop() cancels the retry', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'skedge-absent-'));
   let pty: PtyPair | undefined;
-  const source = createSource({ id: 'late', type: 'serial', device: join(dir, 'a'), baudRate: 4800 }, new DeltaBus('vessels.urn:mrn:imo:mmsi:230000001'), createDevices());
+  const source = createSource(
+    { id: 'late', type: 'serial', device: join(dir, 'a'), baudRate: 4800 },
+    new DeltaBus('vessels.urn:mrn:imo:mmsi:230000001'),
+    createDevices(),
+  );
   t.teardown(async () => {
     await source.stop();
     await pty?.stop();
@@ -121,7 +137,11 @@ test('a device absent at start is retried until it appears; stop() cancels the r
   t.is(source.status().state, 'stopped');
 
   // Stopping while a retry is pending leaves no timer behind (ava would wait for it otherwise).
-  const gone = createSource({ id: 'gone', type: 'serial', device: join(dir, 'never'), baudRate: 4800 }, new DeltaBus('vessels.urn:mrn:imo:mmsi:230000001'), createDevices());
+  const gone = createSource(
+    { id: 'gone', type: 'serial', device: join(dir, 'never'), baudRate: 4800 },
+    new DeltaBus('vessels.urn:mrn:imo:mmsi:230000001'),
+    createDevices(),
+  );
   gone.start();
   await waitFor(() => gone.status().state === 'reconnecting', 'the failed open');
   await gone.stop();

@@ -14,7 +14,10 @@ const systemdAnalyze = systemTool('systemd-analyze', 'systemd', ['--version'], i
 
 function analyze(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn('systemd-analyze', args, { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, SYSTEMD_COLORS: '0', SYSTEMD_PAGER: '' } });
+    const child = spawn('systemd-analyze', args, {
+      stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, SYSTEMD_COLORS: '0', SYSTEMD_PAGER: '' },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (c: Buffer) => (stdout += c.toString()));
@@ -34,7 +37,10 @@ function stage(t: { teardown(fn: () => void): void }, board?: string): string {
   writeFileSync(file, UNIT.replace(/^ExecStart=\/usr\/bin\/node /m, `ExecStart=${process.execPath} `));
   if (board) {
     mkdirSync(join(dir, 'signalk-edge.service.d'));
-    writeFileSync(join(dir, 'signalk-edge.service.d', '10-board.conf'), renderBoardDropIn(loadProfile(board), { prefix: '/opt/signalk-edge', nodePath: process.execPath }));
+    writeFileSync(
+      join(dir, 'signalk-edge.service.d', '10-board.conf'),
+      renderBoardDropIn(loadProfile(board), { prefix: '/opt/signalk-edge', nodePath: process.execPath }),
+    );
   }
   return file;
 }
@@ -85,7 +91,14 @@ for (const board of [undefined, ...profileIds()]) {
     if (board) {
       // The drop-in was applied: the device list is the board's, not the base unit's.
       const acl = /DeviceAllow=.*special devices: (.*?)\s{2,}/.exec(security.stdout)?.[1] ?? '';
-      const expected = ['char-rtc:r', ...new Set(deviceAliases(loadProfile(board)).filter((a) => a.kind === 'serial').map((a) => deviceAllowFor(a.target).replace(' ', ':')))];
+      const expected = [
+        'char-rtc:r',
+        ...new Set(
+          deviceAliases(loadProfile(board))
+            .filter((a) => a.kind === 'serial')
+            .map((a) => deviceAllowFor(a.target).replace(' ', ':')),
+        ),
+      ];
       t.deepEqual(acl.split(' ').sort(), expected.sort(), security.stdout);
     }
   });

@@ -37,10 +37,20 @@ function standIn(): { transport: HttpTransport; requests: HttpRequest[]; release
   };
 }
 
-async function start(t: Parameters<typeof tempDir>[0], opts: { grants?: Record<string, string[]>; transport: HttpTransport; callTimeoutMs?: number }) {
+async function start(
+  t: Parameters<typeof tempDir>[0],
+  opts: { grants?: Record<string, string[]>; transport: HttpTransport; callTimeoutMs?: number },
+) {
   const dataDir = tempDir(t, 'ske-data-');
   configurePlugin(dataDir, ID, { url: URL_ });
-  const rt = await startTestRuntime({ dataDir, pluginDirs: [await folder()], grants: opts.grants ?? granted, httpTransport: opts.transport, restart: { baseMs: 50 }, ...(opts.callTimeoutMs ? { callTimeoutMs: opts.callTimeoutMs } : {}) });
+  const rt = await startTestRuntime({
+    dataDir,
+    pluginDirs: [await folder()],
+    grants: opts.grants ?? granted,
+    httpTransport: opts.transport,
+    restart: { baseMs: 50 },
+    ...(opts.callTimeoutMs ? { callTimeoutMs: opts.callTimeoutMs } : {}),
+  });
   t.teardown(rt.stop);
   await waitFor(async () => (await pluginStatus(rt.runtime, ID)).state === 'running', 'the provider running');
   return rt;
@@ -50,11 +60,19 @@ test('observations come from the fetch the handler makes, resumed when the stand
   const service = standIn();
   const { runtime } = await start(t, { transport: service.transport });
   t.like(await pluginStatus(runtime, ID), { weatherProvider: true, statusMessage: `serving weather from ${URL_}` });
-  t.deepEqual((await http(runtime, 'GET', `${API}/_providers`)).body, { [ID]: { name: 'Weather probe', isDefault: true } });
+  t.deepEqual((await http(runtime, 'GET', `${API}/_providers`)).body, {
+    [ID]: { name: 'Weather probe', isDefault: true },
+  });
   t.deepEqual(Object.keys((await http(runtime, 'GET', API)).body as object), ['forecasts', 'observations', 'warnings']);
   t.deepEqual((await http(runtime, 'GET', `${API}/_providers/_default`)).body, { id: ID });
-  t.deepEqual(await http(runtime, 'POST', `${API}/_providers/_default/nobody`), { status: 400, body: { state: 'FAILED', statusCode: 400, message: 'Provider nobody not found!' } });
-  t.like((await http(runtime, 'POST', `${API}/_providers/_default/${ID}`)).body, { statusCode: 200, message: `Default provider set to ${ID}.` });
+  t.deepEqual(await http(runtime, 'POST', `${API}/_providers/_default/nobody`), {
+    status: 400,
+    body: { state: 'FAILED', statusCode: 400, message: 'Provider nobody not found!' },
+  });
+  t.like((await http(runtime, 'POST', `${API}/_providers/_default/${ID}`)).body, {
+    statusCode: 200,
+    message: `Default provider set to ${ID}.`,
+  });
 
   const pending = http(runtime, 'GET', `${API}/observations?lat=60.15&lon=24.95&count=2&date=2026-12-05&units=si`);
   await waitFor(() => service.requests.length === 1, 'the handler fetching');
@@ -69,7 +87,10 @@ test('observations come from the fetch the handler makes, resumed when the stand
     type: 'observation',
     fetches: 1,
     fetched: { temperature: 288.15, wind: 5.5 },
-    request: { position: { latitude: 60.15, longitude: 24.95 }, options: { maxCount: 2, startDate: '2026-12-05', custom: { units: 'si' } } },
+    request: {
+      position: { latitude: 60.15, longitude: 24.95 },
+      options: { maxCount: 2, startDate: '2026-12-05', custom: { units: 'si' } },
+    },
   });
   // Served again, without a pause in between left over.
   const again = await http(runtime, 'GET', `${API}/observations?lat=60&lon=25`);
@@ -81,9 +102,18 @@ test('bad requests and bad handlers: no position, a handler that never returns, 
   const service = standIn();
   service.release();
   const { runtime } = await start(t, { transport: service.transport, callTimeoutMs: 300 });
-  t.deepEqual(await http(runtime, 'GET', `${API}/observations`), { status: 400, body: { state: 'FAILED', statusCode: 400, message: 'Location not supplied!' } });
-  t.deepEqual(await http(runtime, 'GET', `${API}/observations?lat=north&lon=1`), { status: 400, body: { state: 'FAILED', statusCode: 400, message: 'Invalid position data!' } });
-  t.like((await http(runtime, 'GET', `${API}/observations?lat=1&lon=1&provider=nobody`)).body, { statusCode: 400, message: 'Requested provider not found! (nobody)' });
+  t.deepEqual(await http(runtime, 'GET', `${API}/observations`), {
+    status: 400,
+    body: { state: 'FAILED', statusCode: 400, message: 'Location not supplied!' },
+  });
+  t.deepEqual(await http(runtime, 'GET', `${API}/observations?lat=north&lon=1`), {
+    status: 400,
+    body: { state: 'FAILED', statusCode: 400, message: 'Invalid position data!' },
+  });
+  t.like((await http(runtime, 'GET', `${API}/observations?lat=1&lon=1&provider=nobody`)).body, {
+    statusCode: 400,
+    message: 'Requested provider not found! (nobody)',
+  });
   t.deepEqual(Object.keys((await http(runtime, 'GET', `${API}/forecasts`)).body as object), ['daily', 'point']);
 
   const warnings = await http(runtime, 'GET', `${API}/warnings?lat=1&lon=1`);
@@ -95,7 +125,10 @@ test('bad requests and bad handlers: no position, a handler that never returns, 
   t.regex((forecast.body as { message: string }).message, /weather_get_forecasts did not return within 300 ms/);
   t.like(await pluginStatus(runtime, ID), { crashes: 1 });
   // Restarted, it registers again and serves.
-  await waitFor(async () => (await http(runtime, 'GET', `${API}/observations?lat=1&lon=1`)).status === 200, 'served after the restart');
+  await waitFor(
+    async () => (await http(runtime, 'GET', `${API}/observations?lat=1&lon=1`)).status === 200,
+    'served after the restart',
+  );
 });
 
 test('a fetch that never gets an answer resumes the handler with an empty body at the fetch deadline', async (t) => {
@@ -112,21 +145,36 @@ test('a fetch that never gets an answer resumes the handler with an empty body a
 test('a fetch to a host that is not granted is refused: the handler gets an empty body, the denial is listed', async (t) => {
   const service = standIn();
   service.release();
-  const { runtime } = await start(t, { transport: service.transport, grants: { [ID]: ['dataRead', 'network', 'weatherProvider'] } });
+  const { runtime } = await start(t, {
+    transport: service.transport,
+    grants: { [ID]: ['dataRead', 'network', 'weatherProvider'] },
+  });
   const obs = await http(runtime, 'GET', `${API}/observations?lat=1&lon=1`);
   t.is(obs.status, 200);
   t.like((obs.body as unknown[])[0], { fetched: null });
   t.is(service.requests.length, 0);
-  const denied = ((await pluginStatus(runtime, ID)).capabilities as { denied: { capability: string }[] }).denied.map((d) => d.capability);
+  const denied = ((await pluginStatus(runtime, ID)).capabilities as { denied: { capability: string }[] }).denied.map(
+    (d) => d.capability,
+  );
   t.deepEqual(denied, ['net:weather.test:80']);
 });
 
 test('without the weatherProvider grant the registration is refused and listed as denied', async (t) => {
   const service = standIn();
-  const { runtime } = await start(t, { transport: service.transport, grants: { [ID]: ['dataRead', 'network', 'net:weather.test:80'] } });
+  const { runtime } = await start(t, {
+    transport: service.transport,
+    grants: { [ID]: ['dataRead', 'network', 'net:weather.test:80'] },
+  });
   const status = await pluginStatus(runtime, ID);
   t.is(status.errorMessage, 'weather provider registration refused');
   t.is(status.weatherProvider, false);
-  t.deepEqual((status.capabilities as { denied: { capability: string }[] }).denied.map((d) => d.capability), ['weatherProvider']);
-  t.deepEqual((await http(runtime, 'GET', `${API}/observations?lat=1&lon=1`)).body, { state: 'FAILED', statusCode: 400, message: 'No providers registered!' });
+  t.deepEqual(
+    (status.capabilities as { denied: { capability: string }[] }).denied.map((d) => d.capability),
+    ['weatherProvider'],
+  );
+  t.deepEqual((await http(runtime, 'GET', `${API}/observations?lat=1&lon=1`)).body, {
+    state: 'FAILED',
+    statusCode: 400,
+    message: 'No providers registered!',
+  });
 });

@@ -35,10 +35,16 @@ export function heapGrowth(before: string, after: string, top = 12): string[] {
   const b = heapByKind(after);
   const total = (m: Map<string, { bytes: number }>) => [...m.values()].reduce((n, e) => n + e.bytes, 0);
   const mb = (n: number) => `${(n / 1048576).toFixed(2)} MB`;
-  const growth = [...b].map(([kind, e]) => ({ kind, bytes: e.bytes - (a.get(kind)?.bytes ?? 0), count: e.count - (a.get(kind)?.count ?? 0) }));
+  const growth = [...b].map(([kind, e]) => ({
+    kind,
+    bytes: e.bytes - (a.get(kind)?.bytes ?? 0),
+    count: e.count - (a.get(kind)?.count ?? 0),
+  }));
   growth.sort((x, y) => y.bytes - x.bytes);
   return [
     `heap (live objects in the snapshots): ${mb(total(a))} → ${mb(total(b))}`,
-    ...growth.slice(0, top).map((g) => `  ${g.bytes >= 0 ? '+' : ''}${mb(g.bytes)} ${g.count >= 0 ? '+' : ''}${g.count} × ${g.kind}`),
+    ...growth
+      .slice(0, top)
+      .map((g) => `  ${g.bytes >= 0 ? '+' : ''}${mb(g.bytes)} ${g.count >= 0 ? '+' : ''}${g.count} × ${g.kind}`),
   ];
 }

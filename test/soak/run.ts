@@ -8,7 +8,9 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runSoak } from './soak.js';
 
-const { values } = parseArgs({ options: { seconds: { type: 'string', default: '600' }, 'heap-snapshots': { type: 'string' } } });
+const { values } = parseArgs({
+  options: { seconds: { type: 'string', default: '600' }, 'heap-snapshots': { type: 'string' } },
+});
 const seconds = Number(values.seconds);
 if (!Number.isFinite(seconds) || seconds < 30) {
   console.error('--seconds must be a number ≥ 30');
@@ -16,7 +18,11 @@ if (!Number.isFinite(seconds) || seconds < 30) {
 }
 const heapSnapshots = values['heap-snapshots'];
 if (heapSnapshots) mkdirSync(heapSnapshots, { recursive: true });
-const report = await runSoak({ seconds, heapSnapshots: heapSnapshots && resolve(heapSnapshots), log: (line) => console.log(line) });
+const report = await runSoak({
+  seconds,
+  heapSnapshots: heapSnapshots && resolve(heapSnapshots),
+  log: (line) => console.log(line),
+});
 for (const [k, v] of Object.entries(report.figures)) console.log(`${k.padEnd(28)} ${v}`);
 console.log(`RSS growth after warm-up: ${(report.rssGrowth * 100).toFixed(1)} %`);
 for (const line of report.heap ?? []) console.log(line);

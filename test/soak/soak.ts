@@ -67,7 +67,14 @@ const SAMPLE_MS = 1000;
 /** The runtime's heap bound as the Cerbo GX profile sets it (boards/cerbo-gx.json): V8 collects against it instead of growing toward its own default, so RSS settles within a short run. */
 const NODE_FLAGS = ['--max-old-space-size=128'];
 /** What each derive-all copy subscribes to: a few paths, as real plugins do. */
-const DERIVE_PATHS = ['navigation.speedOverGround', 'navigation.headingMagnetic', 'environment.depth.*', 'environment.wind.*', 'navigation.position', 'navigation.courseOverGround*'];
+const DERIVE_PATHS = [
+  'navigation.speedOverGround',
+  'navigation.headingMagnetic',
+  'environment.depth.*',
+  'environment.wind.*',
+  'navigation.position',
+  'navigation.courseOverGround*',
+];
 
 /** The recording's frames, repeated and re-stamped 1/FRAMES_PER_SECOND apart for `seconds`: a busy bus. */
 export function busyCandump(file: string, seconds: number): number {
@@ -75,7 +82,7 @@ export function busyCandump(file: string, seconds: number): number {
     .split('\n')
     .map(parseCandumpLine)
     .flatMap((l) => (l.kind === 'frame' ? [l.frame] : []));
-  const total = Math.ceil(FRAMES_PER_SECOND * seconds / frames.length) * frames.length;
+  const total = Math.ceil((FRAMES_PER_SECOND * seconds) / frames.length) * frames.length;
   const text = Array.from({ length: total }, (_, i) => {
     const f = frames[i % frames.length]!;
     return `(${(1_700_000_000 + i / FRAMES_PER_SECOND).toFixed(6)}) can0 ${f.id.toString(16).toUpperCase().padStart(8, '0')}#${Buffer.from(f.data).toString('hex').toUpperCase()}`;
@@ -163,7 +170,14 @@ interface StreamClient {
 }
 
 /** What each client shows when clients subscribe to what they use: an instrument display's paths. */
-const INSTRUMENT_PATHS = ['navigation.position', 'navigation.speedOverGround', 'navigation.courseOverGroundTrue', 'navigation.headingMagnetic', 'environment.depth.belowTransducer', 'environment.wind.*'];
+const INSTRUMENT_PATHS = [
+  'navigation.position',
+  'navigation.speedOverGround',
+  'navigation.courseOverGroundTrue',
+  'navigation.headingMagnetic',
+  'environment.depth.belowTransducer',
+  'environment.wind.*',
+];
 
 async function openClient(url: string, all: boolean): Promise<StreamClient> {
   const ws = new WebSocket(`${url}/signalk/v1/stream?subscribe=${all ? 'all' : 'none'}`);
@@ -173,7 +187,13 @@ async function openClient(url: string, all: boolean): Promise<StreamClient> {
     if (String(data).includes('"updates"')) client.deltas++;
   });
   await new Promise<void>((resolve, reject) => ws.once('open', () => resolve()).once('error', reject));
-  if (!all) ws.send(JSON.stringify({ context: 'vessels.self', subscribe: INSTRUMENT_PATHS.map((path) => ({ path, policy: 'instant' })) }));
+  if (!all)
+    ws.send(
+      JSON.stringify({
+        context: 'vessels.self',
+        subscribe: INSTRUMENT_PATHS.map((path) => ({ path, policy: 'instant' })),
+      }),
+    );
   return client;
 }
 
@@ -183,12 +203,24 @@ async function json(url: string): Promise<unknown> {
 }
 
 type Status = {
-  sources: { id: string; state: string; lines: number; deltas: number; errors: Record<string, number>; lastError?: string; outages?: { count: number; downMs: number } }[];
+  sources: {
+    id: string;
+    state: string;
+    lines: number;
+    deltas: number;
+    errors: Record<string, number>;
+    lastError?: string;
+    outages?: { count: number; downMs: number };
+  }[];
   bus: { accepted: number; rejected: number };
   stream: { clients: number; sent: number; dropped: number; closedSlow: number };
   mqtt?: { state: string; counters: { published: number; dropped: number } };
 };
-type PluginRow = { id: string; state: string; deltas: { received: number; emitted: number; rejected: number; dropped: number } };
+type PluginRow = {
+  id: string;
+  state: string;
+  deltas: { received: number; emitted: number; rejected: number; dropped: number };
+};
 
 export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
   await buildAll(() => undefined);
@@ -206,7 +238,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     // Inputs.
     const candump = join(dir, 'busy.candump');
     figures.canFramesInLog = busyCandump(candump, opts.seconds);
-    for (let i = 0; i < SERIAL_STREAMS; i++) ptys.push(await startPtyPair(join(dir, `tty${i}-writer`), join(dir, `tty${i}`)));
+    for (let i = 0; i < SERIAL_STREAMS; i++)
+      ptys.push(await startPtyPair(join(dir, `tty${i}-writer`), join(dir, `tty${i}`)));
     broker = await startBroker();
     let mqttMessages = 0;
     watcher = await mqtt.connectAsync(broker.url, { reconnectPeriod: 500 });
@@ -215,7 +248,8 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
 
     // Plugins: the four examples and six derive-all copies (own ids, data subscriptions only).
     const plugins = join(dir, 'plugins');
-    for (const name of ['true-wind', 'trip-log', 'anchor-light', 'nmea-proprietary']) cpSync(join(PROJECT_ROOT, 'examples', name), join(plugins, name), { recursive: true });
+    for (const name of ['true-wind', 'trip-log', 'anchor-light', 'nmea-proprietary'])
+      cpSync(join(PROJECT_ROOT, 'examples', name), join(plugins, name), { recursive: true });
     // Taking every delta: the take-all fixture (no subscriptions: every delta, nothing emitted; six
     // derive-all copies on `*` would answer each other's outputs and multiply the load).
     const derive = join(PROJECT_ROOT, 'test', 'fixtures', 'plugins', opts.pluginsTakeAll ? 'take-all' : 'derive-all');
@@ -250,21 +284,39 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
 
     // The runtime, as installers run it.
     const base = `http://127.0.0.1:${port}`;
-    const snapshotFlags = opts.heapSnapshots ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${opts.heapSnapshots}`] : [];
-    child = spawn(process.execPath, [...NODE_FLAGS, ...snapshotFlags, join(PROJECT_ROOT, 'dist', 'runtime', 'cli', 'main.js'), 'run', '--settings', join(dir, 'settings.json')], {
-      stdio: ['ignore', 'ignore', 'pipe'],
-      env: { ...process.env, SIGNALK_EDGE_LOG: 'warn' },
-    });
+    const snapshotFlags = opts.heapSnapshots
+      ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${opts.heapSnapshots}`]
+      : [];
+    child = spawn(
+      process.execPath,
+      [
+        ...NODE_FLAGS,
+        ...snapshotFlags,
+        join(PROJECT_ROOT, 'dist', 'runtime', 'cli', 'main.js'),
+        'run',
+        '--settings',
+        join(dir, 'settings.json'),
+      ],
+      {
+        stdio: ['ignore', 'ignore', 'pipe'],
+        env: { ...process.env, SIGNALK_EDGE_LOG: 'warn' },
+      },
+    );
     let stderr = '';
     child.stderr?.on('data', (c: Buffer) => (stderr = (stderr + c.toString()).slice(-20_000)));
-    await waitFor(async () => {
-      try {
-        return (await fetch(`${base}/signalk`)).ok;
-      } catch {
-        return false;
-      }
-    }, 'the runtime to serve', 30_000);
-    for (let i = 0; i < WS_CLIENTS; i++) clients.push(await openClient(base.replace(/^http/, 'ws'), opts.pluginsTakeAll !== false));
+    await waitFor(
+      async () => {
+        try {
+          return (await fetch(`${base}/signalk`)).ok;
+        } catch {
+          return false;
+        }
+      },
+      'the runtime to serve',
+      30_000,
+    );
+    for (let i = 0; i < WS_CLIENTS; i++)
+      clients.push(await openClient(base.replace(/^http/, 'ws'), opts.pluginsTakeAll !== false));
     const lines = nmeaLines();
     for (let i = 0; i < SERIAL_STREAMS; i++) {
       const w = new SerialWriter(ptys[i]!.a, lines, i * 97);
@@ -284,12 +336,23 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
           opts.log(`t=${seconds().toFixed(0)}s: unplug tty0 for 3 s`);
           await writers[0]!.unplug();
           // Unplug between lines: what was written has been read, so a missed line is one never sent.
-          await waitFor(async () => ((await json(`${base}/edge/v1/status`)) as Status).sources.find((s) => s.id === 'nmea0')!.lines >= writers[0]!.written, 'tty0 drained');
+          await waitFor(
+            async () =>
+              ((await json(`${base}/edge/v1/status`)) as Status).sources.find((s) => s.id === 'nmea0')!.lines >=
+              writers[0]!.written,
+            'tty0 drained',
+          );
           await ptys[0]!.stop();
           await new Promise((r) => setTimeout(r, 3000));
           ptys[0] = await startPtyPair(join(dir, 'tty0-writer'), join(dir, 'tty0'));
           await writers[0]!.replug(async () => {
-            await waitFor(async () => ((await json(`${base}/edge/v1/status`)) as Status).sources.find((s) => s.id === 'nmea0')!.state === 'open', 'the source to reopen tty0', 60_000);
+            await waitFor(
+              async () =>
+                ((await json(`${base}/edge/v1/status`)) as Status).sources.find((s) => s.id === 'nmea0')!.state ===
+                'open',
+              'the source to reopen tty0',
+              60_000,
+            );
           });
           opts.log(`t=${seconds().toFixed(0)}s: tty0 back`);
         },
@@ -316,13 +379,17 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       // Written synchronously by the runtime: done once the new file has stopped growing.
       let file = '';
       let size = -1;
-      await waitFor(() => {
-        file ||= readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f)) ?? '';
-        const now = file ? statSync(join(dir, file)).size : -1;
-        const done = now > 0 && now === size;
-        size = now;
-        return done;
-      }, 'the heap snapshot', 120_000);
+      await waitFor(
+        () => {
+          file ||= readdirSync(dir).find((f) => f.endsWith('.heapsnapshot') && !before.has(f)) ?? '';
+          const now = file ? statSync(join(dir, file)).size : -1;
+          const done = now > 0 && now === size;
+          size = now;
+          return done;
+        },
+        'the heap snapshot',
+        120_000,
+      );
       snapshots.push(join(dir, file));
       if (snapshots.length === 1) firstSnapshotAt = seconds();
       opts.log(`t=${seconds().toFixed(0)}s: heap snapshot ${file} (${(size / 1048576).toFixed(0)} MB)`);
@@ -334,7 +401,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       const mb = rssMB(child.pid!);
       rss.push([seconds(), mb]);
       const status = (await json(`${base}/edge/v1/status`)) as Status;
-      opts.log(`t=${seconds().toFixed(0)}s rss=${mb.toFixed(1)} MB bus=${Math.round((status.bus.accepted - lastAccepted) / (SAMPLE_MS / 1000))} deltas/s`);
+      opts.log(
+        `t=${seconds().toFixed(0)}s rss=${mb.toFixed(1)} MB bus=${Math.round((status.bus.accepted - lastAccepted) / (SAMPLE_MS / 1000))} deltas/s`,
+      );
       lastAccepted = status.bus.accepted;
       while (events.length > 0 && seconds() >= events[0]![0]) await events.shift()![1]();
       if (snapshots.length === 0 && seconds() >= opts.seconds / 3) await snapshot();
@@ -351,8 +420,15 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       const before = status.bus.accepted;
       status = (await json(`${base}/edge/v1/status`)) as Status;
       const n2kDone = status.sources.find((s) => s.id === 'n2k')?.state === 'ended';
-      const serialDone = writers.every((w, i) => (status.sources.find((s) => s.id === `nmea${i}`)?.lines ?? -1) >= w.written);
-      return n2kDone && serialDone && status.bus.accepted === before && clients.reduce((n, c) => n + c.received, 0) >= status.stream.sent;
+      const serialDone = writers.every(
+        (w, i) => (status.sources.find((s) => s.id === `nmea${i}`)?.lines ?? -1) >= w.written,
+      );
+      return (
+        n2kDone &&
+        serialDone &&
+        status.bus.accepted === before &&
+        clients.reduce((n, c) => n + c.received, 0) >= status.stream.sent
+      );
     };
     await waitFor(settled, 'inputs drained and clients caught up', 60_000).catch(() => undefined);
     const plugins_ = (await json(`${base}/plugins`)) as PluginRow[];
@@ -363,7 +439,9 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
       figures[`nmea${i}.written`] = w.written;
       figures[`nmea${i}.read`] = s.lines;
       if (w.missed) figures[`nmea${i}.missedWhileUnplugged`] = w.missed;
-      if (s.outages?.count) figures[`nmea${i}.outages`] = `${s.outages.count} (${(s.outages.downMs / 1000).toFixed(1)} s down, as the runtime counted)`;
+      if (s.outages?.count)
+        figures[`nmea${i}.outages`] =
+          `${s.outages.count} (${(s.outages.downMs / 1000).toFixed(1)} s down, as the runtime counted)`;
       if (s.lines !== w.written) failures.push(`nmea${i}: ${w.written} lines written, ${s.lines} read`);
       const errors = Object.entries(s.errors).filter(([, n]) => n > 0);
       if (errors.length) failures.push(`nmea${i}: errors ${JSON.stringify(s.errors)}`);
@@ -373,20 +451,26 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     figures['n2k.frames'] = n2k.lines;
     figures['n2k.framesPerSecond'] = Math.round(n2k.lines / opts.seconds);
     if (Object.values(n2k.errors).some((n) => n > 0)) failures.push(`n2k: errors ${JSON.stringify(n2k.errors)}`);
-    if (n2k.lines < FRAMES_PER_SECOND * opts.seconds * 0.9) failures.push(`n2k: ${n2k.lines} frames in ${opts.seconds} s, expected about ${FRAMES_PER_SECOND * opts.seconds}`);
+    if (n2k.lines < FRAMES_PER_SECOND * opts.seconds * 0.9)
+      failures.push(
+        `n2k: ${n2k.lines} frames in ${opts.seconds} s, expected about ${FRAMES_PER_SECOND * opts.seconds}`,
+      );
     figures['bus.accepted'] = status.bus.accepted;
     if (status.bus.rejected > 0) failures.push(`bus rejected ${status.bus.rejected} deltas`);
     for (const p of plugins_) {
       if (p.state !== 'running') failures.push(`plugin ${p.id} is ${p.state}`);
-      if (p.deltas.dropped > 0 || p.deltas.rejected > 0) failures.push(`plugin ${p.id}: ${p.deltas.dropped} dropped, ${p.deltas.rejected} rejected`);
+      if (p.deltas.dropped > 0 || p.deltas.rejected > 0)
+        failures.push(`plugin ${p.id}: ${p.deltas.dropped} dropped, ${p.deltas.rejected} rejected`);
     }
     figures['plugins.received'] = plugins_.reduce((n, p) => n + p.deltas.received, 0);
     const readByClients = clients.reduce((n, c) => n + c.received, 0);
     figures['stream.sent'] = status.stream.sent;
     figures['stream.readByClients'] = readByClients;
     figures['stream.deltasPerClient'] = clients.map((c) => c.deltas).join('/');
-    if (status.stream.dropped > 0 || status.stream.closedSlow > 0) failures.push(`stream dropped ${status.stream.dropped}, closed ${status.stream.closedSlow} slow clients`);
-    if (readByClients !== status.stream.sent) failures.push(`stream sent ${status.stream.sent} messages, clients read ${readByClients}`);
+    if (status.stream.dropped > 0 || status.stream.closedSlow > 0)
+      failures.push(`stream dropped ${status.stream.dropped}, closed ${status.stream.closedSlow} slow clients`);
+    if (readByClients !== status.stream.sent)
+      failures.push(`stream sent ${status.stream.sent} messages, clients read ${readByClients}`);
     if (status.mqtt) {
       figures['mqtt.published'] = status.mqtt.counters.published;
       figures['mqtt.droppedWhileBrokerDown'] = status.mqtt.counters.dropped;
@@ -408,7 +492,10 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     figures['rss.afterWarmUpMB'] = early.toFixed(1);
     figures['rss.endMB'] = late.toFixed(1);
     figures['rss.peakMB'] = Math.max(...rss.map(([, m]) => m)).toFixed(1);
-    if (growth > 0.05) failures.push(`RSS grew ${(growth * 100).toFixed(1)} % after warm-up (${early.toFixed(1)} → ${late.toFixed(1)} MB)`);
+    if (growth > 0.05)
+      failures.push(
+        `RSS grew ${(growth * 100).toFixed(1)} % after warm-up (${early.toFixed(1)} → ${late.toFixed(1)} MB)`,
+      );
     const heap = snapshots.length === 2 ? heapGrowth(snapshots[0]!, snapshots[1]!) : undefined;
     return { ok: failures.length === 0, failures, rss, rssGrowth: growth, cpuShare, figures, heap };
   } finally {

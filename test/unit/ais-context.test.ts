@@ -51,16 +51,23 @@ function classAReport(line: string): { mmsi: number; position: Position } | unde
 }
 
 function lines(file: string): string[] {
-  return readFileSync(file, 'utf8').split(/\r?\n/).filter((l) => l !== '');
+  return readFileSync(file, 'utf8')
+    .split(/\r?\n/)
+    .filter((l) => l !== '');
 }
 
 function mmsiContext(mmsi: number): string {
   return `vessels.urn:mrn:imo:mmsi:${String(mmsi).padStart(9, '0')}`;
 }
 
-async function sourceEnded(rt: TestRuntime, id: string): Promise<{ lines: number; deltas: number; errors: Record<string, number> }> {
+async function sourceEnded(
+  rt: TestRuntime,
+  id: string,
+): Promise<{ lines: number; deltas: number; errors: Record<string, number> }> {
   return waitFor(async () => {
-    const body = (await (await fetch(`${rt.url}/edge/v1/status`)).json()) as { sources: { id: string; state: string; lines: number; deltas: number; errors: Record<string, number> }[] };
+    const body = (await (await fetch(`${rt.url}/edge/v1/status`)).json()) as {
+      sources: { id: string; state: string; lines: number; deltas: number; errors: Record<string, number> }[];
+    };
     const s = body.sources.find((x) => x.id === id);
     return s?.state === 'ended' ? s : undefined;
   }, `source ${id} to end`);
@@ -101,7 +108,10 @@ test('an AIVDM replay puts every target under its own context; self and the trip
   for (const [mmsi, position] of expected) {
     const leaf = rt.runtime.model.valueAt(mmsiContext(mmsi), 'navigation.position');
     t.truthy(leaf, `position of ${mmsi}`);
-    t.true(near(leaf!.value as Position, position), `${mmsi}: ${JSON.stringify(leaf?.value)} vs ${JSON.stringify(position)}`);
+    t.true(
+      near(leaf!.value as Position, position),
+      `${mmsi}: ${JSON.stringify(leaf?.value)} vs ${JSON.stringify(position)}`,
+    );
   }
   // Aids to navigation go under atons., also over REST.
   const atons = (await (await fetch(`${rt.url}/signalk/v1/api/atons`)).json()) as Record<string, unknown>;
@@ -110,14 +120,17 @@ test('an AIVDM replay puts every target under its own context; self and the trip
   // The trip log subscribes to self's position: it saw none of the targets', then sees the own fix.
   t.like(await pluginStatus(rt.runtime, IDS.tripLog), { deltas: { received: 0 } });
   publish(rt.runtime, [{ path: 'navigation.position', value: { latitude: 60, longitude: 20 } }]);
-  await waitFor(async () => (await pluginStatus(rt.runtime, IDS.tripLog)).deltas?.received === 1, 'the trip log to get the own position');
+  await waitFor(
+    async () => (await pluginStatus(rt.runtime, IDS.tripLog)).deltas?.received === 1,
+    'the trip log to get the own position',
+  );
   t.deepEqual(rt.runtime.model.valueAt('vessels.self', 'navigation.position')?.value, { latitude: 60, longitude: 20 });
 });
 
 const VDO_LINE = lines(VDO_LOG)[0];
 const VDO_REPORT = classAReport(VDO_LINE)!;
 
-test('an own-ship VDO lands on self when its MMSI is the self vessel\'s', async (t) => {
+test("an own-ship VDO lands on self when its MMSI is the self vessel's", async (t) => {
   const rt = await startTestRuntime({
     selfUrn: `urn:mrn:imo:mmsi:${VDO_REPORT.mmsi}`,
     sources: [{ id: 'own', type: 'replay', file: VDO_LOG, rate: 'fast', linesPerSecond: 10, loop: false }],
@@ -129,12 +142,20 @@ test('an own-ship VDO lands on self when its MMSI is the self vessel\'s', async 
   t.true(near(leaf!.value as Position, VDO_REPORT.position));
 });
 
-test('a VDO of another MMSI (a self vessel known by uuid) goes to that MMSI\'s vessel, not self', async (t) => {
-  const rt = await startTestRuntime({ selfUrn: UUID_SELF, sources: [{ id: 'own', type: 'replay', file: VDO_LOG, rate: 'fast', linesPerSecond: 10, loop: false }] });
+test("a VDO of another MMSI (a self vessel known by uuid) goes to that MMSI's vessel, not self", async (t) => {
+  const rt = await startTestRuntime({
+    selfUrn: UUID_SELF,
+    sources: [{ id: 'own', type: 'replay', file: VDO_LOG, rate: 'fast', linesPerSecond: 10, loop: false }],
+  });
   t.teardown(rt.stop);
   t.is((await sourceEnded(rt, 'own')).deltas, 1);
   t.is(rt.runtime.model.valueAt('vessels.self', 'navigation.position'), undefined);
-  t.true(near(rt.runtime.model.valueAt(mmsiContext(VDO_REPORT.mmsi), 'navigation.position')!.value as Position, VDO_REPORT.position));
+  t.true(
+    near(
+      rt.runtime.model.valueAt(mmsiContext(VDO_REPORT.mmsi), 'navigation.position')!.value as Position,
+      VDO_REPORT.position,
+    ),
+  );
 });
 
 const N2K_AIS = [129038, 129039, 129793, 129794, 129809, 129810];
@@ -150,7 +171,10 @@ test('an NMEA 2000 AIS recording puts targets and base stations under their cont
   });
   t.true(ais.length > 50, `${ais.length} AIS frames`);
   writeFileSync(file, ais.join('\n'));
-  const rt = await startTestRuntime({ selfUrn: UUID_SELF, sources: [{ id: 'n2k', type: 'can', interface: 'can0', driver: 'candump', file, rate: 'fast', loop: false }] });
+  const rt = await startTestRuntime({
+    selfUrn: UUID_SELF,
+    sources: [{ id: 'n2k', type: 'can', interface: 'can0', driver: 'candump', file, rate: 'fast', loop: false }],
+  });
   t.teardown(rt.stop);
   const status = await sourceEnded(rt, 'n2k');
   t.true(status.deltas >= 16, `${status.deltas} deltas`);
@@ -164,7 +188,12 @@ test('an NMEA 2000 AIS recording puts targets and base stations under their cont
 });
 
 test('the whole NMEA 2000 recording: self keeps its own GNSS position among the AIS traffic', async (t) => {
-  const rt = await startTestRuntime({ selfUrn: UUID_SELF, sources: [{ id: 'n2k', type: 'can', interface: 'can0', driver: 'candump', file: CAN_LOG, rate: 'fast', loop: false }] });
+  const rt = await startTestRuntime({
+    selfUrn: UUID_SELF,
+    sources: [
+      { id: 'n2k', type: 'can', interface: 'can0', driver: 'candump', file: CAN_LOG, rate: 'fast', loop: false },
+    ],
+  });
   t.teardown(rt.stop);
   await sourceEnded(rt, 'n2k');
   const own = rt.runtime.model.valueAt('vessels.self', 'navigation.position');

@@ -15,28 +15,41 @@ interface Reply {
 }
 
 /** An HTTP request with full control over headers (fetch may not set Host). */
-function call(base: string, method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<Reply> {
+function call(
+  base: string,
+  method: string,
+  path: string,
+  body?: string | Buffer,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request(`${base}${path}`, { method, headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => {
-        const text = Buffer.concat(chunks).toString('utf8');
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          // keep text for the assertion message
-        }
-        resolve({ status: res.statusCode ?? 0, body: parsed });
-      });
-    });
+    const req = request(
+      `${base}${path}`,
+      { method, headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          let parsed: unknown = text;
+          try {
+            parsed = JSON.parse(text);
+          } catch {
+            // keep text for the assertion message
+          }
+          resolve({ status: res.statusCode ?? 0, body: parsed });
+        });
+      },
+    );
     req.on('error', reject);
     req.end(body);
   });
 }
 
-async function withApi(opts: Parameters<typeof startBareApi>[0], t: { teardown(fn: () => Promise<void>): void }): Promise<BareApi> {
+async function withApi(
+  opts: Parameters<typeof startBareApi>[0],
+  t: { teardown(fn: () => Promise<void>): void },
+): Promise<BareApi> {
   const api = await startBareApi(opts);
   t.teardown(() => api.api.close());
   return api;
@@ -68,13 +81,26 @@ test('GET /signalk: discovery document with URLs from the Host header and the se
   t.is(direct.status, 200);
   const host = api.url.slice('http://'.length);
   t.deepEqual(direct.body, {
-    endpoints: { v1: { version: '1.7.0', 'signalk-http': `http://${host}/signalk/v1/api/`, 'signalk-ws': `ws://${host}/signalk/v1/stream` } },
+    endpoints: {
+      v1: {
+        version: '1.7.0',
+        'signalk-http': `http://${host}/signalk/v1/api/`,
+        'signalk-ws': `ws://${host}/signalk/v1/stream`,
+      },
+    },
     server: { id: 'signalk-edge', version: SERVER_VERSION },
   });
   t.regex(SERVER_VERSION, /^\d+\.\d+\.\d+/);
 
   const proxied = await call(api.url, 'GET', '/signalk/', undefined, { host: 'boat.local:8080' });
-  t.like(proxied.body, { endpoints: { v1: { 'signalk-http': 'http://boat.local:8080/signalk/v1/api/', 'signalk-ws': 'ws://boat.local:8080/signalk/v1/stream' } } });
+  t.like(proxied.body, {
+    endpoints: {
+      v1: {
+        'signalk-http': 'http://boat.local:8080/signalk/v1/api/',
+        'signalk-ws': 'ws://boat.local:8080/signalk/v1/stream',
+      },
+    },
+  });
 });
 
 test('GET /signalk/v1/api: full model and sub-paths, self resolved, trailing slash tolerated', async (t) => {
@@ -86,7 +112,11 @@ test('GET /signalk/v1/api: full model and sub-paths, self resolved, trailing sla
   t.like(full.body, {
     version: '1.7.0',
     self: SELF,
-    vessels: { [TEST_SELF_URN]: { navigation: { speedOverGround: { value: 3.14, $source: 'gps.GP', timestamp: '2024-06-15T10:15:00.000Z' } } } },
+    vessels: {
+      [TEST_SELF_URN]: {
+        navigation: { speedOverGround: { value: 3.14, $source: 'gps.GP', timestamp: '2024-06-15T10:15:00.000Z' } },
+      },
+    },
     sources: { gps: { GP: { talker: 'GP', sentences: { RMC: '2024-06-15T10:15:00.000Z' } } } },
   });
   t.deepEqual((await call(api.url, 'GET', '/signalk/v1/api')).body, full.body);
@@ -95,7 +125,16 @@ test('GET /signalk/v1/api: full model and sub-paths, self resolved, trailing sla
   t.is(sog.status, 200);
   t.like(sog.body, { value: 3.14, $source: 'gps.GP', sentence: 'RMC' });
   t.deepEqual((await call(api.url, 'GET', '/signalk/v1/api/vessels/self/navigation/speedOverGround/')).body, sog.body);
-  t.deepEqual((await call(api.url, 'GET', `/signalk/v1/api/vessels/${encodeURIComponent(TEST_SELF_URN)}/navigation/speedOverGround`)).body, sog.body);
+  t.deepEqual(
+    (
+      await call(
+        api.url,
+        'GET',
+        `/signalk/v1/api/vessels/${encodeURIComponent(TEST_SELF_URN)}/navigation/speedOverGround`,
+      )
+    ).body,
+    sog.body,
+  );
 
   const position = await call(api.url, 'GET', '/signalk/v1/api/vessels/self/navigation/position/value');
   t.deepEqual(position.body, { latitude: 50.77, longitude: -1.3 });
@@ -106,7 +145,12 @@ test('GET /signalk/v1/api: full model and sub-paths, self resolved, trailing sla
 test('unknown paths and methods get JSON errors', async (t) => {
   const api = await withApi({}, t);
   publishNav(api);
-  for (const path of ['/signalk/v1/api/vessels/self/navigation/courseOverGroundTrue', '/signalk/v1/api/vessels/nobody', '/signalk/v1/api/vessels/self/__proto__', '/nothing/here']) {
+  for (const path of [
+    '/signalk/v1/api/vessels/self/navigation/courseOverGroundTrue',
+    '/signalk/v1/api/vessels/nobody',
+    '/signalk/v1/api/vessels/self/__proto__',
+    '/nothing/here',
+  ]) {
     const r = await call(api.url, 'GET', path);
     t.is(r.status, 404, path);
     t.is(typeof (r.body as { error?: unknown }).error, 'string', path);
@@ -119,9 +163,17 @@ test('unknown paths and methods get JSON errors', async (t) => {
 
 test('PUT without a handler answers 405 with a clear message', async (t) => {
   const api = await withApi({}, t);
-  const r = await call(api.url, 'PUT', '/signalk/v1/api/vessels/self/electrical/switches/anchorLight/state', JSON.stringify({ value: 1 }));
+  const r = await call(
+    api.url,
+    'PUT',
+    '/signalk/v1/api/vessels/self/electrical/switches/anchorLight/state',
+    JSON.stringify({ value: 1 }),
+  );
   t.is(r.status, 405);
-  t.regex(String((r.body as { error: string }).error), /no PUT handler is registered for electrical\.switches\.anchorLight\.state/);
+  t.regex(
+    String((r.body as { error: string }).error),
+    /no PUT handler is registered for electrical\.switches\.anchorLight\.state/,
+  );
 });
 
 test('PUT with a dispatcher: context and path resolved, spec response shape, status from the result', async (t) => {
@@ -140,16 +192,31 @@ test('PUT with a dispatcher: context and path resolved, spec response shape, sta
     },
     t,
   );
-  const ok = await call(api.url, 'PUT', '/signalk/v1/api/vessels/self/electrical/switches/anchorLight/state', JSON.stringify({ value: true }));
+  const ok = await call(
+    api.url,
+    'PUT',
+    '/signalk/v1/api/vessels/self/electrical/switches/anchorLight/state',
+    JSON.stringify({ value: true }),
+  );
   t.is(ok.status, 200);
   t.like(ok.body, { state: 'COMPLETED', statusCode: 200 });
   t.regex(String((ok.body as { requestId: unknown }).requestId), /^[0-9a-f-]{36}$/);
 
-  const pending = await call(api.url, 'PUT', '/signalk/v1/api/vessels/self/steering/autopilot/target/headingTrue', JSON.stringify({ value: 1.5 }));
+  const pending = await call(
+    api.url,
+    'PUT',
+    '/signalk/v1/api/vessels/self/steering/autopilot/target/headingTrue',
+    JSON.stringify({ value: 1.5 }),
+  );
   t.is(pending.status, 202);
   t.like(pending.body, { state: 'PENDING', statusCode: 202, message: 'turning' });
 
-  const refused = await call(api.url, 'PUT', '/signalk/v1/api/vessels/self/steering/autopilot/state', JSON.stringify({ value: { mode: 'warp' } }));
+  const refused = await call(
+    api.url,
+    'PUT',
+    '/signalk/v1/api/vessels/self/steering/autopilot/state',
+    JSON.stringify({ value: { mode: 'warp' } }),
+  );
   t.is(refused.status, 400);
   t.like(refused.body, { state: 'COMPLETED', statusCode: 400, message: 'unknown mode' });
 
@@ -194,7 +261,19 @@ test('PUT bodies: malformed, wrong shape and oversized bodies are refused before
 
 test('GET /edge/v1/status: source statuses and bus counters', async (t) => {
   const api = await withApi(
-    { sources: () => [{ id: 'nmea1', type: 'serial', state: 'open', lines: 12, deltas: 10, errors: { checksum: 2 }, lastError: 'checksum: expected 1C' }] },
+    {
+      sources: () => [
+        {
+          id: 'nmea1',
+          type: 'serial',
+          state: 'open',
+          lines: 12,
+          deltas: 10,
+          errors: { checksum: 2 },
+          lastError: 'checksum: expected 1C',
+        },
+      ],
+    },
     t,
   );
   publishNav(api);

@@ -50,7 +50,11 @@ class Client {
 
   /** Every (context, path, value) received in deltas, in order. */
   values(): { context: string; path: string; value: unknown }[] {
-    return this.deltas().flatMap((d) => d.updates.flatMap((u) => (u.values ?? []).map((v) => ({ context: String(d.context), path: v.path, value: v.value }))));
+    return this.deltas().flatMap((d) =>
+      d.updates.flatMap((u) =>
+        (u.values ?? []).map((v) => ({ context: String(d.context), path: v.path, value: v.value })),
+      ),
+    );
   }
 
   paths(): Set<string> {
@@ -59,11 +63,17 @@ class Client {
 
   /** Waits until a value at `path` (with `value`, if given) has arrived. */
   async until(path: string, value?: unknown): Promise<void> {
-    await waitFor(() => this.values().some((v) => v.path === path && (value === undefined || v.value === value)), `${path}${value === undefined ? '' : `=${String(value)}`} on the stream`);
+    await waitFor(
+      () => this.values().some((v) => v.path === path && (value === undefined || v.value === value)),
+      `${path}${value === undefined ? '' : `=${String(value)}`} on the stream`,
+    );
   }
 }
 
-async function setup(t: { teardown(fn: () => Promise<void> | void): void }, limits?: Parameters<typeof startBareApi>[0]): Promise<BareApi> {
+async function setup(
+  t: { teardown(fn: () => Promise<void> | void): void },
+  limits?: Parameters<typeof startBareApi>[0],
+): Promise<BareApi> {
   const api = await startBareApi(limits);
   t.teardown(() => api.api.close());
   return api;
@@ -78,7 +88,13 @@ function open(t: { teardown(fn: () => void): void }, api: BareApi, query = ''): 
 
 function publish(api: BareApi, values: Record<string, unknown>, context?: string): void {
   const delta: Record<string, unknown> = {
-    updates: [{ source: { label: 'test' }, timestamp: new Date().toISOString(), values: Object.entries(values).map(([path, value]) => ({ path, value })) }],
+    updates: [
+      {
+        source: { label: 'test' },
+        timestamp: new Date().toISOString(),
+        values: Object.entries(values).map(([path, value]) => ({ path, value })),
+      },
+    ],
   };
   if (context) delta.context = context;
   const reason = api.bus.publish(delta, 'test');
@@ -108,10 +124,13 @@ test('hello comes first, then the cached self values; subscribe=self leaves othe
   const hello = client.messages[0].json;
   t.like(hello, { name: 'signalk-edge', version: SERVER_VERSION, self: SELF, roles: ['master', 'main'] });
   t.false(Number.isNaN(Date.parse(String(hello.timestamp))));
-  t.deepEqual(client.values().sort((a, b) => a.path.localeCompare(b.path)), [
-    { context: SELF, path: 'environment.depth.belowKeel', value: 7 },
-    { context: SELF, path: 'navigation.speedOverGround', value: 3.2 },
-  ]);
+  t.deepEqual(
+    client.values().sort((a, b) => a.path.localeCompare(b.path)),
+    [
+      { context: SELF, path: 'environment.depth.belowKeel', value: 7 },
+      { context: SELF, path: 'navigation.speedOverGround', value: 3.2 },
+    ],
+  );
 
   // Live: self deltas arrive, the other vessel's do not.
   publish(api, { 'navigation.speedOverGround': 10 }, OTHER);
@@ -122,7 +141,10 @@ test('hello comes first, then the cached self values; subscribe=self leaves othe
   const noCache = await open(t, api, '?sendCachedValues=false');
   publish(api, { 'navigation.courseOverGroundTrue': 1 });
   await noCache.until('navigation.courseOverGroundTrue');
-  t.deepEqual(noCache.values().map((v) => v.path), ['navigation.courseOverGroundTrue']);
+  t.deepEqual(
+    noCache.values().map((v) => v.path),
+    ['navigation.courseOverGroundTrue'],
+  );
   t.is(Object.keys(noCache.messages[0].json).includes('roles'), true);
 });
 
@@ -138,7 +160,11 @@ test('subscribe=none, then a subscribe message with a path wildcard: only matchi
   t.is(client.messages[0].json.name, 'signalk-edge');
   t.deepEqual(client.values(), [{ context: SELF, path: 'navigation.speedOverGround', value: 3.4 }]);
 
-  publish(api, { 'environment.depth.belowKeel': 4, 'navigation.headingTrue': 1.2, 'environment.wind.speedApparent': 6 });
+  publish(api, {
+    'environment.depth.belowKeel': 4,
+    'navigation.headingTrue': 1.2,
+    'environment.wind.speedApparent': 6,
+  });
   publish(api, { 'environment.depth.belowKeel': 4.5 });
   publish(api, { 'navigation.position': { latitude: 1, longitude: 2 } });
   await client.until('navigation.position');
@@ -179,7 +205,11 @@ test('context patterns: vessels.self vs * vs a wildcard, and subscribe=all', asy
   for (const c of [selfOnly, everyone, all]) await c.until('navigation.speedOverGround', 5 - (c === selfOnly ? 1 : 0));
   await others.until('navigation.speedOverGround', 5);
 
-  const sog = (c: Client) => c.values().filter((v) => v.path === 'navigation.speedOverGround').map((v) => `${v.context === SELF ? 'self' : 'other'}:${String(v.value)}`);
+  const sog = (c: Client) =>
+    c
+      .values()
+      .filter((v) => v.path === 'navigation.speedOverGround')
+      .map((v) => `${v.context === SELF ? 'self' : 'other'}:${String(v.value)}`);
   t.deepEqual(sog(selfOnly), ['self:2', 'self:3', 'self:4']);
   t.deepEqual(sog(everyone), ['other:1', 'self:2', 'self:3', 'self:4', 'other:5']);
   t.deepEqual(sog(all), ['other:1', 'self:2', 'self:3', 'self:4', 'other:5']);
@@ -223,11 +253,19 @@ test('unsubscribe all stops every subscription, the default one included; a new 
   client.send({ context: 'vessels.self', subscribe: [{ path: 'navigation.*' }] });
   client.send({ context: 'vessels.self', unsubscribe: [{ path: 'navigation.*' }] });
   client.send({ context: 'vessels.self', unsubscribe: [{ path: 'never.subscribed' }] });
-  await waitFor(() => client.errors().some((e) => e.includes('never.subscribed')), 'the unknown unsubscribe to be answered');
+  await waitFor(
+    () => client.errors().some((e) => e.includes('never.subscribed')),
+    'the unknown unsubscribe to be answered',
+  );
   const mark = client.values().length;
   publish(api, { 'navigation.speedOverGround': 5 });
   await barrier(client, api, 4);
-  t.false(client.values().slice(mark).some((v) => v.path === 'navigation.speedOverGround' && v.value === 5));
+  t.false(
+    client
+      .values()
+      .slice(mark)
+      .some((v) => v.path === 'navigation.speedOverGround' && v.value === 5),
+  );
 });
 
 test('policies: fixed resends every period, minPeriod throttles and keeps the latest, ideal resends a silent path', async (t) => {
@@ -236,9 +274,15 @@ test('policies: fixed resends every period, minPeriod throttles and keeps the la
   const fixed = await open(t, api, '?subscribe=none&sendCachedValues=false');
   const throttled = await open(t, api, '?subscribe=none&sendCachedValues=false');
   const ideal = await open(t, api, '?subscribe=none');
-  fixed.send({ context: 'vessels.self', subscribe: [{ path: 'navigation.speedOverGround', policy: 'fixed', period: 100 }] });
+  fixed.send({
+    context: 'vessels.self',
+    subscribe: [{ path: 'navigation.speedOverGround', policy: 'fixed', period: 100 }],
+  });
   ideal.send({ context: 'vessels.self', subscribe: [{ path: 'environment.depth.*', policy: 'ideal', period: 100 }] });
-  throttled.send({ context: 'vessels.self', subscribe: [{ path: 'navigation.headingTrue', minPeriod: 400 }, { path: 'test.barrier' }] });
+  throttled.send({
+    context: 'vessels.self',
+    subscribe: [{ path: 'navigation.headingTrue', minPeriod: 400 }, { path: 'test.barrier' }],
+  });
 
   // Fixed: the unchanged value again and again, nothing else.
   await waitFor(() => fixed.values().length >= 4, 'four fixed-period sends');
@@ -252,7 +296,10 @@ test('policies: fixed resends every period, minPeriod throttles and keeps the la
   await barrier(throttled, api, 1);
   for (let i = 0; i < 50; i++) publish(api, { 'navigation.headingTrue': i });
   await throttled.until('navigation.headingTrue', 49);
-  const headings = throttled.values().filter((v) => v.path === 'navigation.headingTrue').map((v) => v.value);
+  const headings = throttled
+    .values()
+    .filter((v) => v.path === 'navigation.headingTrue')
+    .map((v) => v.value);
   t.is(headings[0], 0);
   t.is(headings[headings.length - 1], 49);
   t.true(headings.length <= 5, `sent ${headings.length} of 50`);
@@ -317,7 +364,10 @@ test('a client that stops reading: messages are dropped and counted, and it is d
   }, 10);
   t.teardown(() => clearInterval(pump));
 
-  const status = async () => (await (await fetch(`${api.url}/edge/v1/status`)).json()) as { stream: { clients: number; dropped: number; closedSlow: number } };
+  const status = async () =>
+    (await (await fetch(`${api.url}/edge/v1/status`)).json()) as {
+      stream: { clients: number; dropped: number; closedSlow: number };
+    };
   await waitFor(async () => (await status()).stream.closedSlow === 1, 'the stuck client to be disconnected', 45_000);
   clearInterval(pump);
   const s = await status();

@@ -10,9 +10,21 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FETCH_MAX_BYTES } from '../../runtime/abi/as-fetch.js';
-import { HttpFetchError, nodeHttpTransport, type HttpRequest, type HttpTransport } from '../../runtime/abi/http-transport.js';
+import {
+  HttpFetchError,
+  nodeHttpTransport,
+  type HttpRequest,
+  type HttpTransport,
+} from '../../runtime/abi/http-transport.js';
 import { loadPluginBytes } from '../../runtime/engine/index.js';
-import { FIXTURES, configurePlugin, pluginFolder, pluginStatus, selfValue, type PluginView } from '../helpers/plugins.js';
+import {
+  FIXTURES,
+  configurePlugin,
+  pluginFolder,
+  pluginStatus,
+  selfValue,
+  type PluginView,
+} from '../helpers/plugins.js';
 import type { Runtime } from '../../runtime/app.js';
 import { ensurePluginsBuilt, fixtureWasm } from '../helpers/plugin-wasm.js';
 import { RecordingHost } from '../helpers/recording-host.js';
@@ -33,7 +45,9 @@ interface Seen {
  * A local HTTP server: GET answers a text, POST …/echo echoes method, header and body; /big is
  * 2 MB, /slow never answers, /held answers when `release()` is called.
  */
-async function localServer(t: { teardown(fn: () => void): void }): Promise<{ server: Server; port: number; seen: Seen[]; release(): void }> {
+async function localServer(t: {
+  teardown(fn: () => void): void;
+}): Promise<{ server: Server; port: number; seen: Seen[]; release(): void }> {
   const seen: Seen[] = [];
   const held: (() => void)[] = [];
   const server = createServer((req: IncomingMessage, res) => {
@@ -41,7 +55,12 @@ async function localServer(t: { teardown(fn: () => void): void }): Promise<{ ser
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString();
-      seen.push({ method: req.method ?? '', url: req.url ?? '', probe: req.headers['x-probe'] as string | undefined, body });
+      seen.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        probe: req.headers['x-probe'] as string | undefined,
+        body,
+      });
       if (req.url === '/slow') return; // never answers
       if (req.url === '/held') return held.push(() => res.end('released'));
       if (req.url === '/big') return res.end(Buffer.alloc(2 * 1024 * 1024, 0x61));
@@ -54,11 +73,21 @@ async function localServer(t: { teardown(fn: () => void): void }): Promise<{ ser
     server.closeAllConnections();
     server.close();
   });
-  return { server, port: (server.address() as AddressInfo).port, seen, release: () => held.splice(0).forEach((answer) => answer()) };
+  return {
+    server,
+    port: (server.address() as AddressInfo).port,
+    seen,
+    release: () => held.splice(0).forEach((answer) => answer()),
+  };
 }
 
 /** A runtime running fetch-probe configured to fetch from the local server, with these grants of its own. */
-async function probeRuntime(t: { teardown(fn: () => void): void }, port: number, grants: (port: number) => string[], path = '/data') {
+async function probeRuntime(
+  t: { teardown(fn: () => void): void },
+  port: number,
+  grants: (port: number) => string[],
+  path = '/data',
+) {
   const dataDir = tempDir(t, 'ske-data-');
   configurePlugin(dataDir, ID, { url: `http://127.0.0.1:${port}${path}` });
   const { runtime, stop } = await startTestRuntime({
@@ -116,14 +145,23 @@ test('a fetch to a host the operator did not grant is refused: no request, an em
   t.is(status.statusMessage, 'fetched 0 + 0 chars, start entered 1 time(s)');
   t.deepEqual(seen, [], 'the server saw nothing');
   const denied = (status.capabilities as { denied: { capability: string; message: string }[] }).denied;
-  t.true(denied.some((d) => d.capability === `net:127.0.0.1:${port}` && /HTTP fetch/.test(d.message)), JSON.stringify(denied));
+  t.true(
+    denied.some((d) => d.capability === `net:127.0.0.1:${port}` && /HTTP fetch/.test(d.message)),
+    JSON.stringify(denied),
+  );
 });
 
 /** fetch-probe loaded directly, with an injected transport that records what it is asked. */
 async function probeWithTransport(transport: HttpTransport, capabilities = ['network', 'rawSockets']) {
   await ensurePluginsBuilt();
   const host = new RecordingHost({ pluginId: 'probe', capabilities });
-  const plugin = await loadPluginBytes({ id: 'probe', vfsRoot: mkdtempSync(join(tmpdir(), 'ske-vfs-')), host, bytes: readFileSync(fixtureWasm('fetch-probe')), httpTransport: transport });
+  const plugin = await loadPluginBytes({
+    id: 'probe',
+    vfsRoot: mkdtempSync(join(tmpdir(), 'ske-vfs-')),
+    host,
+    bytes: readFileSync(fixtureWasm('fetch-probe')),
+    httpTransport: transport,
+  });
   return { host, plugin };
 }
 
@@ -162,7 +200,11 @@ test('a header the host sets (Host) refuses that fetch only', async (t) => {
   });
   t.teardown(() => plugin.close());
   t.is(await plugin.start('{"url":"http://127.0.0.1:9/x","header":"Host"}'), 0);
-  t.deepEqual(asked.map((r) => r.method), ['GET'], 'the POST with a Host header was not sent');
+  t.deepEqual(
+    asked.map((r) => r.method),
+    ['GET'],
+    'the POST with a Host header was not sent',
+  );
   t.is(host.statuses.at(-1), 'fetched 2 + 0 chars, start entered 1 time(s)');
 });
 
@@ -203,10 +245,21 @@ test('closing a plugin while its fetch is pending ends the paused start', async 
 test('the node transport bounds the answer size and the time, and sends method, headers and body', async (t) => {
   const { port, seen } = await localServer(t);
   const base = { headers: [['x-probe', 'direct']] as [string, string][], timeoutMs: 2000, maxBytes: FETCH_MAX_BYTES };
-  const ok = await nodeHttpTransport({ ...base, url: new URL(`http://127.0.0.1:${port}/a/echo`), method: 'POST', body: new TextEncoder().encode('body') });
+  const ok = await nodeHttpTransport({
+    ...base,
+    url: new URL(`http://127.0.0.1:${port}/a/echo`),
+    method: 'POST',
+    body: new TextEncoder().encode('body'),
+  });
   t.is(ok.status, 200);
   t.is(Buffer.from(ok.body).toString(), 'POST body x-probe=direct');
-  await t.throwsAsync(nodeHttpTransport({ ...base, url: new URL(`http://127.0.0.1:${port}/big`), method: 'GET' }), { instanceOf: HttpFetchError, message: /over the 1048576-byte bound/ });
-  await t.throwsAsync(nodeHttpTransport({ ...base, timeoutMs: 300, url: new URL(`http://127.0.0.1:${port}/slow`), method: 'GET' }), { instanceOf: HttpFetchError, message: /within 300 ms/ });
+  await t.throwsAsync(nodeHttpTransport({ ...base, url: new URL(`http://127.0.0.1:${port}/big`), method: 'GET' }), {
+    instanceOf: HttpFetchError,
+    message: /over the 1048576-byte bound/,
+  });
+  await t.throwsAsync(
+    nodeHttpTransport({ ...base, timeoutMs: 300, url: new URL(`http://127.0.0.1:${port}/slow`), method: 'GET' }),
+    { instanceOf: HttpFetchError, message: /within 300 ms/ },
+  );
   t.is(seen.length, 3);
 });

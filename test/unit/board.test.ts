@@ -26,12 +26,16 @@ const EXPECTED: Record<string, string> = {
 };
 
 function facts(dir: string): BoardFacts {
-  const read = (f: string) => (existsSync(join(FIXTURES, dir, f)) ? readFileSync(join(FIXTURES, dir, f), 'utf8') : undefined);
+  const read = (f: string) =>
+    existsSync(join(FIXTURES, dir, f)) ? readFileSync(join(FIXTURES, dir, f), 'utf8') : undefined;
   return { model: read('model'), cpuinfo: read('cpuinfo') };
 }
 
 test('every recorded board folder has an expected profile', (t) => {
-  const dirs = readdirSync(FIXTURES, { withFileTypes: true }).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  const dirs = readdirSync(FIXTURES, { withFileTypes: true })
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
   t.deepEqual(dirs, Object.keys(EXPECTED).sort());
 });
 
@@ -80,13 +84,21 @@ test('shipped profiles load and have what the installer and doctor need', (t) =>
   t.deepEqual(profileIds(), ['cerbo-gx', 'generic', 'rpi4', 'rpi5']);
   for (const p of loadAllProfiles()) {
     t.true(p.memory.perPluginMB < p.memory.totalMB, p.id);
-    t.true(deviceAliases(p).some((a) => a.kind === 'serial'), `${p.id} names a serial device`);
-    t.true(deviceAliases(p).some((a) => a.kind === 'can'), `${p.id} names a CAN interface`);
+    t.true(
+      deviceAliases(p).some((a) => a.kind === 'serial'),
+      `${p.id} names a serial device`,
+    );
+    t.true(
+      deviceAliases(p).some((a) => a.kind === 'can'),
+      `${p.id} names a CAN interface`,
+    );
   }
   const cerbo = loadProfile('cerbo-gx');
   t.true(cerbo.paths.data.startsWith('/data/'), 'Venus OS keeps data under /data');
   t.deepEqual(
-    deviceAliases(cerbo).filter((a) => a.kind === 'can').map((a) => a.target),
+    deviceAliases(cerbo)
+      .filter((a) => a.kind === 'can')
+      .map((a) => a.target),
     ['vecan0', 'vecan1', 'can0'],
   );
   t.is(loadProfile('rpi4').devices.nmea1, '/dev/ttyUSB0');
@@ -103,8 +115,12 @@ test('--board override beats detection; an unknown board is a clear error', (t) 
 test('a bad profile gets an error naming the key', (t) => {
   const good = JSON.parse(readFileSync(join(PROJECT_ROOT, 'boards', 'rpi4.json'), 'utf8')) as Record<string, unknown>;
   const bad = (patch: Record<string, unknown>) => () => parseProfile({ ...good, ...patch }, 'x.json');
-  t.throws(bad({ memory: { perPluginMB: 2048, totalMB: 1024 } }), { message: /x\.json: memory\.perPluginMB: must be an integer from 1 to 1024/ });
-  t.throws(bad({ devices: { nmea1: 'ttyUSB0 ; rm' } }), { message: /devices\.nmea1: must be a \/dev\/ path or a CAN interface name/ });
+  t.throws(bad({ memory: { perPluginMB: 2048, totalMB: 1024 } }), {
+    message: /x\.json: memory\.perPluginMB: must be an integer from 1 to 1024/,
+  });
+  t.throws(bad({ devices: { nmea1: 'ttyUSB0 ; rm' } }), {
+    message: /devices\.nmea1: must be a \/dev\/ path or a CAN interface name/,
+  });
   t.throws(bad({ nodeFlags: ['--max-old-space-size=1 $(reboot)'] }), { message: /nodeFlags\[0\]/ });
   t.throws(bad({ detect: { model: ['('] } }), { message: /detect\.model\[0\]: not a regular expression/ });
   t.throws(bad({ paths: { data: 'relative', cache: '/c' } }), { message: /paths\.data: must be an absolute path/ });

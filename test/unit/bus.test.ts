@@ -8,7 +8,13 @@ const SELF = 'vessels.urn:mrn:signalk:uuid:c0d79334-4e25-4245-8892-54e8ccc8021d'
 
 const good = {
   context: 'vessels.self',
-  updates: [{ source: { label: 'nmea1', type: 'NMEA0183', talker: 'GP', sentence: 'RMC' }, timestamp: '2026-01-01T00:00:00.000Z', values: [{ path: 'navigation.speedOverGround', value: 3.2 }] }],
+  updates: [
+    {
+      source: { label: 'nmea1', type: 'NMEA0183', talker: 'GP', sentence: 'RMC' },
+      timestamp: '2026-01-01T00:00:00.000Z',
+      values: [{ path: 'navigation.speedOverGround', value: 3.2 }],
+    },
+  ],
 };
 
 test('valid delta reaches every subscriber with one shared JSON encoding', (t) => {

@@ -70,12 +70,16 @@ test('candump: the three formats parse to the same frame', (t) => {
   const log = parseCandumpLine('(1502984866.429139) slcan0 09F8012B#F12B6B1B8E5E36FF');
   const plain = parseCandumpLine('  can0  09F8012B   [8]  F1 2B 6B 1B 8E 5E 36 FF');
   const ta = parseCandumpLine(' (1502984866.429139)  can0  09F8012B   [8]  F1 2B 6B 1B 8E 5E 36 FF');
-  const ascii = parseCandumpLine('  can0  09F8012B   [8]  F1 2B 6B 1B 8E 5E 36 FF   \'.+k.^6.\'');
+  const ascii = parseCandumpLine("  can0  09F8012B   [8]  F1 2B 6B 1B 8E 5E 36 FF   '.+k.^6.'");
   t.deepEqual(log, { kind: 'frame', iface: 'slcan0', frame: { ...expected, time: 1502984866429.139 } });
   t.deepEqual(plain, { kind: 'frame', iface: 'can0', frame: expected });
   t.deepEqual(ta, { kind: 'frame', iface: 'can0', frame: { ...expected, time: 1502984866429.139 } });
   t.deepEqual(ascii, { kind: 'frame', iface: 'can0', frame: expected });
-  t.deepEqual(parseCandumpLine('(1502984866.1) can0 09F8012B#'), { kind: 'frame', iface: 'can0', frame: { id: 0x09f8012b, data: new Uint8Array(0), time: 1502984866100 } });
+  t.deepEqual(parseCandumpLine('(1502984866.1) can0 09F8012B#'), {
+    kind: 'frame',
+    iface: 'can0',
+    frame: { id: 0x09f8012b, data: new Uint8Array(0), time: 1502984866100 },
+  });
   t.deepEqual(parseCandumpLine(''), { kind: 'none' });
   t.deepEqual(parseCandumpLine('# candump sample with -l option.'), { kind: 'none' });
   // Every frame line of both real recordings parses.
@@ -122,7 +126,10 @@ test('frame: ids split into PGN/source/destination (PDU1 and PDU2), 16-byte wire
   const frame: CanFrame = { id: 0x09fd0274, data: Uint8Array.from([0x00, 0x82, 0x01, 0xf1, 0x64]) };
   const buf = new Uint8Array(3 * FRAME_BYTES).fill(0xaa);
   encodeFrame(frame, buf, FRAME_BYTES);
-  t.deepEqual([...buf.subarray(FRAME_BYTES, 2 * FRAME_BYTES)], [0x74, 0x02, 0xfd, 0x09, 5, 0, 0, 0, 0x00, 0x82, 0x01, 0xf1, 0x64, 0, 0, 0]);
+  t.deepEqual(
+    [...buf.subarray(FRAME_BYTES, 2 * FRAME_BYTES)],
+    [0x74, 0x02, 0xfd, 0x09, 5, 0, 0, 0, 0x00, 0x82, 0x01, 0xf1, 0x64, 0, 0, 0],
+  );
   t.is(buf[FRAME_BYTES - 1], 0xaa, 'bytes before the frame untouched');
   t.is(buf[2 * FRAME_BYTES], 0xaa, 'bytes after the frame untouched');
   t.deepEqual(decodeFrame(buf, FRAME_BYTES), frame);
@@ -138,7 +145,11 @@ test('frame: ids split into PGN/source/destination (PDU1 and PDU2), 16-byte wire
 
 test('N2K replay: the recording reaches the model through CanInterfaces, the codec and the bus', async (t) => {
   const { bus, model } = pipeline();
-  const source = createSource({ id: 'n2k', type: 'can', interface: 'can0', driver: 'candump', file: LOG_L, rate: 'fast', loop: false }, bus, devices());
+  const source = createSource(
+    { id: 'n2k', type: 'can', interface: 'can0', driver: 'candump', file: LOG_L, rate: 'fast', loop: false },
+    bus,
+    devices(),
+  );
   t.teardown(() => source.stop());
   source.start();
   await waitFor(() => source.status().state === 'ended', 'the replay to end');
@@ -150,7 +161,10 @@ test('N2K replay: the recording reaches the model through CanInterfaces, the cod
   t.is(status.skipped?.['unknown-pgn'], framesOf(LOG_L, [65384, 130916, 130919]));
   // Expected values are the last frame of each PGN in the log, decoded by hand:
   // 129025 34 2C 6B 1B | 2A 5E 36 FF: lat 0x1B6B2C34 × 1e-7, lon 0xFF365E2A (signed) × 1e-7
-  t.deepEqual(model.valueAt('vessels.self', 'navigation.position')?.value, { latitude: 46.00085, longitude: -1.3214166 });
+  t.deepEqual(model.valueAt('vessels.self', 'navigation.position')?.value, {
+    latitude: 46.00085,
+    longitude: -1.3214166,
+  });
   // 127250 FF 76 5A ..: heading 0x5A76 × 1e-4 rad
   t.is(model.valueAt('vessels.self', 'navigation.headingMagnetic')?.value, 2.3158);
   // 129026 FF 00 00 00 03 00: COG 0, SOG 0x0003 × 0.01 m/s
@@ -172,8 +186,16 @@ test('N2K replay: the recording reaches the model through CanInterfaces, the cod
 test('fast-packet: multi-frame PGNs are reassembled (AIS static data, GNSS position) and sequence faults counted', async (t) => {
   const { bus, model } = pipeline();
   const can = new CanInterfaces();
-  const ais = createSource({ id: 'n2k', type: 'can', interface: 'n2k', driver: 'candump', file: LOG_L, rate: 'fast', loop: false }, bus, devices(can));
-  const gnss = createSource({ id: 'bg', type: 'can', interface: 'bg', driver: 'candump', file: LOG_PLAIN, rate: 'fast', loop: false }, bus, devices(can));
+  const ais = createSource(
+    { id: 'n2k', type: 'can', interface: 'n2k', driver: 'candump', file: LOG_L, rate: 'fast', loop: false },
+    bus,
+    devices(can),
+  );
+  const gnss = createSource(
+    { id: 'bg', type: 'can', interface: 'bg', driver: 'candump', file: LOG_PLAIN, rate: 'fast', loop: false },
+    bus,
+    devices(can),
+  );
   t.teardown(() => Promise.all([ais.stop(), gnss.stop()]));
   ais.start();
   gnss.start();
@@ -191,8 +213,16 @@ test('fast-packet: multi-frame PGNs are reassembled (AIS static data, GNSS posit
   // The plain log's last 127257 attitude, 00 FF 7F 9C 00 08 00 FF: yaw "not available" (NaN from
   // canboatjs) goes out as null, as signalk-server's JSON has it, instead of the bus refusing the
   // delta; pitch 0x009C and roll 0x0008 × 1e-4 rad.
-  const attitude = new N2kCodec('bg').decode({ id: 0x0df11980, data: Uint8Array.from([0x00, 0xff, 0x7f, 0x9c, 0x00, 0x08, 0x00, 0xff]) });
-  t.like(attitude, { kind: 'delta', delta: { updates: [{ values: [{ path: 'navigation.attitude', value: { yaw: null, pitch: 0.0156, roll: 0.0008 } }] }] } });
+  const attitude = new N2kCodec('bg').decode({
+    id: 0x0df11980,
+    data: Uint8Array.from([0x00, 0xff, 0x7f, 0x9c, 0x00, 0x08, 0x00, 0xff]),
+  });
+  t.like(attitude, {
+    kind: 'delta',
+    delta: {
+      updates: [{ values: [{ path: 'navigation.attitude', value: { yaw: null, pitch: 0.0156, roll: 0.0008 } }] }],
+    },
+  });
 
   // Frame by frame: a message's frames are pending until the last; a frame out of sequence is an error.
   const frames = frameLines(LOG_L)
@@ -202,7 +232,10 @@ test('fast-packet: multi-frame PGNs are reassembled (AIS static data, GNSS posit
   const message = frames.slice(first, first + 11);
   t.is(message.length, 11);
   const codec = new N2kCodec('t');
-  t.deepEqual(message.slice(0, 10).map((f) => codec.decode(f).kind), Array<string>(10).fill('pending'));
+  t.deepEqual(
+    message.slice(0, 10).map((f) => codec.decode(f).kind),
+    Array<string>(10).fill('pending'),
+  );
   const done = codec.decode(message[10]);
   t.is(done.kind, 'delta');
   t.is(done.kind === 'delta' ? done.delta.context : undefined, ship);
@@ -212,15 +245,21 @@ test('fast-packet: multi-frame PGNs are reassembled (AIS static data, GNSS posit
 });
 
 test('runtime: a can source from settings serves the recording over the Signal K API and reports its status', async (t) => {
-  const rt = await startTestRuntime({ sources: [{ id: 'n2k', type: 'can', interface: 'can0', driver: 'candump', file: LOG_L, rate: 'fast', loop: false }] });
+  const rt = await startTestRuntime({
+    sources: [{ id: 'n2k', type: 'can', interface: 'can0', driver: 'candump', file: LOG_L, rate: 'fast', loop: false }],
+  });
   t.teardown(() => rt.stop());
   const status = await waitFor(async () => {
-    const body = (await (await fetch(`${rt.url}/edge/v1/status`)).json()) as { sources: { id: string; state: string; lines: number; errors: object }[] };
+    const body = (await (await fetch(`${rt.url}/edge/v1/status`)).json()) as {
+      sources: { id: string; state: string; lines: number; errors: object }[];
+    };
     const n2k = body.sources.find((s) => s.id === 'n2k');
     return n2k?.state === 'ended' ? n2k : undefined;
   }, 'the can source to end in /edge/v1/status');
   t.like(status, { type: 'can', lines: frameLines(LOG_L).length, errors: {} });
-  const depth = (await (await fetch(`${rt.url}/signalk/v1/api/vessels/self/environment/depth/belowTransducer`)).json()) as { value: number; $source: string };
+  const depth = (await (
+    await fetch(`${rt.url}/signalk/v1/api/vessels/self/environment/depth/belowTransducer`)
+  ).json()) as { value: number; $source: string };
   t.like(depth, { value: 2.05, $source: 'n2k.116' });
   t.deepEqual(rt.runtime.devices.can.list(), [{ iface: 'can0', users: 1, state: 'ended' }]);
   await rt.stop();
@@ -251,7 +290,9 @@ test('one interface, two listeners with different PGN filters: each gets only it
   t.true(gotA.every((p) => p === 127250));
   t.is(gotB.length, framesOf(LOG_L, [130306, 128267]));
   t.deepEqual(new Set(gotB), new Set([130306, 128267]));
-  await t.throwsAsync(a.send({ id: 0x09f8012b, data: new Uint8Array(8) }), { message: /log replay: frames cannot be sent/ });
+  await t.throwsAsync(a.send({ id: 0x09f8012b, data: new Uint8Array(8) }), {
+    message: /log replay: frames cannot be sent/,
+  });
 
   // The first release keeps the driver; the last closes it; a new acquire opens a fresh one.
   await a.release();
@@ -266,7 +307,9 @@ test('one interface, two listeners with different PGN filters: each gets only it
   t.teardown(() => c.release());
   t.is(made, 2);
   t.is(CountingReplay.opens, 2);
-  t.throws(() => can.define('n2k', () => new CountingReplay({ file: LOG_L, rate: 'fast', loop: false })), { message: /already defined/ });
+  t.throws(() => can.define('n2k', () => new CountingReplay({ file: LOG_L, rate: 'fast', loop: false })), {
+    message: /already defined/,
+  });
 });
 
 test('replay: bad log lines are counted by reason, realtime follows the log, loop replays until stopped', async (t) => {
@@ -275,10 +318,19 @@ test('replay: bad log lines are counted by reason, realtime follows the log, loo
   const good = frameLines(LOG_L).slice(0, 5);
   // Re-stamped 5 ms apart so the realtime replay takes a moment, not the recording's spacing.
   const stamped = good.map((l, i) => l.replace(/^\(\d+\.\d+\)/, `(1700000000.${String(i * 5000).padStart(6, '0')})`));
-  writeFileSync(file, [stamped[0], 'garbage', stamped[1], '(1700000000.020000) can0 123#00', ...stamped.slice(2), '\x01\x02\x03'].join('\n'));
+  writeFileSync(
+    file,
+    [stamped[0], 'garbage', stamped[1], '(1700000000.020000) can0 123#00', ...stamped.slice(2), '\x01\x02\x03'].join(
+      '\n',
+    ),
+  );
   const { bus } = pipeline();
   const can = new CanInterfaces();
-  const source = createSource({ id: 'mixed', type: 'can', interface: 'can0', driver: 'candump', file, rate: 'realtime', loop: false }, bus, devices(can));
+  const source = createSource(
+    { id: 'mixed', type: 'can', interface: 'can0', driver: 'candump', file, rate: 'realtime', loop: false },
+    bus,
+    devices(can),
+  );
   t.teardown(() => source.stop());
   source.start();
   await waitFor(() => source.status().state === 'ended', 'the realtime replay to end');
@@ -312,7 +364,10 @@ test('SocketCAN absent: clear error state, retries, no crash (this machine has n
   const source = createSource({ id: 'bus', type: 'can', interface: 'can7', driver: 'socketcan' }, bus, devices());
   t.teardown(() => source.stop());
   source.start();
-  const status = await waitFor(() => (source.status().state === 'reconnecting' ? source.status() : undefined), 'the source to report the missing interface');
+  const status = await waitFor(
+    () => (source.status().state === 'reconnecting' ? source.status() : undefined),
+    'the source to report the missing interface',
+  );
   t.regex(status.lastError ?? '', /^no SocketCAN interface can7: interface absent; retry in \d+ ms$/);
   await source.stop();
   t.is(source.status().state, 'stopped');
@@ -338,26 +393,58 @@ test('settings: can sources parse, and errors name the bad key', (t) => {
   writeFileSync(join(dir, 'n2k.log'), '');
   const settingsFile = join(dir, 'settings.json');
   const s = parseSettings(
-    { sources: [{ id: 'bus', type: 'can', interface: 'can0' }, { id: 'rec', type: 'can', interface: 'rec0', driver: 'candump', file: 'n2k.log', loop: true }] },
+    {
+      sources: [
+        { id: 'bus', type: 'can', interface: 'can0' },
+        { id: 'rec', type: 'can', interface: 'rec0', driver: 'candump', file: 'n2k.log', loop: true },
+      ],
+    },
     settingsFile,
   );
   t.deepEqual(s.sources, [
     { id: 'bus', type: 'can', interface: 'can0', driver: 'socketcan' },
-    { id: 'rec', type: 'can', interface: 'rec0', driver: 'candump', file: join(dir, 'n2k.log'), rate: 'realtime', loop: true },
+    {
+      id: 'rec',
+      type: 'can',
+      interface: 'rec0',
+      driver: 'candump',
+      file: join(dir, 'n2k.log'),
+      rate: 'realtime',
+      loop: true,
+    },
   ]);
   const bad: [unknown, string][] = [
     [{ id: 'a', type: 'can' }, 'sources[0].interface: must be a non-empty string'],
     [{ id: 'a', type: 'can', interface: 'can0/x' }, 'sources[0].interface: must be an interface name'],
-    [{ id: 'a', type: 'can', interface: 'can0', driver: 'peak' }, 'sources[0].driver: must be one of socketcan, candump'],
+    [
+      { id: 'a', type: 'can', interface: 'can0', driver: 'peak' },
+      'sources[0].driver: must be one of socketcan, candump',
+    ],
     [{ id: 'a', type: 'can', interface: 'can0', rate: 'fast' }, 'sources[0].rate: unknown key'],
     [{ id: 'a', type: 'can', interface: 'can0', driver: 'candump' }, 'sources[0].file: must be a non-empty string'],
-    [{ id: 'a', type: 'can', interface: 'can0', driver: 'candump', file: 'missing.log' }, 'sources[0].file: no such file'],
-    [{ id: 'a', type: 'can', interface: 'can0', driver: 'candump', file: 'n2k.log', rate: 'slow' }, 'sources[0].rate: must be one of realtime, fast'],
+    [
+      { id: 'a', type: 'can', interface: 'can0', driver: 'candump', file: 'missing.log' },
+      'sources[0].file: no such file',
+    ],
+    [
+      { id: 'a', type: 'can', interface: 'can0', driver: 'candump', file: 'n2k.log', rate: 'slow' },
+      'sources[0].rate: must be one of realtime, fast',
+    ],
   ];
   for (const [source, msg] of bad) {
     const err = t.throws(() => parseSettings({ sources: [source] }, settingsFile), { instanceOf: SettingsError });
     t.true(err?.message.includes(msg), `${err?.message} should include ${msg}`);
   }
-  const twice = t.throws(() => parseSettings({ sources: [{ id: 'a', type: 'can', interface: 'can0' }, { id: 'b', type: 'can', interface: 'can0' }] }, settingsFile));
+  const twice = t.throws(() =>
+    parseSettings(
+      {
+        sources: [
+          { id: 'a', type: 'can', interface: 'can0' },
+          { id: 'b', type: 'can', interface: 'can0' },
+        ],
+      },
+      settingsFile,
+    ),
+  );
   t.true(twice?.message.includes('sources[1].interface: can0 is already used by another source'), twice?.message);
 });

@@ -92,7 +92,9 @@ test('tag block: the sentence inside is parsed, time and talker taken from the b
 
 test('every good line of the demo passage yields a delta the bus accepts; its bad lines are errors', (t) => {
   const codec = new Nmea0183Codec('demo');
-  const lines = readFileSync(DEMO_LOG, 'latin1').split(/\r?\n/).filter((l) => l !== '');
+  const lines = readFileSync(DEMO_LOG, 'latin1')
+    .split(/\r?\n/)
+    .filter((l) => l !== '');
   const reasons: Record<string, number> = {};
   let deltas = 0;
   for (const line of lines) {

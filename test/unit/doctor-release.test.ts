@@ -28,7 +28,12 @@ function addonPackage(root: string, name: string, file: string, from?: string): 
 test('doctor: an addon that does not load is a failure naming the feature it disables; one that loads is ok', (t) => {
   const root = tempDir(t, 'ske-doctor-release-');
   addonPackage(root, 'socketcan', 'can.node'); // an ARM file on this machine
-  addonPackage(root, '@canboat/canboatjs', 'canSocket.node', join(PROJECT_ROOT, 'node_modules', '@canboat', 'canboatjs', 'build', 'Release', 'canSocket.node'));
+  addonPackage(
+    root,
+    '@canboat/canboatjs',
+    'canSocket.node',
+    join(PROJECT_ROOT, 'node_modules', '@canboat', 'canboatjs', 'build', 'Release', 'canSocket.node'),
+  );
   addonPackage(root, 'bufferutil', 'bufferutil.node');
   const checks = checkRelease(root, loadProfile('generic'));
   t.log(checks.map((c) => `${c.status} ${c.message}`).join('\n'));
@@ -39,7 +44,7 @@ test('doctor: an addon that does not load is a failure naming the feature it dis
   t.is(checks.find((c) => c.message.includes('bufferutil'))?.status, 'warn', 'ws falls back to JavaScript');
 });
 
-test("doctor: a release for another target is a failure; what release.sh left out is a warning", (t) => {
+test('doctor: a release for another target is a failure; what release.sh left out is a warning', (t) => {
   const root = tempDir(t, 'ske-doctor-release-');
   const here = targetOfProcess();
   t.truthy(here);
@@ -50,12 +55,17 @@ test("doctor: a release for another target is a failure; what release.sh left ou
     target: other,
     node: { abi: Number(process.versions.modules), version: process.versions.node },
     addons: [],
-    omitted: [{ package: 'socketcan', feature: 'CAN (NMEA 2000 over SocketCAN: socketcan)', reason: 'cross-build failed' }],
+    omitted: [
+      { package: 'socketcan', feature: 'CAN (NMEA 2000 over SocketCAN: socketcan)', reason: 'cross-build failed' },
+    ],
   };
   writeFileSync(join(root, 'release.json'), JSON.stringify(manifest));
   const checks = checkRelease(root, loadProfile('generic'));
   t.is(checks[0]?.status, 'fail');
-  t.regex(checks[0]!.message, new RegExp(`0\\.1\\.0 for ${other} does not fit: this tarball is for ${other}, the machine is ${here!.id}`));
+  t.regex(
+    checks[0]!.message,
+    new RegExp(`0\\.1\\.0 for ${other} does not fit: this tarball is for ${other}, the machine is ${here!.id}`),
+  );
   t.is(checks[1]?.status, 'warn');
   t.regex(checks[1]!.message, /left out of this release: CAN .*cross-build failed/);
   writeFileSync(join(root, 'release.json'), JSON.stringify({ ...manifest, target: here!.id, omitted: [] }));
@@ -67,7 +77,11 @@ test('ELF header: machine and class of the targets, nothing for a non-ELF file',
     const head = new Uint8Array(20);
     head.set([0x7f, 0x45, 0x4c, 0x46, target.elfBits === 64 ? 2 : 1, 1]);
     new DataView(head.buffer).setUint16(18, target.elfMachine, true);
-    t.deepEqual(parseElfHeader(head), { bits: target.elfBits, machine: target.elfMachine, machineName: { 'linux-arm64': 'AArch64', 'linux-armv7': 'ARM', 'linux-x64': 'x86-64' }[target.id] });
+    t.deepEqual(parseElfHeader(head), {
+      bits: target.elfBits,
+      machine: target.elfMachine,
+      machineName: { 'linux-arm64': 'AArch64', 'linux-armv7': 'ARM', 'linux-x64': 'x86-64' }[target.id],
+    });
   }
   t.is(parseElfHeader(new TextEncoder().encode('#!/bin/sh\necho not an addon\n')), undefined);
 });

@@ -24,7 +24,10 @@ function load(id: string, wasmPath: string, host = new RecordingHost({ pluginId:
 }
 
 const selfDelta = (values: { path: string; value: unknown }[]): string =>
-  JSON.stringify({ context: 'vessels.self', updates: [{ source: { label: 'test' }, timestamp: new Date().toISOString(), values }] });
+  JSON.stringify({
+    context: 'vessels.self',
+    updates: [{ source: { label: 'test' }, timestamp: new Date().toISOString(), values }],
+  });
 
 async function loadError(id: string, wasmPath: string): Promise<PluginLoadError> {
   const { plugin } = load(id, wasmPath);
@@ -45,10 +48,23 @@ test('true-wind: lifecycle and derived true wind from apparent wind, speed and h
   t.is(plugin.start('{}'), 0);
   t.true(host.statuses.some((s) => s.startsWith('Waiting')));
 
-  const awa = 0.6, aws = 9.5, stw = 4.2, heading = 1.1;
-  plugin.deliverDelta(selfDelta([{ path: 'navigation.speedThroughWater', value: stw }, { path: 'navigation.headingTrue', value: heading }]));
+  const awa = 0.6,
+    aws = 9.5,
+    stw = 4.2,
+    heading = 1.1;
+  plugin.deliverDelta(
+    selfDelta([
+      { path: 'navigation.speedThroughWater', value: stw },
+      { path: 'navigation.headingTrue', value: heading },
+    ]),
+  );
   t.is(host.deltas.length, 0, 'no output before apparent wind is known');
-  plugin.deliverDelta(selfDelta([{ path: 'environment.wind.angleApparent', value: awa }, { path: 'environment.wind.speedApparent', value: aws }]));
+  plugin.deliverDelta(
+    selfDelta([
+      { path: 'environment.wind.angleApparent', value: awa },
+      { path: 'environment.wind.speedApparent', value: aws },
+    ]),
+  );
   t.is(host.deltas.length, 1);
   t.is(host.deltas[0]!.version, 1);
 
@@ -57,7 +73,10 @@ test('true-wind: lifecycle and derived true wind from apparent wind, speed and h
   const out = host.emittedValues();
   t.true(Math.abs((out.get('environment.wind.angleTrueWater') as number) - Math.atan2(y, x)) < 1e-9);
   t.true(Math.abs((out.get('environment.wind.speedTrue') as number) - Math.hypot(x, y)) < 1e-9);
-  t.true(Math.abs((out.get('environment.wind.directionTrue') as number) - ((heading + Math.atan2(y, x)) % (2 * Math.PI))) < 1e-9);
+  t.true(
+    Math.abs((out.get('environment.wind.directionTrue') as number) - ((heading + Math.atan2(y, x)) % (2 * Math.PI))) <
+      1e-9,
+  );
   t.is(JSON.parse(host.deltas[0]!.json).context, 'vessels.self');
   t.is(plugin.stop(), 0);
   plugin.close();
@@ -68,14 +87,19 @@ test('trip-log: state kept in its VFS across restarts', async (t) => {
   const a = await first.plugin;
   t.true(a.hasPoll);
   t.is(a.start('{}'), 0);
-  const pos = (latitude: number, longitude: number) => selfDelta([{ path: 'navigation.position', value: { latitude, longitude } }]);
+  const pos = (latitude: number, longitude: number) =>
+    selfDelta([{ path: 'navigation.position', value: { latitude, longitude } }]);
   a.deliverDelta(pos(60.0, 24.0));
   a.deliverDelta(pos(60.01, 24.0)); // 0.01° of latitude ≈ 1112 m
   t.is(a.stop(), 0);
   a.close();
 
   const stateFile = join(dataDir, 'plugin-config-data', 'trip-log', 'vfs', 'data', 'state.json');
-  const state = JSON.parse(readFileSync(stateFile, 'utf8')) as { deltas: number; distance: number; lastPosition: { latitude: number } };
+  const state = JSON.parse(readFileSync(stateFile, 'utf8')) as {
+    deltas: number;
+    distance: number;
+    lastPosition: { latitude: number };
+  };
   t.is(state.deltas, 2);
   t.true(Math.abs(state.distance - 1111.95) < 1, `distance ${state.distance}`);
   t.is(state.lastPosition.latitude, 60.01);
@@ -83,7 +107,10 @@ test('trip-log: state kept in its VFS across restarts', async (t) => {
   const second = load('trip-log', exampleWasm('trip-log'));
   const b = await second.plugin;
   t.is(b.start('{}'), 0);
-  t.true(second.host.statuses.some((s) => s.includes('2 positions')), second.host.statuses.join('|'));
+  t.true(
+    second.host.statuses.some((s) => s.includes('2 positions')),
+    second.host.statuses.join('|'),
+  );
   b.deliverDelta(pos(60.02, 24.0));
   const log = second.host.emittedValues().get('navigation.trip.log') as number;
   t.true(Math.abs(log - 2 * 1111.95) < 2, `trip log ${log}`);
@@ -98,7 +125,10 @@ test('anchor-light: registers a PUT handler, PUT emits the new state and answers
   t.deepEqual(host.putHandlers, [{ context: 'vessels.self', path: 'electrical.switches.anchorLight.state' }]);
   t.is(host.emittedValues().get('electrical.switches.anchorLight.state'), 0);
 
-  t.deepEqual(plugin.handlePut('vessels.self', 'electrical.switches.anchorLight.state', 'true'), { state: 'COMPLETED', statusCode: 200 });
+  t.deepEqual(plugin.handlePut('vessels.self', 'electrical.switches.anchorLight.state', 'true'), {
+    state: 'COMPLETED',
+    statusCode: 200,
+  });
   t.is(host.emittedValues().get('electrical.switches.anchorLight.state'), 1);
   const bad = plugin.handlePut('vessels.self', 'electrical.switches.anchorLight.state', '"dim"');
   t.is(bad.statusCode, 400);
@@ -134,7 +164,10 @@ test('wrong magic number and empty or missing files are refused with the cause',
   bytes[0] = bytes[0]! ^ 0xff;
   const flipped = join(dataDir, 'flipped.wasm');
   await writeFile(flipped, bytes);
-  t.regex((await loadError('flipped', flipped)).message, /^plugin flipped: not a wasm module \(bad magic: expected 0061736d, got ff61736d\)/);
+  t.regex(
+    (await loadError('flipped', flipped)).message,
+    /^plugin flipped: not a wasm module \(bad magic: expected 0061736d, got ff61736d\)/,
+  );
 
   const empty = join(dataDir, 'empty.wasm');
   await writeFile(empty, '');
@@ -151,7 +184,9 @@ test('a trap in start or in delta_handler surfaces as an exception to the caller
   const onDelta = await p;
   t.is(onDelta.start('{}'), 0);
   t.deepEqual(host.statuses, ['started']);
-  t.throws(() => onDelta.deliverDelta(selfDelta([{ path: 'a.b', value: 1 }])), { instanceOf: WebAssembly.RuntimeError });
+  t.throws(() => onDelta.deliverDelta(selfDelta([{ path: 'a.b', value: 1 }])), {
+    instanceOf: WebAssembly.RuntimeError,
+  });
   onDelta.close();
   t.throws(() => onDelta.start('{}'), { message: /closed/ });
 });
@@ -190,7 +225,8 @@ test('derive-all: one derived value per delta', async (t) => {
   const { host, plugin: p } = load('derive-all', fixtureWasm('derive-all'));
   const plugin = await p;
   t.is(plugin.start('{}'), 0);
-  for (let i = 0; i < 50; i++) plugin.deliverDelta(selfDelta([{ path: 'environment.depth.belowTransducer', value: i + 0.5 }]));
+  for (let i = 0; i < 50; i++)
+    plugin.deliverDelta(selfDelta([{ path: 'environment.depth.belowTransducer', value: i + 0.5 }]));
   t.is(host.deltas.length, 50);
   t.is(host.emittedValues().get('bench.derived'), 2 * 49.5);
   plugin.close();
@@ -204,7 +240,10 @@ test('buffer-FFI convention (upstream Rust plugins): allocate/deallocate, UTF-8 
   t.deepEqual(plugin.schema, { type: 'object', properties: { label: { type: 'string' } } });
   t.is(plugin.start('{"label":"é"}'), 0);
   t.deepEqual(host.statuses, ['started with {"label":"é"}']);
-  const deltas = [selfDelta([{ path: 'a', value: 1 }]), selfDelta([{ path: 'navigation.position', value: { latitude: 60.1, longitude: 24.9 } }])];
+  const deltas = [
+    selfDelta([{ path: 'a', value: 1 }]),
+    selfDelta([{ path: 'navigation.position', value: { latitude: 60.1, longitude: 24.9 } }]),
+  ];
   for (const d of deltas) plugin.deliverDelta(d);
   t.is(host.deltas.length, 2);
   const last = host.emittedValues();

@@ -55,7 +55,10 @@ test('settings: a value nested thousands deep is a SettingsError naming its key 
   const file = join(settingsDir(t), 'settings.json');
   const err = t.throws(() => parseSettings(JSON.parse(DEEP_TYPE_SETTINGS), file), { instanceOf: SettingsError });
   t.is(err?.key, 'sources[5].type');
-  t.true(err?.message.endsWith(`sources[5].type: must be one of ${Object.keys(SOURCE_TYPES).join(', ')}, got object`), err?.message);
+  t.true(
+    err?.message.endsWith(`sources[5].type: must be one of ${Object.keys(SOURCE_TYPES).join(', ')}, got object`),
+    err?.message,
+  );
 });
 
 test('settings: grants under "__proto__" are that plugin id\'s, not the prototype of the grants', (t) => {
@@ -65,7 +68,10 @@ test('settings: grants under "__proto__" are that plugin id\'s, not the prototyp
   t.false(Array.isArray(Object.getPrototypeOf(grants)), 'the list did not become the prototype');
   t.deepEqual(Object.keys(grants).sort(), ['__proto__', 'my-plugin']);
   const table = new GrantTable(grants, dir);
-  t.deepEqual(table.listFor('__proto__').map((g) => g.grant), ['dataRead', 'dataWrite']);
+  t.deepEqual(
+    table.listFor('__proto__').map((g) => g.grant),
+    ['dataRead', 'dataWrite'],
+  );
   t.deepEqual(table.listFor('0'), [], 'an id that is an array index finds nothing');
 });
 
@@ -73,20 +79,27 @@ test('grants: a plugin called "constructor" gets its grants (was TypeError: func
   const dir = tempDir(t, 'ske-fuzz-reg-');
   // Seed 10, input #10: `{}`, i.e. the default grants.
   const defaults = new GrantTable(parseSettings(JSON.parse('{}'), join(dir, 'settings.json')).grants, dir);
-  t.deepEqual(defaults.listFor('constructor').map((g) => g.grant), ['dataRead', 'dataWrite', 'putHandlers']);
+  t.deepEqual(
+    defaults.listFor('constructor').map((g) => g.grant),
+    ['dataRead', 'dataWrite', 'putHandlers'],
+  );
   // The CLI's file: `signalk-edge grant constructor rawSockets` and `grant __proto__ dataRead`.
   t.true(addGrant(dir, 'constructor', 'rawSockets'));
   t.true(addGrant(dir, '__proto__', 'dataRead'));
   const file = readGrantsFile(dir);
   t.deepEqual(file.constructor, ['rawSockets']);
   t.true(Object.hasOwn(file, '__proto__'));
-  t.deepEqual(new GrantTable(undefined, dir).listFor('constructor').map((g) => `${g.from}:${g.grant}`), ['default:dataRead', 'default:dataWrite', 'default:putHandlers', 'grants file:rawSockets']);
+  t.deepEqual(
+    new GrantTable(undefined, dir).listFor('constructor').map((g) => `${g.from}:${g.grant}`),
+    ['default:dataRead', 'default:dataWrite', 'default:putHandlers', 'grants file:rawSockets'],
+  );
 });
 
 // ---- deltas emitted by plugins ----
 
 /** Seed 4, input #802 (op 0: sk_handle_message, version 1): an unknown member 17,764 arrays deep. */
-const DEEP_MEMBER_DELTA = '{"updates":[{"values":[]}],"valueOf":[[],-1,' + '['.repeat(17764) + ']'.repeat(17764) + ',[[],false]]}';
+const DEEP_MEMBER_DELTA =
+  '{"updates":[{"values":[]}],"valueOf":[[],-1,' + '['.repeat(17764) + ']'.repeat(17764) + ',[[],false]]}';
 
 test('plugin deltas: a member nested deeper than JSON.stringify can encode is refused (was accepted, then failed every subscriber)', (t) => {
   const host = recordingTarget(() => new SignalKModel(TEST_SELF_URN), join(tempDir(t, 'ske-fuzz-reg-'), 'config.json'));
@@ -111,7 +124,14 @@ test('plugin PUT handlers: a path no delta may carry is refused at registration 
   const register = (context: string, path: string): number => {
     const bytes = Buffer.from(`${context}${path}`);
     new Uint8Array(memory.buffer).set(bytes, 16);
-    return Number(env.sk_register_put_handler!(16, Buffer.byteLength(context), 16 + Buffer.byteLength(context), Buffer.byteLength(path)));
+    return Number(
+      env.sk_register_put_handler!(
+        16,
+        Buffer.byteLength(context),
+        16 + Buffer.byteLength(context),
+        Buffer.byteLength(path),
+      ),
+    );
   };
   // Seed 4, input #4815: op 3 (sk_register_put_handler), `vessels.self` NUL `value`.
   t.is(register('vessels.self', 'value'), 0);
@@ -120,7 +140,9 @@ test('plugin PUT handlers: a path no delta may carry is refused at registration 
   t.deepEqual(host.queued, []);
   t.is(register('vessels.self', 'steering.autopilot.target.headingTrue'), 1);
   t.deepEqual(host.putHandlers, ['vessels.self/steering.autopilot.target.headingTrue']);
-  t.deepEqual(host.queued[0]?.updates[0]?.meta, [{ path: 'steering.autopilot.target.headingTrue', value: { supportsPut: true } }]);
+  t.deepEqual(host.queued[0]?.updates[0]?.meta, [
+    { path: 'steering.autopilot.target.headingTrue', value: { supportsPut: true } },
+  ]);
 });
 
 // ---- wasm binaries ----
@@ -141,7 +163,8 @@ test('WASI: sock_* calls on the stdio descriptors are refused (node:wasi crashed
   const view = new DataView(memory.buffer);
   view.setUint32(100, 1000, true); // one iovec: 64 bytes at 1000
   view.setUint32(104, 64, true);
-  const call = (name: string, ...args: number[]): unknown => (wasi.imports[name] as (...a: number[]) => number)(...args);
+  const call = (name: string, ...args: number[]): unknown =>
+    (wasi.imports[name] as (...a: number[]) => number)(...args);
   const NOTCAPABLE = 76;
   t.is(call('sock_accept', 0, 0, 0), NOTCAPABLE, 'the fuzzer input');
   for (const fd of [0, 1, 2]) {
@@ -154,7 +177,9 @@ test('WASI: sock_* calls on the stdio descriptors are refused (node:wasi crashed
 
 // ---- WebSocket subscribe messages ----
 
-async function stream(t: { teardown(fn: () => Promise<void> | void): void }): Promise<{ api: BareApi; open: (query?: string) => Promise<StreamClient> }> {
+async function stream(t: {
+  teardown(fn: () => Promise<void> | void): void;
+}): Promise<{ api: BareApi; open: (query?: string) => Promise<StreamClient> }> {
   const api = await startBareApi();
   const clients: StreamClient[] = [];
   t.teardown(async () => {
@@ -177,7 +202,10 @@ const errorsOf = (c: StreamClient): string[] =>
 
 /** Publishes a marker delta until `c` has it: the server is still delivering to that client. */
 async function delivers(api: BareApi, c: StreamClient, marker: string): Promise<boolean> {
-  api.bus.publish({ updates: [{ source: { label: 'test' }, values: [{ path: 'test.marker', value: marker }] }] }, 'test');
+  api.bus.publish(
+    { updates: [{ source: { label: 'test' }, values: [{ path: 'test.marker', value: marker }] }] },
+    'test',
+  );
   return waitFor(() => c.received.some((m) => m.includes(marker)), `${marker} delivered`);
 }
 
@@ -185,7 +213,13 @@ test('stream: a context nested 18,801 arrays deep is answered with an error (was
   const { api, open } = await stream(t);
   const c = await open();
   // Seed 9, input #1475 (a text frame).
-  c.ws.send('{"context":' + '['.repeat(18801) + '1e999' + ']'.repeat(18801) + ',"subscribe":["minPeriod"],"hasOwnProperty":5e-324}');
+  c.ws.send(
+    '{"context":' +
+      '['.repeat(18801) +
+      '1e999' +
+      ']'.repeat(18801) +
+      ',"subscribe":["minPeriod"],"hasOwnProperty":5e-324}',
+  );
   await waitFor(() => errorsOf(c).length > 0, 'an answer');
   t.deepEqual(errorsOf(c), ['subscribe: context must be a non-empty string, got an array']);
   c.ws.send(JSON.stringify({ context: 'vessels.self', subscribe: [{ path: 'test.*' }] }));
@@ -206,9 +240,16 @@ test('stream: periods past what a timer can wait are lowered (were TimeoutOverfl
   // Seed 9 showed the same for minPeriod (12808561315 ms after a throttled value); its input was
   // sent inputs before the warning surfaced, so this is the smallest message of that shape.
   c.ws.send('{"context":"vessels.self","subscribe":[{"path":"navigation.speedOverGround","minPeriod":12808561315}]}');
-  for (const v of [1, 2]) api.bus.publish({ updates: [{ source: { label: 'test' }, values: [{ path: 'navigation.speedOverGround', value: v }] }] }, 'test');
+  for (const v of [1, 2])
+    api.bus.publish(
+      { updates: [{ source: { label: 'test' }, values: [{ path: 'navigation.speedOverGround', value: v }] }] },
+      'test',
+    );
   await waitFor(() => errorsOf(c).length >= 2, 'both answers');
-  t.deepEqual(errorsOf(c), ['subscribe[0].period 4294967296 lowered to 86400000 ms', 'subscribe[0].minPeriod 12808561315 lowered to 86400000 ms']);
+  t.deepEqual(errorsOf(c), [
+    'subscribe[0].period 4294967296 lowered to 86400000 ms',
+    'subscribe[0].minPeriod 12808561315 lowered to 86400000 ms',
+  ]);
   c.ws.send(JSON.stringify({ context: 'vessels.self', subscribe: [{ path: 'test.*' }] }));
   t.true(await delivers(api, c, 'after-periods'));
   t.deepEqual(warnings, []);
@@ -222,25 +263,39 @@ test('stream: star-heavy patterns neither fail nor stall delivery, to that clien
   const { api, open } = await stream(t);
   const fuzzed = await open();
   const later = await open('?subscribe=all');
-  fuzzed.ws.send(JSON.stringify({ context: '*', subscribe: [{ path: 'x*'.repeat(10_000) }, { path: `${'*a'.repeat(14)}*b` }, { path: 'test.*' }] }));
+  fuzzed.ws.send(
+    JSON.stringify({
+      context: '*',
+      subscribe: [{ path: 'x*'.repeat(10_000) }, { path: `${'*a'.repeat(14)}*b` }, { path: 'test.*' }],
+    }),
+  );
   // Messages are handled in order: once the next one is answered, the subscription is in place.
   fuzzed.ws.send('sync');
   await waitFor(() => errorsOf(fuzzed).some((e) => e.includes('"sync"')), 'the subscription taken');
-  api.bus.publish({ updates: [{ source: { label: 'test' }, values: [{ path: `a.${'a'.repeat(60)}`, value: 1 }] }] }, 'test');
+  api.bus.publish(
+    { updates: [{ source: { label: 'test' }, values: [{ path: `a.${'a'.repeat(60)}`, value: 1 }] }] },
+    'test',
+  );
   t.true(await delivers(api, later, 'later-client'));
   t.true(await delivers(api, fuzzed, 'fuzzed-client'));
-  t.false(fuzzed.received.some((m) => m.includes('"value":1}')), 'neither pattern matches that path');
+  t.false(
+    fuzzed.received.some((m) => m.includes('"value":1}')),
+    'neither pattern matches that path',
+  );
   t.false(matchesPattern(`${'*a'.repeat(14)}*b`, `a.${'a'.repeat(60)}`));
   t.true(matchesPattern(`${'*a'.repeat(14)}*b`, `${'a'.repeat(14)}b`));
   t.true(matchesPattern('x*'.repeat(10_000), 'x'.repeat(10_000)));
   t.false(matchesPattern('x*'.repeat(10_000), 'xx'));
 });
 
-test('nmea0183: a path the library builds from an input field (RPM engine id) over 256 characters is the codec\'s error, not a trusted delta the bus would refuse', (t) => {
+test("nmea0183: a path the library builds from an input field (RPM engine id) over 256 characters is the codec's error, not a trusted delta the bus would refuse", (t) => {
   const codec = new Nmea0183Codec('t');
   const long = codec.decode(withChecksum(`$VWRPM,E,${'9'.repeat(280)},1000,10,A`));
   t.like(long, { kind: 'error', reason: 'invalid' });
   const reserved = codec.decode(withChecksum('$VWRPM,E,value,1000,10,A'));
-  t.true(reserved.kind === 'error' || (reserved.kind === 'delta' && parseDelta(reserved.delta).ok), 'a leaf key as a segment never reaches the bus unchecked');
+  t.true(
+    reserved.kind === 'error' || (reserved.kind === 'delta' && parseDelta(reserved.delta).ok),
+    'a leaf key as a segment never reaches the bus unchecked',
+  );
   t.like(codec.decode(withChecksum('$VWRPM,E,1,1000,10,A')), { kind: 'delta' });
 });

@@ -29,7 +29,8 @@ function configure(dataDir: string, id: string, configuration: JsonValue): void 
 }
 
 function selfValue(runtime: Runtime, path: string): unknown {
-  const node = runtime.model.get([...runtime.model.selfContext.split('.'), ...path.split('.')]) as { value?: unknown } | undefined;
+  const node = runtime.model.get([...runtime.model.selfContext.split('.'), ...path.split('.')]) as
+    { value?: unknown } | undefined;
   return node?.value;
 }
 
@@ -53,17 +54,25 @@ test('a plugin granted can0 with a PGN filter receives only those frames of a ca
   const rt = await startTestRuntime({
     dataDir,
     pluginDirs: [plugins],
-    sources: [{ id: 'n2k', type: 'can', interface: 'can0', driver: 'candump', file: RECORDING, rate: 'fast', loop: false }],
+    sources: [
+      { id: 'n2k', type: 'can', interface: 'can0', driver: 'candump', file: RECORDING, rate: 'fast', loop: false },
+    ],
     grants: { '*': DATA_GRANTS, [CAN_READER]: [`can:can0:${heading},${position}`] },
   });
   t.teardown(() => rt.stop());
 
   await waitFor(() => rt.runtime.sources[0]?.status().state === 'ended', 'replay ends');
-  await waitFor(() => selfValue(rt.runtime, `test.can.pgn${position}.count`) === expected.get(position), `all ${expected.get(position)} position frames`);
-  t.is(selfValue(rt.runtime, `test.can.pgn${heading}.count`), expected.get(heading));
-  const seen = Object.keys((rt.runtime.model.get([...rt.runtime.model.selfContext.split('.'), 'test', 'can']) ?? {}) as Record<string, unknown>).filter((k) =>
-    k.startsWith('pgn'),
+  await waitFor(
+    () => selfValue(rt.runtime, `test.can.pgn${position}.count`) === expected.get(position),
+    `all ${expected.get(position)} position frames`,
   );
+  t.is(selfValue(rt.runtime, `test.can.pgn${heading}.count`), expected.get(heading));
+  const seen = Object.keys(
+    (rt.runtime.model.get([...rt.runtime.model.selfContext.split('.'), 'test', 'can']) ?? {}) as Record<
+      string,
+      unknown
+    >,
+  ).filter((k) => k.startsWith('pgn'));
   t.deepEqual(seen.sort(), [`pgn${heading}`, `pgn${position}`], 'no other PGN reached the plugin');
   // The N2K data went into the model through the source at the same time.
   t.truthy(selfValue(rt.runtime, 'navigation.position'));
@@ -71,14 +80,22 @@ test('a plugin granted can0 with a PGN filter receives only those frames of a ca
   t.is(selfValue(rt.runtime, 'test.can.send.0'), -2);
   const status = await pluginStatus(rt.runtime, CAN_READER);
   t.like((status.capabilities as { denied: { capability: string }[] }).denied[0], { capability: 'can:can0:write' });
-  t.deepEqual((status.capabilities as { effective: string[] }).effective, ['dataRead', 'dataWrite', `can:can0:${heading},${position}`]);
+  t.deepEqual((status.capabilities as { effective: string[] }).effective, [
+    'dataRead',
+    'dataWrite',
+    `can:can0:${heading},${position}`,
+  ]);
 });
 
 test('a plugin without a CAN grant is refused and opens nothing', async (t) => {
   const plugins = await pluginFolder([{ from: FIXTURES, name: 'hal-can-reader' }]);
   const dataDir = tempDir(t, 'ske-can-plugin-');
   configure(dataDir, CAN_READER, { interface: 'can0', pgns: [129025] });
-  const rt = await startTestRuntime({ dataDir, pluginDirs: [plugins], grants: { '*': DATA_GRANTS, [CAN_READER]: ['can:can0:127250'] } });
+  const rt = await startTestRuntime({
+    dataDir,
+    pluginDirs: [plugins],
+    grants: { '*': DATA_GRANTS, [CAN_READER]: ['can:can0:127250'] },
+  });
   t.teardown(() => rt.stop());
   await waitFor(() => selfValue(rt.runtime, 'test.can.open') !== undefined, 'plugin start');
   t.is(selfValue(rt.runtime, 'test.can.open'), -2, 'PGN 129025 is outside the grant');

@@ -15,7 +15,12 @@ import { ensurePluginsBuilt, exampleWasm, fixtureWasm } from '../helpers/plugin-
 import { readSignatures, type FuncSig } from '../helpers/wasm-signatures.js';
 
 /** The plugins built against the HAL SDK. */
-const HAL_PLUGINS = [exampleWasm('nmea-proprietary'), fixtureWasm('hal-can-reader'), fixtureWasm('hal-mqtt-probe'), fixtureWasm('hal-serial-probe')];
+const HAL_PLUGINS = [
+  exampleWasm('nmea-proprietary'),
+  fixtureWasm('hal-can-reader'),
+  fixtureWasm('hal-mqtt-probe'),
+  fixtureWasm('hal-serial-probe'),
+];
 
 /** Core-module signatures of `interface hal` in wit/signalk.wit: string/list = (ptr, len), scalars one i32. */
 function witHalSignatures(): Map<string, FuncSig> {
@@ -41,7 +46,14 @@ function hostHalArity(): Map<string, number> {
   const noFlags = Object.fromEntries(FLAG_NAMES.map((n) => [n, false])) as Record<(typeof FLAG_NAMES)[number], boolean>;
   const policy = new CapabilityPolicy({ requestedFlags: noFlags, requests: [], granted: [], aliases: {} });
   const imports = createDeviceImports(
-    { pluginId: 'abi-check', devices: createDevices(), policy: () => policy, deny: (cap) => `not granted: ${cap}`, mqtt: () => undefined, dataReady: () => {} },
+    {
+      pluginId: 'abi-check',
+      devices: createDevices(),
+      policy: () => policy,
+      deny: (cap) => `not granted: ${cap}`,
+      mqtt: () => undefined,
+      dataReady: () => {},
+    },
     new GuestMemory(),
   );
   return new Map(Object.entries(imports.functions).map(([name, fn]) => [name, fn.length]));
@@ -69,7 +81,10 @@ test('the wit hal interface and the host (runtime/abi/devices/) define the same 
   const host = hostHalArity();
   t.deepEqual([...host.keys()].sort(), [...ABI.keys()].sort());
   for (const [name, sig] of ABI) {
-    t.true(sig.params.every((p) => p === 'i32') && sig.results.length === 1 && sig.results[0] === 'i32', `${name}: i32 params, one i32 result`);
+    t.true(
+      sig.params.every((p) => p === 'i32') && sig.results.length === 1 && sig.results[0] === 'i32',
+      `${name}: i32 params, one i32 result`,
+    );
     t.is(host.get(name), sig.params.length, `${name}: host arity`);
   }
 });

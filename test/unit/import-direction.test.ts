@@ -9,7 +9,9 @@ import { PROJECT_ROOT } from '../../runtime/config/settings.js';
 /** Every module specifier of a source file: static imports and re-exports, dynamic import(), require(). */
 function specifiers(source: string): string[] {
   const found: string[] = [];
-  for (const m of source.matchAll(/(?:^|[;\s])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(?:^|[;\s])import\s*['"]([^'"]+)['"]|\b(?:import|require)\s*\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+  for (const m of source.matchAll(
+    /(?:^|[;\s])(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|(?:^|[;\s])import\s*['"]([^'"]+)['"]|\b(?:import|require)\s*\(\s*['"]([^'"]+)['"]\s*\)/g,
+  )) {
     found.push(m[1] ?? m[2] ?? m[3]);
   }
   return found;
@@ -49,18 +51,31 @@ test('the checker finds every kind of import that crosses a layer', (t) => {
     "import { d } from '../../core/delta.js';",
     "import { e } from '@canboat/canboatjs';",
   ].join('\n');
-  t.deepEqual(violations(file, 'hal', source), ['../../runtime/bus/bus.js', '../../runtime/log.js', '../../runtime/app.js', '../../runtime/side-effect.js']);
-  t.deepEqual(violations(join(PROJECT_ROOT, 'core', 'x.ts'), 'core', "import { x } from '../hal/driver.js';\nimport { y } from 'mqtt';\nimport { z } from 'node:fs';\nimport { w } from './json.js';"), [
-    '../hal/driver.js',
-    'mqtt',
+  t.deepEqual(violations(file, 'hal', source), [
+    '../../runtime/bus/bus.js',
+    '../../runtime/log.js',
+    '../../runtime/app.js',
+    '../../runtime/side-effect.js',
   ]);
+  t.deepEqual(
+    violations(
+      join(PROJECT_ROOT, 'core', 'x.ts'),
+      'core',
+      "import { x } from '../hal/driver.js';\nimport { y } from 'mqtt';\nimport { z } from 'node:fs';\nimport { w } from './json.js';",
+    ),
+    ['../hal/driver.js', 'mqtt'],
+  );
 });
 
 for (const folder of ['core', 'hal'] as const) {
   test(`${folder}/ imports only ${folder === 'core' ? "Node's built-ins and itself" : 'core/, hal/ and packages'}`, (t) => {
     const files = sources(join(PROJECT_ROOT, folder));
     t.true(files.length > 3, `the sources of ${folder}/ are found`);
-    const bad = files.flatMap((file) => violations(file, folder, readFileSync(file, 'utf8')).map((spec) => `${relative(PROJECT_ROOT, file)} imports ${spec}`));
+    const bad = files.flatMap((file) =>
+      violations(file, folder, readFileSync(file, 'utf8')).map(
+        (spec) => `${relative(PROJECT_ROOT, file)} imports ${spec}`,
+      ),
+    );
     t.deepEqual(bad, []);
   });
 }

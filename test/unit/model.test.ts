@@ -5,7 +5,13 @@ const urn = 'urn:mrn:signalk:uuid:c0d79334-4e25-4245-8892-54e8ccc8021d';
 
 function rmc(label: string, talker: string, sog: number, ts: string) {
   return {
-    updates: [{ source: { label, type: 'NMEA0183', talker, sentence: 'RMC' }, timestamp: ts, values: [{ path: 'navigation.speedOverGround', value: sog }] }],
+    updates: [
+      {
+        source: { label, type: 'NMEA0183', talker, sentence: 'RMC' },
+        timestamp: ts,
+        values: [{ path: 'navigation.speedOverGround', value: sog }],
+      },
+    ],
   };
 }
 
@@ -35,15 +41,39 @@ test('a second source on one path adds values per source', (t) => {
 
 test('empty path merges object values into the context; other contexts get their own node', (t) => {
   const m = new SignalKModel(urn);
-  m.apply({ context: 'vessels.urn:mrn:imo:mmsi:230099999', updates: [{ source: { label: 'ais' }, values: [{ path: '', value: { name: 'Merikarhu', mmsi: '230099999' } }, { path: 'navigation.speedOverGround', value: 5 }] }] });
+  m.apply({
+    context: 'vessels.urn:mrn:imo:mmsi:230099999',
+    updates: [
+      {
+        source: { label: 'ais' },
+        values: [
+          { path: '', value: { name: 'Merikarhu', mmsi: '230099999' } },
+          { path: 'navigation.speedOverGround', value: 5 },
+        ],
+      },
+    ],
+  });
   t.is(m.get(['vessels', 'urn:mrn:imo:mmsi:230099999', 'name']), 'Merikarhu');
   t.is(m.valueAt('vessels.urn:mrn:imo:mmsi:230099999', 'navigation.speedOverGround')?.value, 5);
-  t.deepEqual([...m.current()].map((c) => c.path), ['navigation.speedOverGround']);
+  t.deepEqual(
+    [...m.current()].map((c) => c.path),
+    ['navigation.speedOverGround'],
+  );
 });
 
 test('prototype-polluting paths are ignored', (t) => {
   const m = new SignalKModel(urn);
-  m.apply({ updates: [{ source: { label: 'x' }, values: [{ path: '__proto__.polluted', value: 1 }, { path: 'a.constructor.prototype', value: 2 }] }] });
+  m.apply({
+    updates: [
+      {
+        source: { label: 'x' },
+        values: [
+          { path: '__proto__.polluted', value: 1 },
+          { path: 'a.constructor.prototype', value: 2 },
+        ],
+      },
+    ],
+  });
   m.apply({ context: 'vessels.__proto__', updates: [{ source: { label: 'x' }, values: [{ path: 'b', value: 1 }] }] });
   t.is(({} as Record<string, unknown>).polluted, undefined);
   t.is([...m.current()].length, 0);

@@ -33,7 +33,11 @@ interface Received {
 }
 
 /** A plain MQTT client on the test side, recording what it receives. */
-async function client(t: { teardown(fn: () => Promise<void>): void }, broker: TestBroker, filter?: string): Promise<{ client: MqttClient; got: Received[] }> {
+async function client(
+  t: { teardown(fn: () => Promise<void>): void },
+  broker: TestBroker,
+  filter?: string,
+): Promise<{ client: MqttClient; got: Received[] }> {
   const c = await mqtt.connectAsync(broker.url, { reconnectPeriod: 0 });
   t.teardown(() => c.endAsync(true));
   const got: Received[] = [];
@@ -43,7 +47,8 @@ async function client(t: { teardown(fn: () => Promise<void>): void }, broker: Te
 }
 
 function lastOn(got: Received[], topic: string): unknown {
-  for (let i = got.length - 1; i >= 0; i--) if (got[i].topic === topic) return JSON.parse(got[i].payload.toString('utf8'));
+  for (let i = got.length - 1; i >= 0; i--)
+    if (got[i].topic === topic) return JSON.parse(got[i].payload.toString('utf8'));
   return undefined;
 }
 
@@ -55,7 +60,12 @@ async function mqttStatus(rt: TestRuntime): Promise<MqttStatus> {
   return body.mqtt;
 }
 
-async function startWithBroker(t: { teardown(fn: () => Promise<void>): void }, broker: TestBroker, mqttSettings: Omit<MqttSettings, 'url'>, dir?: string): Promise<TestRuntime> {
+async function startWithBroker(
+  t: { teardown(fn: () => Promise<void>): void },
+  broker: TestBroker,
+  mqttSettings: Omit<MqttSettings, 'url'>,
+  dir?: string,
+): Promise<TestRuntime> {
   const sources = [];
   if (dir !== undefined) {
     const file = join(dir, 'passage.nmea');
@@ -137,7 +147,10 @@ test('MqttConnection: listeners share subscriptions, covered filters are not ask
   ]);
 
   const offAll = conn.subscribe('boat/#', 0, (topic) => got.all.push(topic));
-  await waitFor(() => unsubscribed.length === 2 && conn.status().subscriptions === 1, 'boat/# to replace the filters it covers');
+  await waitFor(
+    () => unsubscribed.length === 2 && conn.status().subscriptions === 1,
+    'boat/# to replace the filters it covers',
+  );
   t.deepEqual(subscribed.at(-1), ['boat/#', 1]);
   t.deepEqual(unsubscribed.sort(), ['boat/+/temp', 'boat/b/#']);
   t.like(conn.status(), { state: 'connected', filters: 3, subscriptions: 1 });
@@ -153,7 +166,10 @@ test('MqttConnection: listeners share subscriptions, covered filters are not ask
 
   // Taking boat/# away brings back the narrower filters before boat/# goes.
   offAll();
-  await waitFor(() => unsubscribed.includes('boat/#') && conn.status().subscriptions === 2, 'the narrower filters again');
+  await waitFor(
+    () => unsubscribed.includes('boat/#') && conn.status().subscriptions === 2,
+    'the narrower filters again',
+  );
   const before = unsubscribed.length;
   offA1();
   offA2();
@@ -171,7 +187,9 @@ test('MqttConnection: listeners share subscriptions, covered filters are not ask
 
 test('MqttConnection: a filter the broker refuses does not stand in for the narrower filters it covers', async (t) => {
   // An ACL that refuses `#` to everyone.
-  const broker = await startBroker(0, { authorizeSubscribe: (_client, sub, done) => done(null, sub.topic === '#' ? null : sub) });
+  const broker = await startBroker(0, {
+    authorizeSubscribe: (_client, sub, done) => done(null, sub.topic === '#' ? null : sub),
+  });
   t.teardown(() => broker.close());
   const conn = new MqttConnection({ url: broker.url });
   conn.connect();
@@ -195,15 +213,28 @@ test('MqttConnection offline: QoS 0 is dropped with a clear error, QoS 1 waits i
   const first = await startBroker();
   const port = first.port;
   await first.close();
-  const conn = new MqttConnection({ url: `mqtt://127.0.0.1:${port}`, clientId: 'edge-offline', reconnectMs: 100, maxQueued: 3 });
+  const conn = new MqttConnection({
+    url: `mqtt://127.0.0.1:${port}`,
+    clientId: 'edge-offline',
+    reconnectMs: 100,
+    maxQueued: 3,
+  });
   conn.connect();
   t.teardown(() => conn.close());
   await waitFor(() => conn.state === 'reconnecting', 'the connection to fail');
   t.regex(conn.lastError ?? '', /ECONNREFUSED|closed/);
 
-  await t.throwsAsync(conn.publish('edge/q0', 'x'), { instanceOf: MqttUnavailableError, message: /^not connected to mqtt:\/\/127\.0\.0\.1:\d+ \(reconnecting\); QoS 0 message to edge\/q0 dropped$/ });
-  const results = ['1', '2', '3', '4'].map((payload) => conn.publish('edge/q1', payload, { qos: 1 }).then(() => payload));
-  await t.throwsAsync(results[0], { instanceOf: MqttUnavailableError, message: /offline queue .* full \(3\); oldest message, to edge\/q1, dropped/ });
+  await t.throwsAsync(conn.publish('edge/q0', 'x'), {
+    instanceOf: MqttUnavailableError,
+    message: /^not connected to mqtt:\/\/127\.0\.0\.1:\d+ \(reconnecting\); QoS 0 message to edge\/q0 dropped$/,
+  });
+  const results = ['1', '2', '3', '4'].map((payload) =>
+    conn.publish('edge/q1', payload, { qos: 1 }).then(() => payload),
+  );
+  await t.throwsAsync(results[0], {
+    instanceOf: MqttUnavailableError,
+    message: /offline queue .* full \(3\); oldest message, to edge\/q1, dropped/,
+  });
   t.like(conn.status().counters, { queued: 3, dropped: 2, published: 0 });
   await t.throwsAsync(conn.publish('edge/+', 'x'), { message: 'topic "edge/+" contains a wildcard (+ or #)' });
 
@@ -230,7 +261,13 @@ test('bridge out: replayed NMEA values arrive on their topics as JSON; a retaine
       username: 'boat',
       password: 's3cret',
       publish: [
-        { path: 'navigation.speedOverGround', topic: 'signalk/{id}/{path}', qos: 0, retain: false, context: 'vessels.self' },
+        {
+          path: 'navigation.speedOverGround',
+          topic: 'signalk/{id}/{path}',
+          qos: 0,
+          retain: false,
+          context: 'vessels.self',
+        },
         { path: 'environment.wind.*', topic: 'boat/wind/{path}', qos: 0, retain: false, context: 'vessels.self' },
         { path: 'navigation.position', topic: 'boat/position', qos: 1, retain: true, context: 'vessels.self' },
       ],
@@ -241,7 +278,10 @@ test('bridge out: replayed NMEA values arrive on their topics as JSON; a retaine
 
   const sog = `${SELF_TOPIC}/navigation/speedOverGround`;
   await waitFor(
-    () => lastOn(got, sog) !== undefined && lastOn(got, 'boat/wind/environment/wind/speedApparent') !== undefined && lastOn(got, 'boat/position') !== undefined,
+    () =>
+      lastOn(got, sog) !== undefined &&
+      lastOn(got, 'boat/wind/environment/wind/speedApparent') !== undefined &&
+      lastOn(got, 'boat/position') !== undefined,
     'the bridged values',
   );
   // The log repeats the same values: each payload is exactly the model's value, which is the sentence's.
@@ -256,7 +296,15 @@ test('bridge out: replayed NMEA values arrive on their topics as JSON; a retaine
   t.like(lastOn(got, 'boat/position'), { latitude: 50 + 46.1995 / 60, longitude: -(1 + 18.0026 / 60) });
   // Only the selected paths: depth, course and the rest stay off the broker.
   const topics = new Set(got.map((m) => m.topic));
-  t.deepEqual([...topics].sort(), [sog, 'boat/position', 'boat/wind/environment/wind/angleApparent', 'boat/wind/environment/wind/speedApparent'].sort());
+  t.deepEqual(
+    [...topics].sort(),
+    [
+      sog,
+      'boat/position',
+      'boat/wind/environment/wind/angleApparent',
+      'boat/wind/environment/wind/speedApparent',
+    ].sort(),
+  );
 
   // A client arriving later gets the retained position at once.
   const late = await client(t, broker, 'boat/position');
@@ -293,12 +341,20 @@ test('bridge in: subscribed topics become model values; bad payloads are counted
   t.like(model.valueAt('vessels.self', 'environment.inside.temperature'), { value: 294.15, $source: 'mqtt' });
   t.like(model.valueAt('vessels.self', 'environment.bilge.level'), { value: 0.5, $source: 'mqtt' });
 
-  for (const bad of ['warm', '', Buffer.from([0xff, 0xfe, 0x31]), '1e999', '{"t": 1']) await pub.publishAsync('sensors/cabin/temperature', bad);
+  for (const bad of ['warm', '', Buffer.from([0xff, 0xfe, 0x31]), '1e999', '{"t": 1'])
+    await pub.publishAsync('sensors/cabin/temperature', bad);
   await pub.publishAsync('sensors/cabin/temperature', '{"celsius": 22}');
-  await waitFor(() => typeof model.valueAt('vessels.self', 'environment.inside.temperature')?.value === 'object', 'the value after the bad ones');
+  await waitFor(
+    () => typeof model.valueAt('vessels.self', 'environment.inside.temperature')?.value === 'object',
+    'the value after the bad ones',
+  );
   t.deepEqual(model.valueAt('vessels.self', 'environment.inside.temperature')?.value, { celsius: 22 });
   const { bridge, state } = await mqttStatus(rt);
-  t.deepEqual(bridge.in, { received: 8, applied: 3, invalid: { 'not JSON': 2, empty: 1, 'not UTF-8': 1, rejected: 1 } });
+  t.deepEqual(bridge.in, {
+    received: 8,
+    applied: 3,
+    invalid: { 'not JSON': 2, empty: 1, 'not UTF-8': 1, rejected: 1 },
+  });
   t.regex(bridge.lastError ?? '', /^not JSON: sensors\/cabin\/temperature: neither JSON nor a number: "\{\\"t\\": 1"$/);
   t.is(state, 'connected');
 });
@@ -310,7 +366,15 @@ test('bridge reconnects after the broker is closed and reopened on the same port
     t,
     first,
     {
-      publish: [{ path: 'navigation.speedOverGround', topic: 'signalk/{id}/{path}', qos: 0, retain: false, context: 'vessels.self' }],
+      publish: [
+        {
+          path: 'navigation.speedOverGround',
+          topic: 'signalk/{id}/{path}',
+          qos: 0,
+          retain: false,
+          context: 'vessels.self',
+        },
+      ],
       subscribe: [{ topic: 'sensors/cabin/temperature', path: 'environment.inside.temperature', qos: 1 }],
     },
     tempDir(t, 'ske-mqtt-'),
@@ -332,14 +396,20 @@ test('bridge reconnects after the broker is closed and reopened on the same port
 
   const second = await startBroker(port);
   t.teardown(() => second.close());
-  await waitFor(() => rt.runtime.mqtt?.state === 'connected' && rt.runtime.mqtt.status().subscriptions === 1, 'the bridge back on the broker');
+  await waitFor(
+    () => rt.runtime.mqtt?.state === 'connected' && rt.runtime.mqtt.status().subscriptions === 1,
+    'the bridge back on the broker',
+  );
   t.is(rt.runtime.mqtt?.lastError, undefined);
   const after = await client(t, second, sog);
   await waitFor(() => after.got.length > 0, 'SOG on the reopened broker');
   t.is(lastOn(after.got, sog), rt.runtime.model.valueAt('vessels.self', 'navigation.speedOverGround')?.value);
   const { client: pub } = await client(t, second);
   await pub.publishAsync('sensors/cabin/temperature', '293', { qos: 1 });
-  await waitFor(() => rt.runtime.model.valueAt('vessels.self', 'environment.inside.temperature')?.value === 293, 'a subscribed value after the reconnect');
+  await waitFor(
+    () => rt.runtime.model.valueAt('vessels.self', 'environment.inside.temperature')?.value === 293,
+    'a subscribed value after the reconnect',
+  );
 });
 
 test('payloads: JSON values and plain numbers, everything else refused with a reason', (t) => {
@@ -351,26 +421,59 @@ test('payloads: JSON values and plain numbers, everything else refused with a re
   t.like(parsePayload(Buffer.from('0x10')), { ok: false, reason: 'not JSON' });
   t.like(parsePayload(Buffer.from('NaN')), { ok: false, reason: 'not JSON' });
   t.like(parsePayload(Buffer.alloc(64 * 1024 + 1, 0x31)), { ok: false, reason: 'too large' });
-  t.is(contextId('vessels.urn:mrn:signalk:uuid:c0d79334-4e25-4245-8892-54e8ccc8021d'), 'c0d79334-4e25-4245-8892-54e8ccc8021d');
+  t.is(
+    contextId('vessels.urn:mrn:signalk:uuid:c0d79334-4e25-4245-8892-54e8ccc8021d'),
+    'c0d79334-4e25-4245-8892-54e8ccc8021d',
+  );
   t.is(contextId('vessels.urn:mrn:imo:mmsi:230000001'), '230000001');
   t.is(contextId('atons.urn:mrn:imo:mmsi:992351000'), 'atons.992351000');
 });
 
 test('mqtt settings: defaults filled in, errors name the key', (t) => {
-  const s = parseSettings({ mqtt: { url: 'mqtt://broker.local', publish: [{ path: 'navigation.*' }], subscribe: [{ topic: 'a/+/b', path: 'environment.x' }] } }, '/etc/s.json');
+  const s = parseSettings(
+    {
+      mqtt: {
+        url: 'mqtt://broker.local',
+        publish: [{ path: 'navigation.*' }],
+        subscribe: [{ topic: 'a/+/b', path: 'environment.x' }],
+      },
+    },
+    '/etc/s.json',
+  );
   t.deepEqual(s.mqtt, {
     url: 'mqtt://broker.local',
     publish: [{ path: 'navigation.*', topic: 'signalk/{id}/{path}', qos: 0, retain: false, context: 'vessels.self' }],
     subscribe: [{ topic: 'a/+/b', path: 'environment.x', qos: 0 }],
   });
   const fails = (mqttValue: unknown, message: string): void => {
-    t.throws(() => parseSettings({ mqtt: mqttValue }, '/etc/s.json'), { instanceOf: SettingsError, message: `/etc/s.json: ${message}` });
+    t.throws(() => parseSettings({ mqtt: mqttValue }, '/etc/s.json'), {
+      instanceOf: SettingsError,
+      message: `/etc/s.json: ${message}`,
+    });
   };
-  fails({ url: 'http://x' }, 'mqtt.url: must be a broker URL like mqtt://host:1883 (mqtt, mqtts, ws, wss), got "http://x"');
-  fails({ url: 'mqtt://x', publish: [{ path: 'a' }, { path: 'b' }, { path: 'c', qos: 3 }] }, 'mqtt.publish[2].qos: must be one of 0, 1, 2, got 3');
-  fails({ url: 'mqtt://x', publish: [{ path: 'a', topic: 'a/#/{path}' }] }, 'mqtt.publish[0].topic: topic "a/#/x" contains a wildcard (+ or #)');
-  fails({ url: 'mqtt://x', subscribe: [{ topic: 'a/#/b', path: 'x.y' }] }, 'mqtt.subscribe[0].topic: topic filter "a/#/b": # must be a whole level and the last one');
-  fails({ url: 'mqtt://x', subscribe: [{ topic: 'a', path: 'x.*' }] }, 'mqtt.subscribe[0].path: must be a Signal K path like environment.inside.temperature, got "x.*"');
+  fails(
+    { url: 'http://x' },
+    'mqtt.url: must be a broker URL like mqtt://host:1883 (mqtt, mqtts, ws, wss), got "http://x"',
+  );
+  fails(
+    { url: 'mqtt://x', publish: [{ path: 'a' }, { path: 'b' }, { path: 'c', qos: 3 }] },
+    'mqtt.publish[2].qos: must be one of 0, 1, 2, got 3',
+  );
+  fails(
+    { url: 'mqtt://x', publish: [{ path: 'a', topic: 'a/#/{path}' }] },
+    'mqtt.publish[0].topic: topic "a/#/x" contains a wildcard (+ or #)',
+  );
+  fails(
+    { url: 'mqtt://x', subscribe: [{ topic: 'a/#/b', path: 'x.y' }] },
+    'mqtt.subscribe[0].topic: topic filter "a/#/b": # must be a whole level and the last one',
+  );
+  fails(
+    { url: 'mqtt://x', subscribe: [{ topic: 'a', path: 'x.*' }] },
+    'mqtt.subscribe[0].path: must be a Signal K path like environment.inside.temperature, got "x.*"',
+  );
   fails({ url: 'mqtt://x', subscribe: {} }, 'mqtt.subscribe: must be an array, got object');
-  fails({ url: 'mqtt://x', retain: true }, 'mqtt.retain: unknown key (allowed: url, clientId, username, password, publish, subscribe)');
+  fails(
+    { url: 'mqtt://x', retain: true },
+    'mqtt.retain: unknown key (allowed: url, clientId, username, password, publish, subscribe)',
+  );
 });

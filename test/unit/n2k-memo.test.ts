@@ -37,9 +37,21 @@ test('fast packet: frames 0..n make the message; another source in between does 
 test('fast packet: a frame out of sequence drops the message; a later frame 0 starts a new one', (t) => {
   const fp = new FastPacketAssembler();
   t.deepEqual(fp.push(1, 126996, bytes(0x60, 20, 1, 2, 3, 4, 5, 6)), { kind: 'pending' });
-  t.deepEqual(fp.push(1, 126996, bytes(0x62, 1, 2, 3, 4, 5, 6, 7)), { kind: 'out-of-sequence' }, 'frame 2 without frame 1');
-  t.deepEqual(fp.push(1, 126996, bytes(0x63, 1, 2, 3, 4, 5, 6, 7)), { kind: 'out-of-sequence' }, 'the message was dropped');
-  t.deepEqual(fp.push(1, 126996, bytes(0x81, 1, 2, 3, 4, 5, 6, 7)), { kind: 'out-of-sequence' }, 'a log starting mid-message');
+  t.deepEqual(
+    fp.push(1, 126996, bytes(0x62, 1, 2, 3, 4, 5, 6, 7)),
+    { kind: 'out-of-sequence' },
+    'frame 2 without frame 1',
+  );
+  t.deepEqual(
+    fp.push(1, 126996, bytes(0x63, 1, 2, 3, 4, 5, 6, 7)),
+    { kind: 'out-of-sequence' },
+    'the message was dropped',
+  );
+  t.deepEqual(
+    fp.push(1, 126996, bytes(0x81, 1, 2, 3, 4, 5, 6, 7)),
+    { kind: 'out-of-sequence' },
+    'a log starting mid-message',
+  );
   t.deepEqual(fp.push(1, 126996, bytes(0x80, 8, 1, 2, 3, 4, 5, 6)), { kind: 'pending' });
   const done = fp.push(1, 126996, bytes(0x81, 7, 8, 0xff, 0xff, 0xff, 0xff, 0xff));
   t.deepEqual(done.kind === 'complete' ? [...done.data] : [], [1, 2, 3, 4, 5, 6, 7, 8]);
@@ -51,7 +63,7 @@ function untimed(r: N2kDecodeResult): unknown {
   return { ...r, delta: { ...r.delta, updates: r.delta.updates.map(({ timestamp: _, ...u }) => u) } };
 }
 
-test('memo: the recording played again gives what the libraries gave the first time, stamped with the new frames\' times', (t) => {
+test("memo: the recording played again gives what the libraries gave the first time, stamped with the new frames' times", (t) => {
   const log = frames();
   const codec = new N2kCodec('n2k');
   // Address claims first, so both plays see the same source fields (canName, deviceInstance).

@@ -24,7 +24,10 @@ async function freeUdpPort(): Promise<number> {
 }
 
 /** An NMEA server: a TCP server recording the connections it accepts. */
-async function nmeaServer(t: { teardown(fn: () => Promise<void>): void }, port = 0): Promise<{ server: Server; port: number; connections: Socket[] }> {
+async function nmeaServer(
+  t: { teardown(fn: () => Promise<void>): void },
+  port = 0,
+): Promise<{ server: Server; port: number; connections: Socket[] }> {
   const connections: Socket[] = [];
   const server = createServer((socket) => connections.push(socket));
   await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', () => resolve()));
@@ -38,7 +41,10 @@ async function nmeaServer(t: { teardown(fn: () => Promise<void>): void }, port =
   return { server, port: (server.address() as AddressInfo).port, connections };
 }
 
-async function runtimeWith(t: { teardown(fn: () => Promise<void>): void }, sources: SourceSettings[]): Promise<TestRuntime> {
+async function runtimeWith(
+  t: { teardown(fn: () => Promise<void>): void },
+  sources: SourceSettings[],
+): Promise<TestRuntime> {
   const rt = await startTestRuntime({ sources });
   t.teardown(() => rt.stop());
   return rt;
@@ -56,7 +62,10 @@ test('udp source: datagrams of NMEA lines become model values; malformed lines a
 
   const sender = createSocket('udp4');
   t.teardown(() => new Promise<void>((resolve) => sender.close(() => resolve())));
-  const send = (text: string): Promise<void> => new Promise((resolve, reject) => sender.send(Buffer.from(text, 'latin1'), port, '127.0.0.1', (err) => (err ? reject(err) : resolve())));
+  const send = (text: string): Promise<void> =>
+    new Promise((resolve, reject) =>
+      sender.send(Buffer.from(text, 'latin1'), port, '127.0.0.1', (err) => (err ? reject(err) : resolve())),
+    );
   // Two sentences in one datagram, the last without CR/LF: the datagram ends it.
   await send(`${RMC}\r\n${DBT}`);
   await send(`${BAD_CHECKSUM}\r\nhello world\r\n`);
@@ -66,7 +75,14 @@ test('udp source: datagrams of NMEA lines become model values; malformed lines a
   t.like(value(rt, 'navigation.position'), { latitude: LATITUDE });
   t.is(value(rt, 'environment.depth.belowTransducer'), 12.0);
   t.is(rt.runtime.model.valueAt('vessels.self', 'environment.wind.angleApparent')?.$source, 'udp1.II');
-  t.like(source.status(), { id: 'udp1', type: 'udp', state: 'open', lines: 5, deltas: 3, errors: { checksum: 1, garbage: 1 } });
+  t.like(source.status(), {
+    id: 'udp1',
+    type: 'udp',
+    state: 'open',
+    lines: 5,
+    deltas: 3,
+    errors: { checksum: 1, garbage: 1 },
+  });
   t.regex(source.status().lastError ?? '', /^garbage: /);
 });
 
@@ -87,7 +103,14 @@ test('tcp source: lines from a server become model values; it reconnects after t
 
   t.like(value(rt, 'navigation.position'), { latitude: LATITUDE });
   t.is(rt.runtime.model.valueAt('vessels.self', 'environment.wind.angleApparent')?.$source, 'tcp1.II');
-  t.like(source.status(), { id: 'tcp1', type: 'tcp', state: 'open', lines: 5, deltas: 3, errors: { checksum: 1, truncated: 1 } });
+  t.like(source.status(), {
+    id: 'tcp1',
+    type: 'tcp',
+    state: 'open',
+    lines: 5,
+    deltas: 3,
+    errors: { checksum: 1, truncated: 1 },
+  });
 });
 
 test('tcp source: a server absent at start is retried with backoff until it listens', async (t) => {
@@ -100,7 +123,10 @@ test('tcp source: a server absent at start is retried with backoff until it list
   t.regex(source.status().lastError ?? '', /^connect ECONNREFUSED 127\.0\.0\.1:\d+; retry in \d+ ms$/);
 
   const nmea = await nmeaServer(t, port);
-  await waitFor(() => nmea.connections.length === 1 && source.status().state === 'open', 'the connection once the server listens');
+  await waitFor(
+    () => nmea.connections.length === 1 && source.status().state === 'open',
+    'the connection once the server listens',
+  );
   t.is(source.status().lastError, undefined);
   nmea.connections[0].write(`${DBT}\r\n`);
   await waitFor(() => value(rt, 'environment.depth.belowTransducer') === 12.0, 'the depth');
@@ -124,11 +150,23 @@ test('udp and tcp source settings: defaults, errors naming the key', (t) => {
     { id: 't', type: 'tcp', host: 'plotter.local', port: 10110 },
   ]);
   const fails = (source: unknown, message: string): void => {
-    t.throws(() => parseSettings({ sources: [source] }, '/etc/s.json'), { instanceOf: SettingsError, message: `/etc/s.json: ${message}` });
+    t.throws(() => parseSettings({ sources: [source] }, '/etc/s.json'), {
+      instanceOf: SettingsError,
+      message: `/etc/s.json: ${message}`,
+    });
   };
   fails({ id: 'u', type: 'udp' }, 'sources[0].port: must be an integer from 1 to 65535, got undefined');
-  fails({ id: 'u', type: 'udp', port: 10110, address: 'boat.local' }, 'sources[0].address: must be an IP address to listen on (0.0.0.0, ::, 192.168.1.10), got "boat.local"');
+  fails(
+    { id: 'u', type: 'udp', port: 10110, address: 'boat.local' },
+    'sources[0].address: must be an IP address to listen on (0.0.0.0, ::, 192.168.1.10), got "boat.local"',
+  );
   fails({ id: 't', type: 'tcp', port: 10110 }, 'sources[0].host: must be a non-empty string, got undefined');
-  fails({ id: 't', type: 'tcp', host: 'x', port: 70000 }, 'sources[0].port: must be an integer from 1 to 65535, got 70000');
-  fails({ id: 't', type: 'tcp', host: 'x', port: 1, address: '1.2.3.4' }, 'sources[0].address: unknown key (allowed: id, type, host, port)');
+  fails(
+    { id: 't', type: 'tcp', host: 'x', port: 70000 },
+    'sources[0].port: must be an integer from 1 to 65535, got 70000',
+  );
+  fails(
+    { id: 't', type: 'tcp', host: 'x', port: 1, address: '1.2.3.4' },
+    'sources[0].address: unknown key (allowed: id, type, host, port)',
+  );
 });

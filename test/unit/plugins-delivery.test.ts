@@ -9,7 +9,10 @@ import { waitFor } from '../helpers/wait.js';
 
 test('the call guard returns results, passes errors through and stops an endless loop naming the bound', (t) => {
   const guard = new CallGuard(50);
-  t.is(guard.run(() => 41 + 1, 'sum'), 42);
+  t.is(
+    guard.run(() => 41 + 1, 'sum'),
+    42,
+  );
   const trap = new WebAssembly.RuntimeError('unreachable');
   t.is(
     t.throws(() =>
@@ -29,7 +32,10 @@ test('the call guard returns results, passes errors through and stops an endless
   t.is(err?.message, 'delta_handler did not return within 50 ms (plugins.callTimeoutMs) and was stopped');
   t.true(spins > 0);
   // Nested runs are covered by the outer one; the guard works again afterwards.
-  t.is(guard.run(() => guard.run(() => 'inner', 'inner'), 'outer'), 'inner');
+  t.is(
+    guard.run(() => guard.run(() => 'inner', 'inner'), 'outer'),
+    'inner',
+  );
 });
 
 /** A fake plugin: `work` deliveries queued, each running `step`. */
@@ -113,7 +119,10 @@ test('a busy plugin yields after its time slice and does not starve the others',
 
 test('the inbox keeps the newest entries in order and says when it dropped one', (t) => {
   const inbox = new Inbox<number>(3);
-  t.deepEqual([1, 2, 3, 4, 5].map((n) => inbox.push(n)), [false, false, false, true, true]);
+  t.deepEqual(
+    [1, 2, 3, 4, 5].map((n) => inbox.push(n)),
+    [false, false, false, true, true],
+  );
   t.is(inbox.length, 3);
   t.deepEqual([inbox.shift(), inbox.shift(), inbox.shift(), inbox.shift()], [3, 4, 5, undefined]);
   // Long runs of push/shift (past the compaction threshold) keep FIFO order.
@@ -124,7 +133,10 @@ test('the inbox keeps the newest entries in order and says when it dropped one',
     if (i % 3 !== 0) out.push(big.shift()!);
   }
   while (big.length > 0) out.push(big.shift()!);
-  t.deepEqual(out, Array.from({ length: 20_000 }, (_, i) => i));
+  t.deepEqual(
+    out,
+    Array.from({ length: 20_000 }, (_, i) => i),
+  );
   t.is(big.clear(), 0);
   big.push(1);
   t.is(big.clear(), 1);

@@ -17,7 +17,9 @@ function streamHas(messages: unknown[], path: string, source: string): boolean {
 }
 
 test('true-wind receives the deltas it subscribed to and its values reach the model and the stream', async (t) => {
-  const { runtime, stop } = await startTestRuntime({ pluginDirs: [await pluginFolder([{ from: EXAMPLES, name: 'true-wind' }])] });
+  const { runtime, stop } = await startTestRuntime({
+    pluginDirs: [await pluginFolder([{ from: EXAMPLES, name: 'true-wind' }])],
+  });
   t.teardown(stop);
   const stream = await openStream(runtime);
   t.teardown(() => stream.close());
@@ -29,11 +31,17 @@ test('true-wind receives the deltas it subscribed to and its values reach the mo
     { path: 'environment.wind.angleApparent', value: Math.PI / 2 },
     { path: 'environment.wind.speedApparent', value: 4 },
   ]);
-  const leaf = await waitFor(() => runtime.model.valueAt('vessels.self', 'environment.wind.speedTrue') as Leaf | undefined, 'speedTrue in the model');
+  const leaf = await waitFor(
+    () => runtime.model.valueAt('vessels.self', 'environment.wind.speedTrue') as Leaf | undefined,
+    'speedTrue in the model',
+  );
   // Apparent 4 m/s abeam at 3 kn through the water: true wind is the 3-4-5 triangle's long side.
   t.is(leaf.$source, IDS.trueWind);
   t.true(Math.abs((leaf.value as number) - 5) < 1e-9);
-  await waitFor(() => streamHas(stream.messages, 'environment.wind.speedTrue', IDS.trueWind), 'speedTrue on the WebSocket stream');
+  await waitFor(
+    () => streamHas(stream.messages, 'environment.wind.speedTrue', IDS.trueWind),
+    'speedTrue on the WebSocket stream',
+  );
   const status = await pluginStatus(runtime, IDS.trueWind);
   t.is(status.deltas?.received, 1, 'only the subscribed delta crossed into wasm');
   t.is(status.statusMessage, 'Deriving true wind');
@@ -43,7 +51,9 @@ test('true-wind receives the deltas it subscribed to and its values reach the mo
 });
 
 test('anchor-light answers an HTTP PUT and publishes the new state', async (t) => {
-  const { runtime, stop } = await startTestRuntime({ pluginDirs: [await pluginFolder([{ from: EXAMPLES, name: 'anchor-light' }])] });
+  const { runtime, stop } = await startTestRuntime({
+    pluginDirs: [await pluginFolder([{ from: EXAMPLES, name: 'anchor-light' }])],
+  });
   t.teardown(stop);
   const stream = await openStream(runtime);
   t.teardown(() => stream.close());
@@ -54,13 +64,17 @@ test('anchor-light answers an HTTP PUT and publishes the new state', async (t) =
   const status = await pluginStatus(runtime, IDS.anchorLight);
   t.deepEqual(status.putHandlers, [{ context: 'vessels.self', path }]);
 
-  const res = await http(runtime, 'PUT', '/signalk/v1/api/vessels/self/electrical/switches/anchorLight/state', { value: 1 });
+  const res = await http(runtime, 'PUT', '/signalk/v1/api/vessels/self/electrical/switches/anchorLight/state', {
+    value: 1,
+  });
   t.true(res.status < 300, JSON.stringify(res));
   await waitFor(() => runtime.model.valueAt('vessels.self', path)?.value === 1, 'light on');
   t.is(runtime.model.valueAt('vessels.self', path)?.$source, IDS.anchorLight);
   await waitFor(() => streamHas(stream.messages, path, IDS.anchorLight), 'the new state on the WebSocket stream');
 
-  const bad = await http(runtime, 'PUT', '/signalk/v1/api/vessels/self/electrical/switches/anchorLight/state', { value: 'dim' });
+  const bad = await http(runtime, 'PUT', '/signalk/v1/api/vessels/self/electrical/switches/anchorLight/state', {
+    value: 'dim',
+  });
   t.is(bad.status, 400, JSON.stringify(bad));
   t.is(runtime.model.valueAt('vessels.self', path)?.value, 1);
 });
@@ -88,7 +102,10 @@ test('trip-log keeps its VFS state across a runtime restart', async (t) => {
   t.like(status, { state: 'running' });
   t.regex(status.statusMessage ?? '', /3 positions/);
   publish(second, [{ path: 'navigation.position', value: { latitude: 60.03, longitude: 20.0 } }]);
-  const after = await waitFor(() => second.model.valueAt('vessels.self', 'navigation.trip.log')?.value as number | undefined, 'trip log after the 4th fix');
+  const after = await waitFor(
+    () => second.model.valueAt('vessels.self', 'navigation.trip.log')?.value as number | undefined,
+    'trip log after the 4th fix',
+  );
   // One more 0.01° of latitude (about 1112 m) on top of the distance from before the restart.
   t.true(Math.abs(after - before - 1111.95) < 1, `before ${before}, after ${after}`);
 });

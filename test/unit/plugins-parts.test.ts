@@ -41,8 +41,16 @@ test('discovery finds plain, scoped and node_modules layouts and lists broken ma
   writePackage(join(root, 'node_modules', 'lib-only'), { name: 'lib-only', version: '1.0.0' });
   writePackage(join(root, 'not-json'), '{ "name": ');
   writePackage(join(root, 'escape'), { name: 'escape', wasmManifest: '../../etc/passwd' });
-  writePackage(join(root, 'bad-cap'), { name: 'bad-cap', wasmManifest: 'p.wasm', wasmCapabilities: { network: 'yes' } });
-  writePackage(join(root, 'bad-subs'), { name: 'bad-subs', wasmManifest: 'p.wasm', signalkEdge: { subscriptions: [{ context: 'x' }] } });
+  writePackage(join(root, 'bad-cap'), {
+    name: 'bad-cap',
+    wasmManifest: 'p.wasm',
+    wasmCapabilities: { network: 'yes' },
+  });
+  writePackage(join(root, 'bad-subs'), {
+    name: 'bad-subs',
+    wasmManifest: 'p.wasm',
+    signalkEdge: { subscriptions: [{ context: 'x' }] },
+  });
   writePackage(join(root, 'keyword-only'), { name: 'keyword-only', keywords: ['signalk-wasm-plugin'] });
   writePackage(join(root, 'zz-dup'), { name: 'plain-plugin', wasmManifest: 'plugin.wasm' });
 
@@ -59,10 +67,15 @@ test('discovery finds plain, scoped and node_modules layouts and lists broken ma
   t.true(wind?.ok);
   if (wind?.ok) {
     t.like(wind.manifest.requested, { putHandlers: true, dataRead: false });
-    t.deepEqual(wind.manifest.subscriptions, [{ path: 'environment.wind.*' }, { context: '*', path: 'navigation.position' }]);
+    t.deepEqual(wind.manifest.subscriptions, [
+      { path: 'environment.wind.*' },
+      { context: '*', path: 'navigation.position' },
+    ]);
   }
   t.false(found.has('lib-only'), 'a package without wasmManifest is not a WASM plugin');
-  const errors = new Map([...found.values()].filter((f) => !f.ok).map((f) => (f.ok ? ['', ''] : [f.broken.id, f.broken.error])));
+  const errors = new Map(
+    [...found.values()].filter((f) => !f.ok).map((f) => (f.ok ? ['', ''] : [f.broken.id, f.broken.error])),
+  );
   t.regex(errors.get('not-json') ?? '', /package.json is not valid JSON/);
   t.regex(errors.get('escape') ?? '', /points outside the package folder/);
   t.regex(errors.get('bad-cap') ?? '', /wasmCapabilities.network must be true or false/);
@@ -87,7 +100,10 @@ const schema: JsonValue = {
     rate: { type: 'number', minimum: 0.1, maximum: 10, default: 1 },
     mode: { type: 'string', enum: ['fast', 'slow'] },
     count: { type: 'integer' },
-    targets: { type: 'array', items: { type: 'object', properties: { path: { type: 'string' }, on: { type: 'boolean', default: true } } } },
+    targets: {
+      type: 'array',
+      items: { type: 'object', properties: { path: { type: 'string' }, on: { type: 'boolean', default: true } } },
+    },
   },
 };
 
@@ -134,7 +150,11 @@ test('the config file keeps upstream keys and defaults to enabled', (t) => {
   t.deepEqual(readPluginConfig(file), { enabled: true, enableDebug: false, configuration: undefined });
   writeFileSync(join(dir, 'up.json'), JSON.stringify({ enabled: false, enableDebug: true, configuration: { a: 1 } }));
   writePluginConfig(join(dir, 'up.json'), { configuration: { a: 2 } });
-  t.deepEqual(JSON.parse(readFileSync(join(dir, 'up.json'), 'utf8')), { enabled: false, enableDebug: true, configuration: { a: 2 } });
+  t.deepEqual(JSON.parse(readFileSync(join(dir, 'up.json'), 'utf8')), {
+    enabled: false,
+    enableDebug: true,
+    configuration: { a: 2 },
+  });
   writePluginConfig(file, { enabled: false });
   t.deepEqual(readPluginConfig(file), { enabled: false, enableDebug: false, configuration: {} });
   writeFileSync(join(dir, 'corrupt.json'), '[1,');
@@ -142,7 +162,10 @@ test('the config file keeps upstream keys and defaults to enabled', (t) => {
 });
 
 test('emitted deltas are tagged with the plugin whatever source they claimed', (t) => {
-  const d = tagWithPlugin({ updates: [{ source: { label: 'gps', type: 'NMEA0183' }, $source: 'gps.GP', values: [{ path: 'a', value: 1 }] }] }, 'my-plugin');
+  const d = tagWithPlugin(
+    { updates: [{ source: { label: 'gps', type: 'NMEA0183' }, $source: 'gps.GP', values: [{ path: 'a', value: 1 }] }] },
+    'my-plugin',
+  );
   t.deepEqual(d.updates[0].source, { label: 'my-plugin', type: 'plugin' });
   t.is(d.updates[0].$source, 'my-plugin');
 });
@@ -154,7 +177,11 @@ test('plugin settings: restart policy and watch, with upstream defaults and erro
   t.deepEqual(DEFAULT_PLUGIN_RESTART, d.plugins.restart);
   t.true(d.plugins.watch);
   const s = parseSettings({ plugins: { dirs: ['p'], watch: false, restart: { baseMs: 50, maxCrashes: 5 } } }, file);
-  t.deepEqual(s.plugins, { dirs: ['/etc/signalk-edge/p'], watch: false, restart: { baseMs: 50, maxMs: 30_000, maxCrashes: 5, stableMs: 30_000 } });
+  t.deepEqual(s.plugins, {
+    dirs: ['/etc/signalk-edge/p'],
+    watch: false,
+    restart: { baseMs: 50, maxMs: 30_000, maxCrashes: 5, stableMs: 30_000 },
+  });
   for (const [input, msg] of [
     [{ plugins: { watch: 'yes' } }, 'plugins.watch: must be true or false'],
     [{ plugins: { restart: { baseMs: 0 } } }, 'plugins.restart.baseMs: must be an integer from 1'],

@@ -16,7 +16,10 @@ test('a trapping plugin is restarted with backoff, then given up, while another 
     { from: FIXTURES, name: 'trap-on-delta' },
     { from: FIXTURES, name: 'derive-all' },
   ]);
-  const { runtime, stop } = await startTestRuntime({ pluginDirs: [dir], restart: { baseMs: BASE_MS, maxMs: 10_000, maxCrashes: 3, stableMs: 60_000 } });
+  const { runtime, stop } = await startTestRuntime({
+    pluginDirs: [dir],
+    restart: { baseMs: BASE_MS, maxMs: 10_000, maxCrashes: 3, stableMs: 60_000 },
+  });
   t.teardown(stop);
   let derived = 0;
   runtime.bus.subscribe((m) => {
@@ -58,7 +61,10 @@ test('a trapping plugin is restarted with backoff, then given up, while another 
   // The operator can bring it back; it crashes again on the next delta (the fixture always does).
   const restarted = await http(runtime, 'POST', `/plugins/${IDS.trapOnDelta}/restart`);
   t.is(restarted.status, 200);
-  await waitFor(async () => ((await pluginStatus(runtime, IDS.trapOnDelta)).crashes ?? 0) >= 1, 'a new crash after the manual restart');
+  await waitFor(
+    async () => ((await pluginStatus(runtime, IDS.trapOnDelta)).crashes ?? 0) >= 1,
+    'a new crash after the manual restart',
+  );
 });
 
 test('modules that cannot load are refused with the plugin and cause in their status; the rest runs', async (t) => {

@@ -30,7 +30,8 @@ test('replacing the .wasm while deltas flow reloads the plugin without losing a 
     renameSync(tmp, wasm);
   };
   const good = readFileSync(wasm);
-  const reloads = async () => ((await pluginStatus(runtime, IDS.deriveAll)).events ?? []).filter((e) => e.event === 'reloaded').length;
+  const reloads = async () =>
+    ((await pluginStatus(runtime, IDS.deriveAll)).events ?? []).filter((e) => e.event === 'reloaded').length;
 
   replace(good); // a rebuilt module: same code, new file
   await waitFor(async () => (await reloads()) === 1, 'the reload');
@@ -42,7 +43,10 @@ test('replacing the .wasm while deltas flow reloads the plugin without losing a 
     return /reload failed/.test(s.errorMessage ?? '') ? s : undefined;
   }, 'the failed reload to be reported');
   t.is(kept.state, 'running');
-  t.regex(kept.errorMessage ?? '', /reload failed, still running the previous module: plugin _signalk-edge-fixture_derive-all: truncated module/);
+  t.regex(
+    kept.errorMessage ?? '',
+    /reload failed, still running the previous module: plugin _signalk-edge-fixture_derive-all: truncated module/,
+  );
   const afterBad = outputs.length;
   await waitFor(() => outputs.length > afterBad + 20, 'the old module still answering');
 
@@ -55,7 +59,10 @@ test('replacing the .wasm while deltas flow reloads the plugin without losing a 
   await waitFor(() => outputs.length >= sent, 'every input answered');
   t.is(outputs.length, sent, 'exactly one output per input');
   // In order, none missing or repeated: output n is input n doubled.
-  t.deepEqual(outputs, Array.from({ length: sent }, (_, i) => 2 * (i + 1)));
+  t.deepEqual(
+    outputs,
+    Array.from({ length: sent }, (_, i) => 2 * (i + 1)),
+  );
   const status = await pluginStatus(runtime, IDS.deriveAll);
   t.like(status, { state: 'running', crashes: 0 });
   t.is(status.deltas?.dropped, 0);
@@ -90,6 +97,9 @@ test('deltas arriving while a plugin (re)starts are buffered and delivered in or
   t.is(buffered, 100, 'caught the plugin while starting');
   t.is(runner.currentState, 'running');
   await waitFor(() => outputs.length >= 100, 'the buffered deltas answered');
-  t.deepEqual(outputs, Array.from({ length: 100 }, (_, i) => 2 * (i + 1)));
+  t.deepEqual(
+    outputs,
+    Array.from({ length: 100 }, (_, i) => 2 * (i + 1)),
+  );
   t.is(runner.status().deltas.dropped, 0);
 });

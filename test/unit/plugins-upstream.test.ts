@@ -34,7 +34,14 @@ const EMIT_V2 = '_signalk-edge-fixture_emit-v2';
 function recordingLogger(): Logger & { lines: string[] } {
   const lines: string[] = [];
   const at = (level: string) => (msg: string) => lines.push(`${level} ${msg}`);
-  return { lines, debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), limited: (level, _key, msg) => lines.push(`${level} ${msg}`) };
+  return {
+    lines,
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    limited: (level, _key, msg) => lines.push(`${level} ${msg}`),
+  };
 }
 
 // ---- a minimal wasm module written out here: `_start` plus the Rust-convention plugin exports ----
@@ -73,7 +80,12 @@ function startModule(start: number[], commandOnly = false): Uint8Array {
     [...name('memory'), 0x02, 0],
     [...name('_start'), 0x00, 1],
   ];
-  if (!commandOnly) exported.push([...name('plugin_start'), 0x00, 2], [...name('plugin_stop'), 0x00, 3], [...name('allocate'), 0x00, 4]);
+  if (!commandOnly)
+    exported.push(
+      [...name('plugin_start'), 0x00, 2],
+      [...name('plugin_stop'), 0x00, 3],
+      [...name('allocate'), 0x00, 4],
+    );
   const body = (code: number[]): number[] => [...leb(code.length + 2), 0, ...code, 0x0b];
   const code = vec([body(start), body([0x41, 0]), body([0x41, 0]), body([0x41, 16])]);
   return new Uint8Array([
@@ -87,12 +99,20 @@ function startModule(start: number[], commandOnly = false): Uint8Array {
   ]);
 }
 
-const load = (bytes: Uint8Array) => loadPluginBytes({ id: 'start-module', vfsRoot: mkdtempSync(join(tmpdir(), 'ske-vfs-')), host: new RecordingHost(), bytes });
+const load = (bytes: Uint8Array) =>
+  loadPluginBytes({
+    id: 'start-module',
+    vfsRoot: mkdtempSync(join(tmpdir(), 'ske-vfs-')),
+    host: new RecordingHost(),
+    bytes,
+  });
 
 // ---- _start library plugins ----
 
 test('a library plugin built with an exported _start gets _start run once at load, then its exports', async (t) => {
-  const { runtime, stop } = await startTestRuntime({ pluginDirs: [await pluginFolder([{ from: FIXTURES, name: 'start-library' }])] });
+  const { runtime, stop } = await startTestRuntime({
+    pluginDirs: [await pluginFolder([{ from: FIXTURES, name: 'start-library' }])],
+  });
   t.teardown(stop);
   const status = await pluginStatus(runtime, START_LIBRARY);
   t.like(status, { state: 'running', name: 'Start library fixture', statusMessage: 'initialised by _start, runs 1' });
@@ -100,7 +120,10 @@ test('a library plugin built with an exported _start gets _start run once at loa
   // A restart is a new instance: _start runs for it once again, never twice for one instance.
   const res = await http(runtime, 'POST', `/plugins/${START_LIBRARY}/restart`);
   t.true(res.status < 300, JSON.stringify(res));
-  await waitFor(async () => ((await pluginStatus(runtime, START_LIBRARY)).events ?? []).some((e) => e.event.includes('restart')), 'the restart');
+  await waitFor(
+    async () => ((await pluginStatus(runtime, START_LIBRARY)).events ?? []).some((e) => e.event.includes('restart')),
+    'the restart',
+  );
   t.is((await pluginStatus(runtime, START_LIBRARY)).statusMessage, 'initialised by _start, runs 1');
 });
 
@@ -134,7 +157,12 @@ function wasiWithMemory(t: { teardown(fn: () => void): void }, log: Logger) {
   wasi.initialize({ exports: { memory } } as unknown as WebAssembly.Instance);
   t.teardown(() => wasi.close());
   type Fn = (...a: number[]) => number;
-  return { view: new DataView(memory.buffer), bytes: new Uint8Array(memory.buffer), call: (fn: string, ...args: number[]) => (wasi.imports[fn] as Fn)(...args), close: () => wasi.close() };
+  return {
+    view: new DataView(memory.buffer),
+    bytes: new Uint8Array(memory.buffer),
+    call: (fn: string, ...args: number[]) => (wasi.imports[fn] as Fn)(...args),
+    close: () => wasi.close(),
+  };
 }
 
 test('WASI: the environment holds PLUGIN_ID (as upstream), nothing else', (t) => {
@@ -186,7 +214,10 @@ test('WASI output is bounded: long lines cut, at most LINES_PER_WINDOW lines per
   now += WINDOW_MS;
   out.write(2, Buffer.from('later\n'));
   out.write(1, Buffer.from('next\n'));
-  t.true(log.lines.includes(`warn stdout: 7 more line(s) not logged (over ${LINES_PER_WINDOW} per ${WINDOW_MS / 1000} s)`), log.lines.join('\n'));
+  t.true(
+    log.lines.includes(`warn stdout: 7 more line(s) not logged (over ${LINES_PER_WINDOW} per ${WINDOW_MS / 1000} s)`),
+    log.lines.join('\n'),
+  );
   t.true(log.lines.includes('warn stderr: later'));
   t.true(log.lines.includes('info stdout: next'));
   // Multi-byte characters split across writes arrive whole.
@@ -240,20 +271,36 @@ test('a plugin sleeping in a loop (poll_oneoff) is stopped by the call bound lik
     [0x60, 1, I32, 1, I32], // 3: allocate
   ]);
   const body = (code: number[]): number[] => [...leb(code.length + 2), 0, ...code, 0x0b];
-  const sleepLoop = [0x03, 0x40, 0x41, 0, 0x41, 0xc0, 0x00, 0x41, 1, 0x41, 0x80, 0x01, 0x10, 0, 0x1a, 0x0c, 0, 0x0b, 0x41, 0];
+  const sleepLoop = [
+    0x03, 0x40, 0x41, 0, 0x41, 0xc0, 0x00, 0x41, 1, 0x41, 0x80, 0x01, 0x10, 0, 0x1a, 0x0c, 0, 0x0b, 0x41, 0,
+  ];
   const bytes = new Uint8Array([
     ...[0x00, 0x61, 0x73, 0x6d, 1, 0, 0, 0],
     ...section(1, types),
     ...section(2, vec([[...name('wasi_snapshot_preview1'), ...name('poll_oneoff'), 0x00, 0]])),
     ...section(3, vec([[1], [2], [3]])),
     ...section(5, vec([[0x00, 1]])),
-    ...section(7, vec([[...name('memory'), 0x02, 0], [...name('plugin_start'), 0x00, 1], [...name('plugin_stop'), 0x00, 2], [...name('allocate'), 0x00, 3]])),
+    ...section(
+      7,
+      vec([
+        [...name('memory'), 0x02, 0],
+        [...name('plugin_start'), 0x00, 1],
+        [...name('plugin_stop'), 0x00, 2],
+        [...name('allocate'), 0x00, 3],
+      ]),
+    ),
     ...section(10, vec([body(sleepLoop), body([0x41, 0]), body([0x41, 16])])),
     // timeout (u64 at byte 24 of the subscription) = 1e9 ns
     ...section(11, vec([[0x00, 0x41, 24, 0x0b, ...vec([[0x00], [0xca], [0x9a], [0x3b], [0], [0], [0], [0]])]])),
   ]);
   const guard = new CallGuard(300);
-  const plugin = await loadPluginBytes({ id: 'sleeper', vfsRoot: tempDir(t, 'ske-vfs-'), host: new RecordingHost(), bytes, guard: (fn, what) => guard.run(fn, what) });
+  const plugin = await loadPluginBytes({
+    id: 'sleeper',
+    vfsRoot: tempDir(t, 'ske-vfs-'),
+    host: new RecordingHost(),
+    bytes,
+    guard: (fn, what) => guard.run(fn, what),
+  });
   t.teardown(() => plugin.close());
   const err = t.throws(() => guard.run(() => plugin.start('{}'), 'plugin_start'), { instanceOf: CallTimeoutError });
   t.regex(err?.message ?? '', /plugin_start did not return within 300 ms/);
@@ -266,16 +313,27 @@ test('enableDebug from the plugin config file reaches plugin_start and REST; RES
   const file = configFile(dataDir, BUFFER_FFI);
   mkdirSync(dirname(file), { recursive: true });
   writeFileSync(file, JSON.stringify({ enabled: true, enableDebug: true, configuration: { label: 'a' } }));
-  const { runtime, stop } = await startTestRuntime({ pluginDirs: [await pluginFolder([{ from: FIXTURES, name: 'buffer-ffi' }])], dataDir });
+  const { runtime, stop } = await startTestRuntime({
+    pluginDirs: [await pluginFolder([{ from: FIXTURES, name: 'buffer-ffi' }])],
+    dataDir,
+  });
   t.teardown(stop);
   // The fixture's status echoes the configuration plugin_start got.
   t.is((await pluginStatus(runtime, BUFFER_FFI)).statusMessage, 'started with {"label":"a","enableDebug":true}');
-  t.like((await http(runtime, 'GET', `/plugins/${BUFFER_FFI}/config`)).body, { enabled: true, enableDebug: true, configuration: { label: 'a' } });
+  t.like((await http(runtime, 'GET', `/plugins/${BUFFER_FFI}/config`)).body, {
+    enabled: true,
+    enableDebug: true,
+    configuration: { label: 'a' },
+  });
 
   const res = await http(runtime, 'POST', `/plugins/${BUFFER_FFI}/config`, { enableDebug: false });
   t.is(res.status, 200, JSON.stringify(res));
   t.like(res.body, { enableDebug: false, configuration: { label: 'a' } });
-  await waitFor(async () => (await pluginStatus(runtime, BUFFER_FFI)).statusMessage === 'started with {"label":"a","enableDebug":false}', 'restarted without debug');
+  await waitFor(
+    async () =>
+      (await pluginStatus(runtime, BUFFER_FFI)).statusMessage === 'started with {"label":"a","enableDebug":false}',
+    'restarted without debug',
+  );
   t.like(JSON.parse(readFileSync(file, 'utf8')), { enabled: true, enableDebug: false, configuration: { label: 'a' } });
 
   const bad = await http(runtime, 'POST', `/plugins/${BUFFER_FFI}/config`, { enableDebug: 'yes' });
@@ -314,7 +372,9 @@ test("enableDebug decides the level of the plugin's sk_debug lines: info when on
 // ---- sk_handle_message version 2 ----
 
 test('a version 2 delta from sk_handle_message reaches stream subscribers but not the v1 data model', async (t) => {
-  const { runtime, stop } = await startTestRuntime({ pluginDirs: [await pluginFolder([{ from: FIXTURES, name: 'emit-v2' }])] });
+  const { runtime, stop } = await startTestRuntime({
+    pluginDirs: [await pluginFolder([{ from: FIXTURES, name: 'emit-v2' }])],
+  });
   t.teardown(stop);
   const stream = await openStream(runtime);
   t.teardown(() => stream.close());
@@ -324,7 +384,11 @@ test('a version 2 delta from sk_handle_message reaches stream subscribers but no
   // Restart to see both on the stream opened meanwhile.
   await http(runtime, 'POST', `/plugins/${EMIT_V2}/restart`);
   const paths = (): string[] =>
-    stream.messages.flatMap((m) => ((m as { updates?: { values?: { path: string }[] }[] }).updates ?? []).flatMap((u) => (u.values ?? []).map((v) => v.path)));
+    stream.messages.flatMap((m) =>
+      ((m as { updates?: { values?: { path: string }[] }[] }).updates ?? []).flatMap((u) =>
+        (u.values ?? []).map((v) => v.path),
+      ),
+    );
   await waitFor(() => paths().includes('test.emitV2.v2'), 'the v2 delta on the stream');
   t.true(paths().includes('test.emitV2.v1'));
   const rest = await http(runtime, 'GET', '/signalk/v1/api/vessels/self/test/emitV2/v2');

@@ -37,7 +37,10 @@ async function serve(t: ExecutionContext, plugins: Record<string, Handlers>) {
 }
 
 const json = (v: JsonValue): ProviderReply => ({ text: JSON.stringify(v) });
-const radar = (ids: string[]): Handlers => ({ radar_get_radars: () => json(ids), radar_get_radar_info: (r) => json({ name: `radar ${String(r.radarId)}` }) });
+const radar = (ids: string[]): Handlers => ({
+  radar_get_radars: () => json(ids),
+  radar_get_radar_info: (r) => json({ name: `radar ${String(r.radarId)}` }),
+});
 
 test('shortcut routes use the typed setters when the provider has no radar_set_control; neither is 501', async (t) => {
   const { url, calls } = await serve(t, {
@@ -45,12 +48,32 @@ test('shortcut routes use the typed setters when the provider has no radar_set_c
     bare: radar(['b']),
   });
   t.is((await call(url, 'PUT', `${API}/a/power`, { body: { value: 'transmit' } })).status, 200);
-  t.deepEqual(calls.at(-1), { pluginId: 'typed', handler: 'radar_set_power', request: { radarId: 'a', state: 'transmit' } });
-  t.deepEqual((await call(url, 'PUT', `${API}/a/gain`, { body: { auto: true } })).body, { state: 'FAILED', statusCode: 400, message: 'Failed to set radar gain' });
+  t.deepEqual(calls.at(-1), {
+    pluginId: 'typed',
+    handler: 'radar_set_power',
+    request: { radarId: 'a', state: 'transmit' },
+  });
+  t.deepEqual((await call(url, 'PUT', `${API}/a/gain`, { body: { auto: true } })).body, {
+    state: 'FAILED',
+    statusCode: 400,
+    message: 'Failed to set radar gain',
+  });
   t.deepEqual(calls.at(-1)?.request, { radarId: 'a', gain: { auto: true } });
-  t.deepEqual((await call(url, 'PUT', `${API}/b/power`, { body: { value: 'off' } })).body, { state: 'FAILED', statusCode: 501, message: 'Provider does not support setPower' });
-  t.deepEqual((await call(url, 'GET', `${API}/b/state`)).body, { state: 'FAILED', statusCode: 501, message: 'Provider does not support getState' });
-  t.deepEqual((await call(url, 'PUT', `${API}/b/controls/gain`, { body: { value: 1 } })).body, { state: 'FAILED', statusCode: 501, message: 'Provider does not support setControl' });
+  t.deepEqual((await call(url, 'PUT', `${API}/b/power`, { body: { value: 'off' } })).body, {
+    state: 'FAILED',
+    statusCode: 501,
+    message: 'Provider does not support setPower',
+  });
+  t.deepEqual((await call(url, 'GET', `${API}/b/state`)).body, {
+    state: 'FAILED',
+    statusCode: 501,
+    message: 'Provider does not support getState',
+  });
+  t.deepEqual((await call(url, 'PUT', `${API}/b/controls/gain`, { body: { value: 1 } })).body, {
+    state: 'FAILED',
+    statusCode: 501,
+    message: 'Provider does not support setControl',
+  });
 });
 
 test('a radar id two providers list belongs to the first; spokes for it only from that one', async (t) => {
@@ -70,23 +93,41 @@ test('a radar id two providers list belongs to the first; spokes for it only fro
 });
 
 test('the list skips a failing provider, and answers its failure when every provider fails', async (t) => {
-  const broken: Handlers = { radar_get_radars: () => ({ status: 500, error: 'plugin broken crashed in radar_get_radars: unreachable' }) };
+  const broken: Handlers = {
+    radar_get_radars: () => ({ status: 500, error: 'plugin broken crashed in radar_get_radars: unreachable' }),
+  };
   const some = await serve(t, { broken, fine: radar(['x']) });
   t.deepEqual((await call(some.url, 'GET', API)).body, { version: '3.4.0', radars: { x: { name: 'radar x' } } });
   // A radar nobody lists while a provider is broken: its failure, not a 404.
-  t.deepEqual((await call(some.url, 'GET', `${API}/y/state`)).body, { state: 'FAILED', statusCode: 500, message: 'plugin broken crashed in radar_get_radars: unreachable' });
+  t.deepEqual((await call(some.url, 'GET', `${API}/y/state`)).body, {
+    state: 'FAILED',
+    statusCode: 500,
+    message: 'plugin broken crashed in radar_get_radars: unreachable',
+  });
 
-  const none = await serve(t, { broken, odd: { radar_get_radars: () => json({ radars: 1 }), radar_get_radar_info: () => json({}) } });
-  t.deepEqual(await call(none.url, 'GET', API).then((r) => [r.status, r.body]), [500, { state: 'FAILED', statusCode: 500, message: 'plugin broken crashed in radar_get_radars: unreachable' }]);
+  const none = await serve(t, {
+    broken,
+    odd: { radar_get_radars: () => json({ radars: 1 }), radar_get_radar_info: () => json({}) },
+  });
+  t.deepEqual(await call(none.url, 'GET', API).then((r) => [r.status, r.body]), [
+    500,
+    { state: 'FAILED', statusCode: 500, message: 'plugin broken crashed in radar_get_radars: unreachable' },
+  ]);
   const odd = await call(none.url, 'GET', `${API}/_providers/_default`);
   t.deepEqual(odd.body, { id: 'broken' });
   t.is((await call(none.url, 'POST', `${API}/_providers/_default/odd`)).status, 200);
-  t.deepEqual((await call(none.url, 'GET', `${API}/_providers`)).body, { broken: { name: 'broken radars', isDefault: false }, odd: { name: 'odd radars', isDefault: true } });
+  t.deepEqual((await call(none.url, 'GET', `${API}/_providers`)).body, {
+    broken: { name: 'broken radars', isDefault: false },
+    odd: { name: 'odd radars', isDefault: true },
+  });
 });
 
 test('a provider call that does not answer in time is 504 with the handler named', async (t) => {
   const never = { callHandlerResumable: () => new Promise<never>(() => undefined) } as unknown as PluginRunner;
   const caller = providerCaller((id) => (id === 'slow' ? never : undefined), 50);
-  t.deepEqual(await caller('slow', 'radar_get_radars', {}), { status: 504, error: 'plugin slow: radar_get_radars did not answer within 50 ms' });
+  t.deepEqual(await caller('slow', 'radar_get_radars', {}), {
+    status: 504,
+    error: 'plugin slow: radar_get_radars did not answer within 50 ms',
+  });
   t.deepEqual(await caller('gone', 'radar_get_radars', {}), { status: 503, error: 'no plugin gone' });
 });

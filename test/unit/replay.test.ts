@@ -38,7 +38,11 @@ test('fast: the demo passage plays to the end through codec, bus and model, then
   const bus = new DeltaBus(`vessels.${URN}`);
   const model = new SignalKModel(URN);
   bus.subscribe((m) => model.apply(m.delta));
-  const source = createSource({ id: 'demo', type: 'replay', file: DEMO_LOG, rate: 'fast', linesPerSecond: 1, loop: false }, bus, createDevices());
+  const source = createSource(
+    { id: 'demo', type: 'replay', file: DEMO_LOG, rate: 'fast', linesPerSecond: 1, loop: false },
+    bus,
+    createDevices(),
+  );
   t.teardown(() => source.stop());
   source.start();
   await waitFor(() => source.status().state === 'ended', 'the replay to end');
@@ -74,12 +78,20 @@ test('realtime with epoch-ms stamps: gaps follow the stamps (backwards = no wait
   driver.open();
   await waitFor(() => driver.state === 'ended', 'the stamped replay to end');
   t.is(heard.lines.length, 6);
-  t.true(heard.lines.every((l) => l.startsWith('$II')), 'stamp prefix removed');
+  t.true(
+    heard.lines.every((l) => l.startsWith('$II')),
+    'stamp prefix removed',
+  );
   // The first line waits 1/linesPerSecond (it has no previous stamp), the others their stamp gaps;
   // a line may come late, never early by more than timer granularity.
   const due = [0, 300, 300, 900, 900, 1300].map((x) => 1000 + x);
-  heard.at.forEach((at, i) => t.true(at - start >= due[i] - 2, `line ${i} at ${(at - start).toFixed(0)} ms, due at ${due[i]}`));
-  t.true(heard.at[5] - start < 5000, `stamps, not linesPerSecond (6 s), paced the log (${(heard.at[5] - start).toFixed(0)} ms)`);
+  heard.at.forEach((at, i) =>
+    t.true(at - start >= due[i] - 2, `line ${i} at ${(at - start).toFixed(0)} ms, due at ${due[i]}`),
+  );
+  t.true(
+    heard.at[5] - start < 5000,
+    `stamps, not linesPerSecond (6 s), paced the log (${(heard.at[5] - start).toFixed(0)} ms)`,
+  );
 });
 
 test('loop: the log starts over at its end and the state stays open until stopped', async (t) => {
@@ -113,7 +125,12 @@ test('fast replay of a long log yields to the event loop', async (t) => {
 });
 
 test('a missing file ends the replay with an error instead of throwing', async (t) => {
-  const { driver } = recorder({ file: join(tmpdir(), 'no-such-log.nmea'), rate: 'fast', linesPerSecond: 1, loop: true });
+  const { driver } = recorder({
+    file: join(tmpdir(), 'no-such-log.nmea'),
+    rate: 'fast',
+    linesPerSecond: 1,
+    loop: true,
+  });
   driver.open();
   await waitFor(() => driver.state === 'ended', 'the replay to end');
   t.regex(driver.lastError ?? '', /no-such-log\.nmea: ENOENT/);

@@ -17,12 +17,21 @@ function switchHandler(got: unknown[]): PutDispatcher {
   return (_context, path, value) => {
     if (path !== SWITCH) return undefined;
     got.push(value);
-    return value === 'broken' ? { state: 'COMPLETED', statusCode: 400, message: 'not a switch state' } : { state: 'COMPLETED', statusCode: 200 };
+    return value === 'broken'
+      ? { state: 'COMPLETED', statusCode: 400, message: 'not a switch state' }
+      : { state: 'COMPLETED', statusCode: 200 };
   };
 }
 
-function nextMatching(messages: unknown[], pred: (m: Record<string, unknown>) => boolean): Promise<Record<string, unknown>> {
-  return waitFor(() => messages.find((m) => pred(m as Record<string, unknown>)) as Record<string, unknown> | undefined, 'stream reply', 10_000);
+function nextMatching(
+  messages: unknown[],
+  pred: (m: Record<string, unknown>) => boolean,
+): Promise<Record<string, unknown>> {
+  return waitFor(
+    () => messages.find((m) => pred(m as Record<string, unknown>)) as Record<string, unknown> | undefined,
+    'stream reply',
+    10_000,
+  );
 }
 
 test('PUT over the stream: answered with the request id, readable at /signalk/v1/requests/<id>; REST PUTs too', async (t) => {
@@ -41,12 +50,20 @@ test('PUT over the stream: answered with the request id, readable at /signalk/v1
 
   // The handler's own status, no handler, a reused id, a malformed put: each answered, none fatal.
   ws!.send(JSON.stringify({ requestId: 'req-2', put: { path: SWITCH, value: 'broken' } }));
-  t.like(await nextMatching(messages, (m) => m.requestId === 'req-2'), { statusCode: 400, message: 'not a switch state' });
+  t.like(await nextMatching(messages, (m) => m.requestId === 'req-2'), {
+    statusCode: 400,
+    message: 'not a switch state',
+  });
   ws!.send(JSON.stringify({ requestId: 'req-3', put: { path: 'steering.rudderAngle', value: 0.1 } }));
   t.like(await nextMatching(messages, (m) => m.requestId === 'req-3'), { statusCode: 405 });
-  t.regex(((await call(url, 'GET', '/signalk/v1/requests/req-3')).body as { message: string }).message, /no PUT handler/);
+  t.regex(
+    ((await call(url, 'GET', '/signalk/v1/requests/req-3')).body as { message: string }).message,
+    /no PUT handler/,
+  );
   ws!.send(JSON.stringify({ requestId: 'req-1', put: { path: SWITCH, value: 0 } }));
-  t.like(await nextMatching(messages, (m) => m.requestId === 'req-1' && m.statusCode === 400), { message: 'requestId "req-1" is already in use' });
+  t.like(await nextMatching(messages, (m) => m.requestId === 'req-1' && m.statusCode === 400), {
+    message: 'requestId "req-1" is already in use',
+  });
   ws!.send(JSON.stringify({ requestId: 'req-4', put: { value: 0 } }));
   t.like(await nextMatching(messages, (m) => m.requestId === 'req-4'), { statusCode: 400 });
   // Without a requestId the server makes one.
@@ -55,7 +72,9 @@ test('PUT over the stream: answered with the request id, readable at /signalk/v1
   t.regex(String(made.requestId), /^[0-9a-f-]{36}$/);
   t.deepEqual(got, [1, 'broken', 0]);
 
-  const rest = await call(url, 'PUT', `/signalk/v1/api/vessels/self/${SWITCH.replaceAll('.', '/')}`, { body: { value: 1 } });
+  const rest = await call(url, 'PUT', `/signalk/v1/api/vessels/self/${SWITCH.replaceAll('.', '/')}`, {
+    body: { value: 1 },
+  });
   t.is(rest.status, 200);
   const href = (rest.body as { href: string }).href;
   t.like((await call(url, 'GET', href)).body, { state: 'COMPLETED', statusCode: 200, put: { path: SWITCH, value: 1 } });
@@ -93,7 +112,11 @@ test('PUT over the stream with security: a readonly user is refused, a readwrite
 test('allowReadOnly: a webapp without a login streams, and its PUT over the stream is answered 401', async (t) => {
   const dataDir = tempDir(t, 'ske-req-ro-');
   const got: unknown[] = [];
-  const { api, wsUrl } = await startBareApi({ put: switchHandler(got), security: securityOn({ allowReadOnly: true }), dataDir });
+  const { api, wsUrl } = await startBareApi({
+    put: switchHandler(got),
+    security: securityOn({ allowReadOnly: true }),
+    dataDir,
+  });
   t.teardown(() => api.close());
   const anon = await upgrade(wsUrl, 'subscribe=none');
   t.is(anon.status, 101);
@@ -106,7 +129,19 @@ test('allowReadOnly: a webapp without a login streams, and its PUT over the stre
 test('/signalk/v1/api/sources lists the sources with their labels; sendCachedValues=false sends no cached values', async (t) => {
   const { api, url, wsUrl, bus } = await startBareApi();
   t.teardown(() => api.close());
-  bus.publish({ context: 'vessels.self', updates: [{ source: { label: 'gps', type: 'NMEA0183', talker: 'GP', sentence: 'RMC' }, timestamp: new Date().toISOString(), values: [{ path: 'navigation.speedOverGround', value: 3.2 }] }] }, 'test');
+  bus.publish(
+    {
+      context: 'vessels.self',
+      updates: [
+        {
+          source: { label: 'gps', type: 'NMEA0183', talker: 'GP', sentence: 'RMC' },
+          timestamp: new Date().toISOString(),
+          values: [{ path: 'navigation.speedOverGround', value: 3.2 }],
+        },
+      ],
+    },
+    'test',
+  );
   const sources = await waitFor(async () => {
     const r = await call(url, 'GET', '/signalk/v1/api/sources');
     return r.status === 200 ? (r.body as Record<string, unknown>) : undefined;
@@ -121,8 +156,23 @@ test('/signalk/v1/api/sources lists the sources with their labels; sendCachedVal
   const uncached = await upgrade(wsUrl, 'subscribe=self&sendCachedValues=false');
   t.teardown(() => uncached.ws?.close());
   await new Promise((r) => setTimeout(r, 300));
-  t.false(uncached.messages.some((m) => JSON.stringify(m).includes('speedOverGround')), JSON.stringify(uncached.messages));
-  bus.publish({ context: 'vessels.self', updates: [{ source: { label: 'gps', type: 'NMEA0183' }, timestamp: new Date().toISOString(), values: [{ path: 'navigation.speedOverGround', value: 3.3 }] }] }, 'test');
+  t.false(
+    uncached.messages.some((m) => JSON.stringify(m).includes('speedOverGround')),
+    JSON.stringify(uncached.messages),
+  );
+  bus.publish(
+    {
+      context: 'vessels.self',
+      updates: [
+        {
+          source: { label: 'gps', type: 'NMEA0183' },
+          timestamp: new Date().toISOString(),
+          values: [{ path: 'navigation.speedOverGround', value: 3.3 }],
+        },
+      ],
+    },
+    'test',
+  );
   await waitFor(() => uncached.messages.some((m) => JSON.stringify(m).includes('3.3')), 'live value');
   t.pass();
 });
@@ -140,12 +190,37 @@ test('applicationData: global and user documents, sub-paths, JSON Patch, keys, v
   const base = '/signalk/v1/applicationData';
 
   // A whole document, then a value at a sub-path, then a JSON Patch.
-  t.like(await call(url, 'POST', `${base}/user/kip/11.0.0`, { token: crew, body: { theme: 'night', dashboards: [{ id: 'a' }] } }), { status: 200, body: 'ApplicationData saved' });
+  t.like(
+    await call(url, 'POST', `${base}/user/kip/11.0.0`, {
+      token: crew,
+      body: { theme: 'night', dashboards: [{ id: 'a' }] },
+    }),
+    { status: 200, body: 'ApplicationData saved' },
+  );
   t.is((await call(url, 'POST', `${base}/user/kip/11.0.0/units/speed`, { token: crew, body: 'knots' })).status, 200);
-  t.is((await call(url, 'POST', `${base}/user/kip/11.0.0`, { token: crew, body: [{ op: 'replace', path: '/theme', value: 'day' }, { op: 'add', path: '/dashboards/-', value: { id: 'b' } }] })).status, 200);
-  t.deepEqual((await call(url, 'GET', `${base}/user/kip/11.0.0`, { token: crew })).body, { theme: 'day', dashboards: [{ id: 'a' }, { id: 'b' }], units: { speed: 'knots' } });
+  t.is(
+    (
+      await call(url, 'POST', `${base}/user/kip/11.0.0`, {
+        token: crew,
+        body: [
+          { op: 'replace', path: '/theme', value: 'day' },
+          { op: 'add', path: '/dashboards/-', value: { id: 'b' } },
+        ],
+      })
+    ).status,
+    200,
+  );
+  t.deepEqual((await call(url, 'GET', `${base}/user/kip/11.0.0`, { token: crew })).body, {
+    theme: 'day',
+    dashboards: [{ id: 'a' }, { id: 'b' }],
+    units: { speed: 'knots' },
+  });
   t.deepEqual((await call(url, 'GET', `${base}/user/kip/11.0.0/units/speed`, { token: crew })).body, 'knots');
-  t.deepEqual((await call(url, 'GET', `${base}/user/kip/11.0.0?keys=true`, { token: crew })).body, ['theme', 'dashboards', 'units']);
+  t.deepEqual((await call(url, 'GET', `${base}/user/kip/11.0.0?keys=true`, { token: crew })).body, [
+    'theme',
+    'dashboards',
+    'units',
+  ]);
   t.deepEqual((await call(url, 'GET', `${base}/user/kip`, { token: crew })).body, ['11.0.0']);
   // Versions are coerced as upstream's semver.coerce: 11 = 11.0.0.
   t.like((await call(url, 'GET', `${base}/user/kip/11`, { token: crew })).body, { theme: 'day' });
@@ -156,9 +231,28 @@ test('applicationData: global and user documents, sub-paths, JSON Patch, keys, v
 
   // Refused: a readonly user's write, a bad patch (nothing applied), prototype keys, a bad app id.
   t.is((await call(url, 'POST', `${base}/user/kip/11.0.0`, { token: guest, body: {} })).status, 403);
-  t.is((await call(url, 'POST', `${base}/user/kip/11.0.0`, { token: crew, body: [{ op: 'replace', path: '/missing/deep', value: 1 }] })).status, 400);
-  t.is((await call(url, 'POST', `${base}/user/kip/11.0.0`, { token: crew, body: [{ op: 'add', path: '/__proto__/polluted', value: 1 }] })).status, 400);
-  t.is((await call(url, 'POST', `${base}/user/kip/11.0.0/constructor/prototype`, { token: crew, body: 1 })).status, 400);
+  t.is(
+    (
+      await call(url, 'POST', `${base}/user/kip/11.0.0`, {
+        token: crew,
+        body: [{ op: 'replace', path: '/missing/deep', value: 1 }],
+      })
+    ).status,
+    400,
+  );
+  t.is(
+    (
+      await call(url, 'POST', `${base}/user/kip/11.0.0`, {
+        token: crew,
+        body: [{ op: 'add', path: '/__proto__/polluted', value: 1 }],
+      })
+    ).status,
+    400,
+  );
+  t.is(
+    (await call(url, 'POST', `${base}/user/kip/11.0.0/constructor/prototype`, { token: crew, body: 1 })).status,
+    400,
+  );
   t.is((await call(url, 'GET', `${base}/user/..%2f..%2fsecurity/1.0.0`, { token: crew })).status, 400);
   t.is((await call(url, 'GET', `${base}/user/kip/not-a-version`, { token: crew })).status, 400);
   t.like((await call(url, 'GET', `${base}/user/kip/11.0.0`, { token: crew })).body, { theme: 'day' });

@@ -19,34 +19,86 @@ function bus(acked: boolean) {
 
 test('loopback or a second node: every frame comes back, fast-packet reassembled, the plugin sees only its granted PGNs', async (t) => {
   const sysfs = fakeSysfs(tempDir(t, 'ske-sysfs-'), 'can0', 'up', true);
-  const r = await checkCan({ iface: 'can0', twin: false, rounds: 5, devices: createDevices(), socketcan: { sysfs, binding: bus(true) } });
+  const r = await checkCan({
+    iface: 'can0',
+    twin: false,
+    rounds: 5,
+    devices: createDevices(),
+    socketcan: { sysfs, binding: bus(true) },
+  });
   t.is(r.outcome, 'pass', r.message);
   t.deepEqual(r.devices, [{ name: 'can0', kind: 'hardware' }]);
-  t.like(r.figures, { framesSent: 45, sourceFramesReceived: 45, sourceDeltas: 15, fastPacketDeltas: 5, pluginFramesExpected: 40, pluginFramesReceived: 40, pluginFramesOutsideGrant: 0, filterEnforced: true });
+  t.like(r.figures, {
+    framesSent: 45,
+    sourceFramesReceived: 45,
+    sourceDeltas: 15,
+    fastPacketDeltas: 5,
+    pluginFramesExpected: 40,
+    pluginFramesReceived: 40,
+    pluginFramesOutsideGrant: 0,
+    filterEnforced: true,
+  });
   t.regex(r.message, /45 frames \(15 messages, 5 fast-packet\) sent; source 45 received, 15 decoded, 0 errors/);
 });
 
 test('a bus where nobody acknowledges: fails, saying to use loopback mode or a second node', async (t) => {
   const sysfs = fakeSysfs(tempDir(t, 'ske-sysfs-'), 'can0', 'up', true);
-  const r = await checkCan({ iface: 'can0', twin: false, rounds: 2, devices: createDevices(), socketcan: { sysfs, binding: bus(false) }, receiveTimeoutMs: 300 });
+  const r = await checkCan({
+    iface: 'can0',
+    twin: false,
+    rounds: 2,
+    devices: createDevices(),
+    socketcan: { sysfs, binding: bus(false) },
+    receiveTimeoutMs: 300,
+  });
   t.is(r.outcome, 'fail');
-  t.regex(r.message, /source read 0\/18 frames.*nothing came back: put can0 in loopback mode \(ip link set can0 type can loopback on\) or connect a second node/);
+  t.regex(
+    r.message,
+    /source read 0\/18 frames.*nothing came back: put can0 in loopback mode \(ip link set can0 type can loopback on\) or connect a second node/,
+  );
 });
 
 test('an interface that is down fails with the command to bring it up; an absent one is skipped; a non-CAN one fails; a vcan is named a twin', async (t) => {
   const dir = tempDir(t, 'ske-sysfs-');
   const binding = bus(true);
-  const down = await checkCan({ iface: 'can1', twin: false, rounds: 1, devices: createDevices(), socketcan: { sysfs: fakeSysfs(dir, 'can1', 'down', true), binding } });
-  t.like(down, { outcome: 'fail', message: 'can1 is down: ip link set can1 up type can bitrate 250000 (add "loopback on" with no other node)' });
-  const absent = await checkCan({ iface: 'can7', twin: false, rounds: 1, devices: createDevices(), socketcan: { sysfs: dir, binding } });
+  const down = await checkCan({
+    iface: 'can1',
+    twin: false,
+    rounds: 1,
+    devices: createDevices(),
+    socketcan: { sysfs: fakeSysfs(dir, 'can1', 'down', true), binding },
+  });
+  t.like(down, {
+    outcome: 'fail',
+    message: 'can1 is down: ip link set can1 up type can bitrate 250000 (add "loopback on" with no other node)',
+  });
+  const absent = await checkCan({
+    iface: 'can7',
+    twin: false,
+    rounds: 1,
+    devices: createDevices(),
+    socketcan: { sysfs: dir, binding },
+  });
   t.is(absent.outcome, 'skip');
   t.regex(absent.message, /^hardware absent: no CAN interface can7/);
   mkdirSync(join(dir, 'eth0'));
   writeFileSync(join(dir, 'eth0', 'type'), '1\n');
   writeFileSync(join(dir, 'eth0', 'operstate'), 'up\n');
-  const ethernet = await checkCan({ iface: 'eth0', twin: false, rounds: 1, devices: createDevices(), socketcan: { sysfs: dir, binding } });
+  const ethernet = await checkCan({
+    iface: 'eth0',
+    twin: false,
+    rounds: 1,
+    devices: createDevices(),
+    socketcan: { sysfs: dir, binding },
+  });
   t.like(ethernet, { outcome: 'fail', message: 'eth0 is not a CAN interface (link type 1)' });
-  const vcan = await checkCan({ iface: 'vcan0', twin: false, rounds: 1, devices: createDevices(), socketcan: { sysfs: fakeSysfs(dir, 'vcan0', 'up', false), binding } });
+  const vcan = await checkCan({
+    iface: 'vcan0',
+    twin: false,
+    rounds: 1,
+    devices: createDevices(),
+    socketcan: { sysfs: fakeSysfs(dir, 'vcan0', 'up', false), binding },
+  });
   t.is(vcan.outcome, 'pass', vcan.message);
   t.like(vcan.devices[0], { name: 'vcan0', kind: 'twin' });
 });

@@ -20,7 +20,10 @@ function setup() {
   const model = new SignalKModel(URN);
   bus.subscribe((m) => model.apply(m.delta));
   const { ports, twins } = twinPorts();
-  const source = createSource({ id: 'gps', type: 'serial', device: DEVICE, baudRate: 38400 }, bus, { serial: ports, can: new CanInterfaces() });
+  const source = createSource({ id: 'gps', type: 'serial', device: DEVICE, baudRate: 38400 }, bus, {
+    serial: ports,
+    can: new CanInterfaces(),
+  });
   return { model, ports, twins, source };
 }
 
@@ -56,7 +59,7 @@ test('unplugged, a line cut short is flushed as truncated and the outage counted
   t.like(source.status(), { state: 'open', outages: { count: 1 } });
 });
 
-test('a plugin sharing the source\'s device: one open, both see every byte, writes reach the device, the last release closes it', async (t) => {
+test("a plugin sharing the source's device: one open, both see every byte, writes reach the device, the last release closes it", async (t) => {
   const { ports, twins, source } = setup();
   source.start();
   const plugin = ports.acquire(DEVICE);
@@ -70,7 +73,10 @@ test('a plugin sharing the source\'s device: one open, both see every byte, writ
   t.is(Buffer.concat(seen).toString('latin1'), `${withChecksum('$IIMWV,045.0,R,12.5,N,A')}\r\n`);
   t.is(source.status().deltas, 1);
   await plugin.driver.write('$PXYZ,1\r\n');
-  t.deepEqual(twin.written.map((b) => b.toString('latin1')), ['$PXYZ,1\r\n']);
+  t.deepEqual(
+    twin.written.map((b) => b.toString('latin1')),
+    ['$PXYZ,1\r\n'],
+  );
   t.throws(() => ports.acquire(DEVICE, 4800), { message: /already open at 38400 baud/ });
   t.deepEqual(ports.list(), [{ device: DEVICE, baudRate: 38400, users: 2, state: 'open' }]);
   await source.stop();

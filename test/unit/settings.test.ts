@@ -10,7 +10,17 @@ const file = '/etc/signalk-edge/settings.json';
 test('a full settings file parses with defaults filled in', (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'ske-settings-'));
   writeFileSync(join(dir, 'log.nmea'), '');
-  const s = parseSettings({ port: 3100, dataDir: 'data', sources: [{ id: 'nmea1', type: 'serial', device: '/dev/ttyUSB0' }, { id: 'r', type: 'replay', file: 'log.nmea', rate: 'fast' }] }, join(dir, 'settings.json'));
+  const s = parseSettings(
+    {
+      port: 3100,
+      dataDir: 'data',
+      sources: [
+        { id: 'nmea1', type: 'serial', device: '/dev/ttyUSB0' },
+        { id: 'r', type: 'replay', file: 'log.nmea', rate: 'fast' },
+      ],
+    },
+    join(dir, 'settings.json'),
+  );
   t.is(s.port, 3100);
   t.is(s.dataDir, join(dir, 'data'));
   t.deepEqual(s.sources[0], { id: 'nmea1', type: 'serial', device: '/dev/ttyUSB0', baudRate: 4800 });
@@ -18,7 +28,10 @@ test('a full settings file parses with defaults filled in', (t) => {
 });
 
 test("upstream's resourcesApi.defaultProviders setting is read", (t) => {
-  t.deepEqual(parseSettings({ resourcesApi: { defaultProviders: { routes: 'my-routes-plugin' } } }, file).resourcesApi, { defaultProviders: { routes: 'my-routes-plugin' } });
+  t.deepEqual(
+    parseSettings({ resourcesApi: { defaultProviders: { routes: 'my-routes-plugin' } } }, file).resourcesApi,
+    { defaultProviders: { routes: 'my-routes-plugin' } },
+  );
 });
 
 test('errors name the bad key', (t) => {
@@ -27,13 +40,27 @@ test('errors name the bad key', (t) => {
     [{ port: 70000 }, 'port: must be an integer from 0 to 65535'],
     [{ prot: 3000 }, 'prot: unknown key'],
     [{ sources: {} }, 'sources: must be an array'],
-    [{ sources: [{ id: 'a', type: 'serial', device: '/dev/x', baudRate: 4801 }] }, 'sources[0].baudRate: must be one of'],
+    [
+      { sources: [{ id: 'a', type: 'serial', device: '/dev/x', baudRate: 4801 }] },
+      'sources[0].baudRate: must be one of',
+    ],
     [{ sources: [{ id: 'a', type: 'serial' }] }, 'sources[0].device: must be a non-empty string'],
     [{ sources: [{ id: 'a', type: 'modem' }] }, 'sources[0].type: must be one of serial, replay'],
-    [{ sources: [{ id: 'a', type: 'serial', device: '/dev/x' }, { id: 'a', type: 'serial', device: '/dev/y' }] }, 'sources[1].id: duplicate'],
+    [
+      {
+        sources: [
+          { id: 'a', type: 'serial', device: '/dev/x' },
+          { id: 'a', type: 'serial', device: '/dev/y' },
+        ],
+      },
+      'sources[1].id: duplicate',
+    ],
     [{ sources: [{ id: 'a', type: 'replay', file: '/nonexistent/log' }] }, 'sources[0].file: no such file'],
     [{ selfUrn: 'boat' }, 'selfUrn: must look like'],
-    [{ resourcesApi: { defaultProviders: { routes: 7 } } }, 'resourcesApi.defaultProviders.routes: must be a non-empty string'],
+    [
+      { resourcesApi: { defaultProviders: { routes: 7 } } },
+      'resourcesApi.defaultProviders.routes: must be a non-empty string',
+    ],
     [{ resourcesApi: { defaults: {} } }, 'resourcesApi.defaults: unknown key'],
   ];
   for (const [input, msg] of bad) {
@@ -57,6 +84,14 @@ test('the demo default replays the bundled log on localhost', (t) => {
   t.like(s.sources[0], { type: 'replay', file: DEMO_LOG, loop: true });
   // Every library example that is built, not the command-plugin one (no serial port in the demo,
   // ~90 MB sandbox); the Rust example only where Debian's toolchain built it.
-  const rust = existsSync(join(PROJECT_ROOT, 'examples', 'depth-watch-rust', 'plugin.wasm')) ? ['depth-watch-rust'] : [];
-  t.deepEqual(s.plugins.dirs.map((d) => basename(d)).sort(), ['anchor-light', ...rust, 'nmea-proprietary', 'trip-log', 'true-wind']);
+  const rust = existsSync(join(PROJECT_ROOT, 'examples', 'depth-watch-rust', 'plugin.wasm'))
+    ? ['depth-watch-rust']
+    : [];
+  t.deepEqual(s.plugins.dirs.map((d) => basename(d)).sort(), [
+    'anchor-light',
+    ...rust,
+    'nmea-proprietary',
+    'trip-log',
+    'true-wind',
+  ]);
 });

@@ -57,7 +57,9 @@ test('@signalk/client: hello, navigation.* subscription gets exactly the navigat
   t.true([...logValues.keys()].some((p) => p.startsWith('environment.depth.')));
 
   // Looping in real time keeps deltas flowing live while the client connects and after it subscribes.
-  const rt = await startTestRuntime({ sources: [replaySource('passage', LOG, { rate: 'realtime', linesPerSecond: 200, loop: true })] });
+  const rt = await startTestRuntime({
+    sources: [replaySource('passage', LOG, { rate: 'realtime', linesPerSecond: 200, loop: true })],
+  });
   t.teardown(() => rt.stop());
   const { port } = rt.runtime.api;
 
@@ -85,8 +87,15 @@ test('@signalk/client: hello, navigation.* subscription gets exactly the navigat
   client.subscribe({ context: 'vessels.self', subscribe: [{ path: 'navigation.*' }] });
   const received = () => new Set(deltas.flatMap((d) => d.updates.flatMap((u) => (u.values ?? []).map((v) => v.path))));
   // Cached values first, then live ones: wait for several RMC rounds of the looping log.
-  const sogCount = () => deltas.flatMap((d) => d.updates.flatMap((u) => u.values ?? [])).filter((v) => v.path === 'navigation.speedOverGround').length;
-  await waitFor(() => navPaths.every((p) => received().has(p)) && sogCount() >= 5, 'every navigation path and several rounds on the stream', 30_000);
+  const sogCount = () =>
+    deltas
+      .flatMap((d) => d.updates.flatMap((u) => u.values ?? []))
+      .filter((v) => v.path === 'navigation.speedOverGround').length;
+  await waitFor(
+    () => navPaths.every((p) => received().has(p)) && sogCount() >= 5,
+    'every navigation path and several rounds on the stream',
+    30_000,
+  );
   t.log(`${deltas.length} deltas, ${sogCount()} speedOverGround values, paths: ${navPaths.join(' ')}`);
 
   t.deepEqual([...received()].sort(), navPaths);
@@ -95,7 +104,10 @@ test('@signalk/client: hello, navigation.* subscription gets exactly the navigat
     t.is(d.context, rt.runtime.model.selfContext);
     for (const u of d.updates) {
       for (const v of u.values ?? []) {
-        t.true(logValues.get(v.path)?.has(JSON.stringify(v.value)), `${v.path}=${JSON.stringify(v.value)} is a value from the log`);
+        t.true(
+          logValues.get(v.path)?.has(JSON.stringify(v.value)),
+          `${v.path}=${JSON.stringify(v.value)} is a value from the log`,
+        );
       }
     }
   }

@@ -69,7 +69,15 @@ test("a source's status: the driver's state, its drops among the errors, its tro
   source.start();
   pipeline.push('d:1');
   pipeline.push('e:checksum');
-  t.like(source.status(), { id: 'src', type: 'test', state: 'open', lines: 2, deltas: 1, errors: { checksum: 2, 'standard-id': 3 }, lastError: 'checksum: bad e:checksum' });
+  t.like(source.status(), {
+    id: 'src',
+    type: 'test',
+    state: 'open',
+    lines: 2,
+    deltas: 1,
+    errors: { checksum: 2, 'standard-id': 3 },
+    lastError: 'checksum: bad e:checksum',
+  });
   lastError = 'device unplugged; retry in 500 ms';
   t.is(source.status().lastError, 'device unplugged; retry in 500 ms');
   await source.stop();
@@ -94,7 +102,11 @@ test('every entry of the table parses settings of its own type, and the type lis
     'n2k-replay': { interface: 'log', file: 'log.txt' },
   };
   const names: string[] = Object.keys(SOURCE_TYPES);
-  t.deepEqual(Object.keys(minimal).filter((n) => !names.includes(n)), [], 'no example for a type the table no longer has');
+  t.deepEqual(
+    Object.keys(minimal).filter((n) => !names.includes(n)),
+    [],
+    'no example for a type the table no longer has',
+  );
   for (const name of names) {
     t.truthy(minimal[name], `an example of ${name}`);
     const [parsed] = parseSources(r, [{ id: `a-${name}`, type: name, ...minimal[name] }], dir);

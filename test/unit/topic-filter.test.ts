@@ -1,11 +1,22 @@
 import test from 'ava';
-import { filterCovers, filterError, topicError, topicMatches, validFilter, validTopic } from '../../hal/net/topic-filter.js';
+import {
+  filterCovers,
+  filterError,
+  topicError,
+  topicMatches,
+  validFilter,
+  validTopic,
+} from '../../hal/net/topic-filter.js';
 
 test('valid topics and filters follow MQTT 3.1.1 §4.7', (t) => {
-  for (const topic of ['a', 'boat/x/temp', '/', '/a', 'a//b', '$SYS/broker', 'sport/tennis player1', 'ü/ß']) t.true(validTopic(topic), topic);
-  for (const topic of ['', 'a/+', 'a/#', 'a+', '#', 'a\u0000b', 'x'.repeat(65_536)]) t.false(validTopic(topic), JSON.stringify(topic.slice(0, 20)));
-  for (const filter of ['#', '+', 'a/#', 'a/+/b', '+/+', '/+', '+/#', '$SYS/#', 'a//b', 'a/b']) t.true(validFilter(filter), filter);
-  for (const filter of ['', 'a#', 'a/#/b', '#/a', 'a/b#', 'a+', 'a/+b', '++', 'a\u0000']) t.false(validFilter(filter), JSON.stringify(filter));
+  for (const topic of ['a', 'boat/x/temp', '/', '/a', 'a//b', '$SYS/broker', 'sport/tennis player1', 'ü/ß'])
+    t.true(validTopic(topic), topic);
+  for (const topic of ['', 'a/+', 'a/#', 'a+', '#', 'a\u0000b', 'x'.repeat(65_536)])
+    t.false(validTopic(topic), JSON.stringify(topic.slice(0, 20)));
+  for (const filter of ['#', '+', 'a/#', 'a/+/b', '+/+', '/+', '+/#', '$SYS/#', 'a//b', 'a/b'])
+    t.true(validFilter(filter), filter);
+  for (const filter of ['', 'a#', 'a/#/b', '#/a', 'a/b#', 'a+', 'a/+b', '++', 'a\u0000'])
+    t.false(validFilter(filter), JSON.stringify(filter));
   t.is(filterError('a/#/b'), 'topic filter "a/#/b": # must be a whole level and the last one');
   t.is(filterError('a/b+'), 'topic filter "a/b+": + must be a whole level');
   t.is(topicError('a/+'), 'topic "a/+" contains a wildcard (+ or #)');
@@ -103,7 +114,8 @@ test('filterCovers agrees with topicMatches on every filter pair and topic of a 
       const expected = (matched.get(inner) ?? []).every((topic) => topicMatches(outer, topic));
       const got = filterCovers(outer, inner);
       if (got) covered++;
-      if (got !== expected) wrong.push(`filterCovers(${JSON.stringify(outer)}, ${JSON.stringify(inner)}) = ${got}, expected ${expected}`);
+      if (got !== expected)
+        wrong.push(`filterCovers(${JSON.stringify(outer)}, ${JSON.stringify(inner)}) = ${got}, expected ${expected}`);
     }
   }
   t.deepEqual(wrong.slice(0, 10), []);

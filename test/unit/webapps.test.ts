@@ -15,7 +15,10 @@ test('webapps: served from public/ with types and caching headers, listed, no tr
   fakeWebapp(join(plugins, 'node_modules', '@scope', 'chart'), '@scope/chart');
   fakeWebapp(join(plugins, 'gauges'), 'gauges', { publicDir: false, keyword: 'signalk-embeddable-webapp' });
   mkdirSync(join(plugins, 'not-an-app'));
-  writeFileSync(join(plugins, 'not-an-app', 'package.json'), JSON.stringify({ name: 'not-an-app', keywords: ['other'] }));
+  writeFileSync(
+    join(plugins, 'not-an-app', 'package.json'),
+    JSON.stringify({ name: 'not-an-app', keywords: ['other'] }),
+  );
   writeFileSync(join(plugins, 'secret.txt'), 'outside every app');
   const { api, url } = await startBareApi({ webappDirs: [plugins] });
   t.teardown(() => api.close());
@@ -24,7 +27,10 @@ test('webapps: served from public/ with types and caching headers, listed, no tr
   t.is(list.status, 200);
   const names = (list.body as { name: string }[]).map((a) => a.name).sort();
   t.deepEqual(names, ['@scope/chart', 'gauges']);
-  t.like((list.body as Record<string, unknown>[]).find((a) => a.name === '@scope/chart'), { version: '1.2.3', signalk: { displayName: 'App @scope/chart' }, keywords: ['signalk-webapp'] });
+  t.like(
+    (list.body as Record<string, unknown>[]).find((a) => a.name === '@scope/chart'),
+    { version: '1.2.3', signalk: { displayName: 'App @scope/chart' }, keywords: ['signalk-webapp'] },
+  );
   t.false(JSON.stringify(list.body).includes(plugins), 'no file system paths in the listing');
 
   const index = await call(url, 'GET', '/@scope/chart/');
@@ -38,13 +44,26 @@ test('webapps: served from public/ with types and caching headers, listed, no tr
   t.is(js.headers['cache-control'], 'public, max-age=3600');
   t.regex(String((await call(url, 'GET', '/gauges/style.css')).headers['content-type']), /^text\/css/);
   // Revalidation: the ETag gives 304.
-  t.is((await call(url, 'GET', '/@scope/chart/js/app.js', { headers: { 'if-none-match': String(js.headers.etag) } })).status, 304);
+  t.is(
+    (await call(url, 'GET', '/@scope/chart/js/app.js', { headers: { 'if-none-match': String(js.headers.etag) } }))
+      .status,
+    304,
+  );
   // Without the trailing slash: a redirect, so relative URLs resolve inside the app.
   const bare = await call(url, 'GET', '/@scope/chart');
   t.is(bare.status, 301);
   t.is(bare.headers.location, '/@scope/chart/');
 
-  for (const path of ['/gauges/../secret.txt', '/gauges/%252e%252e/secret.txt', '/gauges/%2e%2e%2fsecret.txt', '/gauges/..%2fsecret.txt', '/gauges/%2e%2e/secret.txt', '/@scope/chart/..%2f..%2f..%2fsecret.txt', '/gauges/.env', '/@scope/chart/.env']) {
+  for (const path of [
+    '/gauges/../secret.txt',
+    '/gauges/%252e%252e/secret.txt',
+    '/gauges/%2e%2e%2fsecret.txt',
+    '/gauges/..%2fsecret.txt',
+    '/gauges/%2e%2e/secret.txt',
+    '/@scope/chart/..%2f..%2f..%2fsecret.txt',
+    '/gauges/.env',
+    '/@scope/chart/.env',
+  ]) {
     const r = await call(url, 'GET', path);
     t.true(r.status === 403 || r.status === 404, `${path}: ${r.status}`);
     t.false(String(r.body).includes('outside every app') || String(r.body).includes('SECRET'), path);
@@ -54,7 +73,11 @@ test('webapps: served from public/ with types and caching headers, listed, no tr
   // An app cannot shadow the API: its routes come first.
   t.is((await call(url, 'GET', '/signalk')).status, 200);
   // Webapps ask who is logged in first; with security off, upstream's answer (Freeboard-SK needs it).
-  t.deepEqual((await call(url, 'GET', '/skServer/loginStatus')).body, { status: 'notLoggedIn', readOnlyAccess: false, authenticationRequired: false });
+  t.deepEqual((await call(url, 'GET', '/skServer/loginStatus')).body, {
+    status: 'notLoggedIn',
+    readOnlyAccess: false,
+    authenticationRequired: false,
+  });
 });
 
 test('webapps with security on and allowReadOnly false: app files and the landing page load, boat data needs a login', async (t) => {

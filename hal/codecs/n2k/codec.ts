@@ -27,7 +27,6 @@ export type N2kDecodeResult =
   | { kind: 'error'; reason: N2kCodecError; detail: string }
   | { kind: 'skip'; reason: N2kCodecSkip; detail: string };
 
-
 /**
  * A mapped value as it goes on the wire in signalk-server, which sends the same mapper output as
  * JSON: "not available" fields come out of canboatjs as NaN, and inside an object (attitude's
@@ -56,7 +55,8 @@ function wireValue(v: unknown, depth = 0): JsonValue | undefined {
 function wireValues(values: unknown[]): PathValue[] {
   const out: PathValue[] = [];
   for (const pv of values) {
-    if (!isRecord(pv) || typeof pv.path !== 'string' || (typeof pv.value === 'number' && !Number.isFinite(pv.value))) continue;
+    if (!isRecord(pv) || typeof pv.path !== 'string' || (typeof pv.value === 'number' && !Number.isFinite(pv.value)))
+      continue;
     const value = wireValue(pv.value);
     if (value !== undefined) out.push(Object.freeze({ path: pv.path, value }));
   }
@@ -76,7 +76,8 @@ function transportOf(pgn: number): Transport {
   let t = transports.get(pgn);
   if (t === undefined) {
     const list = canboatPgns().getPgn(pgn);
-    const def = list && list.length > 1 ? (list.find((d) => d.Fields.some((f) => f.Match !== undefined)) ?? list[0]) : list?.[0];
+    const def =
+      list && list.length > 1 ? (list.find((d) => d.Fields.some((f) => f.Match !== undefined)) ?? list[0]) : list?.[0];
     t = def === undefined ? 'unknown' : def.Type === 'Fast' ? 'fast' : 'single';
     transports.set(pgn, t);
   }
@@ -128,13 +129,15 @@ export class N2kCodec implements Codec<CanFrame> {
     const id = parseId(frame.id);
     const pgn = id.pgn;
     const transport = transportOf(pgn);
-    if (transport === 'unknown') return { kind: 'skip', reason: 'unknown-pgn', detail: `PGN ${pgn} is not in canboat's PGN database` };
+    if (transport === 'unknown')
+      return { kind: 'skip', reason: 'unknown-pgn', detail: `PGN ${pgn} is not in canboat's PGN database` };
     let payload: Uint8Array = frame.data;
     if (transport === 'fast') {
       const r = this.fastPackets.push(id.src, pgn, frame.data);
       if (r.kind === 'pending') return { kind: 'pending', pgn };
       // canboatjs reports a fast-packet frame out of sequence (a lost frame, or a log starting mid-message) the same way.
-      if (r.kind === 'out-of-sequence') return { kind: 'error', reason: 'fast-packet', detail: `PGN ${pgn} from ${id.src}: frame out of sequence` };
+      if (r.kind === 'out-of-sequence')
+        return { kind: 'error', reason: 'fast-packet', detail: `PGN ${pgn} from ${id.src}: frame out of sequence` };
       payload = r.data;
     }
     const unmapped = this.unmapped.get(pgn);
@@ -148,15 +151,28 @@ export class N2kCodec implements Codec<CanFrame> {
     let failure: unknown;
     let message: unknown;
     try {
-      message = this.parser.parse({ pgn: { ...id, timestamp: new Date(timestamp) }, length: data.length, data, coalesced: true }, (err: unknown) => {
-        if (err) failure = err;
-      });
+      message = this.parser.parse(
+        { pgn: { ...id, timestamp: new Date(timestamp) }, length: data.length, data, coalesced: true },
+        (err: unknown) => {
+          if (err) failure = err;
+        },
+      );
     } catch (err) {
       failure = err;
     }
-    if (failure !== undefined) return { kind: 'error', reason: 'unparsed', detail: `PGN ${pgn} from ${id.src}: ${failure instanceof Error ? failure.message : String(failure)}` };
+    if (failure !== undefined)
+      return {
+        kind: 'error',
+        reason: 'unparsed',
+        detail: `PGN ${pgn} from ${id.src}: ${failure instanceof Error ? failure.message : String(failure)}`,
+      };
     // A proprietary PGN from a manufacturer none of canboat's definitions of it is for: the PGN is known, this message carries nothing it can read.
-    if (!isRecord(message)) return { kind: 'skip', reason: 'no-values', detail: `PGN ${pgn} from ${id.src} matches none of canboat's definitions of it` };
+    if (!isRecord(message))
+      return {
+        kind: 'skip',
+        reason: 'no-values',
+        detail: `PGN ${pgn} from ${id.src} matches none of canboat's definitions of it`,
+      };
     return this.map(message, pgn, id.src, key);
   }
 
@@ -175,14 +191,20 @@ export class N2kCodec implements Codec<CanFrame> {
 
   private fromEntry(entry: MemoEntry, pgn: number, timestamp: string): N2kDecodeResult {
     if (entry.kind === 'no-values') return { kind: 'skip', reason: 'no-values', detail: entry.detail };
-    const updates: Update[] = entry.updates.map((u) => ({ source: u.source as Update['source'], values: u.values as PathValue[], timestamp }));
+    const updates: Update[] = entry.updates.map((u) => ({
+      source: u.source as Update['source'],
+      values: u.values as PathValue[],
+      timestamp,
+    }));
     const delta: Delta = { updates };
     if (entry.context !== undefined) delta.context = entry.context;
     return { kind: 'delta', delta, pgn };
   }
 
   /** The mapper's output for `message`; undefined when it threw (said in `error`). */
-  private mapped(message: Record<string, unknown>): { updates: Update[]; context: string | undefined } | { error: string } {
+  private mapped(
+    message: Record<string, unknown>,
+  ): { updates: Update[]; context: string | undefined } | { error: string } {
     let mapped: unknown;
     try {
       mapped = this.mapper.toDelta(message);
@@ -196,7 +218,10 @@ export class N2kCodec implements Codec<CanFrame> {
       if (!isRecord(u) || !Array.isArray(u.values)) continue;
       const values = wireValues(u.values);
       if (values.length === 0) continue;
-      const source = Object.freeze({ ...(isRecord(u.source) ? (wireValue(u.source) as Record<string, JsonValue>) : {}), label: this.label });
+      const source = Object.freeze({
+        ...(isRecord(u.source) ? (wireValue(u.source) as Record<string, JsonValue>) : {}),
+        label: this.label,
+      });
       const update: Update = { source, values };
       if (typeof u.timestamp === 'string') update.timestamp = u.timestamp;
       updates.push(update);
@@ -220,10 +245,21 @@ export class N2kCodec implements Codec<CanFrame> {
     }
     if (key !== undefined && memo && !this.watch?.touched && this.sameAtAnotherTime(message, updates, context)) {
       const fields = memo.sourceFields(src);
-      if (updates.length === 0) memo.set(key, { kind: 'no-values', detail: `${what} maps to no Signal K values`, ...fields });
-      else memo.set(key, { kind: 'delta', updates: updates.map((u) => ({ source: u.source as Record<string, JsonValue>, values: Object.freeze(u.values ?? []) })), context, ...fields });
+      if (updates.length === 0)
+        memo.set(key, { kind: 'no-values', detail: `${what} maps to no Signal K values`, ...fields });
+      else
+        memo.set(key, {
+          kind: 'delta',
+          updates: updates.map((u) => ({
+            source: u.source as Record<string, JsonValue>,
+            values: Object.freeze(u.values ?? []),
+          })),
+          context,
+          ...fields,
+        });
     }
-    if (updates.length === 0) return { kind: 'skip', reason: 'no-values', detail: `${what} maps to no Signal K values` };
+    if (updates.length === 0)
+      return { kind: 'skip', reason: 'no-values', detail: `${what} maps to no Signal K values` };
     const delta: Delta = { updates };
     if (context !== undefined) delta.context = context;
     return { kind: 'delta', delta, pgn };
@@ -236,7 +272,8 @@ export class N2kCodec implements Codec<CanFrame> {
     const same =
       !('error' in again) &&
       again.context === context &&
-      JSON.stringify(again.updates.map((u) => [u.source, u.values])) === JSON.stringify(updates.map((u) => [u.source, u.values]));
+      JSON.stringify(again.updates.map((u) => [u.source, u.values])) ===
+        JSON.stringify(updates.map((u) => [u.source, u.values]));
     if (!same && typeof message.pgn === 'number') this.memo?.markTimed(message.pgn);
     return same;
   }

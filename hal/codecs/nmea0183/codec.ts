@@ -4,7 +4,14 @@
 import type { Parser } from '@signalk/nmea0183-signalk';
 import { lazyModule } from '../../lazy-module.js';
 import type { Codec } from '../codec.js';
-import { codecValuesFault, sourceRef, type Delta, type PathValue, type Source, type Update } from '../../../core/delta.js';
+import {
+  codecValuesFault,
+  sourceRef,
+  type Delta,
+  type PathValue,
+  type Source,
+  type Update,
+} from '../../../core/delta.js';
 import { checkSentence, type SentenceFault } from './sentence.js';
 import { isRecord } from '../../../core/json.js';
 
@@ -18,7 +25,6 @@ export type Nmea0183Result =
   | { kind: 'delta'; delta: Delta }
   | { kind: 'error'; reason: CodecError; detail: string }
   | { kind: 'skip'; reason: CodecSkip; detail: string };
-
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
 
@@ -83,12 +89,16 @@ export class Nmea0183Codec implements Codec<string> {
       if (typeof u.timestamp === 'string') update.timestamp = u.timestamp;
       if (values !== undefined) {
         // Fields cut short but checksummed (a talker bug) come out as NaN; the bus would refuse them.
-        const fault = Array.isArray(values) ? codecValuesFault(values as { path: unknown; value: unknown }[]) : 'values is not an array';
+        const fault = Array.isArray(values)
+          ? codecValuesFault(values as { path: unknown; value: unknown }[])
+          : 'values is not an array';
         if (fault) return { kind: 'error', reason: 'invalid', detail: `${key}: ${fault}` };
         update.values = values as PathValue[];
       }
       if (u.meta !== undefined) {
-        const fault = Array.isArray(u.meta) ? codecValuesFault(u.meta as { path: unknown; value: unknown }[]) : 'meta is not an array';
+        const fault = Array.isArray(u.meta)
+          ? codecValuesFault(u.meta as { path: unknown; value: unknown }[])
+          : 'meta is not an array';
         if (fault) return { kind: 'error', reason: 'invalid', detail: `${key}: meta ${fault}` };
         update.meta = u.meta as Update['meta'];
       }

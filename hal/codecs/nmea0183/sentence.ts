@@ -9,8 +9,7 @@
 export type SentenceFault = 'checksum' | 'truncated' | 'garbage';
 
 export type SentenceCheck =
-  | { ok: true; sentence: string; header: string }
-  | { ok: false; reason: SentenceFault; detail: string };
+  { ok: true; sentence: string; header: string } | { ok: false; reason: SentenceFault; detail: string };
 
 /** XOR of the characters between the start character and `end` (exclusive), as NMEA 0183 defines it. */
 export function nmeaChecksum(text: string, start = 1, end = text.length): number {
@@ -60,10 +59,14 @@ export function checkSentence(line: string): SentenceCheck {
   if (star < 0) return fault('truncated', 'ends without a checksum');
   const given = body.slice(star + 1);
   if (given.length < 2 && HEX.test(given)) return fault('truncated', 'checksum cut short');
-  if (given.length !== 2 || !HEX.test(given)) return fault('garbage', `malformed checksum ${JSON.stringify(given.slice(0, 8))}`);
+  if (given.length !== 2 || !HEX.test(given))
+    return fault('garbage', `malformed checksum ${JSON.stringify(given.slice(0, 8))}`);
   const expected = nmeaChecksum(body, 1, star);
   if (parseInt(given, 16) !== expected) {
-    return fault('checksum', `checksum ${given.toUpperCase()}, computed ${expected.toString(16).toUpperCase().padStart(2, '0')}`);
+    return fault(
+      'checksum',
+      `checksum ${given.toUpperCase()}, computed ${expected.toString(16).toUpperCase().padStart(2, '0')}`,
+    );
   }
   const comma = data.indexOf(',');
   const header = comma < 0 ? data : data.slice(0, comma);

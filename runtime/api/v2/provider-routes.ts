@@ -14,14 +14,21 @@ export interface ProviderChoice {
 }
 
 export function providerRoutes(app: FastifyInstance, base: string, providers: ProviderChoice): void {
-  app.get(`${base}/_providers`, { config: { access: 'read' } }, () => Object.fromEntries(providers.list().map((p) => [p.id, { name: p.name, isDefault: p.isDefault }])));
+  app.get(`${base}/_providers`, { config: { access: 'read' } }, () =>
+    Object.fromEntries(providers.list().map((p) => [p.id, { name: p.name, isDefault: p.isDefault }])),
+  );
   app.get(`${base}/_providers/_default`, { config: { access: 'read' } }, () => {
     const id = providers.getDefault();
     return id === undefined ? {} : { id };
   });
-  app.post<{ Params: { id: string } }>(`${base}/_providers/_default/:id`, { config: { access: 'write' } }, (req, reply) => {
-    const { id } = req.params;
-    if (!providers.setDefault(id)) return reply.code(400).send({ state: 'FAILED', statusCode: 400, message: `Provider ${id} not found!` });
-    return { statusCode: 200, state: 'COMPLETED', message: `Default provider set to ${id}.` };
-  });
+  app.post<{ Params: { id: string } }>(
+    `${base}/_providers/_default/:id`,
+    { config: { access: 'write' } },
+    (req, reply) => {
+      const { id } = req.params;
+      if (!providers.setDefault(id))
+        return reply.code(400).send({ state: 'FAILED', statusCode: 400, message: `Provider ${id} not found!` });
+      return { statusCode: 200, state: 'COMPLETED', message: `Default provider set to ${id}.` };
+    },
+  );
 }

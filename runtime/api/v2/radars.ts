@@ -80,17 +80,24 @@ function parse(pluginId: string, handler: RadarHandler, reply: ProviderReply): P
   try {
     return { ok: true, value: JSON.parse(reply.text) as JsonValue };
   } catch {
-    return { ok: false, status: 502, message: `plugin ${pluginId}: ${handler} answered text that is not JSON: ${JSON.stringify(reply.text.slice(0, 80))}` };
+    return {
+      ok: false,
+      status: 502,
+      message: `plugin ${pluginId}: ${handler} answered text that is not JSON: ${JSON.stringify(reply.text.slice(0, 80))}`,
+    };
   }
 }
 
 /** The body as an object (`{}` for anything else: the routes then say what is missing). */
-const bodyOf = (body: unknown): Record<string, JsonValue> => (isRecord(body) ? (body as Record<string, JsonValue>) : {});
+const bodyOf = (body: unknown): Record<string, JsonValue> =>
+  isRecord(body) ? (body as Record<string, JsonValue>) : {};
 
 /** Upstream's unwrapControlPayload: `{value: x}` alone is the PUT envelope of x; any other body is the payload itself. */
 function controlPayload(body: unknown): JsonValue {
   const keys = isRecord(body) ? Object.keys(body) : [];
-  return keys.length === 1 && keys[0] === 'value' ? (body as { value: JsonValue }).value : ((body ?? null) as JsonValue);
+  return keys.length === 1 && keys[0] === 'value'
+    ? (body as { value: JsonValue }).value
+    : ((body ?? null) as JsonValue);
 }
 
 type Payload = { value: JsonValue } | { invalid: string };
@@ -113,7 +120,9 @@ const autoControl = (name: string, legacy: RadarHandler, method: string, failed:
   failed,
   payload: (b) => {
     const v = isRecord(b.value) ? (b.value as Record<string, JsonValue>) : b;
-    return typeof v.auto === 'boolean' ? { value: v } : { invalid: `Invalid ${name} value. Must have "auto" boolean property` };
+    return typeof v.auto === 'boolean'
+      ? { value: v }
+      : { invalid: `Invalid ${name} value. Must have "auto" boolean property` };
   },
 });
 
@@ -123,14 +132,20 @@ const SHORTCUTS: Record<string, Shortcut> = {
     key: 'state',
     method: 'setPower',
     failed: 'Failed to set radar power state',
-    payload: (b) => (typeof b.value === 'string' && POWER_STATES.includes(b.value) ? { value: b.value } : { invalid: 'Invalid power state. Must be: off, standby, transmit, or warming' }),
+    payload: (b) =>
+      typeof b.value === 'string' && POWER_STATES.includes(b.value)
+        ? { value: b.value }
+        : { invalid: 'Invalid power state. Must be: off, standby, transmit, or warming' },
   },
   range: {
     legacy: 'radar_set_range',
     key: 'range',
     method: 'setRange',
     failed: 'Failed to set radar range',
-    payload: (b) => (typeof b.value === 'number' && b.value > 0 ? { value: b.value } : { invalid: 'Invalid range value. Must be a positive number (meters)' }),
+    payload: (b) =>
+      typeof b.value === 'number' && b.value > 0
+        ? { value: b.value }
+        : { invalid: 'Invalid range value. Must be a positive number (meters)' },
   },
   gain: autoControl('gain', 'radar_set_gain', 'setGain', 'Failed to set radar gain'),
   sea: autoControl('sea', 'radar_set_sea', 'setSea', 'Failed to set radar sea clutter'),
@@ -138,14 +153,18 @@ const SHORTCUTS: Record<string, Shortcut> = {
 };
 
 export function radarRoutes(providers: RadarProviders): ApiRoutes {
-  const call = async (pluginId: string, handler: RadarHandler, request: Record<string, JsonValue>): Promise<Parsed> => parse(pluginId, handler, await providers.call(pluginId, handler, request));
+  const call = async (pluginId: string, handler: RadarHandler, request: Record<string, JsonValue>): Promise<Parsed> =>
+    parse(pluginId, handler, await providers.call(pluginId, handler, request));
 
   /** The radar ids a provider serves (its radar_get_radars answer, less ids another provider claimed). */
   const radarsOf = async (pluginId: string): Promise<{ ids: string[] } | Failure> => {
     const r = await call(pluginId, 'radar_get_radars', {});
     if (!r.ok) return r;
     if (!Array.isArray(r.value) || !r.value.every((v) => typeof v === 'string')) {
-      return { status: 502, message: `plugin ${pluginId}: radar_get_radars answered ${JSON.stringify(r.value).slice(0, 80)}, not a JSON array of radar ids` };
+      return {
+        status: 502,
+        message: `plugin ${pluginId}: radar_get_radars answered ${JSON.stringify(r.value).slice(0, 80)}, not a JSON array of radar ids`,
+      };
     }
     return { ids: providers.claim(pluginId, r.value as string[]) };
   };
@@ -198,9 +217,19 @@ export function radarRoutes(providers: RadarProviders): ApiRoutes {
       path: string,
       handler: RadarHandler,
       what: string,
-      opts: { request?: (p: Req['Params']) => Record<string, JsonValue>; pick?: (v: JsonValue) => JsonValue | undefined; missing?: (p: Req['Params']) => Failure; empty?: (p: Req['Params']) => Failure } = {},
+      opts: {
+        request?: (p: Req['Params']) => Record<string, JsonValue>;
+        pick?: (v: JsonValue) => JsonValue | undefined;
+        missing?: (p: Req['Params']) => Failure;
+        empty?: (p: Req['Params']) => Failure;
+      } = {},
     ): void => {
-      const { request = (p) => ({ radarId: p.id }), pick = (v) => v, missing = (p) => radarNotFound(p.id), empty = missing } = opts;
+      const {
+        request = (p) => ({ radarId: p.id }),
+        pick = (v) => v,
+        missing = (p) => radarNotFound(p.id),
+        empty = missing,
+      } = opts;
       app.get<Req>(`${RADARS_PATH}/${path}`, read, async (req, reply) => {
         const o = await owner(req.params.id, missing(req.params));
         if (!('pluginId' in o)) return send(reply, o);
@@ -249,58 +278,103 @@ export function radarRoutes(providers: RadarProviders): ApiRoutes {
     getter(':id/arpa/settings', 'radar_get_arpa_settings', 'ARPA settings');
 
     /** A change to one radar: finds its provider, then `body` decides (and answers). */
-    const change = (method: 'put' | 'post' | 'delete', path: string, notFound: (id: string) => Failure, body: (pluginId: string, req: { params: Req['Params']; body: unknown }, reply: FastifyReply) => Promise<FastifyReply | object>): void => {
+    const change = (
+      method: 'put' | 'post' | 'delete',
+      path: string,
+      notFound: (id: string) => Failure,
+      body: (
+        pluginId: string,
+        req: { params: Req['Params']; body: unknown },
+        reply: FastifyReply,
+      ) => Promise<FastifyReply | object>,
+    ): void => {
       app[method]<Req>(`${RADARS_PATH}/${path}`, write, async (req, reply) => {
         const o = await owner(req.params.id, notFound(req.params.id));
         if (!('pluginId' in o)) return send(reply, o);
         return body(o.pluginId, req, reply);
       });
     };
-    const done = (reply: FastifyReply, r: { ok: true } | Failure, ok: object = OK): FastifyReply => ('ok' in r ? reply.code(200).send(ok) : send(reply, r));
+    const done = (reply: FastifyReply, r: { ok: true } | Failure, ok: object = OK): FastifyReply =>
+      'ok' in r ? reply.code(200).send(ok) : send(reply, r);
 
-    change('put', ':id', () => NOT_FOUND, async (pluginId, req, reply) => {
-      if (!providers.supports(pluginId, 'radar_set_controls')) return send(reply, unsupported('setControls'));
-      const b = bodyOf(req.body);
-      const controls = b.value ?? b;
-      return done(reply, outcome(await call(pluginId, 'radar_set_controls', { radarId: req.params.id, controls }), 'Failed to update radar controls'));
-    });
+    change(
+      'put',
+      ':id',
+      () => NOT_FOUND,
+      async (pluginId, req, reply) => {
+        if (!providers.supports(pluginId, 'radar_set_controls')) return send(reply, unsupported('setControls'));
+        const b = bodyOf(req.body);
+        const controls = b.value ?? b;
+        return done(
+          reply,
+          outcome(
+            await call(pluginId, 'radar_set_controls', { radarId: req.params.id, controls }),
+            'Failed to update radar controls',
+          ),
+        );
+      },
+    );
 
     for (const [name, s] of Object.entries(SHORTCUTS)) {
       // Through radar_set_control with the control id when the provider has it (as upstream's
       // applyControl), else the typed export.
-      change('put', `:id/${name}`, () => NOT_FOUND, async (pluginId, req, reply) => {
-        const generic = providers.supports(pluginId, 'radar_set_control');
-        if (!generic && !providers.supports(pluginId, s.legacy)) return send(reply, unsupported(s.method));
-        const payload = s.payload(bodyOf(req.body));
-        if ('invalid' in payload) return send(reply, { status: 400, message: payload.invalid });
-        const radarId = req.params.id;
-        const r = generic ? await call(pluginId, 'radar_set_control', { radarId, controlId: name, value: payload.value }) : await call(pluginId, s.legacy, { radarId, [s.key]: payload.value });
-        return done(reply, outcome(r, s.failed));
-      });
+      change(
+        'put',
+        `:id/${name}`,
+        () => NOT_FOUND,
+        async (pluginId, req, reply) => {
+          const generic = providers.supports(pluginId, 'radar_set_control');
+          if (!generic && !providers.supports(pluginId, s.legacy)) return send(reply, unsupported(s.method));
+          const payload = s.payload(bodyOf(req.body));
+          if ('invalid' in payload) return send(reply, { status: 400, message: payload.invalid });
+          const radarId = req.params.id;
+          const r = generic
+            ? await call(pluginId, 'radar_set_control', { radarId, controlId: name, value: payload.value })
+            : await call(pluginId, s.legacy, { radarId, [s.key]: payload.value });
+          return done(reply, outcome(r, s.failed));
+        },
+      );
     }
 
     change('put', ':id/controls/:controlId', radarNotFound, async (pluginId, req, reply) => {
       if (!providers.supports(pluginId, 'radar_set_control')) return send(reply, unsupported('setControl'));
-      const r = await call(pluginId, 'radar_set_control', { radarId: req.params.id, controlId: req.params.controlId ?? '', value: controlPayload(req.body) });
+      const r = await call(pluginId, 'radar_set_control', {
+        radarId: req.params.id,
+        controlId: req.params.controlId ?? '',
+        value: controlPayload(req.body),
+      });
       return done(reply, outcome(r, 'Failed to set control'));
     });
 
     change('post', ':id/targets', radarNotFound, async (pluginId, req, reply) => {
       if (!providers.supports(pluginId, 'radar_acquire_target')) return send(reply, unsupported('target acquisition'));
       const { bearing, distance } = bodyOf(req.body);
-      if (typeof bearing !== 'number' || typeof distance !== 'number') return send(reply, { status: 400, message: 'Invalid request. Must provide bearing (radians) and distance (meters)' });
-      if (bearing < 0 || bearing >= TWO_PI) return send(reply, { status: 400, message: 'Bearing must be in radians [0, 2π)' });
+      if (typeof bearing !== 'number' || typeof distance !== 'number')
+        return send(reply, {
+          status: 400,
+          message: 'Invalid request. Must provide bearing (radians) and distance (meters)',
+        });
+      if (bearing < 0 || bearing >= TWO_PI)
+        return send(reply, { status: 400, message: 'Bearing must be in radians [0, 2π)' });
       if (distance <= 0) return send(reply, { status: 400, message: 'Distance must be a positive number (meters)' });
-      const r = outcome(await call(pluginId, 'radar_acquire_target', { radarId: req.params.id, bearing, distance }), 'Failed to acquire target');
+      const r = outcome(
+        await call(pluginId, 'radar_acquire_target', { radarId: req.params.id, bearing, distance }),
+        'Failed to acquire target',
+      );
       if (!('ok' in r)) return send(reply, r);
-      return reply.code(201).send({ state: 'COMPLETED', statusCode: 201, message: 'OK', targetId: r.value.targetId ?? null });
+      return reply
+        .code(201)
+        .send({ state: 'COMPLETED', statusCode: 201, message: 'OK', targetId: r.value.targetId ?? null });
     });
 
     change('delete', ':id/targets/:targetId', radarNotFound, async (pluginId, req, reply) => {
       if (!providers.supports(pluginId, 'radar_cancel_target')) return send(reply, unsupported('target cancellation'));
       const targetId = Number.parseInt(req.params.targetId ?? '', 10);
       if (Number.isNaN(targetId)) return send(reply, { status: 400, message: 'Invalid target ID. Must be a number' });
-      const r = outcome(await call(pluginId, 'radar_cancel_target', { radarId: req.params.id, targetId }), 'Target not found or already cancelled');
+      const r = outcome(
+        await call(pluginId, 'radar_cancel_target', { radarId: req.params.id, targetId }),
+        'Target not found or already cancelled',
+      );
       // A provider that answers false: the target is not tracked (upstream's 404).
       return done(reply, 'ok' in r ? r : r.status === 400 ? { status: 404, message: r.message } : r);
     });
@@ -309,7 +383,13 @@ export function radarRoutes(providers: RadarProviders): ApiRoutes {
       if (!providers.supports(pluginId, 'radar_set_arpa_settings')) return send(reply, unsupported('ARPA settings'));
       const b = bodyOf(req.body);
       const settings = b.value !== undefined ? b.value : b;
-      return done(reply, outcome(await call(pluginId, 'radar_set_arpa_settings', { radarId: req.params.id, settings }), 'Failed to update ARPA settings'));
+      return done(
+        reply,
+        outcome(
+          await call(pluginId, 'radar_set_arpa_settings', { radarId: req.params.id, settings }),
+          'Failed to update ARPA settings',
+        ),
+      );
     });
   };
 }

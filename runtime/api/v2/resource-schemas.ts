@@ -16,7 +16,11 @@ const CHART_ID = /^[A-Za-z0-9_-]{8,}$/;
 
 const lonLat = { type: 'array', items: [{ type: 'number' }, { type: 'number' }], minItems: 2, maxItems: 2 };
 const ring = { type: 'array', items: lonLat, minItems: 4 };
-const geometry = (type: string, coordinates: object) => ({ type: 'object', required: ['type', 'coordinates'], properties: { type: { const: type }, coordinates } });
+const geometry = (type: string, coordinates: object) => ({
+  type: 'object',
+  required: ['type', 'coordinates'],
+  properties: { type: { const: type }, coordinates },
+});
 const point = geometry('Point', lonLat);
 const lineString = geometry('LineString', { type: 'array', items: lonLat, minItems: 2 });
 const polygon = geometry('Polygon', { type: 'array', items: ring });
@@ -24,7 +28,10 @@ const multiPolygon = geometry('MultiPolygon', { type: 'array', items: { type: 'a
 const position = {
   type: 'object',
   required: ['latitude', 'longitude'],
-  properties: { latitude: { type: 'number', minimum: -90, maximum: 90 }, longitude: { type: 'number', minimum: -180, maximum: 180 } },
+  properties: {
+    latitude: { type: 'number', minimum: -90, maximum: 90 },
+    longitude: { type: 'number', minimum: -180, maximum: 180 },
+  },
 };
 const text = { type: 'string' };
 const properties = { type: 'object' };
@@ -32,7 +39,12 @@ const properties = { type: 'object' };
 const feature = (geo: object, extra: Record<string, object> = {}) => ({
   type: 'object',
   required: ['feature'],
-  properties: { name: text, description: text, ...extra, feature: { type: 'object', required: ['geometry'], properties: { geometry: geo, properties } } },
+  properties: {
+    name: text,
+    description: text,
+    ...extra,
+    feature: { type: 'object', required: ['geometry'], properties: { geometry: geo, properties } },
+  },
 });
 
 const SCHEMAS: Record<string, object> = {
@@ -41,7 +53,15 @@ const SCHEMAS: Record<string, object> = {
   regions: feature({ oneOf: [polygon, multiPolygon] }),
   notes: {
     type: 'object',
-    properties: { name: text, description: text, mimeType: text, url: text, properties, position, href: { type: 'string', pattern: `^/resources/(\\w*)/${UUID}$` } },
+    properties: {
+      name: text,
+      description: text,
+      mimeType: text,
+      url: text,
+      properties,
+      position,
+      href: { type: 'string', pattern: `^/resources/(\\w*)/${UUID}$` },
+    },
   },
   charts: {
     type: 'object',
@@ -61,7 +81,12 @@ const SCHEMAS: Record<string, object> = {
 };
 
 /** Upstream's list parameters; an array also comes as `1,2,3,4` (its form style, explode false). */
-const coordinates = (n: number) => ({ type: 'array', items: { type: 'number', minimum: -180, maximum: 180 }, minItems: n, maxItems: n });
+const coordinates = (n: number) => ({
+  type: 'array',
+  items: { type: 'number', minimum: -180, maximum: 180 },
+  minItems: n,
+  maxItems: n,
+});
 const LIST_QUERY = {
   type: 'object',
   properties: {
@@ -75,7 +100,9 @@ const LIST_QUERY = {
 const QUERIED = new Set(['routes', 'waypoints', 'regions', 'notes']);
 
 const ajv = new Ajv({ allErrors: true, strict: false });
-const validators = new Map<string, ValidateFunction>(Object.entries(SCHEMAS).map(([type, schema]) => [type, ajv.compile(schema)]));
+const validators = new Map<string, ValidateFunction>(
+  Object.entries(SCHEMAS).map(([type, schema]) => [type, ajv.compile(schema)]),
+);
 const validateQuery = ajv.compile(LIST_QUERY);
 
 /** Upstream's id rule for its own types (a v4 UUID; charts their identifier); any id the route accepts otherwise. */
@@ -87,7 +114,8 @@ export function validResourceId(type: string, id: string): boolean {
 function describe(e: ErrorObject): string {
   const where = e.instancePath === '' ? 'the resource' : e.instancePath.slice(1).replace(/\//g, '.');
   if (e.keyword === 'required') return `${where} needs ${(e.params as { missingProperty: string }).missingProperty}`;
-  if (e.keyword === 'const' || e.keyword === 'enum') return `${where} must be ${JSON.stringify((e.params as { allowedValue?: unknown; allowedValues?: unknown }).allowedValue ?? (e.params as { allowedValues?: unknown }).allowedValues)}`;
+  if (e.keyword === 'const' || e.keyword === 'enum')
+    return `${where} must be ${JSON.stringify((e.params as { allowedValue?: unknown; allowedValues?: unknown }).allowedValue ?? (e.params as { allowedValues?: unknown }).allowedValues)}`;
   return `${where} ${e.message ?? 'is invalid'}`;
 }
 
@@ -106,7 +134,8 @@ export function queryProblem(type: string, query: Readonly<Record<string, unknow
   const checked: Record<string, unknown> = { ...query };
   for (const key of ['bbox', 'position']) {
     const v = checked[key];
-    if (typeof v === 'string' && v.includes(',')) checked[key] = v.split(',').map((n) => (n.trim() !== '' && Number.isFinite(Number(n)) ? Number(n) : n));
+    if (typeof v === 'string' && v.includes(','))
+      checked[key] = v.split(',').map((n) => (n.trim() !== '' && Number.isFinite(Number(n)) ? Number(n) : n));
   }
   if (validateQuery(checked)) return undefined;
   const lines = [...new Set((validateQuery.errors ?? []).map(describe))].slice(0, 4);

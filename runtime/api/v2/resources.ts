@@ -77,7 +77,11 @@ function objectAnswer(pluginId: string, what: string, reply: ProviderReply): Rec
   } catch {
     // fall through
   }
-  log.limited('warn', `${pluginId}:${what}:json`, `${what} from ${pluginId} is not a JSON object: ${JSON.stringify(reply.text.slice(0, 80))}`);
+  log.limited(
+    'warn',
+    `${pluginId}:${what}:json`,
+    `${what} from ${pluginId} is not a JSON object: ${JSON.stringify(reply.text.slice(0, 80))}`,
+  );
   return undefined;
 }
 
@@ -105,24 +109,60 @@ export function resourceRoutes(providers: ResourceProviders): ApiRoutes {
     const wanted = new URLSearchParams(search).get('provider');
     const chosen = wanted === null ? all : all.filter((p) => p === wanted);
     if (chosen.length > 0) return chosen;
-    void reply.code(404).send(failed(404, wanted === null ? `no provider for resource type ${type}` : `${wanted} is not a provider of ${type}`));
+    void reply
+      .code(404)
+      .send(
+        failed(
+          404,
+          wanted === null ? `no provider for resource type ${type}` : `${wanted} is not a provider of ${type}`,
+        ),
+      );
     return undefined;
   };
   const search = (url: string): string => url.split('?', 2)[1] ?? '';
 
   /** The first provider (of those addressed) that has the resource. */
-  const holder = async (type: string, id: string, ids: readonly string[]): Promise<{ pluginId: string; value: Record<string, JsonValue> } | undefined> => {
+  const holder = async (
+    type: string,
+    id: string,
+    ids: readonly string[],
+  ): Promise<{ pluginId: string; value: Record<string, JsonValue> } | undefined> => {
     for (const pluginId of ids) {
-      const value = objectAnswer(pluginId, `resources_get_resource(${type}/${id})`, await providers.call(pluginId, 'get_resource', { id, resourceType: type }));
+      const value = objectAnswer(
+        pluginId,
+        `resources_get_resource(${type}/${id})`,
+        await providers.call(pluginId, 'get_resource', { id, resourceType: type }),
+      );
       if (value && !isMiss(value)) return { pluginId, value };
     }
     return undefined;
   };
 
-  const write = async (reply: FastifyReply, type: string, id: string, pluginId: string, value: JsonValue | null, created: boolean): Promise<FastifyReply> => {
+  const write = async (
+    reply: FastifyReply,
+    type: string,
+    id: string,
+    pluginId: string,
+    value: JsonValue | null,
+    created: boolean,
+  ): Promise<FastifyReply> => {
     const op = value === null ? 'delete_resource' : 'set_resource';
-    const outcome = writeOutcome(await providers.call(pluginId, op, value === null ? { id, resourceType: type } : { id, value, resourceType: type }));
-    if (!outcome.ok) return reply.code(outcome.status).send(failed(outcome.status, `${value === null ? 'deleting' : 'saving'} ${type} resource ${id} failed: ${outcome.message}`));
+    const outcome = writeOutcome(
+      await providers.call(
+        pluginId,
+        op,
+        value === null ? { id, resourceType: type } : { id, value, resourceType: type },
+      ),
+    );
+    if (!outcome.ok)
+      return reply
+        .code(outcome.status)
+        .send(
+          failed(
+            outcome.status,
+            `${value === null ? 'deleting' : 'saving'} ${type} resource ${id} failed: ${outcome.message}`,
+          ),
+        );
     providers.changed(pluginId, type, id, value);
     if (created) return reply.code(201).send({ state: 'COMPLETED', statusCode: 201, id });
     return reply.code(200).send({ state: 'COMPLETED', statusCode: 200, message: id });
@@ -131,29 +171,46 @@ export function resourceRoutes(providers: ResourceProviders): ApiRoutes {
   return (app) => {
     app.get(BASE, { config: { access: 'read' } }, () => {
       const paths: Record<string, { description: string }> = {};
-      for (const type of providers.types()) paths[type] = { description: `Path containing ${type.endsWith('s') ? type.slice(0, -1) : type} resources` };
+      for (const type of providers.types())
+        paths[type] = { description: `Path containing ${type.endsWith('s') ? type.slice(0, -1) : type} resources` };
       return paths;
     });
 
-    app.get<{ Params: { type: string } }>(`${BASE}/:type/_providers`, { config: { access: 'read' } }, (req) => [...providers.providers(req.params.type)]);
+    app.get<{ Params: { type: string } }>(`${BASE}/:type/_providers`, { config: { access: 'read' } }, (req) => [
+      ...providers.providers(req.params.type),
+    ]);
 
-    app.get<{ Params: { type: string } }>(`${BASE}/:type/_providers/_default`, { config: { access: 'read' } }, (req, reply) => {
-      const id = providers.defaultProvider(req.params.type);
-      // Upstream answers the id as a JSON string.
-      return id === undefined ? reply.code(404).send(failed(404, `Resource type not found! (${req.params.type})`)) : reply.type('application/json').send(JSON.stringify(id));
-    });
+    app.get<{ Params: { type: string } }>(
+      `${BASE}/:type/_providers/_default`,
+      { config: { access: 'read' } },
+      (req, reply) => {
+        const id = providers.defaultProvider(req.params.type);
+        // Upstream answers the id as a JSON string.
+        return id === undefined
+          ? reply.code(404).send(failed(404, `Resource type not found! (${req.params.type})`))
+          : reply.type('application/json').send(JSON.stringify(id));
+      },
+    );
 
-    app.post<{ Params: { type: string; providerId: string } }>(`${BASE}/:type/_providers/_default/:providerId`, { config: { access: 'write' } }, (req, reply) => {
-      const { type, providerId } = req.params;
-      if (providers.providers(type).length === 0) return reply.code(400).send(failed(400, `Invalid resource type (${type}) supplied!`));
-      if (!providers.providers(type).includes(providerId)) return reply.code(400).send(failed(400, `Resource provider not found for ${type}!`));
-      try {
-        providers.chooseDefault(type, providerId);
-      } catch (err) {
-        return reply.code(500).send(failed(500, `the default provider of ${type} could not be saved: ${(err as Error).message}`));
-      }
-      return reply.code(201).send({ state: 'COMPLETED', statusCode: 201, message: providerId });
-    });
+    app.post<{ Params: { type: string; providerId: string } }>(
+      `${BASE}/:type/_providers/_default/:providerId`,
+      { config: { access: 'write' } },
+      (req, reply) => {
+        const { type, providerId } = req.params;
+        if (providers.providers(type).length === 0)
+          return reply.code(400).send(failed(400, `Invalid resource type (${type}) supplied!`));
+        if (!providers.providers(type).includes(providerId))
+          return reply.code(400).send(failed(400, `Resource provider not found for ${type}!`));
+        try {
+          providers.chooseDefault(type, providerId);
+        } catch (err) {
+          return reply
+            .code(500)
+            .send(failed(500, `the default provider of ${type} could not be saved: ${(err as Error).message}`));
+        }
+        return reply.code(201).send({ state: 'COMPLETED', statusCode: 201, message: providerId });
+      },
+    );
 
     app.get<{ Params: { type: string } }>(`${BASE}/:type`, { config: { access: 'read' } }, async (req, reply) => {
       const { type } = req.params;
@@ -163,14 +220,32 @@ export function resourceRoutes(providers: ResourceProviders): ApiRoutes {
       const problem = queryProblem(type, parsed);
       if (problem) return reply.code(400).send(failed(400, problem));
       const query = { ...parsed, resourceType: type };
-      const lists = await Promise.all(ids.map(async (p) => objectAnswer(p, `resources_list_resources(${type})`, await providers.call(p, 'list_resources', query))));
-      if (lists.every((l) => l === undefined)) return reply.code(502).send(failed(502, `no provider of ${type} answered the list (see the log)`));
+      const lists = await Promise.all(
+        ids.map(async (p) =>
+          objectAnswer(p, `resources_list_resources(${type})`, await providers.call(p, 'list_resources', query)),
+        ),
+      );
+      if (lists.every((l) => l === undefined))
+        return reply.code(502).send(failed(502, `no provider of ${type} answered the list (see the log)`));
       return Object.assign({}, ...lists.filter((l) => l !== undefined)) as Record<string, JsonValue>;
     });
 
-    const getOne = async (type: string, id: string, property: string | undefined, url: string, reply: FastifyReply): Promise<unknown> => {
+    const getOne = async (
+      type: string,
+      id: string,
+      property: string | undefined,
+      url: string,
+      reply: FastifyReply,
+    ): Promise<unknown> => {
       if (CHART_TILE.test(`${type}/${id}/${(property ?? '').replace(/\./g, '/')}`)) {
-        return reply.code(404).send(failed(404, 'chart tiles are not served through the resources API: a WebAssembly chart provider has no tile export (upstream serves tiles from JavaScript chart plugins)'));
+        return reply
+          .code(404)
+          .send(
+            failed(
+              404,
+              'chart tiles are not served through the resources API: a WebAssembly chart provider has no tile export (upstream serves tiles from JavaScript chart plugins)',
+            ),
+          );
       }
       const ids = addressed(type, search(url), reply);
       if (!ids) return reply;
@@ -178,48 +253,82 @@ export function resourceRoutes(providers: ResourceProviders): ApiRoutes {
       if (!found) return reply.code(404).send(failed(404, `Resource not found! (${id})`));
       if (property === undefined) return found.value;
       let node: JsonValue | undefined = found.value;
-      for (const key of property.split('.')) node = isRecord(node) ? (node as Record<string, JsonValue>)[key] : undefined;
-      return node === undefined ? reply.code(404).send(failed(404, `Resource property not found! (${id}/${property.replace(/\./g, '/')})`)) : node;
+      for (const key of property.split('.'))
+        node = isRecord(node) ? (node as Record<string, JsonValue>)[key] : undefined;
+      return node === undefined
+        ? reply.code(404).send(failed(404, `Resource property not found! (${id}/${property.replace(/\./g, '/')})`))
+        : node;
     };
-    app.get<{ Params: { type: string; id: string } }>(`${BASE}/:type/:id`, { config: { access: 'read' } }, (req, reply) => getOne(req.params.type, req.params.id, undefined, req.url, reply));
-    app.get<{ Params: { type: string; id: string; '*': string } }>(`${BASE}/:type/:id/*`, { config: { access: 'read' } }, (req, reply) =>
-      getOne(req.params.type, req.params.id, req.params['*'].split('/').filter((p) => p !== '').join('.') || undefined, req.url, reply),
+    app.get<{ Params: { type: string; id: string } }>(
+      `${BASE}/:type/:id`,
+      { config: { access: 'read' } },
+      (req, reply) => getOne(req.params.type, req.params.id, undefined, req.url, reply),
+    );
+    app.get<{ Params: { type: string; id: string; '*': string } }>(
+      `${BASE}/:type/:id/*`,
+      { config: { access: 'read' } },
+      (req, reply) =>
+        getOne(
+          req.params.type,
+          req.params.id,
+          req.params['*']
+            .split('/')
+            .filter((p) => p !== '')
+            .join('.') || undefined,
+          req.url,
+          reply,
+        ),
     );
 
     app.post<{ Params: { type: string } }>(`${BASE}/:type`, { config: { access: 'write' } }, async (req, reply) => {
       const { type } = req.params;
       const ids = addressed(type, search(req.url), reply);
       if (!ids) return reply;
-      if (!isRecord(req.body)) return reply.code(400).send(failed(400, 'the body must be a JSON object (the resource)'));
+      if (!isRecord(req.body))
+        return reply.code(400).send(failed(400, 'the body must be a JSON object (the resource)'));
       const problem = resourceProblem(type, req.body);
       if (problem) return reply.code(400).send(failed(400, problem));
-      const target = ids.length === 1 ? ids[0] : providers.defaultProvider(type) ?? ids[0];
+      const target = ids.length === 1 ? ids[0] : (providers.defaultProvider(type) ?? ids[0]);
       // A chart is known by its identifier, as upstream.
       const identifier = type === 'charts' && typeof req.body.identifier === 'string' ? req.body.identifier : undefined;
-      if (identifier !== undefined && !validResourceId(type, identifier)) return reply.code(400).send(failed(400, `Invalid resource id provided (${identifier.slice(0, 140)})`));
+      if (identifier !== undefined && !validResourceId(type, identifier))
+        return reply.code(400).send(failed(400, `Invalid resource id provided (${identifier.slice(0, 140)})`));
       return write(reply, type, identifier ?? randomUUID(), target, req.body as JsonValue, true);
     });
 
-    app.put<{ Params: { type: string; id: string } }>(`${BASE}/:type/:id`, { config: { access: 'write' } }, async (req, reply) => {
-      const { type, id } = req.params;
-      if (!ID.test(id) || !validResourceId(type, id)) return reply.code(400).send(failed(400, `Invalid resource id provided (${id.slice(0, 140)})`));
-      const ids = addressed(type, search(req.url), reply);
-      if (!ids) return reply;
-      if (!isRecord(req.body)) return reply.code(400).send(failed(400, 'the body must be a JSON object (the resource)'));
-      const problem = resourceProblem(type, req.body);
-      if (problem) return reply.code(400).send(failed(400, problem));
-      // The provider that holds it, else the type's default provider.
-      const owner = ids.length === 1 ? ids[0] : ((await holder(type, id, ids))?.pluginId ?? providers.defaultProvider(type) ?? ids[0]);
-      return write(reply, type, id, owner, req.body as JsonValue, false);
-    });
+    app.put<{ Params: { type: string; id: string } }>(
+      `${BASE}/:type/:id`,
+      { config: { access: 'write' } },
+      async (req, reply) => {
+        const { type, id } = req.params;
+        if (!ID.test(id) || !validResourceId(type, id))
+          return reply.code(400).send(failed(400, `Invalid resource id provided (${id.slice(0, 140)})`));
+        const ids = addressed(type, search(req.url), reply);
+        if (!ids) return reply;
+        if (!isRecord(req.body))
+          return reply.code(400).send(failed(400, 'the body must be a JSON object (the resource)'));
+        const problem = resourceProblem(type, req.body);
+        if (problem) return reply.code(400).send(failed(400, problem));
+        // The provider that holds it, else the type's default provider.
+        const owner =
+          ids.length === 1
+            ? ids[0]
+            : ((await holder(type, id, ids))?.pluginId ?? providers.defaultProvider(type) ?? ids[0]);
+        return write(reply, type, id, owner, req.body as JsonValue, false);
+      },
+    );
 
-    app.delete<{ Params: { type: string; id: string } }>(`${BASE}/:type/:id`, { config: { access: 'write' } }, async (req, reply) => {
-      const { type, id } = req.params;
-      const ids = addressed(type, search(req.url), reply);
-      if (!ids) return reply;
-      const owner = await holder(type, id, ids);
-      if (!owner) return reply.code(404).send(failed(404, `Resource not found! (${id})`));
-      return write(reply, type, id, owner.pluginId, null, false);
-    });
+    app.delete<{ Params: { type: string; id: string } }>(
+      `${BASE}/:type/:id`,
+      { config: { access: 'write' } },
+      async (req, reply) => {
+        const { type, id } = req.params;
+        const ids = addressed(type, search(req.url), reply);
+        if (!ids) return reply;
+        const owner = await holder(type, id, ids);
+        if (!owner) return reply.code(404).send(failed(404, `Resource not found! (${id})`));
+        return write(reply, type, id, owner.pluginId, null, false);
+      },
+    );
   };
 }

@@ -23,12 +23,15 @@ export interface WeatherProviders extends ProviderChoice {
 const failed = (statusCode: number, message: string) => ({ state: 'FAILED', statusCode, message });
 
 /** Upstream's query options: position from lat/lon, maxCount from count, startDate from date, the rest custom. */
-function parseQuery(query: Record<string, string | undefined>): { position: { latitude: number; longitude: number }; options: Record<string, JsonValue> } | string {
+function parseQuery(
+  query: Record<string, string | undefined>,
+): { position: { latitude: number; longitude: number }; options: Record<string, JsonValue> } | string {
   const { lat, lon, provider: _provider, token: _token, count, date, ...custom } = query;
   if (lat === undefined || lon === undefined || lat === '' || lon === '') return 'Location not supplied!';
   const latitude = Number(lat);
   const longitude = Number(lon);
-  if (!Number.isFinite(latitude) || !Number.isFinite(longitude) || Math.abs(latitude) > 90 || Math.abs(longitude) > 180) return 'Invalid position data!';
+  if (!Number.isFinite(latitude) || !Number.isFinite(longitude) || Math.abs(latitude) > 90 || Math.abs(longitude) > 180)
+    return 'Invalid position data!';
   const options: Record<string, JsonValue> = { custom: custom as Record<string, JsonValue> };
   if (count !== undefined && Number.isFinite(Number(count))) options.maxCount = Number(count);
   if (date !== undefined && /^[0-9]{4}-[0-9]{2}-[0-9]{2}/.test(date)) options.startDate = date;
@@ -36,25 +39,48 @@ function parseQuery(query: Record<string, string | undefined>): { position: { la
 }
 
 export function weatherRoutes(providers: WeatherProviders): ApiRoutes {
-  const answer = async (req: FastifyRequest, reply: FastifyReply, op: WeatherOp, type?: 'daily' | 'point'): Promise<unknown> => {
+  const answer = async (
+    req: FastifyRequest,
+    reply: FastifyReply,
+    op: WeatherOp,
+    type?: 'daily' | 'point',
+  ): Promise<unknown> => {
     const query = req.query as Record<string, string | undefined>;
     const parsed = parseQuery(query);
     if (typeof parsed === 'string') return reply.code(400).send(failed(400, parsed));
     const all = providers.list();
     if (all.length === 0) return reply.code(400).send(failed(400, 'No providers registered!'));
-    const chosen = query.provider === undefined ? all.find((p) => p.isDefault) : all.find((p) => p.id === query.provider);
+    const chosen =
+      query.provider === undefined ? all.find((p) => p.isDefault) : all.find((p) => p.id === query.provider);
     if (!chosen) return reply.code(400).send(failed(400, `Requested provider not found! (${query.provider})`));
-    const request: Record<string, JsonValue> = op === 'warnings' ? { position: parsed.position } : op === 'forecasts' ? { position: parsed.position, type: type ?? 'point', options: parsed.options } : { position: parsed.position, options: parsed.options };
+    const request: Record<string, JsonValue> =
+      op === 'warnings'
+        ? { position: parsed.position }
+        : op === 'forecasts'
+          ? { position: parsed.position, type: type ?? 'point', options: parsed.options }
+          : { position: parsed.position, options: parsed.options };
     const result = await providers.call(chosen.id, op, request);
     if ('error' in result) return reply.code(result.status).send(failed(result.status, result.error));
     let value: unknown;
     try {
       value = JSON.parse(result.text);
     } catch {
-      return reply.code(502).send(failed(502, `weather_get_${op} of ${chosen.id} answered text that is not JSON: ${JSON.stringify(result.text.slice(0, 80))}`));
+      return reply
+        .code(502)
+        .send(
+          failed(
+            502,
+            `weather_get_${op} of ${chosen.id} answered text that is not JSON: ${JSON.stringify(result.text.slice(0, 80))}`,
+          ),
+        );
     }
-    if (!Array.isArray(value)) return reply.code(502).send(failed(502, `weather_get_${op} of ${chosen.id} answered ${typeof value}, not a JSON array`));
-    return type === undefined ? value : value.filter((i) => typeof i === 'object' && i !== null && (i as { type?: unknown }).type === type);
+    if (!Array.isArray(value))
+      return reply
+        .code(502)
+        .send(failed(502, `weather_get_${op} of ${chosen.id} answered ${typeof value}, not a JSON array`));
+    return type === undefined
+      ? value
+      : value.filter((i) => typeof i === 'object' && i !== null && (i as { type?: unknown }).type === type);
   };
   return (app) => {
     const read = { config: { access: 'read' as const } };

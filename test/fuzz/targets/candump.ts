@@ -37,7 +37,11 @@ function knownPgns(): KnownPgn[] {
     const defs = getPgn(pgn);
     if (!defs || defs.length === 0) continue;
     const def = defs[0]!;
-    out.push({ pgn, fast: def.Type === 'Fast', length: typeof def.Length === 'number' && def.Length > 0 ? def.Length : 8 });
+    out.push({
+      pgn,
+      fast: def.Type === 'Fast',
+      length: typeof def.Length === 'number' && def.Length > 0 ? def.Length : 8,
+    });
   }
   return out;
 }
@@ -79,7 +83,8 @@ function synthesize(rng: Rng, known: KnownPgn): CanFrame[] {
   const payload = fill(length);
   const seq = rng.int(8) << 5;
   const frames: CanFrame[] = [{ id, data: Uint8Array.from([seq, length, ...payload.subarray(0, 6)]) }];
-  for (let at = 6, i = 1; at < length && i < 32; at += 7, i++) frames.push({ id, data: Uint8Array.from([seq | i, ...payload.subarray(at, at + 7)]) });
+  for (let at = 6, i = 1; at < length && i < 32; at += 7, i++)
+    frames.push({ id, data: Uint8Array.from([seq | i, ...payload.subarray(at, at + 7)]) });
   return frames;
 }
 
@@ -101,7 +106,9 @@ function mutateFrames(rng: Rng, frames: CanFrame[]): CanFrame[] {
         if (f.data.length > 0) f.data[rng.int(f.data.length)] = rng.pick([0x00, 0xff, 0x7f, 0x80, rng.int(256)]);
         break;
       case 3: // shorter or longer data
-        f.data = rng.chance(0.5) ? f.data.subarray(0, rng.int(f.data.length + 1)) : Uint8Array.from([...f.data, ...rng.bytes(8)].slice(0, 8));
+        f.data = rng.chance(0.5)
+          ? f.data.subarray(0, rng.int(f.data.length + 1))
+          : Uint8Array.from([...f.data, ...rng.bytes(8)].slice(0, 8));
         break;
       case 4: // lost frame
         out.splice(i, 1);
@@ -134,9 +141,30 @@ function generate(rng: Rng, runs: readonly CanFrame[][], pgns: readonly KnownPgn
   // Text damage on a line now and then: what a candump log cut or garbled looks like.
   if (rng.chance(0.2) && lines.length > 0) {
     const i = rng.int(lines.length);
-    lines[i] = Buffer.from(mutateBytes(rng, latin1(lines[i]!), [latin1('#'), latin1(' '), latin1('['), latin1(']'), latin1('('), latin1('R'), latin1('_')])).toString('latin1');
+    lines[i] = Buffer.from(
+      mutateBytes(rng, latin1(lines[i]!), [
+        latin1('#'),
+        latin1(' '),
+        latin1('['),
+        latin1(']'),
+        latin1('('),
+        latin1('R'),
+        latin1('_'),
+      ]),
+    ).toString('latin1');
   }
-  if (rng.chance(0.05)) lines.push(rng.pick(['# comment', '', '  can0  123   [2]  01 02', '(1.5) can0 1FFFFFFF##0102', '(1.5) can0 0DF80503#R', 'can0 20000000#', `(${'9'.repeat(400)}.1) can0 09F80503#00`]));
+  if (rng.chance(0.05))
+    lines.push(
+      rng.pick([
+        '# comment',
+        '',
+        '  can0  123   [2]  01 02',
+        '(1.5) can0 1FFFFFFF##0102',
+        '(1.5) can0 0DF80503#R',
+        'can0 20000000#',
+        `(${'9'.repeat(400)}.1) can0 09F80503#00`,
+      ]),
+    );
   return latin1(`${lines.join('\n')}\n`);
 }
 
@@ -166,7 +194,11 @@ export const target: TargetModule = {
             continue;
           }
           const { frame } = parsed;
-          expect(isValidFrame(frame), () => `the parser passed on an invalid frame: id ${frame.id}, ${frame.data.length} bytes from ${JSON.stringify(line)}`);
+          expect(
+            isValidFrame(frame),
+            () =>
+              `the parser passed on an invalid frame: id ${frame.id}, ${frame.data.length} bytes from ${JSON.stringify(line)}`,
+          );
           // The replay driver restamps frames with the time they are played; the log's own time is tried too.
           const time = inputs % 10 === 0 && frame.time !== undefined ? frame.time : Date.now();
           const result = codec.decode({ id: frame.id, data: frame.data, time });

@@ -33,20 +33,122 @@ export const PLUGIN_ID = 'fuzz-plugin';
 /** What plugins emit, as the upstream SDKs write it. */
 const BASE_DELTAS: unknown[] = [
   { updates: [{ values: [{ path: 'environment.wind.speedTrue', value: 5.2 }] }] },
-  { context: 'vessels.self', updates: [{ timestamp: '2024-06-15T10:15:00.000Z', values: [{ path: 'navigation.position', value: { latitude: 50.77, longitude: -1.3 } }] }] },
+  {
+    context: 'vessels.self',
+    updates: [
+      {
+        timestamp: '2024-06-15T10:15:00.000Z',
+        values: [{ path: 'navigation.position', value: { latitude: 50.77, longitude: -1.3 } }],
+      },
+    ],
+  },
   { updates: [{ values: [{ path: '', value: { name: 'Fuzz', mmsi: '230000001' } }] }] },
-  { updates: [{ meta: [{ path: 'environment.wind.speedTrue', value: { units: 'm/s', displayName: 'TWS', zones: [{ lower: 20, state: 'warn' }] } }] }] },
+  {
+    updates: [
+      {
+        meta: [
+          {
+            path: 'environment.wind.speedTrue',
+            value: { units: 'm/s', displayName: 'TWS', zones: [{ lower: 20, state: 'warn' }] },
+          },
+        ],
+      },
+    ],
+  },
   {
     context: 'vessels.urn:mrn:imo:mmsi:244000002',
-    updates: [{ source: { label: 'other', type: 'NMEA2000', src: '3', pgn: 129026 }, $source: 'other.3', values: [{ path: 'navigation.speedOverGround', value: 3.1 }, { path: 'navigation.courseOverGroundTrue', value: 1.2 }] }],
+    updates: [
+      {
+        source: { label: 'other', type: 'NMEA2000', src: '3', pgn: 129026 },
+        $source: 'other.3',
+        values: [
+          { path: 'navigation.speedOverGround', value: 3.1 },
+          { path: 'navigation.courseOverGroundTrue', value: 1.2 },
+        ],
+      },
+    ],
   },
-  { updates: [{ values: [{ path: 'notifications.anchor', value: { state: 'alarm', method: ['visual', 'sound'], message: 'Anchor dragging' } }] }] },
-  { updates: [{ values: [{ path: 'electrical.batteries.1.voltage', value: 12.6 }, { path: 'electrical.batteries.1.current', value: -3.2 }] }, { values: [{ path: 'tanks.fuel.0.currentLevel', value: 0.5 }] }] },
-  { context: 'atons.urn:mrn:imo:mmsi:992359598', updates: [{ values: [{ path: 'atonType', value: { id: 1, name: 'Beacon' } }, { path: 'navigation.position', value: { latitude: 60, longitude: 24 } }] }] },
-  { updates: [{ values: [{ path: 'steering.autopilot.state', value: 'auto' }, { path: 'design.draft', value: { maximum: 2.1 } }, { path: 'sensors.flag', value: true }, { path: 'x.nothing', value: null }] }] },
+  {
+    updates: [
+      {
+        values: [
+          {
+            path: 'notifications.anchor',
+            value: { state: 'alarm', method: ['visual', 'sound'], message: 'Anchor dragging' },
+          },
+        ],
+      },
+    ],
+  },
+  {
+    updates: [
+      {
+        values: [
+          { path: 'electrical.batteries.1.voltage', value: 12.6 },
+          { path: 'electrical.batteries.1.current', value: -3.2 },
+        ],
+      },
+      { values: [{ path: 'tanks.fuel.0.currentLevel', value: 0.5 }] },
+    ],
+  },
+  {
+    context: 'atons.urn:mrn:imo:mmsi:992359598',
+    updates: [
+      {
+        values: [
+          { path: 'atonType', value: { id: 1, name: 'Beacon' } },
+          { path: 'navigation.position', value: { latitude: 60, longitude: 24 } },
+        ],
+      },
+    ],
+  },
+  {
+    updates: [
+      {
+        values: [
+          { path: 'steering.autopilot.state', value: 'auto' },
+          { path: 'design.draft', value: { maximum: 2.1 } },
+          { path: 'sensors.flag', value: true },
+          { path: 'x.nothing', value: null },
+        ],
+      },
+    ],
+  },
 ];
 
-const WORDS = ['context', 'updates', 'values', 'meta', 'path', 'value', 'source', '$source', 'timestamp', 'label', 'type', 'src', 'pgn', 'talker', 'sentence', 'units', 'zones', 'state', 'message', 'latitude', 'longitude', 'navigation', 'environment', 'vessels', 'self', 'notifications', 'position', 'speedOverGround', 'vessels.self', 'sources', 'version'];
+const WORDS = [
+  'context',
+  'updates',
+  'values',
+  'meta',
+  'path',
+  'value',
+  'source',
+  '$source',
+  'timestamp',
+  'label',
+  'type',
+  'src',
+  'pgn',
+  'talker',
+  'sentence',
+  'units',
+  'zones',
+  'state',
+  'message',
+  'latitude',
+  'longitude',
+  'navigation',
+  'environment',
+  'vessels',
+  'self',
+  'notifications',
+  'position',
+  'speedOverGround',
+  'vessels.self',
+  'sources',
+  'version',
+];
 
 /** Larger deltas only measure JSON.parse (the host takes up to 4 MiB, bounded by the call guard). */
 const MAX_TEXT = 1024 * 1024;
@@ -63,12 +165,27 @@ function generate(rng: Rng): Uint8Array {
   const roll = rng.int(100);
   if (roll < 8) {
     // notification: path NUL value
-    const value = mutateJson(rng, { state: rng.pick(['alarm', 'warn', 'normal', 'nope']), method: ['visual'], message: 'x' }, WORDS, 2);
-    return concat(Uint8Array.of(OP_NOTIFY), utf8(rng.chance(0.5) ? mutateString(rng, 'anchor.drag', WORDS) : randomString(rng, WORDS)), Uint8Array.of(0), utf8(toJsonText(value)));
+    const value = mutateJson(
+      rng,
+      { state: rng.pick(['alarm', 'warn', 'normal', 'nope']), method: ['visual'], message: 'x' },
+      WORDS,
+      2,
+    );
+    return concat(
+      Uint8Array.of(OP_NOTIFY),
+      utf8(rng.chance(0.5) ? mutateString(rng, 'anchor.drag', WORDS) : randomString(rng, WORDS)),
+      Uint8Array.of(0),
+      utf8(toJsonText(value)),
+    );
   }
   if (roll < 14) {
     const context = rng.chance(0.6) ? 'vessels.self' : randomString(rng, WORDS);
-    return concat(Uint8Array.of(OP_PUT), utf8(context), Uint8Array.of(0), utf8(rng.chance(0.5) ? mutateString(rng, 'steering.autopilot.target', WORDS) : randomString(rng, WORDS)));
+    return concat(
+      Uint8Array.of(OP_PUT),
+      utf8(context),
+      Uint8Array.of(0),
+      utf8(rng.chance(0.5) ? mutateString(rng, 'steering.autopilot.target', WORDS) : randomString(rng, WORDS)),
+    );
   }
   let tree = rng.pick(BASE_DELTAS);
   const rounds = rng.int(3);
@@ -85,11 +202,16 @@ function pair(payload: Uint8Array): [Uint8Array, Uint8Array] {
 }
 
 /** A plugin (granted dataRead, dataWrite, putHandlers) as the host services see it; what it queues, has refused and registers is kept. */
-export function recordingTarget(model: () => SignalKModel, configFile: string): { target: HostTarget; queued: Delta[]; rejections: string[]; putHandlers: string[] } {
+export function recordingTarget(
+  model: () => SignalKModel,
+  configFile: string,
+): { target: HostTarget; queued: Delta[]; rejections: string[]; putHandlers: string[] } {
   const queued: Delta[] = [];
   const rejections: string[] = [];
   const putHandlers: string[] = [];
-  const flags = Object.fromEntries(FLAG_NAMES.map((n) => [n, n === 'dataRead' || n === 'dataWrite' || n === 'putHandlers'])) as Flags;
+  const flags = Object.fromEntries(
+    FLAG_NAMES.map((n) => [n, n === 'dataRead' || n === 'dataWrite' || n === 'putHandlers']),
+  ) as Flags;
   const target: HostTarget = {
     id: PLUGIN_ID,
     log: createLogger(`plugin ${PLUGIN_ID}`),
@@ -110,19 +232,33 @@ export function recordingTarget(model: () => SignalKModel, configFile: string): 
     addRadarProvider: () => false,
     emitBinary: () => false,
     // No quota bites here: the fuzzer checks parsing and the model, not rates.
-    quota: new PluginQuota({ ...DEFAULT_LIMITS.plugins, publishBytesPerSecond: 1e15, maxValueBytes: 1e15, maxPaths: 1e15, storedValueBytes: 1e15, logLinesPerSecond: 1e15, configWritesPerSecond: 1e15 }, DEFAULT_LIMITS.config),
+    quota: new PluginQuota(
+      {
+        ...DEFAULT_LIMITS.plugins,
+        publishBytesPerSecond: 1e15,
+        maxValueBytes: 1e15,
+        maxPaths: 1e15,
+        storedValueBytes: 1e15,
+        logLinesPerSecond: 1e15,
+        configWritesPerSecond: 1e15,
+      },
+      DEFAULT_LIMITS.config,
+    ),
   };
   return { target, queued, rejections, putHandlers };
 }
 
 /** The REST URL path of a value; lone surrogates (not encodable in a URL) become U+FFFD. */
 function restPath(context: string, path: string): string {
-  return [...context.split('.'), ...path.split('.')].map((s) => encodeURIComponent(s.replace(/[\ud800-\udfff]/g, '\ufffd'))).join('/');
+  return [...context.split('.'), ...path.split('.')]
+    .map((s) => encodeURIComponent(s.replace(/[\ud800-\udfff]/g, '\ufffd')))
+    .join('/');
 }
 
 export const target: TargetModule = {
   name: 'deltas',
-  covers: 'plugin bytes → env sk_handle_message/sk_publish_notification/sk_register_put_handler → host services → bus → model → readers, REST, snapshot',
+  covers:
+    'plugin bytes → env sk_handle_message/sk_publish_notification/sk_register_put_handler → host services → bus → model → readers, REST, snapshot',
   async create(): Promise<FuzzTarget> {
     const cleanups: (() => void)[] = [];
     const dir = tempDir({ teardown: (fn) => cleanups.push(fn) }, 'ske-fuzz-deltas-');
@@ -164,11 +300,17 @@ export const target: TargetModule = {
       for (const p of ['', 'vessels/self', ...paths]) {
         const res = await fetch(`${api.url}/signalk/v1/api/${p}`);
         const body = await res.text();
-        expect(res.status === 200 || res.status === 404, () => `GET /signalk/v1/api/${p.slice(0, 100)} answered ${res.status}: ${body.slice(0, 200)}`);
+        expect(
+          res.status === 200 || res.status === 404,
+          () => `GET /signalk/v1/api/${p.slice(0, 100)} answered ${res.status}: ${body.slice(0, 200)}`,
+        );
         try {
           JSON.parse(body);
         } catch {
-          throw new Finding('property', `GET /signalk/v1/api/${p.slice(0, 100)} answered text that is not JSON: ${body.slice(0, 200)}`);
+          throw new Finding(
+            'property',
+            `GET /signalk/v1/api/${p.slice(0, 100)} answered text that is not JSON: ${body.slice(0, 200)}`,
+          );
         }
       }
       JSON.stringify(valuesToDeltas(currentValues(api.model, () => true)));
@@ -194,11 +336,21 @@ export const target: TargetModule = {
           const [ptr, len] = place(payload);
           call('sk_handle_message', ptr, len, op === OP_DELTA_V2 ? 2 : 1);
           const refused = host.rejections[0];
-          labels.push(refused === undefined ? (queued.length > 0 ? 'accepted' : 'ignored') : `refused:${normalize(refused).slice(0, 60)}`);
+          labels.push(
+            refused === undefined
+              ? queued.length > 0
+                ? 'accepted'
+                : 'ignored'
+              : `refused:${normalize(refused).slice(0, 60)}`,
+          );
         }
         for (const delta of queued) {
           for (const u of delta.updates) {
-            expect(u.$source === PLUGIN_ID && u.source?.label === PLUGIN_ID, () => `an emitted update kept a source other than the plugin: ${JSON.stringify(u.source)?.slice(0, 100)} / ${String(u.$source).slice(0, 100)}`);
+            expect(
+              u.$source === PLUGIN_ID && u.source?.label === PLUGIN_ID,
+              () =>
+                `an emitted update kept a source other than the plugin: ${JSON.stringify(u.source)?.slice(0, 100)} / ${String(u.$source).slice(0, 100)}`,
+            );
           }
         }
         const before = api.bus.stats.accepted;
@@ -206,8 +358,12 @@ export const target: TargetModule = {
           queued.map((delta) => ({ delta, lineage: newLineage(1) })),
           `plugin:${PLUGIN_ID}`,
         );
-        expect(api.bus.stats.accepted - before === queued.length, () => `the bus refused a delta the host services accepted: ${api.bus.stats.lastRejection}`);
-        if (encodeFailure !== undefined) throw new Finding('property', `an accepted delta cannot be encoded for subscribers: ${encodeFailure}`);
+        expect(
+          api.bus.stats.accepted - before === queued.length,
+          () => `the bus refused a delta the host services accepted: ${api.bus.stats.lastRejection}`,
+        );
+        if (encodeFailure !== undefined)
+          throw new Finding('property', `an accepted delta cannot be encoded for subscribers: ${encodeFailure}`);
         // Readers: what a plugin or a client reads back.
         const paths: string[] = [];
         for (const delta of queued) {

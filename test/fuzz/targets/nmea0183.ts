@@ -21,7 +21,12 @@ import { Downstream } from './pipeline.js';
 const FIXTURES = join(PROJECT_ROOT, 'test', 'fixtures');
 
 function seedLines(): string[] {
-  const files = [DEMO_LOG, join(FIXTURES, 'bad-input.nmea'), join(FIXTURES, 'client-passage.nmea'), join(FIXTURES, 'stamped.nmea')];
+  const files = [
+    DEMO_LOG,
+    join(FIXTURES, 'bad-input.nmea'),
+    join(FIXTURES, 'client-passage.nmea'),
+    join(FIXTURES, 'stamped.nmea'),
+  ];
   return files.flatMap((f) => readFileSync(f, 'latin1').split(/\r?\n/)).filter((l) => l !== '');
 }
 
@@ -52,7 +57,10 @@ function field(rng: Rng): string {
     case 9:
       return String(rng.range(0, 9));
     default:
-      return String.fromCharCode(...Array.from({ length: rng.logScale(8) }, () => rng.range(0x20, 0x7e))).replace(/[*$!,\\]/g, '');
+      return String.fromCharCode(...Array.from({ length: rng.logScale(8) }, () => rng.range(0x20, 0x7e))).replace(
+        /[*$!,\\]/g,
+        '',
+      );
   }
 }
 
@@ -62,7 +70,15 @@ function synthesize(rng: Rng, types: readonly string[]): string {
   let header: string;
   if (type === 'VDM' || type === 'VDO') {
     const total = rng.range(1, 3);
-    const body = [`!AI${type}`, String(total), String(rng.range(1, total)), rng.chance(0.5) ? String(rng.int(10)) : '', rng.pick(['A', 'B', '']), field(rng), String(rng.int(6))];
+    const body = [
+      `!AI${type}`,
+      String(total),
+      String(rng.range(1, total)),
+      rng.chance(0.5) ? String(rng.int(10)) : '',
+      rng.pick(['A', 'B', '']),
+      field(rng),
+      String(rng.int(6)),
+    ];
     return withChecksum(body.join(','));
   }
   if (type.startsWith('P')) header = `$${type}`;
@@ -73,7 +89,17 @@ function synthesize(rng: Rng, types: readonly string[]): string {
 
 /** A mutated real line: its checksum recomputed half the time, so the damage reaches the parser. */
 function mutateLine(rng: Rng, line: string): string {
-  const dict = [latin1(','), latin1('*'), latin1('$'), latin1('!'), latin1('\\'), latin1('.'), latin1('-'), latin1(',,,,'), latin1('NaN')];
+  const dict = [
+    latin1(','),
+    latin1('*'),
+    latin1('$'),
+    latin1('!'),
+    latin1('\\'),
+    latin1('.'),
+    latin1('-'),
+    latin1(',,,,'),
+    latin1('NaN'),
+  ];
   const damaged = Buffer.from(mutateBytes(rng, latin1(line), dict, 3)).toString('latin1');
   if (rng.chance(0.5)) {
     const star = damaged.lastIndexOf('*');
@@ -87,7 +113,15 @@ function generate(rng: Rng, seeds: readonly string[], types: readonly string[]):
   const ending = (): string => rng.pick(['\r\n', '\r\n', '\n', '\r', '', '\n\r', '\r\r\n']);
   switch (rng.int(10)) {
     case 0: // random bytes, printable-heavy half the time
-      return rng.chance(0.5) ? rng.bytes(rng.logScale(700)) : latin1(String.fromCharCode(...Array.from({ length: rng.logScale(700) }, () => (rng.chance(0.9) ? rng.range(0x20, 0x7e) : rng.int(256)))));
+      return rng.chance(0.5)
+        ? rng.bytes(rng.logScale(700))
+        : latin1(
+            String.fromCharCode(
+              ...Array.from({ length: rng.logScale(700) }, () =>
+                rng.chance(0.9) ? rng.range(0x20, 0x7e) : rng.int(256),
+              ),
+            ),
+          );
     case 1:
     case 2:
     case 3: {
@@ -95,12 +129,22 @@ function generate(rng: Rng, seeds: readonly string[], types: readonly string[]):
       return latin1(Array.from({ length: n }, () => synthesize(rng, types) + ending()).join(''));
     }
     case 4: // a tag block in front
-      return latin1(`\\s:${rng.pick(['GPS', '', 'x'.repeat(rng.logScale(600))])},c:${rng.int(2 ** 31)}*${rng.int(100)}\\${rng.pick(seeds)}${ending()}`);
+      return latin1(
+        `\\s:${rng.pick(['GPS', '', 'x'.repeat(rng.logScale(600))])},c:${rng.int(2 ** 31)}*${rng.int(100)}\\${rng.pick(seeds)}${ending()}`,
+      );
     case 5: // a long line without an end, then a good one
-      return concat(latin1('$GPRMC,'.repeat(rng.logScale(200))), rng.chance(0.5) ? latin1(`\r\n${rng.pick(seeds)}\r\n`) : new Uint8Array(0));
+      return concat(
+        latin1('$GPRMC,'.repeat(rng.logScale(200))),
+        rng.chance(0.5) ? latin1(`\r\n${rng.pick(seeds)}\r\n`) : new Uint8Array(0),
+      );
     default: {
       const n = rng.logScale(8);
-      return latin1(Array.from({ length: n }, () => (rng.chance(0.7) ? mutateLine(rng, rng.pick(seeds)) : rng.pick(seeds)) + ending()).join(''));
+      return latin1(
+        Array.from(
+          { length: n },
+          () => (rng.chance(0.7) ? mutateLine(rng, rng.pick(seeds)) : rng.pick(seeds)) + ending(),
+        ).join(''),
+      );
     }
   }
 }
@@ -118,8 +162,14 @@ export const target: TargetModule = {
     // Two framers see the same stream: one in the input's random chunks, one whole.
     const chunked: Framed[] = [];
     const whole: Framed[] = [];
-    const chunkedFramer = new LineFramer({ line: (line) => chunked.push({ line }), error: (reason) => chunked.push({ error: reason }) });
-    const wholeFramer = new LineFramer({ line: (line) => whole.push({ line }), error: (reason) => whole.push({ error: reason }) });
+    const chunkedFramer = new LineFramer({
+      line: (line) => chunked.push({ line }),
+      error: (reason) => chunked.push({ error: reason }),
+    });
+    const wholeFramer = new LineFramer({
+      line: (line) => whole.push({ line }),
+      error: (reason) => whole.push({ error: reason }),
+    });
     let inputs = 0;
     return {
       generate: (rng) => generate(rng, seeds, types),
@@ -128,13 +178,17 @@ export const target: TargetModule = {
         whole.length = 0;
         // Chunk boundaries come from the input itself, so a finding reproduces from its bytes.
         const split = new Rng(hashString(Buffer.from(input).toString('latin1')));
-        for (let at = 0; at < input.length; ) {
+        for (let at = 0; at < input.length;) {
           const n = split.logScale(64);
           chunkedFramer.push(input.subarray(at, at + n));
           at += n;
         }
         wholeFramer.push(input);
-        expect(JSON.stringify(chunked) === JSON.stringify(whole), () => `chunking changed the framing: ${JSON.stringify(chunked).slice(0, 300)} vs ${JSON.stringify(whole).slice(0, 300)}`);
+        expect(
+          JSON.stringify(chunked) === JSON.stringify(whole),
+          () =>
+            `chunking changed the framing: ${JSON.stringify(chunked).slice(0, 300)} vs ${JSON.stringify(whole).slice(0, 300)}`,
+        );
         const labels: string[] = [];
         for (const item of chunked) {
           if ('error' in item) {
@@ -142,8 +196,14 @@ export const target: TargetModule = {
             continue;
           }
           const { line } = item;
-          expect(line.length <= DEFAULT_MAX_LINE, () => `framed line of ${line.length} characters, over the ${DEFAULT_MAX_LINE} cap`);
-          expect(/^[\x20-\x7e]+$/.test(line), () => `framed line holds non-printable characters: ${JSON.stringify(line.slice(0, 100))}`);
+          expect(
+            line.length <= DEFAULT_MAX_LINE,
+            () => `framed line of ${line.length} characters, over the ${DEFAULT_MAX_LINE} cap`,
+          );
+          expect(
+            /^[\x20-\x7e]+$/.test(line),
+            () => `framed line holds non-printable characters: ${JSON.stringify(line.slice(0, 100))}`,
+          );
           const result = codec.decode(line);
           if (result.kind === 'delta') {
             down.publish(result.delta, 'source fuzz');

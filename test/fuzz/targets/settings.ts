@@ -18,11 +18,60 @@ import { capText, concat, damageText, mutateJson, randomJson, toJsonText, utf8 }
 import type { Rng } from '../rng.js';
 
 const KEYS = [
-  'port', 'host', 'dataDir', 'selfUrn', 'sources', 'plugins', 'board', 'cacheDir', 'grants', 'mqtt',
-  'id', 'type', 'device', 'baudRate', 'file', 'rate', 'linesPerSecond', 'loop', 'interface', 'driver', 'address',
-  'dirs', 'watch', 'restart', 'baseMs', 'maxMs', 'maxCrashes', 'stableMs', 'callTimeoutMs',
-  'url', 'clientId', 'username', 'password', 'publish', 'subscribe', 'topic', 'path', 'qos', 'retain', 'context',
-  'serial', 'replay', 'udp', 'tcp', 'can', 'candump', 'socketcan', 'realtime', 'fast', '*', 'dataRead', 'serial:nmea1', 'can:can0:129025', 'mqtt:publish:boat/#',
+  'port',
+  'host',
+  'dataDir',
+  'selfUrn',
+  'sources',
+  'plugins',
+  'board',
+  'cacheDir',
+  'grants',
+  'mqtt',
+  'id',
+  'type',
+  'device',
+  'baudRate',
+  'file',
+  'rate',
+  'linesPerSecond',
+  'loop',
+  'interface',
+  'driver',
+  'address',
+  'dirs',
+  'watch',
+  'restart',
+  'baseMs',
+  'maxMs',
+  'maxCrashes',
+  'stableMs',
+  'callTimeoutMs',
+  'url',
+  'clientId',
+  'username',
+  'password',
+  'publish',
+  'subscribe',
+  'topic',
+  'path',
+  'qos',
+  'retain',
+  'context',
+  'serial',
+  'replay',
+  'udp',
+  'tcp',
+  'can',
+  'candump',
+  'socketcan',
+  'realtime',
+  'fast',
+  '*',
+  'dataRead',
+  'serial:nmea1',
+  'can:can0:129025',
+  'mqtt:publish:boat/#',
 ];
 
 function validSettings(): unknown[] {
@@ -40,16 +89,34 @@ function validSettings(): unknown[] {
         { id: 'udp', type: 'udp', port: 10110, address: '0.0.0.0' },
         { id: 'tcp', type: 'tcp', host: '192.168.1.10', port: 10110 },
         { id: 'n2k', type: 'can', interface: 'can0' },
-        { id: 'n2k-log', type: 'can', interface: 'vcan9', driver: 'candump', file: 'can.log', rate: 'realtime', loop: true },
+        {
+          id: 'n2k-log',
+          type: 'can',
+          interface: 'vcan9',
+          driver: 'candump',
+          file: 'can.log',
+          rate: 'realtime',
+          loop: true,
+        },
       ],
-      plugins: { dirs: ['plugins'], watch: false, callTimeoutMs: 500, restart: { baseMs: 100, maxMs: 1000, maxCrashes: 3, stableMs: 0 } },
-      grants: { '*': ['dataRead', 'dataWrite'], 'my-plugin': ['serial:nmea1', 'can:can0:129025,130306', 'mqtt:subscribe:boat/+/temp', 'net:*:2000'] },
+      plugins: {
+        dirs: ['plugins'],
+        watch: false,
+        callTimeoutMs: 500,
+        restart: { baseMs: 100, maxMs: 1000, maxCrashes: 3, stableMs: 0 },
+      },
+      grants: {
+        '*': ['dataRead', 'dataWrite'],
+        'my-plugin': ['serial:nmea1', 'can:can0:129025,130306', 'mqtt:subscribe:boat/+/temp', 'net:*:2000'],
+      },
       mqtt: {
         url: 'mqtt://127.0.0.1:1883',
         clientId: 'edge',
         username: 'u',
         password: 'p',
-        publish: [{ path: 'environment.*', topic: 'signalk/{id}/{path}', qos: 1, retain: true, context: 'vessels.self' }],
+        publish: [
+          { path: 'environment.*', topic: 'signalk/{id}/{path}', qos: 1, retain: true, context: 'vessels.self' },
+        ],
         subscribe: [{ topic: 'boat/+/temp', path: 'environment.inside.temperature', qos: 0 }],
       },
     },
@@ -92,9 +159,14 @@ function checkResult(s: Settings): void {
   expect(new Set(ids).size === ids.length, () => `duplicate source ids accepted: ${ids.join(', ')}`);
   for (const src of s.sources) {
     expect(/^[A-Za-z0-9_-]{1,32}$/.test(src.id), () => `source id ${JSON.stringify(src.id)} accepted`);
-    if (src.type === 'serial') expect(VALID_BAUD_RATES.includes(src.baudRate), () => `baud rate ${src.baudRate} accepted`);
+    if (src.type === 'serial')
+      expect(VALID_BAUD_RATES.includes(src.baudRate), () => `baud rate ${src.baudRate} accepted`);
   }
-  for (const [id, list] of Object.entries(s.grants ?? {})) expect(Array.isArray(list) && list.every((g) => typeof g === 'string'), () => `grants for ${id} are not a list of strings`);
+  for (const [id, list] of Object.entries(s.grants ?? {}))
+    expect(
+      Array.isArray(list) && list.every((g) => typeof g === 'string'),
+      () => `grants for ${id} are not a list of strings`,
+    );
 }
 
 /** What the runtime does with the grants: every plugin id named, and ids that are Object.prototype's own names, get their list. */
@@ -107,10 +179,16 @@ function checkGrants(s: Settings, dataDir: string): void {
       got = table.listFor(id).map((g) => g.grant);
       table.grantsFor(id);
     } catch (err) {
-      throw new Finding('crash', `the grant table failed for plugin id ${JSON.stringify(id)}: ${(err as Error).name}: ${(err as Error).message}`);
+      throw new Finding(
+        'crash',
+        `the grant table failed for plugin id ${JSON.stringify(id)}: ${(err as Error).name}: ${(err as Error).message}`,
+      );
     }
     const own = s.grants && Object.prototype.hasOwnProperty.call(s.grants, id) ? s.grants[id]! : [];
-    expect(own.every((g) => got.includes(g)), () => `plugin ${JSON.stringify(id)} does not get the grants the file gives it`);
+    expect(
+      own.every((g) => got.includes(g)),
+      () => `plugin ${JSON.stringify(id)} does not get the grants the file gives it`,
+    );
   }
 }
 
@@ -144,8 +222,12 @@ export const target: TargetModule = {
             settings = parseSettings(json, file);
           }
         } catch (err) {
-          if (err instanceof SettingsError) return [`refused:${normalize(err.key)}:${normalize(err.message.slice(file.length + 2)).slice(0, 60)}`];
-          throw new Finding('crash', `parseSettings threw ${(err as Error).name}, not SettingsError: ${(err as Error).message}`);
+          if (err instanceof SettingsError)
+            return [`refused:${normalize(err.key)}:${normalize(err.message.slice(file.length + 2)).slice(0, 60)}`];
+          throw new Finding(
+            'crash',
+            `parseSettings threw ${(err as Error).name}, not SettingsError: ${(err as Error).message}`,
+          );
         }
         checkResult(settings);
         checkGrants(settings, dir);

@@ -32,7 +32,19 @@ import type { Rng } from '../rng.js';
 const MEMORY_LIMIT_MB = 16;
 // Short: some seeds (spin-on-load, spin-on-delta) loop on purpose, and each costs one bound.
 const CALL_TIMEOUT_MS = 50;
-const SAMPLE_DELTA = JSON.stringify({ context: 'vessels.self', updates: [{ $source: 'fuzz', timestamp: '2024-06-15T10:15:00.000Z', values: [{ path: 'navigation.speedOverGround', value: 3.2 }, { path: 'environment.wind.angleApparent', value: 0.5 }] }] });
+const SAMPLE_DELTA = JSON.stringify({
+  context: 'vessels.self',
+  updates: [
+    {
+      $source: 'fuzz',
+      timestamp: '2024-06-15T10:15:00.000Z',
+      values: [
+        { path: 'navigation.speedOverGround', value: 3.2 },
+        { path: 'environment.wind.angleApparent', value: 0.5 },
+      ],
+    },
+  ],
+});
 
 interface Section {
   id: number;
@@ -90,7 +102,11 @@ function mutateModule(rng: Rng, seeds: readonly Uint8Array[]): Uint8Array {
       if (!s) break;
       const size = s.end - s.body;
       const next = rng.pick([size + rng.range(-3, 3), rng.int(2 ** 32), size]);
-      return concat(m.subarray(0, s.start + 1), Uint8Array.from(leb(Math.max(0, next), rng.chance(0.3) ? 5 : 0)), m.subarray(s.body));
+      return concat(
+        m.subarray(0, s.start + 1),
+        Uint8Array.from(leb(Math.max(0, next), rng.chance(0.3) ? 5 : 0)),
+        m.subarray(s.body),
+      );
     }
     case 4: // a section twice
       if (!s) break;
@@ -102,7 +118,13 @@ function mutateModule(rng: Rng, seeds: readonly Uint8Array[]): Uint8Array {
         const t = rng.pick(secs);
         if (t === s) break;
         const [a, b] = s.start < t.start ? [s, t] : [t, s];
-        return concat(m.subarray(0, a.start), m.subarray(b.start, b.end), m.subarray(a.end, b.start), m.subarray(a.start, a.end), m.subarray(b.end));
+        return concat(
+          m.subarray(0, a.start),
+          m.subarray(b.start, b.end),
+          m.subarray(a.end, b.start),
+          m.subarray(a.start, a.end),
+          m.subarray(b.end),
+        );
       }
     case 6: {
       // a section from another module in its place
@@ -156,12 +178,20 @@ function seedModules(): Uint8Array[] {
 function denyAllHal(): DeviceHost {
   const noFlags = Object.fromEntries(FLAG_NAMES.map((n) => [n, false])) as Record<(typeof FLAG_NAMES)[number], boolean>;
   const policy = new CapabilityPolicy({ requestedFlags: noFlags, requests: [], granted: [], aliases: {} });
-  return { pluginId: 'fuzz-wasm', devices: createDevices(), policy: () => policy, deny: (cap) => `not granted: ${cap}`, mqtt: () => undefined, dataReady: () => undefined };
+  return {
+    pluginId: 'fuzz-wasm',
+    devices: createDevices(),
+    policy: () => policy,
+    deny: (cap) => `not granted: ${cap}`,
+    mqtt: () => undefined,
+    dataReady: () => undefined,
+  };
 }
 
 export const target: TargetModule = {
   name: 'wasm',
-  covers: 'mutated plugin modules → validate → prepare (memory cap) → AOT cache → compile → instantiate → start/deliver/poll/stop under the CallGuard',
+  covers:
+    'mutated plugin modules → validate → prepare (memory cap) → AOT cache → compile → instantiate → start/deliver/poll/stop under the CallGuard',
   async create(): Promise<FuzzTarget> {
     await ensurePluginsBuilt();
     const seeds = seedModules();
@@ -196,8 +226,14 @@ export const target: TargetModule = {
       if (damage % 2 === 1) damaged[damage % damaged.length] ^= 0x40;
       writeFileSync(file, damaged);
       const second = prepareCached('fuzz-wasm', bytes, opts);
-      expect(second.cache === 'rebuilt' || (second.cache === 'hit' && damaged.equals(entry)), () => `a damaged cache entry was used (${second.cache})`);
-      expect(Buffer.from(second.bytes).equals(Buffer.from(first.bytes)), () => 'the rebuilt cache entry differs from the first');
+      expect(
+        second.cache === 'rebuilt' || (second.cache === 'hit' && damaged.equals(entry)),
+        () => `a damaged cache entry was used (${second.cache})`,
+      );
+      expect(
+        Buffer.from(second.bytes).equals(Buffer.from(first.bytes)),
+        () => 'the rebuilt cache entry differs from the first',
+      );
     };
 
     return {
@@ -210,16 +246,21 @@ export const target: TargetModule = {
         try {
           validateModule('fuzz-wasm', bytes);
         } catch (err) {
-          if (!(err instanceof PluginLoadError)) throw new Finding('crash', `validateModule threw ${(err as Error).name}: ${(err as Error).message}`);
+          if (!(err instanceof PluginLoadError))
+            throw new Finding('crash', `validateModule threw ${(err as Error).name}: ${(err as Error).message}`);
           valid = false;
         }
         if (valid) {
           try {
             const prepared = prepareModule('fuzz-wasm', bytes, { memoryLimitMB: MEMORY_LIMIT_MB });
-            expect(WebAssembly.validate(prepared.bytes), () => 'the memory-cap rewrite turned a valid module into an invalid one');
+            expect(
+              WebAssembly.validate(prepared.bytes),
+              () => 'the memory-cap rewrite turned a valid module into an invalid one',
+            );
           } catch (err) {
             if (err instanceof Finding) throw err;
-            if (!(err instanceof PluginLoadError)) throw new Finding('crash', `prepareModule threw ${(err as Error).name}: ${(err as Error).message}`);
+            if (!(err instanceof PluginLoadError))
+              throw new Finding('crash', `prepareModule threw ${(err as Error).name}: ${(err as Error).message}`);
           }
           if (n % 5 === 0) {
             try {
@@ -231,14 +272,32 @@ export const target: TargetModule = {
         }
         let instance: PluginInstance;
         try {
-          instance = await loadPluginBytes({ id: 'fuzz-wasm', bytes, vfsRoot, host: new RecordingHost({ pluginId: 'fuzz-wasm' }), memoryLimitMB: MEMORY_LIMIT_MB, cacheDir: n % 3 === 0 ? cacheDir : undefined, hal, guard: bounded });
+          instance = await loadPluginBytes({
+            id: 'fuzz-wasm',
+            bytes,
+            vfsRoot,
+            host: new RecordingHost({ pluginId: 'fuzz-wasm' }),
+            memoryLimitMB: MEMORY_LIMIT_MB,
+            cacheDir: n % 3 === 0 ? cacheDir : undefined,
+            hal,
+            guard: bounded,
+          });
         } catch (err) {
           if (err instanceof PluginLoadError) return [`load:${normalize(err.reason).slice(0, 60)}`];
           // Start code that runs past the bound while loading is stopped: an error, like a trap.
           if (err instanceof CallTimeoutError) return ['load:timeout'];
-          throw new Finding('crash', `loading threw ${(err as Error).name}, not PluginLoadError: ${(err as Error).message}`);
+          throw new Finding(
+            'crash',
+            `loading threw ${(err as Error).name}, not PluginLoadError: ${(err as Error).message}`,
+          );
         }
-        const labels = ['loaded', call('start', () => instance.start('{}')), call('delta', () => instance.deliverDelta(SAMPLE_DELTA)), call('poll', () => instance.poll()), call('stop', () => instance.stop())];
+        const labels = [
+          'loaded',
+          call('start', () => instance.start('{}')),
+          call('delta', () => instance.deliverDelta(SAMPLE_DELTA)),
+          call('poll', () => instance.poll()),
+          call('stop', () => instance.stop()),
+        ];
         instance.close();
         return labels;
       },

@@ -16,21 +16,58 @@ import { capText, concat, mutateJson, toJsonText, utf8 } from '../mutate.js';
 import { hashString, type Rng } from '../rng.js';
 
 const BASE_MESSAGES: unknown[] = [
-  { context: 'vessels.self', subscribe: [{ path: 'navigation.speedOverGround', period: 1000, format: 'delta', policy: 'ideal', minPeriod: 200 }] },
+  {
+    context: 'vessels.self',
+    subscribe: [{ path: 'navigation.speedOverGround', period: 1000, format: 'delta', policy: 'ideal', minPeriod: 200 }],
+  },
   { context: '*', subscribe: [{ path: '*' }] },
   { context: 'vessels.*', subscribe: [{ path: 'environment.wind.*', policy: 'instant', minPeriod: 100 }] },
   { context: 'vessels.self', unsubscribe: [{ path: 'navigation.speedOverGround' }] },
   { context: '*', unsubscribe: [{ path: '*' }] },
   { subscribe: [{ path: 'navigation.position', period: 500, policy: 'fixed' }] },
   { context: 'vessels.self', subscribe: [{ path: 'environment.*' }], unsubscribe: [{ path: '*' }] },
-  { context: 'self', subscribe: [{ path: 'navigation.*', minPeriod: 50 }, { path: 'notifications.*', policy: 'instant' }] },
+  {
+    context: 'self',
+    subscribe: [
+      { path: 'navigation.*', minPeriod: 50 },
+      { path: 'notifications.*', policy: 'instant' },
+    ],
+  },
   {},
 ];
 
-const WORDS = ['context', 'subscribe', 'unsubscribe', 'path', 'period', 'minPeriod', 'policy', 'format', 'instant', 'ideal', 'fixed', 'delta', 'full', 'vessels.self', 'vessels.*', 'self', '*', 'navigation', 'environment.wind', 'aaaaaaaa'];
+const WORDS = [
+  'context',
+  'subscribe',
+  'unsubscribe',
+  'path',
+  'period',
+  'minPeriod',
+  'policy',
+  'format',
+  'instant',
+  'ideal',
+  'fixed',
+  'delta',
+  'full',
+  'vessels.self',
+  'vessels.*',
+  'self',
+  '*',
+  'navigation',
+  'environment.wind',
+  'aaaaaaaa',
+];
 
 /** Paths the published deltas use: ordinary ones and long runs a backtracking matcher chokes on. */
-const TRAFFIC_PATHS = ['navigation.speedOverGround', 'environment.wind.speedApparent', 'navigation.position', 'notifications.mob', `a.${'a'.repeat(60)}`, `${'e.'.repeat(40)}end`];
+const TRAFFIC_PATHS = [
+  'navigation.speedOverGround',
+  'environment.wind.speedApparent',
+  'navigation.position',
+  'notifications.mob',
+  `a.${'a'.repeat(60)}`,
+  `${'e.'.repeat(40)}end`,
+];
 const TRAFFIC_CONTEXTS = ['vessels.self', 'vessels.urn:mrn:imo:mmsi:244000002', `vessels.urn:mrn:${'aaaa'.repeat(15)}`];
 
 const FRAME_TEXT = 0;
@@ -42,9 +79,17 @@ const ANSWER_MS = 5000;
 function generate(rng: Rng): Uint8Array {
   const roll = rng.int(100);
   if (roll < 5) return concat(Uint8Array.of(rng.int(2)), rng.bytes(rng.logScale(300)));
-  if (roll < 7) return concat(Uint8Array.of(FRAME_TEXT), utf8(JSON.stringify({ context: '*', subscribe: [{ path: 'x'.repeat(OVERSIZE) }] })));
+  if (roll < 7)
+    return concat(
+      Uint8Array.of(FRAME_TEXT),
+      utf8(JSON.stringify({ context: '*', subscribe: [{ path: 'x'.repeat(OVERSIZE) }] })),
+    );
   if (roll < 9) {
-    const rows = Array.from({ length: rng.pick([999, 1000, 1001]) }, (_, i) => ({ path: `p${i}.*`, period: rng.pick([10, 1000, 50]), policy: rng.pick(['fixed', 'ideal', 'instant']) }));
+    const rows = Array.from({ length: rng.pick([999, 1000, 1001]) }, (_, i) => ({
+      path: `p${i}.*`,
+      period: rng.pick([10, 1000, 50]),
+      policy: rng.pick(['fixed', 'ideal', 'instant']),
+    }));
     return concat(Uint8Array.of(FRAME_TEXT), utf8(JSON.stringify({ context: '*', subscribe: rows })));
   }
   let msg = rng.pick(BASE_MESSAGES);
@@ -70,7 +115,9 @@ export class StreamClient {
     const client = new StreamClient(new WebSocket(url));
     await new Promise<void>((resolve, reject) => {
       client.ws.once('open', () => resolve());
-      client.ws.once('close', (code) => reject(new Finding('property', `the server refused a stream connection (close ${code})`)));
+      client.ws.once('close', (code) =>
+        reject(new Finding('property', `the server refused a stream connection (close ${code})`)),
+      );
     });
     return client;
   }
@@ -86,7 +133,8 @@ export class StreamClient {
 
 export const target: TargetModule = {
   name: 'websocket',
-  covers: 'ws client frames → real API server /signalk/v1/stream (subscribe, unsubscribe, garbage) with live deltas; a second client must keep being served',
+  covers:
+    'ws client frames → real API server /signalk/v1/stream (subscribe, unsubscribe, garbage) with live deltas; a second client must keep being served',
   async create(): Promise<FuzzTarget> {
     const api: BareApi = await startBareApi();
     const base = `${api.wsUrl}${STREAM_PATH}`;
@@ -99,7 +147,19 @@ export const target: TargetModule = {
     const publish = (n: number): void => {
       const path = TRAFFIC_PATHS[n % TRAFFIC_PATHS.length]!;
       const context = TRAFFIC_CONTEXTS[n % TRAFFIC_CONTEXTS.length]!;
-      api.bus.publish({ context, updates: [{ source: { label: 'fuzz' }, values: [{ path, value: n }], meta: n % 7 === 0 ? [{ path, value: { units: 'm/s' } }] : undefined }] }, 'fuzz');
+      api.bus.publish(
+        {
+          context,
+          updates: [
+            {
+              source: { label: 'fuzz' },
+              values: [{ path, value: n }],
+              meta: n % 7 === 0 ? [{ path, value: { units: 'm/s' } }] : undefined,
+            },
+          ],
+        },
+        'fuzz',
+      );
     };
 
     /**
@@ -111,7 +171,12 @@ export const target: TargetModule = {
       const start = c.received.length;
       c.ws.send(sentinel);
       const at = (): number => c.received.findIndex((m, i) => i >= start && m.includes(sentinel));
-      const ok = await waitFor(() => at() >= 0 || c.closeCode !== undefined, `the answer to ${sentinel}`, ANSWER_MS, 1).catch(() => false);
+      const ok = await waitFor(
+        () => at() >= 0 || c.closeCode !== undefined,
+        `the answer to ${sentinel}`,
+        ANSWER_MS,
+        1,
+      ).catch(() => false);
       if (!ok) throw new Finding('property', `the server did not answer the next message within ${ANSWER_MS} ms`);
       const i = at();
       return i >= 0 ? i : undefined;
@@ -119,9 +184,21 @@ export const target: TargetModule = {
 
     const checkVictim = async (): Promise<void> => {
       const marker = `marker-${++markers}`;
-      api.bus.publish({ updates: [{ source: { label: 'fuzz' }, values: [{ path: 'fuzz.marker', value: marker }] }] }, 'fuzz');
-      const seen = await waitFor(() => victim.received.some((m) => m.includes(marker)), 'the other client to get a delta', ANSWER_MS, 2).catch(() => false);
-      if (!seen) throw new Finding('property', `a client subscribed to everything got no delta within ${ANSWER_MS} ms after this input (server not serving others)`);
+      api.bus.publish(
+        { updates: [{ source: { label: 'fuzz' }, values: [{ path: 'fuzz.marker', value: marker }] }] },
+        'fuzz',
+      );
+      const seen = await waitFor(
+        () => victim.received.some((m) => m.includes(marker)),
+        'the other client to get a delta',
+        ANSWER_MS,
+        2,
+      ).catch(() => false);
+      if (!seen)
+        throw new Finding(
+          'property',
+          `a client subscribed to everything got no delta within ${ANSWER_MS} ms after this input (server not serving others)`,
+        );
       victim.received.length = 0;
     };
 
@@ -131,7 +208,9 @@ export const target: TargetModule = {
         if (!client.open) {
           // Each reconnect picks its query from the input, as a client would vary it.
           const q = hashString(Buffer.from(input).toString('latin1')) % 4;
-          client = await StreamClient.open(`${base}?subscribe=${['none', 'self', 'all', 'bogus'][q]}&sendCachedValues=${q % 2 === 0}`);
+          client = await StreamClient.open(
+            `${base}?subscribe=${['none', 'self', 'all', 'bogus'][q]}&sendCachedValues=${q % 2 === 0}`,
+          );
           victim.close();
           victim = await StreamClient.open(`${base}?subscribe=all`);
         }
@@ -154,7 +233,13 @@ export const target: TargetModule = {
               throw new Finding('property', `the server sent text that is not JSON: ${text.slice(0, 200)}`);
             }
             const rec = typeof msg === 'object' && msg !== null ? (msg as Record<string, unknown>) : {};
-            labels.push(typeof rec.errorMessage === 'string' ? `error:${normalize(rec.errorMessage).slice(0, 70)}` : Array.isArray(rec.updates) ? 'delta' : 'other');
+            labels.push(
+              typeof rec.errorMessage === 'string'
+                ? `error:${normalize(rec.errorMessage).slice(0, 70)}`
+                : Array.isArray(rec.updates)
+                  ? 'delta'
+                  : 'other',
+            );
           }
           if (replies.length === 0) labels.push('silent');
         }
