@@ -44,6 +44,13 @@ export class Nmea0183Codec implements Codec<string> {
    */
   private readonly sources = new Map<string, { source: Source; ref: string }>();
 
+  /**
+   * Per header (`$GPRMC`): the key the library files its parser under, and whether it has one. The
+   * library's hook table is a large dictionary-mode object: looking a freshly cut key up in it
+   * cost more than all the other checks of a line together (profile).
+   */
+  private readonly hooks = new Map<string, { key: string; known: boolean }>();
+
   /** `label` becomes `source.label` of every delta, so `$source` reads `<label>.<talker>`. */
   constructor(readonly label: string) {}
 
@@ -62,8 +69,15 @@ export class Nmea0183Codec implements Codec<string> {
   decode(line: string): Nmea0183Result {
     const checked = checkSentence(line);
     if (!checked.ok) return { kind: 'error', reason: checked.reason, detail: checked.detail };
-    const key = hookKey(checked.header);
-    if (typeof this.parser.hooks[key] !== 'function') {
+    let hook = this.hooks.get(checked.header);
+    if (!hook) {
+      const key = hookKey(checked.header);
+      hook = { key, known: typeof this.parser.hooks[key] === 'function' };
+      // Bounded: headers are four to nine letters and digits of a checked line.
+      if (this.hooks.size < 4096) this.hooks.set(checked.header, hook);
+    }
+    const key = hook.key;
+    if (!hook.known) {
       return { kind: 'skip', reason: 'unsupported', detail: `no parser for ${key}` };
     }
     let parsed: unknown;
