@@ -13,6 +13,7 @@ import {
   type Update,
 } from '../../../core/delta.js';
 import { checkSentence, type SentenceFault } from './sentence.js';
+import { Nmea0183DeltaEncoder } from './encode.js';
 import { isRecord } from '../../../core/json.js';
 
 /** Why a line produced no delta and counts as an error. */
@@ -37,6 +38,8 @@ const nmea0183 = lazyModule<typeof import('@signalk/nmea0183-signalk')>('@signal
 
 export class Nmea0183Codec implements Codec<string> {
   private readonly parser: Parser = new (nmea0183().Parser)({ validateChecksum: false });
+  /** The JSON text of this codec's deltas for the bus (JSON.stringify's, made faster). */
+  readonly encoder = new Nmea0183DeltaEncoder();
 
   /**
    * One source object and `$source` per talker and sentence, shared by all their updates (frozen:
