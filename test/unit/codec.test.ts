@@ -1,7 +1,7 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { parseDelta } from '../../runtime/bus/delta.js';
-import type { Delta } from '../../core/delta.js';
+import type { Delta, PathValue } from '../../core/delta.js';
 import { DEMO_LOG } from '../../runtime/config/settings.js';
 import { Nmea0183Codec, type Nmea0183Result } from '../../hal/codecs/nmea0183/codec.js';
 import { checkSentence, nmeaChecksum, withChecksum } from '../../hal/codecs/nmea0183/sentence.js';
@@ -149,4 +149,38 @@ test('a codec delta reaches plugins and clients as the recorded JSON text, byte 
     texts,
     RECORDED_JSON.map(([, json]) => json),
   );
+});
+
+test("the codec's JSON encoder writes any value list exactly as JSON.stringify does", (t) => {
+  const codec = new Nmea0183Codec('nav');
+  const source = Object.freeze({ label: 'nav', type: 'NMEA0183', talker: 'GP', sentence: 'RMC' });
+  class Wrapped {
+    toJSON(): string {
+      return 'wrapped';
+    }
+  }
+  const lists: unknown[][] = [
+    [
+      { path: 'a.b', value: 1.5 },
+      { path: 'a.c', value: { latitude: 1, longitude: -0 } },
+    ],
+    [
+      { path: 'a.b', value: NaN },
+      { path: 'a.c', value: -Infinity },
+      { path: 'a.d', value: null },
+    ],
+    [{ value: 1, path: 'a.b' }], // the other key order
+    [{ path: 'a.b', value: 1, extra: true }],
+    [{ path: 'a.b' }, { path: 'a.c', value: undefined }],
+    [{ path: 'a.b', value: 'text "quoted" \u2028' }],
+    [Object.assign(new Wrapped(), { path: 'a.b', value: 2 })],
+    [{ path: 'a.b', value: () => 1 }],
+  ];
+  for (const values of lists) {
+    const delta = {
+      updates: [{ source, $source: 'nav.GP', timestamp: '2024-06-15T10:15:00.000Z', values: values as PathValue[] }],
+      context: 'vessels.urn:mrn:imo:mmsi:230000099',
+    };
+    t.is(codec.encoder.encode(delta), JSON.stringify(delta));
+  }
 });

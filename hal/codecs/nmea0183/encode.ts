@@ -22,14 +22,16 @@ function pathHead(path: string): string {
 }
 
 /**
- * A value list as JSON. Entries are the library's: only a `{path, value}` entry (those keys, that
- * order) with a value JSON can express is written here; a list with any other goes to
+ * A value list as JSON. Entries are the library's: only a plain `{path, value}` entry (those keys,
+ * that order) with a value JSON can express is written here; a list with any other goes to
  * JSON.stringify whole, so the text never differs from it.
  */
 function encodeValues(values: PathValue[]): string {
   let text = '[';
   for (let i = 0; i < values.length; i++) {
     const pv = values[i];
+    // A plain object: no inherited toJSON that JSON.stringify would call.
+    if (Object.getPrototypeOf(pv) !== Object.prototype) return JSON.stringify(values);
     let keys = 0;
     for (const key in pv) {
       if (key !== (keys === 0 ? 'path' : 'value')) return JSON.stringify(values);
