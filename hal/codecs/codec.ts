@@ -2,7 +2,7 @@
 // codec never throws and keeps its own per-stream state (multi-sentence groups, fast packets), so
 // a source has one codec of its own.
 
-import type { Delta } from '../../core/delta.js';
+import type { Delta, DeltaEncoder } from '../../core/delta.js';
 
 export type DecodeResult =
   | { kind: 'delta'; delta: Delta }
@@ -15,4 +15,6 @@ export type DecodeResult =
 
 export interface Codec<I> {
   decode(input: I): DecodeResult;
+  /** Encodes the deltas this codec built, when it knows a faster way than JSON.stringify. */
+  readonly encoder?: DeltaEncoder;
 }

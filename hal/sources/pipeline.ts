@@ -39,7 +39,7 @@ export class SourcePipeline<I> implements InputSink<I> {
     this.inputs++;
     const result = this.codec.decode(input);
     if (result.kind === 'delta') {
-      this.sink.publishTrusted(result.delta);
+      this.sink.publishTrusted(result.delta, this.codec.encoder);
       this.deltas++;
     } else if (result.kind === 'skip') {
       this.skipped[result.reason] = (this.skipped[result.reason] ?? 0) + 1;

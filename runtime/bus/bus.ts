@@ -3,7 +3,7 @@
 
 import { createLogger } from '../../core/log.js';
 import { parseDelta } from './delta.js';
-import type { Delta } from '../../core/delta.js';
+import type { Delta, DeltaEncoder } from '../../core/delta.js';
 
 const log = createLogger('bus');
 
@@ -14,15 +14,20 @@ const log = createLogger('bus');
  */
 export type DeltaVersion = 1 | 2;
 
-/** A delta on the bus. `json` is computed on first use and shared by every subscriber. */
+/**
+ * A delta on the bus. `json` is computed on first use and shared by every subscriber: by the
+ * codec's encoder for a codec's delta (the same text, made faster), else by JSON.stringify.
+ */
 export class BusDelta {
   private encoded: string | undefined;
   constructor(
     readonly delta: Delta,
     readonly version: DeltaVersion = 1,
+    private readonly encoder?: DeltaEncoder,
   ) {}
   get json(): string {
-    if (this.encoded === undefined) this.encoded = JSON.stringify(this.delta);
+    if (this.encoded === undefined)
+      this.encoded = this.encoder ? this.encoder.encode(this.delta) : JSON.stringify(this.delta);
     return this.encoded;
   }
 }
@@ -64,17 +69,17 @@ export class DeltaBus {
    * the checks only hostile input needs are skipped. The delta is handed over: its context is
    * resolved in place. Plugin, client and network input goes through `publish`.
    */
-  publishTrusted(delta: Delta): void {
+  publishTrusted(delta: Delta, encoder?: DeltaEncoder): void {
     if (delta.context === undefined || delta.context === 'vessels.self') delta.context = this.selfContext;
-    this.deliver(delta, 1);
+    this.deliver(delta, 1, encoder);
   }
 
-  private deliver(delta: Delta, version: DeltaVersion): void {
+  private deliver(delta: Delta, version: DeltaVersion, encoder?: DeltaEncoder): void {
     this.stats.accepted++;
     // Resolved here, once, so the shared JSON text is right for every subscriber as it is.
     if (delta.context === undefined || delta.context === 'vessels.self')
       delta = { ...delta, context: this.selfContext };
-    const msg = new BusDelta(delta, version);
+    const msg = new BusDelta(delta, version, encoder);
     // Snapshot: a listener may unsubscribe itself while being called.
     const ls = this.listeners;
     for (let i = 0; i < ls.length; i++) {

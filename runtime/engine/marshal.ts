@@ -147,8 +147,14 @@ function assemblyScript(exports: WebAssembly.Exports, memory: GuestMemory): Mars
         () => release(ptr),
       );
     },
+    // Once per delta and plugin: no closure, straight through.
     callWithString(fn, text) {
-      withString(text, (ptr) => fn(ptr));
+      const ptr = placeString(text);
+      try {
+        fn(ptr);
+      } finally {
+        release(ptr);
+      }
     },
     callHandler: (fn, requestJson, maxBytes) =>
       withString(requestJson, (ptr) => readAsString(memory, fn(ptr, requestJson.length), maxBytes)),

@@ -1,10 +1,12 @@
 import test from 'ava';
 import { readFileSync } from 'node:fs';
 import { parseDelta } from '../../runtime/bus/delta.js';
-import type { Delta } from '../../core/delta.js';
+import type { Delta, PathValue } from '../../core/delta.js';
 import { DEMO_LOG } from '../../runtime/config/settings.js';
 import { Nmea0183Codec, type Nmea0183Result } from '../../hal/codecs/nmea0183/codec.js';
 import { checkSentence, nmeaChecksum, withChecksum } from '../../hal/codecs/nmea0183/sentence.js';
+import { DeltaBus } from '../../runtime/bus/bus.js';
+import { SourcePipeline } from '../../hal/sources/pipeline.js';
 
 const DEG = Math.PI / 180;
 const KNOT = 1852 / 3600;
@@ -108,4 +110,77 @@ test('every good line of the demo passage yields a delta the bus accepts; its ba
   t.true(lines.length >= 300);
   t.is(deltas, lines.length - 3);
   t.deepEqual(reasons, { 'error:checksum': 1, 'error:truncated': 1, 'error:garbage': 1 });
+});
+
+// What plugins (delta_handler) and stream clients receive is the bus's JSON text of a codec delta.
+// Recorded before the codec's fast paths (decision 0101): any change to it breaks
+// plugins that compare text, so it must stay the same byte for byte.
+const RECORDED_JSON: [string, string][] = [
+  [
+    '$GPRMC,101500.00,A,5046.1995,N,00118.0026,W,6.1,252.5,150624,1.2,W*52',
+    '{"updates":[{"source":{"label":"nav","type":"NMEA0183","talker":"GP","sentence":"RMC"},"$source":"nav.GP","timestamp":"2024-06-15T10:15:00.000Z","values":[{"path":"navigation.position","value":{"latitude":50.76999166666667,"longitude":-1.3000433333333334}},{"path":"navigation.courseOverGroundTrue","value":4.40695636229192},{"path":"navigation.speedOverGround","value":3.1381119060994607},{"path":"navigation.magneticVariation","value":-0.02094395102871408},{"path":"navigation.magneticVariationAgeOfService","value":1718446500},{"path":"navigation.datetime","value":"2024-06-15T10:15:00.000Z"}]}],"context":"vessels.urn:mrn:imo:mmsi:230000099"}',
+  ],
+  [
+    '$IIMWV,338,R,13.41,N,A*2C',
+    '{"updates":[{"source":{"label":"nav","type":"NMEA0183","talker":"II","sentence":"MWV"},"$source":"nav.II","values":[{"path":"environment.wind.speedApparent","value":6.89870174767111},{"path":"environment.wind.angleApparent","value":-0.38397243552642474}]}],"context":"vessels.urn:mrn:imo:mmsi:230000099"}',
+  ],
+  [
+    '$IIVHW,,T,,M,06.11,N,11.31,K*51',
+    '{"updates":[{"source":{"label":"nav","type":"NMEA0183","talker":"II","sentence":"VHW"},"$source":"nav.II","values":[{"path":"navigation.speedThroughWater","value":3.143256351847165}]}],"context":"vessels.urn:mrn:imo:mmsi:230000099"}',
+  ],
+  [
+    '\\s:r003669,c:1234567890*41\\$IIDBT,034.25,f,010.44,M,005.64,F*27',
+    '{"updates":[{"source":{"label":"nav","type":"NMEA0183","talker":"r003669","sentence":"DBT"},"$source":"nav.r003669","timestamp":"2009-02-13T23:31:30.000Z","values":[{"path":"environment.depth.belowTransducer","value":10.44}]}],"context":"vessels.urn:mrn:imo:mmsi:230000099"}',
+  ],
+  [
+    '!AIVDM,1,1,,A,13HOI:0P0000VOHLCnHQKwvL05Ip,0*23',
+    '{"updates":[{"source":{"label":"nav","type":"NMEA0183","talker":"AI","sentence":"VDM"},"$source":"nav.AI","values":[{"path":"","value":{"mmsi":"227006760"}},{"path":"navigation.speedOverGround","value":0},{"path":"navigation.courseOverGroundTrue","value":0.6405358356281723},{"path":"navigation.state","value":"motoring"},{"path":"sensors.ais.class","value":"A"},{"path":"navigation.specialManeuver","value":"not available"},{"path":"navigation.position","value":{"longitude":0.13138,"latitude":49.47557666666667}}]}],"context":"vessels.urn:mrn:imo:mmsi:227006760"}',
+  ],
+];
+
+test('a codec delta reaches plugins and clients as the recorded JSON text, byte for byte', (t) => {
+  const bus = new DeltaBus('vessels.urn:mrn:imo:mmsi:230000099');
+  const texts: string[] = [];
+  bus.subscribe((msg) => texts.push(msg.json));
+  const pipeline = new SourcePipeline('nav', new Nmea0183Codec('nav'), bus);
+  for (const [line] of RECORDED_JSON) pipeline.push(line);
+  t.deepEqual(pipeline.errors, {});
+  t.deepEqual(
+    texts,
+    RECORDED_JSON.map(([, json]) => json),
+  );
+});
+
+test("the codec's JSON encoder writes any value list exactly as JSON.stringify does", (t) => {
+  const codec = new Nmea0183Codec('nav');
+  const source = Object.freeze({ label: 'nav', type: 'NMEA0183', talker: 'GP', sentence: 'RMC' });
+  class Wrapped {
+    toJSON(): string {
+      return 'wrapped';
+    }
+  }
+  const lists: unknown[][] = [
+    [
+      { path: 'a.b', value: 1.5 },
+      { path: 'a.c', value: { latitude: 1, longitude: -0 } },
+    ],
+    [
+      { path: 'a.b', value: NaN },
+      { path: 'a.c', value: -Infinity },
+      { path: 'a.d', value: null },
+    ],
+    [{ value: 1, path: 'a.b' }], // the other key order
+    [{ path: 'a.b', value: 1, extra: true }],
+    [{ path: 'a.b' }, { path: 'a.c', value: undefined }],
+    [{ path: 'a.b', value: 'text "quoted" \u2028' }],
+    [Object.assign(new Wrapped(), { path: 'a.b', value: 2 })],
+    [{ path: 'a.b', value: () => 1 }],
+  ];
+  for (const values of lists) {
+    const delta = {
+      updates: [{ source, $source: 'nav.GP', timestamp: '2024-06-15T10:15:00.000Z', values: values as PathValue[] }],
+      context: 'vessels.urn:mrn:imo:mmsi:230000099',
+    };
+    t.is(codec.encoder.encode(delta), JSON.stringify(delta));
+  }
 });

@@ -13,6 +13,7 @@ import {
   type Update,
 } from '../../../core/delta.js';
 import { checkSentence, type SentenceFault } from './sentence.js';
+import { Nmea0183DeltaEncoder } from './encode.js';
 import { isRecord } from '../../../core/json.js';
 
 /** Why a line produced no delta and counts as an error. */
@@ -37,12 +38,21 @@ const nmea0183 = lazyModule<typeof import('@signalk/nmea0183-signalk')>('@signal
 
 export class Nmea0183Codec implements Codec<string> {
   private readonly parser: Parser = new (nmea0183().Parser)({ validateChecksum: false });
+  /** The JSON text of this codec's deltas for the bus (JSON.stringify's, made faster). */
+  readonly encoder = new Nmea0183DeltaEncoder();
 
   /**
    * One source object and `$source` per talker and sentence, shared by all their updates (frozen:
    * every subscriber reads them): no allocation and no string building per sentence.
    */
   private readonly sources = new Map<string, { source: Source; ref: string }>();
+
+  /**
+   * Per header (`$GPRMC`): the key the library files its parser under, and whether it has one. The
+   * library's hook table is a large dictionary-mode object: looking a freshly cut key up in it
+   * cost more than all the other checks of a line together (profile).
+   */
+  private readonly hooks = new Map<string, { key: string; known: boolean }>();
 
   /** `label` becomes `source.label` of every delta, so `$source` reads `<label>.<talker>`. */
   constructor(readonly label: string) {}
@@ -62,8 +72,15 @@ export class Nmea0183Codec implements Codec<string> {
   decode(line: string): Nmea0183Result {
     const checked = checkSentence(line);
     if (!checked.ok) return { kind: 'error', reason: checked.reason, detail: checked.detail };
-    const key = hookKey(checked.header);
-    if (typeof this.parser.hooks[key] !== 'function') {
+    let hook = this.hooks.get(checked.header);
+    if (!hook) {
+      const key = hookKey(checked.header);
+      hook = { key, known: typeof this.parser.hooks[key] === 'function' };
+      // Bounded: headers are four to nine letters and digits of a checked line.
+      if (this.hooks.size < 4096) this.hooks.set(checked.header, hook);
+    }
+    const key = hook.key;
+    if (!hook.known) {
       return { kind: 'skip', reason: 'unsupported', detail: `no parser for ${key}` };
     }
     let parsed: unknown;

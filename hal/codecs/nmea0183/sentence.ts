@@ -25,51 +25,79 @@ export function withChecksum(sentence: string): string {
 
 const HEX = /^[0-9A-Fa-f]*$/;
 const TAIL_WITH_CHECKSUM = /\*[0-9A-Fa-f]{2}$/;
-// Talker + type (`GPRMC`), proprietary (`PGRME`) or query (`GPECQ`): letters and digits.
-const HEADER = /^[$!][A-Z0-9]{4,9}$/;
 
 function fault(reason: SentenceFault, detail: string): SentenceCheck {
   return { ok: false, reason, detail };
+}
+
+/** The value of a hex digit's character code, or -1. */
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
+}
+
+/** Header characters after the start character: `GPRMC`, `PGRME`, `GPECQ` (A-Z, 0-9). */
+function headerChar(c: number): boolean {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39);
 }
 
 /**
  * Checks one line: optional NMEA 4 tag block, start character, no second sentence run into it,
  * a two-digit hex checksum that matches, a well-formed header. A line without a checksum counts
  * as truncated: that is what a cut-off line looks like, and a talker that never sends checksums
- * is refused as signalk-server refuses it by default.
+ * is refused as signalk-server refuses it by default. Every line passes here, so a good one is
+ * checked in one scan of its characters (no regular expressions, no substrings but the header).
  */
 export function checkSentence(line: string): SentenceCheck {
-  let body = line;
+  let from = 0;
   if (line.charCodeAt(0) === 0x5c /* \ */) {
     const close = line.indexOf('\\', 1);
     if (close < 0) return fault('truncated', 'tag block without its closing backslash');
-    body = line.slice(close + 1);
+    from = close + 1;
   }
-  const first = body.charAt(0);
-  if (first !== '$' && first !== '!') {
-    return TAIL_WITH_CHECKSUM.test(body)
+  const first = line.charCodeAt(from);
+  if (first !== 0x24 /* $ */ && first !== 0x21 /* ! */) {
+    return TAIL_WITH_CHECKSUM.test(line.slice(from))
       ? fault('truncated', 'the start of the sentence is missing')
       : fault('garbage', 'not an NMEA 0183 sentence');
   }
-  const star = body.indexOf('*');
-  const data = star < 0 ? body : body.slice(0, star);
-  if (data.indexOf('$', 1) >= 0 || data.indexOf('!', 1) >= 0) {
-    return fault('truncated', 'another sentence starts inside this one (line end lost)');
+  // One pass over the data: its checksum, where the header ends, and whether a start character
+  // of another sentence lies inside it.
+  let sum = 0;
+  let comma = -1;
+  let star = -1;
+  let restart = false;
+  for (let i = from + 1; i < line.length; i++) {
+    const c = line.charCodeAt(i);
+    if (c === 0x2a /* * */) {
+      star = i;
+      break;
+    }
+    if (c === 0x24 || c === 0x21) restart = true;
+    else if (c === 0x2c /* , */ && comma < 0) comma = i;
+    sum ^= c;
   }
+  if (restart) return fault('truncated', 'another sentence starts inside this one (line end lost)');
   if (star < 0) return fault('truncated', 'ends without a checksum');
-  const given = body.slice(star + 1);
-  if (given.length < 2 && HEX.test(given)) return fault('truncated', 'checksum cut short');
-  if (given.length !== 2 || !HEX.test(given))
+  const hi = hexDigit(line.charCodeAt(star + 1));
+  const lo = hexDigit(line.charCodeAt(star + 2));
+  if (line.length !== star + 3 || hi < 0 || lo < 0) {
+    const given = line.slice(star + 1);
+    if (given.length < 2 && HEX.test(given)) return fault('truncated', 'checksum cut short');
     return fault('garbage', `malformed checksum ${JSON.stringify(given.slice(0, 8))}`);
-  const expected = nmeaChecksum(body, 1, star);
-  if (parseInt(given, 16) !== expected) {
+  }
+  const given = hi * 16 + lo;
+  if (given !== sum) {
     return fault(
       'checksum',
-      `checksum ${given.toUpperCase()}, computed ${expected.toString(16).toUpperCase().padStart(2, '0')}`,
+      `checksum ${line.slice(star + 1).toUpperCase()}, computed ${sum.toString(16).toUpperCase().padStart(2, '0')}`,
     );
   }
-  const comma = data.indexOf(',');
-  const header = comma < 0 ? data : data.slice(0, comma);
-  if (!HEADER.test(header)) return fault('garbage', `malformed header ${JSON.stringify(header.slice(0, 12))}`);
+  const end = comma < 0 ? star : comma;
+  let wellFormed = end - from - 1 >= 4 && end - from - 1 <= 9;
+  for (let i = from + 1; wellFormed && i < end; i++) wellFormed = headerChar(line.charCodeAt(i));
+  const header = line.slice(from, end);
+  if (!wellFormed) return fault('garbage', `malformed header ${JSON.stringify(header.slice(0, 12))}`);
   return { ok: true, sentence: line, header };
 }

@@ -4,7 +4,7 @@
 // for every type the parser library knows (AIS included); random bytes.
 // Properties: nothing throws; framed lines are printable and within the cap; the same bytes give
 // the same lines and framing errors whatever the chunking; a codec delta is accepted by the bus
-// and applied by the model.
+// and applied by the model; the codec's JSON encoding of it is JSON.stringify's text.
 
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -206,6 +206,13 @@ export const target: TargetModule = {
           );
           const result = codec.decode(line);
           if (result.kind === 'delta') {
+            // The codec's own encoding is what plugins and clients receive: JSON.stringify's text.
+            const expected = JSON.stringify(result.delta);
+            const encoded = codec.encoder.encode(result.delta);
+            expect(
+              encoded === expected,
+              () => `the codec's JSON ${JSON.stringify(encoded.slice(0, 300))} differs from JSON.stringify's`,
+            );
             down.publish(result.delta, 'source fuzz');
             labels.push('delta');
           } else {
