@@ -57,22 +57,37 @@ class LinkedPty {
 
   constructor(readonly link: string) {
     this.pty = loadAddon().openRawPty();
-    rmSync(link, { force: true });
-    symlinkSync(this.pty.path, link);
+    try {
+      rmSync(link, { force: true });
+      symlinkSync(this.pty.path, link);
+    } catch (err) {
+      this.closeFds();
+      throw err;
+    }
   }
 
-  /** Closes the master (users of the tty get a hang-up) and the held slave; call after the relay stopped. */
-  close(): void {
-    rmSync(this.link, { force: true });
+  /** Closes the master (users of the tty get a hang-up) and the held slave; after the relay stopped. */
+  closeFds(): void {
     closeSync(this.pty.master);
     closeSync(this.pty.slave);
   }
 }
 
-/** Relays between the ends' masters (one end: to itself) until stop(), then closes them. */
-function relayed(ends: readonly LinkedPty[]): () => Promise<void> {
-  const first = ends[0]!.pty.master;
-  const relay = loadAddon().startRelay(first, ends[ends.length - 1]!.pty.master);
+/** Ptys linked at `links`, relayed into each other (one: into itself) until the returned stop(). */
+function relayed(links: readonly string[]): () => Promise<void> {
+  const ends: LinkedPty[] = [];
+  const close = (): void => {
+    for (const end of ends) rmSync(end.link, { force: true });
+    for (const end of ends) end.closeFds();
+  };
+  let relay: Relay;
+  try {
+    for (const link of links) ends.push(new LinkedPty(link));
+    relay = loadAddon().startRelay(ends[0]!.pty.master, ends[ends.length - 1]!.pty.master);
+  } catch (err) {
+    close();
+    throw err;
+  }
   let stopped = false;
   return async () => {
     if (stopped) return; // the fd numbers may already be someone else's
@@ -80,15 +95,14 @@ function relayed(ends: readonly LinkedPty[]): () => Promise<void> {
     try {
       loadAddon().stopRelay(relay);
     } finally {
-      for (const end of ends) end.close();
+      close();
     }
   };
 }
 
 /** Two ttys wired to each other at the paths `a` and `b`. */
 export async function startPtyPair(a: string, b: string): Promise<PtyPair> {
-  const stop = relayed([new LinkedPty(a), new LinkedPty(b)]);
-  return { a, b, stop };
+  return { a, b, stop: relayed([a, b]) };
 }
 
 export interface PtyLoopback {
@@ -99,6 +113,5 @@ export interface PtyLoopback {
 
 /** One tty whose transmit is wired to its own receive (a TX↔RX loopback plug) at `path`. */
 export async function startPtyLoopback(path: string): Promise<PtyLoopback> {
-  const stop = relayed([new LinkedPty(path)]);
-  return { path, stop };
+  return { path, stop: relayed([path]) };
 }
