@@ -3,7 +3,8 @@
     {
       "target_name": "pty",
       "sources": ["pty.c"],
-      "cflags": ["-Wall", "-Wextra"]
+      "cflags": ["-Wall", "-Wextra", "-pthread"],
+      "ldflags": ["-pthread"]
     }
   ]
 }
