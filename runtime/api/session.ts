@@ -64,6 +64,8 @@ export type PutHandler = (msg: Record<string, unknown>, send: (reply: unknown) =
  * later at most, well under what an instrument display draws.
  */
 const WRITE_WINDOW_MS = 25;
+/** ...or until this many characters gather. */
+const WRITE_WINDOW_BYTES = 64 * 1024;
 
 /** A row plus the state its policy needs. */
 interface ActiveRow extends SubscriptionRow {
@@ -95,7 +97,9 @@ export class StreamSession implements BudgetedClient {
   /** Set when every live row is instant and unthrottled: its patterns, the key of SharedFilters. */
   private filterKey: string | undefined;
   private stuckSince: number | undefined;
-  private corked = false;
+  /** Set while messages gather (the socket is corked), see WRITE_WINDOW_MS. */
+  private flushTimer: NodeJS.Timeout | undefined;
+  private windowBytes = 0;
   dropped = 0;
   alive = true;
   /** Set for `sendMeta=all`: metadata goes out before a path's first value. */
@@ -103,8 +107,8 @@ export class StreamSession implements BudgetedClient {
 
   constructor(
     private readonly ws: WebSocket,
-    /** The connection under `ws`: corked for WRITE_WINDOW_MS from the first message, so what a
-     * busy bus sends meanwhile leaves in one write instead of one syscall per turn of the loop. */
+    /** The connection under `ws`: corked from the first message for WRITE_WINDOW_MS (or _BYTES),
+     * so what a busy bus sends meanwhile leaves in one write instead of one per turn of the loop. */
     private readonly socket: Duplex,
     private readonly deps: SessionDeps,
     readonly id: string,
@@ -410,17 +414,24 @@ export class StreamSession implements BudgetedClient {
       return;
     }
     this.stuckSince = undefined;
-    if (!this.corked) {
-      this.corked = true;
+    if (this.flushTimer === undefined) {
       this.socket.cork();
-      setTimeout(() => {
-        this.corked = false;
-        this.socket.uncork();
-      }, WRITE_WINDOW_MS);
+      this.flushTimer = setTimeout(() => this.flush(), WRITE_WINDOW_MS);
     }
     this.deps.counters.sent++;
     this.ws.send(text);
+    // Held messages count as waiting (bufferedAmount): past a few of them they leave at once, so
+    // a client that reads is never mistaken for one that does not.
+    this.windowBytes += text.length;
+    if (this.windowBytes >= WRITE_WINDOW_BYTES) this.flush();
     this.deps.budget.charge(text.length);
+  }
+
+  private flush(): void {
+    clearTimeout(this.flushTimer);
+    this.flushTimer = undefined;
+    this.windowBytes = 0;
+    this.socket.uncork();
   }
 
   buffered(): number {
@@ -439,6 +450,7 @@ export class StreamSession implements BudgetedClient {
     for (const r of this.rows) this.deactivate(r);
     this.rows = [];
     this.setLiveRows();
+    if (this.flushTimer !== undefined) this.flush();
     if (code !== undefined) {
       this.ws.close(code, reason);
       setTimeout(() => this.ws.terminate(), 2000).unref();
