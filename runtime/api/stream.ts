@@ -17,6 +17,7 @@ import {
   type SessionCounters,
   type SessionDeps,
   type SessionLimits,
+  type SharedFilters,
 } from './session.js';
 import { OutboundBudget } from './client-budget.js';
 import { DEFAULT_LIMITS as BOUNDS, type StreamBounds } from '../security/limits.js';
@@ -175,10 +176,11 @@ export class StreamServer {
   private fanOut(msg: BusDelta): void {
     if (this.sessions.size === 0) return;
     const context = this.opts.model.resolveContext(msg.delta.context);
+    const shared: SharedFilters = new Map();
     for (const session of this.sessions.values()) {
       try {
         const canRead = this.filters.get(session);
-        if (canRead === undefined) session.onDelta(msg, context);
+        if (canRead === undefined) session.onDelta(msg, context, shared);
         else {
           const readable = readableDelta(msg, context, canRead);
           if (readable) session.onDelta(readable, context);

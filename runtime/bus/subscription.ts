@@ -40,3 +40,23 @@ export function contextMatcher(pattern: string | undefined, selfContext: string)
   if (pattern === '*') return () => true;
   return (c) => matchesPattern(pattern, c);
 }
+
+/** Distinct keys a `memoize`d matcher remembers; past it, it starts over (AIS brings many contexts). */
+const MEMO_LIMIT = 4096;
+
+/**
+ * `compute` remembered per key (a path, `context\0path`): a bus repeats the same few hundred paths,
+ * so each subscriber matches a path against its patterns once instead of once per delta.
+ */
+export function memoize<T>(compute: (key: string) => T): (key: string) => T {
+  const memo = new Map<string, T>();
+  return (key) => {
+    let v = memo.get(key);
+    if (v === undefined && !memo.has(key)) {
+      if (memo.size >= MEMO_LIMIT) memo.clear();
+      v = compute(key);
+      memo.set(key, v);
+    }
+    return v as T;
+  };
+}

@@ -12,7 +12,7 @@
 import type { DeltaBus } from '../bus/bus.js';
 import type { Delta } from '../../core/delta.js';
 import type { JsonValue } from '../../core/json.js';
-import { contextMatcher, matchesPattern } from '../bus/subscription.js';
+import { contextMatcher, matchesPattern, memoize } from '../bus/subscription.js';
 import { createLogger } from '../../core/log.js';
 import type { MqttConnection } from '../../hal/net/mqtt-connection.js';
 import type { MqttPublishRule, MqttSubscribeRule } from './settings.js';
@@ -84,6 +84,16 @@ interface OutRule {
   context: (context: string) => boolean;
 }
 
+/** Context and path as one key; the length prefix keeps it unambiguous whatever characters they hold. */
+const targetKey = (context: string, path: string): string => `${context.length}:${context}${path}`;
+
+/** Where one value goes: a rule and its topic, or why the topic cannot be made. */
+interface Target {
+  rule: MqttPublishRule;
+  topic: string;
+  bad: string | undefined;
+}
+
 export class MqttBridge {
   private readonly rules: OutRule[];
   private readonly stats: MqttBridgeStatus = {
@@ -91,6 +101,19 @@ export class MqttBridge {
     in: { received: 0, applied: 0, invalid: {} },
   };
   private unsubscribers: (() => void)[] = [];
+  /** Per context and path (`targetKey`): the rules they match and their topics, worked out once (the bus repeats its paths). */
+  private readonly targets = memoize((key): Target[] => {
+    const colon = key.indexOf(':');
+    const end = colon + 1 + Number(key.slice(0, colon));
+    const context = key.slice(colon + 1, end);
+    const path = key.slice(end);
+    return this.rules
+      .filter((r) => r.context(context) && matchesPattern(r.rule.path, path))
+      .map(({ rule }) => {
+        const topic = topicFor(rule.topic, context, path);
+        return { rule, topic, bad: topicError(topic) };
+      });
+  });
 
   constructor(private readonly options: MqttBridgeOptions) {
     this.rules = options.publish.map((rule) => ({ rule, context: contextMatcher(rule.context, options.selfContext) }));
@@ -122,21 +145,15 @@ export class MqttBridge {
   private onDelta(delta: Delta): void {
     // The bus has resolved the context already.
     const context = delta.context ?? this.options.selfContext;
-    const rules = this.rules.filter((r) => r.context(context));
-    if (rules.length === 0) return;
     for (const update of delta.updates) {
       if (update.source?.label === BRIDGE_SOURCE_LABEL || !update.values) continue;
       for (const { path, value } of update.values) {
-        for (const { rule } of rules) {
-          if (matchesPattern(rule.path, path)) this.send(rule, context, path, value);
-        }
+        for (const target of this.targets(targetKey(context, path))) this.send(target, path, value);
       }
     }
   }
 
-  private send(rule: MqttPublishRule, context: string, path: string, value: JsonValue): void {
-    const topic = topicFor(rule.topic, context, path);
-    const bad = topicError(topic);
+  private send({ rule, topic, bad }: Target, path: string, value: JsonValue): void {
     if (bad !== undefined) {
       // A path with + or # in it (from a plugin) makes no topic: say so, do not guess one.
       this.stats.out.skipped++;

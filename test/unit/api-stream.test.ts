@@ -232,6 +232,48 @@ test('a whole matching delta is sent as the bus encoded it (encoded once for all
   t.is(text(b), seen[0].json);
 });
 
+test('clients with the same rows share one filtered delta; different or throttled rows get their own', async (t) => {
+  const api = await setup(t);
+  const a = await open(t, api, '?subscribe=none');
+  const b = await open(t, api, '?subscribe=none');
+  const narrower = await open(t, api, '?subscribe=none');
+  const throttled = await open(t, api, '?subscribe=none');
+  a.send({ context: 'vessels.self', subscribe: [{ path: 'navigation.*' }, { path: 'environment.depth.*' }] });
+  // The same rows in another order and once twice: the same values.
+  b.send({
+    context: 'vessels.self',
+    subscribe: [{ path: 'environment.depth.*' }, { path: 'navigation.*' }, { path: 'navigation.*' }],
+  });
+  narrower.send({ context: 'vessels.self', subscribe: [{ path: 'navigation.*' }] });
+  throttled.send({ context: 'vessels.self', subscribe: [{ path: 'navigation.*', minPeriod: 60_000 }] });
+  for (const [i, c] of [a, b, narrower, throttled].entries()) await barrier(c, api, i);
+  for (let i = 1; i <= 3; i++)
+    publish(api, {
+      'navigation.speedOverGround': i,
+      'environment.depth.belowKeel': i,
+      'environment.wind.angleApparent': i,
+    });
+  await barrier(a, api, 10);
+  await barrier(b, api, 11);
+  await barrier(narrower, api, 12);
+  await barrier(throttled, api, 13);
+  const shown = (c: Client) =>
+    c
+      .values()
+      .filter((v) => v.path !== 'test.barrier')
+      .map((v) => `${v.path}=${String(v.value)}`);
+  const both = [1, 2, 3].flatMap((i) => [`navigation.speedOverGround=${i}`, `environment.depth.belowKeel=${i}`]);
+  t.deepEqual(shown(a), both);
+  t.deepEqual(shown(b), both);
+  t.deepEqual(shown(narrower), [
+    'navigation.speedOverGround=1',
+    'navigation.speedOverGround=2',
+    'navigation.speedOverGround=3',
+  ]);
+  // minPeriod keeps its own state per client: the first value now, the rest held back.
+  t.deepEqual(shown(throttled), ['navigation.speedOverGround=1']);
+});
+
 test('unsubscribe all stops every subscription, the default one included; a new subscribe works after it', async (t) => {
   const api = await setup(t);
   const client = await open(t, api, '?subscribe=self');

@@ -2,7 +2,8 @@ import test from 'ava';
 import { DeltaBus, type BusDelta } from '../../runtime/bus/bus.js';
 import { parseDelta } from '../../runtime/bus/delta.js';
 import { sourceRef } from '../../core/delta.js';
-import { matchesPattern, contextMatcher } from '../../runtime/bus/subscription.js';
+import { matchesPattern, contextMatcher, memoize } from '../../runtime/bus/subscription.js';
+import { subscriptionFilter } from '../../runtime/plugins/subscriptions.js';
 
 const SELF = 'vessels.urn:mrn:signalk:uuid:c0d79334-4e25-4245-8892-54e8ccc8021d';
 
@@ -89,4 +90,45 @@ test('path and context patterns use * as any run of characters', (t) => {
   t.false(contextMatcher('vessels.self', self)('vessels.urn:mrn:imo:mmsi:230099999'));
   t.true(contextMatcher('vessels.*', self)('vessels.urn:mrn:imo:mmsi:230099999'));
   t.true(contextMatcher('*', self)('atons.urn:mrn:imo:mmsi:992359598'));
+});
+
+test('memoize: each key computed once, undefined results remembered too, and it starts over past its bound', (t) => {
+  const calls: string[] = [];
+  const f = memoize((k) => {
+    calls.push(k);
+    return k === 'none' ? undefined : k.length;
+  });
+  t.is(f('abc'), 3);
+  t.is(f('abc'), 3);
+  t.is(f('none'), undefined);
+  t.is(f('none'), undefined);
+  t.deepEqual(calls, ['abc', 'none']);
+  for (let i = 0; i < 5000; i++) f(`k${i}`);
+  t.is(f('abc'), 3);
+  t.is(calls.filter((c) => c === 'abc').length, 2, 'forgotten once the bound was passed, then computed again');
+});
+
+test('plugin subscription filter: context and path patterns per delta, the same answers however often asked', (t) => {
+  const filter = subscriptionFilter(
+    [
+      { context: 'vessels.self', path: 'navigation.*' },
+      { context: 'vessels.urn:mrn:imo:mmsi:2*', path: 'navigation.position' },
+    ],
+    SELF,
+    (c) => (c === undefined || c === 'vessels.self' ? SELF : c),
+  );
+  const delta = (context: string | undefined, ...paths: string[]) => ({
+    context,
+    updates: [{ values: paths.map((path) => ({ path, value: 1 })) }],
+  });
+  for (let round = 0; round < 3; round++) {
+    t.true(filter(delta(undefined, 'environment.depth.belowKeel', 'navigation.headingTrue')));
+    t.false(filter(delta(SELF, 'environment.depth.belowKeel')));
+    t.true(filter(delta('vessels.urn:mrn:imo:mmsi:230000001', 'navigation.position')));
+    t.false(filter(delta('vessels.urn:mrn:imo:mmsi:230000001', 'navigation.headingTrue')));
+    t.false(filter(delta('vessels.urn:mrn:imo:mmsi:330000001', 'navigation.position')));
+  }
+  // Many AIS targets: every one still answered right (the remembered contexts start over).
+  const targets = Array.from({ length: 5000 }, (_, i) => `vessels.urn:mrn:imo:mmsi:2${i}`);
+  t.true(targets.every((c) => filter(delta(c, 'navigation.position')) && !filter(delta(c, 'navigation.log'))));
 });
