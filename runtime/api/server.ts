@@ -27,6 +27,7 @@ import { WebappDirectory, webappRoutes } from './webapps.js';
 import { landingRoutes } from './landing.js';
 import { PutRequests, requestRoutes } from './requests.js';
 import { appDataRoutes } from './app-data.js';
+import { lazySchemaCompilers } from './schema-compilers.js';
 
 const log = createLogger('api');
 
@@ -121,6 +122,7 @@ export async function startApi(opts: ApiOptions): Promise<ApiServer> {
     routerOptions: { ignoreTrailingSlash: true },
     forceCloseConnections: true,
     logger: false,
+    schemaController: { compilersFactory: lazySchemaCompilers },
   });
   // JSON only: form and text bodies (what a cross-site page can send without a preflight) get 415.
   app.removeAllContentTypeParsers();

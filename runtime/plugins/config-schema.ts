@@ -1,14 +1,25 @@
 // Checks a plugin configuration against the plugin's JSON Schema with ajv and fills in defaults.
 // Every error names the property: `configuration.speed: must be number, got string "fast"`.
 
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { Ajv, ErrorObject, ValidateFunction } from 'ajv';
 import type { JsonValue } from '../../core/json.js';
+import { lazyModule } from '../../hal/lazy-module.js';
 
 export type SchemaResult = { ok: true; value: JsonValue } | { ok: false; errors: string[] };
 
 // strict: false — plugin schemas written for signalk-server carry UI keys (title, ui:widget...)
-// that strict mode would refuse. Formats are not checked (upstream does not either).
-const ajv = new Ajv({ allErrors: true, useDefaults: true, strict: false, validateFormats: false, verbose: true });
+// that strict mode would refuse. Formats are not checked (upstream does not either). Made at the
+// first plugin with a schema: a runtime without one does not carry ajv (decision 0098).
+const ajvModule = lazyModule<typeof import('ajv')>('ajv');
+let ajvInstance: Ajv | undefined;
+const ajv = (): Ajv =>
+  (ajvInstance ??= new (ajvModule().Ajv)({
+    allErrors: true,
+    useDefaults: true,
+    strict: false,
+    validateFormats: false,
+    verbose: true,
+  }));
 /** Compiled once per schema object (a plugin's schema is read once per start). */
 const compiled = new WeakMap<object, ValidateFunction>();
 
@@ -56,7 +67,9 @@ export function validateConfig(schema: JsonValue | undefined, value: JsonValue, 
   if (!validate) {
     try {
       // Without $id: two plugins may reuse one, and ajv keeps schemas by id.
-      validate = ajv.compile(Object.fromEntries(Object.entries(schema).filter(([k]) => k !== '$id' && k !== '$async')));
+      validate = ajv().compile(
+        Object.fromEntries(Object.entries(schema).filter(([k]) => k !== '$id' && k !== '$async')),
+      );
     } catch (err) {
       return {
         ok: false,

@@ -4,10 +4,11 @@
 // a token id or approving a device again (new token id) takes effect on the next request.
 // A token whose signature was verified is remembered (bounded), so a client's later requests cost a
 // map lookup instead of an HMAC through WebCrypto (jose's path on Node, ~0.1 ms); the expiry,
-// revocation and user/device lookups still run on every request.
+// revocation and user/device lookups still run on every request. jose is loaded at the first
+// token signed or verified: a runtime with security off never needs it (decision 0098).
 
 import { randomBytes, webcrypto } from 'node:crypto';
-import { SignJWT, jwtVerify, errors } from 'jose';
+import type * as Jose from 'jose';
 import type { Device, Permission, SecurityStore } from './store.js';
 
 export interface Principal {
@@ -31,6 +32,9 @@ interface Claims {
   exp: number;
 }
 
+let joseModule: Promise<typeof Jose> | undefined;
+const jose = (): Promise<typeof Jose> => (joseModule ??= import('jose'));
+
 export class TokenService {
   private key: Promise<webcrypto.CryptoKey> | undefined;
   private readonly verified = new Map<string, Claims>();
@@ -51,6 +55,7 @@ export class TokenService {
   private async claims(token: string): Promise<Claims | { error: string }> {
     const known = this.verified.get(token);
     if (known) return known.exp * 1000 > Date.now() ? known : { error: 'token expired: log in again' };
+    const { jwtVerify, errors } = await jose();
     let payload;
     try {
       ({ payload } = await jwtVerify(token, await this.secret(), { algorithms: ['HS256'] }));
@@ -68,6 +73,7 @@ export class TokenService {
 
   private async sign(subject: string, jti: string, ttlSeconds: number): Promise<{ token: string; exp: number }> {
     const exp = Math.floor(Date.now() / 1000) + ttlSeconds;
+    const { SignJWT } = await jose();
     const token = await new SignJWT({})
       .setProtectedHeader({ alg: 'HS256' })
       .setSubject(subject)

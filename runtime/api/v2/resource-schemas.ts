@@ -6,9 +6,11 @@
 // names, GeoJSON geometry per type, the note's href pattern, the chart source kinds); extra
 // properties are allowed, as there. List queries of routes, waypoints, regions and notes are checked
 // as its parameters declare them (limit, distance, bbox, position, zoom). Types of a plugin's own
-// (buoys, tracks ...) are not checked.
+// (buoys, tracks ...) are not checked. The validators are compiled at the first check: a runtime
+// no client sends resources to does not carry them (decision 0098).
 
-import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { lazyModule } from '../../../hal/lazy-module.js';
 
 const UUID = '[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-4[0-9A-Fa-f]{3}-[89ABab][0-9A-Fa-f]{3}-[0-9A-Fa-f]{12}';
 const UUID_ID = new RegExp(`^${UUID}$`);
@@ -99,15 +101,21 @@ const LIST_QUERY = {
 };
 const QUERIED = new Set(['routes', 'waypoints', 'regions', 'notes']);
 
-const ajv = new Ajv({ allErrors: true, strict: false });
-const validators = new Map<string, ValidateFunction>(
-  Object.entries(SCHEMAS).map(([type, schema]) => [type, ajv.compile(schema)]),
-);
-const validateQuery = ajv.compile(LIST_QUERY);
+const ajvModule = lazyModule<typeof import('ajv')>('ajv');
+let compiled: { validators: Map<string, ValidateFunction>; validateQuery: ValidateFunction } | undefined;
+
+function validatorsOnce(): NonNullable<typeof compiled> {
+  if (compiled) return compiled;
+  const ajv = new (ajvModule().Ajv)({ allErrors: true, strict: false });
+  return (compiled = {
+    validators: new Map(Object.entries(SCHEMAS).map(([type, schema]) => [type, ajv.compile(schema)])),
+    validateQuery: ajv.compile(LIST_QUERY),
+  });
+}
 
 /** Upstream's id rule for its own types (a v4 UUID; charts their identifier); any id the route accepts otherwise. */
 export function validResourceId(type: string, id: string): boolean {
-  if (!validators.has(type)) return true;
+  if (!Object.hasOwn(SCHEMAS, type)) return true;
   return type === 'charts' ? CHART_ID.test(id) : UUID_ID.test(id);
 }
 
@@ -121,8 +129,9 @@ function describe(e: ErrorObject): string {
 
 /** Why a body is not a valid resource of `type` (the first few problems); undefined when it is, or when the type is not checked. */
 export function resourceProblem(type: string, body: unknown): string | undefined {
-  const validate = validators.get(type);
-  if (!validate || validate(body)) return undefined;
+  if (!Object.hasOwn(SCHEMAS, type)) return undefined;
+  const validate = validatorsOnce().validators.get(type)!;
+  if (validate(body)) return undefined;
   const errors = (validate.errors ?? []).filter((e) => e.keyword !== 'oneOf' && e.keyword !== 'if');
   const lines = [...new Set(errors.map(describe))].slice(0, 4);
   return `invalid ${type.slice(0, -1)}: ${lines.join('; ') || 'does not match the schema'}`;
@@ -137,6 +146,7 @@ export function queryProblem(type: string, query: Readonly<Record<string, unknow
     if (typeof v === 'string' && v.includes(','))
       checked[key] = v.split(',').map((n) => (n.trim() !== '' && Number.isFinite(Number(n)) ? Number(n) : n));
   }
+  const { validateQuery } = validatorsOnce();
   if (validateQuery(checked)) return undefined;
   const lines = [...new Set((validateQuery.errors ?? []).map(describe))].slice(0, 4);
   return `invalid query: ${lines.join('; ').replace(/^the resource /, '')}`;

@@ -1,0 +1,66 @@
+// What a runtime with nothing configured loads (decision 0098): the field libraries and validators
+// that only a CAN source, a broker, a plugin schema or a resource body needs are loaded at their
+// first use, not at start. A preload records the CommonJS packages the child process loaded.
+
+import test from 'ava';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import Fastify from 'fastify';
+import { startChildRuntime } from '../helpers/child-runtime.js';
+import { tempDir } from '../helpers/temp.js';
+import { lazySchemaCompilers } from '../../runtime/api/schema-compilers.js';
+
+/** Packages (node_modules/<name>) among the loaded files. */
+function packages(files: string[]): Set<string> {
+  const names = new Set<string>();
+  for (const f of files) {
+    const m = /node_modules\/((?:@[^/]+\/)?[^/]+)\/(?!.*node_modules\/)/.exec(f);
+    if (m) names.add(m[1]!);
+  }
+  return names;
+}
+
+test('a bare runtime loads no N2K, MQTT, ajv or JSON-serializer library', async (t) => {
+  const dir = tempDir(t, 'ske-bare-modules-');
+  const list = join(dir, 'loaded.json');
+  const preload = join(dir, 'record.cjs');
+  writeFileSync(
+    preload,
+    `process.on('exit', () => require('node:fs').writeFileSync(${JSON.stringify(list)}, JSON.stringify(Object.keys(require.cache))));\n`,
+  );
+  const child = await startChildRuntime({ nodeFlags: ['--require', preload] });
+  await child.stop();
+  const loaded = packages(JSON.parse(readFileSync(list, 'utf8')) as string[]);
+  t.true(loaded.has('fastify'), `the preload saw the runtime's packages: ${[...loaded].join(', ')}`);
+  for (const lazy of [
+    '@canboat/canboatjs',
+    '@signalk/n2k-signalk',
+    '@signalk/nmea0183-signalk',
+    'mqtt',
+    'ajv',
+    '@fastify/ajv-compiler',
+    '@fastify/fast-json-stringify-compiler',
+  ])
+    t.false(loaded.has(lazy), `${lazy} loaded at start`);
+});
+
+test("fastify's schema compilers, loaded at the first schema, validate and serialize as fastify's own", async (t) => {
+  const app = Fastify({ logger: false, schemaController: { compilersFactory: lazySchemaCompilers } });
+  app.post(
+    '/echo',
+    {
+      schema: {
+        body: { type: 'object', required: ['n'], properties: { n: { type: 'integer' } } },
+        response: { 200: { type: 'object', properties: { n: { type: 'integer' } } } },
+      },
+    },
+    (req) => ({ n: (req.body as { n: number }).n, hidden: 'not in the response schema' }),
+  );
+  t.teardown(() => app.close());
+  const good = await app.inject({ method: 'POST', url: '/echo', payload: { n: 3 } });
+  t.is(good.statusCode, 200);
+  t.deepEqual(good.json(), { n: 3 });
+  const bad = await app.inject({ method: 'POST', url: '/echo', payload: { n: 'three' } });
+  t.is(bad.statusCode, 400);
+  t.regex(bad.json<{ message: string }>().message, /body\/n must be integer/);
+});
