@@ -106,9 +106,6 @@ async function harness(
     sources: [],
     plugins: { dirs: [pluginDir], watch: false, ...(callTimeoutMs === undefined ? {} : { callTimeoutMs }) },
     grants: { [id]: ['dataRead', 'dataWrite', ...grants] },
-    // A batch reaches the plugin at once over the pty (its relay is not the bottleneck, decision
-    // 0100), so its deltas come faster than the default 1 MB/s publish quota: measure throughput.
-    limits: { plugins: { publishBytesPerSecond: 1024 * 1024 * 1024 } },
   };
   const model = new SignalKModel('urn:mrn:imo:mmsi:123456789');
   const bus = new DeltaBus(model.selfContext);

@@ -1,8 +1,7 @@
 // HAL benchmark: serial bytes per second into a WASM plugin through `signalk_hal`, over a real
 // pseudo-terminal pair (test/helpers/pty.ts), in raw mode (plugin reads 4 KB chunks) and NMEA-lines mode (one
 // line per read), the probe emitting one delta per batch of reads, against the same bytes read by a serial data
-// source (framing + NMEA 0183 codec + bus) and by a bare serialport reader (the pty's own ceiling). It also reports
-// the CPU an open, idle pair costs (its relay thread should sleep in poll(2)).
+// source (framing + NMEA 0183 codec + bus) and by a bare serialport reader (the pty's own ceiling).
 
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -30,17 +29,6 @@ function payload(bytes: number): Buffer {
     .join('\r\n');
   const unit = Buffer.from(`${text}\r\n`, 'latin1');
   return Buffer.concat(Array.from({ length: Math.ceil(bytes / unit.length) }, () => unit)).subarray(0, bytes);
-}
-
-/** Bytes written per write while pacing a plugin, and how far the writer may run ahead of it. */
-const PACE_CHUNK = 64 * 1024;
-const PACE_WINDOW = 256 * 1024;
-const IDLE_MS = 2000;
-
-function countLines(bytes: Buffer): number {
-  let n = 0;
-  for (let i = bytes.indexOf(10); i >= 0; i = bytes.indexOf(10, i + 1)) n++;
-  return n;
 }
 
 async function openWriter(path: string): Promise<SerialPort> {
@@ -93,26 +81,10 @@ async function intoPlugin(pty: PtyPair, data: Buffer, mode: number, lines: numbe
     const handle = () => runner.status().hal[0];
     await until(() => handle() !== undefined, 'the probe to open the pty');
     await new Promise((r) => setTimeout(r, 100));
-    // What the plugin has taken off its handle's queue, in the handle's unit (bytes or lines).
-    const taken = (): number => {
-      const h = handle();
-      return h ? h.received - h.queued - h.dropped : 0;
-    };
-    // The pty outruns any plugin, and the handle's queue keeps only the newest 1 MB (10k lines),
-    // like a UART overrun: the writer runs no further than PACE_WINDOW ahead of what the plugin took.
-    const starts = Array.from({ length: Math.ceil(data.length / PACE_CHUNK) }, (_, i) => i * PACE_CHUNK);
-    const mustHaveTaken = starts.map((at) => {
-      const end = Math.max(0, at - PACE_WINDOW);
-      return mode === 0 ? end : countLines(data.subarray(0, end));
-    });
-    const t0 = performance.now();
-    for (const [i, at] of starts.entries()) {
-      const behind = mustHaveTaken[i]!;
-      if (taken() < behind) await until(() => taken() >= behind, 'the plugin to keep up');
-      await pump(writer, data.subarray(at, at + PACE_CHUNK));
-    }
     const target = mode === 0 ? data.length : lines;
-    await until(() => taken() >= target, 'the plugin to take everything');
+    const t0 = performance.now();
+    await pump(writer, data);
+    await until(() => (handle()?.received ?? 0) >= target, 'the plugin to receive everything');
     const seconds = (performance.now() - t0) / 1000;
     const h = handle()!;
     if (h.dropped > 0) throw new Error(`the plugin's queue dropped ${h.dropped}`);
@@ -162,18 +134,9 @@ async function intoSource(pty: PtyPair, data: Buffer, lines: number): Promise<nu
   }
 }
 
-/** CPU the whole process spends in `ms` while the pair is open and idle: the relay must sleep. */
-async function idleCpuMs(ms: number): Promise<number> {
-  const before = process.cpuUsage();
-  await new Promise((r) => setTimeout(r, ms));
-  const used = process.cpuUsage(before);
-  return (used.user + used.system) / 1000;
-}
-
 export async function benchHal(bytes = 8 * 1024 * 1024): Promise<string[]> {
   await buildAll(() => undefined);
   return withPtyPair(async (pty) => {
-    const idle = await idleCpuMs(IDLE_MS);
     const data = payload(bytes);
     const lines = data.toString('latin1').split('\r\n').length - 1;
     const raw = await intoPlugin(pty, data, 0, lines);
@@ -186,7 +149,6 @@ export async function benchHal(bytes = 8 * 1024 * 1024): Promise<string[]> {
       `serial → plugin, NMEA-lines mode:   ${framed.toFixed(1)} MB/s (${Math.round((framed * 1e6 * lines) / bytes / 1000)}k lines/s)`,
       `serial → data source (codec → bus): ${source.toFixed(1)} MB/s (reference)`,
       `pty pair alone (serialport reader):  ${ceiling.toFixed(1)} MB/s (ceiling)`,
-      `pty pair open and idle:              ${idle.toFixed(1)} ms CPU in ${IDLE_MS / 1000} s (whole process)`,
       `ratios: raw/source ${(raw / source).toFixed(2)}, lines/source ${(framed / source).toFixed(2)}, raw/pty ${(raw / ceiling).toFixed(2)}`,
     ];
   });

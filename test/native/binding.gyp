@@ -3,8 +3,7 @@
     {
       "target_name": "pty",
       "sources": ["pty.c"],
-      "cflags": ["-Wall", "-Wextra", "-pthread"],
-      "ldflags": ["-pthread"]
+      "cflags": ["-Wall", "-Wextra"]
     }
   ]
 }
