@@ -11,26 +11,21 @@ import type { SecuritySettings } from '../../runtime/security/settings.js';
 import { SecurityStore } from '../../runtime/security/store.js';
 import { TokenService } from '../../runtime/security/tokens.js';
 import { EXAMPLES, IDS, pluginFolder, publish } from '../helpers/plugins.js';
-import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
-import { addUser, call, login, securityOn, upgrade } from '../helpers/security.js';
-import { tempDir } from '../helpers/temp.js';
+import type { TestRuntime } from '../helpers/runtime.js';
+import { call, login, securityOn, startSecuredRuntime, upgrade } from '../helpers/security.js';
 import { waitFor } from '../helpers/wait.js';
 
 const ANCHOR = '/signalk/v1/api/vessels/self/electrical/switches/anchorLight/state';
 const PLUGIN = `/plugins/${IDS.anchorLight}`;
 const CLI = join(PROJECT_ROOT, 'dist', 'runtime', 'cli', 'main.js');
 
-async function secured(t: ExecutionContext, security: SecuritySettings = securityOn()): Promise<TestRuntime> {
-  const dataDir = tempDir(t, 'ske-auth-');
-  await addUser(dataDir, 'guest', 'readonly');
-  await addUser(dataDir, 'crew', 'readwrite');
-  await addUser(dataDir, 'skipper', 'admin');
-  const rt = await startTestRuntime({
-    dataDir,
-    security,
-    pluginDirs: [await pluginFolder([{ from: EXAMPLES, name: 'anchor-light' }])],
-  });
-  t.teardown(rt.stop);
+/** The anchor-light example with a guest, a crew member and a skipper; security on unless `security` says how. */
+async function secured(t: ExecutionContext, security?: SecuritySettings): Promise<TestRuntime> {
+  const rt = await startSecuredRuntime(
+    t,
+    { guest: 'readonly', crew: 'readwrite', skipper: 'admin' },
+    { security, pluginDirs: [await pluginFolder([{ from: EXAMPLES, name: 'anchor-light' }])] },
+  );
   await waitFor(
     () => rt.runtime.model.valueAt('vessels.self', 'electrical.switches.anchorLight.state'),
     'anchor light ready',
