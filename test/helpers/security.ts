@@ -18,7 +18,7 @@ export interface Reply {
 }
 
 export interface CallOptions {
-  /** A JSON value (sent as application/json) or raw text (with `contentType`). */
+  /** A JSON value (sent as application/json), or raw text or bytes (with `contentType`). */
   body?: unknown;
   contentType?: string;
   token?: string;
@@ -29,7 +29,7 @@ export function call(base: string, method: string, path: string, opts: CallOptio
   const raw =
     opts.body === undefined
       ? undefined
-      : typeof opts.body === 'string' && opts.contentType
+      : (typeof opts.body === 'string' || Buffer.isBuffer(opts.body)) && opts.contentType
         ? opts.body
         : JSON.stringify(opts.body);
   const headers: Record<string, string> = { ...opts.headers };
