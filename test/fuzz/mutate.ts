@@ -70,6 +70,9 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
 export const latin1 = (text: string): Uint8Array => Buffer.from(text, 'latin1');
 export const utf8 = (text: string): Uint8Array => Buffer.from(text, 'utf8');
 
+/** Names of built-in object members: as keys they may reach what a naive reader did not mean to. */
+const OBJECT_MEMBERS = ['__proto__', 'constructor', 'prototype', 'toString', 'hasOwnProperty', 'valueOf'];
+
 /** Strings that break naive parsers and number readers. */
 export const NASTY_STRINGS = [
   '',
@@ -84,12 +87,7 @@ export const NASTY_STRINGS = [
   'null',
   'undefined',
   'true',
-  '__proto__',
-  'constructor',
-  'prototype',
-  'toString',
-  'hasOwnProperty',
-  'valueOf',
+  ...OBJECT_MEMBERS,
   '*',
   '**',
   '.',
@@ -127,16 +125,7 @@ const NASTY_NUMBERS = [
   1e21,
   123456789.123,
 ];
-const PROTO_KEYS = [
-  '__proto__',
-  'constructor',
-  'prototype',
-  'toString',
-  'hasOwnProperty',
-  'valueOf',
-  '__defineGetter__',
-  'then',
-];
+const PROTO_KEYS = [...OBJECT_MEMBERS, '__defineGetter__', 'then'];
 
 /** JSON written as text as it is: duplicate keys, non-JSON tokens (`NaN`, `1e400`), cut text. */
 export class RawJson {

@@ -1,11 +1,15 @@
 // HTTP and WebSocket clients with full control over headers (Host, Origin, Cookie, Authorization),
-// for the security tests; and users put straight into a data folder's security store.
+// for the security tests; users put straight into a data folder's security store; and a runtime
+// started with security on and its users, as every test of who-may-call-what sets it up.
 
+import type { ExecutionContext } from 'ava';
 import { request } from 'node:http';
 import WebSocket from 'ws';
 import { hashPassword } from '../../runtime/security/passwords.js';
 import { SecurityStore, type Permission } from '../../runtime/security/store.js';
 import { SECURITY_OFF, type SecuritySettings } from '../../runtime/security/settings.js';
+import { startTestRuntime, type RuntimeOptions, type TestRuntime } from './runtime.js';
+import { tempDir } from './temp.js';
 
 export interface Reply {
   status: number;
@@ -14,7 +18,7 @@ export interface Reply {
 }
 
 export interface CallOptions {
-  /** A JSON value (sent as application/json) or raw text (with `contentType`). */
+  /** A JSON value (sent as application/json), or raw text or bytes (with `contentType`). */
   body?: unknown;
   contentType?: string;
   token?: string;
@@ -25,7 +29,7 @@ export function call(base: string, method: string, path: string, opts: CallOptio
   const raw =
     opts.body === undefined
       ? undefined
-      : typeof opts.body === 'string' && opts.contentType
+      : (typeof opts.body === 'string' || Buffer.isBuffer(opts.body)) && opts.contentType
         ? opts.body
         : JSON.stringify(opts.body);
   const headers: Record<string, string> = { ...opts.headers };
@@ -79,6 +83,29 @@ export async function addUser(
   password = `${username}-secret-pw`,
 ): Promise<void> {
   new SecurityStore(dataDir).putUser({ username, permission, password: await hashPassword(password) });
+}
+
+/** Users of a test: name → permission; each one's password is `<name>-secret-pw` (see `login`). */
+export type Users = Record<string, Permission>;
+
+export async function addUsers(dataDir: string, users: Users): Promise<void> {
+  for (const [username, permission] of Object.entries(users)) await addUser(dataDir, username, permission);
+}
+
+/**
+ * A runtime for one test with these users in a fresh data folder and security on (`securityOn()`
+ * unless `opts.security` says otherwise); stopped when the test ends.
+ */
+export async function startSecuredRuntime(
+  t: Pick<ExecutionContext, 'teardown'>,
+  users: Users,
+  opts: Omit<RuntimeOptions, 'dataDir'> = {},
+): Promise<TestRuntime> {
+  const dataDir = tempDir(t, 'ske-data-');
+  await addUsers(dataDir, users);
+  const rt = await startTestRuntime({ ...opts, security: opts.security ?? securityOn(), dataDir });
+  t.teardown(rt.stop);
+  return rt;
 }
 
 /** Security on, as the installer writes it, with overrides. */

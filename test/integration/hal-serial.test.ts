@@ -7,15 +7,11 @@ import { SerialPort } from 'serialport';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { addGrant, removeGrant } from '../../runtime/capabilities/store.js';
-import { writePluginConfig } from '../../runtime/plugins/plugin-config.js';
-import { configFile } from '../../runtime/storage/plugin-storage.js';
-import { EXAMPLES, FIXTURES, pluginFolder, pluginStatus } from '../helpers/plugins.js';
+import { EXAMPLES, FIXTURES, configurePlugin, pluginFolder, pluginStatus, selfValue } from '../helpers/plugins.js';
 import { startPtyPair } from '../helpers/pty.js';
 import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
 import { tempDir } from '../helpers/temp.js';
 import { waitFor } from '../helpers/wait.js';
-import type { Runtime } from '../../runtime/app.js';
-import type { JsonValue } from '../../core/json.js';
 
 const PROPRIETARY = '_signalk-edge_nmea-proprietary';
 const PROBE = '_signalk-edge-fixture_hal-serial-probe';
@@ -26,16 +22,6 @@ function pgrme(hpe: number, vpe: number, epe: number): string {
   let sum = 0;
   for (const c of body) sum ^= c.charCodeAt(0);
   return `$${body}*${sum.toString(16).toUpperCase().padStart(2, '0')}\r\n`;
-}
-
-function configure(dataDir: string, id: string, configuration: JsonValue): void {
-  writePluginConfig(configFile(dataDir, id), { enabled: true, configuration });
-}
-
-function selfValue(runtime: Runtime, path: string): unknown {
-  const node = runtime.model.get([...runtime.model.selfContext.split('.'), ...path.split('.')]) as
-    { value?: unknown } | undefined;
-  return node?.value;
 }
 
 async function withPty(t: { teardown(fn: () => Promise<void>): void }, dir: string) {
@@ -51,7 +37,7 @@ test('the example plugin, granted the pty, parses $PGRME into deltas; ungranted 
 
   // Without a grant.
   const deniedData = tempDir(t, 'ske-hil-data-');
-  configure(deniedData, PROPRIETARY, { device: pty.b, baudRate: 4800 });
+  configurePlugin(deniedData, PROPRIETARY, { device: pty.b, baudRate: 4800 });
   const denied = await startTestRuntime({ pluginDirs: [plugins], dataDir: deniedData });
   t.teardown(() => denied.stop());
   const status = await waitFor(async () => {
@@ -66,7 +52,7 @@ test('the example plugin, granted the pty, parses $PGRME into deltas; ungranted 
 
   // With the grant (settings), through a board-free path.
   const data = tempDir(t, 'ske-hil-data-');
-  configure(data, PROPRIETARY, { device: pty.b, baudRate: 4800 });
+  configurePlugin(data, PROPRIETARY, { device: pty.b, baudRate: 4800 });
   const granted = await startTestRuntime({
     pluginDirs: [plugins],
     dataDir: data,
@@ -94,7 +80,7 @@ test('grant and revoke at run time change what a running plugin may do', async (
   const pty = await withPty(t, dir);
   const plugins = await pluginFolder([{ from: EXAMPLES, name: 'nmea-proprietary' }]);
   const data = tempDir(t, 'ske-hil-data-');
-  configure(data, PROPRIETARY, { device: pty.b });
+  configurePlugin(data, PROPRIETARY, { device: pty.b });
   const rt: TestRuntime = await startTestRuntime({ pluginDirs: [plugins], dataDir: data });
   t.teardown(() => rt.stop());
   await waitFor(
@@ -135,7 +121,7 @@ test('a device used by a source and a plugin is opened once; a write needs a wri
   const pty = await withPty(t, dir);
   const plugins = await pluginFolder([{ from: FIXTURES, name: 'hal-serial-probe' }]);
   const data = tempDir(t, 'ske-hil-data-');
-  configure(data, PROBE, { device: pty.b, mode: 3, write: 'ping\r\n' });
+  configurePlugin(data, PROBE, { device: pty.b, mode: 3, write: 'ping\r\n' });
   const rt = await startTestRuntime({
     pluginDirs: [plugins],
     dataDir: data,

@@ -16,10 +16,7 @@ import { encodeActisense, encodeActisenseReceived } from '../../hal/can/gateway/
 import { encodeActisenseAscii, encodeYdwgRaw } from '../../hal/can/gateway/line-formats.js';
 import { toFrames, type N2kMessage } from '../../hal/can/gateway/message.js';
 import type { Runtime } from '../../runtime/app.js';
-import type { JsonValue } from '../../core/json.js';
-import { writePluginConfig } from '../../runtime/plugins/plugin-config.js';
-import { configFile } from '../../runtime/storage/plugin-storage.js';
-import { FIXTURES, http, pluginFolder, selfValue } from '../helpers/plugins.js';
+import { FIXTURES, configurePlugin, http, pluginFolder, selfValue } from '../helpers/plugins.js';
 import { startPtyPair } from '../helpers/pty.js';
 import { startTestRuntime, type RuntimeOptions, type TestRuntime } from '../helpers/runtime.js';
 import type { SourceSettings } from '../../hal/sources/table.js';
@@ -69,10 +66,6 @@ function ydRawLines(rounds: number): string[] {
   return traffic(rounds)
     .flatMap((m) => toFrames(m, 0))
     .map((f) => `10:15:00.000 R ${encodeYdwgRaw(f)}`);
-}
-
-function configure(dataDir: string, configuration: JsonValue): void {
-  writePluginConfig(configFile(dataDir, CAN_READER), { enabled: true, configuration });
 }
 
 function position(rt: Runtime): unknown {
@@ -144,7 +137,7 @@ async function readUntil(end: FileHandle, expected: Buffer): Promise<void> {
 test('an NGT-1 on a pty: its binary frames reach the model and a granted plugin; bad frames are counted; a plugin sends through it', async (t) => {
   const plugins = await pluginFolder([{ from: FIXTURES, name: 'hal-can-reader' }]);
   const dataDir = tempDir(t, 'ske-ngt1-');
-  configure(dataDir, { interface: 'can0' });
+  configurePlugin(dataDir, CAN_READER, { interface: 'can0' });
   const { rt, far } = await gatewayOnPty(
     t,
     { id: 'ngt', type: 'actisense', baudRate: 115200 },
@@ -189,7 +182,7 @@ test('a Yacht Devices gateway over UDP: RAW lines reach the model and a granted 
   const port = await freeUdpPort();
   const plugins = await pluginFolder([{ from: FIXTURES, name: 'hal-can-reader' }]);
   const dataDir = tempDir(t, 'ske-ydwg-');
-  configure(dataDir, { interface: 'can0', pgns: [GNSS] });
+  configurePlugin(dataDir, CAN_READER, { interface: 'can0', pgns: [GNSS] });
   const rt = await startTestRuntime({
     dataDir,
     pluginDirs: [plugins],
@@ -262,7 +255,7 @@ test("a Yacht Devices gateway over TCP: frames in, and a granted plugin's frame 
   const gateway = await tcpGateway(t);
   const plugins = await pluginFolder([{ from: FIXTURES, name: 'hal-can-reader' }]);
   const dataDir = tempDir(t, 'ske-ydwg-tcp-');
-  configure(dataDir, { interface: 'can0' });
+  configurePlugin(dataDir, CAN_READER, { interface: 'can0' });
   const rt = await startTestRuntime({
     dataDir,
     pluginDirs: [plugins],

@@ -7,8 +7,7 @@
 import test from 'ava';
 import { FIXTURES, http, pluginFolder, pluginStatus } from '../helpers/plugins.js';
 import { startTestRuntime } from '../helpers/runtime.js';
-import { addUser, call, login, securityOn } from '../helpers/security.js';
-import { tempDir } from '../helpers/temp.js';
+import { call, login, startSecuredRuntime } from '../helpers/security.js';
 import { waitFor } from '../helpers/wait.js';
 import { matchEndpoint, parseEndpoints, parseResponse } from '../../runtime/plugins/endpoints.js';
 
@@ -130,16 +129,11 @@ test('a handler that traps, loops, answers invalid JSON or a huge body gets a cl
 });
 
 test('with security on: GET endpoints need readonly, other methods admin', async (t) => {
-  const dataDir = tempDir(t, 'ske-data-');
-  await addUser(dataDir, 'guest', 'readonly');
-  await addUser(dataDir, 'crew', 'readwrite');
-  await addUser(dataDir, 'skipper', 'admin');
-  const { runtime, url, stop } = await startTestRuntime({
-    dataDir,
-    security: securityOn(),
-    pluginDirs: [await folder()],
-  });
-  t.teardown(stop);
+  const { runtime, url } = await startSecuredRuntime(
+    t,
+    { guest: 'readonly', crew: 'readwrite', skipper: 'admin' },
+    { pluginDirs: [await folder()] },
+  );
   await waitFor(() => runtime.plugins.runner(ID)?.currentState === 'running', 'the plugin running');
   const [guest, crew, skipper] = [await login(url, 'guest'), await login(url, 'crew'), await login(url, 'skipper')];
   const path = `/plugins/${ID}/api/echo`;

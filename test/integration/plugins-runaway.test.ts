@@ -4,11 +4,12 @@
 // outputs) and the bounded per-plugin inbox. The stream-gap and memory tests run serially (first,
 // alone): the other tests' runtimes share this process and its event loop.
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { once } from 'node:events';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import WebSocket from 'ws';
+import type { Runtime } from '../../runtime/app.js';
 import { MAX_DERIVED } from '../../runtime/plugins/publisher.js';
 import { PROJECT_ROOT } from '../../runtime/config/settings.js';
 import { FIXTURES, IDS, http, pluginFolder, pluginStatus, publish, type PluginView } from '../helpers/plugins.js';
@@ -23,6 +24,18 @@ async function stateOf(runtime: Parameters<typeof pluginStatus>[0], id: string, 
     const s = await pluginStatus(runtime, id);
     return s.state === state ? s : undefined;
   }, `${id} to be ${state}`);
+}
+
+/** spin-on-delta running under a 200 ms call bound, restarted quickly after a crash. */
+async function spinOnDelta(t: ExecutionContext): Promise<Runtime> {
+  const { runtime, stop } = await startTestRuntime({
+    pluginDirs: [await pluginFolder([{ from: FIXTURES, name: 'spin-on-delta' }])],
+    callTimeoutMs: 200,
+    restart: { baseMs: 100, maxMs: 1000, maxCrashes: 5, stableMs: 60_000 },
+  });
+  t.teardown(stop);
+  await stateOf(runtime, SPIN, 'running');
+  return runtime;
 }
 
 /** Renames the package in folder `dir/<folder>` so several copies of one fixture can run side by side. */
@@ -137,14 +150,7 @@ test('a module whose start code never returns is stopped while loading; it is an
 });
 
 test('poll that never returns is stopped at the bound and the plugin restarted', async (t) => {
-  const dir = await pluginFolder([{ from: FIXTURES, name: 'spin-on-delta' }]);
-  const { runtime, stop } = await startTestRuntime({
-    pluginDirs: [dir],
-    callTimeoutMs: 200,
-    restart: { baseMs: 100, maxMs: 1000, maxCrashes: 5, stableMs: 60_000 },
-  });
-  t.teardown(stop);
-  await stateOf(runtime, SPIN, 'running');
+  const runtime = await spinOnDelta(t);
   await http(runtime, 'PUT', `/plugins/${SPIN}/config`, { configuration: { spinIn: 'poll' } });
   const crashed = await waitFor(async () => {
     const s = await pluginStatus(runtime, SPIN);
@@ -155,14 +161,7 @@ test('poll that never returns is stopped at the bound and the plugin restarted',
 });
 
 test('a PUT handler that never returns answers 500 naming the bound, and the plugin is restarted', async (t) => {
-  const dir = await pluginFolder([{ from: FIXTURES, name: 'spin-on-delta' }]);
-  const { runtime, stop } = await startTestRuntime({
-    pluginDirs: [dir],
-    callTimeoutMs: 200,
-    restart: { baseMs: 100, maxMs: 1000, maxCrashes: 5, stableMs: 60_000 },
-  });
-  t.teardown(stop);
-  await stateOf(runtime, SPIN, 'running');
+  const runtime = await spinOnDelta(t);
   const r = await http(runtime, 'PUT', '/signalk/v1/api/vessels/self/test/spin', { value: 1 });
   t.is(r.status, 500);
   t.like(r.body, {

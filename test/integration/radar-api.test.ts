@@ -4,11 +4,10 @@
 // client when the radar transmits; bad requests; a handler that traps, one that never returns and
 // one that answers garbage, with the runtime serving on; the radarProvider grant; who may call.
 
-import test from 'ava';
+import test, { type ExecutionContext } from 'ava';
 import { FIXTURES, binaryClient, http, pluginFolder, pluginStatus } from '../helpers/plugins.js';
 import { startTestRuntime } from '../helpers/runtime.js';
-import { addUser, call, login, securityOn } from '../helpers/security.js';
-import { tempDir } from '../helpers/temp.js';
+import { call, login, startSecuredRuntime } from '../helpers/security.js';
 import { waitFor } from '../helpers/wait.js';
 
 const ID = '_signalk-edge-fixture_radar-probe';
@@ -17,10 +16,7 @@ const R = `${API}/probe-1`;
 const granted = { [ID]: ['radarProvider'] };
 const folder = () => pluginFolder([{ from: FIXTURES, name: 'radar-probe' }]);
 
-async function start(
-  t: Parameters<typeof tempDir>[0],
-  opts: { grants?: Record<string, string[]>; callTimeoutMs?: number } = {},
-) {
+async function start(t: ExecutionContext, opts: { grants?: Record<string, string[]>; callTimeoutMs?: number } = {}) {
   const rt = await startTestRuntime({
     pluginDirs: [await folder()],
     grants: opts.grants ?? granted,
@@ -188,16 +184,11 @@ test('without the radarProvider grant the registration is refused and listed as 
 });
 
 test('with security on: reading radars needs readonly, controlling them readwrite', async (t) => {
-  const dataDir = tempDir(t, 'ske-data-');
-  await addUser(dataDir, 'guest', 'readonly');
-  await addUser(dataDir, 'mate', 'readwrite');
-  const { runtime, url, stop } = await startTestRuntime({
-    dataDir,
-    security: securityOn(),
-    pluginDirs: [await folder()],
-    grants: granted,
-  });
-  t.teardown(stop);
+  const { runtime, url } = await startSecuredRuntime(
+    t,
+    { guest: 'readonly', mate: 'readwrite' },
+    { pluginDirs: [await folder()], grants: granted },
+  );
   await waitFor(() => runtime.plugins.runner(ID)?.currentState === 'running', 'the provider running');
   t.is((await call(url, 'GET', API)).status, 401);
   const guest = await login(url, 'guest');

@@ -6,8 +6,7 @@
 import test from 'ava';
 import { FIXTURES, http, pluginFolder, pluginStatus } from '../helpers/plugins.js';
 import { startTestRuntime } from '../helpers/runtime.js';
-import { addUser, call, login, securityOn } from '../helpers/security.js';
-import { tempDir } from '../helpers/temp.js';
+import { call, login, startSecuredRuntime } from '../helpers/security.js';
 import { waitFor } from '../helpers/wait.js';
 
 const ID = '_signalk-edge-fixture_resource-store';
@@ -192,16 +191,11 @@ test('without the resourceProvider grant the registration is refused and listed 
 });
 
 test('with security on: reading resources needs readonly, changing them readwrite', async (t) => {
-  const dataDir = tempDir(t, 'ske-data-');
-  await addUser(dataDir, 'guest', 'readonly');
-  await addUser(dataDir, 'crew', 'readwrite');
-  const { runtime, url, stop } = await startTestRuntime({
-    dataDir,
-    security: securityOn(),
-    pluginDirs: [await folder()],
-    grants: granted,
-  });
-  t.teardown(stop);
+  const { runtime, url } = await startSecuredRuntime(
+    t,
+    { guest: 'readonly', crew: 'readwrite' },
+    { pluginDirs: [await folder()], grants: granted },
+  );
   await waitFor(() => runtime.plugins.runner(ID)?.currentState === 'running', 'the provider running');
   const [guest, crew] = [await login(url, 'guest'), await login(url, 'crew')];
   t.is((await call(url, 'GET', `${API}/buoys`)).status, 401);

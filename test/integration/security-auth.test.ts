@@ -3,7 +3,6 @@
 
 import test, { type ExecutionContext } from 'ava';
 import { execFile } from 'node:child_process';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { PROJECT_ROOT } from '../../runtime/config/settings.js';
@@ -11,26 +10,22 @@ import type { SecuritySettings } from '../../runtime/security/settings.js';
 import { SecurityStore } from '../../runtime/security/store.js';
 import { TokenService } from '../../runtime/security/tokens.js';
 import { EXAMPLES, IDS, pluginFolder, publish } from '../helpers/plugins.js';
-import { startTestRuntime, type TestRuntime } from '../helpers/runtime.js';
-import { addUser, call, login, securityOn, upgrade } from '../helpers/security.js';
-import { tempDir } from '../helpers/temp.js';
+import type { TestRuntime } from '../helpers/runtime.js';
+import { call, login, securityOn, startSecuredRuntime, upgrade } from '../helpers/security.js';
+import { signalkClient } from '../helpers/signalk-client.js';
 import { waitFor } from '../helpers/wait.js';
 
 const ANCHOR = '/signalk/v1/api/vessels/self/electrical/switches/anchorLight/state';
 const PLUGIN = `/plugins/${IDS.anchorLight}`;
 const CLI = join(PROJECT_ROOT, 'dist', 'runtime', 'cli', 'main.js');
 
-async function secured(t: ExecutionContext, security: SecuritySettings = securityOn()): Promise<TestRuntime> {
-  const dataDir = tempDir(t, 'ske-auth-');
-  await addUser(dataDir, 'guest', 'readonly');
-  await addUser(dataDir, 'crew', 'readwrite');
-  await addUser(dataDir, 'skipper', 'admin');
-  const rt = await startTestRuntime({
-    dataDir,
-    security,
-    pluginDirs: [await pluginFolder([{ from: EXAMPLES, name: 'anchor-light' }])],
-  });
-  t.teardown(rt.stop);
+/** The anchor-light example with a guest, a crew member and a skipper; security on unless `security` says how. */
+async function secured(t: ExecutionContext, security?: SecuritySettings): Promise<TestRuntime> {
+  const rt = await startSecuredRuntime(
+    t,
+    { guest: 'readonly', crew: 'readwrite', skipper: 'admin' },
+    { security, pluginDirs: [await pluginFolder([{ from: EXAMPLES, name: 'anchor-light' }])] },
+  );
   await waitFor(
     () => rt.runtime.model.valueAt('vessels.self', 'electrical.switches.anchorLight.state'),
     'anchor light ready',
@@ -313,24 +308,10 @@ test('path ACLs: reads are filtered on REST and on the stream; a PUT needs put o
 });
 
 test('@signalk/client logs in with a user and its REST calls carry the token', async (t) => {
-  interface SkClient {
-    connect(): Promise<unknown>;
-    disconnect(): void;
-    on(event: string, listener: (data: unknown) => void): void;
-    connection: { fetch(path: string, opts?: Record<string, unknown>): Promise<unknown>; _token: { token: string } };
-  }
-  const require = createRequire(import.meta.url);
-  const { Client } = require('@signalk/client') as { Client: new (options: Record<string, unknown>) => SkClient };
   // Node clients cannot send the login cookie on the WebSocket; read access for the stream is the setting.
   const rt = await secured(t, securityOn({ allowReadOnly: true }));
   const port = Number(new URL(rt.url).port);
-  const client = new Client({
-    hostname: '127.0.0.1',
-    port,
-    useTLS: false,
-    reconnect: false,
-    autoConnect: false,
-    notifications: false,
+  const client = signalkClient(port, {
     useAuthentication: true,
     username: 'crew',
     password: 'crew-secret-pw',
@@ -350,13 +331,7 @@ test('@signalk/client logs in with a user and its REST calls carry the token', a
   );
 
   // A wrong password: the client reports the refused login.
-  const wrong = new Client({
-    hostname: '127.0.0.1',
-    port,
-    useTLS: false,
-    reconnect: false,
-    autoConnect: false,
-    notifications: false,
+  const wrong = signalkClient(port, {
     useAuthentication: true,
     username: 'crew',
     password: 'bad',

@@ -1,49 +1,23 @@
 import test from 'ava';
-import { request } from 'node:http';
 import type { JsonValue } from '../../core/json.js';
 import type { PutResult } from '../../runtime/api/types.js';
 import { SERVER_VERSION } from '../../runtime/api/discovery.js';
 import { MAX_BODY_BYTES } from '../../runtime/api/http.js';
 import { SECURITY_OFF } from '../../runtime/security/settings.js';
 import { startBareApi, TEST_SELF_URN, type BareApi } from '../helpers/runtime.js';
+import { call, type Reply } from '../helpers/security.js';
 
 const SELF = `vessels.${TEST_SELF_URN}`;
 
-interface Reply {
-  status: number;
-  body: unknown;
-}
-
-/** An HTTP request with full control over headers (fetch may not set Host). */
-function call(
+/** A request whose body is sent as it is, as application/json: what the API makes of the text is the subject. */
+function send(
   base: string,
   method: string,
   path: string,
   body?: string | Buffer,
   headers: Record<string, string> = {},
 ): Promise<Reply> {
-  return new Promise((resolve, reject) => {
-    const req = request(
-      `${base}${path}`,
-      { method, headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers } },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('end', () => {
-          const text = Buffer.concat(chunks).toString('utf8');
-          let parsed: unknown = text;
-          try {
-            parsed = JSON.parse(text);
-          } catch {
-            // keep text for the assertion message
-          }
-          resolve({ status: res.statusCode ?? 0, body: parsed });
-        });
-      },
-    );
-    req.on('error', reject);
-    req.end(body);
-  });
+  return call(base, method, path, { body, contentType: 'application/json', headers });
 }
 
 async function withApi(
@@ -77,7 +51,7 @@ function publishNav(api: BareApi): void {
 test('GET /signalk: discovery document with URLs from the Host header and the server version', async (t) => {
   // A name the API is reached by must be configured (DNS rebinding: test/security-browser.test.ts).
   const api = await withApi({ security: { ...SECURITY_OFF, hostnames: ['boat.local'] } }, t);
-  const direct = await call(api.url, 'GET', '/signalk');
+  const direct = await send(api.url, 'GET', '/signalk');
   t.is(direct.status, 200);
   const host = api.url.slice('http://'.length);
   t.deepEqual(direct.body, {
@@ -92,7 +66,7 @@ test('GET /signalk: discovery document with URLs from the Host header and the se
   });
   t.regex(SERVER_VERSION, /^\d+\.\d+\.\d+/);
 
-  const proxied = await call(api.url, 'GET', '/signalk/', undefined, { host: 'boat.local:8080' });
+  const proxied = await send(api.url, 'GET', '/signalk/', undefined, { host: 'boat.local:8080' });
   t.like(proxied.body, {
     endpoints: {
       v1: {
@@ -107,7 +81,7 @@ test('GET /signalk/v1/api: full model and sub-paths, self resolved, trailing sla
   const api = await withApi({}, t);
   publishNav(api);
 
-  const full = await call(api.url, 'GET', '/signalk/v1/api/');
+  const full = await send(api.url, 'GET', '/signalk/v1/api/');
   t.is(full.status, 200);
   t.like(full.body, {
     version: '1.7.0',
@@ -119,15 +93,15 @@ test('GET /signalk/v1/api: full model and sub-paths, self resolved, trailing sla
     },
     sources: { gps: { GP: { talker: 'GP', sentences: { RMC: '2024-06-15T10:15:00.000Z' } } } },
   });
-  t.deepEqual((await call(api.url, 'GET', '/signalk/v1/api')).body, full.body);
+  t.deepEqual((await send(api.url, 'GET', '/signalk/v1/api')).body, full.body);
 
-  const sog = await call(api.url, 'GET', '/signalk/v1/api/vessels/self/navigation/speedOverGround');
+  const sog = await send(api.url, 'GET', '/signalk/v1/api/vessels/self/navigation/speedOverGround');
   t.is(sog.status, 200);
   t.like(sog.body, { value: 3.14, $source: 'gps.GP', sentence: 'RMC' });
-  t.deepEqual((await call(api.url, 'GET', '/signalk/v1/api/vessels/self/navigation/speedOverGround/')).body, sog.body);
+  t.deepEqual((await send(api.url, 'GET', '/signalk/v1/api/vessels/self/navigation/speedOverGround/')).body, sog.body);
   t.deepEqual(
     (
-      await call(
+      await send(
         api.url,
         'GET',
         `/signalk/v1/api/vessels/${encodeURIComponent(TEST_SELF_URN)}/navigation/speedOverGround`,
@@ -136,9 +110,9 @@ test('GET /signalk/v1/api: full model and sub-paths, self resolved, trailing sla
     sog.body,
   );
 
-  const position = await call(api.url, 'GET', '/signalk/v1/api/vessels/self/navigation/position/value');
+  const position = await send(api.url, 'GET', '/signalk/v1/api/vessels/self/navigation/position/value');
   t.deepEqual(position.body, { latitude: 50.77, longitude: -1.3 });
-  const nav = await call(api.url, 'GET', '/signalk/v1/api/vessels/self/navigation');
+  const nav = await send(api.url, 'GET', '/signalk/v1/api/vessels/self/navigation');
   t.deepEqual(Object.keys(nav.body as object).sort(), ['position', 'speedOverGround']);
 });
 
@@ -151,19 +125,19 @@ test('unknown paths and methods get JSON errors', async (t) => {
     '/signalk/v1/api/vessels/self/__proto__',
     '/nothing/here',
   ]) {
-    const r = await call(api.url, 'GET', path);
+    const r = await send(api.url, 'GET', path);
     t.is(r.status, 404, path);
     t.is(typeof (r.body as { error?: unknown }).error, 'string', path);
   }
-  const post = await call(api.url, 'POST', '/signalk/v1/api/vessels/self', '{}');
+  const post = await send(api.url, 'POST', '/signalk/v1/api/vessels/self', '{}');
   t.is(post.status, 405);
-  const badEscape = await call(api.url, 'GET', '/signalk/v1/api/vessels/%E0%A4%A');
+  const badEscape = await send(api.url, 'GET', '/signalk/v1/api/vessels/%E0%A4%A');
   t.is(badEscape.status, 400);
 });
 
 test('PUT without a handler answers 405 with a clear message', async (t) => {
   const api = await withApi({}, t);
-  const r = await call(
+  const r = await send(
     api.url,
     'PUT',
     '/signalk/v1/api/vessels/self/electrical/switches/anchorLight/state',
@@ -192,7 +166,7 @@ test('PUT with a dispatcher: context and path resolved, spec response shape, sta
     },
     t,
   );
-  const ok = await call(
+  const ok = await send(
     api.url,
     'PUT',
     '/signalk/v1/api/vessels/self/electrical/switches/anchorLight/state',
@@ -202,7 +176,7 @@ test('PUT with a dispatcher: context and path resolved, spec response shape, sta
   t.like(ok.body, { state: 'COMPLETED', statusCode: 200 });
   t.regex(String((ok.body as { requestId: unknown }).requestId), /^[0-9a-f-]{36}$/);
 
-  const pending = await call(
+  const pending = await send(
     api.url,
     'PUT',
     '/signalk/v1/api/vessels/self/steering/autopilot/target/headingTrue',
@@ -211,7 +185,7 @@ test('PUT with a dispatcher: context and path resolved, spec response shape, sta
   t.is(pending.status, 202);
   t.like(pending.body, { state: 'PENDING', statusCode: 202, message: 'turning' });
 
-  const refused = await call(
+  const refused = await send(
     api.url,
     'PUT',
     '/signalk/v1/api/vessels/self/steering/autopilot/state',
@@ -248,15 +222,15 @@ test('PUT bodies: malformed, wrong shape and oversized bodies are refused before
     [Buffer.alloc(MAX_BODY_BYTES + 10, 0x20), 413, /larger than/],
   ];
   for (const [body, status, message] of cases) {
-    const r = await call(api.url, 'PUT', path, body);
+    const r = await send(api.url, 'PUT', path, body);
     t.is(r.status, status, String(body).slice(0, 20));
     t.regex(String((r.body as { error: string }).error), message);
   }
-  const short = await call(api.url, 'PUT', '/signalk/v1/api/vessels/self', '{"value":1}');
+  const short = await send(api.url, 'PUT', '/signalk/v1/api/vessels/self', '{"value":1}');
   t.is(short.status, 400);
   t.is(calls, 0);
   // Still serving after all that.
-  t.is((await call(api.url, 'GET', '/signalk/v1/api/')).status, 200);
+  t.is((await send(api.url, 'GET', '/signalk/v1/api/')).status, 200);
 });
 
 test('GET /edge/v1/status: source statuses and bus counters', async (t) => {
@@ -278,7 +252,7 @@ test('GET /edge/v1/status: source statuses and bus counters', async (t) => {
   );
   publishNav(api);
   t.truthy(api.bus.publish({ updates: [{ values: [{ path: 'a', value: Number.NaN }] }] }, 'test'));
-  const r = await call(api.url, 'GET', '/edge/v1/status');
+  const r = await send(api.url, 'GET', '/edge/v1/status');
   t.is(r.status, 200);
   t.like(r.body, {
     sources: [{ id: 'nmea1', errors: { checksum: 2 }, lines: 12 }],
@@ -302,8 +276,8 @@ test('extra route sets are registered on the API, with the access they declare, 
     },
     t,
   );
-  t.deepEqual((await call(api.url, 'GET', '/plugins')).body, { plugins: [] });
-  t.deepEqual((await call(api.url, 'POST', '/things', '{"a":1}')).body, { got: { a: 1 } });
-  t.is((await call(api.url, 'GET', '/other')).status, 404);
-  t.is((await call(api.url, 'GET', '/signalk')).status, 200);
+  t.deepEqual((await send(api.url, 'GET', '/plugins')).body, { plugins: [] });
+  t.deepEqual((await send(api.url, 'POST', '/things', '{"a":1}')).body, { got: { a: 1 } });
+  t.is((await send(api.url, 'GET', '/other')).status, 404);
+  t.is((await send(api.url, 'GET', '/signalk')).status, 200);
 });

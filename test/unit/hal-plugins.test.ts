@@ -8,13 +8,9 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { parseCandumpLine } from '../../hal/can/candump.js';
 import { pgnOf } from '../../hal/can/frame.js';
-import type { Runtime } from '../../runtime/app.js';
-import type { JsonValue } from '../../core/json.js';
 import { PROJECT_ROOT } from '../../runtime/config/settings.js';
-import { writePluginConfig } from '../../runtime/plugins/plugin-config.js';
-import { configFile } from '../../runtime/storage/plugin-storage.js';
 import { startBroker } from '../helpers/mqtt-broker.js';
-import { FIXTURES, pluginFolder, pluginStatus } from '../helpers/plugins.js';
+import { FIXTURES, configurePlugin, pluginFolder, pluginStatus, selfValue } from '../helpers/plugins.js';
 import { startTestRuntime } from '../helpers/runtime.js';
 import { tempDir } from '../helpers/temp.js';
 import { waitFor } from '../helpers/wait.js';
@@ -23,16 +19,6 @@ const CAN_READER = '_signalk-edge-fixture_hal-can-reader';
 const MQTT_PROBE = '_signalk-edge-fixture_hal-mqtt-probe';
 const RECORDING = join(PROJECT_ROOT, 'test', 'fixtures', 'can', 'candumpSample3.txt');
 const DATA_GRANTS = ['dataRead', 'dataWrite'];
-
-function configure(dataDir: string, id: string, configuration: JsonValue): void {
-  writePluginConfig(configFile(dataDir, id), { enabled: true, configuration });
-}
-
-function selfValue(runtime: Runtime, path: string): unknown {
-  const node = runtime.model.get([...runtime.model.selfContext.split('.'), ...path.split('.')]) as
-    { value?: unknown } | undefined;
-  return node?.value;
-}
 
 /** Frames per PGN in the recording, counted from the raw candump lines. */
 function framesPerPgn(): Map<number, number> {
@@ -50,7 +36,7 @@ test('a plugin granted can0 with a PGN filter receives only those frames of a ca
   t.true((expected.get(heading) ?? 0) > 0 && (expected.get(position) ?? 0) > 0, 'the recording has both PGNs');
   const plugins = await pluginFolder([{ from: FIXTURES, name: 'hal-can-reader' }]);
   const dataDir = tempDir(t, 'ske-can-plugin-');
-  configure(dataDir, CAN_READER, { interface: 'can0', send: [{ pgn: 59904, data: [0x14, 0xf0, 0x01] }] });
+  configurePlugin(dataDir, CAN_READER, { interface: 'can0', send: [{ pgn: 59904, data: [0x14, 0xf0, 0x01] }] });
   const rt = await startTestRuntime({
     dataDir,
     pluginDirs: [plugins],
@@ -90,7 +76,7 @@ test('a plugin granted can0 with a PGN filter receives only those frames of a ca
 test('a plugin without a CAN grant is refused and opens nothing', async (t) => {
   const plugins = await pluginFolder([{ from: FIXTURES, name: 'hal-can-reader' }]);
   const dataDir = tempDir(t, 'ske-can-plugin-');
-  configure(dataDir, CAN_READER, { interface: 'can0', pgns: [129025] });
+  configurePlugin(dataDir, CAN_READER, { interface: 'can0', pgns: [129025] });
   const rt = await startTestRuntime({
     dataDir,
     pluginDirs: [plugins],
@@ -107,7 +93,7 @@ test('MQTT: a plugin granted boat/+/temp subscribes there, is denied #, and publ
   t.teardown(() => broker.close());
   const plugins = await pluginFolder([{ from: FIXTURES, name: 'hal-mqtt-probe' }]);
   const dataDir = tempDir(t, 'ske-mqtt-plugin-');
-  configure(dataDir, MQTT_PROBE, {
+  configurePlugin(dataDir, MQTT_PROBE, {
     subscribe: ['boat/+/temp', '#'],
     publish: [
       { topic: 'boat/probe/status', payload: 'up', qos: 1 },

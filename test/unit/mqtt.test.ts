@@ -6,7 +6,7 @@ import { brokerFilters } from '../../hal/net/broker-filters.js';
 import { parsePayload, contextId } from '../../runtime/mqtt/bridge.js';
 import { MqttConnection, MqttUnavailableError } from '../../hal/net/mqtt-connection.js';
 import type { MqttStatus } from '../../runtime/mqtt/service.js';
-import type { MqttSettings } from '../../runtime/mqtt/settings.js';
+import type { MqttPublishRule, MqttSettings } from '../../runtime/mqtt/settings.js';
 import { parseSettings } from '../../runtime/config/settings.js';
 import { SettingsError } from '../../core/settings-reader.js';
 import { startBroker, type TestBroker } from '../helpers/mqtt-broker.js';
@@ -18,6 +18,14 @@ const KNOTS = 1852 / 3600;
 const DEG = Math.PI / 180;
 /** The test runtime's self vessel is urn:mrn:imo:mmsi:230000001. */
 const SELF_TOPIC = 'signalk/230000001';
+/** Speed over ground to its Signal K topic, as the bridge tests publish it. */
+const SOG_RULE: MqttPublishRule = {
+  path: 'navigation.speedOverGround',
+  topic: 'signalk/{id}/{path}',
+  qos: 0,
+  retain: false,
+  context: 'vessels.self',
+};
 
 /** RMC (position, SOG 6.1 kn), MWV (35°, 15.5 kn apparent) and DBT (12.0 m), replayed in a loop. */
 const PASSAGE = [
@@ -261,13 +269,7 @@ test('bridge out: replayed NMEA values arrive on their topics as JSON; a retaine
       username: 'boat',
       password: 's3cret',
       publish: [
-        {
-          path: 'navigation.speedOverGround',
-          topic: 'signalk/{id}/{path}',
-          qos: 0,
-          retain: false,
-          context: 'vessels.self',
-        },
+        SOG_RULE,
         { path: 'environment.wind.*', topic: 'boat/wind/{path}', qos: 0, retain: false, context: 'vessels.self' },
         { path: 'navigation.position', topic: 'boat/position', qos: 1, retain: true, context: 'vessels.self' },
       ],
@@ -366,15 +368,7 @@ test('bridge reconnects after the broker is closed and reopened on the same port
     t,
     first,
     {
-      publish: [
-        {
-          path: 'navigation.speedOverGround',
-          topic: 'signalk/{id}/{path}',
-          qos: 0,
-          retain: false,
-          context: 'vessels.self',
-        },
-      ],
+      publish: [SOG_RULE],
       subscribe: [{ topic: 'sensors/cabin/temperature', path: 'environment.inside.temperature', qos: 1 }],
     },
     tempDir(t, 'ske-mqtt-'),

@@ -6,7 +6,7 @@
 import test from 'ava';
 import type { PutDispatcher } from '../../runtime/api/types.js';
 import { startBareApi } from '../helpers/runtime.js';
-import { addUser, call, login, securityOn, upgrade } from '../helpers/security.js';
+import { addUsers, call, login, securityOn, upgrade } from '../helpers/security.js';
 import { tempDir } from '../helpers/temp.js';
 import { waitFor } from '../helpers/wait.js';
 
@@ -85,8 +85,7 @@ test('PUT over the stream: answered with the request id, readable at /signalk/v1
 
 test('PUT over the stream with security: a readonly user is refused, a readwrite user may; records need a login', async (t) => {
   const dataDir = tempDir(t, 'ske-req-');
-  await addUser(dataDir, 'guest', 'readonly');
-  await addUser(dataDir, 'crew', 'readwrite');
+  await addUsers(dataDir, { guest: 'readonly', crew: 'readwrite' });
   const got: unknown[] = [];
   const { api, url, wsUrl } = await startBareApi({ put: switchHandler(got), security: securityOn(), dataDir });
   t.teardown(() => api.close());
@@ -179,9 +178,7 @@ test('/signalk/v1/api/sources lists the sources with their labels; sendCachedVal
 
 test('applicationData: global and user documents, sub-paths, JSON Patch, keys, versions; who may write', async (t) => {
   const dataDir = tempDir(t, 'ske-appdata-');
-  await addUser(dataDir, 'guest', 'readonly');
-  await addUser(dataDir, 'crew', 'readwrite');
-  await addUser(dataDir, 'skipper', 'admin');
+  await addUsers(dataDir, { guest: 'readonly', crew: 'readwrite', skipper: 'admin' });
   const { api, url } = await startBareApi({ security: securityOn(), dataDir });
   t.teardown(() => api.close());
   const crew = await login(url, 'crew');

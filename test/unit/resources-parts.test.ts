@@ -174,6 +174,24 @@ test('with two providers of a type, new resources go to the default; replacing o
     200,
   );
   t.deepEqual(stores.b.get('3a1f7c52-9d0e-4b6a-8f21-0c5e7d9b1a11'), { name: 'changed' });
+  // POST and PUT check a body alike, before any provider sees it.
+  for (const [method, path] of [
+    ['POST', `${API}/notes`],
+    ['PUT', `${API}/notes/3a1f7c52-9d0e-4b6a-8f21-0c5e7d9b1a11`],
+  ]) {
+    t.deepEqual(
+      await call(bare.url, method, path, { body: [1, 2] }).then((r) => [r.status, r.body]),
+      [400, { state: 'FAILED', statusCode: 400, message: 'the body must be a JSON object (the resource)' }],
+      method,
+    );
+    t.deepEqual(
+      await call(bare.url, method, path, { body: { name: 7 } }).then((r) => [r.status, r.body]),
+      [400, { state: 'FAILED', statusCode: 400, message: 'invalid note: name must be string' }],
+      method,
+    );
+  }
+  t.deepEqual([stores.a.size, stores.b.size], [1, 2]);
+  t.deepEqual(stores.b.get('3a1f7c52-9d0e-4b6a-8f21-0c5e7d9b1a11'), { name: 'changed' });
   t.deepEqual((await call(bare.url, 'POST', `${API}/buoys/_providers/_default/a`)).body, {
     state: 'FAILED',
     statusCode: 400,

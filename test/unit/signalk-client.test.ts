@@ -3,25 +3,12 @@
 
 import test from 'ava';
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { Nmea0183Codec } from '../../hal/codecs/nmea0183/codec.js';
 import { PROJECT_ROOT } from '../../runtime/config/settings.js';
 import { replaySource, startTestRuntime } from '../helpers/runtime.js';
+import { signalkClient } from '../helpers/signalk-client.js';
 import { waitFor } from '../helpers/wait.js';
-
-/** The part of @signalk/client's Client this test uses (the package ships no types). */
-interface SkClient {
-  connect(): Promise<unknown>;
-  subscribe(command: { context: string; subscribe: { path: string; policy?: string }[] }): void;
-  disconnect(): void;
-  on(event: 'connectionInfo' | 'delta' | 'error', listener: (data: unknown) => void): void;
-  API(): Promise<{ navigation(path: string): Promise<unknown> }>;
-  readonly self: string | null;
-}
-
-const require = createRequire(import.meta.url);
-const { Client } = require('@signalk/client') as { Client: new (options: Record<string, unknown>) => SkClient };
 
 const LOG = join(PROJECT_ROOT, 'test', 'fixtures', 'client-passage.nmea');
 
@@ -63,15 +50,7 @@ test('@signalk/client: hello, navigation.* subscription gets exactly the navigat
   t.teardown(() => rt.stop());
   const { port } = rt.runtime.api;
 
-  const client = new Client({
-    hostname: '127.0.0.1',
-    port,
-    useTLS: false,
-    reconnect: false,
-    autoConnect: false,
-    notifications: false,
-    deltaStreamBehaviour: 'none',
-  });
+  const client = signalkClient(port, { deltaStreamBehaviour: 'none' });
   let hello: unknown;
   const deltas: WireDelta[] = [];
   client.on('connectionInfo', (info) => (hello = info));

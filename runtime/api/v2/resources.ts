@@ -102,6 +102,14 @@ function writeOutcome(reply: ProviderReply): { ok: true } | { ok: false; status:
   }
 }
 
+/** The body of a POST or PUT as a resource of `type`; a 400 reply with the reason when it cannot be one. */
+function resourceBody(type: string, body: unknown, reply: FastifyReply): Record<string, JsonValue> | undefined {
+  const problem = isRecord(body) ? resourceProblem(type, body) : 'the body must be a JSON object (the resource)';
+  if (!problem) return body as Record<string, JsonValue>;
+  void reply.code(400).send(failed(400, problem));
+  return undefined;
+}
+
 export function resourceRoutes(providers: ResourceProviders): ApiRoutes {
   /** The providers a request addresses: `?provider=<id>` or all of the type; a reply when there are none. */
   const addressed = (type: string, search: string, reply: FastifyReply): readonly string[] | undefined => {
@@ -284,16 +292,14 @@ export function resourceRoutes(providers: ResourceProviders): ApiRoutes {
       const { type } = req.params;
       const ids = addressed(type, search(req.url), reply);
       if (!ids) return reply;
-      if (!isRecord(req.body))
-        return reply.code(400).send(failed(400, 'the body must be a JSON object (the resource)'));
-      const problem = resourceProblem(type, req.body);
-      if (problem) return reply.code(400).send(failed(400, problem));
+      const resource = resourceBody(type, req.body, reply);
+      if (!resource) return reply;
       const target = ids.length === 1 ? ids[0] : (providers.defaultProvider(type) ?? ids[0]);
       // A chart is known by its identifier, as upstream.
-      const identifier = type === 'charts' && typeof req.body.identifier === 'string' ? req.body.identifier : undefined;
+      const identifier = type === 'charts' && typeof resource.identifier === 'string' ? resource.identifier : undefined;
       if (identifier !== undefined && !validResourceId(type, identifier))
         return reply.code(400).send(failed(400, `Invalid resource id provided (${identifier.slice(0, 140)})`));
-      return write(reply, type, identifier ?? randomUUID(), target, req.body as JsonValue, true);
+      return write(reply, type, identifier ?? randomUUID(), target, resource, true);
     });
 
     app.put<{ Params: { type: string; id: string } }>(
@@ -305,16 +311,14 @@ export function resourceRoutes(providers: ResourceProviders): ApiRoutes {
           return reply.code(400).send(failed(400, `Invalid resource id provided (${id.slice(0, 140)})`));
         const ids = addressed(type, search(req.url), reply);
         if (!ids) return reply;
-        if (!isRecord(req.body))
-          return reply.code(400).send(failed(400, 'the body must be a JSON object (the resource)'));
-        const problem = resourceProblem(type, req.body);
-        if (problem) return reply.code(400).send(failed(400, problem));
+        const resource = resourceBody(type, req.body, reply);
+        if (!resource) return reply;
         // The provider that holds it, else the type's default provider.
         const owner =
           ids.length === 1
             ? ids[0]
             : ((await holder(type, id, ids))?.pluginId ?? providers.defaultProvider(type) ?? ids[0]);
-        return write(reply, type, id, owner, req.body as JsonValue, false);
+        return write(reply, type, id, owner, resource, false);
       },
     );
 
