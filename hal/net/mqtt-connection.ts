@@ -76,7 +76,7 @@ export class MqttUnavailableError extends Error {
 
 interface Waiting {
   topic: string;
-  payload: Buffer;
+  payload: string | Buffer;
   qos: 1 | 2;
   retain: boolean;
   settle: (err?: Error) => void;
@@ -228,6 +228,17 @@ export class MqttConnection {
    * offline). Rejects with an Error naming the problem for a bad topic or QoS.
    */
   publish(topic: string, payload: string | Uint8Array, opts: PublishOptions = {}): Promise<void> {
+    return new Promise<void>((resolve, reject) =>
+      this.post(topic, payload, opts, (err) => (err ? reject(err) : resolve())),
+    );
+  }
+
+  /**
+   * publish() with a callback instead of a promise: `done` is called once, with the reason when
+   * the message did not reach the broker. For a busy publisher (the bridge publishes every value
+   * of a busy bus), whose callback can be made once and shared.
+   */
+  post(topic: string, payload: string | Uint8Array, opts: PublishOptions, done: (err?: Error) => void): void {
     const qos = opts.qos ?? 0;
     const retain = opts.retain ?? false;
     const bad =
@@ -235,74 +246,69 @@ export class MqttConnection {
       (qos === 0 || qos === 1 || qos === 2 ? undefined : `QoS must be 0, 1 or 2, got ${String(qos)}`);
     if (bad !== undefined) {
       this.counters.dropped++;
-      return Promise.reject(new Error(bad));
+      done(new Error(bad));
+      return;
     }
-    // A copy: the caller's bytes (a plugin's memory) may change while the message waits.
-    const body = typeof payload === 'string' ? Buffer.from(payload, 'utf8') : Buffer.from(payload);
-    return new Promise<void>((resolve, reject) => {
-      let done = false;
-      const settle = (err?: Error): void => {
-        if (done) return;
-        done = true;
-        this.inFlight.delete(settle);
-        this.unwritten.delete(settle);
-        if (err) {
-          this.counters.dropped++;
-          reject(err);
-        } else {
-          this.counters.published++;
-          resolve();
-        }
-      };
-      if (this._state === 'connected' && this.client) {
-        if (qos > 0 && this.inFlight.size >= this.maxQueued) {
-          settle(
-            new MqttUnavailableError(
-              `${this.maxQueued} messages to ${this.url} are unacknowledged; message to ${topic} dropped`,
-            ),
-          );
-          return;
-        }
-        // A broker reading slower than we write (a weak link) must not grow the socket buffer without end.
-        if (qos === 0 && this.unwritten.size >= this.maxQueued) {
-          settle(
-            new MqttUnavailableError(
-              `${this.maxQueued} QoS 0 messages to ${this.url} wait to be written; message to ${topic} dropped`,
-            ),
-          );
-          return;
-        }
-        this.send(this.client, topic, body, qos, retain, settle);
-        return;
-      }
-      if (qos === 0) {
+    // A copy of bytes: the caller's (a plugin's memory) may change while the message waits. A string cannot.
+    const body = typeof payload === 'string' ? payload : Buffer.from(payload);
+    let settled = false;
+    const settle = (err?: Error): void => {
+      if (settled) return;
+      settled = true;
+      this.inFlight.delete(settle);
+      this.unwritten.delete(settle);
+      if (err) this.counters.dropped++;
+      else this.counters.published++;
+      done(err);
+    };
+    if (this._state === 'connected' && this.client) {
+      if (qos > 0 && this.inFlight.size >= this.maxQueued) {
         settle(
-          new MqttUnavailableError(`not connected to ${this.url} (${this._state}); QoS 0 message to ${topic} dropped`),
-        );
-        return;
-      }
-      if (this._state === 'stopped') {
-        settle(new MqttUnavailableError(`MQTT connection to ${this.url} is stopped; message to ${topic} dropped`));
-        return;
-      }
-      if (this.waiting.length + this.inFlight.size >= this.maxQueued) {
-        const oldest = this.waiting.shift();
-        if (oldest === undefined) {
-          settle(
-            new MqttUnavailableError(
-              `${this.maxQueued} messages to ${this.url} are unacknowledged; message to ${topic} dropped`,
-            ),
-          );
-          return;
-        }
-        oldest.settle(
           new MqttUnavailableError(
-            `offline queue for ${this.url} full (${this.maxQueued}); oldest message, to ${oldest.topic}, dropped`,
+            `${this.maxQueued} messages to ${this.url} are unacknowledged; message to ${topic} dropped`,
           ),
         );
+        return;
       }
-      this.waiting.push({ topic, payload: body, qos, retain, settle });
-    });
+      // A broker reading slower than we write (a weak link) must not grow the socket buffer without end.
+      if (qos === 0 && this.unwritten.size >= this.maxQueued) {
+        settle(
+          new MqttUnavailableError(
+            `${this.maxQueued} QoS 0 messages to ${this.url} wait to be written; message to ${topic} dropped`,
+          ),
+        );
+        return;
+      }
+      this.send(this.client, topic, body, qos, retain, settle);
+      return;
+    }
+    if (qos === 0) {
+      settle(
+        new MqttUnavailableError(`not connected to ${this.url} (${this._state}); QoS 0 message to ${topic} dropped`),
+      );
+      return;
+    }
+    if (this._state === 'stopped') {
+      settle(new MqttUnavailableError(`MQTT connection to ${this.url} is stopped; message to ${topic} dropped`));
+      return;
+    }
+    if (this.waiting.length + this.inFlight.size >= this.maxQueued) {
+      const oldest = this.waiting.shift();
+      if (oldest === undefined) {
+        settle(
+          new MqttUnavailableError(
+            `${this.maxQueued} messages to ${this.url} are unacknowledged; message to ${topic} dropped`,
+          ),
+        );
+        return;
+      }
+      oldest.settle(
+        new MqttUnavailableError(
+          `offline queue for ${this.url} full (${this.maxQueued}); oldest message, to ${oldest.topic}, dropped`,
+        ),
+      );
+    }
+    this.waiting.push({ topic, payload: body, qos, retain, settle });
   }
 
   /**
@@ -357,7 +363,7 @@ export class MqttConnection {
   private send(
     client: MqttClient,
     topic: string,
-    payload: Buffer,
+    payload: string | Buffer,
     qos: MqttQos,
     retain: boolean,
     settle: (err?: Error) => void,

@@ -87,11 +87,12 @@ interface OutRule {
 /** Context and path as one key; the length prefix keeps it unambiguous whatever characters they hold. */
 const targetKey = (context: string, path: string): string => `${context.length}:${context}${path}`;
 
-/** Where one value goes: a rule and its topic, or why the topic cannot be made. */
+/** Where one value goes: a rule and its topic, or why the topic cannot be made; `done` counts each publish's outcome. */
 interface Target {
   rule: MqttPublishRule;
   topic: string;
   bad: string | undefined;
+  done: (err?: Error) => void;
 }
 
 export class MqttBridge {
@@ -111,7 +112,14 @@ export class MqttBridge {
       .filter((r) => r.context(context) && matchesPattern(r.rule.path, path))
       .map(({ rule }) => {
         const topic = topicFor(rule.topic, context, path);
-        return { rule, topic, bad: topicError(topic) };
+        const done = (err?: Error): void => {
+          if (!err) this.stats.out.published++;
+          else {
+            this.stats.out.failed++;
+            this.note('failed', `publish ${topic}: ${err.message}`);
+          }
+        };
+        return { rule, topic, bad: topicError(topic), done };
       });
   });
 
@@ -153,20 +161,15 @@ export class MqttBridge {
     }
   }
 
-  private send({ rule, topic, bad }: Target, path: string, value: JsonValue): void {
+  private send({ rule, topic, bad, done }: Target, path: string, value: JsonValue): void {
     if (bad !== undefined) {
       // A path with + or # in it (from a plugin) makes no topic: say so, do not guess one.
       this.stats.out.skipped++;
       this.note('skipped', `${path}: ${bad}`);
       return;
     }
-    this.options.connection.publish(topic, JSON.stringify(value), { qos: rule.qos, retain: rule.retain }).then(
-      () => this.stats.out.published++,
-      (err: Error) => {
-        this.stats.out.failed++;
-        this.note('failed', `publish ${topic}: ${err.message}`);
-      },
-    );
+    // One callback per target, made once: no promise or closure per value on a busy bus.
+    this.options.connection.post(topic, JSON.stringify(value), { qos: rule.qos, retain: rule.retain }, done);
   }
 
   private onMessage(rule: MqttSubscribeRule, topic: string, payload: Buffer): void {

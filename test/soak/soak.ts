@@ -40,6 +40,8 @@ export interface SoakOptions {
    * the runtime for seconds); the report then says what grew between them.
    */
   heapSnapshots?: string;
+  /** A folder for a V8 CPU profile of the runtime (`--cpu-prof`), written when it exits. */
+  cpuProfile?: string;
   /** Print progress lines (RSS samples, events). */
   log(line: string): void;
 }
@@ -220,6 +222,7 @@ type PluginRow = {
   id: string;
   state: string;
   deltas: { received: number; emitted: number; rejected: number; dropped: number };
+  quota?: { cpu: { usedMs: number } };
 };
 
 export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
@@ -287,11 +290,13 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     const snapshotFlags = opts.heapSnapshots
       ? ['--heapsnapshot-signal=SIGUSR2', `--diagnostic-dir=${opts.heapSnapshots}`]
       : [];
+    const profileFlags = opts.cpuProfile ? ['--cpu-prof', `--cpu-prof-dir=${opts.cpuProfile}`] : [];
     child = spawn(
       process.execPath,
       [
         ...NODE_FLAGS,
         ...snapshotFlags,
+        ...profileFlags,
         join(PROJECT_ROOT, 'dist', 'runtime', 'cli', 'main.js'),
         'run',
         '--settings',
@@ -463,6 +468,14 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
         failures.push(`plugin ${p.id}: ${p.deltas.dropped} dropped, ${p.deltas.rejected} rejected`);
     }
     figures['plugins.received'] = plugins_.reduce((n, p) => n + p.deltas.received, 0);
+    // Per plugin: deltas received per second, and the wall time of its deliveries per delta.
+    figures['plugins.receivedPerSecond'] = plugins_
+      .filter((p) => p.deltas.received > 0)
+      .map((p) => {
+        const us = ((p.quota?.cpu.usedMs ?? NaN) * 1000) / p.deltas.received;
+        return `${p.id.replace(/^.*[_/]/, '')} ${Math.round(p.deltas.received / opts.seconds)} (${us.toFixed(0)} µs)`;
+      })
+      .join(', ');
     const readByClients = clients.reduce((n, c) => n + c.received, 0);
     figures['stream.sent'] = status.stream.sent;
     figures['stream.readByClients'] = readByClients;

@@ -245,6 +245,12 @@ test('MqttConnection offline: QoS 0 is dropped with a clear error, QoS 1 waits i
   });
   t.like(conn.status().counters, { queued: 3, dropped: 2, published: 0 });
   await t.throwsAsync(conn.publish('edge/+', 'x'), { message: 'topic "edge/+" contains a wildcard (+ or #)' });
+  // post(): the same outcome through a callback, called once and at once when nothing can be sent.
+  const outcomes: (Error | undefined)[] = [];
+  conn.post('edge/q0', 'x', {}, (err) => outcomes.push(err));
+  t.is(outcomes.length, 1);
+  t.true(outcomes[0] instanceof MqttUnavailableError);
+  t.regex(outcomes[0]?.message ?? '', /QoS 0 message to edge\/q0 dropped$/);
 
   const broker = await startBroker(port);
   t.teardown(() => broker.close());
@@ -254,7 +260,7 @@ test('MqttConnection offline: QoS 0 is dropped with a clear error, QoS 1 waits i
   });
   t.deepEqual(await Promise.all(results.slice(1)), ['2', '3', '4']);
   t.deepEqual(arrived, ['edge/q1=2@1', 'edge/q1=3@1', 'edge/q1=4@1']);
-  t.like(conn.status(), { state: 'connected', counters: { queued: 0, dropped: 3, published: 3 } });
+  t.like(conn.status(), { state: 'connected', counters: { queued: 0, dropped: 4, published: 3 } });
   t.is(conn.lastError, undefined);
 });
 
