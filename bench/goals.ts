@@ -71,9 +71,20 @@ function nmeaInput(dir: string, anchor: Anchor | undefined): { file: string; lin
   };
 }
 
-/** Library Parser.parse alone over the file's lines, in a child process: lines per CPU second. */
+/** How the installed service starts node (bench/as-installed.ts), read once. */
+let installed: InstalledStart | undefined;
+const asInstalled = (): InstalledStart => (installed ??= installedStart());
+
+/**
+ * Library Parser.parse alone over the file's lines, in a child process: lines per CPU second. With the
+ * runtime's Node flags and environment, so the ratio compares the code, not two heap configurations.
+ */
 async function parserRate(file: string): Promise<number> {
-  const child = startChild(process.execPath, [join(PROJECT_ROOT, 'dist', 'bench', 'parser-child.js'), file], {});
+  const child = startChild(
+    process.execPath,
+    [...asInstalled().nodeFlags, join(PROJECT_ROOT, 'dist', 'bench', 'parser-child.js'), file],
+    { env: { ...process.env, ...asInstalled().env } },
+  );
   const code = await new Promise<number | null>((r) => child.proc.once('exit', r));
   const out = child.output();
   const parsed = /\{"rate":[^}]*\}/.exec(out);
@@ -85,9 +96,6 @@ interface EdgeRun {
   sources?: unknown[];
   plugin?: AnchorPlugin;
 }
-
-let installed: InstalledStart | undefined;
-const asInstalled = (): InstalledStart => (installed ??= installedStart());
 
 /** A `signalk-edge run` child started as the installed service starts it (see as-installed.ts). */
 async function startEdge(dir: string, run: EdgeRun): Promise<{ child: Child; base: string }> {
