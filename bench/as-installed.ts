@@ -1,9 +1,9 @@
 // How the installed service starts the runtime, so the goals measure what a boat runs: the Node
 // flags of this machine's board profile (scripts/install.sh puts them into the service's
 // ExecStart, or the daemontools `run` script) and the environment the unit file sets.
-// V8 sizes its young generation from the memory it may use: under the service's MemoryMax it
-// picks 4 MB semi-spaces, on an unbounded 24 GB bench machine 16 MB (docs/decisions/0102). The
-// profiles state that size, so the bench and a boat run the same heap.
+// V8 sizes its young generation from the memory it may use (4 MB semi-spaces under the service's
+// MemoryMax, 16 MB on an unbounded 24 GB bench machine); the profiles state the size a boat runs
+// with (docs/decisions/0102), so the bench and a boat run the same heap.
 
 import { resolveBoard } from '../runtime/board/resolve.js';
 import { serviceEnvironment } from '../runtime/systemd/unit.js';

@@ -188,7 +188,7 @@ test('release tarball → install.sh --root: tree, enablement, board config; ide
   t.regex(dropIn, /^DeviceAllow=char-ttyUSB rw$/m);
   t.regex(
     dropIn,
-    /^ExecStart=\/usr\/bin\/node --max-old-space-size=384 --max-semi-space-size=4 \/opt\/signalk-edge\/current\/dist\/runtime\/cli\/main\.js run --data \/var\/lib\/signalk-edge --board rpi4$/m,
+    /^ExecStart=\/usr\/bin\/node --max-old-space-size=384 --max-semi-space-size=8 \/opt\/signalk-edge\/current\/dist\/runtime\/cli\/main\.js run --data \/var\/lib\/signalk-edge --board rpi4$/m,
   );
   t.is(
     readlinkSync(join(units, 'multi-user.target.wants', 'signalk-edge.service')),
