@@ -115,8 +115,9 @@ export async function startAnchor(
       JSON.stringify({ enabled: true, configuration: {} }),
     );
   }
+  // As its installer (bin/signalk-server-setup) starts it: plain node, NODE_ENV=production, no memory bound.
   const child = startChild(process.execPath, [join(anchor.serverDir, 'bin', 'signalk-server')], {
-    env: { ...process.env, SIGNALK_NODE_CONFIG_DIR: configDir, PORT: String(port), DEBUG: '' },
+    env: { ...process.env, NODE_ENV: 'production', SIGNALK_NODE_CONFIG_DIR: configDir, PORT: String(port), DEBUG: '' },
   });
   await untilServing(child, `http://127.0.0.1:${port}/signalk`);
   return child;

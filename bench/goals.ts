@@ -13,6 +13,7 @@ import { DEMO_LOG, PROJECT_ROOT } from '../runtime/config/settings.js';
 import { buildAll } from '../scripts/build-examples.js';
 import { busyCandump, runSoak } from '../test/soak/soak.js';
 import { findAnchor, startAnchor, type Anchor, type AnchorInput, type AnchorPlugin } from './anchor.js';
+import { installedStart, type InstalledStart } from './as-installed.js';
 import { cpuSeconds, rssMB, startChild, untilQuiet, untilServing, type Child } from './proc.js';
 
 const TAKE_ALL: AnchorPlugin = {
@@ -70,9 +71,20 @@ function nmeaInput(dir: string, anchor: Anchor | undefined): { file: string; lin
   };
 }
 
-/** Library Parser.parse alone over the file's lines, in a child process: lines per CPU second. */
+/** How the installed service starts node (bench/as-installed.ts), read once. */
+let installed: InstalledStart | undefined;
+const asInstalled = (): InstalledStart => (installed ??= installedStart());
+
+/**
+ * Library Parser.parse alone over the file's lines, in a child process: lines per CPU second. With the
+ * runtime's Node flags and environment, so the ratio compares the code, not two heap configurations.
+ */
 async function parserRate(file: string): Promise<number> {
-  const child = startChild(process.execPath, [join(PROJECT_ROOT, 'dist', 'bench', 'parser-child.js'), file], {});
+  const child = startChild(
+    process.execPath,
+    [...asInstalled().nodeFlags, join(PROJECT_ROOT, 'dist', 'bench', 'parser-child.js'), file],
+    { env: { ...process.env, ...asInstalled().env } },
+  );
   const code = await new Promise<number | null>((r) => child.proc.once('exit', r));
   const out = child.output();
   const parsed = /\{"rate":[^}]*\}/.exec(out);
@@ -85,7 +97,7 @@ interface EdgeRun {
   plugin?: AnchorPlugin;
 }
 
-/** A `signalk-edge run` child as installers run it (no extra Node flags, same as the anchor's). */
+/** A `signalk-edge run` child started as the installed service starts it (see as-installed.ts). */
 async function startEdge(dir: string, run: EdgeRun): Promise<{ child: Child; base: string }> {
   const port = await freePort();
   mkdirSync(dir, { recursive: true });
@@ -103,9 +115,15 @@ async function startEdge(dir: string, run: EdgeRun): Promise<{ child: Child; bas
   writeFileSync(join(dir, 'settings.json'), JSON.stringify(settings, null, 2));
   const child = startChild(
     process.execPath,
-    [join(PROJECT_ROOT, 'dist', 'runtime', 'cli', 'main.js'), 'run', '--settings', join(dir, 'settings.json')],
+    [
+      ...asInstalled().nodeFlags,
+      join(PROJECT_ROOT, 'dist', 'runtime', 'cli', 'main.js'),
+      'run',
+      '--settings',
+      join(dir, 'settings.json'),
+    ],
     {
-      env: { ...process.env, SIGNALK_EDGE_LOG: 'warn' },
+      env: { ...process.env, ...asInstalled().env, SIGNALK_EDGE_LOG: 'warn' },
     },
   );
   const base = `http://127.0.0.1:${port}`;
@@ -240,6 +258,7 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
       anchor = findAnchor(opts.log);
       notes.push(`anchor: signalk-server ${anchor.version} at ${anchor.serverDir}`);
     } else notes.push('anchor: not run (pass --vs-signalk-server to run signalk-server 2.32 side by side)');
+    notes.push(asInstalled().what);
     const edge = edgeRunner(root);
     const sk = anchor ? anchorRunner(anchor, root) : undefined;
     const nmea = nmeaInput(root, anchor);
@@ -276,7 +295,7 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
       // 3. Memory.
       add({
         name: "RSS after that run ≤ 1/3 of signalk-server's",
-        figure: `${withPlugin.rss.toFixed(0)} MB${skPlugin ? ` = ${(withPlugin.rss / skPlugin.rss).toFixed(2)} of it` : ''}`,
+        figure: `${withPlugin.rss.toFixed(0)} MB${skPlugin ? ` = ${(withPlugin.rss / skPlugin.rss).toFixed(2)} of it` : ''}, started as installed`,
         anchor: skPlugin ? `signalk-server ${skPlugin.rss.toFixed(0)} MB` : 'no anchor run',
         pass: skPlugin ? withPlugin.rss <= skPlugin.rss / 3 : undefined,
       });
@@ -296,7 +315,7 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
         const rss = rssMB(child.pid);
         add({
           name: 'bare runtime (nothing configured) ≤ 60 MB RSS',
-          figure: `${rss.toFixed(1)} MB after 100 s idle (${early.toFixed(1)} MB 5 s after start)`,
+          figure: `${rss.toFixed(1)} MB after 100 s idle (${early.toFixed(1)} MB 5 s after start), started as installed`,
           anchor: '',
           pass: rss <= 60,
         });

@@ -3,12 +3,10 @@
 // synchronous require at the first use needs no change to the (synchronous) callers. One require
 // per package for the whole process: the same module instance everywhere, as a static import gives.
 
-import { createRequire } from 'node:module';
-
-const requireModule = createRequire(import.meta.url);
+import { requireCjs } from '../core/require-cjs.js';
 
 /** A getter for package `name`, loading it on the first call. */
 export function lazyModule<T>(name: string): () => T {
   let loaded: T | undefined;
-  return () => (loaded ??= requireModule(name) as T);
+  return () => (loaded ??= requireCjs<T>(name));
 }

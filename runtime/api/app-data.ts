@@ -11,11 +11,14 @@
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import fastJsonPatch, { type Operation } from 'fast-json-patch';
+import type { Operation } from 'fast-json-patch';
 import type { Principal } from '../security/tokens.js';
 import { writeFileAtomic } from '../storage/atomic.js';
 import { HttpError } from './http.js';
 import { isRecord } from '../../core/json.js';
+import { requireCjs } from '../../core/require-cjs.js';
+
+const fastJsonPatch = requireCjs<typeof import('fast-json-patch')>('fast-json-patch');
 
 export const APP_DATA_PREFIX = '/signalk/v1/applicationData';
 /** A stored document is at most this large: a webapp's settings, not a database. */

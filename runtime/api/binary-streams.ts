@@ -8,8 +8,11 @@
 
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type WebSocket } from 'ws';
+import type { WebSocket } from 'ws';
 import type { ApiRoutes } from './types.js';
+import { requireCjs } from '../../core/require-cjs.js';
+
+const { WebSocketServer } = requireCjs<typeof import('ws')>('ws');
 
 export const STREAMS_PATH = '/signalk/v2/api/streams';
 /** Upstream's bound per client. */

@@ -3,9 +3,7 @@
 // same server. Every request and upgrade passes the security gate (runtime/security/gate.ts) first,
 // in one onRequest hook; each route says who may call it in `config.access` (no access = admin).
 
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
-import fastifyCookie from '@fastify/cookie';
-import fastifyCors from '@fastify/cors';
+import type { FastifyError, FastifyInstance } from 'fastify';
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { DeltaBus } from '../bus/bus.js';
@@ -28,6 +26,11 @@ import { landingRoutes } from './landing.js';
 import { PutRequests, requestRoutes } from './requests.js';
 import { appDataRoutes } from './app-data.js';
 import { lazySchemaCompilers } from './schema-compilers.js';
+import { requireCjs } from '../../core/require-cjs.js';
+
+const { fastify: Fastify } = requireCjs<typeof import('fastify')>('fastify');
+const { fastifyCookie } = requireCjs<typeof import('@fastify/cookie')>('@fastify/cookie');
+const { fastifyCors } = requireCjs<typeof import('@fastify/cors')>('@fastify/cors');
 
 const log = createLogger('api');
 

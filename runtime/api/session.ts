@@ -2,7 +2,7 @@
 // fixed and ideal rows, and its outgoing queue with a bound.
 
 import type { Duplex } from 'node:stream';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { filterUpdates } from '../bus/delta.js';
 import { sourceRef, type Delta, type PathValue, type Update } from '../../core/delta.js';
 import type { BusDelta } from '../bus/bus.js';
@@ -22,6 +22,9 @@ import {
 } from './subscriptions.js';
 import { TokenBucket } from '../security/token-bucket.js';
 import type { BudgetedClient, OutboundBudget } from './client-budget.js';
+import { requireCjs } from '../../core/require-cjs.js';
+
+const { OPEN } = requireCjs<typeof import('ws').WebSocket>('ws');
 
 export interface SessionLimits {
   /** Above this many bytes waiting in the socket, new messages are dropped instead of queued. */
@@ -395,7 +398,7 @@ export class StreamSession implements BudgetedClient {
    * the bound for `stuckCloseMs` is disconnected.
    */
   private send(text: string): void {
-    if (!this.alive || this.ws.readyState !== WebSocket.OPEN) return;
+    if (!this.alive || this.ws.readyState !== OPEN) return;
     if (this.ws.bufferedAmount > this.deps.limits.maxBufferedBytes) {
       const now = Date.now();
       this.stuckSince ??= now;

@@ -3,7 +3,7 @@
 
 import type { IncomingMessage } from 'node:http';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer, type RawData, type WebSocket } from 'ws';
+import type { RawData, WebSocket } from 'ws';
 import type { BusDelta, DeltaBus } from '../bus/bus.js';
 import type { SignalKModel } from '../model/model.js';
 import { createLogger } from '../../core/log.js';
@@ -21,6 +21,9 @@ import {
 } from './session.js';
 import { OutboundBudget } from './client-budget.js';
 import { DEFAULT_LIMITS as BOUNDS, type StreamBounds } from '../security/limits.js';
+import { requireCjs } from '../../core/require-cjs.js';
+
+const { WebSocketServer } = requireCjs<typeof import('ws')>('ws');
 
 const log = createLogger('stream');
 

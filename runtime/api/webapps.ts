@@ -10,9 +10,11 @@
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance, FastifyReply } from 'fastify';
-import fastifyStatic from '@fastify/static';
 import { candidateFolders } from '../plugins/discovery.js';
 import { isRecord } from '../../core/json.js';
+import { requireCjs } from '../../core/require-cjs.js';
+
+const { fastifyStatic } = requireCjs<typeof import('@fastify/static')>('@fastify/static');
 
 export const WEBAPP_KEYWORDS = ['signalk-webapp', 'signalk-embeddable-webapp'];
 const RESCAN_MS = 2000;

@@ -4,7 +4,7 @@
 // (/service lives on the root file system, which Venus OS firmware updates replace).
 
 import type { BoardProfile } from './profile.js';
-import { serviceCommand, type DropInOptions } from '../systemd/unit.js';
+import { serviceCommand, serviceEnvironment, type DropInOptions } from '../systemd/unit.js';
 
 export const RC_LOCAL_MARK = '# signalk-edge (scripts/install.sh): start the service under daemontools';
 
@@ -14,6 +14,7 @@ export function renderRunScript(profile: BoardProfile, opts: DropInOptions): str
     `# signalk-edge under daemontools, board ${profile.id}. Written by scripts/install.sh; re-run it rather than editing this file.`,
     'exec 2>&1',
     `cd ${profile.paths.data} || exit 1`,
+    ...Object.entries(serviceEnvironment()).map(([name, value]) => `export ${name}=${value}`),
     `exec ${serviceCommand(profile, opts)}`,
     '',
   ].join('\n');

@@ -14,8 +14,9 @@ import {
   removeGrant,
 } from '../capabilities/store.js';
 import { discoverPlugins, type PluginManifest } from '../plugins/discovery.js';
+import { CommandError } from './command-error.js';
 
-export class GrantCommandError extends Error {}
+export class GrantCommandError extends CommandError {}
 
 function installed(settings: Settings): Map<string, PluginManifest> {
   const out = new Map<string, PluginManifest>();

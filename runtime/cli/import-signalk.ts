@@ -18,8 +18,9 @@ import { GrantTable } from '../capabilities/store.js';
 import { discoverPlugins, type PluginManifest } from '../plugins/discovery.js';
 import { writePluginConfig } from '../plugins/plugin-config.js';
 import { configFile, ensurePluginStorage } from '../storage/plugin-storage.js';
+import { CommandError } from './command-error.js';
 
-export class ImportError extends Error {}
+export class ImportError extends CommandError {}
 
 export interface ImportReport {
   took: string[];

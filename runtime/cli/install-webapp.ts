@@ -10,10 +10,11 @@ import { tmpdir } from 'node:os';
 import { join, resolve, sep } from 'node:path';
 import { promisify } from 'node:util';
 import { readWebapp, WEBAPP_KEYWORDS, type Webapp } from '../api/webapps.js';
+import { CommandError } from './command-error.js';
 
 const run = promisify(execFile);
 
-export class InstallWebappError extends Error {}
+export class InstallWebappError extends CommandError {}
 
 async function fetchTarball(spec: string, into: string): Promise<string> {
   try {

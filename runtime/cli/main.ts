@@ -11,17 +11,13 @@ import { demoSettings, defaultDataDir, loadSettings, type Settings } from '../co
 import { SettingsError } from '../../core/settings-reader.js';
 import { startRuntime } from '../app.js';
 import { resolveBoard } from '../board/resolve.js';
-import { compilePlugins, formatSummary } from './compile.js';
-import { grant, GrantCommandError, listGrants, revoke } from './grants.js';
 import { GrantsFileError } from '../capabilities/store.js';
-import { formatReport, runDoctor } from './doctor.js';
 import { engineOptions } from '../plugins/engine-options.js';
 import { UnsafeStartError } from '../security/settings.js';
-import { accessCommand, SecurityCommandError, userCommand } from './security.js';
-import { formatImportReport, importSignalkConfig, ImportError } from './import-signalk.js';
-import { installWebapp, InstallWebappError } from './install-webapp.js';
-import { captureBoard } from './capture.js';
-import { runSelftest, SELFTEST_HELP, SELFTEST_USAGE, SelftestUsageError } from './selftest.js';
+import { CommandError } from './command-error.js';
+import { SELFTEST_HELP, SELFTEST_USAGE } from './selftest-usage.js';
+// Each other command's module is imported when that command runs: `run` (the service) does not
+// carry doctor, selftest, compile, import and the rest (docs/decisions/0102).
 
 const USAGE = `usage: signalk-edge [run] [--settings FILE] [--data DIR] [--port N] [--board ID]
        signalk-edge doctor [--settings FILE] [--data DIR] [--board ID] [--capture DIR]
@@ -145,7 +141,7 @@ Press Ctrl-C to stop.`);
   process.on('SIGTERM', () => stop('SIGTERM'));
 }
 
-function doctor(args: string[]): void {
+async function doctor(args: string[]): Promise<void> {
   const { values } = parseArgs({
     args,
     options: {
@@ -156,6 +152,7 @@ function doctor(args: string[]): void {
     },
   });
   if (values.capture !== undefined) {
+    const { captureBoard } = await import('./capture.js');
     const { files, board, reason } = captureBoard(values.capture);
     console.log(`captured ${files.join(', ')} into ${values.capture}; detected ${board} (${reason})
 to make it a detection fixture: copy the folder to test/fixtures/boards/<name>/ and add <name>: '${board}' to EXPECTED in test/unit/board.test.ts`);
@@ -163,6 +160,7 @@ to make it a detection fixture: copy the folder to test/fixtures/boards/<name>/ 
   }
   const { settings, from } = resolveSettings(values);
   const board = resolveBoard({ override: values.board, settingsBoard: settings.board });
+  const { formatReport, runDoctor } = await import('./doctor.js');
   const checks = runDoctor({ settings, board });
   console.log(`signalk-edge doctor (settings: ${from})\n${formatReport(checks)}`);
   process.exitCode = checks.some((c) => c.status === 'fail') ? 1 : 0;
@@ -177,12 +175,14 @@ async function compile(args: string[]): Promise<void> {
   const { settings, from } = resolveSettings(values);
   settings.board = resolveBoard({ override: values.board, settingsBoard: settings.board }).profile.id;
   console.log(`signalk-edge compile (settings: ${from})`);
+  const { compilePlugins, formatSummary } = await import('./compile.js');
   const summary = await compilePlugins(settings);
   console.log(formatSummary(summary, engineOptions(settings).cacheDir));
   process.exitCode = summary.failed.length > 0 ? 1 : 0;
 }
 
-function grantCommand(command: 'grant' | 'revoke' | 'grants', args: string[]): void {
+async function grantCommand(command: 'grant' | 'revoke' | 'grants', args: string[]): Promise<void> {
+  const { grant, GrantCommandError, listGrants, revoke } = await import('./grants.js');
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -208,6 +208,7 @@ async function securityCommand(command: 'user' | 'access', args: string[]): Prom
     options: { settings: { type: 'string' }, data: { type: 'string' }, permission: { type: 'string' } },
   });
   const { settings } = resolveSettings(values);
+  const { accessCommand, userCommand } = await import('./security.js');
   const lines =
     command === 'user'
       ? await userCommand(settings, positionals, values)
@@ -215,7 +216,8 @@ async function securityCommand(command: 'user' | 'access', args: string[]): Prom
   console.log(lines.join('\n'));
 }
 
-function importCommand(args: string[]): void {
+async function importCommand(args: string[]): Promise<void> {
+  const { formatImportReport, importSignalkConfig, ImportError } = await import('./import-signalk.js');
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -239,6 +241,7 @@ function importCommand(args: string[]): void {
 }
 
 async function webappCommand(args: string[]): Promise<void> {
+  const { installWebapp, InstallWebappError } = await import('./install-webapp.js');
   const { values, positionals } = parseArgs({
     args,
     allowPositionals: true,
@@ -266,6 +269,7 @@ async function selftest(args: string[]): Promise<void> {
   const str = (v: unknown) => (typeof v === 'string' ? v : undefined);
   const { settings } = resolveSettings({ settings: str(values.settings), data: str(values.data) });
   const board = resolveBoard({ override: str(values.board), settingsBoard: settings.board });
+  const { runSelftest } = await import('./selftest.js');
   process.exitCode = await runSelftest(args, settings, board);
 }
 
@@ -313,14 +317,7 @@ main(process.argv.slice(2)).catch((err: unknown) => {
     process.exitCode = 2;
     return;
   }
-  if (
-    err instanceof GrantCommandError ||
-    err instanceof GrantsFileError ||
-    err instanceof SecurityCommandError ||
-    err instanceof ImportError ||
-    err instanceof SelftestUsageError ||
-    err instanceof InstallWebappError
-  ) {
+  if (err instanceof CommandError || err instanceof GrantsFileError) {
     console.error(`signalk-edge: ${err.message}`);
     process.exitCode = 2;
     return;

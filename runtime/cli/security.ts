@@ -7,8 +7,9 @@ import { hashPassword } from '../security/passwords.js';
 import { DEFAULT_DEVICE_TTL_S } from '../security/settings.js';
 import { checkUsername, PERMISSIONS, SecurityError, SecurityStore, type Permission } from '../security/store.js';
 import { TokenService } from '../security/tokens.js';
+import { CommandError } from './command-error.js';
 
-export class SecurityCommandError extends Error {}
+export class SecurityCommandError extends CommandError {}
 
 export const MIN_PASSWORD_LENGTH = 8;
 

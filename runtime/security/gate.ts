@@ -2,12 +2,14 @@
 // host check → origin check (state changes and upgrades) → identity (token) → permission level.
 // Routes declare who may call them (`access`); path ACLs are asked by the routes that know paths.
 
-import { fastifyCookie } from '@fastify/cookie';
 import { AclCheck, type CanRead } from './acl.js';
 import { OriginPolicy } from './origins.js';
 import { SECURITY_OFF, type SecuritySettings } from './settings.js';
 import { SecurityStore, type Permission } from './store.js';
 import { ANONYMOUS, TokenService, type Principal } from './tokens.js';
+import { requireCjs } from '../../core/require-cjs.js';
+
+const { fastifyCookie } = requireCjs<typeof import('@fastify/cookie')>('@fastify/cookie');
 
 /** Who may call a route: anyone, or at least a readonly / readwrite / admin principal. */
 export type Access = 'public' | 'read' | 'write' | 'admin';

@@ -2,7 +2,25 @@
 // what differs per profile — Node flags, paths, MemoryMax, DeviceAllow — on top of the hardened
 // systemd/signalk-edge.service, which stays the same on every board.
 
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { deviceAliases, type BoardProfile } from '../board/profile.js';
+import { PROJECT_ROOT } from '../config/settings.js';
+
+/** The hardened unit every board installs. */
+export const UNIT_FILE = join(PROJECT_ROOT, 'systemd', 'signalk-edge.service');
+
+/** The variables a unit's `Environment=NAME=value` lines set. */
+export function unitEnvironment(unit: string): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const m of unit.matchAll(/^Environment=([A-Za-z_][A-Za-z0-9_]*)=(\S*)\s*$/gm)) env[m[1]!] = m[2]!;
+  return env;
+}
+
+/** What the service's environment is on every board (systemd's unit; the daemontools `run` exports the same). */
+export function serviceEnvironment(): Record<string, string> {
+  return unitEnvironment(readFileSync(UNIT_FILE, 'utf8'));
+}
 
 export interface DropInOptions {
   /** Install prefix, e.g. /opt/signalk-edge. */

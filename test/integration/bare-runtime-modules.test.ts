@@ -44,6 +44,36 @@ test('a bare runtime loads no N2K, MQTT, ajv or JSON-serializer library', async 
     t.false(loaded.has(lazy), `${lazy} loaded at start`);
 });
 
+test("a bare runtime loads no other command's module (doctor, selftest, compile, ...)", async (t) => {
+  const dir = tempDir(t, 'ske-bare-esm-');
+  const list = join(dir, 'loaded.txt');
+  // A module-loading hook (run on Node's hooks thread) that notes every ES module file loaded.
+  const hook = `import { appendFileSync } from 'node:fs';
+export async function load(url, context, next) {
+  if (url.startsWith('file:')) appendFileSync(${JSON.stringify(list)}, url + '\\n');
+  return next(url, context);
+}`;
+  const preload = join(dir, 'register.mjs');
+  writeFileSync(
+    preload,
+    `import { register } from 'node:module';\nregister(${JSON.stringify(`data:text/javascript,${encodeURIComponent(hook)}`)});\n`,
+  );
+  const child = await startChildRuntime({ nodeFlags: ['--import', preload] });
+  await child.stop();
+  const loaded = readFileSync(list, 'utf8').split('\n');
+  t.true(
+    loaded.some((u) => u.endsWith('/dist/runtime/cli/main.js')),
+    'the hook saw the runtime start',
+  );
+  const others = loaded
+    .filter((u) => /\/dist\/runtime\/(cli|selftest)\//.test(u))
+    .map((u) => u.replace(/^.*\/dist\//, ''))
+    .filter(
+      (f) => !['runtime/cli/main.js', 'runtime/cli/command-error.js', 'runtime/cli/selftest-usage.js'].includes(f),
+    );
+  t.deepEqual(others, []);
+});
+
 test("fastify's schema compilers, loaded at the first schema, validate and serialize as fastify's own", async (t) => {
   const app = Fastify({ logger: false, schemaController: { compilersFactory: lazySchemaCompilers } });
   app.post(

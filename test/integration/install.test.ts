@@ -188,7 +188,7 @@ test('release tarball → install.sh --root: tree, enablement, board config; ide
   t.regex(dropIn, /^DeviceAllow=char-ttyUSB rw$/m);
   t.regex(
     dropIn,
-    /^ExecStart=\/usr\/bin\/node --max-old-space-size=384 \/opt\/signalk-edge\/current\/dist\/runtime\/cli\/main\.js run --data \/var\/lib\/signalk-edge --board rpi4$/m,
+    /^ExecStart=\/usr\/bin\/node --max-old-space-size=384 --max-semi-space-size=8 \/opt\/signalk-edge\/current\/dist\/runtime\/cli\/main\.js run --data \/var\/lib\/signalk-edge --board rpi4$/m,
   );
   t.is(
     readlinkSync(join(units, 'multi-user.target.wants', 'signalk-edge.service')),
@@ -266,6 +266,9 @@ test('Venus OS (Cerbo GX): program and daemontools service under /data, linked a
   t.false(existsSync(join(root, 'usr', 'local', 'bin', 'signalk-edge')));
   const run = readFileSync(join(root, 'data', 'signalk-edge-service', 'run'), 'utf8');
   t.regex(run, /^exec 2>&1$/m);
+  // The same environment as the systemd unit's.
+  t.regex(run, /^export NODE_ENV=production$/m);
+  t.regex(run, /^export MALLOC_ARENA_MAX=2$/m);
   t.regex(
     run,
     /^exec \/usr\/bin\/node --max-old-space-size=128 \/data\/signalk-edge-app\/current\/dist\/runtime\/cli\/main\.js run --data \/data\/signalk-edge --board cerbo-gx$/m,

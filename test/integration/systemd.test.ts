@@ -4,7 +4,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../runtime/config/settings.js';
 import { deviceAliases, loadProfile, profileIds } from '../../runtime/board/profile.js';
-import { deviceAllowFor, renderBoardDropIn } from '../../runtime/systemd/unit.js';
+import { deviceAllowFor, renderBoardDropIn, serviceEnvironment, unitEnvironment } from '../../runtime/systemd/unit.js';
 import { tempDir } from '../helpers/temp.js';
 import { systemTool } from '../helpers/system-tool.js';
 
@@ -62,6 +62,14 @@ test('the unit has what the issue asks for', (t) => {
     t.true(UNIT.split('\n').includes(line), line);
   }
   t.regex(UNIT, /^MemoryMax=\d+M$/m);
+});
+
+test("the service's environment is read from the unit's Environment= lines", (t) => {
+  t.deepEqual(serviceEnvironment(), { NODE_ENV: 'production', MALLOC_ARENA_MAX: '2' });
+  t.deepEqual(unitEnvironment('[Service]\nEnvironment=A=1\n# Environment=B=2\nEnvironment=D=\n'), {
+    A: '1',
+    D: '',
+  });
 });
 
 test('device grants: hot-plugged USB serial by driver class, fixed ports by path', (t) => {
