@@ -165,6 +165,8 @@ class LibraryPlugin implements PluginInstance {
   readonly hasHalData: boolean;
   readonly httpEndpoints: string | undefined;
   private closed = false;
+  /** Looked up once: it is called for every delta. */
+  private readonly deltaHandler: ((...args: number[]) => number) | undefined;
 
   constructor(
     readonly id: string,
@@ -178,7 +180,8 @@ class LibraryPlugin implements PluginInstance {
     this.exportedId = this.optionalString('plugin_id');
     this.name = this.optionalString('plugin_name') || this.exportedId || id;
     this.schema = this.parseSchema();
-    this.hasDeltaHandler = asFunction(exports, 'delta_handler') !== undefined;
+    this.deltaHandler = asFunction(exports, 'delta_handler');
+    this.hasDeltaHandler = this.deltaHandler !== undefined;
     this.hasPoll = asFunction(exports, 'poll') !== undefined;
     this.hasHalData = asFunction(exports, 'hal_data') !== undefined;
     this.httpEndpoints = this.optionalString('http_endpoints');
@@ -227,7 +230,9 @@ class LibraryPlugin implements PluginInstance {
   }
 
   deliverDelta(json: string): void {
-    if (this.hasDeltaHandler) this.marshal.callWithString(this.fn('delta_handler'), json);
+    if (this.deltaHandler === undefined) return;
+    if (this.closed) throw new Error(`plugin ${this.id} is closed`);
+    this.marshal.callWithString(this.deltaHandler, json);
   }
 
   poll(): number {

@@ -232,6 +232,22 @@ test('derive-all: one derived value per delta', async (t) => {
   plugin.close();
 });
 
+test('a delta string stays whole through a full collection and new allocations inside delta_handler', async (t) => {
+  // The host hands the string over unpinned, as upstream's loader does (runtime/engine/marshal.ts).
+  const { host, plugin: p } = load('collect-on-delta', fixtureWasm('collect-on-delta'));
+  const plugin = await p;
+  t.is(plugin.start('{}'), 0);
+  for (let i = 0; i < 200; i++) {
+    const json = selfDelta([
+      { path: `test.value${i % 7}`, value: i * 1.5 },
+      { path: 'test.text', value: 'é€'.repeat(i % 5) },
+    ]);
+    plugin.deliverDelta(json);
+    t.is(host.statuses.at(-1), json, `delta ${i}`);
+  }
+  plugin.close();
+});
+
 test('buffer-FFI convention (upstream Rust plugins): allocate/deallocate, UTF-8 (ptr, len) in, host buffer out', async (t) => {
   const { host, plugin: p } = load('buffer-ffi', fixtureWasm('buffer-ffi'));
   const plugin = await p;
