@@ -31,7 +31,6 @@ import { adminUiRoutes } from './admin-ui-routes.js';
 import { pluginRoutes } from './routes.js';
 import { PluginRunner, type RunnerDeps } from './runner.js';
 import type { PluginStatus } from './status.js';
-import { commandPluginsClosed } from '../engine/command.js';
 import { resolveLimits, type Limits } from '../security/limits.js';
 
 const log = createLogger('plugins');
@@ -243,8 +242,9 @@ export class PluginManager {
     for (const stop of this.unwatch) stop();
     this.unwatch = [];
     await Promise.all([...this.runners.values()].map((r) => r.stop()));
-    // Command plugins end asynchronously (VFS written back, sandbox released).
-    await commandPluginsClosed();
+    // Command plugins end asynchronously (VFS written back, sandbox released). Without a plugin
+    // the engine was never imported (instance-loader.ts), so there is nothing to wait for.
+    if (this.runners.size) await (await import('../engine/command.js')).commandPluginsClosed();
     this.unsubscribe?.();
     this.unsubscribe = undefined;
   }
