@@ -87,7 +87,7 @@ export async function startRuntime(settings: Settings, services: RuntimeServices
     access: { devices, aliases: board.devices, mqtt: () => mqtt?.connection },
     httpTransport: services.httpTransport,
   });
-  const sources = settings.sources.map((s) => createSource(s, bus, devices));
+  const sources = await Promise.all(settings.sources.map((s) => createSource(s, bus, devices)));
   const api = await startApi({
     host: settings.host,
     port: settings.port,
