@@ -65,6 +65,8 @@ const FEATURE_MODULES = [
   'runtime/plugins/instance-loader.js',
   'runtime/engine/index.js',
   'runtime/engine/command.js',
+  'runtime/engine/marshal.js',
+  'runtime/abi/as-fetch.js',
   'runtime/abi/wasi.js',
   'runtime/abi/devices/',
 ];
