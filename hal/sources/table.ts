@@ -15,14 +15,22 @@ import { sourceType, type SourceType } from './entry.js';
 import { SourcePipeline } from './pipeline.js';
 import { PipelineSource, type DataSource } from './source.js';
 
+/** The NMEA 0183 codec and line framing, which every NMEA 0183 source type uses. */
+async function nmea0183() {
+  const [{ Nmea0183Codec }, framing] = await Promise.all([
+    import('../codecs/nmea0183/codec.js'),
+    import('../framing.js'),
+  ]);
+  return { Nmea0183Codec, ...framing };
+}
+
 export const SOURCE_TYPES = {
   /** NMEA 0183 on a serial port, shared with plugins granted the device. */
   serial: sourceType({
     parse: parseSerialSource,
     create: async ({ id, device, baudRate }, devices) => {
-      const [{ Nmea0183Codec }, { LineFramer, linesTo }, { SharedSerialDevice }] = await Promise.all([
-        import('../codecs/nmea0183/codec.js'),
-        import('../framing.js'),
+      const [{ Nmea0183Codec, LineFramer, linesTo }, { SharedSerialDevice }] = await Promise.all([
+        nmea0183(),
         import('../serial/shared-device.js'),
       ]);
       // The source's rate is the device's for plugins that open it without one.
@@ -37,9 +45,8 @@ export const SOURCE_TYPES = {
   replay: sourceType({
     parse: parseReplaySource,
     create: async ({ id, file, rate, linesPerSecond, loop }) => {
-      const [{ Nmea0183Codec }, { linesTo }, { ReplayDriver }] = await Promise.all([
-        import('../codecs/nmea0183/codec.js'),
-        import('../framing.js'),
+      const [{ Nmea0183Codec, linesTo }, { ReplayDriver }] = await Promise.all([
+        nmea0183(),
         import('../serial/replay.js'),
       ]);
       return {
@@ -52,9 +59,8 @@ export const SOURCE_TYPES = {
   udp: sourceType({
     parse: parseUdpSource,
     create: async ({ id, port, address }) => {
-      const [{ Nmea0183Codec }, { LineFramer, linesTo }, { UdpDriver }] = await Promise.all([
-        import('../codecs/nmea0183/codec.js'),
-        import('../framing.js'),
+      const [{ Nmea0183Codec, LineFramer, linesTo }, { UdpDriver }] = await Promise.all([
+        nmea0183(),
         import('../net/udp.js'),
       ]);
       return {
@@ -67,9 +73,8 @@ export const SOURCE_TYPES = {
   tcp: sourceType({
     parse: parseTcpSource,
     create: async ({ id, host, port }) => {
-      const [{ Nmea0183Codec }, { LineFramer, linesTo }, { TcpDriver }] = await Promise.all([
-        import('../codecs/nmea0183/codec.js'),
-        import('../framing.js'),
+      const [{ Nmea0183Codec, LineFramer, linesTo }, { TcpDriver }] = await Promise.all([
+        nmea0183(),
         import('../net/tcp.js'),
       ]);
       return {
