@@ -119,7 +119,7 @@ async function timePipeline(lines: string[], dir: string): Promise<{ ms: number;
   const model = new SignalKModel(URN);
   const bus = new DeltaBus(model.selfContext);
   bus.subscribe((m) => model.apply(m.delta));
-  const source = createSource(
+  const source = await createSource(
     { id: 'bench', type: 'can', interface: 'bench0', driver: 'candump', file, rate: 'fast', loop: false },
     bus,
     {

@@ -119,7 +119,11 @@ async function intoSource(pty: PtyPair, data: Buffer, lines: number): Promise<nu
   const model = new SignalKModel('urn:mrn:imo:mmsi:123456789');
   const bus = new DeltaBus(model.selfContext);
   bus.subscribe((m) => model.apply(m.delta));
-  const source = createSource({ id: 'bench', type: 'serial', device: pty.b, baudRate: 460800 }, bus, createDevices());
+  const source = await createSource(
+    { id: 'bench', type: 'serial', device: pty.b, baudRate: 460800 },
+    bus,
+    createDevices(),
+  );
   const writer = await openWriter(pty.a);
   try {
     source.start();

@@ -82,7 +82,7 @@ async function timePipeline(
     plugins: { dirs: [], watch: false },
   });
   const client = await subscribe(runtime.api.url);
-  const source = createSource(
+  const source = await createSource(
     { id: 'bench', type: 'replay', file, rate: 'fast', linesPerSecond: 1, loop: false },
     runtime.bus,
     createDevices(),

@@ -9,7 +9,6 @@ import type { Settings } from './config/settings.js';
 import { writeFileAtomic } from './storage/atomic.js';
 import { createSource } from '../hal/sources/table.js';
 import type { MqttConnection } from '../hal/net/mqtt-connection.js';
-import { startMqtt } from './mqtt/service.js';
 import { createDevices, type HalDevices } from '../hal/devices.js';
 import { resolveBoard } from './board/resolve.js';
 import type { DataSource } from '../hal/sources/source.js';
@@ -72,7 +71,10 @@ export async function startRuntime(settings: Settings, services: RuntimeServices
   bus.subscribe((msg) => {
     if (msg.version === 1) model.apply(msg.delta);
   });
-  const mqtt = settings.mqtt ? startMqtt(settings.mqtt, bus, model.selfContext) : undefined;
+  // The MQTT connection and bridge are imported only when a broker is configured.
+  const mqtt = settings.mqtt
+    ? (await import('./mqtt/service.js')).startMqtt(settings.mqtt, bus, model.selfContext)
+    : undefined;
 
   // One owner per device: sources and plugins granted the same device share one open handle.
   const devices = createDevices();
@@ -87,7 +89,7 @@ export async function startRuntime(settings: Settings, services: RuntimeServices
     access: { devices, aliases: board.devices, mqtt: () => mqtt?.connection },
     httpTransport: services.httpTransport,
   });
-  const sources = settings.sources.map((s) => createSource(s, bus, devices));
+  const sources = await Promise.all(settings.sources.map((s) => createSource(s, bus, devices)));
   const api = await startApi({
     host: settings.host,
     port: settings.port,

@@ -29,8 +29,11 @@ export interface SourceParts<I> {
 export interface SourceType<S extends { id: string; type: string }, I> {
   /** Reads the rest of one `sources[i]` entry, failing with a SettingsError naming the key. */
   parse(r: Reader, entry: Record<string, unknown>, at: SourceEntry): S;
-  /** The codec and driver of a source; devices are the process's shared serial ports and CAN interfaces. */
-  create(settings: S, devices: HalDevices): SourceParts<I>;
+  /**
+   * The codec and driver of a source; devices are the process's shared serial ports and CAN interfaces.
+   * Async: a type imports its codec and driver here, so types no source uses are never loaded.
+   */
+  create(settings: S, devices: HalDevices): Promise<SourceParts<I>>;
 }
 
 /** An entry with its settings and input types checked against each other. */

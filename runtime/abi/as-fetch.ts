@@ -22,10 +22,9 @@ import type { HostServices } from '../engine/types.js';
 import { readAsObject, readAsString } from '../engine/marshal.js';
 import type { Logger } from '../../core/log.js';
 import type { GuestMemory } from './memory.js';
-import type { HttpRequest, HttpTransport } from './http-transport.js';
+import { FETCH_TIMEOUT_MS, type HttpRequest, type HttpTransport } from './http-transport.js';
 
 export const AS_FETCH_MODULE = 'as-fetch';
-export const FETCH_TIMEOUT_MS = 10_000;
 export const FETCH_MAX_BYTES = 1024 * 1024;
 export const MAX_HEADERS = 32;
 export const MAX_HEADER_CHARS = 8192;

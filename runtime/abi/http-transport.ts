@@ -6,6 +6,9 @@
 import { request as httpRequest } from 'node:http';
 import { request as httpsRequest } from 'node:https';
 
+/** A plugin fetch's bound; the provider calls that may wait on one allow for it (plugins/provider-call.ts). */
+export const FETCH_TIMEOUT_MS = 10_000;
+
 export interface HttpRequest {
   url: URL;
   method: 'GET' | 'POST';

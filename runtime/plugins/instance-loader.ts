@@ -4,8 +4,7 @@
 
 import type { JsonValue } from '../../core/json.js';
 import type { DeviceHost } from '../abi/devices/index.js';
-import { loadPlugin } from '../engine/index.js';
-import { loadCommandPlugin, type CommandEvents } from '../engine/command.js';
+import type { CommandEvents } from '../engine/command.js';
 import type { HostServices, PluginInstance } from '../engine/types.js';
 import { ensurePluginStorage } from '../storage/plugin-storage.js';
 import type { CallGuard } from './call-guard.js';
@@ -29,12 +28,13 @@ export interface InstanceSource {
 }
 
 /** Loads a new instance; `configuration` goes to a command plugin's stdin (a library plugin gets it in plugin_start). */
-export function loadInstance(src: InstanceSource, configuration: JsonValue | undefined): Promise<PluginInstance> {
+export async function loadInstance(src: InstanceSource, configuration: JsonValue | undefined): Promise<PluginInstance> {
   const { manifest, host, hal } = src;
   const vfsRoot = ensurePluginStorage(src.dataDir, manifest.id);
   const command = manifest.command;
   if (command) {
     const stdin = commandStdin(command, configuration);
+    const { loadCommandPlugin } = await import('../engine/command.js');
     return loadCommandPlugin({
       id: manifest.id,
       wasmPath: manifest.wasmPath,
@@ -49,6 +49,7 @@ export function loadInstance(src: InstanceSource, configuration: JsonValue | und
   }
   const guard = <T>(fn: () => T, what: string): T => src.guard.run(fn, what);
   const storageQuotaBytes = src.storageMB * 1024 * 1024;
+  const { loadPlugin } = await import('../engine/index.js');
   return loadPlugin({
     id: manifest.id,
     wasmPath: manifest.wasmPath,

@@ -11,7 +11,7 @@ import type { MqttAccess } from '../abi/devices/index.js';
 import type { HttpTransport } from '../abi/http-transport.js';
 import { GrantTable } from '../capabilities/store.js';
 import { createDevices, type HalDevices } from '../../hal/devices.js';
-import { discoverPlugins, type BrokenPackage } from './discovery.js';
+import { discoverPlugins, type BrokenPackage, type DiscoveredPackage } from './discovery.js';
 import { engineOptions } from './engine-options.js';
 import { watchFile } from './file-watch.js';
 import { PutHandlerRegistry } from './put-handlers.js';
@@ -29,9 +29,8 @@ import { CallGuard } from './call-guard.js';
 import { DeliveryScheduler } from './delivery.js';
 import { adminUiRoutes } from './admin-ui-routes.js';
 import { pluginRoutes } from './routes.js';
-import { PluginRunner, type RunnerDeps } from './runner.js';
+import type { PluginRunner, RunnerDeps } from './runner.js';
 import type { PluginStatus } from './status.js';
-import { commandPluginsClosed } from '../engine/command.js';
 import { resolveLimits, type Limits } from '../security/limits.js';
 
 const log = createLogger('plugins');
@@ -78,6 +77,8 @@ export class PluginManager {
     access: PluginDeviceAccess,
     limits: Limits,
     httpTransport: HttpTransport | undefined,
+    packages: DiscoveredPackage[],
+    Runner: typeof PluginRunner | undefined,
   ) {
     this.puts = new PutHandlerRegistry((c) => model.resolveContext(c));
     this.grants = new GrantTable(settings.grants, settings.dataDir);
@@ -103,10 +104,10 @@ export class PluginManager {
       limits,
       ...access,
     };
-    for (const found of discoverPlugins(settings.plugins.dirs)) {
-      if (found.ok) {
+    for (const found of packages) {
+      if (found.ok && Runner) {
         try {
-          this.runners.set(found.manifest.id, new PluginRunner(found.manifest, deps));
+          this.runners.set(found.manifest.id, new Runner(found.manifest, deps));
         } catch (err) {
           this.brokenPackages.set(found.manifest.id, {
             id: found.manifest.id,
@@ -114,7 +115,7 @@ export class PluginManager {
             error: (err as Error).message,
           });
         }
-      } else {
+      } else if (!found.ok) {
         this.brokenPackages.set(found.broken.id, found.broken);
       }
     }
@@ -131,6 +132,9 @@ export class PluginManager {
     httpTransport?: HttpTransport;
   }): Promise<PluginManager> {
     const access = deps.access ?? { devices: createDevices(), aliases: {}, mqtt: () => undefined };
+    const packages = discoverPlugins(deps.settings.plugins.dirs);
+    // The runner, and through it the engine, is imported only when there is a plugin to run.
+    const Runner = packages.some((p) => p.ok) ? (await import('./runner.js')).PluginRunner : undefined;
     return new PluginManager(
       deps.settings,
       deps.bus,
@@ -138,6 +142,8 @@ export class PluginManager {
       access,
       deps.limits ?? resolveLimits(deps.settings.limits),
       deps.httpTransport,
+      packages,
+      Runner,
     );
   }
 
@@ -243,8 +249,9 @@ export class PluginManager {
     for (const stop of this.unwatch) stop();
     this.unwatch = [];
     await Promise.all([...this.runners.values()].map((r) => r.stop()));
-    // Command plugins end asynchronously (VFS written back, sandbox released).
-    await commandPluginsClosed();
+    // Command plugins end asynchronously (VFS written back, sandbox released). Without a plugin
+    // the engine was never imported (instance-loader.ts), so there is nothing to wait for.
+    if (this.runners.size) await (await import('../engine/command.js')).commandPluginsClosed();
     this.unsubscribe?.();
     this.unsubscribe = undefined;
   }

@@ -5,7 +5,7 @@
 // (500), an oversized answer 502, a plugin not running 503 (see PluginRunner.callHandler).
 
 import type { JsonValue } from '../../core/json.js';
-import { FETCH_TIMEOUT_MS } from '../abi/as-fetch.js';
+import { FETCH_TIMEOUT_MS } from '../abi/http-transport.js';
 import type { PluginRunner } from './runner.js';
 
 /** A provider's answer (its export's JSON text), or why there is none and the HTTP status that stands for. */

@@ -93,7 +93,7 @@ export async function checkCan(options: CanCheckOptions): Promise<CheckResult> {
     : { id: 'selftest-can', type: 'can', interface: iface, driver: 'socketcan' };
   // SocketCAN with the check's seams (sysfs, binding) instead of the devices' default driver.
   if (!log) devices.can.define(iface, (i) => new SocketCanDriver({ ...socketcan, iface: i }));
-  const source = createSource(settings, bus, devices);
+  const source = await createSource(settings, bus, devices);
   const plugin = new PluginDevices(devices, [`can:${iface}`], [`can:${iface}:${GRANTED_PGNS.join(',')}`]);
   const sender = log ? undefined : new SocketCanDriver({ ...socketcan, iface });
   try {

@@ -76,7 +76,7 @@ export async function checkSerial(options: SerialCheckOptions): Promise<CheckRes
   if (notDevice.length > 0) return failed(`${notDevice.join(', ')} is not a serial device (not a character device)`);
 
   const bus = selftestBus();
-  const source = createSource({ id: 'selftest-serial', type: 'serial', device: rx, baudRate }, bus, devices);
+  const source = await createSource({ id: 'selftest-serial', type: 'serial', device: rx, baudRate }, bus, devices);
   const plugin = new PluginDevices(devices, [`serial:${rx}`], [`serial:${rx}`]);
   let writer: SerialLease | undefined;
   try {

@@ -63,7 +63,7 @@ test('framer: lines split across chunks, CR/LF/CRLF ends, overlong and binary-on
 
 test('replayed log with bad input: good lines reach the model, bad ones are counted by reason', async (t) => {
   const { bus, model } = pipeline();
-  const source = createSource(
+  const source = await createSource(
     { id: 'bad', type: 'replay', file: FIXTURE, rate: 'fast', linesPerSecond: 10, loop: false },
     bus,
     createDevices(),
@@ -91,7 +91,7 @@ test('the same bytes over a serial line (pty): same values, same counts', async 
     await pty.stop();
     await rm(dir, { recursive: true, force: true });
   });
-  source = createSource({ id: 'ser', type: 'serial', device: pty.a, baudRate: 4800 }, bus, createDevices());
+  source = await createSource({ id: 'ser', type: 'serial', device: pty.a, baudRate: 4800 }, bus, createDevices());
   source.start();
   await waitFor(() => source?.status().state === 'open', 'serial port open');
   const writer = await open(pty.b, 'w');

@@ -1,6 +1,8 @@
 // What a runtime with nothing configured loads (decision 0098): the field libraries and validators
 // that only a CAN source, a broker, a plugin schema or a resource body needs are loaded at their
 // first use, not at start. A preload records the CommonJS packages the child process loaded.
+// Our own feature modules load when configured (decision 0105): a source type's codec and driver
+// with a source of that type, the plugin runner and engine with a plugin, MQTT with a broker.
 
 import test from 'ava';
 import { readFileSync, writeFileSync } from 'node:fs';
@@ -44,7 +46,32 @@ test('a bare runtime loads no N2K, MQTT, ajv or JSON-serializer library', async 
     t.false(loaded.has(lazy), `${lazy} loaded at start`);
 });
 
-test("a bare runtime loads no other command's module (doctor, selftest, compile, ...)", async (t) => {
+/** What a runtime with nothing configured must not load (dist paths; a trailing / is a whole folder). */
+const FEATURE_MODULES = [
+  'hal/codecs/',
+  'hal/framing.js',
+  'hal/can/gateway/driver.js',
+  'hal/can/gateway/log-lines.js',
+  'hal/can/replay.js',
+  'hal/can/shared-interface.js',
+  'hal/serial/replay.js',
+  'hal/serial/shared-device.js',
+  'hal/net/tcp.js',
+  'hal/net/udp.js',
+  'hal/net/mqtt-connection.js',
+  'runtime/mqtt/service.js',
+  'runtime/mqtt/bridge.js',
+  'runtime/plugins/runner.js',
+  'runtime/plugins/instance-loader.js',
+  'runtime/engine/index.js',
+  'runtime/engine/command.js',
+  'runtime/engine/marshal.js',
+  'runtime/abi/as-fetch.js',
+  'runtime/abi/wasi.js',
+  'runtime/abi/devices/',
+];
+
+test("a bare runtime loads no other command's module (doctor, selftest, compile, ...) and no unused feature", async (t) => {
   const dir = tempDir(t, 'ske-bare-esm-');
   const list = join(dir, 'loaded.txt');
   // A module-loading hook (run on Node's hooks thread) that notes every ES module file loaded.
@@ -72,6 +99,10 @@ export async function load(url, context, next) {
       (f) => !['runtime/cli/main.js', 'runtime/cli/command-error.js', 'runtime/cli/selftest-usage.js'].includes(f),
     );
   t.deepEqual(others, []);
+  const ours = loaded.map((u) => u.replace(/^.*\/dist\//, ''));
+  const features = ours.filter((f) => FEATURE_MODULES.some((m) => (m.endsWith('/') ? f.startsWith(m) : f === m)));
+  t.deepEqual(features, [], 'source codecs and drivers, the plugin runner and engine, MQTT');
+  t.true(ours.includes('hal/sources/table.js'), 'the paths above are the ones the runtime loads from');
 });
 
 test("fastify's schema compilers, loaded at the first schema, validate and serialize as fastify's own", async (t) => {

@@ -118,7 +118,7 @@ test('backoff doubles from its base up to its cap, and starts over after a reset
 test('a device absent at start is retried until it appears; stop() cancels the retry', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'skedge-absent-'));
   let pty: PtyPair | undefined;
-  const source = createSource(
+  const source = await createSource(
     { id: 'late', type: 'serial', device: join(dir, 'a'), baudRate: 4800 },
     new DeltaBus('vessels.urn:mrn:imo:mmsi:230000001'),
     createDevices(),
@@ -137,7 +137,7 @@ test('a device absent at start is retried until it appears; stop() cancels the r
   t.is(source.status().state, 'stopped');
 
   // Stopping while a retry is pending leaves no timer behind (ava would wait for it otherwise).
-  const gone = createSource(
+  const gone = await createSource(
     { id: 'gone', type: 'serial', device: join(dir, 'never'), baudRate: 4800 },
     new DeltaBus('vessels.urn:mrn:imo:mmsi:230000001'),
     createDevices(),

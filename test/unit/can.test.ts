@@ -145,7 +145,7 @@ test('frame: ids split into PGN/source/destination (PDU1 and PDU2), 16-byte wire
 
 test('N2K replay: the recording reaches the model through CanInterfaces, the codec and the bus', async (t) => {
   const { bus, model } = pipeline();
-  const source = createSource(
+  const source = await createSource(
     { id: 'n2k', type: 'can', interface: 'can0', driver: 'candump', file: LOG_L, rate: 'fast', loop: false },
     bus,
     devices(),
@@ -186,12 +186,12 @@ test('N2K replay: the recording reaches the model through CanInterfaces, the cod
 test('fast-packet: multi-frame PGNs are reassembled (AIS static data, GNSS position) and sequence faults counted', async (t) => {
   const { bus, model } = pipeline();
   const can = new CanInterfaces();
-  const ais = createSource(
+  const ais = await createSource(
     { id: 'n2k', type: 'can', interface: 'n2k', driver: 'candump', file: LOG_L, rate: 'fast', loop: false },
     bus,
     devices(can),
   );
-  const gnss = createSource(
+  const gnss = await createSource(
     { id: 'bg', type: 'can', interface: 'bg', driver: 'candump', file: LOG_PLAIN, rate: 'fast', loop: false },
     bus,
     devices(can),
@@ -326,7 +326,7 @@ test('replay: bad log lines are counted by reason, realtime follows the log, loo
   );
   const { bus } = pipeline();
   const can = new CanInterfaces();
-  const source = createSource(
+  const source = await createSource(
     { id: 'mixed', type: 'can', interface: 'can0', driver: 'candump', file, rate: 'realtime', loop: false },
     bus,
     devices(can),
@@ -361,7 +361,7 @@ test('replay: bad log lines are counted by reason, realtime follows the log, loo
 test('SocketCAN absent: clear error state, retries, no crash (this machine has no CAN interface)', async (t) => {
   // No such interface: found out from sysfs before any native code is loaded.
   const { bus } = pipeline();
-  const source = createSource({ id: 'bus', type: 'can', interface: 'can7', driver: 'socketcan' }, bus, devices());
+  const source = await createSource({ id: 'bus', type: 'can', interface: 'can7', driver: 'socketcan' }, bus, devices());
   t.teardown(() => source.stop());
   source.start();
   const status = await waitFor(

@@ -38,7 +38,7 @@ test('fast: the demo passage plays to the end through codec, bus and model, then
   const bus = new DeltaBus(`vessels.${URN}`);
   const model = new SignalKModel(URN);
   bus.subscribe((m) => model.apply(m.delta));
-  const source = createSource(
+  const source = await createSource(
     { id: 'demo', type: 'replay', file: DEMO_LOG, rate: 'fast', linesPerSecond: 1, loop: false },
     bus,
     createDevices(),

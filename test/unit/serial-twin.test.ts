@@ -15,12 +15,12 @@ import { waitFor } from '../helpers/wait.js';
 const URN = 'urn:mrn:signalk:uuid:0b7a4e2c-5d1f-4f7e-9a41-3c2d1e0f9a88';
 const DEVICE = '/dev/ttyTWIN0';
 
-function setup() {
+async function setup() {
   const bus = new DeltaBus(`vessels.${URN}`);
   const model = new SignalKModel(URN);
   bus.subscribe((m) => model.apply(m.delta));
   const { ports, twins } = twinPorts();
-  const source = createSource({ id: 'gps', type: 'serial', device: DEVICE, baudRate: 38400 }, bus, {
+  const source = await createSource({ id: 'gps', type: 'serial', device: DEVICE, baudRate: 38400 }, bus, {
     serial: ports,
     can: new CanInterfaces(),
   });
@@ -28,7 +28,7 @@ function setup() {
 }
 
 test('a serial source over the twin: lines split across chunks are framed, decoded and counted; bad ones by reason', async (t) => {
-  const { model, twins, source } = setup();
+  const { model, twins, source } = await setup();
   t.teardown(() => source.stop());
   source.start();
   const twin = twins.get(DEVICE)!;
@@ -44,7 +44,7 @@ test('a serial source over the twin: lines split across chunks are framed, decod
 });
 
 test('unplugged, a line cut short is flushed as truncated and the outage counted; plugged back, data flows again', async (t) => {
-  const { model, twins, source } = setup();
+  const { model, twins, source } = await setup();
   t.teardown(() => source.stop());
   source.start();
   const twin = twins.get(DEVICE)!;
@@ -60,7 +60,7 @@ test('unplugged, a line cut short is flushed as truncated and the outage counted
 });
 
 test("a plugin sharing the source's device: one open, both see every byte, writes reach the device, the last release closes it", async (t) => {
-  const { ports, twins, source } = setup();
+  const { ports, twins, source } = await setup();
   source.start();
   const plugin = ports.acquire(DEVICE);
   const twin = twins.get(DEVICE)!;

@@ -84,7 +84,7 @@ test("a source's status: the driver's state, its drops among the errors, its tro
   t.is(source.status().state, 'stopped');
 });
 
-test('every entry of the table parses settings of its own type, and the type list in errors is the table', (t) => {
+test('every entry of the table parses settings of its own type, and the type list in errors is the table', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'source-table-'));
   writeFileSync(join(dir, 'log.txt'), '');
   const r = new Reader(join(dir, 'settings.json'));
@@ -112,7 +112,7 @@ test('every entry of the table parses settings of its own type, and the type lis
     const [parsed] = parseSources(r, [{ id: `a-${name}`, type: name, ...minimal[name] }], dir);
     t.is<string, string>(parsed.type, name);
     t.is(parsed.id, `a-${name}`);
-    const source = createSource(parsed, recordingSink(), createDevices());
+    const source = await createSource(parsed, recordingSink(), createDevices());
     t.like(source.status(), { id: `a-${name}`, type: name, state: 'stopped', lines: 0, deltas: 0 });
   }
   const err = t.throws(() => parseSources(r, [{ id: 'x', type: 'nmea' }], dir), { instanceOf: SettingsError });

@@ -8,17 +8,13 @@
 import type { Reader } from '../../../core/settings-reader.js';
 import { parseTcpSource, parseUdpSource } from '../../net/settings.js';
 import { VALID_BAUD_RATES } from '../../serial/settings.js';
-import { N2kCodec } from '../../codecs/n2k/codec.js';
 import { sourceType, type SourceEntry, type SourceType } from '../../sources/entry.js';
 import type { CanFrame } from '../frame.js';
 import { parseInterface } from '../settings.js';
-import { SharedCanInterface } from '../shared-interface.js';
 import type { ReplayPacing } from '../../replay.js';
 import type { SerialPorts } from '../../serial/ports.js';
 import type { CanDriverFactory } from '../interfaces.js';
-import { CanReplayDriver } from '../replay.js';
-import { GatewayDriver, type GatewayTransport } from './driver.js';
-import { canboatLogLine } from './log-lines.js';
+import type { GatewayTransport } from './driver.js';
 
 export type GatewayType = 'actisense' | 'actisense-ascii' | 'ydwg-raw' | 'ikonvert' | 'n2k-replay';
 
@@ -81,13 +77,20 @@ function transport(
 }
 
 /** What drives a gateway source's interface: the gateway on its transport, or the log replay. */
-function driverFactory(
+async function driverFactory(
   type: GatewayType,
   t: GatewaySourceSettings['transport'],
   serialPorts: SerialPorts,
-): CanDriverFactory {
-  if (t.kind === 'file') return () => new CanReplayDriver(t, canboatLogLine);
+): Promise<CanDriverFactory> {
+  if (t.kind === 'file') {
+    const [{ CanReplayDriver }, { canboatLogLine }] = await Promise.all([
+      import('../replay.js'),
+      import('./log-lines.js'),
+    ]);
+    return () => new CanReplayDriver(t, canboatLogLine);
+  }
   if (type === 'n2k-replay') throw new Error('an n2k-replay source reads a file');
+  const { GatewayDriver } = await import('./driver.js');
   return () => new GatewayDriver(type, t, serialPorts);
 }
 
@@ -100,11 +103,16 @@ export function gatewaySourceType<T extends GatewayType>(type: T): SourceType<Ga
       interface: parseInterface(r, s.interface ?? at.id, `${at.key}.interface`, at.earlier),
       transport: transport(r, s, at, type),
     }),
-    create: (settings, devices) => {
+    create: async (settings, devices) => {
       const { transport: t } = settings;
+      const [{ N2kCodec }, { SharedCanInterface }, factory] = await Promise.all([
+        import('../../codecs/n2k/codec.js'),
+        import('../shared-interface.js'),
+        driverFactory(type, t, devices.serial),
+      ]);
       // The source's rate is the device's for plugins that open it without one.
       if (t.kind === 'serial') devices.serial.configure(t.device, t.baudRate);
-      devices.can.define(settings.interface, driverFactory(type, t, devices.serial));
+      devices.can.define(settings.interface, factory);
       return {
         codec: new N2kCodec(settings.id),
         driver: (sink) => new SharedCanInterface(devices.can, settings.interface, sink),
