@@ -7,6 +7,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../storage/atomic.js';
+import { isRecord } from '../../core/json.js';
 import { createLogger } from '../../core/log.js';
 
 const log = createLogger('resources');
@@ -16,8 +17,8 @@ function readChoices(file: string): Record<string, string> {
   if (!existsSync(file)) return {};
   try {
     const v: unknown = JSON.parse(readFileSync(file, 'utf8'));
-    const d = typeof v === 'object' && v !== null ? (v as { defaultProviders?: unknown }).defaultProviders : undefined;
-    if (typeof d !== 'object' || d === null || Array.isArray(d)) throw new Error('no defaultProviders object');
+    const d = isRecord(v) ? v.defaultProviders : undefined;
+    if (!isRecord(d)) throw new Error('no defaultProviders object');
     return Object.fromEntries(Object.entries(d).filter((e): e is [string, string] => typeof e[1] === 'string'));
   } catch (err) {
     log.error(`${file} unreadable (${(err as Error).message}); the defaults from settings apply`);

@@ -55,7 +55,7 @@ export class SerialStream implements DeviceSession {
       this.open();
       return;
     }
-    if (this.host.policy().serial(this.handle.target, false)) return;
+    if (this.handle.stillGranted(this.host.policy())) return;
     // Revoked: closed, and open() records the refusal.
     this.closeHandle();
     this.open();
