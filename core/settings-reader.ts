@@ -27,7 +27,7 @@ export class Reader {
     if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(key, `must be an object, got ${kind(v)}`);
     return v as Obj;
   }
-  known(o: Obj, key: string, allowed: string[]): void {
+  known(o: Obj, key: string, allowed: readonly string[]): void {
     for (const k of Object.keys(o)) {
       if (!allowed.includes(k)) this.fail(key ? `${key}.${k}` : k, `unknown key (allowed: ${allowed.join(', ')})`);
     }

@@ -94,6 +94,23 @@ export function demoSettings(dataDir = defaultDataDir()): Settings {
   };
 }
 
+/** The top-level keys of a settings file (the fuzz target builds documents from them too). */
+export const SETTINGS_KEYS = [
+  'port',
+  'host',
+  'dataDir',
+  'selfUrn',
+  'sources',
+  'plugins',
+  'board',
+  'cacheDir',
+  'grants',
+  'mqtt',
+  'security',
+  'limits',
+  'resourcesApi',
+] as const;
+
 /**
  * Validates settings from untrusted JSON. Relative paths resolve against the settings file's folder.
  */
@@ -101,21 +118,7 @@ export function parseSettings(input: unknown, file: string): Settings {
   const r: Reader = new Reader(file);
   const base = dirname(resolve(file));
   const o = r.obj(input, '');
-  r.known(o, '', [
-    'port',
-    'host',
-    'dataDir',
-    'selfUrn',
-    'sources',
-    'plugins',
-    'board',
-    'cacheDir',
-    'grants',
-    'mqtt',
-    'security',
-    'limits',
-    'resourcesApi',
-  ]);
+  r.known(o, '', SETTINGS_KEYS);
   const settings: Settings = {
     port: o.port === undefined ? 3000 : r.int(o.port, 'port', 0, 65535),
     host: o.host === undefined ? '127.0.0.1' : r.str(o.host, 'host'),

@@ -8,7 +8,7 @@
 
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadSettings, parseSettings, type Settings } from '../../../runtime/config/settings.js';
+import { loadSettings, parseSettings, SETTINGS_KEYS, type Settings } from '../../../runtime/config/settings.js';
 import { VALID_BAUD_RATES } from '../../../hal/serial/settings.js';
 import { SettingsError } from '../../../core/settings-reader.js';
 import { GrantTable } from '../../../runtime/capabilities/store.js';
@@ -18,16 +18,7 @@ import { capText, concat, damageText, mutateJson, randomJson, toJsonText, utf8 }
 import type { Rng } from '../rng.js';
 
 const KEYS = [
-  'port',
-  'host',
-  'dataDir',
-  'selfUrn',
-  'sources',
-  'plugins',
-  'board',
-  'cacheDir',
-  'grants',
-  'mqtt',
+  ...SETTINGS_KEYS,
   'id',
   'type',
   'device',
