@@ -263,7 +263,7 @@ export class StreamSession implements BudgetedClient {
     this.liveRows = this.rows.filter((r) => r.policy !== 'fixed');
     const stateless = this.liveRows.every((r) => r.policy === 'instant' && r.minPeriod === 0);
     this.filterKey = stateless
-      ? [...new Set(this.liveRows.map((r) => `${r.context}\u0000${r.path}`))].sort().join('\n')
+      ? [...new Set(this.liveRows.map((r) => keyOf(r.context, r.path)))].sort().join('\n')
       : undefined;
   }
 

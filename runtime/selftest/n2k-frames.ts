@@ -1,17 +1,13 @@
 // The NMEA 2000 traffic the CAN self-test sends: per round a water depth (128267) and a heading
 // (127250), one frame each, and a GNSS position (129029), 43 bytes in 7 fast-packet frames. The
 // payloads and the fast-packet split come from canboatjs, the same library the N2K codec reads
-// them back with, loaded at the first self-test (the CLI imports this module for every command,
-// `run` included, and canboatjs costs ≈ 9 MB of heap; see lazy-module.ts).
+// them back with. Only the selftest command loads this module (runtime/cli/main.ts imports each
+// command's module when it runs), so `run` does not carry canboatjs for it.
 
+import { toPgn } from '@canboat/canboatjs';
+import { encodeCanId } from '@canboat/canboatjs/dist/canId.js';
+import { getPlainPGNs } from '@canboat/canboatjs/dist/utilities.js';
 import type { CanFrame } from '../../hal/can/frame.js';
-import { lazyModule } from '../../hal/lazy-module.js';
-
-const canboatjs = lazyModule<typeof import('@canboat/canboatjs')>('@canboat/canboatjs');
-const canId = lazyModule<typeof import('@canboat/canboatjs/dist/canId.js')>('@canboat/canboatjs/dist/canId.js');
-const utilities = lazyModule<typeof import('@canboat/canboatjs/dist/utilities.js')>(
-  '@canboat/canboatjs/dist/utilities.js',
-);
 
 export const DEPTH_PGN = 128267;
 export const HEADING_PGN = 127250;
@@ -25,10 +21,10 @@ export interface N2kMessage {
 }
 
 function message(pgn: number, fields: Record<string, unknown>): N2kMessage {
-  const data = canboatjs().toPgn({ pgn, fields });
+  const data = toPgn({ pgn, fields });
   if (!data) throw new Error(`canboatjs could not encode PGN ${pgn}`);
-  const id = canId().encodeCanId({ pgn, src: SOURCE_ADDRESS, dst: 255, prio: 3 });
-  const parts = data.length > 8 ? utilities().getPlainPGNs(data) : [data];
+  const id = encodeCanId({ pgn, src: SOURCE_ADDRESS, dst: 255, prio: 3 });
+  const parts = data.length > 8 ? getPlainPGNs(data) : [data];
   return { pgn, frames: parts.map((p) => ({ id, data: Uint8Array.from(p) })) };
 }
 
