@@ -17,8 +17,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FromPgn } from '@canboat/canboatjs';
 import { N2kMapper } from '@signalk/n2k-signalk';
-import { DeltaBus } from '../runtime/bus/bus.js';
-import { SignalKModel } from '../runtime/model/model.js';
 import { PROJECT_ROOT } from '../runtime/config/settings.js';
 import { parseCandumpLine } from '../hal/can/candump.js';
 import { parseId, type CanFrame } from '../hal/can/frame.js';
@@ -30,6 +28,7 @@ import { SerialPorts } from '../hal/serial/ports.js';
 import { N2kCodec } from '../hal/codecs/n2k/codec.js';
 import { createSource } from '../hal/sources/table.js';
 import { median } from './stats.js';
+import { modelAndBus } from './wiring.js';
 
 const LOG = join(PROJECT_ROOT, 'test', 'fixtures', 'can', 'candumpSample3.txt');
 const TARGET_FRAMES = 200_000;
@@ -116,9 +115,7 @@ function timeGateways(frames: CanFrame[]): { ydwg: number; ngt1: number } {
 async function timePipeline(lines: string[], dir: string): Promise<{ ms: number; deltas: number }> {
   const file = join(dir, 'bench.log');
   await writeFile(file, lines.join('\n') + '\n');
-  const model = new SignalKModel(URN);
-  const bus = new DeltaBus(model.selfContext);
-  bus.subscribe((m) => model.apply(m.delta));
+  const { bus } = modelAndBus(URN);
   const source = await createSource(
     { id: 'bench', type: 'can', interface: 'bench0', driver: 'candump', file, rate: 'fast', loop: false },
     bus,

@@ -14,14 +14,14 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
 import { SerialPort } from 'serialport';
 import { setLogLevel } from '../core/log.js';
-import { DeltaBus } from '../runtime/bus/bus.js';
-import { SignalKModel } from '../runtime/model/model.js';
+import type { DeltaBus } from '../runtime/bus/bus.js';
 import { commandPluginsClosed } from '../runtime/engine/command.js';
 import { PluginManager } from '../runtime/plugins/manager.js';
 import { writePluginConfig } from '../runtime/plugins/plugin-config.js';
 import type { PluginRunner } from '../runtime/plugins/runner.js';
 import { configFile } from '../runtime/storage/plugin-storage.js';
 import { PROJECT_ROOT, type Settings } from '../runtime/config/settings.js';
+import { modelAndBus } from './wiring.js';
 import type { JsonValue } from '../core/json.js';
 import { buildAll } from '../scripts/build-examples.js';
 import { withPtyPair } from './pty.js';
@@ -107,9 +107,7 @@ async function harness(
     plugins: { dirs: [pluginDir], watch: false, ...(callTimeoutMs === undefined ? {} : { callTimeoutMs }) },
     grants: { [id]: ['dataRead', 'dataWrite', ...grants] },
   };
-  const model = new SignalKModel('urn:mrn:imo:mmsi:123456789');
-  const bus = new DeltaBus(model.selfContext);
-  bus.subscribe((m) => model.apply(m.delta));
+  const { model, bus } = modelAndBus();
   const manager = await PluginManager.create({ settings, bus, model });
   return {
     manager,

@@ -7,12 +7,11 @@ import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SerialPort } from 'serialport';
-import { DeltaBus } from '../runtime/bus/bus.js';
-import { SignalKModel } from '../runtime/model/model.js';
 import { PluginManager } from '../runtime/plugins/manager.js';
 import { writePluginConfig } from '../runtime/plugins/plugin-config.js';
 import { configFile } from '../runtime/storage/plugin-storage.js';
-import { DEMO_LOG, PROJECT_ROOT, type Settings } from '../runtime/config/settings.js';
+import { DEMO_LOG, PROJECT_ROOT } from '../runtime/config/settings.js';
+import { modelAndBus, pluginSettings } from './wiring.js';
 import { createDevices } from '../hal/devices.js';
 import { createSource } from '../hal/sources/table.js';
 import { buildAll } from '../scripts/build-examples.js';
@@ -62,17 +61,10 @@ async function intoPlugin(pty: PtyPair, data: Buffer, mode: number, lines: numbe
     enabled: true,
     configuration: { device: pty.b, mode, baudRate: 460800 },
   });
-  const settings: Settings = {
-    port: 0,
-    host: '127.0.0.1',
-    dataDir,
-    sources: [],
-    plugins: { dirs: [pluginDir], watch: false },
+  const settings = pluginSettings(pluginDir, dataDir, {
     grants: { [PROBE]: ['dataRead', 'dataWrite', `serial:${pty.b}`] },
-  };
-  const model = new SignalKModel('urn:mrn:imo:mmsi:123456789');
-  const bus = new DeltaBus(model.selfContext);
-  bus.subscribe((m) => model.apply(m.delta));
+  });
+  const { model, bus } = modelAndBus();
   const manager = await PluginManager.create({ settings, bus, model });
   const writer = await openWriter(pty.a);
   try {
@@ -116,9 +108,7 @@ async function ptyAlone(pty: PtyPair, data: Buffer): Promise<number> {
 
 /** MB/s of `data` through a serial data source (framing, codec, bus, model). */
 async function intoSource(pty: PtyPair, data: Buffer, lines: number): Promise<number> {
-  const model = new SignalKModel('urn:mrn:imo:mmsi:123456789');
-  const bus = new DeltaBus(model.selfContext);
-  bus.subscribe((m) => model.apply(m.delta));
+  const { bus } = modelAndBus();
   const source = await createSource(
     { id: 'bench', type: 'serial', device: pty.b, baudRate: 460800 },
     bus,

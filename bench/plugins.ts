@@ -6,10 +6,10 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { DeltaBus } from '../runtime/bus/bus.js';
-import { SignalKModel } from '../runtime/model/model.js';
+import type { DeltaBus } from '../runtime/bus/bus.js';
 import { PluginManager } from '../runtime/plugins/manager.js';
-import { PROJECT_ROOT, type Settings } from '../runtime/config/settings.js';
+import { PROJECT_ROOT } from '../runtime/config/settings.js';
+import { modelAndBus, pluginSettings } from './wiring.js';
 import { buildAll } from '../scripts/build-examples.js';
 import { loadPluginBytes } from '../runtime/engine/index.js';
 import { CallGuard } from '../runtime/plugins/call-guard.js';
@@ -22,18 +22,12 @@ const PLUGIN_ID = '_signalk-edge-fixture_derive-all';
 /** Deltas published per event-loop turn: well under the plugin's inbox (10,000). */
 const CHUNK = 1000;
 
-function settingsFor(pluginDir: string, dataDir: string): Settings {
-  return { port: 0, host: '127.0.0.1', dataDir, sources: [], plugins: { dirs: [pluginDir], watch: false } };
-}
-
 async function startManager(
   pluginDir: string,
 ): Promise<{ manager: PluginManager; bus: DeltaBus; dataDir: string; startMs: number }> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ske-bench-data-'));
-  const model = new SignalKModel('urn:mrn:imo:mmsi:123456789');
-  const bus = new DeltaBus(model.selfContext);
-  bus.subscribe((m) => model.apply(m.delta));
-  const manager = await PluginManager.create({ settings: settingsFor(pluginDir, dataDir), bus, model });
+  const { model, bus } = modelAndBus();
+  const manager = await PluginManager.create({ settings: pluginSettings(pluginDir, dataDir), bus, model });
   const t0 = performance.now();
   await manager.startAll();
   const startMs = performance.now() - t0;

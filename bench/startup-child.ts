@@ -8,17 +8,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { startRuntime } from '../runtime/app.js';
-import { DeltaBus } from '../runtime/bus/bus.js';
-import { SignalKModel } from '../runtime/model/model.js';
 import { PluginManager } from '../runtime/plugins/manager.js';
 import type { Settings } from '../runtime/config/settings.js';
+import { modelAndBus, pluginSettings } from './wiring.js';
 import { setLogLevel } from '../core/log.js';
 
 /** Time left for timers and lazy allocations to settle before RSS is read. */
 const SETTLE_MS = 1000;
 
 function settingsFor(pluginDir: string, cacheDir: string, dataDir: string): Settings {
-  return { port: 0, host: '127.0.0.1', dataDir, cacheDir, sources: [], plugins: { dirs: [pluginDir], watch: false } };
+  return pluginSettings(pluginDir, dataDir, { cacheDir });
 }
 
 function assertAllRunning(manager: PluginManager, expected: number): void {
@@ -29,9 +28,7 @@ function assertAllRunning(manager: PluginManager, expected: number): void {
 }
 
 async function measureStart(pluginDir: string, cacheDir: string, dataDir: string): Promise<Record<string, number>> {
-  const model = new SignalKModel('urn:mrn:imo:mmsi:123456789');
-  const bus = new DeltaBus(model.selfContext);
-  bus.subscribe((m) => model.apply(m.delta));
+  const { model, bus } = modelAndBus();
   const t0 = performance.now();
   const manager = await PluginManager.create({ settings: settingsFor(pluginDir, cacheDir, dataDir), bus, model });
   await manager.startAll();

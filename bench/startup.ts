@@ -10,10 +10,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { DeltaBus } from '../runtime/bus/bus.js';
-import { SignalKModel } from '../runtime/model/model.js';
 import { PluginManager } from '../runtime/plugins/manager.js';
-import { PROJECT_ROOT, type Settings } from '../runtime/config/settings.js';
+import { PROJECT_ROOT } from '../runtime/config/settings.js';
+import { modelAndBus, pluginSettings } from './wiring.js';
 import { buildAll } from '../scripts/build-examples.js';
 import { median } from './stats.js';
 
@@ -110,17 +109,8 @@ async function medianRss(pluginDir: string, plugins: number, cacheDir: string, r
 /** Deltas/s published on the bus while every plugin (each subscribed `*`) emits one output per input. */
 async function deltasPerSecond(pluginDir: string, plugins: number, deltas: number): Promise<number> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ske-bench-data-'));
-  const model = new SignalKModel('urn:mrn:imo:mmsi:123456789');
-  const bus = new DeltaBus(model.selfContext);
-  bus.subscribe((m) => model.apply(m.delta));
-  const settings: Settings = {
-    port: 0,
-    host: '127.0.0.1',
-    dataDir,
-    sources: [],
-    plugins: { dirs: [pluginDir], watch: false },
-  };
-  const manager = await PluginManager.create({ settings, bus, model });
+  const { model, bus } = modelAndBus();
+  const manager = await PluginManager.create({ settings: pluginSettings(pluginDir, dataDir), bus, model });
   try {
     await manager.startAll();
     const running = manager.list().filter((p) => p.state === 'running').length;

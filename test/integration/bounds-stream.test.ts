@@ -57,6 +57,17 @@ function errorsOf(ws: WebSocket): string[] {
   return errors;
 }
 
+/** Subscribes `ws` to `rows` in every context. */
+function subscribeRows(ws: WebSocket, rows: { path: string; period?: number }[]): void {
+  ws.send(JSON.stringify({ context: '*', subscribe: rows }));
+}
+
+/** 2 rows at 10 ms: 200 timer firings a second. */
+const TWO_ROWS_AT_10_MS = [
+  { path: 'x', period: 10 },
+  { path: 'y', period: 10 },
+];
+
 async function bare(t: { teardown(fn: () => unknown): void }, limits: Partial<StreamLimits>): Promise<BareApi> {
   const api = await startBareApi({ streamLimits: limits });
   t.teardown(() => api.api.close());
@@ -136,38 +147,20 @@ test('subscription cost: periods costing more timer firings than the bound are r
   const errorsA = errorsOf(a.ws);
   const errorsB = errorsOf(b.ws);
   // 1000 rows every 10 ms: 100,000 firings a second.
-  a.ws.send(
-    JSON.stringify({
-      context: '*',
-      subscribe: Array.from({ length: 1000 }, (_, i) => ({ path: `p${i}`, period: 10 })),
-    }),
+  subscribeRows(
+    a.ws,
+    Array.from({ length: 1000 }, (_, i) => ({ path: `p${i}`, period: 10 })),
   );
   await waitFor(() => errorsA.length > 0, 'the refusal');
   t.regex(errorsA[0]!, /timer firings per second.*maxClientTimerRate 200/);
   t.is((await streamStatus(api.url)).timerRate, 0);
   // Within the client's bound: 2 rows at 10 ms = 200 firings a second.
-  a.ws.send(
-    JSON.stringify({
-      context: '*',
-      subscribe: [
-        { path: 'x', period: 10 },
-        { path: 'y', period: 10 },
-      ],
-    }),
-  );
+  subscribeRows(a.ws, TWO_ROWS_AT_10_MS);
   await waitFor(async () => (await streamStatus(api.url)).timerRate === 200, 'the rows to be active');
   // The other client hits the total bound (300) with 200 more.
-  b.ws.send(
-    JSON.stringify({
-      context: '*',
-      subscribe: [
-        { path: 'x', period: 10 },
-        { path: 'y', period: 10 },
-      ],
-    }),
-  );
+  subscribeRows(b.ws, TWO_ROWS_AT_10_MS);
   await waitFor(() => errorsB.some((e) => /maxTotalTimerRate 300/.test(e)), 'the total bound');
-  b.ws.send(JSON.stringify({ context: '*', subscribe: [{ path: 'x', period: 100 }] }));
+  subscribeRows(b.ws, [{ path: 'x', period: 100 }]);
   await waitFor(async () => (await streamStatus(api.url)).timerRate === 210, 'the cheap row to pass');
   // Leaving gives the cost back.
   a.ws.close();
@@ -183,7 +176,7 @@ test('subscription rows per second: a storm of 1000-row messages is refused beyo
   const rows = Array.from({ length: 1000 }, (_, i) => ({ path: `p${i}` }));
   for (let i = 0; i < 5; i++) {
     c.ws.send(JSON.stringify({ context: '*', unsubscribe: [{ path: '*' }] }));
-    c.ws.send(JSON.stringify({ context: '*', subscribe: rows }));
+    subscribeRows(c.ws, rows);
   }
   // The first subscribe finds the bucket one row short (the unsubscribe took it); the next four come within the same second.
   await waitFor(

@@ -142,6 +142,28 @@ function grantsOf(dataDir: string): string[] {
   return [...(readGrantsFile(dataDir)[WRITER] ?? [])].sort();
 }
 
+/** The child's settings.json in `dataDir`: the demo log replayed in a loop, the plugins in `folder`. */
+function writeSettings(
+  dataDir: string,
+  folder: string,
+  linesPerSecond: number,
+  extra: Record<string, unknown> = {},
+): string {
+  const settings = join(dataDir, 'settings.json');
+  writeFileSync(
+    settings,
+    JSON.stringify({
+      port: 0,
+      host: '127.0.0.1',
+      dataDir,
+      sources: [{ id: 'log', type: 'replay', file: DEMO_LOG, rate: 'realtime', linesPerSecond, loop: true }],
+      plugins: { dirs: [folder], watch: false },
+      ...extra,
+    }),
+  );
+  return settings;
+}
+
 /** Files the runtime wrote with writeFileAtomic, and temp files it left, outside the plugins' VFS folders. */
 function runtimeFiles(dataDir: string): { json: string[]; temps: string[] } {
   const all = readdirSync(dataDir, { recursive: true, encoding: 'utf8' }).filter(
@@ -166,21 +188,12 @@ test('SIGKILL at random points while plugins save and settings change: every fil
     { from: FIXTURES, name: 'durable-writer' },
     { from: EXAMPLES, name: 'trip-log' },
   ]);
-  const settings = join(dataDir, 'settings.json');
-  writeFileSync(
-    settings,
-    JSON.stringify({
-      port: 0,
-      host: '127.0.0.1',
-      dataDir,
-      sources: [{ id: 'log', type: 'replay', file: DEMO_LOG, rate: 'realtime', linesPerSecond: 400, loop: true }],
-      plugins: { dirs: [folder], watch: false },
-      // The writer saves (fsync and sk_save_config) on every position, far above a plugin's default
-      // quotas: lifted here, where durability is the subject, not the bounds.
-      // (Its versions are ~100 KB, so a torn write would show.)
-      limits: { plugins: { configWritesPerSecond: 1000, cpuShare: 1 }, config: { maxBytes: 1024 * 1024 } },
-    }),
-  );
+  const settings = writeSettings(dataDir, folder, 400, {
+    // The writer saves (fsync and sk_save_config) on every position, far above a plugin's default
+    // quotas: lifted here, where durability is the subject, not the bounds.
+    // (Its versions are ~100 KB, so a torn write would show.)
+    limits: { plugins: { configWritesPerSecond: 1000, cpuShare: 1 }, config: { maxBytes: 1024 * 1024 } },
+  });
   const state = join(vfsRoot(dataDir, WRITER), 'data', 'state.json');
   let fileSeq = -2; // what the writer must load next: -2 = no file yet
   let restSent = 0;
@@ -343,17 +356,7 @@ strace.test(
   async (t) => {
     const dataDir = tempDir(t, 'ske-power-trace-');
     const folder = await pluginFolder([{ from: FIXTURES, name: 'durable-writer' }]);
-    const settings = join(dataDir, 'settings.json');
-    writeFileSync(
-      settings,
-      JSON.stringify({
-        port: 0,
-        host: '127.0.0.1',
-        dataDir,
-        sources: [{ id: 'log', type: 'replay', file: DEMO_LOG, rate: 'realtime', linesPerSecond: 200, loop: true }],
-        plugins: { dirs: [folder], watch: false },
-      }),
-    );
+    const settings = writeSettings(dataDir, folder, 200);
     const trace = join(dataDir, 'strace.txt');
     const proc = spawn(
       'strace',

@@ -49,6 +49,12 @@ const gnss = (): N2kMessage => ({
   })!,
 });
 
+/** `m` as a canboat plain log line: time, prio, PGN, src, dst, length, the bytes in hex. */
+function plainLine(m: N2kMessage): string {
+  const hex = [...m.data].map((b) => b.toString(16).padStart(2, '0')).join(',');
+  return `2014-08-15T19:00:00.045Z,${m.prio},${m.pgn},${m.src},${m.dst},${m.data.length},${hex}`;
+}
+
 /** The whole message the frames carry, put together again. */
 function joined(frames: CanFrame[]): N2kMessage | undefined {
   const joiner = new FastPacketJoiner();
@@ -79,8 +85,7 @@ test('text formats: W2K-1 N2K ASCII, iKonvert and canboat plain/JSON lines decod
   const pdgy = `!PDGY,${m.pgn},${m.prio},${m.src},${m.dst},0.563,${m.data.toString('base64')}`;
   t.deepEqual(frames(decodeLine('ikonvert', pdgy, 5)), expected);
   t.deepEqual(frames(decodeLine('n2k-log', pdgy, 5)), expected);
-  const plain = `2014-08-15T19:00:00.045Z,${m.prio},${m.pgn},${m.src},${m.dst},${m.data.length},${[...m.data].map((b) => b.toString(16).padStart(2, '0')).join(',')}`;
-  t.deepEqual(frames(decodeLine('n2k-log', plain, 5)), expected);
+  t.deepEqual(frames(decodeLine('n2k-log', plainLine(m), 5)), expected);
   const json = JSON.stringify({
     timestamp: '2014-08-15T19:00:00.045Z',
     prio: m.prio,
@@ -92,8 +97,7 @@ test('text formats: W2K-1 N2K ASCII, iKonvert and canboat plain/JSON lines decod
   t.deepEqual(frames(decodeLine('n2k-log', json, 5)), expected);
   // A fast-packet message in a log line comes out as its frames.
   const g = gnss();
-  const gPlain = `2014-08-15T19:00:00.045Z,${g.prio},${g.pgn},${g.src},${g.dst},${g.data.length},${[...g.data].map((b) => b.toString(16).padStart(2, '0')).join(',')}`;
-  t.deepEqual(joined(frames(decodeLine('n2k-log', gPlain, 5))), g);
+  t.deepEqual(joined(frames(decodeLine('n2k-log', plainLine(g), 5))), g);
   // YD RAW and candump lines in a log are single bus frames, passed on as they are.
   t.deepEqual(frames(decodeLine('n2k-log', '16:29:27.082 R 09F8017F 50 C3 B8 13 47 D8 2B C6', 5)), [
     { id: 0x09f8017f, data: Buffer.from('50c3b81347d82bc6', 'hex'), time: 5 },
@@ -219,8 +223,7 @@ test('gateway settings: defaults, transports, and errors that name the key', (t)
 
 test('canboat log lines carry their own time for a realtime replay: plain and JSON lines, none for YD RAW', (t) => {
   const m = heading();
-  const hex = [...m.data].map((b) => b.toString(16).padStart(2, '0')).join(',');
-  const plain = canboatLogLine(`2014-08-15T19:00:00.045Z,${m.prio},${m.pgn},${m.src},${m.dst},${m.data.length},${hex}`);
+  const plain = canboatLogLine(plainLine(m));
   t.like(plain, { time: Date.parse('2014-08-15T19:00:00.045Z') });
   t.deepEqual(
     plain && 'frames' in plain ? plain.frames.map((f) => f.id) : [],

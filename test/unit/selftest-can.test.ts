@@ -7,7 +7,7 @@ import test from 'ava';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createDevices } from '../../hal/devices.js';
-import { checkCan } from '../../runtime/selftest/can.js';
+import { checkCan, type CanCheckOptions } from '../../runtime/selftest/can.js';
 import { canBusTwin, fakeSysfs } from '../helpers/can-bus-twin.js';
 import { tempDir } from '../helpers/temp.js';
 
@@ -17,13 +17,16 @@ function bus(acked: boolean) {
   return async () => twin;
 }
 
+/** The SocketCAN branch (not the candump twin), with a fresh device registry. */
+function checkSocketCan(options: Omit<CanCheckOptions, 'twin' | 'devices'>) {
+  return checkCan({ ...options, twin: false, devices: createDevices() });
+}
+
 test('loopback or a second node: every frame comes back, fast-packet reassembled, the plugin sees only its granted PGNs', async (t) => {
   const sysfs = fakeSysfs(tempDir(t, 'ske-sysfs-'), 'can0', 'up', true);
-  const r = await checkCan({
+  const r = await checkSocketCan({
     iface: 'can0',
-    twin: false,
     rounds: 5,
-    devices: createDevices(),
     socketcan: { sysfs, binding: bus(true) },
   });
   t.is(r.outcome, 'pass', r.message);
@@ -43,11 +46,9 @@ test('loopback or a second node: every frame comes back, fast-packet reassembled
 
 test('a bus where nobody acknowledges: fails, saying to use loopback mode or a second node', async (t) => {
   const sysfs = fakeSysfs(tempDir(t, 'ske-sysfs-'), 'can0', 'up', true);
-  const r = await checkCan({
+  const r = await checkSocketCan({
     iface: 'can0',
-    twin: false,
     rounds: 2,
-    devices: createDevices(),
     socketcan: { sysfs, binding: bus(false) },
     receiveTimeoutMs: 300,
   });
@@ -61,22 +62,18 @@ test('a bus where nobody acknowledges: fails, saying to use loopback mode or a s
 test('an interface that is down fails with the command to bring it up; an absent one is skipped; a non-CAN one fails; a vcan is named a twin', async (t) => {
   const dir = tempDir(t, 'ske-sysfs-');
   const binding = bus(true);
-  const down = await checkCan({
+  const down = await checkSocketCan({
     iface: 'can1',
-    twin: false,
     rounds: 1,
-    devices: createDevices(),
     socketcan: { sysfs: fakeSysfs(dir, 'can1', 'down', true), binding },
   });
   t.like(down, {
     outcome: 'fail',
     message: 'can1 is down: ip link set can1 up type can bitrate 250000 (add "loopback on" with no other node)',
   });
-  const absent = await checkCan({
+  const absent = await checkSocketCan({
     iface: 'can7',
-    twin: false,
     rounds: 1,
-    devices: createDevices(),
     socketcan: { sysfs: dir, binding },
   });
   t.is(absent.outcome, 'skip');
@@ -84,19 +81,15 @@ test('an interface that is down fails with the command to bring it up; an absent
   mkdirSync(join(dir, 'eth0'));
   writeFileSync(join(dir, 'eth0', 'type'), '1\n');
   writeFileSync(join(dir, 'eth0', 'operstate'), 'up\n');
-  const ethernet = await checkCan({
+  const ethernet = await checkSocketCan({
     iface: 'eth0',
-    twin: false,
     rounds: 1,
-    devices: createDevices(),
     socketcan: { sysfs: dir, binding },
   });
   t.like(ethernet, { outcome: 'fail', message: 'eth0 is not a CAN interface (link type 1)' });
-  const vcan = await checkCan({
+  const vcan = await checkSocketCan({
     iface: 'vcan0',
-    twin: false,
     rounds: 1,
-    devices: createDevices(),
     socketcan: { sysfs: fakeSysfs(dir, 'vcan0', 'up', false), binding },
   });
   t.is(vcan.outcome, 'pass', vcan.message);
