@@ -146,6 +146,8 @@ export class N2kCodec implements Codec<CanFrame> {
     const key = this.memo?.remembers(pgn) ? DecodeMemo.key(frame.id, payload) : undefined;
     const hit = key === undefined ? undefined : this.memo?.get(key, id.src);
     if (hit) return this.fromEntry(hit, pgn, timestamp);
+    // Only a message seen before is worth checking for the memo: most of a moving boat's are new every time.
+    const admit = key !== undefined && this.memo?.seenBefore(key) === true;
 
     const data = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     let failure: unknown;
@@ -173,7 +175,7 @@ export class N2kCodec implements Codec<CanFrame> {
         reason: 'no-values',
         detail: `PGN ${pgn} from ${id.src} matches none of canboat's definitions of it`,
       };
-    return this.map(message, pgn, id.src, key);
+    return this.map(message, pgn, id.src, admit ? key : undefined);
   }
 
   /** ISO 8601 text of epoch ms, made once per millisecond: a busy bus delivers several frames in each. */

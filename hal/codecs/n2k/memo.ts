@@ -8,7 +8,11 @@
 //   never remembered;
 // - the source fields the mapper takes from state (canName, deviceInstance) are kept with the
 //   entry and checked on every hit, so an address claim after the fact is seen.
-// Bounded: the oldest entry goes when full, so a bus whose values never repeat costs one lookup.
+// Admitted on second sight: the first time a message is seen, only its key is noted; the checks
+// above (a second mapping at another time) and the entry are made the second time, so a message
+// that never repeats (a moving boat's position, heading, depth) costs a lookup and a note, not a
+// second mapping. Both are bounded, the oldest out first, and kept apart, so a flood of one-off
+// messages does not push out the entries of the ones that do repeat.
 
 import type { PathValue } from '../../../core/delta.js';
 import type { JsonValue } from '../../../core/json.js';
@@ -70,6 +74,8 @@ export class StateWatch {
 
 export class DecodeMemo {
   private readonly entries = new Map<string, MemoEntry>();
+  /** Keys seen once and not (yet) remembered, in the order they were first seen. */
+  private readonly seen = new Set<string>();
   /** PGNs whose mapped values depend on the message's timestamp. */
   private readonly timed = new Set<number>();
 
@@ -85,6 +91,14 @@ export class DecodeMemo {
     if (!entry) return undefined;
     const state = this.state[src];
     return entry.canName === state?.canName && entry.deviceInstance === state?.deviceInstance ? entry : undefined;
+  }
+
+  /** Whether `key` was seen before (and not remembered); notes it when not. */
+  seenBefore(key: string): boolean {
+    if (this.seen.delete(key)) return true;
+    if (this.seen.size >= MEMO_ENTRIES) this.seen.delete(this.seen.values().next().value as string);
+    this.seen.add(key);
+    return false;
   }
 
   remembers(pgn: number): boolean {
