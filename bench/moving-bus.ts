@@ -163,11 +163,8 @@ function access(m: Message, data: Uint8Array[], f: Field, value?: number): numbe
   return f.signed && raw >= half ? raw - 2 * half : raw;
 }
 
-/**
- * Writes the moving bus as a `candump -l` file of about `seconds` at 2,000 frames/s (whole loops of
- * the recording, stamped as `busyCandump` stamps them); returns the number of frames.
- */
-export function movingBusCandump(file: string, seconds: number): number {
+/** The moving bus as `candump -l` lines: whole loops of the recording, about `seconds` at 2,000 frames/s, stamped as `busyCandump` stamps them. */
+export function movingBusLines(seconds: number): string[] {
   const frames = readFileSync(RECORDING, 'utf8')
     .split('\n')
     .map(parseCandumpLine)
@@ -201,6 +198,12 @@ export function movingBusCandump(file: string, seconds: number): number {
       lines.push(`(${t}) can0 ${f.id.toString(16).toUpperCase().padStart(8, '0')}#${hex}`);
     });
   }
+  return lines;
+}
+
+/** Writes `movingBusLines(seconds)` to `file`; returns the number of frames. */
+export function movingBusCandump(file: string, seconds: number): number {
+  const lines = movingBusLines(seconds);
   writeFileSync(file, `${lines.join('\n')}\n`);
   return lines.length;
 }
