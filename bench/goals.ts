@@ -14,6 +14,7 @@ import { buildAll } from '../scripts/build-examples.js';
 import { busyCandump, runSoak } from '../test/soak/soak.js';
 import { findAnchor, startAnchor, type Anchor, type AnchorInput, type AnchorPlugin } from './anchor.js';
 import { installedStart, type InstalledStart } from './as-installed.js';
+import { movingBusCandump } from './moving-bus.js';
 import { cpuSeconds, rssMB, startChild, untilQuiet, untilServing, type Child } from './proc.js';
 
 const TAKE_ALL: AnchorPlugin = {
@@ -345,6 +346,20 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
           ? `signalk-server ${k(skN2k.rate)} frames/CPU-s (filestream → canboatjs → n2k-signalk; ${skN2k.check})`
           : 'no anchor run',
         pass: skN2k ? n2k.rate / skN2k.rate >= 3 : undefined,
+      });
+      // The recording repeats its messages byte for byte, which the decode memo answers; the same bus
+      // with its readings moving on every message (bench/moving-bus.ts), as a boat under way sends them.
+      const moving = join(root, 'moving.candump');
+      const movingFrames = movingBusCandump(moving, N2K_FRAMES / BUS_FRAMES_PER_SECOND);
+      const [n2kMoving, skMoving] = await sideBySide(
+        () => throughput(edge, { file: moving, kind: 'n2k' }, movingFrames),
+        sk && (() => throughput(sk, { file: moving, kind: 'n2k' }, movingFrames)),
+      );
+      add({
+        name: 'the same bus with its readings moving on every message (printed beside, no goal)',
+        figure: `${k(n2kMoving.rate)} frames/CPU-s over all ${movingFrames.toLocaleString('en-US')} frames (${n2kMoving.check})${skMoving ? ` = ${(n2kMoving.rate / skMoving.rate).toFixed(1)}×` : ''}`,
+        anchor: skMoving ? `signalk-server ${k(skMoving.rate)} frames/CPU-s (${skMoving.check})` : 'no anchor run',
+        pass: undefined,
       });
     }
     if (want('bus')) {
