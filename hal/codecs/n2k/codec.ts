@@ -143,11 +143,11 @@ export class N2kCodec implements Codec<CanFrame> {
     const unmapped = this.unmapped.get(pgn);
     if (unmapped !== undefined) return { kind: 'skip', reason: 'no-values', detail: unmapped };
     const timestamp = this.isoTime(frame.time ?? Date.now());
-    const key = this.memo?.remembers(pgn) ? DecodeMemo.key(frame.id, payload) : undefined;
-    const hit = key === undefined ? undefined : this.memo?.get(key, id.src);
+    const key = this.memo?.keyOf(frame.id, pgn, payload);
+    const hit = key === undefined ? undefined : this.memo?.get(key, frame.id, id.src);
     if (hit) return this.fromEntry(hit, pgn, timestamp);
     // Only a message seen before is worth checking for the memo: most of a moving boat's are new every time.
-    const admit = key !== undefined && this.memo?.seenBefore(key) === true;
+    const admit = key !== undefined && this.memo?.seenBefore(key, frame.id) === true;
 
     const data = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     let failure: unknown;
