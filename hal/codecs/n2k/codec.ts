@@ -154,7 +154,7 @@ export class N2kCodec implements Codec<CanFrame> {
     let message: unknown;
     try {
       message = this.parser.parse(
-        { pgn: { ...id, timestamp: new Date(timestamp) }, length: data.length, data, coalesced: true },
+        { pgn: { ...id, timestamp }, length: data.length, data, coalesced: true },
         (err: unknown) => {
           if (err) failure = err;
         },
