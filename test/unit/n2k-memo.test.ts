@@ -178,3 +178,30 @@ test('memo: a value carrying the message time (a Seatalk alarm) follows every fr
     t.is(value?.timestamp, new Date(time).toISOString());
   }
 });
+
+test('memo: a sender whose readings stop moving (a boat coming to anchor) is answered from memory again', (t) => {
+  const codec = new N2kCodec('n2k');
+  const inner = (codec as unknown as { parser: FromPgn }).parser;
+  const parse = inner.parse.bind(inner);
+  let parsed = 0;
+  inner.parse = (...args: Parameters<FromPgn['parse']>) => (parsed++, parse(...args));
+  // PGN 127250 (vessel heading) from source 204, heading h × 1e-4 rad, true.
+  const heading = (h: number): CanFrame => ({
+    id: 0x09f112cc,
+    data: bytes(0xff, h & 0xff, h >> 8, 0xff, 0x7f, 0xff, 0x7f, 0xfc),
+    time: 1_700_000_000_000 + h,
+  });
+  const value = (r: N2kDecodeResult) => (r.kind === 'delta' ? r.delta.updates[0]!.values![0]!.value : undefined);
+  // Turning: every heading new, so its lookups stop paying and the sender is decoded without them.
+  for (let h = 0; h < 600; h++) t.is(value(codec.decode(heading(h))), h / 1e4);
+  // At anchor: one heading over and over, answered exactly whether looked up or not.
+  const still = 20_000;
+  let fromMemory = 0;
+  for (let i = 0; i < 4000; i++) {
+    const before = parsed;
+    t.is(value(codec.decode(heading(still))), still / 1e4);
+    if (parsed === before) fromMemory++;
+  }
+  t.true(fromMemory > 1000, `answered from memory again (${fromMemory} of 4000)`);
+  t.true(fromMemory < 4000, 'after a rest without lookups');
+});
