@@ -112,6 +112,8 @@ export class N2kCodec implements Codec<CanFrame> {
   private readonly unmapped = new Map<number, string>();
   private lastMs = NaN;
   private lastIso = '';
+  private lastSecond = NaN;
+  private secondText = '';
 
   /** `label` becomes `source.label` of every delta, so `$source` reads `<label>.<src>`. */
   constructor(readonly label: string) {
@@ -178,15 +180,25 @@ export class N2kCodec implements Codec<CanFrame> {
     return this.map(message, pgn, id.src, admit ? key : undefined);
   }
 
-  /** ISO 8601 text of epoch ms, made once per millisecond: a busy bus delivers several frames in each. */
+  /**
+   * ISO 8601 text of epoch ms, made once per millisecond (a busy bus delivers several frames in
+   * each; a Date drops the fraction of a millisecond that candump and SocketCAN stamps carry, so it
+   * is dropped before comparing), from the text of its second and the milliseconds.
+   */
   private isoTime(ms: number): string {
-    if (ms !== this.lastMs) {
+    const whole = Math.trunc(ms);
+    if (whole !== this.lastMs) {
       // A stamp ISO 8601's four-digit years cannot write (a damaged log) is "now", as canboatjs
       // makes an invalid one.
-      if (!(ms >= 0 && ms <= LAST_ISO_MS)) return new Date().toISOString();
-      const time = new Date(ms);
-      this.lastMs = ms;
-      this.lastIso = time.toISOString();
+      if (!(whole >= 0 && whole <= LAST_ISO_MS)) return new Date().toISOString();
+      const second = whole - (whole % 1000);
+      // "YYYY-MM-DDTHH:MM:SS." of the second, made once per second.
+      if (second !== this.lastSecond) {
+        this.lastSecond = second;
+        this.secondText = new Date(second).toISOString().slice(0, 20);
+      }
+      this.lastMs = whole;
+      this.lastIso = `${this.secondText}${String(whole - second).padStart(3, '0')}Z`;
     }
     return this.lastIso;
   }
