@@ -31,7 +31,7 @@ type Motion = { turn: number } | { drift: number };
 
 /** The fields rewritten, by PGN and canboat field id: every PGN of the recording that carries a reading. */
 const MOTIONS: Record<number, Record<string, Motion>> = {
-  127245: { position: { drift: 0 }, angleOrder: { drift: 0 } }, // rudder: see `rudder` below
+  127245: { position: { drift: 0 }, angleOrder: { drift: 0 } }, // the rudder moves as RUDDER says
   127237: { headingToSteerCourse: { turn: 2 }, track: { turn: 2 }, vesselHeading: { turn: 2 } },
   127250: { heading: { turn: 2 } },
   127251: { rate: { drift: 3 } },
@@ -56,7 +56,7 @@ const BANDS: Record<string, number> = {
   pitch: 300,
   roll: 1000,
 };
-/** The rudder sweeps ±0.35 rad; its order moves 1 mrad each sweep, so the pair never repeats. */
+/** The rudder sweeps ±0.35 rad (so its angle repeats); its order, where sent, moves 1e-4 rad each sweep, so the pair does not. */
 const RUDDER = 3500;
 
 interface Field {
