@@ -8,11 +8,16 @@
 //  (d) end to end: a `fast` replay of the repeated log as a file → CanInterfaces → CanSource
 //      (codec) → bus → model, timed from start until the replay has ended;
 //  (e) the gateway framings, bytes → the same frames: Yacht Devices RAW lines, and NGT-1 binary
-//      (whole messages, cut into fast-packet frames again), against (c).
+//      (whole messages, cut into fast-packet frames again), against (c);
+//  (f) (a) and (b) again on the moving bus (bench/moving-bus.ts: the same frames with their
+//      readings changing on every message, so the memo has little to answer);
+//  (g) from the first frame: each input decoded once in a fresh process (modules not loaded, no
+//      JIT warm-up) by the libraries and by our codec, CPU per 25k frames.
 // `node dist/bench/run.js can`, or as part of `npm run bench`.
 
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FromPgn } from '@canboat/canboatjs';
@@ -27,6 +32,7 @@ import { CanInterfaces } from '../hal/can/interfaces.js';
 import { SerialPorts } from '../hal/serial/ports.js';
 import { N2kCodec } from '../hal/codecs/n2k/codec.js';
 import { createSource } from '../hal/sources/table.js';
+import { movingBusLines } from './moving-bus.js';
 import { median } from './stats.js';
 import { modelAndBus } from './wiring.js';
 
@@ -139,12 +145,34 @@ async function timePipeline(lines: string[], dir: string): Promise<{ ms: number;
   }
 }
 
-export async function benchCan(): Promise<string[]> {
-  const lines = input();
-  const frames = lines.flatMap((l) => {
+/** CPU ms of the first frame and of each 25k frames after it, decoding `file` once in a fresh process. */
+function firstFrames(file: string, mode: 'codec' | 'libraries'): { first: number; chunks: number[] } {
+  const out = execFileSync(
+    process.execPath,
+    [join(PROJECT_ROOT, 'dist', 'bench', 'n2k-first-frames-child.js'), file, mode],
+    {
+      encoding: 'utf8',
+    },
+  );
+  return JSON.parse(out) as { first: number; chunks: number[] };
+}
+
+function firstFramesLine(what: string, r: { first: number; chunks: number[] }): string {
+  const total = r.first + r.chunks.reduce((a, b) => a + b, 0);
+  return `  ${what}: first frame ${r.first.toFixed(0)} ms (module loading), then per 25k frames ${r.chunks.map((c) => c.toFixed(0)).join(' ')} ms; all ${(total / 1000).toFixed(2)} CPU-s`;
+}
+
+const framesOf = (lines: string[]): CanFrame[] =>
+  lines.flatMap((l) => {
     const p = parseCandumpLine(l);
     return p.kind === 'frame' ? [p.frame] : [];
   });
+
+export async function benchCan(): Promise<string[]> {
+  const lines = input();
+  const frames = framesOf(lines);
+  const movingLines = movingBusLines(lines.length / 2000);
+  const moving = framesOf(movingLines);
   const dir = await mkdtemp(join(tmpdir(), 'skedge-bench-can-'));
   try {
     const libRate = perSec(frames.length, timeLibraries(frames));
@@ -153,6 +181,12 @@ export async function benchCan(): Promise<string[]> {
     const gw = timeGateways(frames);
     const p = await timePipeline(lines, dir);
     const pipeRate = perSec(lines.length, p.ms);
+    const movingLibRate = perSec(moving.length, timeLibraries(moving));
+    const movingCodecRate = perSec(moving.length, timeCodec(moving));
+    const recordingFile = join(dir, 'recording.log');
+    const movingFile = join(dir, 'moving.log');
+    await writeFile(recordingFile, lines.join('\n') + '\n');
+    await writeFile(movingFile, movingLines.join('\n') + '\n');
     return [
       `NMEA 2000 over CAN (${frames.length.toLocaleString('en-US')} frames, canboat candumpSample3 repeated; median of 5 rounds)`,
       `  libraries alone, FromPgn.parse + N2kMapper.toDelta: ${fmt(libRate)}`,
@@ -163,6 +197,15 @@ export async function benchCan(): Promise<string[]> {
       `  ratio codec / libraries: ${(codecRate / libRate).toFixed(2)}, pipeline / libraries: ${(pipeRate / libRate).toFixed(2)}`,
       `  gateway framing to frames, Yacht Devices RAW lines:  ${fmt(gw.ydwg)} (ratio to candump parsing ${(gw.ydwg / candumpRate).toFixed(2)})`,
       `  gateway framing to frames, NGT-1 binary messages:    ${fmt(gw.ngt1)} (ratio to candump parsing ${(gw.ngt1 / candumpRate).toFixed(2)})`,
+      `The moving bus (${moving.length.toLocaleString('en-US')} frames, the same with its readings changing on every message)`,
+      `  libraries alone, FromPgn.parse + N2kMapper.toDelta: ${fmt(movingLibRate)}`,
+      `  N2kCodec.decode (parse + map + normalise, memo):      ${fmt(movingCodecRate)}`,
+      `  ratio codec / libraries: ${(movingCodecRate / movingLibRate).toFixed(2)}`,
+      'From the first frame, each input once in a fresh process (CPU ms)',
+      firstFramesLine('recording, libraries', firstFrames(recordingFile, 'libraries')),
+      firstFramesLine('recording, N2kCodec ', firstFrames(recordingFile, 'codec')),
+      firstFramesLine('moving,    libraries', firstFrames(movingFile, 'libraries')),
+      firstFramesLine('moving,    N2kCodec ', firstFrames(movingFile, 'codec')),
     ];
   } finally {
     await rm(dir, { recursive: true, force: true });

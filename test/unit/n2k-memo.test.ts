@@ -1,13 +1,16 @@
 // The NMEA 2000 codec's own parts: fast-packet reassembly by canboatjs's rules, and the decode
 // memo answering a repeated message exactly as the libraries do (timestamps aside), following
-// the source fields an address claim changes.
+// the source fields an address claim changes, and never answering a moving reading from memory.
 
 import test from 'ava';
 import { readFileSync } from 'node:fs';
+import { FromPgn } from '@canboat/canboatjs';
+import { N2kMapper } from '@signalk/n2k-signalk';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../runtime/config/settings.js';
 import { parseCandumpLine } from '../../hal/can/candump.js';
-import type { CanFrame } from '../../hal/can/frame.js';
+import { parseId, type CanFrame } from '../../hal/can/frame.js';
+import { movingBusLines } from '../../bench/moving-bus.js';
 import { FastPacketAssembler } from '../../hal/codecs/n2k/fast-packet.js';
 import { N2kCodec, type N2kDecodeResult } from '../../hal/codecs/n2k/codec.js';
 
@@ -102,4 +105,103 @@ test('a frame stamped outside what ISO 8601 timestamps can write is stamped now,
     const stamp = r.kind === 'delta' ? Date.parse(r.delta.updates[0]!.timestamp!) : NaN;
     t.true(stamp >= before - 1 && stamp <= Date.now() + 1, `${time}`);
   }
+});
+
+/** The values the libraries alone give for a frame, as the codec puts them on the wire (JSON's rules, "not available" left out). */
+function libraryValues(parser: FromPgn, mapper: N2kMapper, f: CanFrame): unknown[] | undefined {
+  const data = Buffer.from(f.data);
+  const message: unknown = parser.parse({
+    pgn: { ...parseId(f.id), timestamp: new Date(f.time!) },
+    length: data.length,
+    data,
+  });
+  if (!message) return undefined;
+  const delta = mapper.toDelta(message as Parameters<N2kMapper['toDelta']>[0]) as
+    { updates?: { values: { path: string; value: unknown }[] }[] } | undefined;
+  const values = (delta?.updates ?? []).flatMap((u) =>
+    u.values.filter((v) => !(typeof v.value === 'number' && !Number.isFinite(v.value))),
+  );
+  return values.length > 0 ? (JSON.parse(JSON.stringify(values)) as unknown[]) : undefined;
+}
+
+test('memo: on a bus whose readings move, every delta carries what the libraries give for that very frame, never a remembered value', (t) => {
+  // Six loops of the recording with headings, positions, depth, wind... rewritten on every message (bench/moving-bus.ts).
+  const log = movingBusLines(7).map((l) => {
+    const p = parseCandumpLine(l);
+    if (p.kind !== 'frame') throw new Error(l);
+    return p.frame;
+  });
+  const codec = new N2kCodec('n2k');
+  // Counts what canboatjs parses: a frame answered without a parse was answered from the memo.
+  const inner = (codec as unknown as { parser: FromPgn }).parser;
+  const parse = inner.parse.bind(inner);
+  let parsed = 0;
+  inner.parse = (...args: Parameters<FromPgn['parse']>) => (parsed++, parse(...args));
+  const parser = new FromPgn({});
+  parser.on('error', () => {});
+  parser.on('warning', () => {});
+  const mapper = new N2kMapper({});
+  let deltas = 0;
+  let remembered = 0;
+  const headings = new Set<unknown>();
+  for (const f of log) {
+    const before = parsed;
+    const r = codec.decode(f);
+    const expected = libraryValues(parser, mapper, f);
+    if (r.kind !== 'delta') {
+      t.is(expected, undefined, `frame ${f.id.toString(16)} gave ${r.kind} where the libraries give values`);
+      continue;
+    }
+    deltas++;
+    if (parsed === before) remembered++;
+    t.deepEqual(
+      r.delta.updates.flatMap((u) => u.values ?? []),
+      expected,
+    );
+    for (const u of r.delta.updates) t.is(u.timestamp, new Date(f.time!).toISOString());
+    if (r.pgn === 127250) headings.add(r.delta.updates[0]!.values![0]!.value);
+  }
+  t.true(deltas > 8000);
+  t.true(headings.size > 1000, 'the heading moves on every message');
+  t.true(remembered > 100, `the memo answered the messages that do repeat (${remembered} of ${deltas} deltas)`);
+  t.true(remembered < deltas / 2, `most messages are new (${remembered} of ${deltas} deltas from the memo)`);
+});
+
+test('memo: a value carrying the message time (a Seatalk alarm) follows every frame, repeated in the same millisecond or not', (t) => {
+  const codec = new N2kCodec('n2k');
+  // PGN 65288 from source 16: Raymarine, alarm met and not silenced, shallow depth, instrument group.
+  const data = bytes(0x3b, 0x9f, 0x00, 0x01, 0x01, 0x00, 0xff, 0xff);
+  const t0 = 1_700_000_000_000;
+  for (const time of [t0, t0, t0 + 1000, t0 + 2500, t0 + 2500, t0 + 3000, t0 + 60_000]) {
+    const r = codec.decode({ id: 0x1cff0810, data, time });
+    const value = r.kind === 'delta' ? (r.delta.updates[0]!.values![0]!.value as { timestamp?: string }) : undefined;
+    t.is(value?.timestamp, new Date(time).toISOString());
+  }
+});
+
+test('memo: a sender whose readings stop moving (a boat coming to anchor) is answered from memory again', (t) => {
+  const codec = new N2kCodec('n2k');
+  const inner = (codec as unknown as { parser: FromPgn }).parser;
+  const parse = inner.parse.bind(inner);
+  let parsed = 0;
+  inner.parse = (...args: Parameters<FromPgn['parse']>) => (parsed++, parse(...args));
+  // PGN 127250 (vessel heading) from source 204, heading h × 1e-4 rad, true.
+  const heading = (h: number): CanFrame => ({
+    id: 0x09f112cc,
+    data: bytes(0xff, h & 0xff, h >> 8, 0xff, 0x7f, 0xff, 0x7f, 0xfc),
+    time: 1_700_000_000_000 + h,
+  });
+  const value = (r: N2kDecodeResult) => (r.kind === 'delta' ? r.delta.updates[0]!.values![0]!.value : undefined);
+  // Turning: every heading new, so its lookups stop paying and the sender is decoded without them.
+  for (let h = 0; h < 600; h++) t.is(value(codec.decode(heading(h))), h / 1e4);
+  // At anchor: one heading over and over, answered exactly whether looked up or not.
+  const still = 20_000;
+  let fromMemory = 0;
+  for (let i = 0; i < 4000; i++) {
+    const before = parsed;
+    t.is(value(codec.decode(heading(still))), still / 1e4);
+    if (parsed === before) fromMemory++;
+  }
+  t.true(fromMemory > 1000, `answered from memory again (${fromMemory} of 4000)`);
+  t.true(fromMemory < 4000, 'after a rest without lookups');
 });

@@ -112,6 +112,8 @@ export class N2kCodec implements Codec<CanFrame> {
   private readonly unmapped = new Map<number, string>();
   private lastMs = NaN;
   private lastIso = '';
+  private lastSecond = NaN;
+  private secondText = '';
 
   /** `label` becomes `source.label` of every delta, so `$source` reads `<label>.<src>`. */
   constructor(readonly label: string) {
@@ -143,16 +145,18 @@ export class N2kCodec implements Codec<CanFrame> {
     const unmapped = this.unmapped.get(pgn);
     if (unmapped !== undefined) return { kind: 'skip', reason: 'no-values', detail: unmapped };
     const timestamp = this.isoTime(frame.time ?? Date.now());
-    const key = this.memo?.remembers(pgn) ? DecodeMemo.key(frame.id, payload) : undefined;
-    const hit = key === undefined ? undefined : this.memo?.get(key, id.src);
+    const key = this.memo?.keyOf(frame.id, pgn, payload);
+    const hit = key === undefined ? undefined : this.memo?.get(key, frame.id, id.src);
     if (hit) return this.fromEntry(hit, pgn, timestamp);
+    // Only a message seen before is worth checking for the memo: most of a moving boat's are new every time.
+    const admit = key !== undefined && this.memo?.seenBefore(key, frame.id) === true;
 
     const data = Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength);
     let failure: unknown;
     let message: unknown;
     try {
       message = this.parser.parse(
-        { pgn: { ...id, timestamp: new Date(timestamp) }, length: data.length, data, coalesced: true },
+        { pgn: { ...id, timestamp }, length: data.length, data, coalesced: true },
         (err: unknown) => {
           if (err) failure = err;
         },
@@ -173,18 +177,28 @@ export class N2kCodec implements Codec<CanFrame> {
         reason: 'no-values',
         detail: `PGN ${pgn} from ${id.src} matches none of canboat's definitions of it`,
       };
-    return this.map(message, pgn, id.src, key);
+    return this.map(message, pgn, id.src, admit ? key : undefined);
   }
 
-  /** ISO 8601 text of epoch ms, made once per millisecond: a busy bus delivers several frames in each. */
+  /**
+   * ISO 8601 text of epoch ms, made once per millisecond (a busy bus delivers several frames in
+   * each; a Date drops the fraction of a millisecond that candump and SocketCAN stamps carry, so it
+   * is dropped before comparing), from the text of its second and the milliseconds.
+   */
   private isoTime(ms: number): string {
-    if (ms !== this.lastMs) {
+    const whole = Math.trunc(ms);
+    if (whole !== this.lastMs) {
       // A stamp ISO 8601's four-digit years cannot write (a damaged log) is "now", as canboatjs
       // makes an invalid one.
-      if (!(ms >= 0 && ms <= LAST_ISO_MS)) return new Date().toISOString();
-      const time = new Date(ms);
-      this.lastMs = ms;
-      this.lastIso = time.toISOString();
+      if (!(whole >= 0 && whole <= LAST_ISO_MS)) return new Date().toISOString();
+      const second = whole - (whole % 1000);
+      // "YYYY-MM-DDTHH:MM:SS." of the second, made once per second.
+      if (second !== this.lastSecond) {
+        this.lastSecond = second;
+        this.secondText = new Date(second).toISOString().slice(0, 20);
+      }
+      this.lastMs = whole;
+      this.lastIso = `${this.secondText}${String(whole - second).padStart(3, '0')}Z`;
     }
     return this.lastIso;
   }

@@ -8,12 +8,29 @@
 //   never remembered;
 // - the source fields the mapper takes from state (canName, deviceInstance) are kept with the
 //   entry and checked on every hit, so an address claim after the fact is seen.
-// Bounded: the oldest entry goes when full, so a bus whose values never repeat costs one lookup.
+// Admitted on second sight: the first time a message is seen, only its key is noted; the checks
+// above (a second mapping at another time) and the entry are made the second time, so a message
+// that never repeats (a moving boat's position, heading, depth) costs a lookup and a note, not a
+// second mapping. Both are bounded, the oldest out first, and kept apart, so a flood of one-off
+// messages does not push out the entries of the ones that do repeat.
+// Looked up only where it pays: a sender (CAN id: one device's PGN) whose last 256 messages came
+// again fewer than 16 times (a heading, a position under way) is decoded without a lookup for its
+// next 2,048, then tried again, so a reading that settles (a boat coming to anchor) is answered
+// from memory again. What is remembered and how an entry is checked do not change, so answers are
+// exactly what the libraries give whether a message is looked up or not.
 
 import type { PathValue } from '../../../core/delta.js';
 import type { JsonValue } from '../../../core/json.js';
 
 const MEMO_ENTRIES = 8192;
+/** A sender's messages counted in a row before judging whether its messages come again. */
+const WINDOW = 256;
+/** Repeats in a window below which a lookup (≈ 1 µs: a key, a hash, a note) costs more than it saves (a decode, ≈ 20 µs). */
+const WORTH = WINDOW / 16;
+/** Messages of a sender decoded without a lookup after a window with fewer repeats. */
+const REST = 8 * WINDOW;
+/** Senders followed at most (a bus has 254 addresses and far fewer senders in use). */
+const MAX_SENDERS = 4096;
 
 export type MemoEntry =
   | {
@@ -68,27 +85,77 @@ export class StateWatch {
   }
 }
 
+interface Sender {
+  looked: number;
+  again: number;
+  /** Messages still to be decoded without a lookup. */
+  resting: number;
+}
+
+/** Whether a sender's messages come again often enough to be worth looking up. */
+class Senders {
+  private readonly senders = new Map<number, Sender>();
+
+  worth(id: number): boolean {
+    const s = this.senders.get(id);
+    if (s === undefined || s.resting === 0) return true;
+    s.resting--;
+    return false;
+  }
+
+  /** A message of `id` was looked up; `again`: it was remembered or seen before. */
+  looked(id: number, again: boolean): void {
+    let s = this.senders.get(id);
+    if (s === undefined) {
+      if (this.senders.size >= MAX_SENDERS) this.senders.delete(this.senders.keys().next().value as number);
+      s = { looked: 0, again: 0, resting: 0 };
+      this.senders.set(id, s);
+    }
+    s.looked++;
+    if (again) s.again++;
+    if (s.looked === WINDOW) {
+      if (s.again < WORTH) s.resting = REST;
+      s.looked = 0;
+      s.again = 0;
+    }
+  }
+}
+
 export class DecodeMemo {
   private readonly entries = new Map<string, MemoEntry>();
+  /** Keys seen once and not (yet) remembered, in the order they were first seen. */
+  private readonly seen = new Set<string>();
   /** PGNs whose mapped values depend on the message's timestamp. */
   private readonly timed = new Set<number>();
+  private readonly senders = new Senders();
 
   constructor(private readonly state: SourceState) {}
 
-  static key(id: number, payload: Uint8Array): string {
+  /** The memo key of a message with CAN id `id`; undefined when it is not to be looked up (its PGN is timed, or its sender resting). */
+  keyOf(id: number, pgn: number, payload: Uint8Array): string | undefined {
+    if (this.timed.has(pgn) || !this.senders.worth(id)) return undefined;
     return `${id}:${Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength).toString('latin1')}`;
   }
 
-  /** The entry for `key` when the source's state fields still match it. */
-  get(key: string, src: number): MemoEntry | undefined {
+  /** The entry for `key` (of CAN id `id`) when the source's state fields still match it. */
+  get(key: string, id: number, src: number): MemoEntry | undefined {
     const entry = this.entries.get(key);
     if (!entry) return undefined;
     const state = this.state[src];
-    return entry.canName === state?.canName && entry.deviceInstance === state?.deviceInstance ? entry : undefined;
+    if (entry.canName !== state?.canName || entry.deviceInstance !== state?.deviceInstance) return undefined;
+    this.senders.looked(id, true);
+    return entry;
   }
 
-  remembers(pgn: number): boolean {
-    return !this.timed.has(pgn);
+  /** Whether `key` (not remembered) was seen before; notes it when not. */
+  seenBefore(key: string, id: number): boolean {
+    const again = this.seen.delete(key);
+    if (!again) {
+      if (this.seen.size >= MEMO_ENTRIES) this.seen.delete(this.seen.values().next().value as string);
+      this.seen.add(key);
+    }
+    this.senders.looked(id, again);
+    return again;
   }
 
   markTimed(pgn: number): void {
