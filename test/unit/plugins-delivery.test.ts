@@ -1,10 +1,9 @@
 // The parts behind runaway-plugin handling, without WASM: the call guard, the delivery scheduler
-// (batches, fairness, charging a timeout or a trap to the right plugin) and the bounded inbox.
+// (batches, fairness, charging a timeout or a trap to the right plugin).
 
 import test from 'ava';
 import { CallGuard, CallTimeoutError } from '../../runtime/plugins/call-guard.js';
 import { DeliveryScheduler, type DeliveryTarget } from '../../runtime/plugins/delivery.js';
-import { Inbox } from '../../runtime/plugins/inbox.js';
 import { waitFor } from '../helpers/wait.js';
 
 test('the call guard returns results, passes errors through and stops an endless loop naming the bound', (t) => {
@@ -115,29 +114,4 @@ test('a busy plugin yields after its time slice and does not starve the others',
   await waitFor(() => hog.work === 0 && light.delivered === 1, 'all work done');
   t.is(hog.failure, undefined, 'no single delivery came near the bound');
   t.true(order.indexOf('light') < 10, `light served at position ${order.indexOf('light')} of ${order.length}`);
-});
-
-test('the inbox keeps the newest entries in order and says when it dropped one', (t) => {
-  const inbox = new Inbox<number>(3);
-  t.deepEqual(
-    [1, 2, 3, 4, 5].map((n) => inbox.push(n)),
-    [false, false, false, true, true],
-  );
-  t.is(inbox.length, 3);
-  t.deepEqual([inbox.shift(), inbox.shift(), inbox.shift(), inbox.shift()], [3, 4, 5, undefined]);
-  // Long runs of push/shift (past the compaction threshold) keep FIFO order.
-  const big = new Inbox<number>(10_000);
-  const out: number[] = [];
-  for (let i = 0; i < 20_000; i++) {
-    big.push(i);
-    if (i % 3 !== 0) out.push(big.shift()!);
-  }
-  while (big.length > 0) out.push(big.shift()!);
-  t.deepEqual(
-    out,
-    Array.from({ length: 20_000 }, (_, i) => i),
-  );
-  t.is(big.clear(), 0);
-  big.push(1);
-  t.is(big.clear(), 1);
 });
