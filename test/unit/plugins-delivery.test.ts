@@ -41,6 +41,7 @@ test('the call guard returns results, passes errors through and stops an endless
 class FakeTarget implements DeliveryTarget {
   delivered = 0;
   flushed = 0;
+  running = 'delta_handler';
   failure: unknown;
   constructor(
     readonly name: string,
@@ -114,4 +115,22 @@ test('a busy plugin yields after its time slice and does not starve the others',
   await waitFor(() => hog.work === 0 && light.delivered === 1, 'all work done');
   t.is(hog.failure, undefined, 'no single delivery came near the bound');
   t.true(order.indexOf('light') < 10, `light served at position ${order.indexOf('light')} of ${order.length}`);
+});
+
+test('a run past the bound is named by the call the plugin was in (hal_data runs in the same batches)', async (t) => {
+  const scheduler = new DeliveryScheduler(new CallGuard(100));
+  const reader = new FakeTarget('reader', 1, (self) => {
+    self.running = 'hal_data';
+    for (;;);
+  });
+  const other = new FakeTarget('other', 2);
+  scheduler.wake(reader);
+  scheduler.wake(other);
+  await waitFor(() => other.delivered === 2, 'the other plugin');
+  t.true(reader.failure instanceof CallTimeoutError, String(reader.failure));
+  t.is(
+    (reader.failure as Error).message,
+    'hal_data did not return within 100 ms (plugins.callTimeoutMs) and was stopped',
+  );
+  t.is(other.failure, undefined);
 });
