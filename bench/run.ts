@@ -13,6 +13,7 @@ import { benchHal } from './hal.js';
 import { benchIsolation } from './isolation.js';
 import { benchPlugins } from './plugins.js';
 import { benchPipeline } from './pipeline.js';
+import { benchSerialRead } from './serial-read.js';
 import { benchStartup } from './startup.js';
 
 const args = process.argv.slice(2);
@@ -39,6 +40,7 @@ const benches: [string, () => Promise<string[]>][] = [
   ['plugins', () => benchPlugins()],
   ['startup', () => benchStartup()],
   ['hal', () => benchHal()],
+  ['serial-read', () => benchSerialRead()],
   ['isolation', benchIsolation],
   ['command', benchCommand],
   ['api', benchApi],

@@ -69,7 +69,15 @@ export interface MqttConnectionStatus {
 /** publish() could not hand the message to the broker: not connected, queue full, or stopped. */
 export class MqttUnavailableError extends Error {
   constructor(message: string) {
-    super(message);
+    // An expected outcome, one per message while the broker is away (thousands a second from the
+    // bridge on a busy bus): no stack is captured, it would only say where publish() was called.
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      super(message);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
     this.name = 'MqttUnavailableError';
   }
 }

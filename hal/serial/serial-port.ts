@@ -1,6 +1,14 @@
 // Serial device driver on `serialport`: opens path at a baud rate, and when the device is
 // absent at start or goes away (USB unplugged, pty closed) retries with exponential backoff.
+//
+// `serialport` opens, configures (termios), locks, writes and closes the device; the bytes are read
+// through Node's tty stream on a descriptor of their own. serialport reads each chunk with a
+// thread-pool read that succeeds, then one that fails with EAGAIN (an exception) and a poll before
+// the next; the tty stream reads in the event loop when epoll says there is data. Four ports at
+// 38,400 baud: 2.5 → 1.1 % of a core (decision 0107).
 
+import { closeSync, constants, openSync } from 'node:fs';
+import { isatty, ReadStream } from 'node:tty';
 import type { SerialPort } from 'serialport';
 import { createLogger } from '../../core/log.js';
 import type { ByteDriver } from '../driver.js';
@@ -17,6 +25,8 @@ export interface SerialDriverOptions extends RetryOptions {
 
 export class SerialDriver extends ReconnectingDriver<Buffer> implements ByteDriver {
   private current: SerialPort | undefined;
+  /** What reads the current port (undefined: serialport itself reads it). */
+  private reader: ReadStream | undefined;
 
   constructor(private readonly options: SerialDriverOptions) {
     super(options.path, options, log);
@@ -44,20 +54,27 @@ export class SerialDriver extends ReconnectingDriver<Buffer> implements ByteDriv
       return;
     }
     this.current = port;
-    port.on('data', (chunk: Buffer) => this.data.emit(chunk));
+    // Before the port is opened: it locks the device (TIOCEXCL), and a second open then needs root.
+    const reader = ttyReader(path);
     // A port that was open reports its loss as 'close' (with a disconnect error) or as 'error'.
     port.on('close', () => this.lost(port, 'device closed'));
     port.on('error', (err: Error) => this.lost(port, err.message));
     port.open((err) => {
-      if (this.current !== port) {
+      if (this.current !== port || err) {
+        destroyReader(reader);
         // close() ran while opening.
-        if (!err) void closePort(port);
+        if (this.current !== port) {
+          if (!err) void closePort(port);
+        } else this.lost(port, err!.message);
         return;
       }
-      if (err) {
-        this.lost(port, err.message);
-        return;
-      }
+      if (reader) {
+        this.reader = reader;
+        reader.on('data', (chunk: Buffer) => this.data.emit(chunk));
+        // A hang-up (device unplugged, pty closed) ends the read side: EIO, or the end of the stream.
+        reader.on('error', (e: Error) => this.lost(port, e.message));
+        reader.on('end', () => this.lost(port, 'device closed'));
+      } else port.on('data', (chunk: Buffer) => this.data.emit(chunk));
       this.backoff.reset();
       this.opened(`open at ${baudRate} baud`);
     });
@@ -66,13 +83,20 @@ export class SerialDriver extends ReconnectingDriver<Buffer> implements ByteDriv
   protected async release(): Promise<void> {
     const port = this.current;
     this.current = undefined;
+    this.dropReader();
     if (port) await closePort(port);
+  }
+
+  private dropReader(): void {
+    destroyReader(this.reader);
+    this.reader = undefined;
   }
 
   /** Handles every way a port fails, once per port: drop it and schedule a retry. */
   private lost(port: SerialPort, reason: string): void {
     if (this.current !== port || this.stopped) return;
     this.current = undefined;
+    this.dropReader();
     port.removeAllListeners();
     port.on('error', () => {}); // late errors from the dropped port must not crash the process
     if (port.isOpen) void closePort(port);
@@ -85,4 +109,29 @@ function closePort(port: SerialPort): Promise<void> {
     if (!port.isOpen) return resolve();
     port.close(() => resolve());
   });
+}
+
+/** A tty stream reading `path` on a descriptor of its own, or undefined (cannot open, not a tty: serialport reads). */
+function ttyReader(path: string): ReadStream | undefined {
+  let fd: number;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOCTTY | constants.O_NONBLOCK);
+  } catch {
+    return undefined; // serialport's open says why
+  }
+  try {
+    if (isatty(fd)) return new ReadStream(fd);
+  } catch {
+    // not a tty libuv can read: serialport reads it
+  }
+  closeSync(fd);
+  return undefined;
+}
+
+/** Stops reading and closes the reader's descriptor (the stream owns it). */
+function destroyReader(reader: ReadStream | undefined): void {
+  if (!reader) return;
+  reader.removeAllListeners();
+  reader.on('error', () => {}); // a late error from the dropped reader must not crash the process
+  reader.destroy();
 }

@@ -21,7 +21,7 @@ import type { PutResult } from '../api/types.js';
 import type { DeviceHost, DeviceSession } from '../abi/devices/index.js';
 import { SerialStream } from '../abi/devices/serial-stream.js';
 import { createLogger, type Logger } from '../../core/log.js';
-import { Inbox } from '../plugins/inbox.js';
+import { BoundedQueue } from '../../core/bounded-queue.js';
 import { prepareCached } from './aot-cache.js';
 import { LogBudget, MAX_OUTPUT_LINE } from './command-io.js';
 import type { CommandWorkerData, FromWorker, ToWorker } from './command-worker.js';
@@ -136,7 +136,7 @@ class CommandPlugin implements PluginInstance {
   private readonly serial: SerialStream | undefined;
   private readonly log: Logger;
   private readonly stderrLog: LogBudget;
-  private readonly deltas = new Inbox<string>(MAX_QUEUED_DELTAS);
+  private readonly deltas = new BoundedQueue<string>(MAX_QUEUED_DELTAS);
   private droppedDeltas = 0;
   private state: State = 'loaded';
   /** Alternates stdin lines between the serial stream and deltas. */

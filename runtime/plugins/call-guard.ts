@@ -31,16 +31,17 @@ export class CallGuard {
 
   /**
    * Runs `fn` and returns its result; rethrows what it throws; throws CallTimeoutError naming
-   * `what` when it runs longer than the bound. A run nested in another is covered by the outer one.
+   * `what` when it runs longer than the bound (a function: asked then, for a run of several calls).
+   * A run nested in another is covered by the outer one.
    */
-  run<T>(fn: () => T, what: string): T {
+  run<T>(fn: () => T, what: string | (() => string)): T {
     if (this.depth > 0) return fn();
     this.depth++;
     this.context.job = fn;
     try {
       return this.script.runInContext(this.context, { timeout: this.timeoutMs }) as T;
     } catch (err) {
-      if (isScriptTimeout(err)) throw new CallTimeoutError(this.timeoutMs, what);
+      if (isScriptTimeout(err)) throw new CallTimeoutError(this.timeoutMs, typeof what === 'string' ? what : what());
       throw err;
     } finally {
       this.context.job = undefined;

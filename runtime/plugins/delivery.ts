@@ -1,13 +1,15 @@
-// Runs plugins' queued delta deliveries in batches under one CallGuard run, so a plugin stuck in a
-// loop is stopped within the bound while the bus, the HAL and the API stay on the main thread.
+// Runs plugins' queued work (delta deliveries, and `hal_data` when a device handle has data) in
+// batches under one CallGuard run, so a plugin stuck in a loop is stopped within the bound while
+// the bus, the HAL and the API stay on the main thread.
 // A guarded run costs a watchdog thread (~50-100 µs), so instead of one per delta there is one per
 // batch: all plugins with queued deltas are served in one run, which stops starting new deliveries
 // after a time slice (the rest continues next turn, I/O in between). Runs start at most every
 // MIN_RUN_INTERVAL_MS, so a trickle of deltas does not pay one guarded run each: 50 ms, as a busy
 // boat's deltas come steadily, and every run is a thread started and joined plus a wake-up of
 // the process (about 0.3 ms of CPU together on a loaded small machine; at 10 ms that was the
-// largest cost of 10 plugins on a full bus). Deltas wait at most that long for their plugin. A timeout is
-// charged to the plugin that was running; a trap to the plugin that trapped; the others go on.
+// largest cost of 10 plugins on a full bus). Deltas and device data wait at most that long for their
+// plugin. A timeout is charged to the plugin that was running (and names the call it was in); a
+// trap to the plugin that trapped; the others go on.
 
 import type { CallGuard } from './call-guard.js';
 
@@ -23,10 +25,13 @@ const URGENT_QUEUE = 1000;
 /** A plugin with queued deliveries, as the scheduler sees it (implemented by PluginRunner). */
 export interface DeliveryTarget {
   /**
-   * Delivers queued deltas, inside the guarded run, until none are left or `deadline`
-   * (performance.now() value) has passed; returns true when some are left. Throws on a trap.
+   * Runs the queued work inside the guarded run (`hal_data` when wanted, then deltas) until none
+   * is left or `deadline` (performance.now() value) has passed; returns true when some is left.
+   * Throws on a trap.
    */
   deliverQueued(deadline: number): boolean;
+  /** The plugin call running now ('delta_handler', 'hal_data'): names a run past the bound. */
+  readonly running: string;
   /** After the guarded run: publishes what the plugin emitted meanwhile. */
   flush(): void;
   /** After the guarded run: the plugin trapped or ran past the bound. */
@@ -44,7 +49,7 @@ export class DeliveryScheduler {
     this.sliceMs = Math.min(MAX_SLICE_MS, guard.timeoutMs / 4);
   }
 
-  /** `target` has `queued` deltas waiting: serve it in the next run. */
+  /** `target` has work waiting (`queued` deltas): serve it in the next run. */
   wake(target: DeliveryTarget, queued = 0): void {
     this.ready.add(target);
     this.schedule(queued >= URGENT_QUEUE);
@@ -83,16 +88,19 @@ export class DeliveryScheduler {
     /** Index of the target started last: the one running when the bound is hit. */
     let last = -1;
     try {
-      this.guard.run(() => {
-        while (last + 1 < batch.length && performance.now() < deadline) {
-          const target = batch[++last]!;
-          try {
-            if (target.deliverQueued(deadline)) served.push(target);
-          } catch (err) {
-            failed.push([target, err]);
+      this.guard.run(
+        () => {
+          while (last + 1 < batch.length && performance.now() < deadline) {
+            const target = batch[++last]!;
+            try {
+              if (target.deliverQueued(deadline)) served.push(target);
+            } catch (err) {
+              failed.push([target, err]);
+            }
           }
-        }
-      }, 'delta_handler');
+        },
+        () => batch[Math.max(last, 0)]!.running,
+      );
     } catch (err) {
       // Only the bound gets here: charge the plugin that was running.
       const runaway = batch[Math.max(last, 0)]!;

@@ -28,7 +28,7 @@ import { readPluginConfig, writePluginConfig } from './plugin-config.js';
 import { subscriptionFilter, type DeltaFilter } from './subscriptions.js';
 import type { CallGuard } from './call-guard.js';
 import type { DeliveryScheduler, DeliveryTarget } from './delivery.js';
-import { Inbox } from './inbox.js';
+import { BoundedQueue } from '../../core/bounded-queue.js';
 import { answerTo, newLineage, type EmittedDelta, type Lineage } from './publisher.js';
 import { Outbox } from './outbox.js';
 import { OperationQueue } from './operation-queue.js';
@@ -102,7 +102,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   private instance: PluginInstance | undefined;
   private readonly outbox = new Outbox((deltas) => this.deps.publish(deltas, `plugin:${this.id}`), this.report.deltas);
   /** Deltas waiting for delivery, in order; kept while the plugin starts or reloads. */
-  private readonly inbox = new Inbox<{ json: string; lineage: Lineage }>(INBOX_LIMIT);
+  private readonly inbox = new BoundedQueue<{ json: string; lineage: Lineage }>(INBOX_LIMIT);
   /** Starting: deltas queue in the inbox until the instance runs. */
   private buffering = false;
   /** Bumped whenever a pending load becomes obsolete (stop, crash, newer start). */
@@ -115,14 +115,15 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.log.error(`lifecycle operation failed: ${message(err)}`),
   );
   private readonly powers: PluginPowers;
-  private halDataPending = false;
+  /** A device handle has data: `hal_data` is called in the scheduler's next run. */
+  private halDataWanted = false;
+  /** The call the scheduler's run is in (names a timeout). */
+  running = 'delta_handler';
   /** A provider handler paused for a fetch: nothing else may enter the instance until it returns. */
   private pausedIn: string | undefined;
   /** What the plugin last said with sk_set_error since its plugin_start began: the reason when the start fails. */
   private startError: string | undefined;
   private readonly endpoints: EndpointList;
-  /** hal_data waits for the CPU share to refill (one timer, however many chunks arrive meanwhile). */
-  private halDataDeferred: NodeJS.Timeout | undefined;
   /** Lineage of a command plugin's last asynchronous output (see commandEvents). */
   private asyncLineage: Lineage | undefined;
   /** A command plugin runs on its own: its stdout deltas are published as they come, its end is a crash. */
@@ -228,25 +229,18 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.report.event('grants changed');
   }
 
-  /** New data on a device handle (signalk_hal): one `hal_data` call per event-loop turn, however many chunks arrived. */
+  /**
+   * New data on a device handle (signalk_hal): one `hal_data` call in the delivery scheduler's next
+   * run, however many chunks arrived, in the same guarded run as the plugins' deltas.
+   */
   private scheduleHalData(): void {
-    if (this.halDataPending || this.halDataDeferred || !this.instance?.hasHalData) return;
-    this.halDataPending = true;
-    setImmediate(() => {
-      this.halDataPending = false;
-      // While a handler waits for a fetch the data stays queued; it is called again when the handler returns.
-      if (!this.lifecycle.serving || this.pausedIn !== undefined) return;
-      // Over its CPU share: the data waits in the handle's queue (bounded there) until the share refills.
-      if (!this.quota.cpu.allowed()) {
-        this.halDataDeferred = setTimeout(() => {
-          this.halDataDeferred = undefined;
-          if (this.checkCpuShare()) this.scheduleHalData();
-        }, this.quota.cpu.waitMs());
-        return;
-      }
-      this.call((i) => i.halData(), 'hal_data');
-    });
+    if (!this.instance?.hasHalData) return;
+    this.halDataWanted = true;
+    // Over its CPU share, the throttle's timer wakes it when the share has refilled (the data waits
+    // in the handle's queue, bounded there); paused at a fetch, the handler's return wakes it.
+    if (!this.buffering && !this.throttleTimer) this.deps.scheduler.wake(this);
   }
+
   noteStatus(m: string): void {
     // As upstream: a new status replaces an earlier error.
     this.report.errorMessage = '';
@@ -294,7 +288,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
 
   deliverQueued(deadline: number): boolean {
     const instance = this.instance;
-    if (!instance?.hasDeltaHandler || this.buffering || !this.lifecycle.serving) return false;
+    if (!instance || this.buffering || !this.lifecycle.serving) return false;
     if (!this.quota.cpu.allowed()) {
       this.deferDeliveries();
       return false;
@@ -302,6 +296,13 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     const start = performance.now();
     const until = Math.min(deadline, start + this.quota.cpu.available());
     try {
+      if (this.halDataWanted) {
+        this.halDataWanted = false;
+        this.running = 'hal_data';
+        this.outbox.lineage = newLineage(1);
+        instance.halData();
+      }
+      this.running = 'delta_handler';
       for (let item = this.inbox.shift(); item !== undefined; item = this.inbox.shift()) {
         this.report.deltas.received++;
         this.outbox.lineage = answerTo(item.lineage);
@@ -311,15 +312,22 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     } finally {
       this.quota.cpu.charge(performance.now() - start);
     }
-    return this.inbox.length > 0;
+    return this.hasWork();
   }
 
-  /** Over its CPU share: deliveries wait until the share has refilled (deltas queue meanwhile, bounded by the inbox). */
+  private hasWork(): boolean {
+    return this.inbox.length > 0 || this.halDataWanted;
+  }
+
+  /**
+   * Over its CPU share: deliveries and hal_data wait until the share has refilled (deltas queue
+   * meanwhile, bounded by the inbox; device data in its handle's queue).
+   */
   private deferDeliveries(): void {
     if (this.throttleTimer) return;
     this.throttleTimer = setTimeout(() => {
       this.throttleTimer = undefined;
-      if (this.checkCpuShare() && this.inbox.length > 0) this.deps.scheduler.wake(this);
+      if (this.checkCpuShare() && this.hasWork()) this.deps.scheduler.wake(this);
     }, this.quota.cpu.waitMs());
   }
 
@@ -446,8 +454,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
         this.pausedIn = undefined;
         this.buffering = false;
         this.flush();
-        if (this.inbox.length > 0) this.deps.scheduler.wake(this);
-        if (instance.hasHalData) this.scheduleHalData();
+        if (this.hasWork()) this.deps.scheduler.wake(this);
       }
     }
   }
@@ -687,7 +694,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     // What queued meanwhile goes out in the next batch, ahead of anything newer.
     this.buffering = false;
     if (!instance.hasDeltaHandler) this.inbox.clear();
-    else if (this.inbox.length > 0) this.deps.scheduler.wake(this);
+    if (this.hasWork()) this.deps.scheduler.wake(this);
   }
 
   debugEnabled(): boolean {
@@ -765,8 +772,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     this.pollTimer = undefined;
     clearTimeout(this.throttleTimer);
     this.throttleTimer = undefined;
-    clearTimeout(this.halDataDeferred);
-    this.halDataDeferred = undefined;
+    this.halDataWanted = false;
     this.powers.unregister();
     this.pausedIn = undefined;
     // The list stays known (a request is told the plugin is not running), the instance goes.

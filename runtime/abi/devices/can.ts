@@ -6,7 +6,8 @@
 import { decodeFrame, encodeFrame, FRAME_BYTES, pgnOf, type CanFrame } from '../../../hal/can/frame.js';
 import type { CanLease } from '../../../hal/can/interfaces.js';
 import type { CapabilityPolicy } from '../../capabilities/policy.js';
-import { BoundedQueue, DeviceError, type DeviceFamily, type DeviceHandle, type HandleStatus } from './handles.js';
+import { BoundedQueue } from '../../../core/bounded-queue.js';
+import { DeviceError, queueStatus, type DeviceFamily, type DeviceHandle, type HandleStatus } from './handles.js';
 
 const MAX_QUEUED_FRAMES = 10_000;
 
@@ -119,7 +120,7 @@ export class CanHandle implements DeviceHandle {
   }
 
   status(handle: number): HandleStatus {
-    return this.frames.status(handle, 'can', this.target);
+    return queueStatus(this.frames, handle, 'can', this.target);
   }
 
   async close(): Promise<void> {

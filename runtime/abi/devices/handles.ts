@@ -3,6 +3,7 @@
 // re-check of open handles when grants change. Each handle keeps a bounded queue of what arrived
 // for the plugin since it last read; a full queue drops its oldest entries and counts them.
 
+import type { BoundedQueue } from '../../../core/bounded-queue.js';
 import type { CapabilityPolicy } from '../../capabilities/policy.js';
 import type { HalDevices } from '../../../hal/devices.js';
 import { createLogger } from '../../../core/log.js';
@@ -75,46 +76,14 @@ export interface DeviceHandle {
   close(): Promise<void>;
 }
 
-/** A queue that keeps the newest `limit` items, counting what it had to drop. */
-export class BoundedQueue<T> {
-  private items: T[] = [];
-  private head = 0;
-  received = 0;
-  dropped = 0;
-
-  constructor(private readonly limit: number) {}
-
-  get length(): number {
-    return this.items.length - this.head;
-  }
-
-  push(item: T): void {
-    this.received++;
-    if (this.length >= this.limit) {
-      this.head++;
-      this.dropped++;
-    }
-    this.items.push(item);
-  }
-
-  peek(): T | undefined {
-    return this.items[this.head];
-  }
-
-  shift(): T | undefined {
-    if (this.head >= this.items.length) return undefined;
-    const item = this.items[this.head++];
-    if (this.head > 1024 && this.head * 2 > this.items.length) {
-      this.items = this.items.slice(this.head);
-      this.head = 0;
-    }
-    return item;
-  }
-
-  /** The status of the handle `handle` that this queue serves. */
-  status(handle: number, kind: HandleStatus['kind'], target: string): HandleStatus {
-    return { handle, kind, target, queued: this.length, received: this.received, dropped: this.dropped };
-  }
+/** The status of handle `handle`, whose arrivals wait in `queue`. */
+export function queueStatus(
+  queue: BoundedQueue<unknown>,
+  handle: number,
+  kind: HandleStatus['kind'],
+  target: string,
+): HandleStatus {
+  return { handle, kind, target, queued: queue.length, received: queue.received, dropped: queue.dropped };
 }
 
 /** One plugin instance's open handles, with the error answers every device function gives. */

@@ -5,7 +5,8 @@
 import { validFilter, validTopic } from '../../../hal/net/topic-filter.js';
 import type { CapabilityPolicy } from '../../capabilities/policy.js';
 import { MAX_GUEST_STRING } from '../memory.js';
-import { BoundedQueue, DeviceError, type DeviceFamily, type DeviceHandle, type HandleStatus } from './handles.js';
+import { BoundedQueue } from '../../../core/bounded-queue.js';
+import { DeviceError, queueStatus, type DeviceFamily, type DeviceHandle, type HandleStatus } from './handles.js';
 
 const MAX_QUEUED_MESSAGES = 1_000;
 
@@ -27,7 +28,9 @@ export interface MqttMessage {
 export class MqttHandle implements DeviceHandle {
   readonly kind = 'mqtt';
   private readonly messages = new BoundedQueue<MqttMessage>(MAX_QUEUED_MESSAGES);
-  readonly push = (topic: string, payload: Buffer): void => this.messages.push({ topic, payload });
+  readonly push = (topic: string, payload: Buffer): void => {
+    this.messages.push({ topic, payload });
+  };
 
   constructor(readonly target: string) {}
 
@@ -47,7 +50,7 @@ export class MqttHandle implements DeviceHandle {
   }
 
   status(handle: number): HandleStatus {
-    return this.messages.status(handle, 'mqtt', this.target);
+    return queueStatus(this.messages, handle, 'mqtt', this.target);
   }
 
   async close(): Promise<void> {

@@ -7,7 +7,8 @@ import type { CapabilityPolicy } from '../../capabilities/policy.js';
 import { LineFramer } from '../../../hal/framing.js';
 import type { SerialLease } from '../../../hal/serial/ports.js';
 import { MAX_GUEST_STRING } from '../memory.js';
-import { BoundedQueue, DeviceError, type DeviceFamily, type DeviceHandle, type HandleStatus } from './handles.js';
+import { BoundedQueue } from '../../../core/bounded-queue.js';
+import { DeviceError, queueStatus, type DeviceFamily, type DeviceHandle, type HandleStatus } from './handles.js';
 
 const MAX_QUEUED_LINES = 10_000;
 const MAX_QUEUED_BYTES = 1024 * 1024;
@@ -117,7 +118,7 @@ export class SerialHandle implements DeviceHandle {
 
   status(handle: number): HandleStatus {
     return this.linesMode
-      ? this.lines.status(handle, 'serial', this.target)
+      ? queueStatus(this.lines, handle, 'serial', this.target)
       : {
           handle,
           kind: 'serial',

@@ -7,6 +7,7 @@
 
 import { createSocket, type Socket as UdpSocket } from 'node:dgram';
 import { Socket as TcpSocket } from 'node:net';
+import { BoundedQueue } from '../../../core/bounded-queue.js';
 import { MAX_GUEST_STRING, type GuestMemory } from '../memory.js';
 
 /** Per-plugin limits: a plugin cannot exhaust file descriptors or memory with queued data. */
@@ -27,7 +28,7 @@ interface UdpEntry {
   bound: boolean;
   /** Options set before bind completes (Node refuses them on an unbound socket); applied on bind. */
   deferred: UdpOption[];
-  queue: Datagram[];
+  queue: BoundedQueue<Datagram>;
 }
 
 interface TcpEntry {
@@ -37,13 +38,8 @@ interface TcpEntry {
   connecting: boolean;
   lineMode: boolean;
   partial: string;
-  lines: string[];
-  chunks: Buffer[];
-}
-
-function pushBounded<T>(queue: T[], item: T): void {
-  if (queue.length >= MAX_QUEUED) queue.shift();
-  queue.push(item);
+  lines: BoundedQueue<string>;
+  chunks: BoundedQueue<Buffer>;
 }
 
 export class SocketTable {
@@ -71,8 +67,8 @@ export class SocketTable {
   udpCreate(ipv6: boolean): number {
     if (this.entries.size >= MAX_SOCKETS) return -1;
     const socket = createSocket({ type: ipv6 ? 'udp6' : 'udp4', reuseAddr: true });
-    const entry: UdpEntry = { kind: 'udp', socket, bound: false, deferred: [], queue: [] };
-    socket.on('message', (data, rinfo) => pushBounded(entry.queue, { data, address: rinfo.address, port: rinfo.port }));
+    const entry: UdpEntry = { kind: 'udp', socket, bound: false, deferred: [], queue: new BoundedQueue(MAX_QUEUED) };
+    socket.on('message', (data, rinfo) => entry.queue.push({ data, address: rinfo.address, port: rinfo.port }));
     socket.on('error', (err) => this.onError(`udp socket: ${err.message}`));
     return this.add(entry);
   }
@@ -143,14 +139,17 @@ export class SocketTable {
       connecting: false,
       lineMode: true,
       partial: '',
-      lines: [],
-      chunks: [],
+      lines: new BoundedQueue(MAX_QUEUED),
+      chunks: new BoundedQueue(MAX_QUEUED),
     };
     socket.on('data', (data: Buffer) => {
-      if (!entry.lineMode) return pushBounded(entry.chunks, data);
+      if (!entry.lineMode) {
+        entry.chunks.push(data);
+        return;
+      }
       const parts = (entry.partial + data.toString('utf8')).split(/\r?\n/);
       entry.partial = parts.pop() ?? '';
-      for (const line of parts) if (line.length > 0) pushBounded(entry.lines, line);
+      for (const line of parts) if (line.length > 0) entry.lines.push(line);
     });
     socket.on('connect', () => {
       entry.connected = true;
