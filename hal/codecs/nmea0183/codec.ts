@@ -56,11 +56,11 @@ export class Nmea0183Codec implements Codec<string> {
   private readonly sources = new Map<string, { source: Source; ref: string }>();
 
   /**
-   * Per header (`$GPRMC`): the key the library files its parser under, and whether it has one. The
+   * Per header (`$GPRMC`, by checkSentence's number for it): the key the library files its parser under, and whether it has one. The
    * library's hook table is a large dictionary-mode object: looking a freshly cut key up in it
    * cost more than all the other checks of a line together (profile).
    */
-  private readonly hooks = new Map<string, Hook>();
+  private readonly hooks = new Map<number, Hook>();
 
   /** `label` becomes `source.label` of every delta, so `$source` reads `<label>.<talker>`. */
   constructor(readonly label: string) {}
@@ -87,12 +87,12 @@ export class Nmea0183Codec implements Codec<string> {
   decode(line: string): Nmea0183Result {
     const checked = checkSentence(line);
     if (!checked.ok) return { kind: 'error', reason: checked.reason, detail: checked.detail };
-    let hook = this.hooks.get(checked.header);
+    let hook = this.hooks.get(checked.headerId);
     if (!hook) {
-      const key = hookKey(checked.header);
+      const key = hookKey(line.slice(checked.headerStart, checked.headerEnd));
       hook = { key, known: typeof this.parser.hooks[key] === 'function' };
       // Bounded: headers are four to nine letters and digits of a checked line.
-      if (this.hooks.size < 4096) this.hooks.set(checked.header, hook);
+      if (this.hooks.size < 4096) this.hooks.set(checked.headerId, hook);
     }
     const key = hook.key;
     if (!hook.known) {
