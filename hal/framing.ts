@@ -22,10 +22,6 @@ export const DEFAULT_MAX_LINE = 512;
 const CR = 0x0d;
 const LF = 0x0a;
 
-function printable(b: number): boolean {
-  return b >= 0x20 && b <= 0x7e;
-}
-
 export class LineFramer {
   /** Printable text of the current line, collected in pieces to avoid per-byte concatenation. */
   private pending = '';
@@ -42,33 +38,26 @@ export class LineFramer {
 
   push(chunk: Uint8Array): void {
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-    let runStart = -1;
-    for (let i = 0; i < buf.length; i++) {
-      const b = buf[i];
-      if (b === CR || b === LF) {
-        if (runStart >= 0) this.append(buf, runStart, i);
-        runStart = -1;
-        this.endLine();
-        continue;
+    const n = buf.length;
+    let i = 0;
+    while (i < n) {
+      // A run of printable bytes, the bulk of any line, checked with one range test per byte.
+      const start = i;
+      let b = 0;
+      for (; i < n; i++) {
+        b = buf[i];
+        if (b < 0x20 || b > 0x7e) break;
       }
-      this.rawLength++;
-      if (this.discarding) continue;
-      if (this.rawLength > this.maxLength) {
-        this.discarding = true;
-        this.sink.error('overlong', `line longer than ${this.maxLength} bytes, dropped up to the next line end`);
-        this.pending = '';
-        runStart = -1;
-        continue;
+      if (i > start) this.run(buf, start, i);
+      if (i === n) return;
+      if (b === CR || b === LF) this.endLine();
+      else if (!this.discarding) {
+        // Not printable: dropped from the line, but counted against the cap.
+        if (++this.rawLength > this.maxLength) this.overlong();
+        else this.strippedBytes++;
       }
-      if (printable(b)) {
-        if (runStart < 0) runStart = i;
-      } else {
-        if (runStart >= 0) this.append(buf, runStart, i);
-        runStart = -1;
-        this.strippedBytes++;
-      }
+      i++;
     }
-    if (runStart >= 0 && !this.discarding) this.append(buf, runStart, buf.length);
   }
 
   /** Flushes a last line that had no line end (end of a file). */
@@ -76,8 +65,19 @@ export class LineFramer {
     this.endLine();
   }
 
-  private append(buf: Buffer, start: number, end: number): void {
-    this.pending += buf.toString('latin1', start, end);
+  /** Printable bytes [start, end) of the current line, within the cap or not. */
+  private run(buf: Buffer, start: number, end: number): void {
+    if (this.discarding) return;
+    this.rawLength += end - start;
+    if (this.rawLength > this.maxLength) this.overlong();
+    else this.pending += buf.toString('latin1', start, end);
+  }
+
+  /** The line passed the cap: what it held so far is dropped, and the rest up to its end. */
+  private overlong(): void {
+    this.discarding = true;
+    this.pending = '';
+    this.sink.error('overlong', `line longer than ${this.maxLength} bytes, dropped up to the next line end`);
   }
 
   private endLine(): void {

@@ -15,6 +15,7 @@ export class GuestMemory {
 
   attach(memory: WebAssembly.Memory): void {
     this.memory = memory;
+    this.bytes = undefined;
   }
 
   get attached(): boolean {
@@ -73,12 +74,19 @@ export class GuestMemory {
    * into memory without an intermediate copy; false when [ptr, ptr + 2 × length) is out of bounds.
    */
   writeUtf16(ptr: number, text: string): boolean {
-    const buf = this.buffer();
     const p = ptr >>> 0;
     const size = text.length * 2;
-    if (!buf || !Number.isInteger(ptr) || p + size > buf.byteLength) return false;
-    if (this.bytes?.buffer !== buf) this.bytes = Buffer.from(buf);
-    return this.bytes.write(text, p, size, 'utf16le') === size;
+    if (!Number.isInteger(ptr)) return false;
+    // Once per delta and plugin: the Buffer is kept while it spans memory. memory.grow detaches the
+    // old buffer (a view of it then has length 0); a shared memory's grows without detaching, so a
+    // write past the end looks at the current buffer before it is refused.
+    let bytes = this.bytes;
+    if (bytes === undefined || p + size > bytes.length) {
+      const buf = this.buffer();
+      if (!buf || p + size > buf.byteLength) return false;
+      bytes = this.bytes = Buffer.from(buf);
+    }
+    return bytes.write(text, p, size, 'utf16le') === size;
   }
 
   writeString(ptr: number, max: number, text: string): number {

@@ -12,6 +12,7 @@
 // trap to the plugin that trapped; the others go on.
 
 import type { CallGuard } from './call-guard.js';
+import type { Lineage } from './publisher.js';
 
 /** At most this much plugin work per guarded run (less with a short bound: a quarter of it). */
 const MAX_SLICE_MS = 50;
@@ -21,6 +22,21 @@ const MIN_RUN_INTERVAL_MS = 50;
  * interval: a fast source (a replay) fills the inbox (10,000) faster than 50 ms allow.
  */
 const URGENT_QUEUE = 1000;
+
+/**
+ * A delta waiting in a plugin's inbox: the bus's JSON text and the lineage its answers get. A class,
+ * not an object literal: V8 tracks each literal's allocation site and, seeing nearly all its objects
+ * survive a young-generation collection (a fast source keeps a thousand queued), allocates them in
+ * the old generation from then on, and every text they hold was promoted with them (measured in the
+ * one-plugin replay: 168 of 171 MB promoted, 28 full collections instead of 11; decision 0106).
+ * Objects made by `new` have no allocation site.
+ */
+export class QueuedDelta {
+  constructor(
+    readonly json: string,
+    readonly lineage: Lineage,
+  ) {}
+}
 
 /** A plugin with queued deliveries, as the scheduler sees it (implemented by PluginRunner). */
 export interface DeliveryTarget {
@@ -62,9 +78,11 @@ export class DeliveryScheduler {
 
   private schedule(urgent = false): void {
     if (this.immediate !== undefined || this.ready.size === 0) return;
+    // A run is already set for the interval's end: only an urgent wake moves it (every offered delta
+    // wakes, so no clock read here).
+    if (this.timer !== undefined && !urgent) return;
     const wait = urgent ? 0 : this.lastRun + MIN_RUN_INTERVAL_MS - performance.now();
     if (this.timer !== undefined) {
-      if (wait > 0) return;
       clearTimeout(this.timer);
       this.timer = undefined;
     }

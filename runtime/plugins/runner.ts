@@ -27,7 +27,7 @@ import { createHostServices, type HostTarget } from './host-services.js';
 import { readPluginConfig, writePluginConfig } from './plugin-config.js';
 import { subscriptionFilter, type DeltaFilter } from './subscriptions.js';
 import type { CallGuard } from './call-guard.js';
-import type { DeliveryScheduler, DeliveryTarget } from './delivery.js';
+import { QueuedDelta, type DeliveryScheduler, type DeliveryTarget } from './delivery.js';
 import { BoundedQueue } from '../../core/bounded-queue.js';
 import { answerTo, newLineage, type EmittedDelta, type Lineage } from './publisher.js';
 import { Outbox } from './outbox.js';
@@ -102,7 +102,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
   private instance: PluginInstance | undefined;
   private readonly outbox = new Outbox((deltas) => this.deps.publish(deltas, `plugin:${this.id}`), this.report.deltas);
   /** Deltas waiting for delivery, in order; kept while the plugin starts or reloads. */
-  private readonly inbox = new BoundedQueue<{ json: string; lineage: Lineage }>(INBOX_LIMIT);
+  private readonly inbox = new BoundedQueue<QueuedDelta>(INBOX_LIMIT);
   /** Starting: deltas queue in the inbox until the instance runs. */
   private buffering = false;
   /** Bumped whenever a pending load becomes obsolete (stop, crash, newer start). */
@@ -272,7 +272,7 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
     const first = delta.updates[0];
     if (first !== undefined && first.$source === this.id && first.source?.type === 'plugin') return;
     if (!this.filter(delta)) return;
-    if (this.inbox.push({ json: msg.json, lineage })) {
+    if (this.inbox.push(new QueuedDelta(msg.json, lineage))) {
       this.report.deltas.dropped++;
       this.log.limited(
         'warn',

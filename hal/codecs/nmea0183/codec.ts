@@ -36,6 +36,14 @@ function hookKey(header: string): string {
 
 const nmea0183 = lazyModule<typeof import('@signalk/nmea0183-signalk')>('@signalk/nmea0183-signalk');
 
+/** What the codec knows of a header: the library's key for it, and the source its updates came from last. */
+interface Hook {
+  key: string;
+  known: boolean;
+  /** Nearly always the source of the next update with this header too (a tag block may name another). */
+  last?: { source: Source; ref: string };
+}
+
 export class Nmea0183Codec implements Codec<string> {
   private readonly parser: Parser = new (nmea0183().Parser)({ validateChecksum: false });
   /** The JSON text of this codec's deltas for the bus (JSON.stringify's, made faster). */
@@ -48,16 +56,22 @@ export class Nmea0183Codec implements Codec<string> {
   private readonly sources = new Map<string, { source: Source; ref: string }>();
 
   /**
-   * Per header (`$GPRMC`): the key the library files its parser under, and whether it has one. The
+   * Per header (`$GPRMC`, by checkSentence's number for it): the key the library files its parser under, and whether it has one. The
    * library's hook table is a large dictionary-mode object: looking a freshly cut key up in it
    * cost more than all the other checks of a line together (profile).
    */
-  private readonly hooks = new Map<string, { key: string; known: boolean }>();
+  private readonly hooks = new Map<number, Hook>();
 
   /** `label` becomes `source.label` of every delta, so `$source` reads `<label>.<talker>`. */
   constructor(readonly label: string) {}
 
-  private sourceOf(talker: string | undefined, sentence: string | undefined): { source: Source; ref: string } {
+  private sourceOf(
+    hook: Hook,
+    talker: string | undefined,
+    sentence: string | undefined,
+  ): { source: Source; ref: string } {
+    const last = hook.last;
+    if (last !== undefined && last.source.talker === talker && last.source.sentence === sentence) return last;
     const key = `${talker ?? ''},${sentence ?? ''}`;
     let known = this.sources.get(key);
     if (!known) {
@@ -66,18 +80,19 @@ export class Nmea0183Codec implements Codec<string> {
       // Bounded: talker and sentence ids are two and three to six characters of a checked header.
       if (this.sources.size < 4096) this.sources.set(key, known);
     }
+    hook.last = known;
     return known;
   }
 
   decode(line: string): Nmea0183Result {
     const checked = checkSentence(line);
     if (!checked.ok) return { kind: 'error', reason: checked.reason, detail: checked.detail };
-    let hook = this.hooks.get(checked.header);
+    let hook = this.hooks.get(checked.headerId);
     if (!hook) {
-      const key = hookKey(checked.header);
+      const key = hookKey(line.slice(checked.headerStart, checked.headerEnd));
       hook = { key, known: typeof this.parser.hooks[key] === 'function' };
       // Bounded: headers are four to nine letters and digits of a checked line.
-      if (this.hooks.size < 4096) this.hooks.set(checked.header, hook);
+      if (this.hooks.size < 4096) this.hooks.set(checked.headerId, hook);
     }
     const key = hook.key;
     if (!hook.known) {
@@ -101,7 +116,7 @@ export class Nmea0183Codec implements Codec<string> {
       // An all-empty VHW comes back as `values: []`: nothing to publish.
       if (Array.isArray(values) && values.length === 0 && u.meta === undefined) continue;
       const s = isRecord(u.source) ? u.source : {};
-      const { source, ref } = this.sourceOf(str(s.talker), str(s.sentence));
+      const { source, ref } = this.sourceOf(hook, str(s.talker), str(s.sentence));
       const update: Update = { source, $source: ref };
       if (typeof u.timestamp === 'string') update.timestamp = u.timestamp;
       if (values !== undefined) {

@@ -59,6 +59,9 @@ function encodeValues(values: PathValue[]): string {
 export class Nmea0183DeltaEncoder implements DeltaEncoder {
   /** `{"source":{...},"$source":"..."` per frozen source object (its ref is made from it). */
   private readonly heads = new Map<Source, string>();
+  /** The last context and its `,"context":"..."}` tail: nearly every delta is the own vessel's. */
+  private context: string | undefined;
+  private contextTail = ']}';
 
   private head(source: Source, ref: string): string {
     let head = this.heads.get(source);
@@ -83,8 +86,10 @@ export class Nmea0183DeltaEncoder implements DeltaEncoder {
       if (u.meta !== undefined) text += `,"meta":${JSON.stringify(u.meta)}`;
       text += '}';
     }
-    text += ']';
-    if (delta.context !== undefined) text += `,"context":${JSON.stringify(delta.context)}`;
-    return `${text}}`;
+    if (delta.context !== this.context) {
+      this.context = delta.context;
+      this.contextTail = delta.context === undefined ? ']}' : `],"context":${JSON.stringify(delta.context)}}`;
+    }
+    return text + this.contextTail;
   }
 }

@@ -9,7 +9,16 @@
 export type SentenceFault = 'checksum' | 'truncated' | 'garbage';
 
 export type SentenceCheck =
-  { ok: true; sentence: string; header: string } | { ok: false; reason: SentenceFault; detail: string };
+  | {
+      ok: true;
+      sentence: string;
+      /** The header (`$GPRMC`) is `sentence.slice(headerStart, headerEnd)`. */
+      headerStart: number;
+      headerEnd: number;
+      /** One number per header (base 37: the start character as 1 or 2, then digits 1–36): a map key without cutting and hashing it. */
+      headerId: number;
+    }
+  | { ok: false; reason: SentenceFault; detail: string };
 
 /** XOR of the characters between the start character and `end` (exclusive), as NMEA 0183 defines it. */
 export function nmeaChecksum(text: string, start = 1, end = text.length): number {
@@ -37,9 +46,10 @@ function hexDigit(c: number): number {
   return lower >= 0x61 && lower <= 0x66 ? lower - 0x61 + 10 : -1;
 }
 
-/** Header characters after the start character: `GPRMC`, `PGRME`, `GPECQ` (A-Z, 0-9). */
-function headerChar(c: number): boolean {
-  return (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39);
+/** A header character after the start character (`GPRMC`, `PGRME`: A-Z, 0-9) as 1..36, else 0. */
+function headerDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30 + 1;
+  return c >= 0x41 && c <= 0x5a ? c - 0x41 + 11 : 0;
 }
 
 /**
@@ -47,7 +57,7 @@ function headerChar(c: number): boolean {
  * a two-digit hex checksum that matches, a well-formed header. A line without a checksum counts
  * as truncated: that is what a cut-off line looks like, and a talker that never sends checksums
  * is refused as signalk-server refuses it by default. Every line passes here, so a good one is
- * checked in one scan of its characters (no regular expressions, no substrings but the header).
+ * checked in one scan of its characters (no regular expressions, no substrings).
  */
 export function checkSentence(line: string): SentenceCheck {
   let from = 0;
@@ -96,8 +106,14 @@ export function checkSentence(line: string): SentenceCheck {
   }
   const end = comma < 0 ? star : comma;
   let wellFormed = end - from - 1 >= 4 && end - from - 1 <= 9;
-  for (let i = from + 1; wellFormed && i < end; i++) wellFormed = headerChar(line.charCodeAt(i));
-  const header = line.slice(from, end);
-  if (!wellFormed) return fault('garbage', `malformed header ${JSON.stringify(header.slice(0, 12))}`);
-  return { ok: true, sentence: line, header };
+  // At most 2 × 37^9 < 2^53: exact.
+  let headerId = first === 0x24 ? 1 : 2;
+  for (let i = from + 1; wellFormed && i < end; i++) {
+    const digit = headerDigit(line.charCodeAt(i));
+    wellFormed = digit > 0;
+    headerId = headerId * 37 + digit;
+  }
+  if (!wellFormed)
+    return fault('garbage', `malformed header ${JSON.stringify(line.slice(from, Math.min(end, from + 12)))}`);
+  return { ok: true, sentence: line, headerStart: from, headerEnd: end, headerId };
 }
