@@ -322,6 +322,16 @@ export async function runSoak(opts: SoakOptions): Promise<SoakReport> {
     );
     for (let i = 0; i < WS_CLIENTS; i++)
       clients.push(await openClient(base.replace(/^http/, 'ws'), opts.pluginsTakeAll !== false));
+    // Lines written before the runtime has a port open (and set its tty raw) would be lost to the
+    // tty, and the unplug's drained check would wait for them forever.
+    await waitFor(
+      async () =>
+        ((await json(`${base}/edge/v1/status`)) as Status).sources.filter(
+          (s) => s.id.startsWith('nmea') && s.state === 'open',
+        ).length === SERIAL_STREAMS,
+      'the serial sources to open their ports',
+      60_000,
+    );
     const lines = nmeaLines();
     for (let i = 0; i < SERIAL_STREAMS; i++) {
       const w = new SerialWriter(ptys[i]!.a, lines, i * 97);
