@@ -10,6 +10,7 @@
 import { closeSync, constants, openSync } from 'node:fs';
 import { isatty, ReadStream } from 'node:tty';
 import type { SerialPort } from 'serialport';
+import { isRecord } from '../../core/json.js';
 import { createLogger } from '../../core/log.js';
 import type { ByteDriver } from '../driver.js';
 import { lazyModule } from '../lazy-module.js';
@@ -119,13 +120,26 @@ function ttyReader(path: string): ReadStream | undefined {
   } catch {
     return undefined; // serialport's open says why
   }
+  let reader: ReadStream | undefined;
   try {
-    if (isatty(fd)) return new ReadStream(fd);
+    if (isatty(fd)) reader = new ReadStream(fd);
   } catch {
     // not a tty libuv can read: serialport reads it
   }
-  closeSync(fd);
-  return undefined;
+  // libuv opens a tty it is given once more by its name (a file description of its own, so its
+  // non-blocking mode touches no one else), puts that descriptor over ours with dup2, and reads and
+  // closes its own: ours would stay open, one descriptor per reconnect. Closed here, unless libuv
+  // could not reopen and reads ours (or the handle does not say which it reads).
+  const read = reader && streamFd(reader);
+  if (reader === undefined || (read !== undefined && read !== fd)) closeSync(fd);
+  return reader;
+}
+
+/** The descriptor a stream's libuv handle reads (undefined where the handle does not say). */
+function streamFd(stream: ReadStream): number | undefined {
+  const handle: unknown = (stream as unknown as { _handle?: unknown })._handle;
+  const fd = isRecord(handle) ? handle.fd : undefined;
+  return typeof fd === 'number' ? fd : undefined;
 }
 
 /** Stops reading and closes the reader's descriptor (the stream owns it). */

@@ -1,5 +1,5 @@
 import test from 'ava';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import { mkdtemp, open, rm, type FileHandle } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -173,34 +173,53 @@ test('the driver writes to the device (for plugins granted the port)', async (t)
   t.is(got, line);
 });
 
-test('the driver reads every byte in order and leaves no descriptor open: after a lost device and after close', async (t) => {
-  const dir = await mkdtemp(join(tmpdir(), 'skedge-fds-'));
-  const fds = (): number => readdirSync('/proc/self/fd').length;
-  const baseline = fds();
-  let pty: PtyPair | undefined = await startPtyPair(join(dir, 'a'), join(dir, 'b'));
-  const driver = new SerialDriver({ path: pty.a, baudRate: 38400 });
-  const far = new SerialDriver({ path: pty.b, baudRate: 38400 });
-  t.teardown(async () => {
-    await far.close();
-    await driver.close();
-    await pty?.stop();
-    await rm(dir, { recursive: true, force: true });
+/** This process's descriptors on pseudo-terminals (slaves /dev/pts/N, masters /dev/ptmx). */
+function ptyDescriptors(): string[] {
+  return readdirSync('/proc/self/fd').flatMap((fd) => {
+    try {
+      const target = readlinkSync(`/proc/self/fd/${fd}`);
+      return target.startsWith('/dev/pts/') || target === '/dev/ptmx' ? [`${fd} → ${target}`] : [];
+    } catch {
+      return []; // closed since the listing
+    }
   });
-  let got = '';
-  driver.onData((chunk) => (got += chunk.toString('latin1')));
-  driver.open();
-  far.open();
-  await waitFor(() => driver.state === 'open' && far.state === 'open', 'both ends to open');
-  const lines = Array.from({ length: 50 }, (_, i) => withChecksum(`$IIDBT,${i}.0,f,${i}.0,M,${i}.0,F`) + '\r\n');
-  for (const line of lines) await far.write(line);
-  await waitFor(() => got === lines.join(''), 'every byte at the reading end, in order');
+}
 
-  // The device goes away: both ends notice, and what they held is closed while they retry.
-  await pty.stop();
-  pty = undefined;
-  await waitFor(() => driver.state === 'reconnecting' && far.state === 'reconnecting', 'both ends to notice');
-  await waitFor(() => fds() === baseline, `descriptors back to ${baseline} while retrying (now ${fds()})`);
-  await driver.close();
-  await far.close();
-  t.is(fds(), baseline);
-});
+// Serial, so no other test of this file has a pty open meanwhile (ava runs serial tests first);
+// only descriptors on ptys are counted, not those Node or libuv open for themselves on first use.
+test.serial(
+  'the driver reads every byte in order and leaves no descriptor open: after a lost device and after close',
+  async (t) => {
+    const dir = await mkdtemp(join(tmpdir(), 'skedge-fds-'));
+    const fds = (): number => ptyDescriptors().length;
+    const baseline = fds();
+    let pty: PtyPair | undefined = await startPtyPair(join(dir, 'a'), join(dir, 'b'));
+    const driver = new SerialDriver({ path: pty.a, baudRate: 38400 });
+    const far = new SerialDriver({ path: pty.b, baudRate: 38400 });
+    t.teardown(async () => {
+      await far.close();
+      await driver.close();
+      await pty?.stop();
+      await rm(dir, { recursive: true, force: true });
+    });
+    let got = '';
+    driver.onData((chunk) => (got += chunk.toString('latin1')));
+    driver.open();
+    far.open();
+    await waitFor(() => driver.state === 'open' && far.state === 'open', 'both ends to open');
+    const lines = Array.from({ length: 50 }, (_, i) => withChecksum(`$IIDBT,${i}.0,f,${i}.0,M,${i}.0,F`) + '\r\n');
+    for (const line of lines) await far.write(line);
+    await waitFor(() => got === lines.join(''), 'every byte at the reading end, in order');
+
+    // The device goes away: both ends notice, and what they held is closed while they retry.
+    await pty.stop();
+    pty = undefined;
+    await waitFor(() => driver.state === 'reconnecting' && far.state === 'reconnecting', 'both ends to notice');
+    await waitFor(() => fds() === baseline, 'pty descriptors back to the baseline while retrying').catch(() =>
+      t.fail(`pty descriptors left open while retrying: ${ptyDescriptors().join(', ')} (baseline ${baseline})`),
+    );
+    await driver.close();
+    await far.close();
+    t.deepEqual(ptyDescriptors().length, baseline);
+  },
+);
