@@ -242,6 +242,27 @@ async function sideBySide<T>(
   return Promise.all([ours(), anchor?.()]);
 }
 
+/** NMEA 2000 frames/CPU-s over all of a candump, signalk-edge and (when run) signalk-server side by side. */
+async function n2kSideBySide(
+  edge: Runner,
+  sk: Runner | undefined,
+  file: string,
+  frames: number,
+): Promise<{ figure: string; anchor: string; ratio: number | undefined }> {
+  const [ours, theirs] = await sideBySide(
+    () => throughput(edge, { file, kind: 'n2k' }, frames),
+    sk && (() => throughput(sk, { file, kind: 'n2k' }, frames)),
+  );
+  const ratio = theirs && ours.rate / theirs.rate;
+  return {
+    figure: `${k(ours.rate)} frames/CPU-s over all ${frames.toLocaleString('en-US')} frames (${ours.check})${ratio === undefined ? '' : ` = ${ratio.toFixed(1)}×`}`,
+    anchor: theirs
+      ? `signalk-server ${k(theirs.rate)} frames/CPU-s (filestream → canboatjs → n2k-signalk; ${theirs.check})`
+      : 'no anchor run',
+    ratio,
+  };
+}
+
 /** The share of a core a runtime replaying `file` in real time takes over `seconds`, from 5 s after start. */
 async function realTimeShare(dir: string, file: string, seconds: number): Promise<number> {
   const { child } = await startEdge(dir, {
@@ -258,6 +279,8 @@ async function realTimeShare(dir: string, file: string, seconds: number): Promis
   }
 }
 
+const label = (g: Goal): string => (g.printed ? 'info' : g.pass === undefined ? 'n/a ' : g.pass ? 'PASS' : 'FAIL');
+
 export async function benchGoals(opts: GoalOptions): Promise<string[]> {
   await buildAll(() => undefined);
   const root = mkdtempSync(join(tmpdir(), 'ske-goals-'));
@@ -265,9 +288,7 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
   const notes: string[] = [];
   const add = (g: Goal) => {
     goals.push(g);
-    opts.log(
-      `  ${g.pass === undefined ? 'n/a ' : g.pass ? 'PASS' : 'FAIL'}  ${g.name}: ${g.figure}${g.anchor ? `  [${g.anchor}]` : ''}`,
-    );
+    opts.log(`  ${label(g)}  ${g.name}: ${g.figure}${g.anchor ? `  [${g.anchor}]` : ''}`);
   };
   const want = (group: string) => opts.only.length === 0 || opts.only.includes(group);
   if (opts.only.length > 0) notes.push(`goal groups run: ${opts.only.join(', ')} (of ${GOAL_GROUPS.join(', ')})`);
@@ -353,30 +374,22 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
     if (want('n2k')) {
       const candump = join(root, 'busy.candump');
       const frames = busyCandump(candump, N2K_FRAMES / BUS_FRAMES_PER_SECOND);
-      const [n2k, skN2k] = await sideBySide(
-        () => throughput(edge, { file: candump, kind: 'n2k' }, frames),
-        sk && (() => throughput(sk, { file: candump, kind: 'n2k' }, frames)),
-      );
+      const recorded = await n2kSideBySide(edge, sk, candump, frames);
       add({
         name: 'NMEA 2000 ≥ 3× signalk-server frames/CPU-s, from the first frame',
-        figure: `${k(n2k.rate)} frames/CPU-s over all ${frames.toLocaleString('en-US')} frames (${n2k.check})${skN2k ? ` = ${(n2k.rate / skN2k.rate).toFixed(1)}×` : ''}`,
-        anchor: skN2k
-          ? `signalk-server ${k(skN2k.rate)} frames/CPU-s (filestream → canboatjs → n2k-signalk; ${skN2k.check})`
-          : 'no anchor run',
-        pass: skN2k ? n2k.rate / skN2k.rate >= 3 : undefined,
+        figure: recorded.figure,
+        anchor: recorded.anchor,
+        pass: recorded.ratio === undefined ? undefined : recorded.ratio >= 3,
       });
       // The recording repeats its messages byte for byte, which the decode memo answers; the same bus
       // with its readings moving on every message (bench/moving-bus.ts), as a boat under way sends them.
       const moving = join(root, 'moving.candump');
       const movingFrames = movingBusCandump(moving, N2K_FRAMES / BUS_FRAMES_PER_SECOND);
-      const [n2kMoving, skMoving] = await sideBySide(
-        () => throughput(edge, { file: moving, kind: 'n2k' }, movingFrames),
-        sk && (() => throughput(sk, { file: moving, kind: 'n2k' }, movingFrames)),
-      );
+      const movingBus = await n2kSideBySide(edge, sk, moving, movingFrames);
       add({
         name: 'the same bus with its readings moving on every message',
-        figure: `${k(n2kMoving.rate)} frames/CPU-s over all ${movingFrames.toLocaleString('en-US')} frames (${n2kMoving.check})${skMoving ? ` = ${(n2kMoving.rate / skMoving.rate).toFixed(1)}×` : ''}`,
-        anchor: skMoving ? `signalk-server ${k(skMoving.rate)} frames/CPU-s (${skMoving.check})` : 'no anchor run',
+        figure: movingBus.figure,
+        anchor: movingBus.anchor,
         pass: undefined,
         printed: true,
       });
@@ -434,7 +447,6 @@ export async function benchGoals(opts: GoalOptions): Promise<string[]> {
   const passed = counted.filter((g) => g.pass === true).length;
   const failed = counted.filter((g) => g.pass === false);
   const open = counted.filter((g) => g.pass === undefined);
-  const label = (g: Goal): string => (g.printed ? 'info' : g.pass === undefined ? 'n/a ' : g.pass ? 'PASS' : 'FAIL');
   return [
     ...notes,
     'CPU figures are CPU seconds of each process (user + system) in this one run; on a shared machine both sides carry the same load.',
