@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { FromPgn } from '@canboat/canboatjs';
 import { N2kMapper } from '@signalk/n2k-signalk';
 import { PROJECT_ROOT } from '../runtime/config/settings.js';
-import { parseCandumpLine } from '../hal/can/candump.js';
+import { candumpFrames, parseCandumpLine } from '../hal/can/candump.js';
 import { parseId, type CanFrame } from '../hal/can/frame.js';
 import { ActisenseFramer, encodeActisenseReceived } from '../hal/can/gateway/actisense-binary.js';
 import { decodeLine, encodeYdwgRaw } from '../hal/can/gateway/line-formats.js';
@@ -162,11 +162,7 @@ function firstFramesLine(what: string, r: { first: number; chunks: number[] }): 
   return `  ${what}: first frame ${r.first.toFixed(0)} ms (module loading), then per 25k frames ${r.chunks.map((c) => c.toFixed(0)).join(' ')} ms; all ${(total / 1000).toFixed(2)} CPU-s`;
 }
 
-const framesOf = (lines: string[]): CanFrame[] =>
-  lines.flatMap((l) => {
-    const p = parseCandumpLine(l);
-    return p.kind === 'frame' ? [p.frame] : [];
-  });
+const framesOf = (lines: string[]): CanFrame[] => candumpFrames(lines.join('\n'));
 
 export async function benchCan(): Promise<string[]> {
   const lines = input();

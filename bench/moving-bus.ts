@@ -17,7 +17,7 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { getPgn } from '@canboat/canboatjs/dist/pgns.js';
-import { parseCandumpLine } from '../hal/can/candump.js';
+import { candumpFrames, candumpLogLine } from '../hal/can/candump.js';
 import { parseId, type CanFrame } from '../hal/can/frame.js';
 import { PROJECT_ROOT } from '../runtime/config/settings.js';
 
@@ -165,10 +165,7 @@ function access(m: Message, data: Uint8Array[], f: Field, value?: number): numbe
 
 /** The moving bus as `candump -l` lines: whole loops of the recording, about `seconds` at 2,000 frames/s, stamped as `busyCandump` stamps them. */
 export function movingBusLines(seconds: number): string[] {
-  const frames = readFileSync(RECORDING, 'utf8')
-    .split('\n')
-    .map(parseCandumpLine)
-    .flatMap((l) => (l.kind === 'frame' ? [l.frame] : []));
+  const frames = candumpFrames(readFileSync(RECORDING, 'utf8'));
   const messages = messagesOf(frames);
   const loops = Math.ceil((FRAMES_PER_SECOND * seconds) / frames.length);
   const counts = new Map<string, number>();
@@ -192,11 +189,9 @@ export function movingBusLines(seconds: number): string[] {
       }
     }
     const base = loop * frames.length;
-    frames.forEach((f, i) => {
-      const hex = Buffer.from(data[i]!).toString('hex').toUpperCase();
-      const t = (1_700_000_000 + (base + i) / FRAMES_PER_SECOND).toFixed(6);
-      lines.push(`(${t}) can0 ${f.id.toString(16).toUpperCase().padStart(8, '0')}#${hex}`);
-    });
+    frames.forEach((f, i) =>
+      lines.push(candumpLogLine({ id: f.id, data: data[i]! }, 1_700_000_000 + (base + i) / FRAMES_PER_SECOND, 'can0')),
+    );
   }
   return lines;
 }

@@ -5,15 +5,12 @@
 // included), "chunks": CPU ms of each following CHUNK frames}.
 
 import { readFileSync } from 'node:fs';
-import { parseCandumpLine } from '../hal/can/candump.js';
+import { candumpFrames } from '../hal/can/candump.js';
 import { parseId, type CanFrame } from '../hal/can/frame.js';
 
 const CHUNK = 25_000;
 
-const frames = readFileSync(process.argv[2]!, 'latin1')
-  .split('\n')
-  .map(parseCandumpLine)
-  .flatMap((l) => (l.kind === 'frame' ? [l.frame] : []));
+const frames = candumpFrames(readFileSync(process.argv[2]!, 'latin1'));
 
 async function decoder(): Promise<(f: CanFrame) => void> {
   if (process.argv[3] === 'codec') {

@@ -140,3 +140,17 @@ export function parseCandumpLine(line: string): CandumpLine {
   const frame: CanFrame = time === undefined ? parsed : { ...parsed, time };
   return { kind: 'frame', iface, frame };
 }
+
+/** The frames of a candump text, in order; lines that are not frames (blank, comments, faults) are left out. */
+export function candumpFrames(text: string): CanFrame[] {
+  return text.split(/\r?\n/).flatMap((line) => {
+    const parsed = parseCandumpLine(line);
+    return parsed.kind === 'frame' ? [parsed.frame] : [];
+  });
+}
+
+/** One frame as a `candump -l` line (no line end), stamped `seconds` (epoch seconds). */
+export function candumpLogLine(frame: CanFrame, seconds: number, iface: string): string {
+  const data = Buffer.from(frame.data.buffer, frame.data.byteOffset, frame.data.byteLength).toString('hex');
+  return `(${seconds.toFixed(6)}) ${iface} ${frame.id.toString(16).toUpperCase().padStart(8, '0')}#${data.toUpperCase()}`;
+}

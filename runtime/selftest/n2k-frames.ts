@@ -7,6 +7,7 @@
 import { toPgn } from '@canboat/canboatjs';
 import { encodeCanId } from '@canboat/canboatjs/dist/canId.js';
 import { getPlainPGNs } from '@canboat/canboatjs/dist/utilities.js';
+import { candumpLogLine } from '../../hal/can/candump.js';
 import type { CanFrame } from '../../hal/can/frame.js';
 
 export const DEPTH_PGN = 128267;
@@ -58,10 +59,5 @@ export function selftestMessages(rounds: number): N2kMessage[] {
 
 /** Frames as a `candump -l` log, 1 ms apart: what the replay twin plays. */
 export function candumpLog(frames: readonly CanFrame[], iface: string): string {
-  return frames
-    .map((f, i) => {
-      const data = Buffer.from(f.data).toString('hex').toUpperCase();
-      return `(${(1_700_000_000 + i / 1000).toFixed(6)}) ${iface} ${f.id.toString(16).toUpperCase().padStart(8, '0')}#${data}\n`;
-    })
-    .join('');
+  return frames.map((f, i) => `${candumpLogLine(f, 1_700_000_000 + i / 1000, iface)}\n`).join('');
 }

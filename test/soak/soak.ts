@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { SerialPort } from 'serialport';
 import WebSocket from 'ws';
-import { parseCandumpLine } from '../../hal/can/candump.js';
+import { candumpFrames, candumpLogLine } from '../../hal/can/candump.js';
 import { Nmea0183Codec } from '../../hal/codecs/nmea0183/codec.js';
 import { DEMO_LOG, PROJECT_ROOT } from '../../runtime/config/settings.js';
 import { buildAll } from '../../scripts/build-examples.js';
@@ -80,14 +80,13 @@ const DERIVE_PATHS = [
 
 /** The recording's frames, repeated and re-stamped 1/FRAMES_PER_SECOND apart for `seconds`: a busy bus. */
 export function busyCandump(file: string, seconds: number): number {
-  const frames = readFileSync(join(PROJECT_ROOT, 'test', 'fixtures', 'can', 'candumpSample3.txt'), 'utf8')
-    .split('\n')
-    .map(parseCandumpLine)
-    .flatMap((l) => (l.kind === 'frame' ? [l.frame] : []));
+  const frames = candumpFrames(
+    readFileSync(join(PROJECT_ROOT, 'test', 'fixtures', 'can', 'candumpSample3.txt'), 'utf8'),
+  );
   const total = Math.ceil((FRAMES_PER_SECOND * seconds) / frames.length) * frames.length;
   const text = Array.from({ length: total }, (_, i) => {
     const f = frames[i % frames.length]!;
-    return `(${(1_700_000_000 + i / FRAMES_PER_SECOND).toFixed(6)}) can0 ${f.id.toString(16).toUpperCase().padStart(8, '0')}#${Buffer.from(f.data).toString('hex').toUpperCase()}`;
+    return candumpLogLine(f, 1_700_000_000 + i / FRAMES_PER_SECOND, 'can0');
   });
   writeFileSync(file, `${text.join('\n')}\n`);
   return total;

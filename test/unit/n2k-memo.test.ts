@@ -8,7 +8,7 @@ import { FromPgn } from '@canboat/canboatjs';
 import { N2kMapper } from '@signalk/n2k-signalk';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from '../../runtime/config/settings.js';
-import { parseCandumpLine } from '../../hal/can/candump.js';
+import { candumpFrames, parseCandumpLine } from '../../hal/can/candump.js';
 import { parseId, type CanFrame } from '../../hal/can/frame.js';
 import { movingBusLines } from '../../bench/moving-bus.js';
 import { FastPacketAssembler } from '../../hal/codecs/n2k/fast-packet.js';
@@ -17,10 +17,7 @@ import { N2kCodec, type N2kDecodeResult } from '../../hal/codecs/n2k/codec.js';
 const LOG_L = join(PROJECT_ROOT, 'test', 'fixtures', 'can', 'candumpSample3.txt');
 
 function frames(): CanFrame[] {
-  return readFileSync(LOG_L, 'latin1')
-    .split(/\r?\n/)
-    .map(parseCandumpLine)
-    .flatMap((l) => (l.kind === 'frame' ? [l.frame] : []));
+  return candumpFrames(readFileSync(LOG_L, 'latin1'));
 }
 
 const bytes = (...b: number[]) => Uint8Array.from(b);

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { encodeCanId } from '@canboat/canboatjs/dist/canId.js';
 import { getPgn } from '@canboat/canboatjs/dist/pgns.js';
 import { PROJECT_ROOT } from '../../../runtime/config/settings.js';
-import { parseCandumpLine } from '../../../hal/can/candump.js';
+import { candumpFrames, parseCandumpLine } from '../../../hal/can/candump.js';
 import { isValidFrame, MAX_EXTENDED_ID, parseId, type CanFrame } from '../../../hal/can/frame.js';
 import { N2kCodec } from '../../../hal/codecs/n2k/codec.js';
 import { LineFramer } from '../../../hal/framing.js';
@@ -49,10 +49,7 @@ function knownPgns(): KnownPgn[] {
 /** The recordings as runs of frames, one run per file. */
 function recordings(): CanFrame[][] {
   return ['candumpSample2.txt', 'candumpSample3.txt'].map((f) =>
-    readFileSync(join(CAN_FIXTURES, f), 'latin1')
-      .split(/\r?\n/)
-      .map(parseCandumpLine)
-      .flatMap((r) => (r.kind === 'frame' ? [r.frame] : [])),
+    candumpFrames(readFileSync(join(CAN_FIXTURES, f), 'latin1')),
   );
 }
 
