@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { SerialPort } from 'serialport';
 import { SerialDriver } from '../hal/serial/serial-port.js';
 import { DEMO_LOG } from '../runtime/config/settings.js';
+import { PacedLines } from '../test/helpers/paced-lines.js';
 import { startPtyPair, type PtyPair } from '../test/helpers/pty.js';
 
 const PORTS = 4;
@@ -89,16 +90,9 @@ export async function benchSerialRead(rounds = 2): Promise<string[]> {
     const lines = readFileSync(DEMO_LOG, 'latin1')
       .split(/\r?\n/)
       .filter((l) => l.startsWith('$') || l.startsWith('!'));
-    let next = 0;
-    let budget = 0;
+    const paced = new PacedLines(lines, BYTES_PER_SECOND);
     timer = setInterval(() => {
-      budget += (BYTES_PER_SECOND * TICK_MS) / 1000;
-      let out = '';
-      while (budget > 0) {
-        const line = `${lines[next++ % lines.length]}\r\n`;
-        budget -= line.length;
-        out += line;
-      }
+      const out = paced.due(TICK_MS).join('');
       for (const w of writers) w.write(out);
     }, TICK_MS);
     const paths = pairs.map((p) => p.b);

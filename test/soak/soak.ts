@@ -18,6 +18,7 @@ import { Nmea0183Codec } from '../../hal/codecs/nmea0183/codec.js';
 import { DEMO_LOG, PROJECT_ROOT } from '../../runtime/config/settings.js';
 import { buildAll } from '../../scripts/build-examples.js';
 import { startBroker, type TestBroker } from '../helpers/mqtt-broker.js';
+import { PacedLines } from '../helpers/paced-lines.js';
 import { startPtyPair, type PtyPair } from '../helpers/pty.js';
 import { waitFor } from '../helpers/wait.js';
 import { freePort } from '../helpers/child-runtime.js';
@@ -106,14 +107,16 @@ class SerialWriter {
   missed = 0;
   private port: SerialPort | undefined;
   private timer: NodeJS.Timeout | undefined;
-  private next = 0;
   private paused = false;
+  private readonly paced: PacedLines;
 
   constructor(
     private readonly path: string,
-    private readonly lines: string[],
-    private readonly offset: number,
-  ) {}
+    lines: string[],
+    offset: number,
+  ) {
+    this.paced = new PacedLines(lines, SERIAL_BYTES_PER_SECOND, offset);
+  }
 
   async open(): Promise<void> {
     const port = new SerialPort({ path: this.path, baudRate: 38400 });
@@ -124,20 +127,14 @@ class SerialWriter {
 
   start(): void {
     const tickMs = 50;
-    let budget = 0;
     this.timer = setInterval(() => {
-      budget += (SERIAL_BYTES_PER_SECOND * tickMs) / 1000;
-      let out = '';
-      while (budget > 0) {
-        const line = `${this.lines[(this.offset + this.next++) % this.lines.length]}\r\n`;
-        budget -= line.length;
-        if (this.paused) this.missed++;
-        else {
-          out += line;
-          this.written++;
-        }
+      const due = this.paced.due(tickMs);
+      if (this.paused) {
+        this.missed += due.length;
+        return;
       }
-      if (out && this.port) this.port.write(out);
+      this.written += due.length;
+      if (due.length > 0 && this.port) this.port.write(due.join(''));
     }, tickMs);
   }
 
