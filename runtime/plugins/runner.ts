@@ -267,7 +267,9 @@ export class PluginRunner implements HostTarget, DeliveryTarget {
    * It is queued and delivered in the scheduler's next batch; `lineage` places it in a chain of outputs.
    */
   offer(msg: BusDelta, lineage: Lineage): void {
-    if (!this.buffering && !(this.instance?.hasDeltaHandler && this.lifecycle.serving)) return;
+    // A plugin without delta_handler gets no deltas, also while paused at a fetch (buffering).
+    if (this.instance !== undefined && !this.instance.hasDeltaHandler) return;
+    if (!this.buffering && !(this.instance !== undefined && this.lifecycle.serving)) return;
     const delta = msg.delta;
     const first = delta.updates[0];
     if (first !== undefined && first.$source === this.id && first.source?.type === 'plugin') return;
